@@ -1,0 +1,43 @@
+# akvo: the two commands of the README, and their parts.
+#   make run    install what is missing, build, run all-in-one with the demo exporter
+#   make test   install what is missing (test peers too), build, run every test
+BUILD ?= build
+JOBS ?= 2
+CMAKE_FLAGS ?=
+export CCACHE_DIR ?= $(HOME)/.cache/akvo/ccache
+
+.PHONY: run test deps deps-test build build-debug web unit integration bench clean
+
+run: deps build
+	mkdir -p akvo-data
+	$(BUILD)/release/akvo all-in-one --demo -c config/akvo.yaml
+
+test: deps-test build build-debug
+	ctest --test-dir $(BUILD)/debug --output-on-failure -j $(JOBS) --timeout 900
+
+deps:
+	scripts/deps.sh
+
+deps-test:
+	scripts/deps.sh --test
+
+build:
+	cmake -S . -B $(BUILD)/release -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD)/release -j $(JOBS)
+
+# The tests run on a Debug build with ASan and UBSan.
+build-debug:
+	cmake -S . -B $(BUILD)/debug -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAKVO_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD)/debug -j $(JOBS)
+
+unit: build-debug
+	ctest --test-dir $(BUILD)/debug -L unit --output-on-failure -j $(JOBS)
+
+integration: build-debug
+	ctest --test-dir $(BUILD)/debug -L integration --output-on-failure
+
+bench: build
+	$(BUILD)/release/akvo_bench
+
+clean:
+	rm -rf $(BUILD)

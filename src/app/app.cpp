@@ -1,0 +1,252 @@
+#include "app/app.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "store/chdb_store.h"
+
+namespace akvo {
+
+AppConfig AppConfig::load(const std::string& path, bool demo_default) {
+  AppConfig c;
+  c.file = path;
+  c.demo.enabled = demo_default;
+  YAML::Node root = loadYamlFile(path);
+  ConfigReader r(root, path, "");
+  r.section("clickhouse", [&](ConfigReader& s) { c.clickhouse.read(s); });
+  r.section("schema", [&](ConfigReader& s) {
+    s.field("enabled", c.schema.enabled);
+    s.field("disabled", c.schema.disabled);
+    s.field("main-table-only", c.schema.main_table_only);
+    s.field("not-main-table-only", c.schema.not_main_table_only);
+    try {
+      Schema check(c.schema);
+    } catch (const std::invalid_argument& e) {
+      s.fail("", e.what());
+    }
+  });
+  r.section("http", [&](ConfigReader& s) { c.http.read(s); });
+  r.section("inlet", [&](ConfigReader& s) {
+    c.inlet.read(s);
+    s.field("queue-size", c.queue_size, 16, 1 << 24);
+  });
+  r.section("outlet", [&](ConfigReader& s) { c.outlet.read(s); });
+  r.section("demo-exporter", [&](ConfigReader& s) {
+    c.demo.read(s);
+    // By default the demo sends to the first NetFlow input.
+    if (!s.has("target"))
+      for (const auto& in : c.inlet.inputs)
+        if (in.decoder == "netflow") {
+          c.demo.target = in.listen;
+          break;
+        }
+  });
+  r.finish();
+  c.resolved = r.resolved();
+  return c;
+}
+
+StorePool::Lease StorePool::acquire() {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return !free_.empty() || created_ < size_; });
+  if (!free_.empty()) {
+    auto c = std::move(free_.back());
+    free_.pop_back();
+    return Lease(*this, std::move(c));
+  }
+  created_++;
+  lock.unlock();
+  try {
+    return Lease(*this, store_.connect(read_only_));
+  } catch (...) {
+    std::lock_guard l(mutex_);
+    created_--;
+    throw;
+  }
+}
+
+void StorePool::release(std::unique_ptr<StoreConnection> c) {
+  std::lock_guard lock(mutex_);
+  if (c) free_.push_back(std::move(c));
+  else created_--;
+  cv_.notify_one();
+}
+
+void registerCommonRoutes(HttpServer& http, Metrics& metrics) {
+  http.route("GET", "/api/v0/healthcheck", [](const HttpRequest&) {
+    return HttpResponse::json(R"({"status":"ok"})");
+  });
+  http.route("GET", "/api/v0/version", [](const HttpRequest&) {
+    return HttpResponse::json(nlohmann::json{{"version", AKVO_VERSION}}.dump());
+  });
+  http.route("GET", "/api/v0/metrics", [&metrics](const HttpRequest&) {
+    HttpResponse r = HttpResponse::text(metrics.render());
+    r.content_type = "text/plain; version=0.0.4";
+    return r;
+  });
+}
+
+void registerSqlRoute(HttpServer& http, StorePool& read_pool, StorePool& write_pool) {
+  // The store of a running akvo for `akvo sql`: loopback only, read-only unless asked.
+  http.route("POST", "/api/v0/sql", [&read_pool, &write_pool](const HttpRequest& req) {
+    if (!req.fromLoopback()) throw HttpError(403, "the SQL endpoint only answers loopback clients");
+    nlohmann::json body;
+    try {
+      body = nlohmann::json::parse(req.body);
+    } catch (const std::exception& e) {
+      throw HttpError(400, std::string("invalid JSON: ") + e.what());
+    }
+    std::string query = body.value("query", "");
+    std::string format = body.value("format", "TSV");
+    bool write = body.value("write", false);
+    if (query.empty()) throw HttpError(400, "missing \"query\"");
+    auto conn = (write ? write_pool : read_pool).acquire();
+    try {
+      return HttpResponse::text(conn->query(query, format));
+    } catch (const StoreError& e) {
+      throw HttpError(400, e.what());
+    }
+  });
+}
+
+namespace {
+
+std::unique_ptr<Store> openStore(const AppConfig& c) {
+  if (!c.clickhouse.embedded())
+    throw std::runtime_error("ClickHouse servers (clickhouse.servers) are not supported yet");
+  ChdbStore::Config sc;
+  sc.path = c.clickhouse.path;
+  sc.library = c.clickhouse.library;
+  sc.settings = {"log_queries=0"};
+  return std::make_unique<ChdbStore>(sc);
+}
+
+/// Blocks every signal in the calling thread (and the threads it starts), then waits for
+/// SIGINT or SIGTERM.
+sigset_t blockSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int waitForSignal(const sigset_t& set) {
+  for (;;) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig == SIGINT || sig == SIGTERM) {
+      spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      return sig;
+    }
+  }
+}
+
+}  // namespace
+
+int runRole(const std::string& role, const AppConfig& c) {
+  sigset_t signals = blockSignals();
+  Metrics metrics;
+  Schema schema(c.schema);
+  bool all = role == "all-in-one";
+  bool stores = all || role == "outlet" || role == "orchestrator" || role == "console";
+  if (role == "inlet" || role == "outlet") {
+    spdlog::error("the {} role alone needs the Kafka transport, not available yet: run all-in-one",
+                  role);
+    return 2;
+  }
+  std::unique_ptr<Store> store;
+  if (stores) store = openStore(c);
+
+  // Orchestrator: the schema first, so that everything after finds its tables.
+  if (store && (all || role == "orchestrator")) {
+    auto conn = store->connect();
+    Migrations m(c.clickhouse, schema, *conn, metrics);
+    m.run();
+  }
+
+  HttpServer http(c.http, metrics);
+  registerCommonRoutes(http, metrics);
+  std::unique_ptr<StorePool> pool, write_pool;
+  if (store) {
+    pool = std::make_unique<StorePool>(*store, 3, true);
+    write_pool = std::make_unique<StorePool>(*store, 1, false);
+    registerSqlRoute(http, *pool, *write_pool);
+  }
+
+  std::unique_ptr<QueueTransport> transport;
+  std::unique_ptr<Outlet> outlet;
+  std::unique_ptr<Inlet> inlet;
+  if (all) {
+    transport = std::make_unique<QueueTransport>(size_t(c.outlet.workers), size_t(c.queue_size));
+    for (size_t i = 0; i < transport->size(); i++) {
+      DatagramQueue* q = &transport->queue(i);
+      metrics.gauge("akvo_inlet_transport_queue_depth", "Datagrams waiting in the queue.",
+                    {{"queue", std::to_string(i)}}, [q] { return double(q->depth()); });
+    }
+    outlet = std::make_unique<Outlet>(c.outlet, schema, *transport, *store, metrics);
+    outlet->start();
+    inlet = std::make_unique<Inlet>(c.inlet, *transport, metrics);
+    inlet->start();
+  }
+  http.start();
+  std::unique_ptr<demo::DemoExporter> demo;
+  if ((all && c.demo.enabled) || role == "demo-exporter") {
+    demo = std::make_unique<demo::DemoExporter>(c.demo, metrics);
+    demo->start();
+  }
+  spdlog::info("akvo {} running ({})", AKVO_VERSION, role);
+  waitForSignal(signals);
+
+  // Drain in flow order: stop sending and receiving, decode and store what was received.
+  if (demo) demo->stop();
+  if (inlet) inlet->stop();
+  if (outlet) outlet->stop();
+  http.stop();
+  pool.reset();
+  write_pool.reset();
+  spdlog::info("akvo stopped");
+  return 0;
+}
+
+int runSql(const AppConfig& c, const std::string& query, const std::string& format, bool write) {
+  // A running akvo holds the store: ask it.
+  try {
+    auto health = httpRequest(c.http.listen, "GET", "/api/v0/healthcheck", "", 1000);
+    if (health.status == 200) {
+      nlohmann::json body{{"query", query}, {"format", format}, {"write", write}};
+      auto r = httpRequest(c.http.listen, "POST", "/api/v0/sql", body.dump(), 300000);
+      if (r.status != 200) {
+        std::string msg = r.body;
+        try {
+          msg = nlohmann::json::parse(r.body).value("message", r.body);
+        } catch (...) {
+        }
+        std::cerr << "akvo sql: " << msg << "\n";
+        return 1;
+      }
+      std::cout << r.body;
+      return 0;
+    }
+  } catch (const std::exception&) {
+    // Nobody listening: open the store ourselves.
+  }
+  try {
+    auto store = openStore(c);
+    auto conn = store->connect();
+    std::cout << conn->query(query, format);
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "akvo sql: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace akvo

@@ -1,0 +1,78 @@
+#pragma once
+/// Wiring of the roles: reads the configuration file (one section per component), builds the
+/// components, passes them to each other and runs until SIGINT/SIGTERM.
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+#include <string>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/http_server.h"
+#include "common/schema.h"
+#include "demo/demo.h"
+#include "inlet/udp.h"
+#include "orchestrator/clickhouse.h"
+#include "outlet/outlet.h"
+
+namespace akvo {
+
+struct AppConfig {
+  std::string file;
+  ClickHouseConfig clickhouse;
+  SchemaConfig schema;
+  HttpServer::Config http;
+  InletConfig inlet;
+  int64_t queue_size = 16384;  ///< datagrams per outlet worker queue (embedded transport)
+  Outlet::Config outlet;
+  demo::DemoExporter::Config demo;
+  YAML::Node resolved;  ///< the whole configuration with defaults, for `config check`
+
+  /// Reads `path` (empty: defaults only). Throws ConfigError naming file, line and key.
+  static AppConfig load(const std::string& path, bool demo_default = false);
+};
+
+/// Runs `role` ("all-in-one", "inlet", "outlet", "orchestrator", "console", "demo-exporter")
+/// until a signal. Returns the process exit code.
+int runRole(const std::string& role, const AppConfig& config);
+
+/// `akvo sql`: through the running instance's HTTP API if one answers, else on the store.
+int runSql(const AppConfig& config, const std::string& query, const std::string& format,
+           bool write);
+
+/// Registers /api/v0/sql, /api/v0/healthcheck, /api/v0/version, /api/v0/metrics.
+class StorePool;
+void registerCommonRoutes(HttpServer& http, Metrics& metrics);
+void registerSqlRoute(HttpServer& http, StorePool& read_pool, StorePool& write_pool);
+
+/// A few connections for HTTP handlers; each request borrows one.
+class StorePool {
+ public:
+  StorePool(Store& store, size_t size, bool read_only = false)
+      : store_(store), size_(size), read_only_(read_only) {}
+  class Lease {
+   public:
+    Lease(StorePool& p, std::unique_ptr<StoreConnection> c) : pool_(p), conn_(std::move(c)) {}
+    ~Lease() { pool_.release(std::move(conn_)); }
+    StoreConnection* operator->() { return conn_.get(); }
+    StoreConnection& operator*() { return *conn_; }
+
+   private:
+    StorePool& pool_;
+    std::unique_ptr<StoreConnection> conn_;
+  };
+  Lease acquire();
+
+ private:
+  void release(std::unique_ptr<StoreConnection> c);
+  Store& store_;
+  size_t size_;
+  bool read_only_;
+  std::mutex mutex_;  // guards free_ and created_
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<StoreConnection>> free_;
+  size_t created_ = 0;
+};
+
+}  // namespace akvo

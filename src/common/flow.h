@@ -1,0 +1,100 @@
+#pragma once
+/// The flow record: one decoded, enriched flow. Decoders fill it, enrichment completes it, the
+/// batch encoder appends it to a columnar batch. It is reused: workers own one and reset it per
+/// flow, so it holds no heap memory (strings are views into longer-lived storage: metadata
+/// caches, configuration, the classifier cache; they must stay valid until the record has been
+/// appended to its batch).
+#include <cstdint>
+#include <string_view>
+
+#include "common/ip.h"
+
+namespace akvo {
+
+/// A fixed-capacity array stored inline (no allocation). push() drops values past capacity and
+/// reports it.
+template <class T, unsigned N>
+struct InlineVec {
+  T v[N];
+  uint16_t n = 0;
+  bool push(T x) {
+    if (n >= N) return false;
+    v[n++] = x;
+    return true;
+  }
+  void clear() { n = 0; }
+  const T* begin() const { return v; }
+  const T* end() const { return v + n; }
+  unsigned size() const { return n; }
+  bool empty() const { return n == 0; }
+  const T& operator[](unsigned i) const { return v[i]; }
+};
+
+/// BGP large community (RFC 8092). Stored as UInt128 = asn << 64 | local1 << 32 | local2.
+struct LargeCommunity {
+  uint32_t asn = 0, local1 = 0, local2 = 0;
+};
+
+enum class Boundary : uint8_t { kUndefined = 0, kExternal = 1, kInternal = 2 };
+enum class FlowDirection : uint8_t { kUndefined = 0, kIngress = 1, kEgress = 2 };
+
+struct FlowRecord {
+  // Time and sampling.
+  uint32_t time_received = 0;  ///< Unix seconds.
+  uint64_t sampling_rate = 0;  ///< 0 means unknown (a default may apply in the outlet).
+
+  // Exporter.
+  IPv6Addr exporter_address;
+  std::string_view exporter_name, exporter_group, exporter_role, exporter_site, exporter_region,
+      exporter_tenant;
+
+  // L3 addresses and routing.
+  IPv6Addr src_addr, dst_addr;
+  uint8_t src_net_mask = 0, dst_net_mask = 0;
+  uint32_t src_as = 0, dst_as = 0;
+  std::string_view src_net_name, dst_net_name, src_net_role, dst_net_role, src_net_site,
+      dst_net_site, src_net_region, dst_net_region, src_net_tenant, dst_net_tenant;
+  char src_country[2] = {0, 0}, dst_country[2] = {0, 0};
+  std::string_view src_geo_city, dst_geo_city, src_geo_state, dst_geo_state;
+  InlineVec<uint32_t, 32> dst_as_path;
+  InlineVec<uint32_t, 32> src_communities, dst_communities;
+  InlineVec<LargeCommunity, 16> src_large_communities, dst_large_communities;
+  IPv6Addr next_hop;
+
+  // Interfaces: the indexes come from the flow; the rest from metadata and classifiers.
+  uint32_t in_if = 0, out_if = 0;
+  std::string_view in_if_name, out_if_name, in_if_description, out_if_description;
+  uint32_t in_if_speed = 0, out_if_speed = 0;  ///< Mbps.
+  std::string_view in_if_connectivity, out_if_connectivity, in_if_provider, out_if_provider;
+  Boundary in_if_boundary = Boundary::kUndefined, out_if_boundary = Boundary::kUndefined;
+
+  // L2 to L4.
+  uint32_t etype = 0;  ///< 0x800 IPv4, 0x86dd IPv6, 0 unknown.
+  uint32_t proto = 0;
+  uint16_t src_port = 0, dst_port = 0;
+  uint64_t bytes = 0, packets = 0;  ///< As counted by the exporter (not multiplied by sampling).
+  uint32_t forwarding_status = 0;
+  FlowDirection flow_direction = FlowDirection::kUndefined;
+  uint16_t src_vlan = 0, dst_vlan = 0;
+  uint64_t src_mac = 0, dst_mac = 0;
+  IPv6Addr src_addr_nat, dst_addr_nat;
+  uint16_t src_port_nat = 0, dst_port_nat = 0;
+  uint8_t ip_ttl = 0, ip_tos = 0;
+  uint32_t ip_fragment_id = 0;
+  uint16_t ip_fragment_offset = 0;
+  uint32_t ipv6_flow_label = 0;
+  uint16_t tcp_flags = 0;
+  uint8_t icmpv4_type = 0, icmpv4_code = 0, icmpv6_type = 0, icmpv6_code = 0;
+  InlineVec<uint32_t, 10> mpls_labels;
+  uint32_t ingress_vrf_id = 0, egress_vrf_id = 0;
+
+  // Decoder facts that are not columns.
+  uint32_t sampler_id = 0;          ///< NetFlow v9/IPFIX sampler or selector id, 0 if none.
+  uint32_t first_switched = 0;      ///< Unix seconds, 0 if unknown.
+  uint32_t export_time = 0;         ///< Export header time, unix seconds.
+  uint32_t observation_domain = 0;  ///< IPFIX observation domain / v9 source id / sFlow sub-agent.
+
+  void reset() { *this = FlowRecord{}; }
+};
+
+}  // namespace akvo

@@ -1,0 +1,277 @@
+#include "common/http_server.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+
+#include "inlet/udp.h"
+
+namespace akvo {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+void HttpServer::Config::read(ConfigReader& r) {
+  r.field("listen", listen);
+  try {
+    parseListen(listen);
+  } catch (const std::exception& e) {
+    r.fail("listen", e.what());
+  }
+  r.field("max-connections", max_connections, 1, 10000);
+  r.field("max-body-size", max_body_size, 1024, int64_t(1) << 30);
+}
+
+bool HttpRequest::fromLoopback() const {
+  return remote == "127.0.0.1" || remote == "::1" || remote.starts_with("127.") ||
+         remote == "::ffff:127.0.0.1";
+}
+
+HttpResponse HttpResponse::error(int status, const std::string& message) {
+  return json(nlohmann::json{{"message", message}}.dump(), status);
+}
+
+struct HttpServer::Impl {
+  net::io_context ioc;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::jthread thread;
+  struct Conn {
+    int fd;
+    std::shared_ptr<std::atomic<bool>> done;
+    std::jthread thread;
+  };
+  std::mutex conns_mutex;  // guards conns
+  std::vector<Conn> conns;
+};
+
+HttpServer::HttpServer(Config config, Metrics& metrics)
+    : config_(std::move(config)), metrics_(metrics), impl_(std::make_unique<Impl>()) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::route(const std::string& method, const std::string& path, Handler h) {
+  std::lock_guard lock(routes_mutex_);
+  routes_[{method, path}] = std::move(h);
+}
+
+void HttpServer::prefix(const std::string& method, const std::string& p, Handler h) {
+  std::lock_guard lock(routes_mutex_);
+  prefixes_.emplace_back(method, p, std::move(h));
+  std::sort(prefixes_.begin(), prefixes_.end(), [](const auto& a, const auto& b) {
+    return std::get<1>(a).size() > std::get<1>(b).size();
+  });
+}
+
+void HttpServer::start() {
+  SockAddr a = parseListen(config_.listen);
+  tcp::endpoint ep;
+  if (a.ss.ss_family == AF_INET) {
+    auto* s = reinterpret_cast<sockaddr_in*>(&a.ss);
+    ep = tcp::endpoint(net::ip::address_v4(ntohl(s->sin_addr.s_addr)), ntohs(s->sin_port));
+  } else {
+    auto* s = reinterpret_cast<sockaddr_in6*>(&a.ss);
+    net::ip::address_v6::bytes_type b;
+    std::memcpy(b.data(), &s->sin6_addr, 16);
+    ep = tcp::endpoint(net::ip::address_v6(b), ntohs(s->sin6_port));
+  }
+  boost::system::error_code ec;
+  impl_->acceptor = std::make_unique<tcp::acceptor>(impl_->ioc);
+  impl_->acceptor->open(ep.protocol(), ec);
+  if (!ec) impl_->acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor->bind(ep, ec);
+  if (!ec) impl_->acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error(fmt::format("http: cannot listen on {}: {}", config_.listen, ec.message()));
+  port_ = impl_->acceptor->local_endpoint().port();
+  spdlog::info("http: listening on {} (port {})", config_.listen, port_);
+  impl_->thread = std::jthread([this](std::stop_token st) {
+    while (!st.stop_requested()) {
+      boost::system::error_code ec2;
+      tcp::socket sock(impl_->ioc);
+      impl_->acceptor->accept(sock, ec2);
+      if (ec2) {
+        if (st.stop_requested() || !impl_->acceptor->is_open()) break;
+        continue;
+      }
+      if (active_.load() >= config_.max_connections) {
+        sock.close();
+        continue;
+      }
+      std::string remote = sock.remote_endpoint(ec2).address().to_string();
+      int fd = sock.release(ec2);
+      active_++;
+      std::lock_guard lock(impl_->conns_mutex);
+      // Reap finished connection threads.
+      std::erase_if(impl_->conns, [](Impl::Conn& c) { return c.done->load(); });
+      auto done = std::make_shared<std::atomic<bool>>(false);
+      impl_->conns.push_back(Impl::Conn{fd, done, std::jthread([this, fd, remote, done] {
+                                          serve(fd, remote);
+                                          active_--;
+                                          done->store(true);
+                                        })});
+    }
+  });
+}
+
+void HttpServer::stop() {
+  if (!impl_->acceptor) return;
+  boost::system::error_code ec;
+  impl_->thread.request_stop();
+  ::shutdown(impl_->acceptor->native_handle(), SHUT_RDWR);
+  impl_->acceptor->close(ec);
+  if (impl_->thread.joinable()) impl_->thread.join();
+  std::vector<Impl::Conn> conns;
+  {
+    std::lock_guard lock(impl_->conns_mutex);
+    conns.swap(impl_->conns);
+  }
+  for (auto& c : conns)
+    if (!c.done->load()) ::shutdown(c.fd, SHUT_RDWR);
+  conns.clear();  // joins
+  impl_->acceptor.reset();
+}
+
+HttpResponse HttpServer::dispatch(const HttpRequest& req) {
+  Handler h;
+  {
+    std::lock_guard lock(routes_mutex_);
+    auto it = routes_.find({req.method, req.path});
+    if (it == routes_.end()) it = routes_.find({"*", req.path});
+    if (it != routes_.end()) {
+      h = it->second;
+    } else {
+      for (const auto& [m, p, ph] : prefixes_)
+        if ((m == req.method || m == "*") && req.path.starts_with(p)) {
+          h = ph;
+          break;
+        }
+    }
+  }
+  if (!h) return HttpResponse::error(404, fmt::format("no route for {} {}", req.method, req.path));
+  try {
+    return h(req);
+  } catch (const HttpError& e) {
+    return HttpResponse::error(e.status, e.what());
+  } catch (const std::exception& e) {
+    return HttpResponse::error(500, e.what());
+  }
+}
+
+namespace {
+std::string urlDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); i++) {
+    if (s[i] == '+') out += ' ';
+    else if (s[i] == '%' && i + 2 < s.size()) {
+      out += char(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else out += s[i];
+  }
+  return out;
+}
+}  // namespace
+
+void HttpServer::serve(int fd, std::string remote) {
+  net::io_context ioc;
+  tcp::socket sock(ioc);
+  boost::system::error_code ec;
+  sock.assign(tcp::v6(), fd, ec);
+  timeval tv{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(uint64_t(config_.max_body_size));
+    http::read(sock, buffer, parser, ec);
+    if (ec) break;
+    auto& r = parser.get();
+    HttpRequest req;
+    req.method = std::string(r.method_string());
+    std::string target(r.target());
+    auto q = target.find('?');
+    req.path = urlDecode(target.substr(0, q));
+    if (q != std::string::npos) {
+      std::string_view qs(target);
+      qs.remove_prefix(q + 1);
+      while (!qs.empty()) {
+        auto amp = qs.find('&');
+        auto kv = qs.substr(0, amp);
+        auto eq = kv.find('=');
+        req.query[urlDecode(kv.substr(0, eq))] =
+            eq == std::string_view::npos ? "" : urlDecode(kv.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        qs.remove_prefix(amp + 1);
+      }
+    }
+    for (const auto& f : r) {
+      std::string name(f.name_string());
+      std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+      req.headers[name] = std::string(f.value());
+    }
+    req.body = std::move(r.body());
+    req.remote = remote;
+    auto start = std::chrono::steady_clock::now();
+    HttpResponse resp = dispatch(req);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics_.counter("akvo_http_requests_total", "HTTP requests served.",
+                     {{"code", std::to_string(resp.status)}}).inc();
+    metrics_.observe("akvo_http_request_seconds", "Time to answer an HTTP request.", secs,
+                     {0.005, 0.05, 0.25, 1, 5, 30});
+    http::response<http::string_body> res{static_cast<http::status>(resp.status), r.version()};
+    res.set(http::field::server, "akvo");
+    res.set(http::field::content_type, resp.content_type);
+    for (const auto& [k, v] : resp.headers) res.set(k, v);
+    res.keep_alive(r.keep_alive());
+    res.body() = std::move(resp.body);
+    res.prepare_payload();
+    http::write(sock, res, ec);
+    if (ec || !res.keep_alive()) break;
+  }
+  sock.shutdown(tcp::socket::shutdown_send, ec);
+}
+
+HttpClientResponse httpRequest(const std::string& host_port, const std::string& method,
+                               const std::string& target, const std::string& body, int timeout_ms) {
+  SockAddr a = parseListen(host_port);
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(std::chrono::milliseconds(timeout_ms));
+  tcp::endpoint ep;
+  if (a.ss.ss_family == AF_INET) {
+    auto* s = reinterpret_cast<sockaddr_in*>(&a.ss);
+    uint32_t ip = ntohl(s->sin_addr.s_addr);
+    if (ip == 0) ip = 0x7f000001;  // 0.0.0.0: talk to loopback
+    ep = tcp::endpoint(net::ip::address_v4(ip), ntohs(s->sin_port));
+  } else {
+    auto* s = reinterpret_cast<sockaddr_in6*>(&a.ss);
+    net::ip::address_v6::bytes_type b;
+    std::memcpy(b.data(), &s->sin6_addr, 16);
+    auto addr = net::ip::address_v6(b);
+    if (addr.is_unspecified()) addr = net::ip::address_v6::loopback();
+    ep = tcp::endpoint(addr, ntohs(s->sin6_port));
+  }
+  stream.connect(ep);
+  http::verb verb = http::string_to_verb(method);
+  http::request<http::string_body> req{verb, target, 11};
+  req.set(http::field::host, host_port);
+  req.set(http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(uint64_t(1) << 32);
+  http::read(stream, buffer, parser);
+  HttpClientResponse out;
+  out.status = int(parser.get().result_int());
+  out.body = parser.get().body();
+  boost::system::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  return out;
+}
+
+}  // namespace akvo

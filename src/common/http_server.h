@@ -1,0 +1,99 @@
+#pragma once
+/// The HTTP server every role embeds (Boost.Beast): API, metrics, web UI. One thread per
+/// connection with bounded concurrency; handlers are plain functions from request to response.
+/// A handler that throws gets a JSON error `{"message": ...}` with status 500 (or the status of
+/// an HttpError).
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/config.h"
+#include "common/metrics.h"
+
+namespace akvo {
+
+struct HttpRequest {
+  std::string method;  ///< "GET", "POST"...
+  std::string path;    ///< without the query string
+  std::map<std::string, std::string> query;
+  std::map<std::string, std::string> headers;  ///< lower-cased names
+  std::string body;
+  std::string remote;  ///< peer address
+  bool fromLoopback() const;
+  std::string header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  static HttpResponse json(const std::string& body, int status = 200) {
+    return HttpResponse{status, "application/json", body, {}};
+  }
+  static HttpResponse text(const std::string& body, int status = 200) {
+    return HttpResponse{status, "text/plain; charset=utf-8", body, {}};
+  }
+  static HttpResponse error(int status, const std::string& message);
+};
+
+class HttpError : public std::runtime_error {
+ public:
+  HttpError(int status, const std::string& message) : std::runtime_error(message), status(status) {}
+  int status;
+};
+
+class HttpServer {
+ public:
+  struct Config {
+    std::string listen = "127.0.0.1:8081";
+    int64_t max_connections = 64;
+    int64_t max_body_size = 1 << 20;
+    void read(ConfigReader& r);
+  };
+  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+  HttpServer(Config config, Metrics& metrics);
+  ~HttpServer();
+  /// Exact path match for `method` ("*" for any method).
+  void route(const std::string& method, const std::string& path, Handler h);
+  /// Prefix match, tried after exact routes, longest prefix first.
+  void prefix(const std::string& method, const std::string& prefix, Handler h);
+  /// Binds (throws std::runtime_error on failure) and serves in the background.
+  void start();
+  void stop();
+  uint16_t port() const { return port_; }
+
+ private:
+  struct Impl;
+  void serve(int fd, std::string remote);
+  HttpResponse dispatch(const HttpRequest& req);
+  Config config_;
+  Metrics& metrics_;
+  std::unique_ptr<Impl> impl_;
+  std::mutex routes_mutex_;  // guards routes_ and prefixes_ (set before start, read after)
+  std::map<std::pair<std::string, std::string>, Handler> routes_;
+  std::vector<std::tuple<std::string, std::string, Handler>> prefixes_;
+  uint16_t port_ = 0;
+  std::atomic<int> active_{0};
+};
+
+/// Minimal blocking HTTP client for loopback use (akvo sql, tests). Throws std::runtime_error
+/// when the server cannot be reached.
+struct HttpClientResponse {
+  int status = 0;
+  std::string body;
+};
+HttpClientResponse httpRequest(const std::string& host_port, const std::string& method,
+                               const std::string& target, const std::string& body = "",
+                               int timeout_ms = 5000);
+
+}  // namespace akvo

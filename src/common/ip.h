@@ -1,0 +1,77 @@
+#pragma once
+/// IP addresses as stored by akvo: always 16 bytes, IPv4 mapped into IPv6 (::ffff:a.b.c.d),
+/// in network byte order, as ClickHouse's IPv6 type stores them.
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace akvo {
+
+struct IPv6Addr {
+  std::array<uint8_t, 16> bytes{};
+
+  /// From an IPv4 address in network byte order (4 bytes as on the wire).
+  static IPv6Addr fromV4Bytes(const uint8_t* p) {
+    IPv6Addr a;
+    a.bytes[10] = 0xff;
+    a.bytes[11] = 0xff;
+    std::memcpy(a.bytes.data() + 12, p, 4);
+    return a;
+  }
+  /// From an IPv4 address as a host-order integer.
+  static IPv6Addr fromV4(uint32_t host_order) {
+    uint8_t p[4] = {uint8_t(host_order >> 24), uint8_t(host_order >> 16), uint8_t(host_order >> 8),
+                    uint8_t(host_order)};
+    return fromV4Bytes(p);
+  }
+  static IPv6Addr fromV6Bytes(const uint8_t* p) {
+    IPv6Addr a;
+    std::memcpy(a.bytes.data(), p, 16);
+    return a;
+  }
+  bool isV4Mapped() const {
+    static constexpr uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return std::memcmp(bytes.data(), kPrefix, 12) == 0;
+  }
+  bool isZero() const {
+    for (auto b : bytes)
+      if (b) return false;
+    return true;
+  }
+  /// IPv4 value (host order); only meaningful when isV4Mapped().
+  uint32_t v4() const {
+    return uint32_t(bytes[12]) << 24 | uint32_t(bytes[13]) << 16 | uint32_t(bytes[14]) << 8 |
+           bytes[15];
+  }
+  bool operator==(const IPv6Addr&) const = default;
+  auto operator<=>(const IPv6Addr&) const = default;
+
+  /// Text form: dotted quad for mapped IPv4, RFC 5952 for IPv6.
+  std::string toString() const;
+  /// Parses "192.0.2.1", "2001:db8::1" or "::ffff:192.0.2.1".
+  static std::optional<IPv6Addr> parse(std::string_view text);
+};
+
+struct IPv6AddrHash {
+  size_t operator()(const IPv6Addr& a) const noexcept {
+    uint64_t h1, h2;
+    std::memcpy(&h1, a.bytes.data(), 8);
+    std::memcpy(&h2, a.bytes.data() + 8, 8);
+    return h1 * 0x9E3779B97F4A7C15ull ^ (h2 + 0x632BE59BD9B4E019ull + (h1 << 6));
+  }
+};
+
+/// A prefix: address and length, the length counted on the IPv6 form (IPv4 /24 is /120).
+struct IPv6Prefix {
+  IPv6Addr addr;
+  uint8_t len = 0;
+  bool contains(const IPv6Addr& a) const;
+  std::string toString() const;
+  /// Parses "192.0.2.0/24", "2001:db8::/32", or a bare address (full length).
+  static std::optional<IPv6Prefix> parse(std::string_view text);
+};
+
+}  // namespace akvo

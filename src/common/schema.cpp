@@ -1,0 +1,233 @@
+#include "common/schema.h"
+
+#include <fmt/format.h>
+#include <strings.h>
+
+#include <stdexcept>
+
+namespace akvo {
+namespace {
+
+using K = ColumnKey;
+using F = FilterType;
+
+struct Builder {
+  ColumnDef d;
+  Builder(K k, std::string_view name, std::string_view type, F f) {
+    d.key = k;
+    d.name = name;
+    d.type = type;
+    d.filter = f;
+  }
+  Builder& codec(std::string_view c) { d.codec = c; return *this; }
+  Builder& alias(std::string_view e) { d.alias = true; d.expression = e; return *this; }
+  Builder& generated(std::string_view e) { d.generated = true; d.expression = e; return *this; }
+  Builder& off(std::string_view group = {}) { d.enabled_by_default = false; d.group = group; return *this; }
+  Builder& fixed() { d.disableable = false; return *this; }
+  Builder& mainOnly() { d.main_only = true; return *this; }
+  Builder& noDim() { d.dimension = false; return *this; }
+  Builder& trunc() { d.truncatable = true; return *this; }
+  Builder& notSortKey() { d.not_sorting_key = true; return *this; }
+  Builder& pk() { d.consolidated_pk = true; return *this; }
+  Builder& rev(K r) { d.reverse = r; return *this; }
+};
+
+std::array<ColumnDef, size_t(K::kCount)> buildRegistry() {
+  constexpr std::string_view kLCS = "LowCardinality(String)";
+  std::vector<Builder> b;
+  b.push_back(Builder(K::kTimeReceived, "TimeReceived", "DateTime", F::kNone).codec("DoubleDelta, LZ4").fixed().noDim().pk());
+  b.push_back(Builder(K::kSamplingRate, "SamplingRate", "UInt64", F::kNone).fixed().noDim().pk());
+  b.push_back(Builder(K::kExporterAddress, "ExporterAddress", "LowCardinality(IPv6)", F::kIP).pk());
+  b.push_back(Builder(K::kExporterName, "ExporterName", kLCS, F::kString).notSortKey());
+  b.push_back(Builder(K::kExporterGroup, "ExporterGroup", kLCS, F::kString).notSortKey());
+  b.push_back(Builder(K::kExporterRole, "ExporterRole", kLCS, F::kString).notSortKey());
+  b.push_back(Builder(K::kExporterSite, "ExporterSite", kLCS, F::kString).notSortKey());
+  b.push_back(Builder(K::kExporterRegion, "ExporterRegion", kLCS, F::kString).notSortKey());
+  b.push_back(Builder(K::kExporterTenant, "ExporterTenant", kLCS, F::kString).notSortKey());
+  b.push_back(Builder(K::kSrcAddr, "SrcAddr", "IPv6", F::kIP).codec("ZSTD(1)").mainOnly().trunc().rev(K::kDstAddr));
+  b.push_back(Builder(K::kDstAddr, "DstAddr", "IPv6", F::kIP).codec("ZSTD(1)").mainOnly().trunc().rev(K::kSrcAddr));
+  b.push_back(Builder(K::kSrcNetMask, "SrcNetMask", "UInt8", F::kNone).mainOnly().noDim().rev(K::kDstNetMask));
+  b.push_back(Builder(K::kDstNetMask, "DstNetMask", "UInt8", F::kNone).mainOnly().noDim().rev(K::kSrcNetMask));
+  b.push_back(Builder(K::kSrcNetPrefix, "SrcNetPrefix", "String", F::kPrefix).mainOnly().rev(K::kDstNetPrefix)
+      .alias("CASE WHEN EType = 0x800 THEN concat(replaceRegexpOne(IPv6CIDRToRange(SrcAddr, (96 + SrcNetMask)::UInt8).1::String, '^::ffff:', ''), '/', SrcNetMask::String) "
+             "WHEN EType = 0x86dd THEN concat(IPv6CIDRToRange(SrcAddr, SrcNetMask).1::String, '/', SrcNetMask::String) ELSE '' END"));
+  b.push_back(Builder(K::kDstNetPrefix, "DstNetPrefix", "String", F::kPrefix).mainOnly().rev(K::kSrcNetPrefix)
+      .alias("CASE WHEN EType = 0x800 THEN concat(replaceRegexpOne(IPv6CIDRToRange(DstAddr, (96 + DstNetMask)::UInt8).1::String, '^::ffff:', ''), '/', DstNetMask::String) "
+             "WHEN EType = 0x86dd THEN concat(IPv6CIDRToRange(DstAddr, DstNetMask).1::String, '/', DstNetMask::String) ELSE '' END"));
+  b.push_back(Builder(K::kSrcAS, "SrcAS", "UInt32", F::kASN).pk().rev(K::kDstAS));
+  b.push_back(Builder(K::kDstAS, "DstAS", "UInt32", F::kASN).pk().rev(K::kSrcAS));
+  b.push_back(Builder(K::kSrcNetName, "SrcNetName", kLCS, F::kString).rev(K::kDstNetName));
+  b.push_back(Builder(K::kDstNetName, "DstNetName", kLCS, F::kString).rev(K::kSrcNetName));
+  b.push_back(Builder(K::kSrcNetRole, "SrcNetRole", kLCS, F::kString).rev(K::kDstNetRole));
+  b.push_back(Builder(K::kDstNetRole, "DstNetRole", kLCS, F::kString).rev(K::kSrcNetRole));
+  b.push_back(Builder(K::kSrcNetSite, "SrcNetSite", kLCS, F::kString).rev(K::kDstNetSite));
+  b.push_back(Builder(K::kDstNetSite, "DstNetSite", kLCS, F::kString).rev(K::kSrcNetSite));
+  b.push_back(Builder(K::kSrcNetRegion, "SrcNetRegion", kLCS, F::kString).rev(K::kDstNetRegion));
+  b.push_back(Builder(K::kDstNetRegion, "DstNetRegion", kLCS, F::kString).rev(K::kSrcNetRegion));
+  b.push_back(Builder(K::kSrcNetTenant, "SrcNetTenant", kLCS, F::kString).rev(K::kDstNetTenant));
+  b.push_back(Builder(K::kDstNetTenant, "DstNetTenant", kLCS, F::kString).rev(K::kSrcNetTenant));
+  b.push_back(Builder(K::kSrcVlan, "SrcVlan", "UInt16", F::kUInt).off("L2").rev(K::kDstVlan));
+  b.push_back(Builder(K::kDstVlan, "DstVlan", "UInt16", F::kUInt).off("L2").rev(K::kSrcVlan));
+  b.push_back(Builder(K::kSrcCountry, "SrcCountry", "FixedString(2)", F::kString).rev(K::kDstCountry));
+  b.push_back(Builder(K::kDstCountry, "DstCountry", "FixedString(2)", F::kString).rev(K::kSrcCountry));
+  b.push_back(Builder(K::kSrcGeoCity, "SrcGeoCity", kLCS, F::kString).rev(K::kDstGeoCity));
+  b.push_back(Builder(K::kDstGeoCity, "DstGeoCity", kLCS, F::kString).rev(K::kSrcGeoCity));
+  b.push_back(Builder(K::kSrcGeoState, "SrcGeoState", kLCS, F::kString).rev(K::kDstGeoState));
+  b.push_back(Builder(K::kDstGeoState, "DstGeoState", kLCS, F::kString).rev(K::kSrcGeoState));
+  b.push_back(Builder(K::kDstASPath, "DstASPath", "Array(UInt32)", F::kASPath).mainOnly());
+  b.push_back(Builder(K::kDst1stAS, "Dst1stAS", "UInt32", F::kASN).generated("arrayCompact(DstASPath)[1]"));
+  b.push_back(Builder(K::kDst2ndAS, "Dst2ndAS", "UInt32", F::kASN).generated("arrayCompact(DstASPath)[2]"));
+  b.push_back(Builder(K::kDst3rdAS, "Dst3rdAS", "UInt32", F::kASN).generated("arrayCompact(DstASPath)[3]"));
+  b.push_back(Builder(K::kSrcCommunities, "SrcCommunities", "Array(UInt32)", F::kCommunity).off().mainOnly().rev(K::kDstCommunities));
+  b.push_back(Builder(K::kDstCommunities, "DstCommunities", "Array(UInt32)", F::kCommunity).mainOnly().rev(K::kSrcCommunities));
+  b.push_back(Builder(K::kSrcLargeCommunities, "SrcLargeCommunities", "Array(UInt128)", F::kNone).off().mainOnly().noDim().rev(K::kDstLargeCommunities));
+  b.push_back(Builder(K::kDstLargeCommunities, "DstLargeCommunities", "Array(UInt128)", F::kNone).mainOnly().noDim().rev(K::kSrcLargeCommunities));
+  b.push_back(Builder(K::kInIfName, "InIfName", kLCS, F::kString).pk().rev(K::kOutIfName));
+  b.push_back(Builder(K::kOutIfName, "OutIfName", kLCS, F::kString).pk().rev(K::kInIfName));
+  b.push_back(Builder(K::kInIfDescription, "InIfDescription", kLCS, F::kString).notSortKey().rev(K::kOutIfDescription));
+  b.push_back(Builder(K::kOutIfDescription, "OutIfDescription", kLCS, F::kString).notSortKey().rev(K::kInIfDescription));
+  b.push_back(Builder(K::kInIfSpeed, "InIfSpeed", "UInt32", F::kUInt).notSortKey().rev(K::kOutIfSpeed));
+  b.push_back(Builder(K::kOutIfSpeed, "OutIfSpeed", "UInt32", F::kUInt).notSortKey().rev(K::kInIfSpeed));
+  b.push_back(Builder(K::kInIfConnectivity, "InIfConnectivity", kLCS, F::kString).notSortKey().rev(K::kOutIfConnectivity));
+  b.push_back(Builder(K::kOutIfConnectivity, "OutIfConnectivity", kLCS, F::kString).notSortKey().rev(K::kInIfConnectivity));
+  b.push_back(Builder(K::kInIfProvider, "InIfProvider", kLCS, F::kString).notSortKey().rev(K::kOutIfProvider));
+  b.push_back(Builder(K::kOutIfProvider, "OutIfProvider", kLCS, F::kString).notSortKey().rev(K::kInIfProvider));
+  b.push_back(Builder(K::kInIfBoundary, "InIfBoundary", "Enum8('undefined' = 0, 'external' = 1, 'internal' = 2)", F::kBoundary).notSortKey().rev(K::kOutIfBoundary));
+  b.push_back(Builder(K::kOutIfBoundary, "OutIfBoundary", "Enum8('undefined' = 0, 'external' = 1, 'internal' = 2)", F::kBoundary).notSortKey().rev(K::kInIfBoundary));
+  b.push_back(Builder(K::kEType, "EType", "UInt32", F::kEType).pk());
+  b.push_back(Builder(K::kProto, "Proto", "UInt32", F::kProto).pk());
+  b.push_back(Builder(K::kSrcPort, "SrcPort", "UInt16", F::kUInt).mainOnly().rev(K::kDstPort));
+  b.push_back(Builder(K::kDstPort, "DstPort", "UInt16", F::kUInt).mainOnly().rev(K::kSrcPort));
+  b.push_back(Builder(K::kBytes, "Bytes", "UInt64", F::kNone).codec("T64, LZ4").fixed().noDim().notSortKey());
+  b.push_back(Builder(K::kPackets, "Packets", "UInt64", F::kNone).codec("T64, LZ4").fixed().noDim().notSortKey());
+  b.push_back(Builder(K::kPacketSize, "PacketSize", "UInt64", F::kUInt).alias("intDiv(Bytes, Packets)"));
+  b.push_back(Builder(K::kPacketSizeBucket, "PacketSizeBucket", kLCS, F::kNone).alias(
+      "multiIf(PacketSize < 64, '0-63', PacketSize < 128, '64-127', PacketSize < 256, '128-255', "
+      "PacketSize < 512, '256-511', PacketSize < 768, '512-767', PacketSize < 1024, '768-1023', "
+      "PacketSize < 1280, '1024-1279', PacketSize < 1501, '1280-1500', PacketSize < 2048, '1501-2047', "
+      "PacketSize < 3072, '2048-3071', PacketSize < 4096, '3072-4095', PacketSize < 8192, '4096-8191', "
+      "PacketSize < 10240, '8192-10239', PacketSize < 16384, '10240-16383', PacketSize < 32768, '16384-32767', "
+      "PacketSize < 65536, '32768-65535', '65536-Inf')"));
+  b.push_back(Builder(K::kForwardingStatus, "ForwardingStatus", "UInt32", F::kUInt).pk());
+  b.push_back(Builder(K::kFlowDirection, "FlowDirection", "Enum8('undefined' = 0, 'ingress' = 1, 'egress' = 2)", F::kDirection));
+  b.push_back(Builder(K::kSrcAddrNAT, "SrcAddrNAT", "IPv6", F::kIP).off("NAT").mainOnly().trunc().rev(K::kDstAddrNAT));
+  b.push_back(Builder(K::kDstAddrNAT, "DstAddrNAT", "IPv6", F::kIP).off("NAT").mainOnly().trunc().rev(K::kSrcAddrNAT));
+  b.push_back(Builder(K::kSrcPortNAT, "SrcPortNAT", "UInt16", F::kUInt).off("NAT").mainOnly().rev(K::kDstPortNAT));
+  b.push_back(Builder(K::kDstPortNAT, "DstPortNAT", "UInt16", F::kUInt).off("NAT").mainOnly().rev(K::kSrcPortNAT));
+  b.push_back(Builder(K::kSrcMAC, "SrcMAC", "UInt64", F::kMAC).off("L2").rev(K::kDstMAC));
+  b.push_back(Builder(K::kDstMAC, "DstMAC", "UInt64", F::kMAC).off("L2").rev(K::kSrcMAC));
+  b.push_back(Builder(K::kIPTTL, "IPTTL", "UInt8", F::kUInt).off("L3L4"));
+  b.push_back(Builder(K::kIPTos, "IPTos", "UInt8", F::kUInt).off("L3L4"));
+  b.push_back(Builder(K::kIPFragmentID, "IPFragmentID", "UInt32", F::kUInt).off("L3L4"));
+  b.push_back(Builder(K::kIPFragmentOffset, "IPFragmentOffset", "UInt16", F::kUInt).off("L3L4"));
+  b.push_back(Builder(K::kIPv6FlowLabel, "IPv6FlowLabel", "UInt32", F::kUInt).off("L3L4"));
+  b.push_back(Builder(K::kTCPFlags, "TCPFlags", "UInt16", F::kUInt).off("L3L4"));
+  b.push_back(Builder(K::kICMPv4Type, "ICMPv4Type", "UInt8", F::kUInt).off("L3L4"));
+  b.push_back(Builder(K::kICMPv4Code, "ICMPv4Code", "UInt8", F::kUInt).off("L3L4"));
+  b.push_back(Builder(K::kICMPv6Type, "ICMPv6Type", "UInt8", F::kUInt).off("L3L4"));
+  b.push_back(Builder(K::kICMPv6Code, "ICMPv6Code", "UInt8", F::kUInt).off("L3L4"));
+  b.push_back(Builder(K::kICMPv4, "ICMPv4", kLCS, F::kString).off("L3L4").alias(
+      "if(Proto = 1, dictGetOrDefault('icmp', 'name', tuple(1, ICMPv4Type, ICMPv4Code), concat(toString(ICMPv4Type), '/', toString(ICMPv4Code))), '')"));
+  b.push_back(Builder(K::kICMPv6, "ICMPv6", kLCS, F::kString).off("L3L4").alias(
+      "if(Proto = 58, dictGetOrDefault('icmp', 'name', tuple(58, ICMPv6Type, ICMPv6Code), concat(toString(ICMPv6Type), '/', toString(ICMPv6Code))), '')"));
+  b.push_back(Builder(K::kNextHop, "NextHop", "LowCardinality(IPv6)", F::kIP).codec("ZSTD(1)").off());
+  b.push_back(Builder(K::kMPLSLabels, "MPLSLabels", "Array(UInt32)", F::kArrayUInt).off("MPLS").mainOnly());
+  b.push_back(Builder(K::kMPLS1stLabel, "MPLS1stLabel", "UInt32", F::kUInt).off("MPLS").mainOnly().alias("MPLSLabels[1]"));
+  b.push_back(Builder(K::kMPLS2ndLabel, "MPLS2ndLabel", "UInt32", F::kUInt).off("MPLS").mainOnly().alias("MPLSLabels[2]"));
+  b.push_back(Builder(K::kMPLS3rdLabel, "MPLS3rdLabel", "UInt32", F::kUInt).off("MPLS").mainOnly().alias("MPLSLabels[3]"));
+  b.push_back(Builder(K::kMPLS4thLabel, "MPLS4thLabel", "UInt32", F::kUInt).off("MPLS").mainOnly().alias("MPLSLabels[4]"));
+  b.push_back(Builder(K::kIngressVRFID, "IngressVRFID", "UInt32", F::kUInt).off("VRF").rev(K::kEgressVRFID));
+  b.push_back(Builder(K::kEgressVRFID, "EgressVRFID", "UInt32", F::kUInt).off("VRF").rev(K::kIngressVRFID));
+
+  std::array<ColumnDef, size_t(K::kCount)> out{};
+  if (b.size() != size_t(K::kCount)) throw std::logic_error("schema registry: missing columns");
+  for (size_t i = 0; i < b.size(); i++) {
+    if (size_t(b[i].d.key) != i)
+      throw std::logic_error(fmt::format("schema registry: {} out of order", b[i].d.name));
+    out[i] = b[i].d;
+  }
+  return out;
+}
+
+const std::array<ColumnDef, size_t(K::kCount)>& registry() {
+  static const auto r = buildRegistry();
+  return r;
+}
+
+}  // namespace
+
+std::span<const ColumnDef> allColumns() { return registry(); }
+const ColumnDef& columnDef(ColumnKey key) { return registry()[size_t(key)]; }
+
+const ColumnDef* findColumn(std::string_view name) {
+  for (const auto& c : registry())
+    if (c.name.size() == name.size() && strncasecmp(c.name.data(), name.data(), name.size()) == 0)
+      return &c;
+  return nullptr;
+}
+
+Schema::Schema(const SchemaConfig& config) {
+  for (const auto& c : registry()) {
+    enabled_[size_t(c.key)] = c.enabled_by_default;
+    main_only_[size_t(c.key)] = c.main_only;
+  }
+  auto lookup = [](const std::string& name, std::string_view what) -> const ColumnDef& {
+    const ColumnDef* c = findColumn(name);
+    if (!c) throw std::invalid_argument(fmt::format("schema.{}: unknown column \"{}\"", what, name));
+    return *c;
+  };
+  for (const auto& n : config.enabled) enabled_[size_t(lookup(n, "enabled").key)] = true;
+  for (const auto& n : config.disabled) {
+    const auto& c = lookup(n, "disabled");
+    if (!c.disableable)
+      throw std::invalid_argument(fmt::format("schema.disabled: column {} cannot be disabled", c.name));
+    enabled_[size_t(c.key)] = false;
+  }
+  for (const auto& n : config.main_table_only) {
+    const auto& c = lookup(n, "main-table-only");
+    if (c.consolidated_pk)
+      throw std::invalid_argument(fmt::format(
+          "schema.main-table-only: column {} is in the consolidated primary key", c.name));
+    main_only_[size_t(c.key)] = true;
+  }
+  for (const auto& n : config.not_main_table_only)
+    main_only_[size_t(lookup(n, "not-main-table-only").key)] = false;
+  // Columns computed from others need them.
+  auto need = [&](K col, K dep) {
+    if (enabled_[size_t(col)] && !enabled_[size_t(dep)])
+      throw std::invalid_argument(fmt::format("schema: column {} needs column {}",
+                                              columnDef(col).name, columnDef(dep).name));
+  };
+  for (K k : {K::kDst1stAS, K::kDst2ndAS, K::kDst3rdAS}) need(k, K::kDstASPath);
+  for (K k : {K::kMPLS1stLabel, K::kMPLS2ndLabel, K::kMPLS3rdLabel, K::kMPLS4thLabel})
+    need(k, K::kMPLSLabels);
+  need(K::kSrcNetPrefix, K::kSrcNetMask);
+  need(K::kDstNetPrefix, K::kDstNetMask);
+  need(K::kICMPv4, K::kICMPv4Type);
+  need(K::kICMPv6, K::kICMPv6Type);
+  for (const auto& c : registry()) {
+    if (!enabled_[size_t(c.key)]) continue;
+    columns_.push_back(c.key);
+    if (!c.alias && !c.generated) inserted_.push_back(c.key);
+  }
+}
+
+std::vector<ColumnKey> Schema::consolidatedColumns() const {
+  std::vector<ColumnKey> out;
+  for (auto k : columns_)
+    if (!main_only_[size_t(k)]) out.push_back(k);
+  return out;
+}
+
+std::string Schema::hash() const {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+  for (auto k : inserted_) {
+    const auto& c = columnDef(k);
+    for (char ch : c.name) h = (h ^ uint8_t(ch)) * 0x100000001b3ull;
+    for (char ch : c.type) h = (h ^ uint8_t(ch)) * 0x100000001b3ull;
+    h = (h ^ 0xff) * 0x100000001b3ull;
+  }
+  return fmt::format("{:016x}", h);
+}
+
+}  // namespace akvo

@@ -1,0 +1,188 @@
+#pragma once
+/// The schema registry: one table of every flow column akvo knows (Akvorado's names and
+/// ClickHouse types), with what each column is allowed to do. It drives the DDL, the batch
+/// encoder, the consolidated tables, the filter language and the console's dimension list.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace akvo {
+
+enum class ColumnKey : uint8_t {
+  kTimeReceived,
+  kSamplingRate,
+  kExporterAddress,
+  kExporterName,
+  kExporterGroup,
+  kExporterRole,
+  kExporterSite,
+  kExporterRegion,
+  kExporterTenant,
+  kSrcAddr,
+  kDstAddr,
+  kSrcNetMask,
+  kDstNetMask,
+  kSrcNetPrefix,
+  kDstNetPrefix,
+  kSrcAS,
+  kDstAS,
+  kSrcNetName,
+  kDstNetName,
+  kSrcNetRole,
+  kDstNetRole,
+  kSrcNetSite,
+  kDstNetSite,
+  kSrcNetRegion,
+  kDstNetRegion,
+  kSrcNetTenant,
+  kDstNetTenant,
+  kSrcVlan,
+  kDstVlan,
+  kSrcCountry,
+  kDstCountry,
+  kSrcGeoCity,
+  kDstGeoCity,
+  kSrcGeoState,
+  kDstGeoState,
+  kDstASPath,
+  kDst1stAS,
+  kDst2ndAS,
+  kDst3rdAS,
+  kSrcCommunities,
+  kDstCommunities,
+  kSrcLargeCommunities,
+  kDstLargeCommunities,
+  kInIfName,
+  kOutIfName,
+  kInIfDescription,
+  kOutIfDescription,
+  kInIfSpeed,
+  kOutIfSpeed,
+  kInIfConnectivity,
+  kOutIfConnectivity,
+  kInIfProvider,
+  kOutIfProvider,
+  kInIfBoundary,
+  kOutIfBoundary,
+  kEType,
+  kProto,
+  kSrcPort,
+  kDstPort,
+  kBytes,
+  kPackets,
+  kPacketSize,
+  kPacketSizeBucket,
+  kForwardingStatus,
+  kFlowDirection,
+  kSrcAddrNAT,
+  kDstAddrNAT,
+  kSrcPortNAT,
+  kDstPortNAT,
+  kSrcMAC,
+  kDstMAC,
+  kIPTTL,
+  kIPTos,
+  kIPFragmentID,
+  kIPFragmentOffset,
+  kIPv6FlowLabel,
+  kTCPFlags,
+  kICMPv4Type,
+  kICMPv4Code,
+  kICMPv6Type,
+  kICMPv6Code,
+  kICMPv4,
+  kICMPv6,
+  kNextHop,
+  kMPLSLabels,
+  kMPLS1stLabel,
+  kMPLS2ndLabel,
+  kMPLS3rdLabel,
+  kMPLS4thLabel,
+  kIngressVRFID,
+  kEgressVRFID,
+  kCount,
+  kNone = 255,
+};
+
+/// How the filter language parses values for a column.
+enum class FilterType : uint8_t {
+  kNone,  ///< not filterable
+  kIP,
+  kString,
+  kASN,
+  kUInt,
+  kBoundary,
+  kDirection,
+  kEType,
+  kProto,
+  kMAC,
+  kPrefix,
+  kASPath,
+  kCommunity,
+  kArrayUInt,
+};
+
+struct ColumnDef {
+  ColumnKey key;
+  std::string_view name;
+  std::string_view type;        ///< ClickHouse type, codec excluded.
+  std::string_view codec;       ///< e.g. "ZSTD(1)"; empty for the default.
+  std::string_view expression;  ///< ALIAS (computed at query time) or DEFAULT expression.
+  bool alias = false;           ///< ALIAS column: never stored, never sent.
+  bool generated = false;       ///< DEFAULT column computed by ClickHouse at insert.
+  bool enabled_by_default = true;
+  bool disableable = true;
+  bool main_only = false;        ///< Only in the raw `flows` table.
+  bool dimension = true;         ///< Usable as a console dimension.
+  bool truncatable = false;      ///< IP column that dimensions can truncate to a prefix.
+  bool not_sorting_key = false;  ///< Kept out of the consolidated tables' sort key.
+  bool consolidated_pk = false;  ///< Part of the consolidated tables' primary key.
+  FilterType filter = FilterType::kNone;
+  ColumnKey reverse = ColumnKey::kNone;  ///< Src<->Dst, In<->Out twin.
+  std::string_view group;                ///< "L2", "NAT", "L3L4", "MPLS", "VRF" or empty.
+};
+
+/// Every column, indexed by ColumnKey.
+std::span<const ColumnDef> allColumns();
+const ColumnDef& columnDef(ColumnKey key);
+/// Case-insensitive lookup by name.
+const ColumnDef* findColumn(std::string_view name);
+
+/// The configuration section `schema`: which columns are enabled, which stay in consolidated
+/// tables.
+struct SchemaConfig {
+  std::vector<std::string> enabled;
+  std::vector<std::string> disabled;
+  std::vector<std::string> main_table_only;
+  std::vector<std::string> not_main_table_only;
+};
+
+/// The schema in force: the registry with the user's choices applied.
+class Schema {
+ public:
+  /// Throws std::invalid_argument naming the column and the reason on a bad configuration.
+  explicit Schema(const SchemaConfig& config = {});
+
+  bool enabled(ColumnKey k) const { return enabled_[size_t(k)]; }
+  bool mainOnly(ColumnKey k) const { return main_only_[size_t(k)]; }
+  /// Enabled columns in registry order.
+  const std::vector<ColumnKey>& columns() const { return columns_; }
+  /// Enabled columns that the outlet sends in each batch (stored, not alias, not generated).
+  const std::vector<ColumnKey>& insertedColumns() const { return inserted_; }
+  /// Enabled columns kept in consolidated tables.
+  std::vector<ColumnKey> consolidatedColumns() const;
+  /// Stable fingerprint of the inserted columns (name and type), hex.
+  std::string hash() const;
+
+ private:
+  std::array<bool, size_t(ColumnKey::kCount)> enabled_{};
+  std::array<bool, size_t(ColumnKey::kCount)> main_only_{};
+  std::vector<ColumnKey> columns_;
+  std::vector<ColumnKey> inserted_;
+};
+
+}  // namespace akvo

@@ -1,0 +1,206 @@
+#include "demo/demo.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <random>
+
+#include "demo/encoder.h"
+#include "inlet/udp.h"
+
+namespace akvo::demo {
+
+void DemoExporter::Config::read(ConfigReader& r) {
+  r.field("enabled", enabled);
+  r.field("target", target);
+  try {
+    parseListen(target);
+  } catch (const std::exception& e) {
+    r.fail("target", e.what());
+  }
+  r.field("flows-per-second", flows_per_second, 1, 10'000'000);
+  r.field("sampling-rate", sampling_rate, 1, 16383);
+  r.field("seed", seed, 0, INT64_MAX);
+  r.field("routers", routers, 1, 200);
+}
+
+namespace {
+
+/// Remote networks: an AS, its IPv4 /16 (synthetic, stable), how popular it is.
+struct RemoteAS {
+  uint32_t asn;
+  uint32_t v4_prefix;  ///< host order, /16
+};
+
+std::vector<RemoteAS> remoteASes() {
+  // Well-known content and transit networks first (most popular), then a long tail.
+  static const uint32_t kKnown[] = {15169, 2906,  32934, 16509, 13335, 20940, 8075,  36040,
+                                    54113, 46489, 714,   6185,  16276, 24940, 14061, 3356,
+                                    1299,  174,   6939,  2914,  3257,  6453,  6762,  5511,
+                                    3320,  12322, 5410,  3215,  1136,  3209,  6830,  8560};
+  std::vector<RemoteAS> out;
+  uint32_t next = (11u << 24);  // 11.0.0.0 onwards: well clear of private ranges
+  for (uint32_t asn : kKnown) {
+    out.push_back({asn, next});
+    next += 1u << 16;
+  }
+  // A tail of a few hundred smaller networks.
+  for (uint32_t i = 0; i < 300; i++) {
+    out.push_back({uint32_t(30000 + i * 97 % 35000), next});
+    next += 1u << 16;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<DemoRouter> DemoExporter::routers(size_t count) {
+  static const char* kSites[] = {"par", "fra", "ams", "lon", "nyc", "sin", "tyo", "syd"};
+  static const char* kExternal[][2] = {
+      {"Transit: Cogent", "10000"}, {"Transit: Lumen", "10000"},  {"PNI: Google", "100000"},
+      {"PNI: Netflix", "100000"},   {"IX: Franceix", "100000"},   {"PNI: Facebook", "40000"},
+      {"IX: AMS-IX", "100000"},     {"Transit: Arelion", "10000"}};
+  std::vector<DemoRouter> out;
+  for (size_t r = 0; r < count; r++) {
+    DemoRouter router;
+    router.name = fmt::format("{}-edge{}.example.net", kSites[r % 8], r / 8 + 1);
+    router.address = fmt::format("127.0.0.{}", 10 + r);
+    for (uint32_t i = 0; i < 4; i++) {
+      const auto& e = kExternal[(r * 3 + i) % 8];
+      router.interfaces.push_back({i + 1, fmt::format("Gi0/0/0/{}", i), e[0], uint32_t(std::stoul(e[1]))});
+    }
+    for (uint32_t i = 0; i < 4; i++)
+      router.interfaces.push_back({i + 11, fmt::format("Te0/1/0/{}", i),
+                                   fmt::format("Customer: cust{}", r * 4 + i + 1), 10000});
+    out.push_back(std::move(router));
+  }
+  return out;
+}
+
+DemoExporter::DemoExporter(Config config, Metrics& metrics)
+    : config_(std::move(config)), metrics_(metrics) {}
+
+DemoExporter::~DemoExporter() { stop(); }
+
+void DemoExporter::start() {
+  thread_ = std::jthread([this](std::stop_token st) { run(st); });
+  spdlog::info("demo exporter: {} routers sending NetFlow to {}", config_.routers, config_.target);
+}
+
+void DemoExporter::stop() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+  }
+}
+
+void DemoExporter::run(std::stop_token st) {
+  auto routers = DemoExporter::routers(size_t(config_.routers));
+  auto remotes = remoteASes();
+  SockAddr target = parseListen(config_.target);
+  if (target.ss.ss_family == AF_INET && reinterpret_cast<sockaddr_in*>(&target.ss)->sin_addr.s_addr == 0)
+    inet_pton(AF_INET, "127.0.0.1", &reinterpret_cast<sockaddr_in*>(&target.ss)->sin_addr);
+  std::vector<int> fds;
+  for (const auto& r : routers) {
+    int fd = socket(target.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (target.ss.ss_family == AF_INET) {
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      inet_pton(AF_INET, r.address.c_str(), &src.sin_addr);
+      if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0)
+        spdlog::warn("demo exporter: cannot bind {}: {}", r.address, strerror(errno));
+    }
+    fds.push_back(fd);
+  }
+  Counter& sent = metrics_.counter("akvo_demo_exporter_flows_total", "Flows sent by the demo exporter.");
+  Counter& errors = metrics_.counter("akvo_demo_exporter_errors_total", "Datagrams the demo exporter could not send.");
+  std::mt19937_64 rng(uint64_t(config_.seed) ^ 0x5eed);
+  // Zipf-like popularity: weight 1/(rank+1).
+  std::vector<double> weights;
+  for (size_t i = 0; i < remotes.size(); i++) weights.push_back(1.0 / double(i + 1));
+  std::discrete_distribution<size_t> pick_as(weights.begin(), weights.end());
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<uint32_t> sequences(routers.size(), 0);
+  auto boot = std::chrono::steady_clock::now();
+  auto next = std::chrono::steady_clock::now();
+  std::vector<FlowRecord> pending;
+  while (!st.stop_requested()) {
+    next += std::chrono::milliseconds(100);
+    std::this_thread::sleep_until(next);
+    auto now_sys = std::chrono::system_clock::now();
+    uint32_t unix_secs = uint32_t(std::chrono::duration_cast<std::chrono::seconds>(now_sys.time_since_epoch()).count());
+    // Diurnal curve: peak at 20:00 UTC, trough at 30 % of the peak.
+    double hour = double(unix_secs % 86400) / 3600.0;
+    double curve = 0.65 + 0.35 * std::cos((hour - 20.0) / 24.0 * 2 * M_PI);
+    double per_tick = double(config_.flows_per_second) * curve / 10.0;
+    size_t n = size_t(per_tick) + (u(rng) < per_tick - std::floor(per_tick) ? 1 : 0);
+    uint32_t uptime = uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - boot).count()) + 3600000;
+    for (size_t ri = 0; ri < routers.size(); ri++) {
+      const auto& router = routers[ri];
+      pending.clear();
+      size_t count = n / routers.size() + (ri < n % routers.size() ? 1 : 0);
+      for (size_t k = 0; k < count; k++) {
+        FlowRecord f;
+        const RemoteAS& remote = remotes[pick_as(rng)];
+        uint32_t remote_ip = remote.v4_prefix | uint32_t(rng() & 0xffff);
+        uint32_t local_ip = (203u << 24 | 0u << 16 | 113u << 8) | uint32_t(rng() & 0xff);  // 203.0.113.0/24
+        const auto& ext = router.interfaces[rng() % 4];
+        const auto& cust = router.interfaces[4 + rng() % 4];
+        bool inbound = u(rng) < 0.8;  // most traffic comes from content networks to customers
+        double p = u(rng);
+        if (p < 0.80) {
+          f.proto = 6;
+          static const uint16_t kTcp[] = {443, 443, 443, 443, 80, 80, 22, 993, 8080, 25};
+          uint16_t service = kTcp[rng() % 10];
+          f.packets = 1 + rng() % 20;
+          f.bytes = f.packets * (inbound ? 900 + rng() % 600 : 52 + rng() % 100);
+          f.src_port = inbound ? service : uint16_t(32768 + rng() % 28000);
+          f.dst_port = inbound ? uint16_t(32768 + rng() % 28000) : service;
+          f.tcp_flags = 0x18;
+        } else if (p < 0.97) {
+          f.proto = 17;
+          static const uint16_t kUdp[] = {443, 443, 53, 123, 4500, 3478};
+          uint16_t service = kUdp[rng() % 6];
+          f.packets = 1 + rng() % 10;
+          f.bytes = f.packets * (service == 53 ? 80 + rng() % 200 : 600 + rng() % 700);
+          f.src_port = inbound ? service : uint16_t(32768 + rng() % 28000);
+          f.dst_port = inbound ? uint16_t(32768 + rng() % 28000) : service;
+        } else {
+          f.proto = 1;
+          f.packets = 1 + rng() % 3;
+          f.bytes = f.packets * 84;
+          f.icmpv4_type = (rng() % 2) ? 8 : 0;
+        }
+        f.src_addr = IPv6Addr::fromV4(inbound ? remote_ip : local_ip);
+        f.dst_addr = IPv6Addr::fromV4(inbound ? local_ip : remote_ip);
+        f.in_if = inbound ? ext.index : cust.index;
+        f.out_if = inbound ? cust.index : ext.index;
+        f.src_as = inbound ? remote.asn : 64501;
+        f.dst_as = inbound ? 64501 : remote.asn;
+        f.src_net_mask = inbound ? 16 : 24;
+        f.dst_net_mask = inbound ? 24 : 16;
+        f.next_hop = IPv6Addr::fromV4(0xc0000201);  // 192.0.2.1
+        pending.push_back(f);
+      }
+      for (size_t off = 0; off < pending.size(); off += 30) {
+        size_t m = std::min<size_t>(30, pending.size() - off);
+        V5Header h{uptime, unix_secs, sequences[ri], uint16_t(config_.sampling_rate)};
+        auto dgram = encodeNetflowV5(h, std::span<const FlowRecord>(pending.data() + off, m));
+        sequences[ri] += uint32_t(m);
+        if (sendto(fds[ri], dgram.data(), dgram.size(), 0, reinterpret_cast<sockaddr*>(&target.ss), target.len) < 0)
+          errors.inc();
+        else
+          sent.inc(m);
+      }
+    }
+  }
+  for (int fd : fds) close(fd);
+}
+
+}  // namespace akvo::demo

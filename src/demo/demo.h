@@ -1,0 +1,56 @@
+#pragma once
+/// The demo exporter: fake routers that send realistic NetFlow to an inlet, so that a fresh
+/// install shows traffic at once. Each router sends from its own loopback address
+/// (127.0.0.10, .11, ...), with named interfaces (transit, PNI, IX, customers) and traffic
+/// from a few hundred ASNs with a Zipf-like popularity, a diurnal curve, TCP/UDP/ICMP.
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/config.h"
+#include "common/metrics.h"
+
+namespace akvo::demo {
+
+struct DemoInterface {
+  uint32_t index;
+  std::string name;
+  std::string description;
+  uint32_t speed_mbps;
+};
+
+struct DemoRouter {
+  std::string name;
+  std::string address;  ///< loopback source address
+  std::vector<DemoInterface> interfaces;
+};
+
+class DemoExporter {
+ public:
+  struct Config {
+    bool enabled = false;
+    std::string target = "127.0.0.1:2055";
+    int64_t flows_per_second = 2000;  ///< at the daily peak, all routers together
+    int64_t sampling_rate = 1000;
+    int64_t seed = 0;
+    int64_t routers = 4;
+    void read(ConfigReader& r);
+  };
+
+  DemoExporter(Config config, Metrics& metrics);
+  ~DemoExporter();
+  void start();
+  void stop();
+
+  /// The fake routers (names, interfaces): what SNMP or static metadata would say of them.
+  static std::vector<DemoRouter> routers(size_t count);
+
+ private:
+  void run(std::stop_token st);
+  Config config_;
+  Metrics& metrics_;
+  std::jthread thread_;
+};
+
+}  // namespace akvo::demo

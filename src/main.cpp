@@ -1,0 +1,83 @@
+// akvo: the command line. `akvo` alone runs all the roles in one process.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "app/app.h"
+#include "common/schema.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"akvo: network flow collector and visualizer"};
+  app.require_subcommand(0, 1);
+  std::string config_file;
+  app.add_option("-c,--config", config_file, "configuration file (YAML)");
+  bool demo_flag = false;
+  app.add_flag("--demo", demo_flag, "run the demo exporter too (all-in-one)");
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+
+  std::vector<std::string> roles = {"all-in-one", "inlet", "outlet", "orchestrator", "console",
+                                    "demo-exporter"};
+  std::string chosen = "all-in-one";
+  for (const auto& r : roles) {
+    auto* sub = app.add_subcommand(r, "run the " + r + " role");
+    sub->add_option("-c,--config", config_file, "configuration file (YAML)");
+    sub->add_flag("--demo", demo_flag, "run the demo exporter too");
+    sub->callback([&chosen, r] { chosen = r; });
+  }
+  auto* version = app.add_subcommand("version", "print the version");
+  bool list_columns = false;
+  version->add_flag("-d", list_columns, "also list the schema's columns");
+
+  auto* config_cmd = app.add_subcommand("config", "configuration tools");
+  auto* check = config_cmd->add_subcommand("check", "validate a file and print it with defaults");
+  std::string check_file;
+  check->add_option("file", check_file, "configuration file")->required();
+  config_cmd->require_subcommand(1);
+
+  auto* sql = app.add_subcommand("sql", "run a query on the store (through a running akvo if any)");
+  std::string query, format = "TSV";
+  bool write = false;
+  sql->add_option("query", query, "SQL query")->required();
+  sql->add_option("-c,--config", config_file, "configuration file (YAML)");
+  sql->add_option("--format", format, "output format: TSV, JSON, CSV... (ClickHouse formats)");
+  sql->add_flag("--write", write, "allow statements that write (default: read-only)");
+
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  try {
+    if (*version) {
+      std::cout << "akvo " << AKVO_VERSION << "\n";
+      if (list_columns)
+        for (const auto& c : akvo::allColumns())
+          std::cout << (c.enabled_by_default ? "  + " : "  - ") << c.name << " " << c.type << "\n";
+      return 0;
+    }
+    if (*check) {
+      auto c = akvo::AppConfig::load(check_file);
+      YAML::Emitter out;
+      out << c.resolved;
+      std::cout << out.c_str() << "\n";
+      return 0;
+    }
+    if (*sql) {
+      if (format == "json") format = "JSON";
+      if (format == "tsv") format = "TSV";
+      auto c = akvo::AppConfig::load(config_file);
+      spdlog::set_level(spdlog::level::warn);
+      return akvo::runSql(c, query, format, write);
+    }
+    auto c = akvo::AppConfig::load(config_file, demo_flag);
+    if (demo_flag) c.demo.enabled = true;
+    return akvo::runRole(chosen, c);
+  } catch (const akvo::ConfigError& e) {
+    std::cerr << "akvo: configuration error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,313 @@
+#include "orchestrator/clickhouse.h"
+
+#include "common/embedded.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+namespace akvo {
+
+void ClickHouseConfig::read(ConfigReader& r) {
+  r.field("path", path);
+  r.field("library", library);
+  r.field("servers", servers);
+  r.field("database", database);
+  r.field("username", username);
+  r.field("password", password);
+  r.field("cluster", cluster);
+  bool resolutions_given = r.has("resolutions");
+  std::vector<Resolution> res;
+  r.list(
+      "resolutions",
+      [&](ConfigReader& s, size_t i) {
+        Resolution x = resolutions_given ? Resolution{} : resolutions[i];
+        s.field("interval", x.interval);
+        s.field("ttl", x.ttl);
+        if (x.interval.count() % 1000 != 0) s.fail("interval", "must be a whole number of seconds");
+        res.push_back(x);
+      },
+      resolutions.size());
+  std::sort(res.begin(), res.end(),
+            [](const Resolution& a, const Resolution& b) { return a.interval < b.interval; });
+  if (res.empty() || res[0].interval.count() != 0)
+    r.fail("resolutions", "the list must hold the raw resolution (interval: 0)");
+  for (size_t i = 1; i < res.size(); i++)
+    if (res[i].interval == res[i - 1].interval)
+      r.fail("resolutions", "two resolutions with the same interval");
+  resolutions = res;
+  r.intField("max-partitions", max_partitions, 1, 10000);
+  r.field("skip-migrations", skip_migrations);
+  YAML::Node a = r.raw("asns");
+  if (a.IsDefined()) {
+    if (!a.IsMap()) r.fail("asns", "expected a mapping of ASN to name");
+    for (const auto& kv : a) {
+      uint32_t asn;
+      try {
+        asn = kv.first.as<uint32_t>();
+      } catch (...) {
+        r.fail("asns", fmt::format("\"{}\" is not an AS number", kv.first.Scalar()));
+      }
+      asns[asn] = kv.second.as<std::string>();
+    }
+  }
+}
+
+std::string flowsTableName(Duration interval) {
+  int64_t s = interval.count() / 1000;
+  if (s == 0) return "flows";
+  int64_t h = s / 3600, m = (s % 3600) / 60, sec = s % 60;
+  if (h) return fmt::format("flows_{}h{}m{}s", h, m, sec);
+  if (m) return fmt::format("flows_{}m{}s", m, sec);
+  return fmt::format("flows_{}s", sec);
+}
+
+namespace {
+std::string quote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+}  // namespace
+
+std::string_view embeddedData(std::string_view name) {
+  return embeddedFile("data/" + std::string(name));
+}
+
+Migrations::Migrations(const ClickHouseConfig& config, const Schema& schema, StoreConnection& conn,
+                       Metrics& metrics)
+    : config_(config),
+      schema_(schema),
+      conn_(conn),
+      applied_counter_(metrics.counter("akvo_orchestrator_clickhouse_migrations_applied_total",
+                                       "Schema migration steps applied.")) {}
+
+void Migrations::exec(const std::string& step, const std::string& sql) {
+  try {
+    conn_.query(sql, "TSV");
+  } catch (const StoreError& e) {
+    throw StoreError(fmt::format("migration step \"{}\" failed: {}", step, e.what()));
+  }
+  spdlog::info("migration: {}", step);
+  applied_.push_back(step);
+  applied_counter_.inc();
+}
+
+std::string Migrations::scalar(const std::string& sql) {
+  std::string out = conn_.query(sql, "TSVRaw");
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+std::string Migrations::partitionBy(const Resolution& r) const {
+  int64_t ttl_s = r.ttl.count() / 1000;
+  int64_t width = ttl_s > 0 ? std::max<int64_t>(ttl_s / config_.max_partitions, 3600) : 7 * 86400;
+  // Round the width to whole hours so partitions align with expiry.
+  width = (width + 3599) / 3600 * 3600;
+  return fmt::format("toYYYYMMDDhhmmss(toStartOfInterval(TimeReceived, toIntervalSecond({})))",
+                     width);
+}
+
+std::string Migrations::ttlClause(const Resolution& r) const {
+  int64_t ttl_s = r.ttl.count() / 1000;
+  if (ttl_s == 0) return "";
+  return fmt::format("TimeReceived + toIntervalSecond({})", ttl_s);
+}
+
+std::string Migrations::createTableSQL(size_t i) const {
+  const Resolution& r = config_.resolutions[i];
+  bool raw = r.interval.count() == 0;
+  std::string name = flowsTableName(r.interval);
+  std::vector<std::string> cols;
+  std::vector<std::string> pk, order;
+  for (ColumnKey k : raw ? schema_.columns() : schema_.consolidatedColumns()) {
+    const ColumnDef& c = columnDef(k);
+    std::string def = fmt::format("`{}` {}", c.name, c.type);
+    if (c.alias) {
+      def += " ALIAS " + std::string(c.expression);
+    } else if (c.generated && raw) {
+      def += " DEFAULT " + std::string(c.expression);
+    }
+    if (!c.codec.empty() && !c.alias) def += fmt::format(" CODEC({})", c.codec);
+    cols.push_back(def);
+    if (!raw && !c.alias && c.consolidated_pk) pk.push_back(std::string(c.name));
+  }
+  std::string engine, key;
+  if (raw) {
+    engine = "MergeTree";
+    key = "PRIMARY KEY (toStartOfFiveMinutes(TimeReceived), ExporterAddress, InIfName, OutIfName)\n"
+          "ORDER BY (toStartOfFiveMinutes(TimeReceived), ExporterAddress, InIfName, OutIfName)";
+  } else {
+    engine = "SummingMergeTree((Bytes, Packets))";
+    // Primary key in Akvorado's order, then every other stored column that sorts.
+    static const ColumnKey kPk[] = {ColumnKey::kTimeReceived, ColumnKey::kExporterAddress,
+                                    ColumnKey::kEType,        ColumnKey::kProto,
+                                    ColumnKey::kInIfName,     ColumnKey::kSrcAS,
+                                    ColumnKey::kForwardingStatus, ColumnKey::kOutIfName,
+                                    ColumnKey::kDstAS,        ColumnKey::kSamplingRate};
+    pk.clear();
+    for (ColumnKey k : kPk)
+      if (schema_.enabled(k)) pk.push_back(std::string(columnDef(k).name));
+    order = pk;
+    for (ColumnKey k : schema_.consolidatedColumns()) {
+      const ColumnDef& c = columnDef(k);
+      if (c.alias || c.not_sorting_key) continue;
+      if (std::find(order.begin(), order.end(), c.name) != order.end()) continue;
+      order.push_back(std::string(c.name));
+    }
+    key = fmt::format("PRIMARY KEY ({})\nORDER BY ({})", fmt::join(pk, ", "),
+                      fmt::join(order, ", "));
+  }
+  std::string ttl = ttlClause(r);
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (\n  {}\n)\nENGINE = {}\nPARTITION BY {}\n{}\n{}"
+      "SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1",
+      name, fmt::join(cols, ",\n  "), engine, partitionBy(r), key,
+      ttl.empty() ? "" : "TTL " + ttl + "\n");
+}
+
+std::string Migrations::consumerSelectSQL(size_t i) const {
+  const Resolution& r = config_.resolutions[i];
+  std::string source = flowsTableName(config_.resolutions[i - 1].interval);
+  std::vector<std::string> sel, group;
+  sel.push_back(fmt::format("toStartOfInterval(TimeReceived, toIntervalSecond({})) AS TimeReceived",
+                            r.interval.count() / 1000));
+  for (ColumnKey k : schema_.consolidatedColumns()) {
+    const ColumnDef& c = columnDef(k);
+    if (c.alias || k == ColumnKey::kTimeReceived || k == ColumnKey::kBytes ||
+        k == ColumnKey::kPackets)
+      continue;
+    sel.push_back(fmt::format("`{}`", c.name));
+    group.push_back(fmt::format("`{}`", c.name));
+  }
+  sel.push_back("sum(Bytes) AS Bytes");
+  sel.push_back("sum(Packets) AS Packets");
+  group.insert(group.begin(), "TimeReceived");
+  return fmt::format("SELECT {} FROM {} GROUP BY {}", fmt::join(sel, ", "), source,
+                     fmt::join(group, ", "));
+}
+
+void Migrations::lookupTables() {
+  struct Lookup {
+    std::string name, columns, key, csv;
+    std::string layout;
+  };
+  std::string asns_csv(embeddedData("asns.csv"));
+  for (const auto& [asn, name] : config_.asns) asns_csv += fmt::format("{},\"{}\"\n", asn, name);
+  std::vector<Lookup> lookups = {
+      {"protocols", "proto UInt8, name String, description String", "proto",
+       std::string(embeddedData("protocols.csv")), "HASHED()"},
+      {"icmp", "proto UInt8, type UInt8, code UInt8, name String", "proto, type, code",
+       std::string(embeddedData("icmp.csv")), "COMPLEX_KEY_HASHED()"},
+      {"asns", "asn UInt32, name String", "asn", asns_csv, "HASHED()"},
+  };
+  for (const auto& l : lookups) {
+    std::string source = l.name + "_data";
+    std::string fingerprint = fmt::format("{:x}", std::hash<std::string>{}(l.columns + l.csv));
+    std::string comment = scalar(fmt::format(
+        "SELECT comment FROM system.tables WHERE database = currentDatabase() AND name = {}",
+        quote(source)));
+    if (comment == fingerprint) continue;
+    exec("drop dictionary " + l.name, "DROP DICTIONARY IF EXISTS " + l.name);
+    exec("drop table " + source, "DROP TABLE IF EXISTS " + source);
+    exec("create table " + source,
+         fmt::format("CREATE TABLE {} ({}) ENGINE = MergeTree ORDER BY ({}) COMMENT {}", source,
+                     l.columns, l.key, quote(fingerprint)));
+    // Our own data (and ASN names from the configuration), escaped as a string literal.
+    exec("load " + source,
+         fmt::format("INSERT INTO {} SELECT * FROM format(CSVWithNames, {}, {})", source,
+                     quote(l.columns), quote(l.csv)));
+    exec("create dictionary " + l.name,
+         fmt::format("CREATE DICTIONARY {} ({}) PRIMARY KEY {} SOURCE(CLICKHOUSE(TABLE {})) "
+                     "LIFETIME(0) LAYOUT({})",
+                     l.name, l.columns, l.key, quote(source), l.layout));
+  }
+}
+
+void Migrations::flowsTable(size_t i) {
+  const Resolution& r = config_.resolutions[i];
+  std::string name = flowsTableName(r.interval);
+  std::string exists = scalar(fmt::format(
+      "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = {}",
+      quote(name)));
+  if (exists == "0") {
+    exec("create table " + name, createTableSQL(i));
+    return;
+  }
+  // Add the columns that are missing (a column enabled in the configuration since).
+  std::string have = conn_.query(
+      fmt::format("SELECT name, type FROM system.columns WHERE database = currentDatabase() AND "
+                  "table = {} FORMAT TSVRaw",
+                  quote(name)),
+      "TSVRaw");
+  std::set<std::string> present;
+  for (size_t pos = 0; pos < have.size();) {
+    size_t eol = have.find('\n', pos);
+    if (eol == std::string::npos) eol = have.size();
+    std::string line = have.substr(pos, eol - pos);
+    present.insert(line.substr(0, line.find('\t')));
+    pos = eol + 1;
+  }
+  std::string previous = "TimeReceived";
+  for (ColumnKey k : r.interval.count() == 0 ? schema_.columns() : schema_.consolidatedColumns()) {
+    const ColumnDef& c = columnDef(k);
+    if (!present.contains(std::string(c.name))) {
+      std::string def = fmt::format("`{}` {}", c.name, c.type);
+      if (c.alias) def += " ALIAS " + std::string(c.expression);
+      else if (c.generated && r.interval.count() == 0) def += " DEFAULT " + std::string(c.expression);
+      exec(fmt::format("add column {}.{}", name, c.name),
+           fmt::format("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} AFTER `{}`", name, def, previous));
+    }
+    previous = std::string(c.name);
+  }
+  // TTL follows the configuration.
+  std::string engine_full = scalar(fmt::format(
+      "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {}",
+      quote(name)));
+  std::string ttl = ttlClause(r);
+  bool has_ttl = engine_full.find(" TTL ") != std::string::npos;
+  bool same = ttl.empty() ? !has_ttl : engine_full.find("TTL " + ttl + " ") != std::string::npos;
+  if (!same) {
+    if (ttl.empty())
+      exec("remove ttl of " + name, fmt::format("ALTER TABLE {} REMOVE TTL", name));
+    else
+      exec(fmt::format("set ttl of {} to {}", name, formatDuration(r.ttl)),
+           fmt::format("ALTER TABLE {} MODIFY TTL {} SETTINGS materialize_ttl_after_modify = 0",
+                       name, ttl));
+  }
+}
+
+void Migrations::consumer(size_t i) {
+  std::string target = flowsTableName(config_.resolutions[i].interval);
+  std::string name = target + "_consumer";
+  std::string select = consumerSelectSQL(i);
+  std::string fingerprint = fmt::format("{:x}", std::hash<std::string>{}(select));
+  std::string comment = scalar(fmt::format(
+      "SELECT comment FROM system.tables WHERE database = currentDatabase() AND name = {}",
+      quote(name)));
+  if (comment == fingerprint) return;
+  exec("drop view " + name, "DROP VIEW IF EXISTS " + name);
+  exec("create view " + name,
+       fmt::format("CREATE MATERIALIZED VIEW {} TO {} AS {} COMMENT {}", name, target, select,
+                   quote(fingerprint)));
+}
+
+void Migrations::run() {
+  applied_.clear();
+  if (config_.skip_migrations) {
+    spdlog::info("migrations skipped (clickhouse.skip-migrations)");
+    return;
+  }
+  lookupTables();
+  for (size_t i = 0; i < config_.resolutions.size(); i++) flowsTable(i);
+  for (size_t i = 1; i < config_.resolutions.size(); i++) consumer(i);
+  // Views of resolutions removed from the configuration stop being fed (tables are kept).
+  if (applied_.empty()) spdlog::info("migrations: schema up to date");
+}
+
+}  // namespace akvo

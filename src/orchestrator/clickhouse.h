@@ -1,0 +1,80 @@
+#pragma once
+/// The `clickhouse` configuration section and the schema migrations the orchestrator runs:
+/// the raw `flows` table, one consolidated table per resolution fed by materialized views,
+/// TTLs, and the lookup dictionaries (protocols, icmp, asns). Every step checks what exists
+/// first, so running the migrations twice changes nothing.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/metrics.h"
+#include "common/schema.h"
+#include "store/store.h"
+
+namespace akvo {
+
+struct Resolution {
+  Duration interval{0};  ///< 0 is the raw table.
+  Duration ttl{0};       ///< 0 keeps forever.
+};
+
+struct ClickHouseConfig {
+  std::string path = "./akvo-data";  ///< the embedded store's folder (used when no servers)
+  std::string library;               ///< libchdb.so override
+  std::vector<std::string> servers;  ///< ClickHouse servers (host:port, HTTP) instead
+  std::string database = "default";
+  std::string username = "default";
+  std::string password;
+  std::string cluster;
+  std::vector<Resolution> resolutions = {
+      {Duration(0), std::chrono::hours(24 * 15)},
+      {std::chrono::minutes(1), std::chrono::hours(24 * 7)},
+      {std::chrono::minutes(5), std::chrono::hours(24 * 90)},
+      {std::chrono::hours(1), std::chrono::hours(24 * 365 * 5)},
+  };
+  int64_t max_partitions = 50;
+  bool skip_migrations = false;
+  std::map<uint32_t, std::string> asns;  ///< ASN name overrides
+
+  void read(ConfigReader& r);
+  bool embedded() const { return servers.empty(); }
+};
+
+/// Table name for a resolution: "flows" for 0, else "flows_" + Go duration ("flows_1m0s").
+std::string flowsTableName(Duration interval);
+
+class Migrations {
+ public:
+  Migrations(const ClickHouseConfig& config, const Schema& schema, StoreConnection& conn,
+             Metrics& metrics);
+  /// Brings the store to the wanted schema. Throws StoreError naming the failed step.
+  void run();
+  /// Steps applied by the last run (empty when nothing had to change).
+  const std::vector<std::string>& applied() const { return applied_; }
+
+  /// DDL of a flows table (exposed for tests).
+  std::string createTableSQL(size_t resolution_index) const;
+  std::string consumerSelectSQL(size_t resolution_index) const;
+
+ private:
+  void exec(const std::string& step, const std::string& sql);
+  std::string scalar(const std::string& sql);
+  void lookupTables();
+  void flowsTable(size_t i);
+  void consumer(size_t i);
+  std::string partitionBy(const Resolution& r) const;
+  std::string ttlClause(const Resolution& r) const;
+
+  const ClickHouseConfig& config_;
+  const Schema& schema_;
+  StoreConnection& conn_;
+  Counter& applied_counter_;
+  std::vector<std::string> applied_;
+};
+
+/// Data shipped in the binary (data/*.csv), by file name.
+std::string_view embeddedData(std::string_view name);
+
+}  // namespace akvo

@@ -1,0 +1,157 @@
+#include "orchestrator/clickhouse.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "store/native.h"
+#include "testing/test_store.h"
+
+namespace akvo {
+namespace {
+
+std::string trim(std::string s) {
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+TEST(Migrations, TableNames) {
+  EXPECT_EQ(flowsTableName(Duration(0)), "flows");
+  EXPECT_EQ(flowsTableName(std::chrono::minutes(1)), "flows_1m0s");
+  EXPECT_EQ(flowsTableName(std::chrono::minutes(5)), "flows_5m0s");
+  EXPECT_EQ(flowsTableName(std::chrono::hours(1)), "flows_1h0m0s");
+  EXPECT_EQ(flowsTableName(std::chrono::seconds(30)), "flows_30s");
+}
+
+TEST(Migrations, CreateThenNothingToDo) {
+  auto conn = testing::freshDatabase();
+  Metrics metrics;
+  ClickHouseConfig config;
+  Schema schema;
+  Migrations m(config, schema, *conn, metrics);
+  m.run();
+  EXPECT_FALSE(m.applied().empty());
+  for (const char* t : {"flows", "flows_1m0s", "flows_5m0s", "flows_1h0m0s", "flows_1m0s_consumer",
+                        "protocols", "icmp", "asns"}) {
+    EXPECT_EQ(trim(conn->query(fmt::format("SELECT count() FROM system.tables WHERE database = "
+                                           "currentDatabase() AND name = '{}'", t))), "1") << t;
+  }
+  // Consolidated tables drop the main-only columns.
+  EXPECT_EQ(trim(conn->query("SELECT count() FROM system.columns WHERE database = currentDatabase() "
+                             "AND table = 'flows_1m0s' AND name IN ('SrcAddr', 'DstPort')")), "0");
+  EXPECT_EQ(trim(conn->query("SELECT dictGet('protocols', 'name', toUInt64(6))")), "TCP");
+  EXPECT_EQ(trim(conn->query("SELECT dictGet('asns', 'name', toUInt64(15169))")), "Google");
+  EXPECT_EQ(trim(conn->query("SELECT dictGet('icmp', 'name', (1, 8, 0))")), "echo-request");
+  // A second run changes nothing.
+  Migrations again(config, schema, *conn, metrics);
+  again.run();
+  EXPECT_TRUE(again.applied().empty()) << again.applied().front();
+  // The engine's own logs stay out of the way: no query log table fills the disk.
+  EXPECT_EQ(trim(conn->query("SELECT count() FROM system.tables WHERE database = 'system' AND "
+                             "name LIKE '%_log' AND total_rows > 0")), "0");
+}
+
+TEST(Migrations, TtlAndColumnsFollowTheConfiguration) {
+  auto conn = testing::freshDatabase();
+  Metrics metrics;
+  ClickHouseConfig config;
+  Migrations(config, Schema(), *conn, metrics).run();
+  config.resolutions[0].ttl = std::chrono::hours(24 * 3);
+  config.resolutions[2].ttl = Duration(0);
+  Schema more(SchemaConfig{.enabled = {"SrcMAC", "DstMAC"}});
+  Migrations m(config, more, *conn, metrics);
+  m.run();
+  std::string steps;
+  for (const auto& s : m.applied()) steps += s + "\n";
+  EXPECT_NE(steps.find("set ttl of flows to 3d"), std::string::npos) << steps;
+  EXPECT_NE(steps.find("remove ttl of flows_5m0s"), std::string::npos) << steps;
+  EXPECT_NE(steps.find("add column flows.SrcMAC"), std::string::npos) << steps;
+  EXPECT_NE(steps.find("add column flows_1m0s.SrcMAC"), std::string::npos) << steps;
+  EXPECT_NE(trim(conn->query("SELECT engine_full FROM system.tables WHERE database = "
+                             "currentDatabase() AND name = 'flows'")).find("toIntervalSecond(259200)"),
+            std::string::npos);
+  Migrations again(config, more, *conn, metrics);
+  again.run();
+  EXPECT_TRUE(again.applied().empty()) << again.applied().front();
+}
+
+TEST(NativeBatch, RoundTripThroughTheStoreAndViews) {
+  auto conn = testing::freshDatabase();
+  Metrics metrics;
+  ClickHouseConfig config;
+  Schema schema;
+  Migrations(config, schema, *conn, metrics).run();
+  NativeBatch batch(schema);
+  FlowRecord f;
+  // Recent times: rows older than the TTL are dropped at insert.
+  uint32_t base = uint32_t(time(nullptr)) / 3600 * 3600 - 3600;
+  // Enough rows that the Native block certainly holds "\n\n" byte pairs (STORAGE.md's trap).
+  for (uint32_t i = 0; i < 5000; i++) {
+    f.reset();
+    f.time_received = base + i % 600;
+    f.sampling_rate = 1000;
+    f.exporter_address = IPv6Addr::fromV4(0xc0000201 + i % 3);
+    f.exporter_name = i % 3 == 0 ? "edge1" : i % 3 == 1 ? "edge2" : "";
+    f.src_addr = IPv6Addr::fromV4(0x0a0a0a0a + i);
+    f.dst_addr = *IPv6Addr::parse("2001:db8::1");
+    f.src_as = 15169;
+    f.dst_as = 64501 + i % 7;
+    f.src_country[0] = 'F';
+    f.src_country[1] = 'R';
+    f.dst_as_path.push(64501);
+    f.dst_as_path.push(15169);
+    f.dst_communities.push(0x0a0a0a0a);  // 2570:2570 = "\n\n\n\n"
+    f.dst_large_communities.push({64501, 1, 2});
+    f.in_if_name = "Gi0/0/0/1";
+    f.in_if_boundary = Boundary::kExternal;
+    f.etype = 0x86dd;
+    f.proto = 6;
+    f.src_port = 443;
+    f.dst_port = uint16_t(i);
+    f.bytes = 1000 + i;
+    f.packets = 2;
+    f.flow_direction = FlowDirection::kIngress;
+    batch.append(f);
+  }
+  std::string block;
+  batch.encode(block);
+  ASSERT_NE(block.find("\n\n"), std::string::npos);
+  conn->insertNative("INSERT INTO flows (" + batch.columnList() + ")", block);
+  EXPECT_EQ(trim(conn->query("SELECT count(), sum(Bytes), uniqExact(ExporterAddress), uniqExact(ExporterName) FROM flows")),
+            "5000\t17497500\t3\t3");
+  EXPECT_EQ(trim(conn->query("SELECT ExporterName, toString(SrcAddr), toString(DstAddr), SrcCountry, DstASPath, "
+                             "Dst1stAS, DstCommunities, DstLargeCommunities, InIfBoundary, FlowDirection, "
+                             "PacketSize FROM flows WHERE DstPort = 3")),
+            "edge1\t::ffff:10.10.10.13\t2001:db8::1\tFR\t[64501,15169]\t64501\t[168430090]\t"
+            "[1189833439498344083750914]\texternal\tingress\t501");
+  // Large community = asn << 64 | local1 << 32 | local2.
+  EXPECT_EQ(trim(conn->query("SELECT bitShiftRight(DstLargeCommunities[1], 64) FROM flows LIMIT 1")), "64501");
+  // The views fed every resolution with the same totals.
+  for (const char* t : {"flows_1m0s", "flows_5m0s", "flows_1h0m0s"})
+    EXPECT_EQ(trim(conn->query(fmt::format("SELECT sum(Bytes), sum(Packets) FROM {}", t))),
+              "17497500\t10000") << t;
+  EXPECT_EQ(trim(conn->query("SELECT count() FROM flows_1m0s WHERE toSecond(TimeReceived) != 0")), "0");
+  // Clearing keeps capacity and starts over.
+  batch.clear();
+  EXPECT_EQ(batch.rows(), 0u);
+  batch.append(f);
+  batch.encode(block);
+  conn->insertNative("INSERT INTO flows (" + batch.columnList() + ")", block);
+  EXPECT_EQ(trim(conn->query("SELECT count() FROM flows")), "5001");
+}
+
+TEST(Store, ErrorsCarryTheEngineMessage) {
+  auto conn = testing::freshDatabase();
+  try {
+    conn->query("SELECT * FROM no_such_table");
+    FAIL();
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("no_such_table"), std::string::npos);
+  }
+  EXPECT_THROW(conn->insertNative("INSERT INTO nope (a)", "garbage"), StoreError);
+  // The connection still works after errors.
+  EXPECT_EQ(trim(conn->query("SELECT 1")), "1");
+}
+
+}  // namespace akvo

@@ -1,0 +1,70 @@
+#pragma once
+/// The decoder interface. A decoder turns one datagram into flow records, handing each to a
+/// sink; it keeps its own state (templates, sampling rates) and owns the reusable record.
+/// Malformed input is normal traffic: decoders never throw on it and never allocate per flow;
+/// they return a Status that maps one to one to a counter label.
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "common/flow.h"
+#include "transport/datagram.h"
+
+namespace akvo::decoder {
+
+enum class Status : uint8_t {
+  kOk = 0,
+  kTruncated,        ///< shorter than its headers or length fields say
+  kBadVersion,       ///< not a version this decoder knows
+  kBadLength,        ///< a length field that lies (zero, past the end, too small)
+  kMissingTemplate,  ///< NetFlow v9/IPFIX data set whose template was not seen yet
+  kBadTemplate,      ///< template that cannot be used (zero fields, absurd length)
+  kUnsupported,      ///< valid but not decoded (e.g. sFlow counter-only datagram)
+  kCount,
+};
+
+inline std::string_view statusName(Status s) {
+  switch (s) {
+    case Status::kOk: return "ok";
+    case Status::kTruncated: return "truncated";
+    case Status::kBadVersion: return "bad_version";
+    case Status::kBadLength: return "bad_length";
+    case Status::kMissingTemplate: return "missing_template";
+    case Status::kBadTemplate: return "bad_template";
+    case Status::kUnsupported: return "unsupported";
+    default: return "unknown";
+  }
+}
+
+/// What a decoder reads: the datagram bytes with the inlet's stamp.
+struct Input {
+  std::span<const uint8_t> payload;
+  IPv6Addr exporter;
+  uint32_t time_received = 0;
+  TimestampSource timestamp_source = TimestampSource::kInput;
+  bool use_src_addr = false;
+};
+
+/// Receives each decoded flow. The record is the decoder's: the sink may modify it (enrich)
+/// but must be done with it when flow() returns.
+class FlowSink {
+ public:
+  virtual ~FlowSink() = default;
+  virtual void flow(FlowRecord& record) = 0;
+};
+
+class Decoder {
+ public:
+  virtual ~Decoder() = default;
+  /// Decodes one datagram. Flows decoded before an error in the same datagram are kept.
+  virtual Status decode(const Input& input, FlowSink& sink) = 0;
+};
+
+/// Big-endian readers over a bounded span.
+inline uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+inline uint32_t be32(const uint8_t* p) {
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
+}
+inline uint64_t be64(const uint8_t* p) { return uint64_t(be32(p)) << 32 | be32(p + 4); }
+
+}  // namespace akvo::decoder

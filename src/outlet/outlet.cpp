@@ -1,0 +1,132 @@
+#include "outlet/outlet.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <unordered_map>
+
+#include "common/log.h"
+#include "outlet/decoder/netflow/netflow.h"
+
+namespace akvo {
+
+void Outlet::Config::read(ConfigReader& r) {
+  r.field("workers", workers, 1, 256);
+  r.section("clickhouse", [&](ConfigReader& s) { clickhouse.read(s); });
+}
+
+class Outlet::Worker : public decoder::FlowSink {
+ public:
+  Worker(Outlet& outlet, size_t index, DatagramQueue& queue)
+      : outlet_(outlet),
+        index_(index),
+        queue_(queue),
+        batch_(outlet.writer_.emptyBatch()),
+        flows_(outlet.metrics_.counter("akvo_outlet_core_flows_total", "Flows decoded and batched.")),
+        dropped_(outlet.metrics_.counter("akvo_outlet_core_flows_dropped_total",
+                                         "Flows dropped by enrichment (rules, missing data).")),
+        datagrams_(outlet.metrics_.counter("akvo_outlet_core_datagrams_total", "Datagrams decoded.")) {
+    if (outlet.enrichers_) enricher_ = outlet.enrichers_(index);
+    for (size_t s = 0; s < size_t(decoder::Status::kCount); s++)
+      errors_[s] = &outlet.metrics_.counter(
+          "akvo_outlet_decoder_errors_total", "Datagrams that failed to decode, by reason.",
+          {{"reason", std::string(decoder::statusName(decoder::Status(s)))}});
+  }
+
+  void start() {
+    thread_ = std::jthread([this](std::stop_token) { run(); });
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void flow(FlowRecord& f) override {
+    if (enricher_ && !enricher_->enrich(f)) {
+      dropped_.inc();
+      return;
+    }
+    batch_.append(f);
+    flows_.inc();
+  }
+
+ private:
+  void run() {
+    std::array<Datagram, 64> in;
+    auto batch_started = std::chrono::steady_clock::now();
+    const auto max_wait = outlet_.writer_.config().maximum_wait_time;
+    const size_t max_rows = size_t(outlet_.writer_.config().maximum_batch_size);
+    for (;;) {
+      size_t n = queue_.pop(in, std::chrono::milliseconds(100));
+      for (size_t i = 0; i < n; i++) decode(in[i]);
+      datagrams_.inc(n);
+      auto now = std::chrono::steady_clock::now();
+      if (batch_.rows() == 0) batch_started = now;
+      if (batch_.rows() >= max_rows || (batch_.rows() > 0 && now - batch_started >= max_wait)) {
+        batch_ = outlet_.writer_.submit(std::move(batch_));
+        batch_started = now;
+      }
+      if (n == 0 && queue_.closed() && queue_.depth() == 0) break;
+    }
+    if (batch_.rows() > 0) batch_ = outlet_.writer_.submit(std::move(batch_));
+  }
+
+  void decode(const Datagram& d) {
+    decoder::Input input{std::span<const uint8_t>(d.buffer.data(), d.size), d.exporter,
+                         d.time_received, d.timestamp_source, d.use_src_addr};
+    decoder::Status s;
+    switch (d.decoder) {
+      case DecoderKind::kNetflow: s = netflow_.decode(input, *this); break;
+      default: s = decoder::Status::kUnsupported; break;
+    }
+    if (s != decoder::Status::kOk) {
+      errors_[size_t(s)]->inc();
+      log_.warn("exporter {}: cannot decode datagram: {}", d.exporter.toString(),
+                decoder::statusName(s));
+    }
+  }
+
+  Outlet& outlet_;
+  size_t index_;
+  DatagramQueue& queue_;
+  NativeBatch batch_;
+  std::unique_ptr<FlowEnricher> enricher_;
+  decoder::NetflowDecoder netflow_;
+  Counter& flows_;
+  Counter& dropped_;
+  Counter& datagrams_;
+  std::array<Counter*, size_t(decoder::Status::kCount)> errors_{};
+  RateLimitedLog log_;
+  std::jthread thread_;
+};
+
+Outlet::Outlet(Config config, const Schema& schema, QueueTransport& transport, Store& store,
+               Metrics& metrics, EnricherFactory enrichers)
+    : config_(config),
+      schema_(schema),
+      transport_(transport),
+      metrics_(metrics),
+      writer_(config.clickhouse, schema, store, metrics),
+      enrichers_(std::move(enrichers)) {}
+
+Outlet::~Outlet() { stop(); }
+
+void Outlet::start() {
+  writer_.start();
+  for (size_t i = 0; i < transport_.size(); i++) {
+    workers_.push_back(std::make_unique<Worker>(*this, i, transport_.queue(i)));
+    workers_.back()->start();
+  }
+  started_ = true;
+  spdlog::info("outlet started: {} workers", workers_.size());
+}
+
+void Outlet::stop() {
+  if (!started_) return;
+  started_ = false;
+  transport_.close();
+  for (auto& w : workers_) w->join();
+  writer_.stop();
+  spdlog::info("outlet stopped: every decoded flow written");
+}
+
+}  // namespace akvo

@@ -1,0 +1,58 @@
+#pragma once
+/// The outlet: workers that pop datagrams from the transport, decode them, enrich the flows
+/// and append them to a Native batch, flushed to the writer on size or age. Each worker owns
+/// its decoders (and so its templates), its flow record and its batch: nothing is shared on
+/// the hot path.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "common/config.h"
+#include "common/metrics.h"
+#include "common/schema.h"
+#include "outlet/decoder/decoder.h"
+#include "outlet/writer/writer.h"
+#include "transport/queue.h"
+
+namespace akvo {
+
+/// Enrichment applied to each decoded flow before it is batched. Returns false to drop the
+/// flow (counted by the caller). Implementations are per worker (not shared).
+class FlowEnricher {
+ public:
+  virtual ~FlowEnricher() = default;
+  virtual bool enrich(FlowRecord& flow) = 0;
+};
+
+class Outlet {
+ public:
+  struct Config {
+    int64_t workers = 2;  ///< decoding workers (one transport queue each)
+    BatchWriter::Config clickhouse;
+    void read(ConfigReader& r);
+  };
+  /// Makes one enricher per worker (may return nullptr: no enrichment).
+  using EnricherFactory = std::function<std::unique_ptr<FlowEnricher>(size_t worker)>;
+
+  Outlet(Config config, const Schema& schema, QueueTransport& transport, Store& store,
+         Metrics& metrics, EnricherFactory enrichers = {});
+  ~Outlet();
+  void start();
+  /// Drains the queues (the inlet must be stopped first), flushes every batch, stops writing.
+  void stop();
+
+ private:
+  class Worker;
+  Config config_;
+  const Schema& schema_;
+  QueueTransport& transport_;
+  Metrics& metrics_;
+  BatchWriter writer_;
+  EnricherFactory enrichers_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  bool started_ = false;
+};
+
+}  // namespace akvo

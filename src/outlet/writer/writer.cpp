@@ -1,0 +1,129 @@
+#include "outlet/writer/writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <optional>
+
+namespace akvo {
+
+void BatchWriter::Config::read(ConfigReader& r) {
+  r.field("maximum-batch-size", maximum_batch_size, 1, 10'000'000);
+  r.field("maximum-wait-time", maximum_wait_time);
+  r.field("grace-period", grace_period);
+  r.field("queue-size", queue_size, 1, 1000);
+  if (maximum_wait_time.count() <= 0) r.fail("maximum-wait-time", "must be positive");
+}
+
+BatchWriter::BatchWriter(Config config, const Schema& schema, Store& store, Metrics& metrics)
+    : config_(config),
+      schema_(schema),
+      store_(store),
+      metrics_(metrics),
+      rows_written_(metrics.counter("akvo_outlet_clickhouse_flows_total", "Flows written to the store.")),
+      batches_written_(metrics.counter("akvo_outlet_clickhouse_batches_total", "Batches inserted.")),
+      errors_(metrics.counter("akvo_outlet_clickhouse_errors_total", "Failed insert attempts (retried).")),
+      rows_lost_(metrics.counter("akvo_outlet_clickhouse_flows_lost_total",
+                                 "Flows given up at shutdown after the grace period.")) {
+  NativeBatch probe(schema_);
+  insert_prefix_ = "INSERT INTO flows (" + probe.columnList() + ")";
+  metrics_.gauge("akvo_outlet_clickhouse_pending_batches", "Batches waiting to be inserted.", {},
+                 [this] {
+                   std::lock_guard lock(mutex_);
+                   return double(pending_.size());
+                 });
+}
+
+BatchWriter::~BatchWriter() { stop(); }
+
+void BatchWriter::start() {
+  conn_ = store_.connect();
+  thread_ = std::jthread([this](std::stop_token st) { run(st); });
+}
+
+void BatchWriter::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+NativeBatch BatchWriter::emptyBatch() {
+  std::lock_guard lock(mutex_);
+  if (!free_.empty()) {
+    NativeBatch b = std::move(free_.front());
+    free_.pop_front();
+    return b;
+  }
+  return NativeBatch(schema_);
+}
+
+NativeBatch BatchWriter::submit(NativeBatch&& batch) {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return pending_.size() < size_t(config_.queue_size) || stopping_; });
+  pending_.push_back(std::move(batch));
+  cv_.notify_all();
+  if (!free_.empty()) {
+    NativeBatch b = std::move(free_.front());
+    free_.pop_front();
+    return b;
+  }
+  lock.unlock();
+  return NativeBatch(schema_);
+}
+
+bool BatchWriter::insert(NativeBatch& batch, bool stopping) {
+  batch.encode(encoded_);
+  auto backoff = std::chrono::milliseconds(20);
+  auto give_up = std::chrono::steady_clock::now() + config_.grace_period;
+  for (;;) {
+    auto start = std::chrono::steady_clock::now();
+    try {
+      conn_->insertNative(insert_prefix_, encoded_);
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      metrics_.observe("akvo_outlet_clickhouse_insert_seconds", "Time to insert one batch.", secs,
+                       {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+      metrics_.observe("akvo_outlet_clickhouse_flows_per_batch", "Flows per inserted batch.",
+                       double(batch.rows()), {100, 1000, 5000, 10000, 50000, 100000, 500000});
+      rows_written_.inc(batch.rows());
+      batches_written_.inc();
+      return true;
+    } catch (const StoreError& e) {
+      errors_.inc();
+      spdlog::error("insert of {} flows failed (retrying in {} ms): {}", batch.rows(),
+                    backoff.count(), e.what());
+    }
+    if (stopping && std::chrono::steady_clock::now() > give_up) {
+      rows_lost_.inc(batch.rows());
+      spdlog::critical("giving up on {} flows after the grace period", batch.rows());
+      return false;
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
+  }
+}
+
+void BatchWriter::run(std::stop_token) {
+  for (;;) {
+    std::optional<NativeBatch> batch;
+    bool stopping;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return !pending_.empty() || stopping_; });
+      if (pending_.empty()) break;  // stopping and drained
+      batch.emplace(std::move(pending_.front()));
+      pending_.pop_front();
+      stopping = stopping_;
+      cv_.notify_all();
+    }
+    insert(*batch, stopping);
+    batch->clear();
+    std::lock_guard lock(mutex_);
+    if (free_.size() < size_t(config_.queue_size) + 2) free_.push_back(std::move(*batch));
+  }
+  conn_.reset();
+}
+
+}  // namespace akvo

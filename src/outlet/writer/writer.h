@@ -1,0 +1,69 @@
+#pragma once
+/// The writer: one thread that takes full batches from the outlet workers and inserts them
+/// into the store in Native format over one long-lived connection. A failed insert is retried
+/// with exponential backoff, never dropped while akvo runs; at shutdown it keeps retrying for
+/// `grace-period` and then reports loudly what it could not store.
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "common/config.h"
+#include "common/metrics.h"
+#include "common/schema.h"
+#include "store/native.h"
+#include "store/store.h"
+
+namespace akvo {
+
+class BatchWriter {
+ public:
+  struct Config {
+    int64_t maximum_batch_size = 50000;          ///< rows: a worker flushes at this size
+    Duration maximum_wait_time = std::chrono::seconds(5);  ///< or at this age
+    Duration grace_period = std::chrono::minutes(1);  ///< retry budget at shutdown
+    int64_t queue_size = 4;                           ///< batches waiting to be written
+    void read(ConfigReader& r);
+  };
+
+  BatchWriter(Config config, const Schema& schema, Store& store, Metrics& metrics);
+  ~BatchWriter();
+
+  void start();
+  /// Writes what is queued, then stops.
+  void stop();
+
+  /// Hands a full batch to the writer and gets an empty one back. Blocks while `queue_size`
+  /// batches are waiting (back-pressure on the workers, never unbounded memory).
+  NativeBatch submit(NativeBatch&& batch);
+  NativeBatch emptyBatch();
+  const Config& config() const { return config_; }
+
+ private:
+  void run(std::stop_token st);
+  bool insert(NativeBatch& batch, bool stopping);
+
+  Config config_;
+  const Schema& schema_;
+  Store& store_;
+  Metrics& metrics_;
+  std::unique_ptr<StoreConnection> conn_;
+  std::string insert_prefix_;
+  std::string encoded_;
+
+  std::mutex mutex_;  // guards pending_, free_, stopping_
+  std::condition_variable cv_;
+  std::deque<NativeBatch> pending_;
+  std::deque<NativeBatch> free_;
+  bool stopping_ = false;
+  std::jthread thread_;
+
+  Counter& rows_written_;
+  Counter& batches_written_;
+  Counter& errors_;
+  Counter& rows_lost_;
+};
+
+}  // namespace akvo

@@ -1,0 +1,26 @@
+#pragma once
+/// A received UDP datagram, undecoded, stamped by the inlet: what travels from inlets to
+/// outlets (through the in-process queue, or Kafka when scaled out).
+#include <cstdint>
+#include <vector>
+
+#include "common/ip.h"
+
+namespace akvo {
+
+enum class DecoderKind : uint8_t { kNetflow = 1, kSflow = 2 };
+enum class TimestampSource : uint8_t { kInput = 0, kNetflowPacket = 1, kNetflowFirstSwitched = 2 };
+
+struct Datagram {
+  static constexpr size_t kMaxSize = 9216;  ///< larger datagrams are truncated and counted
+  std::vector<uint8_t> buffer;  ///< capacity reused across datagrams; `size` bytes are valid
+  uint32_t size = 0;
+  IPv6Addr exporter;        ///< UDP source address
+  uint32_t time_received = 0;  ///< unix seconds
+  DecoderKind decoder = DecoderKind::kNetflow;
+  TimestampSource timestamp_source = TimestampSource::kInput;
+  uint16_t input = 0;  ///< index of the inlet input that received it
+  bool use_src_addr = false;  ///< sFlow: use the UDP source instead of the agent address
+};
+
+}  // namespace akvo

@@ -1,0 +1,131 @@
+#pragma once
+/// The embedded transport: bounded queues of datagrams between inlet and outlet, one per outlet
+/// worker (the inlet picks the queue by exporter so that one worker sees all of an exporter's
+/// datagrams and owns its templates). Buffers are swapped, never copied or freed: in steady
+/// state nothing is allocated. A full queue drops: the inlet never blocks on the outlet.
+#include <chrono>
+#include <memory>
+#include <condition_variable>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "transport/datagram.h"
+
+namespace akvo {
+
+class DatagramQueue {
+ public:
+  explicit DatagramQueue(size_t capacity) : slots_(capacity) {}
+
+  /// Moves datagrams in (their buffers are swapped with free ones). Returns how many were
+  /// accepted; the rest (from the first that did not fit) are the caller's to count as dropped.
+  size_t push(std::span<Datagram> batch) {
+    size_t n = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return 0;
+      for (auto& d : batch) {
+        if (count_ == slots_.size()) break;
+        Datagram& s = slots_[(head_ + count_) % slots_.size()];
+        s.buffer.swap(d.buffer);
+        s.size = d.size;
+        s.exporter = d.exporter;
+        s.time_received = d.time_received;
+        s.decoder = d.decoder;
+        s.timestamp_source = d.timestamp_source;
+        s.input = d.input;
+        s.use_src_addr = d.use_src_addr;
+        count_++;
+        n++;
+      }
+    }
+    if (n) cv_.notify_one();
+    return n;
+  }
+
+  /// Moves up to out.size() datagrams out, waiting up to `wait` for the first. Returns the
+  /// count; 0 with closed() true means the queue is closed and drained.
+  size_t pop(std::span<Datagram> out, std::chrono::milliseconds wait) {
+    std::unique_lock lock(mutex_);
+    if (count_ == 0 && !closed_) cv_.wait_for(lock, wait, [&] { return count_ > 0 || closed_; });
+    size_t n = 0;
+    while (n < out.size() && count_ > 0) {
+      Datagram& s = slots_[head_];
+      Datagram& d = out[n++];
+      d.buffer.swap(s.buffer);
+      d.size = s.size;
+      d.exporter = s.exporter;
+      d.time_received = s.time_received;
+      d.decoder = s.decoder;
+      d.timestamp_source = s.timestamp_source;
+      d.input = s.input;
+      d.use_src_addr = s.use_src_addr;
+      head_ = (head_ + 1) % slots_.size();
+      count_--;
+    }
+    return n;
+  }
+
+  void close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
+  }
+  size_t depth() const {
+    std::lock_guard lock(mutex_);
+    return count_;
+  }
+  size_t capacity() const { return slots_.size(); }
+
+ private:
+  mutable std::mutex mutex_;  // guards slots_, head_, count_, closed_
+  std::condition_variable cv_;
+  std::vector<Datagram> slots_;
+  size_t head_ = 0, count_ = 0;
+  bool closed_ = false;
+};
+
+/// Where the inlet sends datagrams: the embedded queues, or Kafka.
+class FlowTransport {
+ public:
+  virtual ~FlowTransport() = default;
+  /// Sends a batch; returns how many were accepted (the rest are dropped by the caller).
+  virtual size_t send(std::span<Datagram> batch) = 0;
+};
+
+/// The embedded transport: routes each datagram to a queue by exporter address.
+class QueueTransport : public FlowTransport {
+ public:
+  QueueTransport(size_t queues, size_t capacity) {
+    for (size_t i = 0; i < queues; i++) queues_.push_back(std::make_unique<DatagramQueue>(capacity));
+  }
+  size_t send(std::span<Datagram> batch) override {
+    // Consecutive datagrams of one exporter go to the same queue in one locked push.
+    size_t accepted = 0, i = 0;
+    while (i < batch.size()) {
+      size_t q = IPv6AddrHash{}(batch[i].exporter) % queues_.size();
+      size_t j = i + 1;
+      while (j < batch.size() && IPv6AddrHash{}(batch[j].exporter) % queues_.size() == q) j++;
+      accepted += queues_[q]->push(batch.subspan(i, j - i));
+      i = j;
+    }
+    return accepted;
+  }
+  DatagramQueue& queue(size_t i) { return *queues_[i]; }
+  size_t size() const { return queues_.size(); }
+  void close() {
+    for (auto& q : queues_) q->close();
+  }
+
+ private:
+  std::vector<std::unique_ptr<DatagramQueue>> queues_;
+};
+
+}  // namespace akvo

@@ -1,0 +1,51 @@
+#include "transport/queue.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace akvo {
+
+TEST(DatagramQueue, DropsWhenFullAndKeepsOrder) {
+  DatagramQueue q(4);
+  std::vector<Datagram> in(6);
+  for (size_t i = 0; i < in.size(); i++) {
+    in[i].buffer.assign(10, uint8_t(i));
+    in[i].size = uint32_t(i);
+  }
+  EXPECT_EQ(q.push(in), 4u);  // two dropped
+  EXPECT_EQ(q.depth(), 4u);
+  std::vector<Datagram> out(8);
+  EXPECT_EQ(q.pop(out, std::chrono::milliseconds(0)), 4u);
+  for (size_t i = 0; i < 4; i++) {
+    EXPECT_EQ(out[i].size, i);
+    EXPECT_EQ(out[i].buffer[0], uint8_t(i));
+  }
+  EXPECT_EQ(q.depth(), 0u);
+}
+
+TEST(DatagramQueue, CloseWakesConsumers) {
+  DatagramQueue q(4);
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    q.close();
+  });
+  std::vector<Datagram> out(2);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(q.pop(out, std::chrono::seconds(10)), 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_TRUE(q.closed());
+  t.join();
+}
+
+TEST(QueueTransport, SameExporterSameQueue) {
+  QueueTransport t(4, 100);
+  std::vector<Datagram> in(10);
+  for (auto& d : in) d.exporter = *IPv6Addr::parse("192.0.2.7");
+  EXPECT_EQ(t.send(in), 10u);
+  size_t nonempty = 0;
+  for (size_t i = 0; i < 4; i++) nonempty += t.queue(i).depth() > 0;
+  EXPECT_EQ(nonempty, 1u);
+}
+
+}  // namespace akvo

@@ -1,0 +1,78 @@
+# Shared helpers for the integration tests (sourced). Each test gets its own temporary folder,
+# its own store and free loopback ports, and stops everything it started on exit.
+set -euo pipefail
+AKVO="${1:?usage: $0 path/to/akvo}"
+AKVO="$(realpath "$AKVO")"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+TMP="$(mktemp -d /tmp/akvo-it.XXXXXX)"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [[ -n "$p" ]] && kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]:-}"; do [[ -n "$p" ]] && wait "$p" 2>/dev/null || true; done
+  [[ "${KEEP_TMP:-}" == 1 ]] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; [[ -f "$TMP/akvo.log" ]] && tail -30 "$TMP/akvo.log" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+free_port() {  # a free port (UDP and TCP) on loopback
+  python3 -c 'import socket
+while True:
+    s=socket.socket(); s.bind(("127.0.0.1",0)); p=s.getsockname()[1]
+    u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1",p)); print(p); break
+    except OSError: pass'
+}
+
+# write_config FILE [extra yaml]: a config on free ports with the store in $TMP/data.
+NETFLOW_PORT=$(free_port); SFLOW_PORT=$(free_port); HTTP_PORT=$(free_port)
+write_config() {
+  cat > "$1" <<YAML
+clickhouse:
+  path: $TMP/data
+http:
+  listen: 127.0.0.1:$HTTP_PORT
+inlet:
+  flow:
+    inputs:
+      - {decoder: netflow, listen: "127.0.0.1:$NETFLOW_PORT"}
+      - {decoder: sflow, listen: "127.0.0.1:$SFLOW_PORT"}
+outlet:
+  clickhouse:
+    maximum-wait-time: 1s
+${2:-}
+YAML
+}
+
+AKVO_PID=""
+start_akvo() {  # start_akvo CONFIG: runs all-in-one in the background, waits for its API
+  "$AKVO" -c "$1" >> "$TMP/akvo.log" 2>&1 &
+  AKVO_PID=$!
+  PIDS+=("$AKVO_PID")
+  for _ in $(seq 1 300); do
+    curl -sf "http://127.0.0.1:$HTTP_PORT/api/v0/healthcheck" >/dev/null 2>&1 && return 0
+    kill -0 "$AKVO_PID" 2>/dev/null || fail "akvo exited at start"
+    sleep 0.1
+  done
+  fail "akvo did not answer on port $HTTP_PORT"
+}
+stop_akvo() {  # SIGTERM and wait: must exit 0
+  kill -TERM "$AKVO_PID"
+  local rc=0
+  wait "$AKVO_PID" || rc=$?
+  [[ $rc -eq 0 ]] || fail "akvo exited with $rc on SIGTERM"
+}
+sql() { "$AKVO" sql -c "$CONFIG" "$@"; }
+
+# wait_for SQL EXPECTED [seconds]: polls until the query prints EXPECTED.
+wait_for() {
+  local got=""
+  for _ in $(seq 1 $((${3:-30} * 5))); do
+    got=$(sql "$1" 2>/dev/null || true)
+    [[ "$got" == "$2" ]] && return 0
+    sleep 0.2
+  done
+  fail "$1: expected $2, got $got"
+}
