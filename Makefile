@@ -12,8 +12,11 @@ run: deps build
 	mkdir -p akvo-data
 	$(BUILD)/release/akvo all-in-one --demo -c config/akvo.yaml
 
+# Unit tests under ASan/UBSan, then everything (store, integration) on the Release build,
+# which is the one that can load chDB.
 test: deps-test build build-debug
 	ctest --test-dir $(BUILD)/debug --output-on-failure -j $(JOBS) --timeout 900
+	ctest --test-dir $(BUILD)/release --output-on-failure -j $(JOBS) --timeout 900
 
 deps:
 	scripts/deps.sh
@@ -33,8 +36,8 @@ build-debug:
 unit: build-debug
 	ctest --test-dir $(BUILD)/debug -L unit --output-on-failure -j $(JOBS)
 
-integration: build-debug
-	ctest --test-dir $(BUILD)/debug -L integration --output-on-failure
+integration: build
+	ctest --test-dir $(BUILD)/release -L integration --output-on-failure
 
 bench: build
 	$(BUILD)/release/akvo_bench

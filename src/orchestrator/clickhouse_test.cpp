@@ -25,6 +25,7 @@ TEST(Migrations, TableNames) {
 }
 
 TEST(Migrations, CreateThenNothingToDo) {
+  AKVO_REQUIRE_STORE();
   auto conn = testing::freshDatabase();
   Metrics metrics;
   ClickHouseConfig config;
@@ -53,6 +54,7 @@ TEST(Migrations, CreateThenNothingToDo) {
 }
 
 TEST(Migrations, TtlAndColumnsFollowTheConfiguration) {
+  AKVO_REQUIRE_STORE();
   auto conn = testing::freshDatabase();
   Metrics metrics;
   ClickHouseConfig config;
@@ -77,6 +79,7 @@ TEST(Migrations, TtlAndColumnsFollowTheConfiguration) {
 }
 
 TEST(NativeBatch, RoundTripThroughTheStoreAndViews) {
+  AKVO_REQUIRE_STORE();
   auto conn = testing::freshDatabase();
   Metrics metrics;
   ClickHouseConfig config;
@@ -142,6 +145,7 @@ TEST(NativeBatch, RoundTripThroughTheStoreAndViews) {
 }
 
 TEST(Store, ErrorsCarryTheEngineMessage) {
+  AKVO_REQUIRE_STORE();
   auto conn = testing::freshDatabase();
   try {
     conn->query("SELECT * FROM no_such_table");

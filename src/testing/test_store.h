@@ -7,6 +7,14 @@
 
 #include "store/chdb_store.h"
 
+/// First line of a test that needs the store: chDB cannot be loaded into an ASan process, so in
+/// the sanitizer build the test is skipped (it runs in the Release build).
+#ifdef AKVO_SANITIZE
+#define AKVO_REQUIRE_STORE() GTEST_SKIP() << "needs chDB: runs in the Release build"
+#else
+#define AKVO_REQUIRE_STORE() (void)0
+#endif
+
 namespace akvo::testing {
 
 /// The process's store (created on first use, never closed).
