@@ -1,11 +1,13 @@
 // akvo: the command line. `akvo` alone runs all the roles in one process.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
 
 #include "app/app.h"
 #include "common/schema.h"
+#include "tools/replay.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"akvo: network flow collector and visualizer"};
@@ -44,6 +46,15 @@ int main(int argc, char** argv) {
   sql->add_option("--format", format, "output format: TSV, JSON, CSV... (ClickHouse formats)");
   sql->add_flag("--write", write, "allow statements that write (default: read-only)");
 
+  auto* replay = app.add_subcommand("replay", "send the UDP payloads of captures to a collector, at a rate");
+  akvo::tools::ReplayOptions ro;
+  replay->add_option("--pcap", ro.pcaps, "capture files (templates are sent first)")->required();
+  replay->add_option("--target", ro.target, "collector host:port");
+  replay->add_option("--rate", ro.flows_per_second, "flows per second (0: as fast as possible)");
+  replay->add_option("--seconds", ro.seconds, "how long to send");
+  replay->add_option("--exporters", ro.exporters, "distinct exporters (sources 127.0.1.x)");
+  replay->add_option("--max-flows", ro.max_flows, "stop after this many flows");
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
@@ -62,6 +73,13 @@ int main(int argc, char** argv) {
       out << c.resolved;
       std::cout << out.c_str() << "\n";
       return 0;
+    }
+    if (*replay) {
+      auto r = akvo::tools::replay(ro);
+      std::cout << fmt::format("sent {} flows in {} datagrams ({} bytes, {} errors) in {:.2f} s: {:.0f} flows/s\n",
+                               r.flows, r.datagrams, r.bytes, r.errors, r.seconds,
+                               r.seconds > 0 ? double(r.flows) / r.seconds : 0);
+      return r.errors ? 1 : 0;
     }
     if (*sql) {
       if (format == "json") format = "JSON";
