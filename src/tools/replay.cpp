@@ -114,8 +114,11 @@ ReplayResult replay(const ReplayOptions& o) {
       send(fds[e], t.payload.data(), t.payload.size(), 0);
       r.datagrams++;
     }
-    for (auto& d : data) bufs[e].push_back(d.payload);
+    // At least one batch of distinct buffers: each is rewritten before it is sent.
+    while (bufs[e].size() < 64)
+      for (auto& d : data) bufs[e].push_back(d.payload);
   }
+  const size_t ring = bufs[0].size();
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // templates first
   auto start = std::chrono::steady_clock::now();
   auto deadline = start + std::chrono::duration<double>(o.seconds);
@@ -131,8 +134,9 @@ ReplayResult replay(const ReplayOptions& o) {
     size_t n = 0;
     uint64_t batch_flows = 0;
     for (; n < kBatch; n++) {
-      auto& b = bufs[e][next % data.size()];
-      const Dgram& d = data[next % data.size()];
+      size_t idx = next % ring;
+      auto& b = bufs[e][idx];
+      const Dgram& d = data[idx % data.size()];
       next++;
       uint16_t version = rd16(b.data());
       // Rewrite sequence numbers: v5 counts flows, v9 datagrams, IPFIX data records,
