@@ -31,6 +31,6 @@ done
 # The table format and errors on a bad option.
 "$AKVO" decode --pcap "$D/nfv5.pcap" --format table > "$TMP/table" 2>/dev/null
 grep -q "161.202.212.212" "$TMP/table" || fail "table format"
-if "$AKVO" decode --pcap "$D/nfv5.pcap" --format xml 2>"$TMP/err"; then fail "bad format accepted"; fi
+if "$AKVO" decode --pcap "$D/nfv5.pcap" --format xml >"$TMP/err" 2>&1; then fail "bad format accepted"; fi
 grep -q "expected json or table" "$TMP/err" || fail "bad format message: $(cat "$TMP/err")"
 pass "table format and option errors"
