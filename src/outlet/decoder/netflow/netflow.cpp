@@ -213,7 +213,7 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
                                       bool ipfix, uint32_t now) {
   const bool options = ipfix ? set_id == 3 : set_id == 1;
   size_t off = 0;
-  Template t;
+  Template& t = scratch_;  // reused: an unchanged template costs no allocation
   while (off + 4 <= n) {
     uint16_t id = be16(p + off);
     t.fields.clear();

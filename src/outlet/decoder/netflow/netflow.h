@@ -46,6 +46,7 @@ class NetflowDecoder : public Decoder {
   Config config_;
   DomainMap domains_;
   FlowRecord record_;
+  Template scratch_;  // template being parsed
   // The datagram being decoded (set once per datagram, read per record).
   const Input* input_ = nullptr;
   uint16_t version_ = 0;
