@@ -14,6 +14,7 @@ namespace akvo {
 void Outlet::Config::read(ConfigReader& r) {
   r.field("workers", workers, 1, 256);
   r.section("clickhouse", [&](ConfigReader& s) { clickhouse.read(s); });
+  r.section("core", [&](ConfigReader& s) { sampling.read(s); });
 }
 
 class Outlet::Worker : public decoder::FlowSink {
@@ -44,6 +45,7 @@ class Outlet::Worker : public decoder::FlowSink {
   }
 
   void flow(FlowRecord& f) override {
+    decoder::SamplingRates::apply(outlet_.config_.sampling, f);
     if (enricher_ && !enricher_->enrich(f)) {
       dropped_.inc();
       return;
