@@ -8,6 +8,7 @@
 #include "app/app.h"
 #include "common/schema.h"
 #include "tools/replay.h"
+#include "outlet/decoder/decode_tool.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"akvo: network flow collector and visualizer"};
@@ -54,6 +55,15 @@ int main(int argc, char** argv) {
   replay->add_option("--seconds", ro.seconds, "how long to send");
   replay->add_option("--exporters", ro.exporters, "distinct exporters (sources 127.0.1.x)");
   replay->add_option("--max-flows", ro.max_flows, "stop after this many flows");
+  auto* decode = app.add_subcommand("decode", "decode the flows of a capture and print them");
+  akvo::decoder::DecodeToolOptions decode_options;
+  std::string decode_ts = "input";
+  decode->add_option("--pcap", decode_options.pcap, "pcap file of NetFlow/IPFIX/sFlow datagrams")
+      ->required();
+  decode->add_option("--format", decode_options.format, "json (one object per flow) or table");
+  decode->add_option("--decoder", decode_options.decoder, "auto (by version field), netflow, sflow");
+  decode->add_option("--timestamp-source", decode_ts,
+                     "input (capture time), netflow-packet or netflow-first-switched");
 
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -66,6 +76,17 @@ int main(int argc, char** argv) {
         for (const auto& c : akvo::allColumns())
           std::cout << (c.enabled_by_default ? "  + " : "  - ") << c.name << " " << c.type << "\n";
       return 0;
+    }
+    if (*decode) {
+      spdlog::set_level(spdlog::level::warn);
+      if (decode_ts == "netflow-packet")
+        decode_options.timestamp_source = akvo::TimestampSource::kNetflowPacket;
+      else if (decode_ts == "netflow-first-switched")
+        decode_options.timestamp_source = akvo::TimestampSource::kNetflowFirstSwitched;
+      else if (decode_ts != "input")
+        throw std::invalid_argument("--timestamp-source: expected input, netflow-packet or "
+                                    "netflow-first-switched, got '" + decode_ts + "'");
+      return akvo::decoder::runDecodeTool(decode_options, std::cout, std::cerr);
     }
     if (*check) {
       auto c = akvo::AppConfig::load(check_file);
