@@ -242,7 +242,7 @@ class CoreEnricher : public FlowEnricher {
   };
   struct RateState {
     uint32_t second = 0;
-    uint64_t count = 0, accepted = 0;
+    uint64_t count = 0, accepted = 0, previous = 0;
     double multiplier = 1;
   };
 
@@ -275,18 +275,21 @@ class CoreEnricher : public FlowEnricher {
   bool rateLimit(const FlowRecord& f) {
     RateState& s = rates_[f.exporter_address];
     if (f.time_received > s.second) {
+      // A new second (late flows count in the current one). The flows kept from now on stand
+      // for received/accepted flows of the previous second.
       s.multiplier = s.accepted ? double(s.count) / double(s.accepted) : 1;
+      s.previous = f.time_received == s.second + 1 ? s.count : 0;
       s.second = f.time_received;
       s.count = s.accepted = 0;
     }
     s.count++;
     rate_multiplier_ = s.multiplier;
     uint64_t limit = uint64_t(core_.config_.rate_limit);
-    if (s.count > limit) {
-      // Keep limit/count of the flows of this second, at random.
-      double p = double(limit) / double(s.count);
-      if (random01() >= p) return false;
-    }
+    if (s.accepted >= limit) return false;
+    // Spread the kept flows over the second: keep each with probability limit/expected, the
+    // expected count being what the previous second received (or this one so far).
+    uint64_t expected = std::max(s.count, s.previous);
+    if (expected > limit && random01() >= double(limit) / double(expected)) return false;
     s.accepted++;
     return true;
   }
