@@ -206,8 +206,8 @@ class CoreEnricher : public FlowEnricher {
     const NetworkAttributes* dst_net = core_.networks_ ? core_.networks_->lookup(f.dst_addr) : nullptr;
     GeoInfo src_geo, dst_geo;
     if (geo_) {
-      src_geo = geo_->lookup(f.src_addr);
-      dst_geo = geo_->lookup(f.dst_addr);
+      src_geo = geo_cache_.lookup(f.src_addr);
+      dst_geo = geo_cache_.lookup(f.dst_addr);
     }
 
     // 7. ASN and net-mask providers: the first non-zero wins.
@@ -261,6 +261,7 @@ class CoreEnricher : public FlowEnricher {
       uint64_t g = core_.geoip_->generation();
       if (g != geo_generation_) {
         geo_ = core_.geoip_->snapshot();
+        geo_cache_.reset(geo_.get());
         geo_generation_ = g;
       }
     }
@@ -436,6 +437,7 @@ class CoreEnricher : public FlowEnricher {
   std::unordered_map<IPv6Addr, RateState, IPv6AddrHash> rates_;
   uint64_t metadata_generation_ = 0, geo_generation_ = 0;
   std::shared_ptr<const GeoDatabases> geo_;
+  GeoCache geo_cache_;
   int64_t now_ = 0, classified_at_ = unixNow();
   double rate_multiplier_ = 1;
   uint64_t rng_ = 0x9E3779B97F4A7C15ull;

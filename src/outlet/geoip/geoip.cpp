@@ -32,7 +32,7 @@ std::unique_ptr<MMDB_s> openDb(const std::string& path) {
   return db;
 }
 
-bool lookupEntry(MMDB_s* db, const IPv6Addr& a, MMDB_entry_s& entry) {
+bool lookupEntry(MMDB_s* db, const IPv6Addr& a, MMDB_entry_s& entry, uint8_t& len) {
   int gai = 0, err = 0;
   MMDB_lookup_result_s r;
   if (a.isV4Mapped()) {
@@ -47,7 +47,13 @@ bool lookupEntry(MMDB_s* db, const IPv6Addr& a, MMDB_entry_s& entry) {
     r = MMDB_lookup_sockaddr(db, reinterpret_cast<sockaddr*>(&sa), &err);
   }
   (void)gai;
-  if (err != MMDB_SUCCESS || !r.found_entry) return false;
+  if (err != MMDB_SUCCESS) return false;
+  // The network the answer covers (or the empty one around the address), on the IPv6 form.
+  uint8_t mask = uint8_t(r.netmask);
+  // libmaxminddb gives IPv4 lookups in an IPv6 database an IPv6-relative netmask already.
+  if (db->metadata.ip_version == 4) mask = uint8_t(mask + 96);
+  if (mask > len) len = mask;
+  if (!r.found_entry) return false;
   entry = r.entry;
   return true;
 }
@@ -75,11 +81,12 @@ GeoDatabases::~GeoDatabases() {
   for (auto& d : geo_) MMDB_close(d.get());
 }
 
-GeoInfo GeoDatabases::lookup(const IPv6Addr& a) const {
+GeoInfo GeoDatabases::lookup(const IPv6Addr& a, uint8_t* prefix_len) const {
   GeoInfo g;
   MMDB_entry_s e;
+  uint8_t len = 0;
   for (const auto& db : asn_) {
-    if (!lookupEntry(db.get(), a, e)) continue;
+    if (!lookupEntry(db.get(), a, e, len)) continue;
     MMDB_entry_data_s d;
     if (MMDB_get_value(&e, &d, "autonomous_system_number", nullptr) == MMDB_SUCCESS &&
         d.has_data) {
@@ -96,7 +103,7 @@ GeoInfo GeoDatabases::lookup(const IPv6Addr& a) const {
     }
   }
   for (const auto& db : geo_) {
-    if (!lookupEntry(db.get(), a, e)) continue;
+    if (!lookupEntry(db.get(), a, e, len)) continue;
     std::string_view country, city, state;
     // MaxMind layout first, then IPinfo's flat one.
     if (getString(e, country, "country", "iso_code") || getString(e, country, "country")) {
@@ -109,6 +116,7 @@ GeoInfo GeoDatabases::lookup(const IPv6Addr& a) const {
     if (getString(e, state, "subdivisions", "0", "iso_code") || getString(e, state, "region"))
       g.state = state;
   }
+  if (prefix_len) *prefix_len = len;
   return g;
 }
 

@@ -36,12 +36,51 @@ class GeoDatabases {
   ~GeoDatabases();
   GeoDatabases(const GeoDatabases&) = delete;
   GeoDatabases& operator=(const GeoDatabases&) = delete;
-  /// Looks `a` up in every database (no allocation).
-  GeoInfo lookup(const IPv6Addr& a) const;
+  /// Looks `a` up in every database (no allocation). When `prefix_len` is given, it gets the
+  /// length (on the IPv6 form) of the prefix around `a` over which the answer is the same.
+  GeoInfo lookup(const IPv6Addr& a, uint8_t* prefix_len = nullptr) const;
   bool empty() const { return asn_.empty() && geo_.empty(); }
 
  private:
   std::vector<std::unique_ptr<MMDB_s>> asn_, geo_;
+};
+
+/// A per-worker cache of GeoIP answers in front of a snapshot: direct-mapped on the /24 (IPv4)
+/// or /48 (IPv6) around the address, each slot holding the prefix its answer is valid for, so
+/// that an answer is only reused inside the database network it came from.
+class GeoCache {
+ public:
+  explicit GeoCache(size_t slots = 8192) : slots_(slots) {}
+  /// Forgets everything (call when the snapshot changes).
+  void reset(const GeoDatabases* db) {
+    db_ = db;
+    for (auto& s : slots_) s.valid = false;
+  }
+  GeoInfo lookup(const IPv6Addr& a) {
+    if (!db_) return {};
+    uint64_t key;
+    if (a.isV4Mapped()) key = a.v4() >> 8;
+    else {
+      std::memcpy(&key, a.bytes.data(), 8);
+      key >>= 16;
+    }
+    Slot& s = slots_[(key * 0x9E3779B97F4A7C15ull >> 20) % slots_.size()];
+    if (s.valid && s.prefix.contains(a)) return s.info;
+    uint8_t len = 128;
+    s.info = db_->lookup(a, &len);
+    s.prefix = IPv6Prefix{a, len};
+    s.valid = true;
+    return s.info;
+  }
+
+ private:
+  struct Slot {
+    IPv6Prefix prefix;
+    GeoInfo info;
+    bool valid = false;
+  };
+  const GeoDatabases* db_ = nullptr;
+  std::vector<Slot> slots_;
 };
 
 class GeoIP {

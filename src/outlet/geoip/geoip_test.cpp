@@ -76,3 +76,26 @@ TEST(GeoIP, ReloadsWhenTheFileChanges) {
 
 }  // namespace
 }  // namespace akvo
+
+namespace akvo {
+namespace {
+
+TEST(GeoIP, CacheAnswersOnlyInsideTheNetwork) {
+  GeoDatabases db({"../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb"},
+                  {"../shared/testdata/geoip/GeoLite2-City-Test.mmdb"});
+  uint8_t len = 0;
+  db.lookup(*IPv6Addr::parse("89.160.20.112"), &len);
+  EXPECT_EQ(len, 124) << "89.160.20.112/28 in the City database";
+  GeoCache cache(16);
+  cache.reset(&db);
+  // Same /24, different networks: the cache must not mix them.
+  for (int round = 0; round < 2; round++) {
+    EXPECT_EQ(std::string(cache.lookup(*IPv6Addr::parse("89.160.20.112")).country, 2), "SE");
+    EXPECT_EQ(cache.lookup(*IPv6Addr::parse("89.160.20.1")).country[0], 0);
+    EXPECT_EQ(cache.lookup(*IPv6Addr::parse("81.2.69.142")).city, "London");
+    EXPECT_EQ(cache.lookup(*IPv6Addr::parse("2001:1700::1")).asn, 6730u);
+  }
+}
+
+}  // namespace
+}  // namespace akvo
