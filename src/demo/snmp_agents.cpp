@@ -55,6 +55,10 @@ bool SnmpAgents::start() {
     pid_t pid = fork();
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive akvo
+      // akvo blocks SIGTERM in its threads to wait for it: the agent must not inherit that.
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
       setenv("MIBS", "", 1);
       setenv("SNMP_PERSISTENT_DIR", sub.c_str(), 1);
       execl(snmpd_.c_str(), "snmpd", "-f", "-C", "-c", conf.c_str(), "-Lf", log.c_str(), "-I",
