@@ -34,7 +34,13 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
     c.inlet.read(s);
     s.field("queue-size", c.queue_size, 16, 1 << 24);
   });
-  r.section("outlet", [&](ConfigReader& s) { c.outlet.read(s); });
+  r.section("outlet", [&](ConfigReader& s) {
+    c.outlet.read(s);
+    s.section("metadata", [&](ConfigReader& x) { c.metadata.read(x); });
+    s.section("geoip", [&](ConfigReader& x) { c.geoip.read(x); });
+    s.section("networks", [&](ConfigReader& x) { c.networks.read(x); });
+    s.section("core", [&](ConfigReader& x) { c.core.read(x); });
+  });
   r.section("demo-exporter", [&](ConfigReader& s) {
     c.demo.read(s);
     // By default the demo sends to the first NetFlow input.
@@ -182,6 +188,10 @@ int runRole(const std::string& role, const AppConfig& c) {
   }
 
   std::unique_ptr<QueueTransport> transport;
+  std::unique_ptr<metadata::Metadata> metadata;
+  std::unique_ptr<GeoIP> geoip;
+  std::unique_ptr<Networks> networks;
+  std::unique_ptr<Core> core;
   std::unique_ptr<Outlet> outlet;
   std::unique_ptr<Inlet> inlet;
   if (all) {
@@ -191,7 +201,17 @@ int runRole(const std::string& role, const AppConfig& c) {
       metrics.gauge("akvo_inlet_transport_queue_depth", "Datagrams waiting in the queue.",
                     {{"queue", std::to_string(i)}}, [q] { return double(q->depth()); });
     }
-    outlet = std::make_unique<Outlet>(c.outlet, schema, *transport, *store, metrics);
+    // Enrichment: metadata (cache + pollers), GeoIP, networks, then the core that uses them.
+    metadata = std::make_unique<metadata::Metadata>(c.metadata, metrics);
+    metadata->start();
+    if (c.geoip.enabled()) {
+      geoip = std::make_unique<GeoIP>(c.geoip, metrics);
+      geoip->start();
+    }
+    networks = std::make_unique<Networks>(c.networks);
+    core = std::make_unique<Core>(c.core, metrics, metadata.get(), networks.get(), geoip.get());
+    outlet = std::make_unique<Outlet>(c.outlet, schema, *transport, *store, metrics,
+                                      [&core](size_t) { return core->makeEnricher(); });
     outlet->start();
     inlet = std::make_unique<Inlet>(c.inlet, *transport, metrics);
     inlet->start();
@@ -209,6 +229,8 @@ int runRole(const std::string& role, const AppConfig& c) {
   if (demo) demo->stop();
   if (inlet) inlet->stop();
   if (outlet) outlet->stop();
+  if (metadata) metadata->stop();  // saves the cache
+  if (geoip) geoip->stop();
   http.stop();
   pool.reset();
   write_pool.reset();

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "demo/encoder.h"
+#include "demo/snmp_agents.h"
 #include "inlet/udp.h"
 
 namespace akvo::demo {
@@ -27,6 +28,7 @@ void DemoExporter::Config::read(ConfigReader& r) {
   r.field("sampling-rate", sampling_rate, 1, 16383);
   r.field("seed", seed, 0, INT64_MAX);
   r.field("routers", routers, 1, 200);
+  r.field("snmp-port", snmp_port, 0, 65535);
 }
 
 namespace {
@@ -88,6 +90,11 @@ DemoExporter::DemoExporter(Config config, Metrics& metrics)
 DemoExporter::~DemoExporter() { stop(); }
 
 void DemoExporter::start() {
+  if (config_.snmp_port > 0) {
+    snmp_ = std::make_unique<SnmpAgents>(routers(size_t(config_.routers)),
+                                         uint16_t(config_.snmp_port));
+    snmp_->start();
+  }
   thread_ = std::jthread([this](std::stop_token st) { run(st); });
   spdlog::info("demo exporter: {} routers sending NetFlow to {}", config_.routers, config_.target);
 }
@@ -97,6 +104,7 @@ void DemoExporter::stop() {
     thread_.request_stop();
     thread_.join();
   }
+  if (snmp_) snmp_->stop();
 }
 
 void DemoExporter::run(std::stop_token st) {

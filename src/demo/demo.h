@@ -4,6 +4,7 @@
 /// (127.0.0.10, .11, ...), with named interfaces (transit, PNI, IX, customers) and traffic
 /// from a few hundred ASNs with a Zipf-like popularity, a diurnal curve, TCP/UDP/ICMP.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +36,7 @@ class DemoExporter {
     int64_t sampling_rate = 1000;
     int64_t seed = 0;
     int64_t routers = 4;
+    int64_t snmp_port = 1161;  ///< the routers answer SNMP on this port (snmpd); 0: no SNMP
     void read(ConfigReader& r);
   };
 
@@ -51,6 +53,7 @@ class DemoExporter {
   Config config_;
   Metrics& metrics_;
   std::jthread thread_;
+  std::unique_ptr<class SnmpAgents> snmp_;
 };
 
 }  // namespace akvo::demo
