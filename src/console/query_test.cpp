@@ -8,6 +8,7 @@
 
 #include "common/http_server.h"
 #include "console/filter.h"
+#include "console/test_flows.h"
 #include "testing/test_store.h"
 
 namespace akvo::console {
@@ -126,25 +127,7 @@ class ConsoleStore : public ::testing::Test {
     Metrics metrics;
     Migrations m(config_, schema_, *conn_, metrics);
     m.run();
-    conn_->query(fmt::format(R"(INSERT INTO flows (TimeReceived, SamplingRate, ExporterAddress,
-      ExporterName, InIfName, OutIfName, InIfSpeed, OutIfSpeed, InIfBoundary, OutIfBoundary,
-      InIfProvider, OutIfProvider, SrcAS, DstAS, SrcAddr, DstAddr, SrcPort, DstPort, Proto, EType,
-      SrcCountry, DstCountry, Bytes, Packets)
-      SELECT toDateTime({0} + intDiv(number * 7200, {1})), 10,
-        toIPv6(concat('::ffff:192.0.2.', toString(number % 3 + 1))),
-        concat('router', toString(number % 3 + 1)), concat('Gi0/', toString(number % 4)),
-        concat('Te0/', toString(number % 2)), 1000, 10000,
-        if(number % 4 = 0, 'internal', 'external'), if(number % 2 = 0, 'external', 'internal'),
-        ['', 'cogent', 'telia', 'cogent'][number % 4 + 1], '',
-        64500 + (number * number) % 13, 65000 + number % 7,
-        toIPv6(concat('::ffff:10.0.', toString(number % 256), '.', toString(number % 7))),
-        toIPv6(concat('2001:db8::', hex(number % 50))),
-        1024 + number % 100, if(number % 2 = 0, 443, 80), if(number % 3 = 0, 17, 6),
-        if(number % 10 = 0, 34525, 2048), ['FR', 'DE', 'US'][number % 3 + 1], 'NL',
-        100 + (number * 7) % 1000, 1 + number % 10
-      FROM numbers({1}))",
-                             kT0, kRows),
-                 "TSV");
+    insertTestFlows(*conn_, kT0, kRows);
     builder_ = std::make_unique<GraphBuilder>(
         schema_, [this](const std::string& sql, const std::string& fmt) { return conn_->query(sql, fmt); },
         [this] {
