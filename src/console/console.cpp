@@ -555,7 +555,7 @@ HttpResponse Console::filterComplete(const HttpRequest& req) {
         pos = eol + 1;
       }
     };
-    std::string recent = fmt::format("TimeReceived > toDateTime({})", now_() - 3600);
+    std::string recent = fmt::format("TimeReceived > toDateTime({})", now_() - 86400);
     std::string table = schema_.mainOnly(col->key) ? "flows" : flowsTableName(clickhouse_.resolutions.size() > 1 ? clickhouse_.resolutions[1].interval : Duration(0));
     switch (col->filter) {
       case FilterType::kBoundary:

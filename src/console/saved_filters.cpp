@@ -113,12 +113,28 @@ void SavedFilters::seed(const std::vector<SavedFilter>& filters) {
   std::lock_guard lock(mutex_);
   exec("BEGIN");
   try {
-    Statement(db_, "DELETE FROM saved_filters WHERE user = '__system'").step();
-    for (const auto& f : filters) {
+    // Keep the seeded filters that did not change (their ids stay), drop the others.
+    std::vector<std::pair<int64_t, std::pair<std::string, std::string>>> existing;
+    {
+      Statement s(db_, "SELECT id, description, content FROM saved_filters WHERE user = '__system'");
+      while (s.step()) existing.push_back({s.integer(0), {s.text(1), s.text(2)}});
+    }
+    std::vector<bool> present(filters.size(), false);
+    for (const auto& [id, dc] : existing) {
+      bool keep = false;
+      for (size_t i = 0; i < filters.size(); i++)
+        if (!present[i] && filters[i].description == dc.first && filters[i].content == dc.second) {
+          present[i] = keep = true;
+          break;
+        }
+      if (!keep) Statement(db_, "DELETE FROM saved_filters WHERE id = ?").bind(1, id).step();
+    }
+    for (size_t i = 0; i < filters.size(); i++) {
+      if (present[i]) continue;
       Statement s(db_,
                   "INSERT INTO saved_filters (user, shared, description, content, created_at) "
                   "VALUES ('__system', 1, ?, ?, datetime('now'))");
-      s.bind(1, f.description).bind(2, f.content).step();
+      s.bind(1, filters[i].description).bind(2, filters[i].content).step();
     }
     exec("COMMIT");
   } catch (...) {

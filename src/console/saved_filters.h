@@ -30,7 +30,7 @@ class SavedFilters {
   SavedFilters(const SavedFilters&) = delete;
   SavedFilters& operator=(const SavedFilters&) = delete;
 
-  /// Replaces the `__system` filters with these (shared).
+  /// Makes the `__system` filters (shared) exactly these; unchanged ones keep their id.
   void seed(const std::vector<SavedFilter>& filters);
   /// The user's filters and the shared ones, by id.
   std::vector<SavedFilter> list(const std::string& user);
