@@ -58,6 +58,12 @@ BenchStore& bench() {
       s->conn->query("TRUNCATE TABLE flows", "TSV");
       for (const char* t : {"flows_1m0s", "flows_5m0s", "flows_1h0m0s"})
         s->conn->query(fmt::format("TRUNCATE TABLE {}", t), "TSV");
+      // The views run inside each INSERT; filling the consolidated tables afterwards with the
+      // views' own SELECT, one day at a time, gives the same tables at a fraction of the cost.
+      for (size_t i = 1; i < s->clickhouse.resolutions.size(); i++)
+        s->conn->query(fmt::format("DROP VIEW IF EXISTS {}_consumer",
+                                   flowsTableName(s->clickhouse.resolutions[i].interval)),
+                       "TSV");
       int64_t end = int64_t(time(nullptr));
       int64_t start = end - kSpan;
       constexpr int64_t kChunk = 10'000'000;
@@ -86,6 +92,25 @@ SETTINGS max_insert_threads = 1, max_threads = 2)",
         spdlog::info("console bench: generated {}M flows ({:.1f} s for this chunk)", (from + kChunk) / 1'000'000,
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
+      Migrations views(s->clickhouse, s->schema, *s->conn, s->metrics);
+      for (size_t i = 1; i < s->clickhouse.resolutions.size(); i++) {
+        std::string from = flowsTableName(s->clickhouse.resolutions[i - 1].interval);
+        std::string to = flowsTableName(s->clickhouse.resolutions[i].interval);
+        std::string select = views.consumerSelectSQL(i);
+        std::string needle = " FROM " + from + " GROUP BY";
+        auto t0 = std::chrono::steady_clock::now();
+        for (int64_t day = start - 86400; day < end + 86400; day += 86400) {
+          std::string sql = select;
+          sql.replace(sql.find(needle), needle.size(),
+                      fmt::format(" FROM {} WHERE TimeReceived >= toDateTime({}) AND TimeReceived < "
+                                  "toDateTime({}) GROUP BY",
+                                  from, day / 86400 * 86400, day / 86400 * 86400 + 86400));
+          s->conn->query(fmt::format("INSERT INTO {} {} SETTINGS max_threads = 2", to, sql), "TSV");
+        }
+        spdlog::info("console bench: filled {} ({:.1f} s)", to,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      views.run();  // the views again, as in production
       s->conn->query("OPTIMIZE TABLE flows_1h0m0s FINAL", "TSV");
     }
     s->now = std::stoll(s->conn->query("SELECT toUInt32(max(TimeReceived)) FROM flows", "TSV"));
