@@ -11,6 +11,7 @@
 
 #include "common/http_server.h"
 #include "common/schema.h"
+#include "console/console.h"
 #include "demo/demo.h"
 #include "inlet/udp.h"
 #include "orchestrator/clickhouse.h"
@@ -33,6 +34,7 @@ struct AppConfig {
   Networks::Config networks;
   Core::Config core;
   demo::DemoExporter::Config demo;
+  console::ConsoleConfig console;
   YAML::Node resolved;  ///< the whole configuration with defaults, for `config check`
 
   /// Reads `path` (empty: defaults only). Throws ConfigError naming file, line and key.
