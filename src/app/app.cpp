@@ -35,6 +35,7 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
     s.field("queue-size", c.queue_size, 16, 1 << 24);
   });
   r.section("outlet", [&](ConfigReader& s) { c.outlet.read(s); });
+  r.section("console", [&](ConfigReader& s) { c.web.read(s); });
   r.section("demo-exporter", [&](ConfigReader& s) {
     c.demo.read(s);
     // By default the demo sends to the first NetFlow input.
@@ -174,6 +175,11 @@ int runRole(const std::string& role, const AppConfig& c) {
 
   HttpServer http(c.http, metrics);
   registerCommonRoutes(http, metrics);
+  std::unique_ptr<console::WebAssets> web;
+  if (all || role == "console") {
+    web = std::make_unique<console::WebAssets>(c.web);
+    web->registerRoutes(http);
+  }
   std::unique_ptr<StorePool> pool, write_pool;
   if (store) {
     pool = std::make_unique<StorePool>(*store, 3, true);
