@@ -235,7 +235,7 @@ await step("filter editor: a bad filter shows the error, completion offers colum
   await setFilter("InIfBoundary = external AND");
   await page.getByTestId("filter-error").waitFor({ timeout: 5000 });
   assert.match(await page.getByTestId("filter-error").innerText(), /line 1, column/);
-  await page.locator(".cm-lintRange-error").first().waitFor();
+  await page.locator(".cm-lintRange-error, .cm-lintPoint-error").first().waitFor();
   await shot("visualize-filter-error");
   await page.keyboard.type(" SrcC");
   await page.keyboard.press("Control+Space");
@@ -243,6 +243,7 @@ await step("filter editor: a bad filter shows the error, completion offers colum
   await option.waitFor({ timeout: 5000 });
   const labels = await page.locator(".cm-tooltip-autocomplete li").allInnerTexts();
   assert.ok(labels.some((l) => /SrcCountry/.test(l)), `completions: ${labels}`);
+  await page.waitForTimeout(200); // CodeMirror ignores Enter just after the list opens
   await page.keyboard.press("Enter");
   assert.match(await page.locator('[data-testid="filter-editor"] .cm-content').innerText(), /AND SrcCountry $/);
 });
@@ -256,6 +257,9 @@ await step("saved filters: save, reuse, delete", async () => {
   await page.getByTestId("saved-save").click();
   const item = page.getByTestId("saved-list").getByText(description);
   await item.waitFor({ timeout: 5000 });
+  await shot("visualize-saved-filters");
+  await page.getByTestId("saved-filters").click(); // closes the panel
+  await page.getByTestId("saved-list").waitFor({ state: "detached" });
   await setFilter("SrcAS = 1");
   await page.getByTestId("saved-filters").click();
   await page.getByTestId("saved-list").getByText(description).click();

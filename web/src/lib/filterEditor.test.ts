@@ -20,6 +20,8 @@ describe("filter completion context", () => {
     const d = diagnosticsFor("SrcAS = 15169 AND", { message: "x", errors: [{ message: "expecting a condition", line: 1, column: 15, offset: 14 }] });
     expect(d).toEqual([{ from: 14, to: 17, severity: "error", message: "expecting a condition" }]);
     expect(diagnosticsFor("SrcAS = 1", { message: "ok" })).toEqual([]);
+    // At the end of the text: the last word is marked.
+    expect(diagnosticsFor("SrcAS = ", { message: "x", errors: [{ message: "expecting a value", line: 1, column: 9, offset: 8 }] })[0]).toMatchObject({ from: 6, to: 7 });
   });
 });
 

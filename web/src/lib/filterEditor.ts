@@ -77,7 +77,12 @@ export const filterHighlight = syntaxHighlighting(
 export function diagnosticsFor(text: string, response: ValidateResponse): Diagnostic[] {
   if (!response.errors?.length) return [];
   return response.errors.map((e) => {
-    const from = Math.max(0, Math.min(e.offset ?? 0, text.length));
+    let from = Math.max(0, Math.min(e.offset ?? 0, text.length));
+    // An error at the very end (missing operand) marks the last word instead of nothing.
+    if (from === text.length && from > 0) {
+      while (from > 0 && /\s/.test(text[from - 1])) from--;
+      while (from > 0 && !/\s/.test(text[from - 1])) from--;
+    }
     let to = from;
     while (to < text.length && !/\s/.test(text[to])) to++;
     if (to === from) to = Math.min(text.length, from + 1);

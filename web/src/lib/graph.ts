@@ -94,7 +94,7 @@ export function lineOption(r: LineResponse, graphType: GraphType, unit: string):
   return {
     animation: false,
     tooltip: { trigger: "axis", formatter: timeTooltip(percent ? "%" : unit), confine: true },
-    legend: { type: "scroll", bottom: 0, data: [...new Set(rows.filter((s) => s.axis <= 2).map((s) => s.name))] },
+    legend: { type: "scroll", bottom: 0, icon: "roundRect", itemWidth: 12, itemHeight: 12, data: [...new Set(rows.filter((s) => s.axis <= 2).map((s) => s.name))] },
     grid: { left: 64, right: 24, top: 24, bottom: 64 },
     toolbox: { show: false },
     brush: { xAxisIndex: 0, brushType: "lineX", brushMode: "single", throttleType: "debounce", transformable: false, outOfBrush: { colorAlpha: 1 } },
@@ -121,6 +121,7 @@ export function sankeyOption(r: SankeyResponse, unit: string): Record<string, un
     return { name, itemStyle: { color: palette[i % palette.length] } };
   });
   return {
+    animation: false,
     tooltip: {
       trigger: "item",
       formatter: (p: { dataType: string; data: { source?: string; target?: string; xps?: number; name?: string }; value: number }) =>
