@@ -11,6 +11,7 @@
 
 #include "common/http_server.h"
 #include "common/schema.h"
+#include "console/console.h"
 #include "console/web/web.h"
 #include "demo/demo.h"
 #include "inlet/udp.h"
@@ -28,6 +29,7 @@ struct AppConfig {
   int64_t queue_size = 16384;  ///< datagrams per outlet worker queue (embedded transport)
   Outlet::Config outlet;
   demo::DemoExporter::Config demo;
+  console::ConsoleConfig console;
   console::WebAssets::Config web;  ///< console.web-root
   YAML::Node resolved;  ///< the whole configuration with defaults, for `config check`
 
