@@ -128,9 +128,9 @@ export function sankeyOption(r: SankeyResponse, unit: string): Record<string, un
         p.dataType === "edge" ? `${p.data.source} → ${p.data.target}<br><b>${formatXps(p.value, unit)}</b>` : `${p.data.name}<br><b>${formatXps(p.value, unit)}</b>`,
     },
     series: [{
-      type: "sankey", left: 16, right: 160, top: 16, bottom: 16, nodeGap: 10, draggable: false,
+      type: "sankey", left: 16, right: 220, top: 16, bottom: 16, nodeGap: 10, draggable: false,
       emphasis: { focus: "adjacency" }, lineStyle: { color: "gradient", opacity: 0.35 },
-      label: { fontSize: 11 },
+      label: { fontSize: 11, width: 210, overflow: "truncate" },
       data: nodes,
       links: r.links.filter((l) => (l.axis ?? 1) === 1).map((l) => ({ source: l.source, target: l.target, value: l.xps })),
     }],
