@@ -96,6 +96,22 @@ await step("home: widgets show data (or the API's error in place, never a blank 
   }
   await page.waitForTimeout(500);
   await shot("home");
+  // A click on the largest slice of a pie (it starts at 12 o'clock, clockwise: 3 o'clock is in
+  // it when it is above 25 %) opens Visualize filtered on it.
+  for (const w of ["protocol", "etype", "src-as"]) {
+    const top = (await api(`widget/top/${w}`)).top;
+    if (!top.length || top[0].percent < 30) continue;
+    const box = await page.getByTestId(`widget-top-${w}`).locator("canvas").first().boundingBox();
+    const r = (Math.min(box.width, box.height) / 2) * 0.53;
+    await page.mouse.click(box.x + box.width * 0.32 + r, box.y + box.height / 2);
+    await page.waitForURL(/\/visualize\/v1-/, { timeout: 5000 });
+    await page.getByTestId("options").waitFor();
+    const filter = await page.locator('[data-testid="filter-editor"] .cm-content').innerText();
+    const dimension = { protocol: "Proto", etype: "EType", "src-as": "SrcAS" }[w];
+    assert.match(filter, new RegExp(`InIfBoundary = external AND ${dimension} = `), filter);
+    console.log(`  ${w} slice "${top[0].name}" opened Visualize with: ${filter}`);
+    break;
+  }
 });
 
 await step("documentation: sidebar, rendered page, anchors, highlighted code", async () => {
