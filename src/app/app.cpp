@@ -44,6 +44,7 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
   r.section("console", [&](ConfigReader& s) {
     Schema schema(c.schema);
     c.console.read(s, schema);
+    c.web.read(s);
   });
   r.section("demo-exporter", [&](ConfigReader& s) {
     c.demo.read(s);
@@ -184,6 +185,11 @@ int runRole(const std::string& role, const AppConfig& c) {
 
   HttpServer http(c.http, metrics);
   registerCommonRoutes(http, metrics);
+  std::unique_ptr<console::WebAssets> web;
+  if (all || role == "console") {
+    web = std::make_unique<console::WebAssets>(c.web);
+    web->registerRoutes(http);
+  }
   std::unique_ptr<StorePool> pool, write_pool;
   if (store) {
     pool = std::make_unique<StorePool>(*store, 3, true);

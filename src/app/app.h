@@ -12,6 +12,7 @@
 #include "common/http_server.h"
 #include "common/schema.h"
 #include "console/console.h"
+#include "console/web/web.h"
 #include "demo/demo.h"
 #include "inlet/udp.h"
 #include "orchestrator/clickhouse.h"
@@ -35,6 +36,7 @@ struct AppConfig {
   Core::Config core;
   demo::DemoExporter::Config demo;
   console::ConsoleConfig console;
+  console::WebAssets::Config web;  ///< console.web-root
   YAML::Node resolved;  ///< the whole configuration with defaults, for `config check`
 
   /// Reads `path` (empty: defaults only). Throws ConfigError naming file, line and key.
