@@ -7,7 +7,10 @@
 
 #include <iostream>
 
+#include "orchestrator/kafka.h"
 #include "store/chdb_store.h"
+#include "store/clickhouse_endpoint.h"
+#include "store/http_store.h"
 
 namespace akvo {
 
@@ -35,6 +38,7 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
     s.field("queue-size", c.queue_size, 16, 1 << 24);
   });
   r.section("outlet", [&](ConfigReader& s) { c.outlet.read(s); });
+  r.section("kafka", [&](ConfigReader& s) { c.kafka.read(s); });
   r.section("demo-exporter", [&](ConfigReader& s) {
     c.demo.read(s);
     // By default the demo sends to the first NetFlow input.
@@ -115,9 +119,15 @@ void registerSqlRoute(HttpServer& http, StorePool& read_pool, StorePool& write_p
 
 namespace {
 
-std::unique_ptr<Store> openStore(const AppConfig& c) {
-  if (!c.clickhouse.embedded())
-    throw std::runtime_error("ClickHouse servers (clickhouse.servers) are not supported yet");
+std::unique_ptr<Store> openStore(const AppConfig& c, Metrics* metrics = nullptr) {
+  if (!c.clickhouse.embedded()) {
+    HttpStore::Config hc;
+    hc.servers = c.clickhouse.servers;
+    hc.database = c.clickhouse.database;
+    hc.username = c.clickhouse.username;
+    hc.password = c.clickhouse.password;
+    return std::make_unique<HttpStore>(hc, metrics);
+  }
   ChdbStore::Config sc;
   sc.path = c.clickhouse.path;
   sc.library = c.clickhouse.library;
@@ -157,13 +167,8 @@ int runRole(const std::string& role, const AppConfig& c) {
   Schema schema(c.schema);
   bool all = role == "all-in-one";
   bool stores = all || role == "outlet" || role == "orchestrator" || role == "console";
-  if (role == "inlet" || role == "outlet") {
-    spdlog::error("the {} role alone needs the Kafka transport, not available yet: run all-in-one",
-                  role);
-    return 2;
-  }
   std::unique_ptr<Store> store;
-  if (stores) store = openStore(c);
+  if (stores) store = openStore(c, &metrics);
 
   // Orchestrator: the schema first, so that everything after finds its tables.
   if (store && (all || role == "orchestrator")) {
@@ -171,6 +176,7 @@ int runRole(const std::string& role, const AppConfig& c) {
     Migrations m(c.clickhouse, schema, *conn, metrics);
     m.run();
   }
+  if (role == "orchestrator") spdlog::info("kafka: {}", ensureKafkaTopic(c.kafka));
 
   HttpServer http(c.http, metrics);
   registerCommonRoutes(http, metrics);
@@ -179,6 +185,12 @@ int runRole(const std::string& role, const AppConfig& c) {
     pool = std::make_unique<StorePool>(*store, 3, true);
     write_pool = std::make_unique<StorePool>(*store, 1, false);
     registerSqlRoute(http, *pool, *write_pool);
+  }
+  // The orchestrator shares its embedded store with outlets and consoles on this host.
+  std::unique_ptr<StorePool> endpoint_pool;
+  if (store && c.clickhouse.embedded() && (all || role == "orchestrator")) {
+    endpoint_pool = std::make_unique<StorePool>(*store, 4, false);
+    registerClickHouseEndpoint(http, *endpoint_pool, *pool);
   }
 
   std::unique_ptr<QueueTransport> transport;
@@ -196,6 +208,21 @@ int runRole(const std::string& role, const AppConfig& c) {
     inlet = std::make_unique<Inlet>(c.inlet, *transport, metrics);
     inlet->start();
   }
+  // Scale-out: separate inlet and outlet processes joined by Kafka.
+  std::unique_ptr<KafkaProducer> producer;
+  std::unique_ptr<KafkaConsumer> consumer;
+  if (role == "outlet") {
+    consumer = std::make_unique<KafkaConsumer>(c.kafka, metrics);
+    outlet = std::make_unique<Outlet>(c.outlet, schema, *consumer, *store, metrics);
+    consumer->start();
+    outlet->start();
+  }
+  if (role == "inlet") {
+    producer = std::make_unique<KafkaProducer>(c.kafka, metrics);
+    producer->start();
+    inlet = std::make_unique<Inlet>(c.inlet, *producer, metrics);
+    inlet->start();
+  }
   http.start();
   std::unique_ptr<demo::DemoExporter> demo;
   if ((all && c.demo.enabled) || role == "demo-exporter") {
@@ -208,10 +235,13 @@ int runRole(const std::string& role, const AppConfig& c) {
   // Drain in flow order: stop sending and receiving, decode and store what was received.
   if (demo) demo->stop();
   if (inlet) inlet->stop();
+  if (producer) producer->stop();
   if (outlet) outlet->stop();
+  if (consumer) consumer->stop();  // after the outlet: its last batches commit on the way out
   http.stop();
   pool.reset();
   write_pool.reset();
+  endpoint_pool.reset();
   spdlog::info("akvo stopped");
   return 0;
 }
