@@ -72,6 +72,8 @@ HttpStore::HttpStore(Config config, Metrics* metrics) : config_(std::move(config
                                    "Switches to the next ClickHouse server.");
     bytes_sent_ = &metrics->counter("akvo_clickhouse_http_sent_bytes_total",
                                     "Request body bytes sent (after compression).");
+    connections_ = &metrics->counter("akvo_clickhouse_http_connections_total",
+                                     "TCP connections opened to ClickHouse (keep-alive reuses them).");
   }
 }
 
@@ -116,11 +118,16 @@ std::string HttpConnection::request(const std::string& query_param, std::string_
   CURL* curl = static_cast<CURL*>(curl_);
   const auto& cfg = store_.config_;
   std::string params = "database=" + escape(curl, cfg.database);
-  if (!query_param.empty()) params += "&query=" + escape(curl, query_param);
-  if (!format.empty()) params += "&default_format=" + escape(curl, format);
+  if (!query_param.empty()) params.append("&query=").append(escape(curl, query_param));
+  if (!format.empty()) params.append("&default_format=").append(escape(curl, format));
   if (read_only_) params += "&readonly=2";
   params += "&enable_http_compression=1";
-  for (const auto& [k, v] : cfg.settings) params += "&" + escape(curl, k) + "=" + escape(curl, v);
+  for (const auto& [k, v] : cfg.settings) {
+    params += '&';
+    params += escape(curl, k);
+    params += '=';
+    params += escape(curl, v);
+  }
 
   std::string_view payload = body;
   const char* encoding = nullptr;
@@ -171,8 +178,10 @@ std::string HttpConnection::request(const std::string& query_param, std::string_
     if (store_.bytes_sent_) store_.bytes_sent_->inc(payload.size());
     CURLcode rc = curl_easy_perform(curl);
     curl_slist_free_all(headers);
-    long status = 0;
+    long status = 0, opened = 0;
     if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &opened);
+    if (store_.connections_ && opened > 0) store_.connections_->inc(uint64_t(opened));
     if (rc == CURLE_OK && status == 200) return std::move(response_);
     if (rc == CURLE_OK) {
       std::string msg = response_;

@@ -55,6 +55,7 @@ class HttpStore : public Store {
   Counter* retries_ = nullptr;
   Counter* failovers_ = nullptr;
   Counter* bytes_sent_ = nullptr;
+  Counter* connections_ = nullptr;
 };
 
 /// A connection to an HttpStore (also usable directly for other formats than Native).
