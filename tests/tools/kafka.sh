@@ -49,6 +49,8 @@ offsets.topic.num.partitions=4
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
+broker.session.timeout.ms=2000
+broker.heartbeat.interval.ms=500
 auto.create.topics.enable=true
 log.segment.bytes=16777216
 PROPS

@@ -41,3 +41,4 @@ metric() {
   curl -sf "http://127.0.0.1:$1/api/v0/metrics" |
     awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $2 } END { printf "%d\n", s }'
 }
+pass() { echo "ok: $* (${SECONDS}s)"; }
