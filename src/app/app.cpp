@@ -126,6 +126,9 @@ std::unique_ptr<Store> openStore(const AppConfig& c, Metrics* metrics = nullptr)
     hc.database = c.clickhouse.database;
     hc.username = c.clickhouse.username;
     hc.password = c.clickhouse.password;
+    hc.compression = c.clickhouse.compression == "none"   ? HttpStore::Compression::kNone
+                     : c.clickhouse.compression == "gzip" ? HttpStore::Compression::kGzip
+                                                          : HttpStore::Compression::kZstd;
     return std::make_unique<HttpStore>(hc, metrics);
   }
   ChdbStore::Config sc;

@@ -18,6 +18,7 @@ void ClickHouseConfig::read(ConfigReader& r) {
   r.field("username", username);
   r.field("password", password);
   r.field("cluster", cluster);
+  r.choice("compression", compression, {"none", "gzip", "zstd"});
   bool resolutions_given = r.has("resolutions");
   std::vector<Resolution> res;
   r.list(

@@ -28,6 +28,7 @@ struct ClickHouseConfig {
   std::string username = "default";
   std::string password;
   std::string cluster;
+  std::string compression = "zstd";  ///< of inserts to servers: none, gzip, zstd (HTTP store)
   std::vector<Resolution> resolutions = {
       {Duration(0), std::chrono::hours(24 * 15)},
       {std::chrono::minutes(1), std::chrono::hours(24 * 7)},

@@ -31,7 +31,8 @@ struct KafkaConfig {
   int64_t queue_size = 100000;             ///< datagrams held while the broker is slow or away
   Duration flush_interval = std::chrono::milliseconds(50);  ///< linger before a produce request
   Duration message_timeout = std::chrono::seconds(120);  ///< then an undelivered datagram is dropped
-  std::string partitioning = "random";  ///< random, or exporter (one partition per exporter)
+  /// exporter: one partition per exporter (its templates stay with one worker); random: any.
+  std::string partitioning = "exporter";
   // Consumer (outlet).
   std::string consumer_group = "akvo-outlet";
   int64_t max_workers = 8;  ///< decoding workers; assigned partitions are spread over them

@@ -13,7 +13,7 @@ start_kafka
 ORCH_HTTP=$(free_port); OUT1_HTTP=$(free_port); OUT2_HTTP=$(free_port)
 IN1_HTTP=$(free_port); IN2_HTTP=$(free_port); CONSOLE_HTTP=$(free_port)
 IN1_UDP=$(free_port); IN2_UDP=$(free_port)
-KAFKA="kafka: {brokers: [127.0.0.1:$KAFKA_PORT], topic-configuration: {num-partitions: 4}, max-workers: 2}"
+KAFKA="kafka: {brokers: [127.0.0.1:$KAFKA_PORT], topic-configuration: {num-partitions: 4}, max-workers: 2, partitioning: random}"
 CONFIG="$TMP/orchestrator.yaml"
 cat > "$CONFIG" <<YAML
 clickhouse: {path: $TMP/data}
