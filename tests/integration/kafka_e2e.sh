@@ -106,3 +106,10 @@ fi
 # 3. Everyone stops cleanly.
 for r in inlet1 inlet2 outlet1 console orch; do stop_role "$r"; done
 pass "inlets, outlet, console and orchestrator exit 0 on SIGTERM"
+
+# 4. The orchestrator grows the topic when num-partitions is raised (never shrinks it).
+sed -i 's/num-partitions: 4/num-partitions: 6/' "$CONFIG"
+start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
+grep -q "topic flows-v1: partitions 4 -> 6" "$TMP/orch.log" || fail "topic not grown to 6 partitions"
+stop_role orch
+pass "orchestrator grew flows-v1 from 4 to 6 partitions"
