@@ -38,6 +38,7 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
     s.field("queue-size", c.queue_size, 16, 1 << 24);
   });
   r.section("outlet", [&](ConfigReader& s) { c.outlet.read(s); });
+  c.kafka.configured = r.has("kafka");
   r.section("kafka", [&](ConfigReader& s) { c.kafka.read(s); });
   r.section("demo-exporter", [&](ConfigReader& s) {
     c.demo.read(s);
@@ -170,6 +171,11 @@ int runRole(const std::string& role, const AppConfig& c) {
   Schema schema(c.schema);
   bool all = role == "all-in-one";
   bool stores = all || role == "outlet" || role == "orchestrator" || role == "console";
+  if ((role == "inlet" || role == "outlet") && !c.kafka.configured) {
+    spdlog::error("the {} role alone sends or receives flows through Kafka: add a kafka section "
+                  "(brokers...) to {}, or run all-in-one", role, c.file.empty() ? "the configuration" : c.file);
+    return 2;
+  }
   std::unique_ptr<Store> store;
   if (stores) store = openStore(c, &metrics);
 
@@ -179,7 +185,8 @@ int runRole(const std::string& role, const AppConfig& c) {
     Migrations m(c.clickhouse, schema, *conn, metrics);
     m.run();
   }
-  if (role == "orchestrator") spdlog::info("kafka: {}", ensureKafkaTopic(c.kafka));
+  if (role == "orchestrator" && c.kafka.configured)
+    spdlog::info("kafka: {}", ensureKafkaTopic(c.kafka));
 
   HttpServer http(c.http, metrics);
   registerCommonRoutes(http, metrics);

@@ -39,6 +39,7 @@ struct KafkaConfig {
   int64_t fetch_queue_kbytes = 8192;  ///< per partition prefetched: bounds memory when slow
   /// Raw librdkafka properties (TLS, SASL...), applied last.
   std::map<std::string, std::string> options;
+  bool configured = false;  ///< the file has a kafka section (the orchestrator then creates the topic)
 
   void read(ConfigReader& r);
   std::string fullTopic() const;
