@@ -31,14 +31,23 @@ start_role inlet inlet "$TMP/inlet.yaml" "$IN_HTTP"
 gen() { python3 "$ROOT/tests/tools/kafka_flowgen.py" --target "127.0.0.1:$IN_UDP" --flows "$1" --rate "$2" --first "$3" >/dev/null; }
 Q="SELECT count() FROM flows WHERE DstPort = 80 AND Proto = 6"
 
-gen 1500 3000 0
-wait_for "$Q" 1500 30
-pass "before the outage: 1500 flows stored"
+# (The 20-datagram producer queue may drop even with the broker up when the machine is busy:
+# every check counts what the inlet says it dropped.)
+gen 1500 600 0
+for _ in $(seq 1 100); do
+  d1=$(metric "$IN_HTTP" akvo_inlet_kafka_delivered_datagrams_total); x1=$(metric "$IN_HTTP" akvo_inlet_kafka_dropped_datagrams_total)
+  r1=$(metric "$IN_HTTP" akvo_inlet_flow_input_udp_packets_total)
+  [[ $((d1 + x1)) -eq $r1 && $r1 -gt 0 ]] && break
+  sleep 0.1
+done
+[[ $((d1 + x1)) -eq $r1 ]] || fail "$r1 datagrams received, $d1 delivered and $x1 dropped"
+wait_for "$Q" $((d1 * 30)) 30
+pass "before the outage: $((d1 * 30)) flows stored ($x1 datagrams dropped)"
 
 kill_kafka  # SIGKILL: the harshest stop, and fast
 t0=$(date +%s)
 gen 3000 300 100000   # 100 datagrams over 10 s while the broker is away
-dropped=$(metric "$IN_HTTP" akvo_inlet_kafka_dropped_datagrams_total)
+dropped=$(( $(metric "$IN_HTTP" akvo_inlet_kafka_dropped_datagrams_total) - x1 ))
 [[ $dropped -ge 50 ]] || fail "the inlet dropped only $dropped datagrams with a 20-datagram queue"
 kill -0 "$PID_inlet" && kill -0 "$PID_outlet" || fail "a process died while Kafka was away"
 sleep $((OUTAGE - ($(date +%s) - t0) > 0 ? OUTAGE - ($(date +%s) - t0) : 0))
@@ -50,18 +59,21 @@ for _ in $(seq 1 150); do
   [[ $(metric "$IN_HTTP" akvo_inlet_kafka_queue_datagrams) -eq 0 ]] && break
   sleep 0.2
 done
-gen 1500 3000 200000
-received=$((50 + 100 + 50))
+before_last=$(metric "$IN_HTTP" akvo_inlet_kafka_dropped_datagrams_total)
+gen 1500 600 200000
 for _ in $(seq 1 100); do
+  received=$(metric "$IN_HTTP" akvo_inlet_flow_input_udp_packets_total)  # 200 unless the kernel dropped
   delivered=$(metric "$IN_HTTP" akvo_inlet_kafka_delivered_datagrams_total)
   errors=$(metric "$IN_HTTP" akvo_inlet_kafka_delivery_errors_total)
+  dropped=$(metric "$IN_HTTP" akvo_inlet_kafka_dropped_datagrams_total)
   [[ $((delivered + dropped + errors)) -eq $received ]] && break
   sleep 0.1
 done
 [[ $((delivered + dropped + errors)) -eq $received ]] ||
   fail "accounting: delivered $delivered + dropped $dropped + errors $errors != $received datagrams"
 wait_for "$Q" $((delivered * 30)) 40
-wait_for "SELECT count() FROM flows WHERE DstPort = 80 AND Proto = 6 AND SrcAddr >= toIPv6('::ffff:10.3.13.64')" 1500 5
-pass "after the restart: $delivered acknowledged datagrams = $((delivered * 30)) flows stored, the last 1500 included"
+last=$((1500 - 30 * ($(metric "$IN_HTTP" akvo_inlet_kafka_dropped_datagrams_total) - before_last)))
+wait_for "SELECT count() FROM flows WHERE DstPort = 80 AND Proto = 6 AND SrcAddr >= toIPv6('::ffff:10.3.13.64')" "$last" 5
+pass "after the restart: $delivered acknowledged datagrams = $((delivered * 30)) flows stored, $last of the last 1500 (the rest dropped and counted)"
 for r in inlet outlet orch; do stop_role "$r"; done
 pass "clean exits"
