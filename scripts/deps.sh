@@ -11,7 +11,8 @@ build_pkgs=(cmake ninja-build g++ ccache pkg-config libfmt-dev libspdlog-dev lib
   libcli11-dev libboost-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libpcap-dev libcurl4-openssl-dev libzstd-dev liblz4-dev libre2-dev libmaxminddb-dev
   libsnmp-dev librdkafka-dev libprotobuf-dev protobuf-compiler libsqlite3-dev snmpd)
-test_pkgs=(tshark tcpreplay softflowd nfdump pmacct snmp clang python3 curl chromium)
+test_pkgs=(tshark tcpreplay softflowd nfdump pmacct snmp clang python3 curl chromium
+  clickhouse-server openjdk-17-jre-headless maven zstd)
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
@@ -47,5 +48,9 @@ if [[ ! -s "$chdb_dir/libchdb.so" ]]; then
   mkdir -p "$chdb_dir"
   mv "$tmp/package/libchdb.so" "$chdb_dir/libchdb.so"
   rm -rf "$tmp"
+fi
+# The Kafka broker of the scale-out tests: Apache Kafka 4 jars from Maven Central, cached.
+if [[ "${1:-}" == "--test" ]]; then
+  AKVO_CACHE="$cache" bash "$(dirname "$0")/../tests/tools/kafka.sh" fetch
 fi
 echo "deps: ok (libchdb in $chdb_dir)"

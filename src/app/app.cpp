@@ -7,7 +7,10 @@
 
 #include <iostream>
 
+#include "orchestrator/kafka.h"
 #include "store/chdb_store.h"
+#include "store/clickhouse_endpoint.h"
+#include "store/http_store.h"
 
 namespace akvo {
 
@@ -46,6 +49,8 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
     c.console.read(s, schema);
     c.web.read(s);
   });
+  c.kafka.configured = r.has("kafka");
+  r.section("kafka", [&](ConfigReader& s) { c.kafka.read(s); });
   r.section("demo-exporter", [&](ConfigReader& s) {
     c.demo.read(s);
     // By default the demo sends to the first NetFlow input.
@@ -126,9 +131,18 @@ void registerSqlRoute(HttpServer& http, StorePool& read_pool, StorePool& write_p
 
 namespace {
 
-std::unique_ptr<Store> openStore(const AppConfig& c) {
-  if (!c.clickhouse.embedded())
-    throw std::runtime_error("ClickHouse servers (clickhouse.servers) are not supported yet");
+std::unique_ptr<Store> openStore(const AppConfig& c, Metrics* metrics = nullptr) {
+  if (!c.clickhouse.embedded()) {
+    HttpStore::Config hc;
+    hc.servers = c.clickhouse.servers;
+    hc.database = c.clickhouse.database;
+    hc.username = c.clickhouse.username;
+    hc.password = c.clickhouse.password;
+    hc.compression = c.clickhouse.compression == "none"   ? HttpStore::Compression::kNone
+                     : c.clickhouse.compression == "gzip" ? HttpStore::Compression::kGzip
+                                                          : HttpStore::Compression::kZstd;
+    return std::make_unique<HttpStore>(hc, metrics);
+  }
   ChdbStore::Config sc;
   sc.path = c.clickhouse.path;
   sc.library = c.clickhouse.library;
@@ -168,13 +182,13 @@ int runRole(const std::string& role, const AppConfig& c) {
   Schema schema(c.schema);
   bool all = role == "all-in-one";
   bool stores = all || role == "outlet" || role == "orchestrator" || role == "console";
-  if (role == "inlet" || role == "outlet") {
-    spdlog::error("the {} role alone needs the Kafka transport, not available yet: run all-in-one",
-                  role);
+  if ((role == "inlet" || role == "outlet") && !c.kafka.configured) {
+    spdlog::error("the {} role alone sends or receives flows through Kafka: add a kafka section "
+                  "(brokers...) to {}, or run all-in-one", role, c.file.empty() ? "the configuration" : c.file);
     return 2;
   }
   std::unique_ptr<Store> store;
-  if (stores) store = openStore(c);
+  if (stores) store = openStore(c, &metrics);
 
   // Orchestrator: the schema first, so that everything after finds its tables.
   if (store && (all || role == "orchestrator")) {
@@ -182,6 +196,8 @@ int runRole(const std::string& role, const AppConfig& c) {
     Migrations m(c.clickhouse, schema, *conn, metrics);
     m.run();
   }
+  if (role == "orchestrator" && c.kafka.configured)
+    spdlog::info("kafka: {}", ensureKafkaTopic(c.kafka));
 
   HttpServer http(c.http, metrics);
   registerCommonRoutes(http, metrics);
@@ -195,6 +211,12 @@ int runRole(const std::string& role, const AppConfig& c) {
     pool = std::make_unique<StorePool>(*store, 3, true);
     write_pool = std::make_unique<StorePool>(*store, 1, false);
     registerSqlRoute(http, *pool, *write_pool);
+  }
+  // The orchestrator shares its embedded store with outlets and consoles on this host.
+  std::unique_ptr<StorePool> endpoint_pool;
+  if (store && c.clickhouse.embedded() && (all || role == "orchestrator")) {
+    endpoint_pool = std::make_unique<StorePool>(*store, 4, false);
+    registerClickHouseEndpoint(http, *endpoint_pool, *pool);
   }
 
   std::unique_ptr<console::Console> console;
@@ -221,14 +243,10 @@ int runRole(const std::string& role, const AppConfig& c) {
   std::unique_ptr<Core> core;
   std::unique_ptr<Outlet> outlet;
   std::unique_ptr<Inlet> inlet;
-  if (all) {
-    transport = std::make_unique<QueueTransport>(size_t(c.outlet.workers), size_t(c.queue_size));
-    for (size_t i = 0; i < transport->size(); i++) {
-      DatagramQueue* q = &transport->queue(i);
-      metrics.gauge("akvo_inlet_transport_queue_depth", "Datagrams waiting in the queue.",
-                    {{"queue", std::to_string(i)}}, [q] { return double(q->depth()); });
-    }
-    // Enrichment: metadata (cache + pollers), GeoIP, networks, then the core that uses them.
+  // Enrichment (in every process that decodes): metadata (cache + pollers), GeoIP, networks,
+  // then the core that uses them; one enricher per outlet worker.
+  Outlet::EnricherFactory enrichers;
+  if (all || role == "outlet") {
     metadata = std::make_unique<metadata::Metadata>(c.metadata, metrics);
     metadata->start();
     if (c.geoip.enabled()) {
@@ -237,10 +255,33 @@ int runRole(const std::string& role, const AppConfig& c) {
     }
     networks = std::make_unique<Networks>(c.networks);
     core = std::make_unique<Core>(c.core, metrics, metadata.get(), networks.get(), geoip.get());
-    outlet = std::make_unique<Outlet>(c.outlet, schema, *transport, *store, metrics,
-                                      [&core](size_t) { return core->makeEnricher(); });
+    enrichers = [&core](size_t) { return core->makeEnricher(); };
+  }
+  if (all) {
+    transport = std::make_unique<QueueTransport>(size_t(c.outlet.workers), size_t(c.queue_size));
+    for (size_t i = 0; i < transport->size(); i++) {
+      DatagramQueue* q = &transport->queue(i);
+      metrics.gauge("akvo_inlet_transport_queue_depth", "Datagrams waiting in the queue.",
+                    {{"queue", std::to_string(i)}}, [q] { return double(q->depth()); });
+    }
+    outlet = std::make_unique<Outlet>(c.outlet, schema, *transport, *store, metrics, enrichers);
     outlet->start();
     inlet = std::make_unique<Inlet>(c.inlet, *transport, metrics);
+    inlet->start();
+  }
+  // Scale-out: separate inlet and outlet processes joined by Kafka.
+  std::unique_ptr<KafkaProducer> producer;
+  std::unique_ptr<KafkaConsumer> consumer;
+  if (role == "outlet") {
+    consumer = std::make_unique<KafkaConsumer>(c.kafka, metrics);
+    outlet = std::make_unique<Outlet>(c.outlet, schema, *consumer, *store, metrics, enrichers);
+    consumer->start();
+    outlet->start();
+  }
+  if (role == "inlet") {
+    producer = std::make_unique<KafkaProducer>(c.kafka, metrics);
+    producer->start();
+    inlet = std::make_unique<Inlet>(c.inlet, *producer, metrics);
     inlet->start();
   }
   http.start();
@@ -255,12 +296,15 @@ int runRole(const std::string& role, const AppConfig& c) {
   // Drain in flow order: stop sending and receiving, decode and store what was received.
   if (demo) demo->stop();
   if (inlet) inlet->stop();
+  if (producer) producer->stop();
   if (outlet) outlet->stop();
+  if (consumer) consumer->stop();  // after the outlet: its last batches commit on the way out
   if (metadata) metadata->stop();  // saves the cache
   if (geoip) geoip->stop();
   http.stop();
   pool.reset();
   write_pool.reset();
+  endpoint_pool.reset();
   spdlog::info("akvo stopped");
   return 0;
 }

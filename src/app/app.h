@@ -18,6 +18,7 @@
 #include "orchestrator/clickhouse.h"
 #include "outlet/core/core.h"
 #include "outlet/outlet.h"
+#include "transport/kafka.h"
 
 namespace akvo {
 
@@ -34,6 +35,7 @@ struct AppConfig {
   GeoIP::Config geoip;
   Networks::Config networks;
   Core::Config core;
+  KafkaConfig kafka;  ///< transport between separate inlet and outlet processes
   demo::DemoExporter::Config demo;
   console::ConsoleConfig console;
   console::WebAssets::Config web;  ///< console.web-root

@@ -18,6 +18,7 @@ void ClickHouseConfig::read(ConfigReader& r) {
   r.field("username", username);
   r.field("password", password);
   r.field("cluster", cluster);
+  r.choice("compression", compression, {"none", "gzip", "zstd"});
   bool resolutions_given = r.has("resolutions");
   std::vector<Resolution> res;
   r.list(
@@ -119,6 +120,34 @@ std::string Migrations::ttlClause(const Resolution& r) const {
   return fmt::format("TimeReceived + toIntervalSecond({})", ttl_s);
 }
 
+std::string Migrations::onCluster() const {
+  return config_.cluster.empty() ? "" : fmt::format(" ON CLUSTER `{}`", config_.cluster);
+}
+
+std::string Migrations::local(const std::string& name) const {
+  return config_.cluster.empty() ? name : name + "_local";
+}
+
+std::string Migrations::replicated(const std::string& engine, bool per_shard) const {
+  if (config_.cluster.empty()) return engine;
+  // "SummingMergeTree((Bytes, Packets))" -> "ReplicatedSummingMergeTree('path', '{replica}', ...)".
+  // Lookup tables use one path for the whole cluster: every node holds all their rows.
+  std::string path = per_shard ? "/clickhouse/tables/{shard}/{database}/{table}"
+                               : "/clickhouse/tables/all/{database}/{table}";
+  size_t paren = engine.find('(');
+  std::string base = engine.substr(0, paren);
+  std::string args = paren == std::string::npos ? "" : engine.substr(paren + 1, engine.size() - paren - 2);
+  return fmt::format("Replicated{}('{}', '{{replica}}'{}{})", base, path, args.empty() ? "" : ", ",
+                     args);
+}
+
+std::string Migrations::distributedTableSQL(size_t i) const {
+  std::string name = flowsTableName(config_.resolutions[i].interval);
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS {}{} AS {} ENGINE = Distributed(`{}`, currentDatabase(), {}, rand())",
+      name, onCluster(), local(name), config_.cluster, local(name));
+}
+
 std::string Migrations::createTableSQL(size_t i) const {
   const Resolution& r = config_.resolutions[i];
   bool raw = r.interval.count() == 0;
@@ -165,15 +194,15 @@ std::string Migrations::createTableSQL(size_t i) const {
   }
   std::string ttl = ttlClause(r);
   return fmt::format(
-      "CREATE TABLE IF NOT EXISTS {} (\n  {}\n)\nENGINE = {}\nPARTITION BY {}\n{}\n{}"
+      "CREATE TABLE IF NOT EXISTS {}{} (\n  {}\n)\nENGINE = {}\nPARTITION BY {}\n{}\n{}"
       "SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1",
-      name, fmt::join(cols, ",\n  "), engine, partitionBy(r), key,
+      local(name), onCluster(), fmt::join(cols, ",\n  "), replicated(engine), partitionBy(r), key,
       ttl.empty() ? "" : "TTL " + ttl + "\n");
 }
 
 std::string Migrations::consumerSelectSQL(size_t i) const {
   const Resolution& r = config_.resolutions[i];
-  std::string source = flowsTableName(config_.resolutions[i - 1].interval);
+  std::string source = local(flowsTableName(config_.resolutions[i - 1].interval));
   std::vector<std::string> sel, group;
   sel.push_back(fmt::format("toStartOfInterval(TimeReceived, toIntervalSecond({})) AS TimeReceived",
                             r.interval.count() / 1000));
@@ -213,19 +242,20 @@ void Migrations::lookupTables() {
         "SELECT comment FROM system.tables WHERE database = currentDatabase() AND name = {}",
         quote(source)));
     if (comment == fingerprint) continue;
-    exec("drop dictionary " + l.name, "DROP DICTIONARY IF EXISTS " + l.name);
-    exec("drop table " + source, "DROP TABLE IF EXISTS " + source);
+    exec("drop dictionary " + l.name, "DROP DICTIONARY IF EXISTS " + l.name + onCluster());
+    exec("drop table " + source, "DROP TABLE IF EXISTS " + source + onCluster());
     exec("create table " + source,
-         fmt::format("CREATE TABLE {} ({}) ENGINE = MergeTree ORDER BY ({}) COMMENT {}", source,
-                     l.columns, l.key, quote(fingerprint)));
+         fmt::format("CREATE TABLE {}{} ({}) ENGINE = {} ORDER BY ({}) COMMENT {}", source,
+                     onCluster(), l.columns, replicated("MergeTree", false), l.key,
+                     quote(fingerprint)));
     // Our own data (and ASN names from the configuration), escaped as a string literal.
     exec("load " + source,
          fmt::format("INSERT INTO {} SELECT * FROM format(CSVWithNames, {}, {})", source,
                      quote(l.columns), quote(l.csv)));
     exec("create dictionary " + l.name,
-         fmt::format("CREATE DICTIONARY {} ({}) PRIMARY KEY {} SOURCE(CLICKHOUSE(TABLE {})) "
+         fmt::format("CREATE DICTIONARY {}{} ({}) PRIMARY KEY {} SOURCE(CLICKHOUSE(TABLE {})) "
                      "LIFETIME(0) LAYOUT({})",
-                     l.name, l.columns, l.key, quote(source), l.layout));
+                     l.name, onCluster(), l.columns, l.key, quote(source), l.layout));
   }
 }
 
@@ -234,16 +264,17 @@ void Migrations::flowsTable(size_t i) {
   std::string name = flowsTableName(r.interval);
   std::string exists = scalar(fmt::format(
       "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = {}",
-      quote(name)));
+      quote(local(name))));
   if (exists == "0") {
-    exec("create table " + name, createTableSQL(i));
+    exec("create table " + local(name), createTableSQL(i));
+    if (!config_.cluster.empty()) exec("create table " + name, distributedTableSQL(i));
     return;
   }
   // Add the columns that are missing (a column enabled in the configuration since).
   std::string have = conn_.query(
       fmt::format("SELECT name, type FROM system.columns WHERE database = currentDatabase() AND "
                   "table = {} FORMAT TSVRaw",
-                  quote(name)),
+                  quote(local(name))),
       "TSVRaw");
   std::set<std::string> present;
   for (size_t pos = 0; pos < have.size();) {
@@ -260,25 +291,27 @@ void Migrations::flowsTable(size_t i) {
       std::string def = fmt::format("`{}` {}", c.name, c.type);
       if (c.alias) def += " ALIAS " + std::string(c.expression);
       else if (c.generated && r.interval.count() == 0) def += " DEFAULT " + std::string(c.expression);
-      exec(fmt::format("add column {}.{}", name, c.name),
-           fmt::format("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} AFTER `{}`", name, def, previous));
+      for (const auto& t : config_.cluster.empty() ? std::vector{name} : std::vector{local(name), name})
+        exec(fmt::format("add column {}.{}", t, c.name),
+             fmt::format("ALTER TABLE {}{} ADD COLUMN IF NOT EXISTS {} AFTER `{}`", t, onCluster(),
+                         def, previous));
     }
     previous = std::string(c.name);
   }
   // TTL follows the configuration.
   std::string engine_full = scalar(fmt::format(
       "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {}",
-      quote(name)));
+      quote(local(name))));
   std::string ttl = ttlClause(r);
   bool has_ttl = engine_full.find(" TTL ") != std::string::npos;
   bool same = ttl.empty() ? !has_ttl : engine_full.find("TTL " + ttl + " ") != std::string::npos;
   if (!same) {
     if (ttl.empty())
-      exec("remove ttl of " + name, fmt::format("ALTER TABLE {} REMOVE TTL", name));
+      exec("remove ttl of " + name, fmt::format("ALTER TABLE {}{} REMOVE TTL", local(name), onCluster()));
     else
       exec(fmt::format("set ttl of {} to {}", name, formatDuration(r.ttl)),
-           fmt::format("ALTER TABLE {} MODIFY TTL {} SETTINGS materialize_ttl_after_modify = 0",
-                       name, ttl));
+           fmt::format("ALTER TABLE {}{} MODIFY TTL {} SETTINGS materialize_ttl_after_modify = 0",
+                       local(name), onCluster(), ttl));
   }
 }
 
@@ -291,10 +324,10 @@ void Migrations::consumer(size_t i) {
       "SELECT comment FROM system.tables WHERE database = currentDatabase() AND name = {}",
       quote(name)));
   if (comment == fingerprint) return;
-  exec("drop view " + name, "DROP VIEW IF EXISTS " + name);
+  exec("drop view " + name, "DROP VIEW IF EXISTS " + name + onCluster());
   exec("create view " + name,
-       fmt::format("CREATE MATERIALIZED VIEW {} TO {} AS {} COMMENT {}", name, target, select,
-                   quote(fingerprint)));
+       fmt::format("CREATE MATERIALIZED VIEW {}{} TO {} AS {} COMMENT {}", name, onCluster(),
+                   local(target), select, quote(fingerprint)));
 }
 
 void Migrations::run() {

@@ -28,6 +28,7 @@ struct ClickHouseConfig {
   std::string username = "default";
   std::string password;
   std::string cluster;
+  std::string compression = "zstd";  ///< of inserts to servers: none, gzip, zstd (HTTP store)
   std::vector<Resolution> resolutions = {
       {Duration(0), std::chrono::hours(24 * 15)},
       {std::chrono::minutes(1), std::chrono::hours(24 * 7)},
@@ -57,6 +58,8 @@ class Migrations {
   /// DDL of a flows table (exposed for tests).
   std::string createTableSQL(size_t resolution_index) const;
   std::string consumerSelectSQL(size_t resolution_index) const;
+  /// With clickhouse.cluster: the Distributed table over the local (replicated) one.
+  std::string distributedTableSQL(size_t resolution_index) const;
 
  private:
   void exec(const std::string& step, const std::string& sql);
@@ -66,6 +69,11 @@ class Migrations {
   void consumer(size_t i);
   std::string partitionBy(const Resolution& r) const;
   std::string ttlClause(const Resolution& r) const;
+  // Cluster mode (clickhouse.cluster set): tables are "<name>_local" (Replicated engines) on
+  // every node, created ON CLUSTER, with a Distributed table "<name>" over them.
+  std::string onCluster() const;
+  std::string local(const std::string& name) const;
+  std::string replicated(const std::string& engine, bool per_shard = true) const;
 
   const ClickHouseConfig& config_;
   const Schema& schema_;

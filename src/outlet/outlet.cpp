@@ -18,7 +18,7 @@ void Outlet::Config::read(ConfigReader& r) {
 
 class Outlet::Worker : public decoder::FlowSink {
  public:
-  Worker(Outlet& outlet, size_t index, DatagramQueue& queue)
+  Worker(Outlet& outlet, size_t index, DatagramSource& queue)
       : outlet_(outlet),
         index_(index),
         queue_(queue),
@@ -65,12 +65,12 @@ class Outlet::Worker : public decoder::FlowSink {
       auto now = std::chrono::steady_clock::now();
       if (batch_.rows() == 0) batch_started = now;
       if (batch_.rows() >= max_rows || (batch_.rows() > 0 && now - batch_started >= max_wait)) {
-        batch_ = outlet_.writer_.submit(std::move(batch_));
+        batch_ = outlet_.writer_.submit(std::move(batch_), queue_.checkpoint());
         batch_started = now;
       }
-      if (n == 0 && queue_.closed() && queue_.depth() == 0) break;
+      if (n == 0 && queue_.finished()) break;
     }
-    if (batch_.rows() > 0) batch_ = outlet_.writer_.submit(std::move(batch_));
+    batch_ = outlet_.writer_.submit(std::move(batch_), queue_.checkpoint());
   }
 
   void decode(const Datagram& d) {
@@ -138,7 +138,7 @@ class Outlet::Worker : public decoder::FlowSink {
 
   Outlet& outlet_;
   size_t index_;
-  DatagramQueue& queue_;
+  DatagramSource& queue_;
   NativeBatch batch_;
   std::unique_ptr<FlowEnricher> enricher_;
   decoder::NetflowDecoder netflow_;
@@ -153,7 +153,7 @@ class Outlet::Worker : public decoder::FlowSink {
   std::jthread thread_;
 };
 
-Outlet::Outlet(Config config, const Schema& schema, QueueTransport& transport, Store& store,
+Outlet::Outlet(Config config, const Schema& schema, OutletTransport& transport, Store& store,
                Metrics& metrics, EnricherFactory enrichers)
     : config_(config),
       schema_(schema),
@@ -167,7 +167,7 @@ Outlet::~Outlet() { stop(); }
 void Outlet::start() {
   writer_.start();
   for (size_t i = 0; i < transport_.size(); i++) {
-    workers_.push_back(std::make_unique<Worker>(*this, i, transport_.queue(i)));
+    workers_.push_back(std::make_unique<Worker>(*this, i, transport_.source(i)));
     workers_.back()->start();
   }
   started_ = true;

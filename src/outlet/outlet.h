@@ -36,7 +36,7 @@ class Outlet {
   /// Makes one enricher per worker (may return nullptr: no enrichment).
   using EnricherFactory = std::function<std::unique_ptr<FlowEnricher>(size_t worker)>;
 
-  Outlet(Config config, const Schema& schema, QueueTransport& transport, Store& store,
+  Outlet(Config config, const Schema& schema, OutletTransport& transport, Store& store,
          Metrics& metrics, EnricherFactory enrichers = {});
   ~Outlet();
   void start();
@@ -47,7 +47,7 @@ class Outlet {
   class Worker;
   Config config_;
   const Schema& schema_;
-  QueueTransport& transport_;
+  OutletTransport& transport_;
   Metrics& metrics_;
   BatchWriter writer_;
   EnricherFactory enrichers_;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <span>
 #include <vector>
@@ -14,7 +15,30 @@
 
 namespace akvo {
 
-class DatagramQueue {
+/// Where an outlet worker takes datagrams from: an embedded queue or Kafka partitions.
+class DatagramSource {
+ public:
+  virtual ~DatagramSource() = default;
+  /// Moves up to out.size() datagrams out, waiting up to `wait` for the first.
+  virtual size_t pop(std::span<Datagram> out, std::chrono::milliseconds wait) = 0;
+  /// True once closed and drained: the worker flushes and ends.
+  virtual bool finished() const = 0;
+  /// Called when the worker hands its batch to the writer: returns what to run once that batch
+  /// is stored (Kafka: commit the offsets of the datagrams popped since the last checkpoint).
+  virtual std::function<void()> checkpoint() { return {}; }
+};
+
+/// The sources of the outlet workers, one per worker.
+class OutletTransport {
+ public:
+  virtual ~OutletTransport() = default;
+  virtual size_t size() const = 0;
+  virtual DatagramSource& source(size_t i) = 0;
+  /// Stops the sources (each drains what it holds, then finishes).
+  virtual void close() = 0;
+};
+
+class DatagramQueue : public DatagramSource {
  public:
   explicit DatagramQueue(size_t capacity) : slots_(capacity) {}
 
@@ -46,7 +70,7 @@ class DatagramQueue {
 
   /// Moves up to out.size() datagrams out, waiting up to `wait` for the first. Returns the
   /// count; 0 with closed() true means the queue is closed and drained.
-  size_t pop(std::span<Datagram> out, std::chrono::milliseconds wait) {
+  size_t pop(std::span<Datagram> out, std::chrono::milliseconds wait) override {
     std::unique_lock lock(mutex_);
     if (count_ == 0 && !closed_) cv_.wait_for(lock, wait, [&] { return count_ > 0 || closed_; });
     size_t n = 0;
@@ -78,6 +102,10 @@ class DatagramQueue {
     std::lock_guard lock(mutex_);
     return closed_;
   }
+  bool finished() const override {
+    std::lock_guard lock(mutex_);
+    return closed_ && count_ == 0;
+  }
   size_t depth() const {
     std::lock_guard lock(mutex_);
     return count_;
@@ -101,7 +129,7 @@ class FlowTransport {
 };
 
 /// The embedded transport: routes each datagram to a queue by exporter address.
-class QueueTransport : public FlowTransport {
+class QueueTransport : public FlowTransport, public OutletTransport {
  public:
   QueueTransport(size_t queues, size_t capacity) {
     for (size_t i = 0; i < queues; i++) queues_.push_back(std::make_unique<DatagramQueue>(capacity));
@@ -119,8 +147,9 @@ class QueueTransport : public FlowTransport {
     return accepted;
   }
   DatagramQueue& queue(size_t i) { return *queues_[i]; }
-  size_t size() const { return queues_.size(); }
-  void close() {
+  size_t size() const override { return queues_.size(); }
+  DatagramSource& source(size_t i) override { return *queues_[i]; }
+  void close() override {
     for (auto& q : queues_) q->close();
   }
 

@@ -61,10 +61,10 @@ NativeBatch BatchWriter::emptyBatch() {
   return NativeBatch(schema_);
 }
 
-NativeBatch BatchWriter::submit(NativeBatch&& batch) {
+NativeBatch BatchWriter::submit(NativeBatch&& batch, std::function<void()> stored) {
   std::unique_lock lock(mutex_);
   cv_.wait(lock, [&] { return pending_.size() < size_t(config_.queue_size) || stopping_; });
-  pending_.push_back(std::move(batch));
+  pending_.emplace_back(std::move(batch), std::move(stored));
   cv_.notify_all();
   if (!free_.empty()) {
     NativeBatch b = std::move(free_.front());
@@ -109,17 +109,19 @@ bool BatchWriter::insert(NativeBatch& batch, bool stopping) {
 void BatchWriter::run(std::stop_token) {
   for (;;) {
     std::optional<NativeBatch> batch;
+    std::function<void()> stored;
     bool stopping;
     {
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [&] { return !pending_.empty() || stopping_; });
       if (pending_.empty()) break;  // stopping and drained
-      batch.emplace(std::move(pending_.front()));
+      batch.emplace(std::move(pending_.front().first));
+      stored = std::move(pending_.front().second);
       pending_.pop_front();
       stopping = stopping_;
       cv_.notify_all();
     }
-    insert(*batch, stopping);
+    if ((batch->rows() == 0 || insert(*batch, stopping)) && stored) stored();
     batch->clear();
     std::lock_guard lock(mutex_);
     if (free_.size() < size_t(config_.queue_size) + 2) free_.push_back(std::move(*batch));

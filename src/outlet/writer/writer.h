@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -38,7 +39,10 @@ class BatchWriter {
 
   /// Hands a full batch to the writer and gets an empty one back. Blocks while `queue_size`
   /// batches are waiting (back-pressure on the workers, never unbounded memory).
-  NativeBatch submit(NativeBatch&& batch);
+  /// `stored`, when given, runs on the writer thread once the batch is inserted (in submission
+  /// order; not run when the batch is given up at shutdown). An empty batch is not inserted but
+  /// its callback still runs in order.
+  NativeBatch submit(NativeBatch&& batch, std::function<void()> stored = {});
   NativeBatch emptyBatch();
   const Config& config() const { return config_; }
 
@@ -56,7 +60,7 @@ class BatchWriter {
 
   std::mutex mutex_;  // guards pending_, free_, stopping_
   std::condition_variable cv_;
-  std::deque<NativeBatch> pending_;
+  std::deque<std::pair<NativeBatch, std::function<void()>>> pending_;
   std::deque<NativeBatch> free_;
   bool stopping_ = false;
   std::jthread thread_;

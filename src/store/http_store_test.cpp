@@ -1,0 +1,245 @@
+// The HTTP store against a real ClickHouse server: Debian's clickhouse-server 18.16 (old, but
+// a real server), two of them for failover, on loopback ports, with tables it understands.
+#include "store/http_store.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/metrics.h"
+
+extern char** environ;
+
+namespace akvo {
+namespace {
+
+constexpr const char* kServer = "/usr/sbin/clickhouse-server";
+
+uint16_t freePort() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  close(s);
+  return ntohs(a.sin_port);
+}
+
+/// One clickhouse-server process in its own folder.
+class ClickHouseServer {
+ public:
+  explicit ClickHouseServer(const std::string& dir) : dir_(dir), http_(freePort()) {
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ + "/config.xml") << "<?xml version=\"1.0\"?><yandex><logger><level>warning</level>"
+        << "<log>" << dir_ << "/server.log</log><errorlog>" << dir_ << "/err.log</errorlog></logger>"
+        << "<http_port>" << http_ << "</http_port><tcp_port>" << freePort() << "</tcp_port>"
+        << "<listen_host>127.0.0.1</listen_host><path>" << dir_ << "/data/</path>"
+        << "<tmp_path>" << dir_ << "/tmp/</tmp_path><user_files_path>" << dir_ << "/files/</user_files_path>"
+        << "<users_config>users.xml</users_config><default_profile>default</default_profile>"
+        << "<default_database>default</default_database><mark_cache_size>5368709</mark_cache_size></yandex>";
+    std::ofstream(dir_ + "/users.xml")
+        << "<?xml version=\"1.0\"?><yandex><profiles><default></default></profiles><users>"
+        << "<default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>"
+        << "<akvo><password>s3cret</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></akvo>"
+        << "</users><quotas><default></default></quotas></yandex>";
+    start();
+  }
+  ~ClickHouseServer() { stop(); }
+  void start() {
+    std::string cfg = "--config-file=" + dir_ + "/config.xml";
+    char* argv[] = {const_cast<char*>(kServer), cfg.data(), nullptr};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, (dir_ + "/stdout.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    if (posix_spawn(&pid_, kServer, &fa, nullptr, argv, environ) != 0) pid_ = 0;
+    posix_spawn_file_actions_destroy(&fa);
+    HttpStore probe({.servers = {address()}, .max_retries = 0, .connect_timeout = std::chrono::milliseconds(200)});
+    auto c = probe.connect();
+    for (int i = 0; i < 100; i++) {
+      try {
+        c->query("SELECT 1");
+        return;
+      } catch (const StoreError&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+  }
+  void stop() {
+    if (!pid_) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(http_); }
+
+ private:
+  std::string dir_;
+  uint16_t http_;
+  pid_t pid_ = 0;
+};
+
+class HttpStoreTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (access(kServer, X_OK) != 0) return;
+    std::string base = ::testing::TempDir() + "/akvo-ch-" + std::to_string(getpid());
+    a_ = new ClickHouseServer(base + "/a");
+    b_ = new ClickHouseServer(base + "/b");
+  }
+  static void TearDownTestSuite() {
+    delete a_;
+    delete b_;
+    a_ = b_ = nullptr;
+  }
+  void SetUp() override {
+    if (!a_) GTEST_SKIP() << "clickhouse-server not installed (scripts/deps.sh --test)";
+    table_ = std::string("t_") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (auto* s : {a_, b_}) {
+      HttpStore st({.servers = {s->address()}});
+      auto c = st.connect();
+      c->query("DROP TABLE IF EXISTS " + table_);
+      c->query("CREATE TABLE " + table_ + " (a UInt32, s String) ENGINE = MergeTree ORDER BY a");
+    }
+  }
+  static ClickHouseServer* a_;
+  static ClickHouseServer* b_;
+  std::string table_;
+};
+ClickHouseServer* HttpStoreTest::a_ = nullptr;
+ClickHouseServer* HttpStoreTest::b_ = nullptr;
+
+void varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(char(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(char(v));
+}
+void str(std::string& out, std::string_view s) {
+  varint(out, s.size());
+  out.append(s);
+}
+
+TEST_F(HttpStoreTest, InsertsNativeAndRowBinaryAndSelects) {
+  Metrics m;
+  HttpStore store({.servers = {a_->address()}, .compression = HttpStore::Compression::kGzip}, &m);
+  auto conn = store.connect();
+  // Native: columns, rows, then each column's name, type and values.
+  std::string native;
+  varint(native, 2);
+  varint(native, 3);
+  str(native, "a");
+  str(native, "UInt32");
+  for (uint32_t v : {1u, 2u, 3u}) native.append(reinterpret_cast<const char*>(&v), 4);
+  str(native, "s");
+  str(native, "String");
+  for (auto s : {"one", "two", "three"}) str(native, s);
+  conn->insertNative("INSERT INTO " + table_ + " (a, s)", native);
+  // RowBinary: values one row after the other.
+  std::string rb;
+  for (uint32_t v : {10u, 11u}) {
+    rb.append(reinterpret_cast<const char*>(&v), 4);
+    str(rb, v == 10 ? "ten" : "eleven");
+  }
+  static_cast<HttpConnection&>(*conn).insert("INSERT INTO " + table_ + " (a, s)", "RowBinary", rb);
+  EXPECT_EQ(conn->query("SELECT a, s FROM " + table_ + " ORDER BY a"),
+            "1\tone\n2\ttwo\n3\tthree\n10\tten\n11\televen\n");
+  EXPECT_EQ(conn->query("SELECT count() AS c FROM " + table_, "JSONEachRow"), "{\"c\":\"5\"}\n");
+  // 2 inserts and 2 selects over one kept-alive TCP connection.
+  EXPECT_EQ(m.sum("akvo_clickhouse_http_requests_total"), 4u);
+  EXPECT_EQ(m.sum("akvo_clickhouse_http_connections_total"), 1u);
+}
+
+TEST_F(HttpStoreTest, ServerErrorsAreClearAndNotRetried) {
+  Metrics m;
+  HttpStore store({.servers = {a_->address()}}, &m);
+  auto conn = store.connect();
+  try {
+    conn->query("SELECT * FROM no_such_table");
+    FAIL() << "no error";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("HTTP 404"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no_such_table doesn't exist"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(conn->query("SELEC 1"), StoreError);
+  EXPECT_EQ(m.sum("akvo_clickhouse_http_retries_total"), 0u);
+  // 18.16 does not know zstd bodies: its own message comes back.
+  try {
+    conn->insertNative("INSERT INTO " + table_ + " (a, s)", std::string("\x00\x00", 2));
+    FAIL() << "18.16 accepted zstd?";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("Unknown Content-Encoding of HTTP request: zstd"),
+              std::string::npos) << e.what();
+  }
+}
+
+TEST_F(HttpStoreTest, AuthenticationAndReadOnly) {
+  HttpStore good({.servers = {a_->address()}, .username = "akvo", .password = "s3cret"});
+  EXPECT_EQ(good.connect()->query("SELECT DISTINCT user FROM system.processes"), "akvo\n");
+  HttpStore bad({.servers = {a_->address()}, .username = "akvo", .password = "wrong"});
+  try {
+    bad.connect()->query("SELECT 1");
+    FAIL() << "wrong password accepted";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("Wrong password for user akvo"), std::string::npos) << e.what();
+  }
+  auto ro = good.connect(true);
+  EXPECT_EQ(ro->query("SELECT 1"), "1\n");
+  EXPECT_THROW(ro->query("INSERT INTO " + table_ + " VALUES (1, 'x')"), StoreError);
+  EXPECT_EQ(good.connect()->query("SELECT count() FROM " + table_), "0\n");
+}
+
+TEST_F(HttpStoreTest, FailsOverToTheNextServer) {
+  Metrics m;
+  // The first server is a dead port: requests go to the second.
+  HttpStore store({.servers = {"127.0.0.1:" + std::to_string(freePort()), b_->address()},
+                   .compression = HttpStore::Compression::kGzip,
+                   .initial_backoff = std::chrono::milliseconds(10)},
+                  &m);
+  auto conn = store.connect();
+  conn->query("INSERT INTO " + table_ + " VALUES (7, 'seven')");
+  EXPECT_EQ(static_cast<HttpConnection&>(*conn).server(), 1u);
+  EXPECT_GE(m.sum("akvo_clickhouse_http_failovers_total"), 1u);
+  HttpStore direct({.servers = {b_->address()}});
+  EXPECT_EQ(direct.connect()->query("SELECT a, s FROM " + table_), "7\tseven\n");
+  // Every server down: a clear error after the retries.
+  HttpStore none({.servers = {"127.0.0.1:" + std::to_string(freePort())}, .max_retries = 2,
+                  .initial_backoff = std::chrono::milliseconds(10)},
+                 &m);
+  try {
+    none.connect()->query("SELECT 1");
+    FAIL() << "no error";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("unreachable after 3 attempts"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(HttpStoreTest, SurvivesAServerRestart) {
+  HttpStore store({.servers = {a_->address(), b_->address()}, .initial_backoff = std::chrono::milliseconds(10)});
+  auto conn = store.connect();
+  EXPECT_EQ(conn->query("SELECT 1"), "1\n");
+  EXPECT_EQ(static_cast<HttpConnection&>(*conn).server(), 0u);
+  a_->stop();  // the kept-alive connection breaks
+  EXPECT_EQ(conn->query("SELECT 2"), "2\n");
+  EXPECT_EQ(static_cast<HttpConnection&>(*conn).server(), 1u);
+  a_->start();
+}
+
+TEST(HttpStoreConfig, NeedsAServer) { EXPECT_THROW(HttpStore(HttpStore::Config{}), std::invalid_argument); }
+
+}  // namespace
+}  // namespace akvo

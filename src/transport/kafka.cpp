@@ -1,0 +1,402 @@
+#include "transport/kafka.h"
+
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+#include "transport/kafka_envelope.h"
+
+namespace akvo {
+
+void KafkaConfig::read(ConfigReader& r) {
+  r.field("brokers", brokers);
+  if (brokers.empty()) r.fail("brokers", "at least one broker (host:port) is needed");
+  r.field("topic", topic);
+  if (topic.empty()) r.fail("topic", "must not be empty");
+  r.section("topic-configuration", [&](ConfigReader& s) {
+    s.field("num-partitions", num_partitions, 1, 10000);
+    s.field("replication-factor", replication_factor, 1, 100);
+    s.field("retention", retention);
+  });
+  r.choice("compression-codec", compression_codec, {"none", "gzip", "snappy", "lz4", "zstd"});
+  r.field("queue-size", queue_size, 1, 10'000'000);
+  r.field("flush-interval", flush_interval);
+  r.field("message-timeout", message_timeout);
+  r.choice("partitioning", partitioning, {"random", "exporter"});
+  r.field("consumer-group", consumer_group);
+  r.field("max-workers", max_workers, 1, 256);
+  r.field("fetch-queue-kbytes", fetch_queue_kbytes, 64, 1 << 20);
+  YAML::Node opts = r.raw("options");
+  if (opts && opts.IsMap())
+    for (const auto& kv : opts) options[kv.first.as<std::string>()] = kv.second.as<std::string>();
+  else if (opts && !opts.IsNull())
+    r.fail("options", "must be a mapping of librdkafka properties");
+}
+
+std::string KafkaConfig::fullTopic() const { return fmt::format("{}-v{}", topic, kEnvelopeVersion); }
+
+std::string KafkaConfig::bootstrap() const {
+  std::string out;
+  for (const auto& b : brokers) {
+    if (!out.empty()) out += ',';
+    out += b;
+  }
+  return out;
+}
+
+namespace {
+
+void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(fmt::format("kafka: {}={}: {}", key, value, err));
+  }
+}
+
+void logCallback(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+  static RateLimitedLog log(10, std::chrono::seconds(30));
+  if (level <= 3) log.warn("kafka {}: {}", fac, buf);
+  else if (level <= 5) spdlog::debug("kafka {}: {}", fac, buf);
+}
+
+rd_kafka_conf_t* baseConf(const KafkaConfig& c) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", c.bootstrap());
+  set(conf, "client.id", "akvo");
+  set(conf, "reconnect.backoff.ms", "100");
+  set(conf, "reconnect.backoff.max.ms", "2000");
+  rd_kafka_conf_set_log_cb(conf, logCallback);
+  return conf;
+}
+
+int64_t ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Producer
+
+struct KafkaProducer::Impl {
+  const KafkaConfig& config;
+  rd_kafka_t* rk = nullptr;
+  rd_kafka_topic_t* topic = nullptr;
+  std::jthread poller;
+  Counter& sent;
+  Counter& delivered;
+  Counter& dropped_full;
+  Counter& dropped_error;
+  Counter& delivery_errors;
+  Counter& bytes;
+  RateLimitedLog log;
+
+  Impl(const KafkaConfig& c, Metrics& m)
+      : config(c),
+        sent(m.counter("akvo_inlet_kafka_sent_datagrams_total", "Datagrams handed to the Kafka producer.")),
+        delivered(m.counter("akvo_inlet_kafka_delivered_datagrams_total", "Datagrams acknowledged by the broker.")),
+        dropped_full(m.counter("akvo_inlet_kafka_dropped_datagrams_total",
+                               "Datagrams dropped before Kafka, by reason.", {{"reason", "queue_full"}})),
+        dropped_error(m.counter("akvo_inlet_kafka_dropped_datagrams_total",
+                                "Datagrams dropped before Kafka, by reason.", {{"reason", "error"}})),
+        delivery_errors(m.counter("akvo_inlet_kafka_delivery_errors_total",
+                                  "Datagrams the broker never acknowledged (timeout, error).")),
+        bytes(m.counter("akvo_inlet_kafka_sent_bytes_total", "Envelope bytes handed to the producer.")) {}
+
+  static void onDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    if (msg->err) {
+      self->delivery_errors.inc();
+      self->log.warn("kafka: datagram not delivered: {}", rd_kafka_err2str(msg->err));
+    } else {
+      self->delivered.inc();
+    }
+  }
+};
+
+KafkaProducer::KafkaProducer(const KafkaConfig& config, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(config, metrics)) {
+  metrics.gauge("akvo_inlet_kafka_queue_datagrams", "Datagrams waiting in the producer queue.", {},
+                [this] { return impl_->rk ? double(rd_kafka_outq_len(impl_->rk)) : 0.0; });
+}
+
+KafkaProducer::~KafkaProducer() { stop(std::chrono::milliseconds(0)); }
+
+void KafkaProducer::start() {
+  const auto& c = impl_->config;
+  rd_kafka_conf_t* conf = baseConf(c);
+  set(conf, "compression.codec", c.compression_codec);
+  set(conf, "linger.ms", std::to_string(ms(c.flush_interval)));
+  set(conf, "queue.buffering.max.messages", std::to_string(c.queue_size));
+  set(conf, "message.timeout.ms", std::to_string(ms(c.message_timeout)));
+  set(conf, "acks", "1");
+  // random: any partition (one busy exporter spreads over every outlet); exporter: the
+  // partition is the hash of the key (the exporter address), Java-compatible.
+  set(conf, "partitioner", c.partitioning == "random" ? "random" : "murmur2_random");
+  for (const auto& [k, v] : c.options) set(conf, k, v);
+  rd_kafka_conf_set_dr_msg_cb(conf, Impl::onDelivery);
+  rd_kafka_conf_set_opaque(conf, impl_.get());
+  char err[512];
+  impl_->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!impl_->rk) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string("kafka producer: ") + err);
+  }
+  impl_->topic = rd_kafka_topic_new(impl_->rk, c.fullTopic().c_str(), nullptr);
+  impl_->poller = std::jthread([rk = impl_->rk](std::stop_token st) {
+    while (!st.stop_requested()) rd_kafka_poll(rk, 100);
+  });
+  spdlog::info("kafka producer to {} on {} ({} partitioning)", c.fullTopic(), c.bootstrap(),
+               c.partitioning);
+}
+
+void KafkaProducer::stop(std::chrono::milliseconds timeout) {
+  if (!impl_ || !impl_->rk) return;
+  impl_->poller.request_stop();
+  if (impl_->poller.joinable()) impl_->poller.join();
+  rd_kafka_flush(impl_->rk, int(timeout.count()));
+  int left = rd_kafka_outq_len(impl_->rk);
+  if (left > 0) {
+    spdlog::error("kafka: {} datagrams not delivered at shutdown", left);
+    impl_->delivery_errors.inc(uint64_t(left));
+  }
+  rd_kafka_topic_destroy(impl_->topic);
+  rd_kafka_destroy(impl_->rk);
+  impl_->rk = nullptr;
+}
+
+size_t KafkaProducer::send(std::span<Datagram> batch) {
+  if (!impl_->rk) return 0;
+  thread_local std::string wire;
+  size_t accepted = 0;
+  for (const Datagram& d : batch) {
+    encodeEnvelope(d, wire);
+    int rc = rd_kafka_produce(impl_->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                              wire.data(), wire.size(), d.exporter.bytes.data(), 16, nullptr);
+    if (rc == 0) {
+      accepted++;
+      impl_->bytes.inc(wire.size());
+      continue;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_last_error();
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      impl_->dropped_full.inc();
+    } else {
+      impl_->dropped_error.inc();
+      impl_->log.warn("kafka: cannot produce: {}", rd_kafka_err2str(e));
+    }
+  }
+  impl_->sent.inc(accepted);
+  // The caller counts the rest as dropped by the transport too; we count them by reason.
+  return accepted;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer
+
+class KafkaConsumer::Source : public DatagramSource {
+ public:
+  Source(KafkaConsumer& owner, rd_kafka_queue_t* queue) : owner_(owner), queue_(queue) {}
+  ~Source() override { rd_kafka_queue_destroy(queue_); }
+
+  size_t pop(std::span<Datagram> out, std::chrono::milliseconds wait) override;
+  bool finished() const override;
+  std::function<void()> checkpoint() override;
+  rd_kafka_queue_t* queue() { return queue_; }
+
+ private:
+  KafkaConsumer& owner_;
+  rd_kafka_queue_t* queue_;
+  std::vector<rd_kafka_message_t*> msgs_ = std::vector<rd_kafka_message_t*>(64);
+  std::map<int32_t, int64_t> next_offsets_;  ///< partition → offset to commit (last + 1)
+};
+
+struct KafkaConsumer::Impl {
+  const KafkaConfig& config;
+  rd_kafka_t* rk = nullptr;
+  std::vector<std::unique_ptr<Source>> sources;
+  std::atomic<bool> closed{false};
+  std::jthread control;
+  Counter& messages;
+  Counter& malformed;
+  Counter& commits;
+  Counter& commit_errors;
+  Counter& rebalances;
+  Counter& consumer_errors;
+  RateLimitedLog log;
+
+  Impl(const KafkaConfig& c, Metrics& m)
+      : config(c),
+        messages(m.counter("akvo_outlet_kafka_received_datagrams_total", "Datagrams consumed from Kafka.")),
+        malformed(m.counter("akvo_outlet_kafka_malformed_datagrams_total",
+                            "Kafka messages whose envelope could not be decoded (skipped).")),
+        commits(m.counter("akvo_outlet_kafka_commits_total", "Offset commits after a stored batch.")),
+        commit_errors(m.counter("akvo_outlet_kafka_commit_errors_total",
+                                "Failed commits (partition revoked: its datagrams may be read twice).")),
+        rebalances(m.counter("akvo_outlet_kafka_rebalances_total", "Partition assignments received.")),
+        consumer_errors(m.counter("akvo_outlet_kafka_errors_total", "Consumer errors (broker away...).")) {}
+};
+
+bool KafkaConsumer::Source::finished() const { return owner_.impl_->closed.load(); }
+
+size_t KafkaConsumer::Source::pop(std::span<Datagram> out, std::chrono::milliseconds wait) {
+  Impl& impl = *owner_.impl_;
+  if (impl.closed.load()) return 0;
+  size_t want = std::min(out.size(), msgs_.size());
+  ssize_t got = rd_kafka_consume_batch_queue(queue_, int(wait.count()), msgs_.data(), want);
+  size_t n = 0;
+  for (ssize_t i = 0; i < got; i++) {
+    rd_kafka_message_t* m = msgs_[size_t(i)];
+    if (m->err) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        impl.consumer_errors.inc();
+        impl.log.warn("kafka consumer: {}", rd_kafka_message_errstr(m));
+      }
+    } else {
+      next_offsets_[m->partition] = m->offset + 1;
+      impl.messages.inc();
+      if (decodeEnvelope({static_cast<const uint8_t*>(m->payload), m->len}, out[n])) {
+        n++;
+      } else {
+        impl.malformed.inc();
+        impl.log.warn("kafka: malformed envelope at partition {} offset {}", m->partition, m->offset);
+      }
+    }
+    rd_kafka_message_destroy(m);
+  }
+  return n;
+}
+
+std::function<void()> KafkaConsumer::Source::checkpoint() {
+  if (next_offsets_.empty()) return {};
+  Impl& impl = *owner_.impl_;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(int(next_offsets_.size()));
+  std::string topic = impl.config.fullTopic();
+  for (auto [p, off] : next_offsets_)
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = off;
+  next_offsets_.clear();
+  // A shared_ptr so that the std::function stays copyable and the list is freed exactly once.
+  auto owned = std::shared_ptr<rd_kafka_topic_partition_list_t>(list, rd_kafka_topic_partition_list_destroy);
+  return [&impl, owned] {
+    rd_kafka_resp_err_t e = rd_kafka_commit(impl.rk, owned.get(), 0);
+    if (e) {
+      impl.commit_errors.inc();
+      impl.log.warn("kafka: commit failed: {}", rd_kafka_err2str(e));
+    } else {
+      impl.commits.inc();
+    }
+  };
+}
+
+KafkaConsumer::KafkaConsumer(const KafkaConfig& config, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(config, metrics)) {
+  metrics.gauge("akvo_outlet_kafka_assigned_partitions", "Partitions assigned to this outlet.", {},
+                [this] { return double(assigned_.load()); });
+}
+
+KafkaConsumer::~KafkaConsumer() { stop(); }
+
+namespace {
+void rebalanceCallback(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                       void* opaque) {
+  static_cast<KafkaConsumer*>(opaque)->rebalance(int(err), parts);
+}
+}  // namespace
+
+void KafkaConsumer::start() {
+  const auto& c = impl_->config;
+  rd_kafka_conf_t* conf = baseConf(c);
+  set(conf, "group.id", c.consumer_group);
+  set(conf, "enable.auto.commit", "false");
+  set(conf, "enable.auto.offset.store", "false");
+  set(conf, "auto.offset.reset", "earliest");
+  set(conf, "queued.max.messages.kbytes", std::to_string(c.fetch_queue_kbytes));
+  set(conf, "session.timeout.ms", "6000");
+  set(conf, "heartbeat.interval.ms", "1000");
+  set(conf, "partition.assignment.strategy", "roundrobin");
+  for (const auto& [k, v] : c.options) set(conf, k, v);
+  rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback);
+  rd_kafka_conf_set_opaque(conf, this);
+  char err[512];
+  impl_->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!impl_->rk) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string("kafka consumer: ") + err);
+  }
+  rd_kafka_poll_set_consumer(impl_->rk);
+  for (int64_t i = 0; i < c.max_workers; i++)
+    impl_->sources.push_back(std::make_unique<Source>(*this, rd_kafka_queue_new(impl_->rk)));
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, c.fullTopic().c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t e = rd_kafka_subscribe(impl_->rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (e) throw std::runtime_error(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
+  // The control thread serves rebalances and group events; messages go to the sources' queues.
+  impl_->control = std::jthread([this](std::stop_token st) {
+    while (!st.stop_requested()) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->rk, 100);
+      if (!m) continue;
+      if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        impl_->consumer_errors.inc();
+        impl_->log.warn("kafka consumer: {}", rd_kafka_message_errstr(m));
+      } else if (!m->err) {
+        // Cannot happen (partition queues are forwarded before assignment); never lose it silently.
+        impl_->log.warn("kafka: message on the control queue (partition {}), will be re-read",
+                        m->partition);
+      }
+      rd_kafka_message_destroy(m);
+    }
+  });
+  spdlog::info("kafka consumer of {} on {} (group {}, {} workers)", c.fullTopic(), c.bootstrap(),
+               c.consumer_group, c.max_workers);
+}
+
+void KafkaConsumer::rebalance(int err, void* partitions) {
+  auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(partitions);
+  rd_kafka_t* rk = impl_->rk;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    // Each partition's queue is forwarded to a worker's queue before fetching starts.
+    for (int i = 0; i < parts->cnt; i++) {
+      const auto& tp = parts->elems[i];
+      rd_kafka_queue_t* pq = rd_kafka_queue_get_partition(rk, tp.topic, tp.partition);
+      if (!pq) continue;
+      size_t w = size_t(tp.partition) % impl_->sources.size();
+      rd_kafka_queue_forward(pq, impl_->sources[w]->queue());
+      rd_kafka_queue_destroy(pq);
+    }
+    rd_kafka_assign(rk, parts);
+    assigned_ = size_t(parts->cnt);
+    impl_->rebalances.inc();
+    std::string list;
+    for (int i = 0; i < parts->cnt; i++) {
+      if (i) list += ',';
+      list += std::to_string(parts->elems[i].partition);
+    }
+    spdlog::info("kafka: assigned partitions [{}]", list);
+  } else {
+    // Revoked: batches still in flight commit later and may fail (counted); their datagrams
+    // are then read again by the new owner: duplicates, never loss.
+    rd_kafka_assign(rk, nullptr);
+    assigned_ = 0;
+    spdlog::info("kafka: partitions revoked ({})", rd_kafka_err2str(rd_kafka_resp_err_t(err)));
+  }
+}
+
+size_t KafkaConsumer::size() const { return impl_->sources.size(); }
+DatagramSource& KafkaConsumer::source(size_t i) { return *impl_->sources.at(i); }
+void KafkaConsumer::close() { impl_->closed = true; }
+
+void KafkaConsumer::stop() {
+  if (!impl_ || !impl_->rk) return;
+  impl_->closed = true;
+  impl_->control.request_stop();
+  if (impl_->control.joinable()) impl_->control.join();
+  rd_kafka_consumer_close(impl_->rk);
+  impl_->sources.clear();
+  rd_kafka_destroy(impl_->rk);
+  impl_->rk = nullptr;
+  assigned_ = 0;
+}
+
+}  // namespace akvo

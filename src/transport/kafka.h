@@ -1,0 +1,96 @@
+#pragma once
+/// The Kafka transport (scale-out): inlets produce each datagram, undecoded, in a protobuf
+/// envelope (kafka_envelope.h) to the topic "<topic>-v1"; outlets consume it in a consumer group
+/// and commit offsets only once the batch holding the flows of those messages is stored.
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "transport/queue.h"
+
+namespace akvo {
+
+/// The `kafka` configuration section, shared by inlet, outlet and orchestrator.
+struct KafkaConfig {
+  std::vector<std::string> brokers = {"127.0.0.1:9092"};
+  std::string topic = "flows";  ///< base name: the topic is "<topic>-v<envelope version>"
+  // Topic creation (orchestrator).
+  int64_t num_partitions = 8;
+  int64_t replication_factor = 1;
+  Duration retention = std::chrono::hours(6);
+  // Producer (inlet).
+  std::string compression_codec = "zstd";  ///< none, gzip, snappy, lz4, zstd
+  int64_t queue_size = 100000;             ///< datagrams held while the broker is slow or away
+  Duration flush_interval = std::chrono::milliseconds(50);  ///< linger before a produce request
+  Duration message_timeout = std::chrono::seconds(120);  ///< then an undelivered datagram is dropped
+  /// exporter: one partition per exporter (its templates stay with one worker); random: any.
+  std::string partitioning = "exporter";
+  // Consumer (outlet).
+  std::string consumer_group = "akvo-outlet";
+  int64_t max_workers = 8;  ///< decoding workers; assigned partitions are spread over them
+  int64_t fetch_queue_kbytes = 8192;  ///< per partition prefetched: bounds memory when slow
+  /// Raw librdkafka properties (TLS, SASL...), applied last.
+  std::map<std::string, std::string> options;
+  bool configured = false;  ///< the file has a kafka section (the orchestrator then creates the topic)
+
+  void read(ConfigReader& r);
+  std::string fullTopic() const;
+  std::string bootstrap() const;
+};
+
+/// The inlet side: a FlowTransport that produces to Kafka. send() never blocks: when the local
+/// queue is full (broker slow or away) datagrams are dropped and counted.
+class KafkaProducer : public FlowTransport {
+ public:
+  KafkaProducer(const KafkaConfig& config, Metrics& metrics);
+  ~KafkaProducer() override;
+  /// Creates the librdkafka producer and its poll thread. Throws std::runtime_error.
+  void start();
+  /// Flushes for up to `timeout`, counts what could not be delivered, stops.
+  void stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  size_t send(std::span<Datagram> batch) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The outlet side: a consumer group member whose assigned partitions are spread over
+/// `max-workers` sources (partition p goes to source p % workers); each outlet worker pops from
+/// one source. A source's checkpoint() captures the offsets of the messages popped since the
+/// last one; the writer runs it once the batch is stored, which commits them.
+class KafkaConsumer : public OutletTransport {
+ public:
+  KafkaConsumer(const KafkaConfig& config, Metrics& metrics);
+  ~KafkaConsumer() override;
+  /// Joins the group (subscribes) and starts the thread serving rebalances. Throws.
+  void start();
+  /// Leaves the group (after the outlet stopped: last commits done).
+  void stop();
+
+  size_t size() const override;
+  DatagramSource& source(size_t i) override;
+  /// Stops the sources: pop() returns nothing more, the workers finish.
+  void close() override;
+  /// Partitions assigned to this member right now.
+  size_t assignedPartitions() const { return assigned_.load(); }
+  /// Called by librdkafka on the control thread (rd_kafka_resp_err_t, partition list).
+  void rebalance(int err, void* partitions);
+
+ private:
+  class Source;
+  struct Impl;
+  friend class Source;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<size_t> assigned_{0};
+};
+
+}  // namespace akvo

@@ -1,0 +1,71 @@
+// The kafka section: defaults, values, and errors naming file, line, key and choices. The
+// transport itself runs on a real broker in tests/integration/kafka_*.sh.
+#include "transport/kafka.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "app/app.h"
+
+namespace akvo {
+namespace {
+
+AppConfig load(const std::string& content) {
+  auto p = std::filesystem::temp_directory_path() /
+           ("akvo-kafka-test-" + std::to_string(getpid()) + ".yaml");
+  std::ofstream(p) << content;
+  AppConfig c = AppConfig::load(p.string());
+  std::filesystem::remove(p);
+  return c;
+}
+
+std::string error(const std::string& content) {
+  try {
+    load(content);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(KafkaConfig, DefaultsAndValues) {
+  AppConfig d = load("");
+  EXPECT_EQ(d.kafka.fullTopic(), "flows-v1");
+  EXPECT_EQ(d.kafka.partitioning, "exporter");
+  AppConfig c = load(
+      "kafka:\n  brokers: [a:9092, b:9093]\n  topic: netflows\n"
+      "  topic-configuration: {num-partitions: 16, replication-factor: 3, retention: 12h}\n"
+      "  compression-codec: lz4\n  partitioning: random\n  max-workers: 4\n"
+      "  options: {security.protocol: ssl}\n");
+  EXPECT_EQ(c.kafka.bootstrap(), "a:9092,b:9093");
+  EXPECT_EQ(c.kafka.fullTopic(), "netflows-v1");
+  EXPECT_EQ(c.kafka.num_partitions, 16);
+  EXPECT_EQ(c.kafka.replication_factor, 3);
+  EXPECT_EQ(c.kafka.retention, std::chrono::hours(12));
+  EXPECT_EQ(c.kafka.compression_codec, "lz4");
+  EXPECT_EQ(c.kafka.max_workers, 4);
+  EXPECT_EQ(c.kafka.options.at("security.protocol"), "ssl");
+}
+
+TEST(KafkaConfig, ClearErrors) {
+  std::string e = error("kafka:\n  compression-codec: brotli\n");
+  EXPECT_NE(e.find(":2:"), std::string::npos) << e;
+  EXPECT_NE(e.find("compression-codec"), std::string::npos) << e;
+  EXPECT_NE(e.find("zstd"), std::string::npos) << e;
+  e = error("kafka:\n  partitioning: sticky\n");
+  EXPECT_NE(e.find("random"), std::string::npos) << e;
+  e = error("kafka:\n  brokers: []\n");
+  EXPECT_NE(e.find("at least one broker"), std::string::npos) << e;
+  e = error("kafka:\n  topic-configuration: {num-partitions: 0}\n");
+  EXPECT_NE(e.find("num-partitions"), std::string::npos) << e;
+  e = error("kafka:\n  max-worker: 3\n");
+  EXPECT_NE(e.find("max-workers"), std::string::npos) << e;  // listed among the valid keys
+  e = error("clickhouse:\n  compression: lz5\n");
+  EXPECT_NE(e.find("gzip"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace akvo

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Scale-out end to end on a real Kafka 4 broker (KRaft, one node), with separate processes:
+# 1 orchestrator (embedded store, shared over its ClickHouse endpoint), 2 outlets in one
+# consumer group (HTTP store), 2 inlets, 1 console.
+#  1. a real capture (nfv5.pcap) through Kafka: flows, bytes, packets equal tshark's;
+#  2. 30000 distinct flows from 2 exporters over both inlets; kill -9 of one outlet in the
+#     middle: the other takes its partitions over, every flow is stored (duplicates listed);
+#  3. SIGTERM of everyone: clean exits.
+source "$(dirname "$0")/../tools/lib.sh"
+source "$ROOT/tests/tools/kafka_lib.sh"
+start_kafka
+
+ORCH_HTTP=$(free_port); OUT1_HTTP=$(free_port); OUT2_HTTP=$(free_port)
+IN1_HTTP=$(free_port); IN2_HTTP=$(free_port); CONSOLE_HTTP=$(free_port)
+IN1_UDP=$(free_port); IN2_UDP=$(free_port)
+KAFKA="kafka: {brokers: [127.0.0.1:$KAFKA_PORT], topic-configuration: {num-partitions: 4}, max-workers: 2, partitioning: random}"
+CONFIG="$TMP/orchestrator.yaml"
+cat > "$CONFIG" <<YAML
+clickhouse: {path: $TMP/data}
+http: {listen: 127.0.0.1:$ORCH_HTTP, max-body-size: 268435456}
+$KAFKA
+YAML
+for i in 1 2; do
+  port_var="OUT${i}_HTTP"
+  cat > "$TMP/outlet$i.yaml" <<YAML
+clickhouse: {servers: ["127.0.0.1:$ORCH_HTTP/clickhouse"]}
+http: {listen: 127.0.0.1:${!port_var}}
+outlet: {clickhouse: {maximum-wait-time: 500ms}}
+$KAFKA
+YAML
+  port_var="IN${i}_HTTP"; udp_var="IN${i}_UDP"
+  cat > "$TMP/inlet$i.yaml" <<YAML
+http: {listen: 127.0.0.1:${!port_var}}
+inlet: {flow: {inputs: [{decoder: netflow, listen: "127.0.0.1:${!udp_var}"}]}}
+$KAFKA
+YAML
+done
+cat > "$TMP/console.yaml" <<YAML
+clickhouse: {servers: ["127.0.0.1:$ORCH_HTTP/clickhouse"]}
+http: {listen: 127.0.0.1:$CONSOLE_HTTP}
+YAML
+
+start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
+grep -q "created topic flows-v1 (4 partitions" "$TMP/orch.log" || fail "orchestrator did not create the topic"
+pass "orchestrator: schema and topic flows-v1 with 4 partitions"
+start_role outlet1 outlet "$TMP/outlet1.yaml" "$OUT1_HTTP"
+start_role outlet2 outlet "$TMP/outlet2.yaml" "$OUT2_HTTP"
+start_role inlet1 inlet "$TMP/inlet1.yaml" "$IN1_HTTP"
+start_role inlet2 inlet "$TMP/inlet2.yaml" "$IN2_HTTP"
+start_role console console "$TMP/console.yaml" "$CONSOLE_HTTP"
+# Both outlets hold partitions before we send.
+for _ in $(seq 1 150); do
+  a=$(metric "$OUT1_HTTP" akvo_outlet_kafka_assigned_partitions); b=$(metric "$OUT2_HTTP" akvo_outlet_kafka_assigned_partitions)
+  [[ $((a + b)) -eq 4 && $a -gt 0 && $b -gt 0 ]] && break
+  sleep 0.2
+done
+[[ $((a + b)) -eq 4 && $a -gt 0 && $b -gt 0 ]] || fail "partitions not spread over both outlets ($a, $b)"
+pass "consumer group: outlet1 has $a partitions, outlet2 has $b"
+
+# 1. A real exporter's capture, through inlet1 → Kafka → outlets → store.
+CAP="$ROOT/../shared/testdata/netflow/nfv5.pcap"
+want=$(tshark -r "$CAP" -d udp.port==9990,cflow -T fields -e cflow.octets -e cflow.packets 2>/dev/null |
+  python3 -c 'import sys
+o=p=n=0
+for line in sys.stdin:
+    a,b=line.rstrip("\n").split("\t")
+    for x,y in zip(a.split(","),b.split(",")):
+        o+=int(x); p+=int(y); n+=1
+print(f"{n}\t{o}\t{p}")')
+python3 "$ROOT/tests/tools/pcap_send.py" "127.0.0.1:$IN1_UDP" "$CAP" >/dev/null
+wait_for "SELECT count(), sum(Bytes), sum(Packets) FROM flows" "$want" 30
+pass "nfv5.pcap through Kafka equals tshark's decode ($want)"
+got=$(curl -sf "http://127.0.0.1:$CONSOLE_HTTP/api/v0/sql" -d '{"query":"SELECT count() FROM flows"}')
+[[ "$got" == "${want%%$'\t'*}" ]] || fail "console (HTTP store) sees $got flows"
+pass "console reads the same store over HTTP ($got flows)"
+
+# 2. Distinct flows from two exporters over both inlets; kill -9 one outlet in the middle.
+N=30000
+python3 "$ROOT/tests/tools/kafka_flowgen.py" --target "127.0.0.1:$IN1_UDP" --target "127.0.0.1:$IN2_UDP" \
+  --flows $((N / 2)) --rate 1500 --source 127.0.0.2 --first 0 > "$TMP/gen1.out" &
+G1=$!
+python3 "$ROOT/tests/tools/kafka_flowgen.py" --target "127.0.0.1:$IN2_UDP" --target "127.0.0.1:$IN1_UDP" \
+  --flows $((N / 2)) --rate 1500 --source 127.0.0.3 --first $((N / 2)) > "$TMP/gen2.out" &
+G2=$!
+sleep 4
+before=$(sql "SELECT count() FROM flows WHERE DstPort = 80 AND Proto = 6")
+kill -KILL "$PID_outlet2"; wait "$PID_outlet2" 2>/dev/null || true
+pass "outlet2 killed with SIGKILL after $before of $N flows were stored"
+wait "$G1" "$G2"
+sent=$(( $(cat "$TMP/gen1.out") + $(cat "$TMP/gen2.out") ))
+[[ $sent -eq $N ]] || fail "flowgen sent $sent"
+received=$(( $(metric "$IN1_HTTP" akvo_inlet_kafka_delivered_datagrams_total) + $(metric "$IN2_HTTP" akvo_inlet_kafka_delivered_datagrams_total) ))
+# Every distinct flow arrives; the survivor took every partition.
+Q="SELECT uniqExact(SrcAddr, SrcPort) FROM flows WHERE DstPort = 80 AND Proto = 6 AND SrcAddr >= toIPv6('::ffff:10.0.0.0') AND SrcAddr <= toIPv6('::ffff:10.255.255.255')"
+wait_for "$Q" "$N" 50
+[[ $(metric "$OUT1_HTTP" akvo_outlet_kafka_assigned_partitions) -eq 4 ]] || fail "outlet1 did not take every partition"
+total=$(sql "SELECT count() FROM flows WHERE DstPort = 80 AND Proto = 6 AND SrcAddr >= toIPv6('::ffff:10.0.0.0') AND SrcAddr <= toIPv6('::ffff:10.255.255.255')")
+dups=$((total - N))
+pass "every one of $N flows stored after kill -9 ($received datagrams delivered to Kafka); duplicates: $dups"
+if [[ $dups -gt 0 ]]; then
+  sql "SELECT ExporterAddress, min(SrcPort), max(SrcPort), count() FROM (SELECT ExporterAddress, SrcAddr, SrcPort, count() c FROM flows WHERE DstPort = 80 AND Proto = 6 GROUP BY ALL HAVING c > 1) GROUP BY ExporterAddress" | sed 's/^/  duplicated: /'
+fi
+# Duplicates are bounded by what outlet2 had consumed without committing: at most a few batches.
+[[ $dups -le $((N / 2)) ]] || fail "too many duplicates ($dups)"
+
+# 3. Everyone stops cleanly.
+for r in inlet1 inlet2 outlet1 console orch; do stop_role "$r"; done
+pass "inlets, outlet, console and orchestrator exit 0 on SIGTERM"
+
+# 4. The orchestrator grows the topic when num-partitions is raised (never shrinks it).
+sed -i 's/num-partitions: 4/num-partitions: 6/' "$CONFIG"
+start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
+grep -q "topic flows-v1: partitions 4 -> 6" "$TMP/orch.log" || fail "topic not grown to 6 partitions"
+stop_role orch
+pass "orchestrator grew flows-v1 from 4 to 6 partitions"

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# A real Apache Kafka 4.x broker for the tests: one KRaft node (broker + controller) on
+# loopback, from the Maven Central jars cached in $AKVO_CACHE/kafka (default ~/.cache/akvo).
+#   kafka.sh fetch                 download the jars (idempotent; scripts/deps.sh --test runs it)
+#   kafka.sh start DIR PORT CPORT  format DIR and start a broker on 127.0.0.1:PORT (controller
+#                                  on CPORT); waits until it answers; PID in DIR/kafka.pid
+#   kafka.sh stop DIR              SIGTERM the broker and wait for it
+#   kafka.sh kill DIR              SIGKILL the broker
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cache="${AKVO_CACHE:-$HOME/.cache/akvo}/kafka"
+version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
+libs="$cache/$version/libs"
+
+fetch() {
+  [[ -f "$libs/.complete" ]] && return 0
+  command -v mvn >/dev/null || { echo "kafka.sh: mvn not found (apt-get install maven)" >&2; exit 1; }
+  mkdir -p "$libs"
+  echo "kafka.sh: fetching Kafka $version jars into $libs" >&2
+  mvn -q -B -f "$here/kafka/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$libs" -DincludeScope=runtime >&2
+  ls "$libs"/kafka_2.13-"$version".jar >/dev/null
+  touch "$libs/.complete"
+}
+
+java17() {
+  local j
+  for j in /usr/lib/jvm/java-17-openjdk-*/bin/java; do [[ -x "$j" ]] && { echo "$j"; return; }; done
+  command -v java
+}
+
+start() {
+  local dir="$1" port="$2" cport="$3"
+  fetch
+  mkdir -p "$dir"
+  cat > "$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+num.partitions=4
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+broker.session.timeout.ms=2000
+broker.heartbeat.interval.ms=500
+auto.create.topics.enable=true
+log.segment.bytes=16777216
+PROPS
+  cat > "$dir/log4j2.properties" <<'PROPS'
+rootLogger.level=WARN
+rootLogger.appenderRef.f.ref=F
+appender.f.type=File
+appender.f.name=F
+appender.f.fileName=${sys:kafka.logs.dir}/server.log
+appender.f.layout.type=PatternLayout
+appender.f.layout.pattern=[%d] %p %m (%c)%n
+PROPS
+  local java; java=$(java17)
+  local jopts=(-Xms128m -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+    -Dkafka.logs.dir="$dir" -Dlog4j2.configurationFile="$dir/log4j2.properties"
+    -cp "$libs/*")
+  if [[ ! -f "$dir/data/meta.properties" ]]; then
+    "$java" "${jopts[@]}" kafka.tools.StorageTool format --standalone \
+      -t "akvo-test-cluster-0000" -c "$dir/server.properties" > "$dir/format.log" 2>&1 \
+      || "$java" "${jopts[@]}" kafka.tools.StorageTool format \
+      -t "akvo-test-cluster-0000" -c "$dir/server.properties" >> "$dir/format.log" 2>&1 \
+      || { cat "$dir/format.log" >&2; exit 1; }
+  fi
+  "$java" "${jopts[@]}" kafka.Kafka "$dir/server.properties" >> "$dir/stdout.log" 2>&1 &
+  echo $! > "$dir/kafka.pid"
+  for _ in $(seq 1 600); do
+    if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
+      # The port opens before the broker registers: give it a moment more.
+      sleep 1; return 0
+    fi
+    kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null || { tail -30 "$dir/stdout.log" "$dir/server.log" >&2 2>/dev/null; exit 1; }
+    sleep 0.1
+  done
+  echo "kafka.sh: broker did not listen on $port" >&2; exit 1
+}
+
+stop() {
+  local dir="$1" sig="${2:-TERM}" pid
+  [[ -f "$dir/kafka.pid" ]] || return 0
+  pid=$(cat "$dir/kafka.pid")
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || { rm -f "$dir/kafka.pid"; return 0; }; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$dir/kafka.pid"
+}
+
+case "${1:-}" in
+  fetch) fetch ;;
+  start) start "$2" "$3" "$4" ;;
+  stop) stop "$2" TERM ;;
+  kill) stop "$2" KILL ;;
+  *) sed -n '2,9p' "$0"; exit 2 ;;
+esac
