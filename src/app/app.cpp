@@ -209,6 +209,7 @@ int runRole(const std::string& role, const AppConfig& c) {
       geoip->start();
     }
     networks = std::make_unique<Networks>(c.networks);
+    networks->start();
     core = std::make_unique<Core>(c.core, metrics, metadata.get(), networks.get(), geoip.get());
     outlet = std::make_unique<Outlet>(c.outlet, schema, *transport, *store, metrics,
                                       [&core](size_t) { return core->makeEnricher(); });
@@ -231,6 +232,7 @@ int runRole(const std::string& role, const AppConfig& c) {
   if (outlet) outlet->stop();
   if (metadata) metadata->stop();  // saves the cache
   if (geoip) geoip->stop();
+  if (networks) networks->stop();
   http.stop();
   pool.reset();
   write_pool.reset();

@@ -202,8 +202,8 @@ class CoreEnricher : public FlowEnricher {
       src_route = core_.routing_->lookup(f.src_addr, nullptr, f.exporter_address);
       dst_route = core_.routing_->lookup(f.dst_addr, &f.next_hop, f.exporter_address);
     }
-    const NetworkAttributes* src_net = core_.networks_ ? core_.networks_->lookup(f.src_addr) : nullptr;
-    const NetworkAttributes* dst_net = core_.networks_ ? core_.networks_->lookup(f.dst_addr) : nullptr;
+    const NetworkAttributes* src_net = nets_ ? nets_->lookup(f.src_addr) : nullptr;
+    const NetworkAttributes* dst_net = nets_ ? nets_->lookup(f.dst_addr) : nullptr;
     GeoInfo src_geo, dst_geo;
     if (geo_) {
       src_geo = geo_cache_.lookup(f.src_addr);
@@ -255,6 +255,13 @@ class CoreEnricher : public FlowEnricher {
         interfaces_.clear();
         exporters_.clear();
         metadata_generation_ = g;
+      }
+    }
+    if (core_.networks_) {
+      uint64_t g = core_.networks_->generation();
+      if (g != nets_generation_) {
+        nets_ = core_.networks_->snapshot();
+        nets_generation_ = g;
       }
     }
     if (core_.geoip_) {
@@ -438,6 +445,8 @@ class CoreEnricher : public FlowEnricher {
   uint64_t metadata_generation_ = 0, geo_generation_ = 0;
   std::shared_ptr<const GeoDatabases> geo_;
   GeoCache geo_cache_;
+  std::shared_ptr<const NetworkTree> nets_;
+  uint64_t nets_generation_ = 0;
   int64_t now_ = 0, classified_at_ = unixNow();
   double rate_multiplier_ = 1;
   uint64_t rng_ = 0x9E3779B97F4A7C15ull;
