@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <unordered_map>
+#include <unordered_set>
 
 #include "outlet/networks/subnet_map.h"
 
@@ -156,7 +157,7 @@ class CoreEnricher : public FlowEnricher {
     }
     if (f.sampling_rate == 0) {
       core_.drop_sampling_.inc();
-      core_.warnNoSamplingRate(f.exporter_address);
+      if (warned_.insert(f.exporter_address).second) core_.warnNoSamplingRate(f.exporter_address);
       return false;
     }
     if (rate_multiplier_ > 1) f.sampling_rate = uint64_t(double(f.sampling_rate) * rate_multiplier_ + 0.5);
@@ -442,6 +443,7 @@ class CoreEnricher : public FlowEnricher {
   std::unordered_map<IfKey, classifier::InterfaceResult, IfKeyHash> interfaces_;
   std::unordered_map<IPv6Addr, classifier::ExporterResult, IPv6AddrHash> exporters_;
   std::unordered_map<IPv6Addr, RateState, IPv6AddrHash> rates_;
+  std::unordered_set<IPv6Addr, IPv6AddrHash> warned_;  // exporters already reported by this worker
   uint64_t metadata_generation_ = 0, geo_generation_ = 0;
   std::shared_ptr<const GeoDatabases> geo_;
   GeoCache geo_cache_;
