@@ -254,6 +254,7 @@ int runRole(const std::string& role, const AppConfig& c) {
       geoip->start();
     }
     networks = std::make_unique<Networks>(c.networks);
+    networks->start();
     core = std::make_unique<Core>(c.core, metrics, metadata.get(), networks.get(), geoip.get());
     enrichers = [&core](size_t) { return core->makeEnricher(); };
   }
@@ -301,6 +302,7 @@ int runRole(const std::string& role, const AppConfig& c) {
   if (consumer) consumer->stop();  // after the outlet: its last batches commit on the way out
   if (metadata) metadata->stop();  // saves the cache
   if (geoip) geoip->stop();
+  if (networks) networks->stop();
   http.stop();
   pool.reset();
   write_pool.reset();

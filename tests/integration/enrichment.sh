@@ -84,18 +84,19 @@ pass "8 interfaces polled from snmpd; no flow waited ($(metric akvo_outlet_metad
 # 3. Again: every flow named and classified as the rules say.
 python3 "$ROOT/tests/tools/pcap_send.py" "127.0.0.1:$NETFLOW_PORT" "$CAP" >/dev/null
 wait_for "SELECT count() FROM flows" "58"
-named=$(sql "SELECT count() FROM flows WHERE ExporterName = 'nfv5-router.example.net'")
+# (Flows of the first replay may be partly named: one interface known, the other not yet.)
+named=$(sql "SELECT count() FROM flows WHERE ExporterName = 'nfv5-router.example.net' AND InIfName != '' AND OutIfName != ''")
 [[ $named -ge 29 ]] || fail "only $named flows named"
 got=$(sql "SELECT DISTINCT ExporterSite, ExporterRegion FROM flows WHERE ExporterName != ''")
 [[ "$got" == $'nfv5\teurope' ]] || fail "exporter classification: $got"
-got=$(sql "SELECT DISTINCT InIfName, InIfDescription, InIfSpeed, InIfConnectivity, InIfProvider, InIfBoundary FROM flows WHERE ExporterName != '' ORDER BY InIfName FORMAT TSV")
+got=$(sql "SELECT DISTINCT InIfName, InIfDescription, InIfSpeed, InIfConnectivity, InIfProvider, InIfBoundary FROM flows WHERE InIfName != '' ORDER BY InIfName FORMAT TSV")
 want=$'Gi0/0/115\tTransit: Cogent\t10000\ttransit\tcogent\texternal
 Gi0/0/116\tPNI: Netflix\t100000\tpni\tnetflix\texternal
 Gi0/0/117\tIX: FranceIX\t40000\tix\tfranceix\texternal
 Gi0/0/118\tTransit: Lumen\t10000\ttransit\tlumen\texternal'
 [[ "$got" == "$want" ]] || fail "input interfaces: got
 $got"
-got=$(sql "SELECT DISTINCT OutIfName, OutIfDescription, OutIfSpeed, OutIfConnectivity, OutIfProvider, OutIfBoundary FROM flows WHERE ExporterName != '' ORDER BY OutIfName LIMIT 1")
+got=$(sql "SELECT DISTINCT OutIfName, OutIfDescription, OutIfSpeed, OutIfConnectivity, OutIfProvider, OutIfBoundary FROM flows WHERE OutIfName != '' ORDER BY OutIfName LIMIT 1")
 [[ "$got" == $'Te0/124\tCustomer: cust124\t1000\t\t\tinternal' ]] || fail "output interface: $got"
 pass "ExporterName, site, region, In/OutIf name, description, speed, connectivity, provider, boundary"
 

@@ -497,7 +497,8 @@ std::string expand(std::string_view tmpl, const re2::StringPiece* groups, int ng
       out.push_back(c);
       continue;
     }
-    int g = std::stoi(std::string(tmpl.substr(start, j - start)));
+    int g = 0;
+    for (size_t k = start; k < j && g < 1000; k++) g = g * 10 + (tmpl[k] - '0');
     if (g < ngroups && groups[g].data()) out.append(groups[g].data(), groups[g].size());
     i = brace ? j : j - 1;
   }
@@ -743,7 +744,7 @@ ExporterResult RuleSet::classify(const ExporterInput& in, uint64_t* errors) cons
     try {
       Value v = eval(*r.root_, ctx);
       (void)v;
-    } catch (const EvalError&) {
+    } catch (const std::exception&) {  // EvalError, or anything unexpected: never past here
       if (errors) (*errors)++;
       break;
     }
@@ -763,7 +764,7 @@ InterfaceResult RuleSet::classify(const InterfaceInput& in, uint64_t* errors) co
     try {
       Value v = eval(*r.root_, ctx);
       (void)v;
-    } catch (const EvalError&) {
+    } catch (const std::exception&) {  // EvalError, or anything unexpected: never past here
       if (errors) (*errors)++;
       break;
     }

@@ -97,6 +97,14 @@ TEST(Classifier, OperatorsAndFirstWriterWins) {
             "defxabc");
 }
 
+TEST(Classifier, HostileTemplatesDoNotThrow) {
+  EXPECT_EQ(iface({R"r(ClassifyProviderRegex(Interface.Description, "(a)", "x$99999999999"))r"}, "a")
+                .provider,
+            "x");
+  EXPECT_EQ(iface({R"r(ClassifyProviderRegex(Interface.Description, "(a)", "${1"))r"}, "a").provider,
+            "1");
+}
+
 TEST(Classifier, RejectStopsAndDrops) {
   auto r = exporter({R"r(Exporter.Name startsWith "lab-" && Reject())r", R"r(ClassifySite("x"))r"},
                     "lab-1");

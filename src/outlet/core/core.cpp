@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <unordered_map>
+#include <unordered_set>
 
 #include "outlet/networks/subnet_map.h"
 
@@ -156,7 +157,7 @@ class CoreEnricher : public FlowEnricher {
     }
     if (f.sampling_rate == 0) {
       core_.drop_sampling_.inc();
-      core_.warnNoSamplingRate(f.exporter_address);
+      if (warned_.insert(f.exporter_address).second) core_.warnNoSamplingRate(f.exporter_address);
       return false;
     }
     if (rate_multiplier_ > 1) f.sampling_rate = uint64_t(double(f.sampling_rate) * rate_multiplier_ + 0.5);
@@ -202,8 +203,8 @@ class CoreEnricher : public FlowEnricher {
       src_route = core_.routing_->lookup(f.src_addr, nullptr, f.exporter_address);
       dst_route = core_.routing_->lookup(f.dst_addr, &f.next_hop, f.exporter_address);
     }
-    const NetworkAttributes* src_net = core_.networks_ ? core_.networks_->lookup(f.src_addr) : nullptr;
-    const NetworkAttributes* dst_net = core_.networks_ ? core_.networks_->lookup(f.dst_addr) : nullptr;
+    const NetworkAttributes* src_net = nets_ ? nets_->lookup(f.src_addr) : nullptr;
+    const NetworkAttributes* dst_net = nets_ ? nets_->lookup(f.dst_addr) : nullptr;
     GeoInfo src_geo, dst_geo;
     if (geo_) {
       src_geo = geo_cache_.lookup(f.src_addr);
@@ -255,6 +256,13 @@ class CoreEnricher : public FlowEnricher {
         interfaces_.clear();
         exporters_.clear();
         metadata_generation_ = g;
+      }
+    }
+    if (core_.networks_) {
+      uint64_t g = core_.networks_->generation();
+      if (g != nets_generation_) {
+        nets_ = core_.networks_->snapshot();
+        nets_generation_ = g;
       }
     }
     if (core_.geoip_) {
@@ -435,9 +443,12 @@ class CoreEnricher : public FlowEnricher {
   std::unordered_map<IfKey, classifier::InterfaceResult, IfKeyHash> interfaces_;
   std::unordered_map<IPv6Addr, classifier::ExporterResult, IPv6AddrHash> exporters_;
   std::unordered_map<IPv6Addr, RateState, IPv6AddrHash> rates_;
+  std::unordered_set<IPv6Addr, IPv6AddrHash> warned_;  // exporters already reported by this worker
   uint64_t metadata_generation_ = 0, geo_generation_ = 0;
   std::shared_ptr<const GeoDatabases> geo_;
   GeoCache geo_cache_;
+  std::shared_ptr<const NetworkTree> nets_;
+  uint64_t nets_generation_ = 0;
   int64_t now_ = 0, classified_at_ = unixNow();
   double rate_multiplier_ = 1;
   uint64_t rng_ = 0x9E3779B97F4A7C15ull;

@@ -156,6 +156,9 @@ void Metadata::insert(const Query& q, Answer answer, bool failed, int64_t now) {
       kept->failed = true;
       kept->last_access.store(it->second->last_access.load());
       e = kept;
+    } else if (it != cache_.end()) {
+      // A refresh is not a use: the entry still expires cache-duration after its last use.
+      e->last_access.store(it->second->last_access.load());
     }
     cache_[q] = e;
   }

@@ -216,3 +216,47 @@ TEST(SnmpMetadata, TimeoutIsAFailureNotABlock) {
 
 }  // namespace
 }  // namespace akvo::metadata
+
+namespace akvo::metadata {
+namespace {
+
+TEST(MetadataCache, RefreshesBeforeExpiryAndForgetsUnusedEntries) {
+  auto c = readConfig(R"(
+cache-duration: 2s
+cache-refresh: 1s
+cache-check-interval: 200ms
+providers:
+  - type: static
+    exporters: {192.0.2.0/24: {name: e1, default: {name: i1, speed: 10}}}
+)");
+  Metrics m;
+  Metadata md(c, m);
+  md.start();
+  auto now = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  auto first = md.lookup({*IPv6Addr::parse("192.0.2.1"), 1}, now());
+  ASSERT_NE(first, nullptr);
+  uint64_t gen = md.generation();
+  // Used every 200 ms: refreshed (a new entry) but never dropped.
+  for (int i = 0; i < 15; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_NE(md.lookup({*IPv6Addr::parse("192.0.2.1"), 1}, now()), nullptr);
+  }
+  EXPECT_GE(m.sum("akvo_outlet_metadata_cache_refreshes_total"), 1u);
+  EXPECT_GT(md.generation(), gen);
+  EXPECT_EQ(m.sum("akvo_outlet_metadata_cache_expired_total"), 0u);
+  // Unused for longer than cache-duration: dropped.
+  for (int i = 0; i < 30 && md.size() > 0; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(md.size(), 0u);
+  EXPECT_EQ(m.sum("akvo_outlet_metadata_cache_expired_total"), 1u);
+  // The entry handed out earlier is still valid for whoever holds it.
+  EXPECT_EQ(first->answer.exporter.name, "e1");
+  md.stop();
+}
+
+}  // namespace
+}  // namespace akvo::metadata

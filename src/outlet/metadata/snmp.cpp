@@ -302,6 +302,10 @@ Provider::Result SnmpProvider::query(const Query& q, Answer& out) {
         v.high_speed = part.high_speed, v.speed_bps = part.speed_bps, v.has_speed = true;
     }
   } else {
+    // net-snmp keeps SNMPv3 users and engine ids in process-wide lists: one v3 request at a
+    // time (v2c requests run in parallel).
+    static std::mutex v3_mutex;
+    std::lock_guard lock(v3_mutex);
     requests_.inc();
     any = snmpGet(peer, *cred, nullptr, config_, q.ifindex, v, error);
     if (!any) {

@@ -2,8 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
+#include <sstream>
+
+#include "common/http_server.h"
 
 #include "outlet/networks/subnet_map.h"
 
@@ -60,6 +67,23 @@ NetworkAttributes parseNetworkAttributes(const YAML::Node& n) {
 }
 
 void Networks::Config::read(ConfigReader& r) {
+  YAML::Node src = r.raw("network-sources");
+  if (src.IsDefined() && !src.IsNull()) {
+    if (!src.IsMap()) r.fail("network-sources", "expected a mapping name → {url, interval}");
+    for (const auto& kv : src) {
+      std::string name = kv.first.as<std::string>();
+      ConfigReader sr(kv.second, r.file(), r.path() + ".network-sources." + name);
+      Source s;
+      sr.field("url", s.url);
+      sr.field("interval", s.interval);
+      sr.field("timeout", s.timeout);
+      sr.finish();
+      if (s.url.rfind("http://", 0) != 0)
+        sr.fail("url", fmt::format("\"{}\" is not an http:// URL", s.url));
+      network_sources[name] = s;
+    }
+  }
+  r.field("network-sources-timeout", network_sources_timeout);
   YAML::Node n = r.raw("networks");
   networks.clear();
   if (!n.IsDefined() || n.IsNull()) return;
@@ -79,20 +103,165 @@ void Networks::Config::read(ConfigReader& r) {
   }
 }
 
-Networks::Networks(const Config& config) {
+std::shared_ptr<const NetworkTree> Networks::build(const NetworkList& list) {
   // Shortest prefixes first: each one then inherits from the longest already inserted prefix
-  // containing it. Identical prefixes: the last one in the configuration wins.
-  auto sorted = config.networks;
+  // containing it (which may be an identical one, listed earlier).
+  auto sorted = list;
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const auto& a, const auto& b) { return a.first.len < b.first.len; });
+  auto tree = std::make_shared<NetworkTree>();
   for (auto& [prefix, attrs] : sorted) {
     NetworkAttributes merged = attrs;
-    if (const NetworkAttributes* parent = tree_.lookup(prefix.addr);
-        parent && prefix.len > 0) {
-      // The lookup may return an identical prefix inserted earlier: inherit from it as well.
+    if (const NetworkAttributes* parent = tree->lookup(prefix.addr); parent && prefix.len > 0)
       merged.inherit(*parent);
+    tree->insert(prefix, std::move(merged));
+  }
+  return tree;
+}
+
+Networks::Networks(const Config& config) : config_(config), current_(build(config.networks)) {}
+
+Networks::~Networks() { stop(); }
+
+std::shared_ptr<const NetworkTree> Networks::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+void Networks::rebuild() {
+  // Remote first, static last: for identical prefixes, static wins.
+  NetworkList all;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, list] : remote_) all.insert(all.end(), list.begin(), list.end());
+  }
+  all.insert(all.end(), config_.networks.begin(), config_.networks.end());
+  auto tree = build(all);
+  {
+    std::lock_guard lock(mutex_);
+    current_ = std::move(tree);
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+NetworkList Networks::parseSource(const std::string& body) {
+  NetworkList out;
+  size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return out;
+  auto add = [&](const std::string& prefix, const YAML::Node& attrs) {
+    auto p = IPv6Prefix::parse(prefix);
+    if (!p) throw std::runtime_error(fmt::format("\"{}\" is not a subnet", prefix));
+    out.emplace_back(*p, parseNetworkAttributes(attrs));
+  };
+  if (body[first] == '[' || body[first] == '{') {
+    nlohmann::json j = nlohmann::json::parse(body);
+    if (j.is_object() && j.contains("networks")) j = j["networks"];
+    if (!j.is_array()) throw std::runtime_error("expected a JSON array of networks");
+    for (const auto& e : j) {
+      if (!e.is_object() || !e.contains("prefix"))
+        throw std::runtime_error("each network needs a \"prefix\"");
+      YAML::Node attrs(YAML::NodeType::Map);
+      for (const auto& [k, v] : e.items()) {
+        if (k == "prefix") continue;
+        attrs[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      }
+      add(e["prefix"].get<std::string>(), attrs);
     }
-    tree_.insert(prefix, std::move(merged));
+    return out;
+  }
+  // CSV: a header line, then one network per line (no quoting).
+  std::istringstream in(body);
+  std::string line;
+  std::vector<std::string> header;
+  auto split = [](const std::string& l) {
+    std::vector<std::string> cells;
+    std::string cell;
+    std::istringstream ls(l);
+    while (std::getline(ls, cell, ',')) {
+      while (!cell.empty() && (cell.back() == '\r' || cell.back() == ' ')) cell.pop_back();
+      while (!cell.empty() && cell.front() == ' ') cell.erase(0, 1);
+      cells.push_back(cell);
+    }
+    return cells;
+  };
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto cells = split(line);
+    if (header.empty()) {
+      header = cells;
+      if (std::find(header.begin(), header.end(), "prefix") == header.end())
+        throw std::runtime_error("the CSV header has no \"prefix\" column");
+      continue;
+    }
+    YAML::Node attrs(YAML::NodeType::Map);
+    std::string prefix;
+    for (size_t i = 0; i < cells.size() && i < header.size(); i++) {
+      if (header[i] == "prefix") prefix = cells[i];
+      else if (!cells[i].empty()) attrs[header[i]] = cells[i];
+    }
+    add(prefix, attrs);
+  }
+  return out;
+}
+
+bool Networks::fetch(const std::string& name, const Source& s) {
+  try {
+    std::string rest = s.url.substr(7);
+    size_t slash = rest.find('/');
+    std::string host = rest.substr(0, slash), target = slash == std::string::npos ? "/" : rest.substr(slash);
+    auto r = httpRequest(host, "GET", target, "", int(s.timeout.count()));
+    if (r.status != 200) throw std::runtime_error(fmt::format("HTTP status {}", r.status));
+    NetworkList list = parseSource(r.body);
+    size_t n = list.size();
+    {
+      std::lock_guard lock(mutex_);
+      remote_[name] = std::move(list);
+    }
+    rebuild();
+    spdlog::info("networks: source {} loaded ({} networks)", name, n);
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::warn("networks: source {} ({}): {} (keeping the previous networks)", name, s.url,
+                 e.what());
+    return false;
+  }
+}
+
+void Networks::start() {
+  if (config_.network_sources.empty()) return;
+  auto first = std::make_shared<std::atomic<bool>>(false);
+  thread_ = std::jthread([this, first](std::stop_token st) {
+    std::map<std::string, std::chrono::steady_clock::time_point> next;
+    for (const auto& [name, s] : config_.network_sources) next[name] = {};
+    bool initial = true;
+    std::mutex wm;
+    std::condition_variable_any wcv;
+    while (!st.stop_requested()) {
+      auto now = std::chrono::steady_clock::now();
+      for (const auto& [name, s] : config_.network_sources) {
+        if (now < next[name]) continue;
+        // A failed fetch is retried sooner than the interval.
+        bool ok = fetch(name, s);
+        next[name] = now + (ok ? s.interval : std::min<Duration>(s.interval, Duration(10000)));
+      }
+      if (initial) {
+        first->store(true);
+        initial = false;
+      }
+      std::unique_lock lock(wm);
+      wcv.wait_for(lock, st, std::chrono::milliseconds(200), [] { return false; });
+    }
+  });
+  // Wait (bounded) for the first round so that the first flows see the remote networks.
+  auto deadline = std::chrono::steady_clock::now() + config_.network_sources_timeout;
+  while (!first->load() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+void Networks::stop() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
   }
 }
 

@@ -3,8 +3,12 @@
 /// region, tenant, city, state, country and ASN. The most specific prefix wins per attribute;
 /// a prefix inherits from its enclosing prefixes the attributes it does not set. The result is
 /// one immutable prefix tree, read concurrently by every worker.
+#include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "common/config.h"
 #include "outlet/networks/prefix_tree.h"
@@ -18,21 +22,56 @@ struct NetworkAttributes {
   void inherit(const NetworkAttributes& parent);
 };
 
+using NetworkTree = PrefixTree<NetworkAttributes>;
+using NetworkList = std::vector<std::pair<IPv6Prefix, NetworkAttributes>>;
+
 class Networks {
  public:
+  /// A remote list of networks, fetched over HTTP every `interval`: a JSON array of objects
+  /// with a `prefix` and attributes, or CSV with a header line naming `prefix` and attributes.
+  struct Source {
+    std::string url;  ///< http://host:port/path (plain HTTP)
+    Duration interval{10 * 60 * 1000};
+    Duration timeout{10000};
+  };
   struct Config {
     /// prefix → attributes, in configuration order (a bare string is the name).
-    std::vector<std::pair<IPv6Prefix, NetworkAttributes>> networks;
+    NetworkList networks;
+    std::map<std::string, Source> network_sources;
+    Duration network_sources_timeout{10000};  ///< how long start() waits for the first fetch
     void read(ConfigReader& r);
   };
 
   explicit Networks(const Config& config);
-  /// Attributes of the most specific prefix containing `a` (merged), or nullptr. Lock-free.
-  const NetworkAttributes* lookup(const IPv6Addr& a) const { return tree_.lookup(a); }
-  size_t size() const { return tree_.size(); }
+  ~Networks();
+  /// Fetches the remote sources (waiting up to network-sources-timeout for the first time),
+  /// then keeps refreshing them in the background. Static networks apply meanwhile.
+  void start();
+  void stop();
+
+  /// The current tree: immutable, shared; a reader keeps the snapshot it took.
+  std::shared_ptr<const NetworkTree> snapshot() const;
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  /// Attributes of the most specific prefix containing `a` in the current tree. The pointer is
+  /// valid until the tree is replaced: the flow path uses snapshot() instead.
+  const NetworkAttributes* lookup(const IPv6Addr& a) const { return snapshot()->lookup(a); }
+  size_t size() const { return snapshot()->size(); }
+
+  /// Builds a merged tree (most specific wins per attribute; for equal prefixes the later
+  /// entry of `list` wins).
+  static std::shared_ptr<const NetworkTree> build(const NetworkList& list);
+  /// Parses a source's body (JSON or CSV). Throws std::runtime_error with the reason.
+  static NetworkList parseSource(const std::string& body);
 
  private:
-  PrefixTree<NetworkAttributes> tree_;
+  bool fetch(const std::string& name, const Source& s);
+  void rebuild();
+  Config config_;
+  mutable std::mutex mutex_;  // guards current_ and remote_
+  std::shared_ptr<const NetworkTree> current_;
+  std::map<std::string, NetworkList> remote_;
+  std::atomic<uint64_t> generation_{1};
+  std::jthread thread_;
 };
 
 /// Decodes one attribute set (a mapping, or a string for the name). Throws std::exception.

@@ -4,6 +4,8 @@
 
 #include "outlet/networks/subnet_map.h"
 
+#include <thread>
+
 namespace akvo {
 namespace {
 
@@ -95,6 +97,67 @@ TEST(SubnetMap, ScalarOrMap) {
   EXPECT_EQ(*b.lookup(ip("192.0.2.9")), 10);
   EXPECT_EQ(*b.lookup(ip("192.0.3.9")), 20);
   EXPECT_THROW(readSubnetMap<int>(r, "c", n["c"], toInt), ConfigError);
+}
+
+}  // namespace
+}  // namespace akvo
+
+#include "common/http_server.h"
+#include "common/metrics.h"
+
+namespace akvo {
+namespace {
+
+TEST(Networks, ParseSourcesJsonAndCsv) {
+  auto j = Networks::parseSource(
+      R"([{"prefix": "192.0.2.0/24", "name": "remote", "tenant": "t9", "asn": 64510}])");
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0].second.name, "remote");
+  EXPECT_EQ(j[0].second.asn, 64510u);
+  auto c = Networks::parseSource("prefix,name,role\n2001:db8::/32,v6,edge\n198.51.100.0/24,csv,\n");
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].second.role, "edge");
+  EXPECT_EQ(c[1].second.name, "csv");
+  EXPECT_THROW(Networks::parseSource("name\nx\n"), std::runtime_error);
+  EXPECT_THROW(Networks::parseSource(R"([{"prefix": "nope"}])"), std::runtime_error);
+}
+
+TEST(Networks, RemoteSourceOverHttpStaticWins) {
+  Metrics metrics;
+  HttpServer::Config hc;
+  hc.listen = "127.0.0.1:0";
+  HttpServer http(hc, metrics);
+  std::atomic<int> version{1};
+  http.route("GET", "/networks.json", [&](const HttpRequest&) {
+    return HttpResponse::json(
+        version == 1 ? R"([{"prefix": "192.0.2.0/24", "name": "remote", "site": "ams"},
+                          {"prefix": "198.51.100.0/24", "name": "remote2"}])"
+                     : R"([{"prefix": "203.0.113.0/24", "name": "remote3"}])");
+  });
+  http.start();
+  auto c = readConfig(fmt::format(R"(
+networks:
+  192.0.2.0/24: {{name: static}}
+network-sources:
+  test: {{url: "http://127.0.0.1:{}/networks.json", interval: 300ms}}
+)",
+                                  http.port()));
+  Networks n(c);
+  n.start();
+  auto* a = n.lookup(ip("192.0.2.1"));
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->name, "static");  // static wins for the same prefix
+  EXPECT_EQ(a->site, "ams");     // but inherits what it does not set
+  auto snap = n.snapshot();
+  EXPECT_EQ(snap->lookup(ip("198.51.100.1"))->name, "remote2");
+  version = 2;
+  for (int i = 0; i < 50 && !n.lookup(ip("203.0.113.1")); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_NE(n.lookup(ip("203.0.113.1")), nullptr);
+  EXPECT_EQ(n.lookup(ip("198.51.100.1")), nullptr);
+  EXPECT_EQ(snap->lookup(ip("198.51.100.1"))->name, "remote2");  // old snapshot still valid
+  n.stop();
+  http.stop();
 }
 
 }  // namespace
