@@ -34,7 +34,10 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
     c.inlet.read(s);
     s.field("queue-size", c.queue_size, 16, 1 << 24);
   });
-  r.section("outlet", [&](ConfigReader& s) { c.outlet.read(s); });
+  r.section("outlet", [&](ConfigReader& s) {
+    c.outlet.read(s);
+    s.section("routing", [&](ConfigReader& rs) { c.routing.read(rs); });
+  });
   r.section("demo-exporter", [&](ConfigReader& s) {
     c.demo.read(s);
     // By default the demo sends to the first NetFlow input.
@@ -182,6 +185,7 @@ int runRole(const std::string& role, const AppConfig& c) {
   }
 
   std::unique_ptr<QueueTransport> transport;
+  std::unique_ptr<routing::BmpProvider> bmp;
   std::unique_ptr<Outlet> outlet;
   std::unique_ptr<Inlet> inlet;
   if (all) {
@@ -191,7 +195,13 @@ int runRole(const std::string& role, const AppConfig& c) {
       metrics.gauge("akvo_inlet_transport_queue_depth", "Datagrams waiting in the queue.",
                     {{"queue", std::to_string(i)}}, [q] { return double(q->depth()); });
     }
-    outlet = std::make_unique<Outlet>(c.outlet, schema, *transport, *store, metrics);
+    Outlet::EnricherFactory enrichers;
+    if (c.routing.type == "bmp") {
+      bmp = std::make_unique<routing::BmpProvider>(c.routing.bmp, metrics);
+      bmp->start();
+      enrichers = [p = bmp.get()](size_t) { return std::make_unique<routing::RoutingEnricher>(*p); };
+    }
+    outlet = std::make_unique<Outlet>(c.outlet, schema, *transport, *store, metrics, enrichers);
     outlet->start();
     inlet = std::make_unique<Inlet>(c.inlet, *transport, metrics);
     inlet->start();
@@ -209,6 +219,7 @@ int runRole(const std::string& role, const AppConfig& c) {
   if (demo) demo->stop();
   if (inlet) inlet->stop();
   if (outlet) outlet->stop();
+  if (bmp) bmp->stop();
   http.stop();
   pool.reset();
   write_pool.reset();

@@ -15,6 +15,7 @@
 #include "inlet/udp.h"
 #include "orchestrator/clickhouse.h"
 #include "outlet/outlet.h"
+#include "outlet/routing/enricher.h"
 
 namespace akvo {
 
@@ -26,6 +27,7 @@ struct AppConfig {
   InletConfig inlet;
   int64_t queue_size = 16384;  ///< datagrams per outlet worker queue (embedded transport)
   Outlet::Config outlet;
+  routing::RoutingConfig routing;  ///< outlet.routing
   demo::DemoExporter::Config demo;
   YAML::Node resolved;  ///< the whole configuration with defaults, for `config check`
 
