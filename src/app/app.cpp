@@ -47,6 +47,15 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
           c.demo.target = in.listen;
           break;
         }
+    // And its BMP speaker to the BMP listener when routing uses BMP.
+    if (c.routing.type == "bmp" && !s.has("bmp")) {
+      std::string listen = c.routing.bmp.listen;
+      auto colon = listen.rfind(':');
+      std::string host = listen.substr(0, colon);
+      if (host.empty() || host == "0.0.0.0") listen = "127.0.0.1" + listen.substr(colon);
+      if (host == "[::]") listen = "[::1]" + listen.substr(colon);
+      c.demo.bmp.target = listen;
+    }
   });
   r.finish();
   c.resolved = r.resolved();

@@ -4,12 +4,14 @@
 /// (127.0.0.10, .11, ...), with named interfaces (transit, PNI, IX, customers) and traffic
 /// from a few hundred ASNs with a Zipf-like popularity, a diurnal curve, TCP/UDP/ICMP.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/config.h"
 #include "common/metrics.h"
+#include "demo/bmp.h"
 
 namespace akvo::demo {
 
@@ -35,6 +37,7 @@ class DemoExporter {
     int64_t sampling_rate = 1000;
     int64_t seed = 0;
     int64_t routers = 4;
+    BmpSpeaker::Config bmp;  ///< BMP speaker (DEMO-4); routes default to the demo networks
     void read(ConfigReader& r);
   };
 
@@ -51,6 +54,7 @@ class DemoExporter {
   Config config_;
   Metrics& metrics_;
   std::jthread thread_;
+  std::unique_ptr<BmpSpeaker> bmp_;
 };
 
 }  // namespace akvo::demo
