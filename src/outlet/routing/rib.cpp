@@ -46,6 +46,16 @@ bool matches(Key ip, uint64_t hi, uint64_t lo, unsigned len) {
   return m.hi == hi && m.lo == lo;
 }
 
+/// Address equality without a memcmp call (the lookup's inner loop).
+bool same(const IPv6Addr& a, const IPv6Addr& b) {
+  uint64_t a0, a1, b0, b1;
+  std::memcpy(&a0, a.bytes.data(), 8);
+  std::memcpy(&a1, a.bytes.data() + 8, 8);
+  std::memcpy(&b0, b.bytes.data(), 8);
+  std::memcpy(&b1, b.bytes.data() + 8, 8);
+  return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
 uint64_t mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
   return h * 0xff51afd7ed558ccdull;
@@ -53,7 +63,65 @@ uint64_t mix(uint64_t h, uint64_t v) {
 
 }  // namespace
 
-Rib::Rib() = default;
+Rib::Rib()
+    : jump_v4_(1 << 16), jump_v6_(1 << 16), dirty_v4_(1 << 16), dirty_v6_(1 << 16) {}
+
+void Rib::flushJumps() {
+  constexpr uint64_t kMapped = 0x0000ffff00000000ull;
+  for (uint32_t b : dirty_list_v6_) {
+    refreshBucket(uint64_t(b) << 48, 0, kV6Bucket, jump_v6_[b]);
+    dirty_v6_[b] = false;
+  }
+  for (uint32_t b : dirty_list_v4_) {
+    refreshBucket(0, kMapped | uint64_t(b) << 16, kV4Bucket, jump_v4_[b]);
+    dirty_v4_[b] = false;
+  }
+  dirty_list_v4_.clear();
+  dirty_list_v6_.clear();
+}
+
+void Rib::refreshBucket(uint64_t hi, uint64_t lo, unsigned bucket_len, Jump& j) const {
+  Key k{hi, lo};
+  uint32_t cur = root_, best = kNone, start = kNone;
+  while (cur != kNone) {
+    const Node& n = nodes_[cur];
+    if (n.len >= bucket_len) {
+      Key m = maskKey({n.hi, n.lo}, bucket_len);
+      if (m.hi == hi && m.lo == lo) start = cur;
+      break;
+    }
+    if (!matches(k, n.hi, n.lo, n.len)) break;
+    if (n.routes != kNone) best = cur;
+    cur = n.child[bitAt(hi, lo, n.len)];
+  }
+  j.start = start;
+  j.best = best;
+}
+
+void Rib::touched(uint64_t hi, uint64_t lo, uint8_t len) {
+  // IPv6 buckets: the /16s under the prefix (or its own /16).
+  {
+    uint32_t first = uint32_t(hi >> 48);
+    uint32_t count = len >= kV6Bucket ? 1 : 1u << (kV6Bucket - len);
+    for (uint32_t b = first; b < first + count; b++)
+      if (!dirty_v6_[b]) {
+        dirty_v6_[b] = true;
+        dirty_list_v6_.push_back(b);
+      }
+  }
+  // IPv4 buckets, when the prefix overlaps ::ffff:0:0/96.
+  constexpr uint64_t kMapped = 0x0000ffff00000000ull;
+  bool covers_v4 = len < 96 && matches({0, kMapped}, hi, lo, len);
+  bool inside_v4 = len >= 96 && hi == 0 && (lo >> 32) == 0xffff;
+  if (!covers_v4 && !inside_v4) return;
+  uint32_t first = inside_v4 ? uint32_t(lo >> 16) & 0xffff : 0;
+  uint32_t count = inside_v4 && len >= kV4Bucket ? 1 : 1u << (kV4Bucket - std::max<unsigned>(len, 96));
+  for (uint32_t b = first; b < first + count; b++)
+    if (!dirty_v4_[b]) {
+      dirty_v4_[b] = true;
+      dirty_list_v4_.push_back(b);
+    }
+}
 
 Rib::PeerId Rib::peer(const IPv6Addr& exporter, const BmpPeer& p) {
   std::unique_lock lock(mutex_);
@@ -109,10 +177,16 @@ void Rib::removePeer(PeerId id) {
           link = &r.next;
         }
       }
-      if (had && nodes_[i].routes == kNone) prefix_count_--;
+      if (had && nodes_[i].routes == kNone) {
+        prefix_count_--;
+        touched(nodes_[i].hi, nodes_[i].lo, nodes_[i].len);
+      }
     }
   }
   std::unique_lock lock(mutex_);
+  // Lookups meanwhile skip emptied nodes (they walk from the root); the jump tables forget
+  // them now.
+  flushJumps();
   peers_[id].used = false;
   peers_[id].routes = 0;
   free_peers_.push_back(id);
@@ -264,7 +338,10 @@ void Rib::update(PeerId id, const PathAttributes& attrs, std::span<const Nlri> a
         free_routes_ = dead;
         route_count_--;
         peer.routes--;
-        if (nodes_[node].routes == kNone) prefix_count_--;
+        if (nodes_[node].routes == kNone) {
+          prefix_count_--;
+          touched(k.hi, k.lo, w.prefix.len);
+        }
         break;
       }
     }
@@ -275,7 +352,9 @@ void Rib::update(PeerId id, const PathAttributes& attrs, std::span<const Nlri> a
   IPv6Addr last_nh;
   for (const auto& a : announced) {
     Key k = maskKey(keyOf(a.prefix.addr), a.prefix.len);
+    size_t nodes_before = nodes_.size();
     uint32_t node = insertNode(k.hi, k.lo, a.prefix.len);
+    bool structure_changed = nodes_.size() != nodes_before;
     // Each route holds one reference to its attribute set; consecutive routes with the same
     // next hop share the interned set without hashing again.
     if (last_attrs == kNone || !(last_nh == a.next_hop)) {
@@ -305,14 +384,22 @@ void Rib::update(PeerId id, const PathAttributes& attrs, std::span<const Nlri> a
     route_count_++;
     peer.routes++;
     if (was_empty) prefix_count_++;
+    if (was_empty || structure_changed) touched(k.hi, k.lo, a.prefix.len);
   }
+  flushJumps();
 }
 
 bool Rib::lookup(const IPv6Addr& exporter, const IPv6Addr& ip, const IPv6Addr& next_hop,
                  RouteInfo& out) const {
   Key k = keyOf(ip);
   std::shared_lock lock(mutex_);
-  uint32_t cur = root_, best = kNone;
+  const Jump& j = (k.hi == 0 && (k.lo >> 32) == 0xffff) ? jump_v4_[(k.lo >> 16) & 0xffff]
+                                                        : jump_v6_[k.hi >> 48];
+  uint32_t cur = j.start, best = j.best;
+  if (best != kNone && nodes_[best].routes == kNone) {
+    cur = root_;  // a peer removal in progress emptied it: walk from the top
+    best = kNone;
+  }
   while (cur != kNone) {
     const Node& n = nodes_[cur];
     if (!matches(k, n.hi, n.lo, n.len)) break;
@@ -322,16 +409,19 @@ bool Rib::lookup(const IPv6Addr& exporter, const IPv6Addr& ip, const IPv6Addr& n
   }
   if (best == kNone) return false;
   // Score: 2 for the flow's exporter, 1 for the flow's next hop; the first best wins.
+  // Attribute sets are only read when a next hop is given (one cache miss per route).
+  const bool want_nh = !next_hop.isZero();
+  const int max_score = want_nh ? 3 : 2;
   uint32_t chosen = kNone;
   int chosen_score = -1;
   for (uint32_t r = nodes_[best].routes; r != kNone; r = routes_[r].next) {
     const Route& route = routes_[r];
-    int score = (peers_[route.peer].exporter == exporter ? 2 : 0) +
-                (attrs_[route.attrs].next_hop == next_hop ? 1 : 0);
+    int score = (same(peers_[route.peer].exporter, exporter) ? 2 : 0) +
+                (want_nh && same(attrs_[route.attrs].next_hop, next_hop) ? 1 : 0);
     if (score > chosen_score) {
       chosen = r;
       chosen_score = score;
-      if (score == 3) break;
+      if (score == max_score) break;
     }
   }
   const AttrSet& a = attrs_[routes_[chosen].attrs];
@@ -366,6 +456,7 @@ size_t Rib::attributeSets() const {
 size_t Rib::memoryBytes() const {
   std::shared_lock lock(mutex_);
   size_t bytes = nodes_.capacity() * sizeof(Node) + routes_.capacity() * sizeof(Route) +
+                 (jump_v4_.size() + jump_v6_.size()) * sizeof(Jump) +
                  attrs_.capacity() * sizeof(AttrSet) + peers_.capacity() * sizeof(PeerInfo);
   for (const auto& s : attrs_)
     bytes += s.as_path.capacity() * 4 + s.communities.capacity() * 4 +

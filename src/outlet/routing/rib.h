@@ -94,6 +94,19 @@ class Rib {
     size_t routes = 0;
   };
 
+  /// Jump tables skip the top of the trie: for each /16 of IPv4 (bits 96-111 of the mapped
+  /// form) and each /16 of IPv6 (bits 0-15), the first node at or below that depth on the
+  /// bucket's path (where lookups start) and the best routed node above it.
+  struct Jump {
+    uint32_t start = kNone;
+    uint32_t best = kNone;
+  };
+  static constexpr unsigned kV4Bucket = 112, kV6Bucket = 16;
+  void refreshBucket(uint64_t hi, uint64_t lo, unsigned bucket_len, Jump& j) const;
+  /// Marks the buckets a change at prefix (hi, lo)/len may affect; flushJumps() refreshes them.
+  void touched(uint64_t hi, uint64_t lo, uint8_t len);
+  void flushJumps();
+
   uint32_t insertNode(uint64_t hi, uint64_t lo, uint8_t len);
   uint32_t findNode(uint64_t hi, uint64_t lo, uint8_t len) const;
   uint32_t intern(const IPv6Addr& nh, uint32_t asn, const PathAttributes& a);
@@ -102,6 +115,9 @@ class Rib {
 
   mutable std::shared_mutex mutex_;  // guards everything below
   std::vector<Node> nodes_;
+  std::vector<Jump> jump_v4_, jump_v6_;
+  std::vector<bool> dirty_v4_, dirty_v6_;
+  std::vector<uint32_t> dirty_list_v4_, dirty_list_v6_;
   uint32_t root_ = kNone;
   std::vector<Route> routes_;
   uint32_t free_routes_ = kNone;

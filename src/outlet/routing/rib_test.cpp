@@ -168,6 +168,22 @@ TEST(Rib, RandomAgainstReference) {
       EXPECT_EQ(r.asn, best_as) << q.toString();
     }
   }
+  // A second peer with default routes, then the first peer goes: only the defaults answer.
+  BmpPeer other;
+  other.address = ip("192.0.2.2");
+  other.asn = 65002;
+  auto p2 = rib.peer(exporter, other);
+  Nlri defaults[] = {nlri("0.0.0.0/0"), nlri("::/0", "2001:db8::1")};
+  rib.update(p2, {}, defaults, {});
+  rib.removePeer(p);
+  EXPECT_EQ(rib.routes(), 2u);
+  for (int i = 0; i < 200; i++) {
+    IPv6Addr q = randomPrefix().addr;
+    RouteInfo r;
+    ASSERT_TRUE(rib.lookup(exporter, q, {}, r)) << q.toString();
+    EXPECT_EQ(r.asn, 65002u);
+    EXPECT_EQ(r.prefix_len, q.isV4Mapped() ? 96 : 0) << q.toString();
+  }
 }
 
 }  // namespace akvo::routing
