@@ -162,7 +162,8 @@ void BmpProvider::accept(std::stop_token st) {
     connections_++;
     std::lock_guard lock(readers_mutex_);
     // Finished readers are joined here, so that the map does not grow with reconnections.
-    std::erase_if(readers_, [](auto& kv) { return !kv.second.joinable(); });
+    for (uint64_t done : finished_) readers_.erase(done);
+    finished_.clear();
     readers_.emplace(id, std::jthread([this, fd, id, exporter](std::stop_token rst) {
                        read(fd, id, exporter, rst);
                      }));
@@ -227,9 +228,13 @@ void BmpProvider::read(int fd, uint64_t id, IPv6Addr exporter, std::stop_token s
   connections_--;
   spdlog::info("bmp: exporter {} disconnected", exporter.toString());
   // The processor must learn the session ended even when stopping.
-  std::lock_guard lock(queue_mutex_);
-  queue_.push_back(Event{id, exporter, {}});
-  not_empty_.notify_one();
+  {
+    std::lock_guard lock(queue_mutex_);
+    queue_.push_back(Event{id, exporter, {}});
+    not_empty_.notify_one();
+  }
+  std::lock_guard lock(readers_mutex_);
+  finished_.push_back(id);
 }
 
 struct BmpProvider::Session {

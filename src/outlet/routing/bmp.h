@@ -80,8 +80,9 @@ class BmpProvider : public RoutingProvider {
   std::condition_variable_any not_empty_, not_full_;
   std::deque<Event> queue_;
 
-  std::mutex readers_mutex_;  // guards readers_
+  std::mutex readers_mutex_;  // guards readers_ and finished_
   std::map<uint64_t, std::jthread> readers_;
+  std::vector<uint64_t> finished_;  ///< readers that ended, joined at the next accept
   std::atomic<int64_t> connections_{0};
   std::jthread acceptor_, processor_;
   bool started_ = false;
