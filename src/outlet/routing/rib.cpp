@@ -63,17 +63,24 @@ uint64_t mix(uint64_t h, uint64_t v) {
 
 }  // namespace
 
-Rib::Rib()
-    : jump_v4_(1 << 16), jump_v6_(1 << 16), dirty_v4_(1 << 16), dirty_v6_(1 << 16) {}
+Rib::Rib(unsigned jump_bits)
+    : jump_bits_(std::clamp(jump_bits, 1u, 24u)),
+      v4_bucket_(96 + jump_bits_),
+      v6_bucket_(jump_bits_),
+      mask_((1u << jump_bits_) - 1),
+      jump_v4_(size_t(1) << jump_bits_),
+      jump_v6_(size_t(1) << jump_bits_),
+      dirty_v4_(size_t(1) << jump_bits_),
+      dirty_v6_(size_t(1) << jump_bits_) {}
 
 void Rib::flushJumps() {
   constexpr uint64_t kMapped = 0x0000ffff00000000ull;
   for (uint32_t b : dirty_list_v6_) {
-    refreshBucket(uint64_t(b) << 48, 0, kV6Bucket, jump_v6_[b]);
+    refreshBucket(uint64_t(b) << (64 - jump_bits_), 0, v6_bucket_, jump_v6_[b]);
     dirty_v6_[b] = false;
   }
   for (uint32_t b : dirty_list_v4_) {
-    refreshBucket(0, kMapped | uint64_t(b) << 16, kV4Bucket, jump_v4_[b]);
+    refreshBucket(0, kMapped | uint64_t(b) << (32 - jump_bits_), v4_bucket_, jump_v4_[b]);
     dirty_v4_[b] = false;
   }
   dirty_list_v4_.clear();
@@ -101,8 +108,8 @@ void Rib::refreshBucket(uint64_t hi, uint64_t lo, unsigned bucket_len, Jump& j) 
 void Rib::touched(uint64_t hi, uint64_t lo, uint8_t len) {
   // IPv6 buckets: the /16s under the prefix (or its own /16).
   {
-    uint32_t first = uint32_t(hi >> 48);
-    uint32_t count = len >= kV6Bucket ? 1 : 1u << (kV6Bucket - len);
+    uint32_t first = v6Index(hi);
+    uint32_t count = len >= v6_bucket_ ? 1 : 1u << (v6_bucket_ - len);
     for (uint32_t b = first; b < first + count; b++)
       if (!dirty_v6_[b]) {
         dirty_v6_[b] = true;
@@ -114,8 +121,8 @@ void Rib::touched(uint64_t hi, uint64_t lo, uint8_t len) {
   bool covers_v4 = len < 96 && matches({0, kMapped}, hi, lo, len);
   bool inside_v4 = len >= 96 && hi == 0 && (lo >> 32) == 0xffff;
   if (!covers_v4 && !inside_v4) return;
-  uint32_t first = inside_v4 ? uint32_t(lo >> 16) & 0xffff : 0;
-  uint32_t count = inside_v4 && len >= kV4Bucket ? 1 : 1u << (kV4Bucket - std::max<unsigned>(len, 96));
+  uint32_t first = inside_v4 ? v4Index(lo) : 0;
+  uint32_t count = inside_v4 && len >= v4_bucket_ ? 1 : 1u << (v4_bucket_ - std::max<unsigned>(len, 96));
   for (uint32_t b = first; b < first + count; b++)
     if (!dirty_v4_[b]) {
       dirty_v4_[b] = true;
@@ -393,8 +400,8 @@ bool Rib::lookup(const IPv6Addr& exporter, const IPv6Addr& ip, const IPv6Addr& n
                  RouteInfo& out) const {
   Key k = keyOf(ip);
   std::shared_lock lock(mutex_);
-  const Jump& j = (k.hi == 0 && (k.lo >> 32) == 0xffff) ? jump_v4_[(k.lo >> 16) & 0xffff]
-                                                        : jump_v6_[k.hi >> 48];
+  const Jump& j = (k.hi == 0 && (k.lo >> 32) == 0xffff) ? jump_v4_[v4Index(k.lo)]
+                                                        : jump_v6_[v6Index(k.hi)];
   uint32_t cur = j.start, best = j.best;
   if (best != kNone && nodes_[best].routes == kNone) {
     cur = root_;  // a peer removal in progress emptied it: walk from the top

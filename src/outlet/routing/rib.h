@@ -37,7 +37,9 @@ class Rib {
   using PeerId = uint32_t;
   static constexpr uint32_t kNone = 0xffffffff;
 
-  Rib();
+  /// `jump_bits`: size of the jump tables (2^bits entries each for IPv4 and IPv6, 1-24); 16
+  /// suits full tables, small values suit tiny tables (tests, fuzzing).
+  explicit Rib(unsigned jump_bits = 16);
   Rib(const Rib&) = delete;
   Rib& operator=(const Rib&) = delete;
 
@@ -101,7 +103,10 @@ class Rib {
     uint32_t start = kNone;
     uint32_t best = kNone;
   };
-  static constexpr unsigned kV4Bucket = 112, kV6Bucket = 16;
+  const unsigned jump_bits_, v4_bucket_, v6_bucket_;  // bits, and bucket prefix lengths
+  uint32_t v4Index(uint64_t lo) const { return uint32_t(lo >> (32 - jump_bits_)) & mask_; }
+  uint32_t v6Index(uint64_t hi) const { return uint32_t(hi >> (64 - jump_bits_)); }
+  const uint32_t mask_;
   void refreshBucket(uint64_t hi, uint64_t lo, unsigned bucket_len, Jump& j) const;
   /// Marks the buckets a change at prefix (hi, lo)/len may affect; flushJumps() refreshes them.
   void touched(uint64_t hi, uint64_t lo, uint8_t len);
