@@ -5,6 +5,9 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 export CCACHE_DIR ?= $(HOME)/.cache/akvo/ccache
+# Clones in other folders share the cache.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: run test deps deps-test build build-debug web unit integration bench clean
 

@@ -1,11 +1,14 @@
 // akvo: the command line. `akvo` alone runs all the roles in one process.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
 
 #include "app/app.h"
 #include "common/schema.h"
+#include "tools/replay.h"
+#include "outlet/decoder/decode_tool.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"akvo: network flow collector and visualizer"};
@@ -44,6 +47,24 @@ int main(int argc, char** argv) {
   sql->add_option("--format", format, "output format: TSV, JSON, CSV... (ClickHouse formats)");
   sql->add_flag("--write", write, "allow statements that write (default: read-only)");
 
+  auto* replay = app.add_subcommand("replay", "send the UDP payloads of captures to a collector, at a rate");
+  akvo::tools::ReplayOptions ro;
+  replay->add_option("--pcap", ro.pcaps, "capture files (templates are sent first)")->required();
+  replay->add_option("--target", ro.target, "collector host:port");
+  replay->add_option("--rate", ro.flows_per_second, "flows per second (0: as fast as possible)");
+  replay->add_option("--seconds", ro.seconds, "how long to send");
+  replay->add_option("--exporters", ro.exporters, "distinct exporters (sources 127.0.1.x)");
+  replay->add_option("--max-flows", ro.max_flows, "stop after this many flows");
+  auto* decode = app.add_subcommand("decode", "decode the flows of a capture and print them");
+  akvo::decoder::DecodeToolOptions decode_options;
+  std::string decode_ts = "input";
+  decode->add_option("--pcap", decode_options.pcap, "pcap file of NetFlow/IPFIX/sFlow datagrams")
+      ->required();
+  decode->add_option("--format", decode_options.format, "json (one object per flow) or table");
+  decode->add_option("--decoder", decode_options.decoder, "auto (by version field), netflow, sflow");
+  decode->add_option("--timestamp-source", decode_ts,
+                     "input (capture time), netflow-packet or netflow-first-switched");
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
@@ -56,12 +77,30 @@ int main(int argc, char** argv) {
           std::cout << (c.enabled_by_default ? "  + " : "  - ") << c.name << " " << c.type << "\n";
       return 0;
     }
+    if (*decode) {
+      spdlog::set_level(spdlog::level::warn);
+      if (decode_ts == "netflow-packet")
+        decode_options.timestamp_source = akvo::TimestampSource::kNetflowPacket;
+      else if (decode_ts == "netflow-first-switched")
+        decode_options.timestamp_source = akvo::TimestampSource::kNetflowFirstSwitched;
+      else if (decode_ts != "input")
+        throw std::invalid_argument("--timestamp-source: expected input, netflow-packet or "
+                                    "netflow-first-switched, got '" + decode_ts + "'");
+      return akvo::decoder::runDecodeTool(decode_options, std::cout, std::cerr);
+    }
     if (*check) {
       auto c = akvo::AppConfig::load(check_file);
       YAML::Emitter out;
       out << c.resolved;
       std::cout << out.c_str() << "\n";
       return 0;
+    }
+    if (*replay) {
+      auto r = akvo::tools::replay(ro);
+      std::cout << fmt::format("sent {} flows in {} datagrams ({} bytes, {} errors) in {:.2f} s: {:.0f} flows/s\n",
+                               r.flows, r.datagrams, r.bytes, r.errors, r.seconds,
+                               r.seconds > 0 ? double(r.flows) / r.seconds : 0);
+      return r.errors ? 1 : 0;
     }
     if (*sql) {
       if (format == "json") format = "JSON";

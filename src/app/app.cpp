@@ -36,6 +36,10 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
   });
   r.section("outlet", [&](ConfigReader& s) {
     c.outlet.read(s);
+    s.section("metadata", [&](ConfigReader& x) { c.metadata.read(x); });
+    s.section("geoip", [&](ConfigReader& x) { c.geoip.read(x); });
+    s.section("networks", [&](ConfigReader& x) { c.networks.read(x); });
+    s.section("core", [&](ConfigReader& x) { c.core.read(x); });
     s.section("routing", [&](ConfigReader& rs) { c.routing.read(rs); });
   });
   r.section("demo-exporter", [&](ConfigReader& s) {
@@ -195,6 +199,11 @@ int runRole(const std::string& role, const AppConfig& c) {
 
   std::unique_ptr<QueueTransport> transport;
   std::unique_ptr<routing::BmpProvider> bmp;
+  std::unique_ptr<routing::CoreRouting> bmp_for_core;
+  std::unique_ptr<metadata::Metadata> metadata;
+  std::unique_ptr<GeoIP> geoip;
+  std::unique_ptr<Networks> networks;
+  std::unique_ptr<Core> core;
   std::unique_ptr<Outlet> outlet;
   std::unique_ptr<Inlet> inlet;
   if (all) {
@@ -204,13 +213,30 @@ int runRole(const std::string& role, const AppConfig& c) {
       metrics.gauge("akvo_inlet_transport_queue_depth", "Datagrams waiting in the queue.",
                     {{"queue", std::to_string(i)}}, [q] { return double(q->depth()); });
     }
-    Outlet::EnricherFactory enrichers;
+    // Enrichment: metadata (cache + pollers), GeoIP, networks, routing (BMP), then the core
+    // that uses them.
+    metadata = std::make_unique<metadata::Metadata>(c.metadata, metrics);
+    metadata->start();
+    if (c.geoip.enabled()) {
+      geoip = std::make_unique<GeoIP>(c.geoip, metrics);
+      geoip->start();
+    }
+    networks = std::make_unique<Networks>(c.networks);
     if (c.routing.type == "bmp") {
       bmp = std::make_unique<routing::BmpProvider>(c.routing.bmp, metrics);
       bmp->start();
-      enrichers = [p = bmp.get()](size_t) { return std::make_unique<routing::RoutingEnricher>(*p); };
+      bmp_for_core = std::make_unique<routing::CoreRouting>(*bmp);
     }
-    outlet = std::make_unique<Outlet>(c.outlet, schema, *transport, *store, metrics, enrichers);
+    core = std::make_unique<Core>(c.core, metrics, metadata.get(), networks.get(), geoip.get(),
+                                  bmp_for_core.get());
+    // The core selects AS numbers, masks and next hops (asn-providers, net-providers) with the
+    // routing lookups; the routing enricher then adds AS paths and communities.
+    outlet = std::make_unique<Outlet>(
+        c.outlet, schema, *transport, *store, metrics,
+        [&core, p = bmp.get()](size_t) -> std::unique_ptr<FlowEnricher> {
+          if (!p) return core->makeEnricher();
+          return std::make_unique<routing::RoutingEnricher>(*p, core->makeEnricher());
+        });
     outlet->start();
     inlet = std::make_unique<Inlet>(c.inlet, *transport, metrics);
     inlet->start();
@@ -228,6 +254,8 @@ int runRole(const std::string& role, const AppConfig& c) {
   if (demo) demo->stop();
   if (inlet) inlet->stop();
   if (outlet) outlet->stop();
+  if (metadata) metadata->stop();  // saves the cache
+  if (geoip) geoip->stop();
   if (bmp) bmp->stop();
   http.stop();
   pool.reset();

@@ -14,6 +14,7 @@
 #include "demo/demo.h"
 #include "inlet/udp.h"
 #include "orchestrator/clickhouse.h"
+#include "outlet/core/core.h"
 #include "outlet/outlet.h"
 #include "outlet/routing/enricher.h"
 
@@ -27,6 +28,11 @@ struct AppConfig {
   InletConfig inlet;
   int64_t queue_size = 16384;  ///< datagrams per outlet worker queue (embedded transport)
   Outlet::Config outlet;
+  // Enrichment: the outlet's metadata, geoip, networks and core sections.
+  metadata::Metadata::Config metadata;
+  GeoIP::Config geoip;
+  Networks::Config networks;
+  Core::Config core;
   routing::RoutingConfig routing;  ///< outlet.routing
   demo::DemoExporter::Config demo;
   YAML::Node resolved;  ///< the whole configuration with defaults, for `config check`

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "demo/encoder.h"
+#include "demo/snmp_agents.h"
 #include "inlet/udp.h"
 
 namespace akvo::demo {
@@ -27,6 +28,7 @@ void DemoExporter::Config::read(ConfigReader& r) {
   r.field("sampling-rate", sampling_rate, 1, 16383);
   r.field("seed", seed, 0, INT64_MAX);
   r.field("routers", routers, 1, 200);
+  r.field("snmp-port", snmp_port, 0, 65535);
   r.section("bmp", [&](ConfigReader& s) { bmp.read(s); });
 }
 
@@ -110,6 +112,11 @@ DemoExporter::DemoExporter(Config config, Metrics& metrics)
 DemoExporter::~DemoExporter() { stop(); }
 
 void DemoExporter::start() {
+  if (config_.snmp_port > 0) {
+    snmp_ = std::make_unique<SnmpAgents>(routers(size_t(config_.routers)),
+                                         uint16_t(config_.snmp_port));
+    snmp_->start();
+  }
   if (!config_.bmp.target.empty()) {
     auto c = config_.bmp;
     if (c.routes.empty()) c.routes = demoBmpRoutes(c.session.peer_asn);
@@ -127,6 +134,7 @@ void DemoExporter::stop() {
     thread_.request_stop();
     thread_.join();
   }
+  if (snmp_) snmp_->stop();
 }
 
 void DemoExporter::run(std::stop_token st) {

@@ -37,6 +37,7 @@ class DemoExporter {
     int64_t sampling_rate = 1000;
     int64_t seed = 0;
     int64_t routers = 4;
+    int64_t snmp_port = 1161;  ///< the routers answer SNMP on this port (snmpd); 0: no SNMP
     BmpSpeaker::Config bmp;  ///< BMP speaker (DEMO-4); routes default to the demo networks
     void read(ConfigReader& r);
   };
@@ -54,6 +55,7 @@ class DemoExporter {
   Config config_;
   Metrics& metrics_;
   std::jthread thread_;
+  std::unique_ptr<class SnmpAgents> snmp_;
   std::unique_ptr<BmpSpeaker> bmp_;
 };
 

@@ -60,4 +60,125 @@ std::vector<uint8_t> encodeNetflowV5(const V5Header& h, std::span<const FlowReco
   return b;
 }
 
+namespace {
+// (IE, length) of the two data templates; addresses at index 2 and 3 differ by family.
+constexpr uint16_t kIpfixFields[][2] = {{1, 8},  {2, 8},  {8, 4},  {12, 4}, {9, 1},  {13, 1},
+                                        {15, 4}, {7, 2},  {11, 2}, {4, 1},  {5, 1},  {6, 1},
+                                        {10, 4}, {14, 4}, {16, 4}, {17, 4}, {150, 4}};
+constexpr size_t kIpfixFieldCount = sizeof(kIpfixFields) / sizeof(kIpfixFields[0]);
+
+uint16_t ipfixType(size_t i, bool v6) {
+  uint16_t t = kIpfixFields[i][0];
+  if (!v6) return t;
+  switch (t) {
+    case 8: return 27;
+    case 12: return 28;
+    case 9: return 29;
+    case 13: return 30;
+    case 15: return 62;
+    default: return t;
+  }
+}
+uint16_t ipfixLength(size_t i, bool v6) {
+  uint16_t t = kIpfixFields[i][0];
+  if (v6 && (t == 8 || t == 12 || t == 15)) return 16;
+  return kIpfixFields[i][1];
+}
+void putN(std::vector<uint8_t>& b, uint64_t v, size_t n) {
+  for (size_t i = n; i-- > 0;) b.push_back(uint8_t(v >> (8 * i)));
+}
+void putAddr(std::vector<uint8_t>& b, const IPv6Addr& a, bool v6) {
+  if (v6) b.insert(b.end(), a.bytes.begin(), a.bytes.end());
+  else b.insert(b.end(), a.bytes.begin() + 12, a.bytes.end());
+}
+void setLength(std::vector<uint8_t>& b, size_t at) {
+  size_t len = b.size() - at;
+  b[at + 2] = uint8_t(len >> 8);
+  b[at + 3] = uint8_t(len);
+}
+}  // namespace
+
+std::vector<uint8_t> encodeIpfix(const IpfixHeader& h, std::span<const FlowRecord> flows) {
+  std::vector<uint8_t> b;
+  put16(b, 10);
+  put16(b, 0);  // length, set below
+  put32(b, h.export_time);
+  put32(b, h.sequence);
+  put32(b, h.domain);
+  if (h.templates) {
+    size_t at = b.size();
+    put16(b, 2);
+    put16(b, 0);
+    for (bool v6 : {false, true}) {
+      put16(b, v6 ? 257 : 256);
+      put16(b, uint16_t(kIpfixFieldCount));
+      for (size_t i = 0; i < kIpfixFieldCount; i++) {
+        put16(b, ipfixType(i, v6));
+        put16(b, ipfixLength(i, v6));
+      }
+    }
+    setLength(b, at);
+    if (h.sampling_interval) {
+      at = b.size();
+      put16(b, 3);
+      put16(b, 0);
+      put16(b, 258);
+      put16(b, 3);  // fields
+      put16(b, 1);  // scope fields
+      put16(b, 302);
+      put16(b, 4);
+      put16(b, 305);
+      put16(b, 4);
+      put16(b, 306);
+      put16(b, 4);
+      setLength(b, at);
+    }
+  }
+  if (h.sampling_interval) {
+    size_t at = b.size();
+    put16(b, 258);
+    put16(b, 0);
+    put32(b, 0);  // selector id 0: the default of the domain
+    put32(b, 1);  // 1 packet selected...
+    put32(b, h.sampling_interval - 1);  // ...then interval - 1 skipped: rate = interval
+    setLength(b, at);
+  }
+  for (bool v6 : {false, true}) {
+    size_t at = b.size();
+    put16(b, v6 ? 257 : 256);
+    put16(b, 0);
+    size_t n = 0;
+    for (const auto& f : flows) {
+      if (f.src_addr.isV4Mapped() == v6) continue;
+      n++;
+      for (size_t i = 0; i < kIpfixFieldCount; i++) {
+        switch (kIpfixFields[i][0]) {
+          case 1: putN(b, f.bytes, 8); break;
+          case 2: putN(b, f.packets, 8); break;
+          case 8: putAddr(b, f.src_addr, v6); break;
+          case 12: putAddr(b, f.dst_addr, v6); break;
+          case 9: b.push_back(f.src_net_mask); break;
+          case 13: b.push_back(f.dst_net_mask); break;
+          case 15: putAddr(b, f.next_hop, v6); break;
+          case 7: put16(b, f.src_port); break;
+          case 11: put16(b, f.dst_port); break;
+          case 4: b.push_back(uint8_t(f.proto)); break;
+          case 5: b.push_back(f.ip_tos); break;
+          case 6: b.push_back(uint8_t(f.tcp_flags)); break;
+          case 10: put32(b, f.in_if); break;
+          case 14: put32(b, f.out_if); break;
+          case 16: put32(b, f.src_as); break;
+          case 17: put32(b, f.dst_as); break;
+          case 150: put32(b, f.first_switched); break;
+        }
+      }
+    }
+    if (n == 0) b.resize(at);
+    else setLength(b, at);
+  }
+  b[2] = uint8_t(b.size() >> 8);
+  b[3] = uint8_t(b.size());
+  return b;
+}
+
 }  // namespace akvo::demo

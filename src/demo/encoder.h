@@ -19,4 +19,19 @@ struct V5Header {
 /// Encodes up to 30 flows (IPv4 only; others are skipped) into one NetFlow v5 datagram.
 std::vector<uint8_t> encodeNetflowV5(const V5Header& header, std::span<const FlowRecord> flows);
 
+struct IpfixHeader {
+  uint32_t export_time = 0;
+  uint32_t sequence = 0;  ///< data records sent before this message (RFC 7011 §3.1)
+  uint32_t domain = 0;
+  uint32_t sampling_interval = 0;  ///< if > 0, an options template and record with it
+  bool templates = true;           ///< include the template sets
+};
+
+/// Encodes flows (IPv4 and IPv6) into one IPFIX message (RFC 7011): template 256 for IPv4 and
+/// 257 for IPv6 flows (octets, packets, addresses, masks, next hop, ports, protocol, ToS, TCP
+/// flags, interfaces, AS numbers, flowStartSeconds), and with a sampling interval an options
+/// template 258 (scope selectorId 302, samplingPacketInterval 305, samplingPacketSpace 306).
+/// The caller keeps the message under the MTU (about 20 flows).
+std::vector<uint8_t> encodeIpfix(const IpfixHeader& header, std::span<const FlowRecord> flows);
+
 }  // namespace akvo::demo

@@ -7,12 +7,14 @@
 
 #include "common/log.h"
 #include "outlet/decoder/netflow/netflow.h"
+#include "outlet/decoder/sflow/sflow.h"
 
 namespace akvo {
 
 void Outlet::Config::read(ConfigReader& r) {
   r.field("workers", workers, 1, 256);
   r.section("clickhouse", [&](ConfigReader& s) { clickhouse.read(s); });
+  r.section("core", [&](ConfigReader& s) { sampling.read(s); });
 }
 
 class Outlet::Worker : public decoder::FlowSink {
@@ -25,7 +27,9 @@ class Outlet::Worker : public decoder::FlowSink {
         flows_(outlet.metrics_.counter("akvo_outlet_core_flows_total", "Flows decoded and batched.")),
         dropped_(outlet.metrics_.counter("akvo_outlet_core_flows_dropped_total",
                                          "Flows dropped by enrichment (rules, missing data).")),
-        datagrams_(outlet.metrics_.counter("akvo_outlet_core_datagrams_total", "Datagrams decoded.")) {
+        datagrams_(outlet.metrics_.counter("akvo_outlet_core_datagrams_total", "Datagrams decoded.")),
+        counter_samples_(outlet.metrics_.counter("akvo_outlet_decoder_sflow_counter_samples_total",
+                                                 "sFlow counter samples (skipped).")) {
     if (outlet.enrichers_) enricher_ = outlet.enrichers_(index);
     for (size_t s = 0; s < size_t(decoder::Status::kCount); s++)
       errors_[s] = &outlet.metrics_.counter(
@@ -41,6 +45,7 @@ class Outlet::Worker : public decoder::FlowSink {
   }
 
   void flow(FlowRecord& f) override {
+    decoder::SamplingRates::apply(outlet_.config_.sampling, f);
     if (enricher_ && !enricher_->enrich(f)) {
       dropped_.inc();
       return;
@@ -74,14 +79,62 @@ class Outlet::Worker : public decoder::FlowSink {
     decoder::Input input{std::span<const uint8_t>(d.buffer.data(), d.size), d.exporter,
                          d.time_received, d.timestamp_source, d.use_src_addr};
     decoder::Status s;
+    const decoder::Decoder* used = nullptr;
     switch (d.decoder) {
-      case DecoderKind::kNetflow: s = netflow_.decode(input, *this); break;
+      case DecoderKind::kNetflow: s = netflow_.decode(input, *this); used = &netflow_; break;
+      case DecoderKind::kSflow:
+        s = sflow_.decode(input, *this);
+        used = &sflow_;
+        if (sflow_.counterSamples()) counter_samples_.inc(sflow_.counterSamples());
+        if (s == decoder::Status::kUnsupported) s = decoder::Status::kOk;  // counters only
+        break;
       default: s = decoder::Status::kUnsupported; break;
     }
+    countExporter(d.exporter, used ? &used->stats() : nullptr, s);
     if (s != decoder::Status::kOk) {
       errors_[size_t(s)]->inc();
       log_.warn("exporter {}: cannot decode datagram: {}", d.exporter.toString(),
                 decoder::statusName(s));
+    }
+  }
+
+  // Per-exporter counters, created on the first datagram of an exporter (control path).
+  struct ExporterCounters {
+    Counter *packets, *flows, *missing_templates, *lost;
+    std::array<Counter*, size_t(decoder::Status::kCount)> errors{};
+  };
+  void countExporter(const IPv6Addr& exporter, const decoder::DatagramStats* st,
+                     decoder::Status s) {
+    auto it = exporters_.find(exporter);
+    if (it == exporters_.end()) {
+      auto& m = outlet_.metrics_;
+      Labels l = {{"exporter", exporter.toString()}};
+      ExporterCounters c{
+          &m.counter("akvo_outlet_decoder_packets_total", "Datagrams received, by exporter.", l),
+          &m.counter("akvo_outlet_decoder_flows_total", "Flows decoded, by exporter.", l),
+          &m.counter("akvo_outlet_decoder_missing_template_total",
+                     "NetFlow v9/IPFIX data sets dropped: template not known yet.", l),
+          &m.counter("akvo_outlet_decoder_sequence_lost_total",
+                     "Gaps in the exporter's sequence numbers: flows (NetFlow v5, IPFIX) or "
+                     "datagrams (NetFlow v9, sFlow) the exporter sent that never reached us.",
+                     l)};
+      it = exporters_.emplace(exporter, c).first;
+    }
+    ExporterCounters& c = it->second;
+    c.packets->inc();
+    if (st) {
+      if (st->flows) c.flows->inc(st->flows);
+      if (st->missing_templates) c.missing_templates->inc(st->missing_templates);
+      if (st->lost) c.lost->inc(st->lost);
+    }
+    if (s != decoder::Status::kOk) {
+      if (!c.errors[size_t(s)])
+        c.errors[size_t(s)] = &outlet_.metrics_.counter(
+            "akvo_outlet_decoder_exporter_errors_total",
+            "Datagrams that failed to decode, by exporter and reason.",
+            {{"exporter", exporter.toString()},
+             {"reason", std::string(decoder::statusName(s))}});
+      c.errors[size_t(s)]->inc();
     }
   }
 
@@ -91,9 +144,12 @@ class Outlet::Worker : public decoder::FlowSink {
   NativeBatch batch_;
   std::unique_ptr<FlowEnricher> enricher_;
   decoder::NetflowDecoder netflow_;
+  decoder::SflowDecoder sflow_;
+  std::unordered_map<IPv6Addr, ExporterCounters, IPv6AddrHash> exporters_;
   Counter& flows_;
   Counter& dropped_;
   Counter& datagrams_;
+  Counter& counter_samples_;
   std::array<Counter*, size_t(decoder::Status::kCount)> errors_{};
   RateLimitedLog log_;
   std::jthread thread_;

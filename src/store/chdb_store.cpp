@@ -41,6 +41,7 @@ struct ChdbApi {
   const char* (*stream_insert_error)(chdb_insert_stream);
   void (*destroy_insert_stream)(chdb_insert_stream);
   const char* (*version)();
+  int (*shutdown)();  ///< optional (chDB >= 26.7): joins the engine's threads
 };
 
 namespace {
@@ -87,6 +88,7 @@ const ChdbApi* loadApi(const std::string& path) {
   bind(h, a->stream_insert_error, "chdb_stream_insert_error");
   bind(h, a->destroy_insert_stream, "chdb_destroy_insert_stream");
   bind(h, a->version, "chdb_version");
+  a->shutdown = reinterpret_cast<int (*)()>(dlsym(h, "chdb_shutdown"));
   // Otherwise chDB takes SIGSEGV/SIGABRT/SIGTSTP for itself (STORAGE.md).
   a->set_signal_handlers_enabled(0);
   api = a;
@@ -159,7 +161,13 @@ ChdbStore::ChdbStore(Config config) : config_(std::move(config)) {
   spdlog::info("embedded store ready: chDB {} on {}", api_->version(), config_.path);
 }
 
-ChdbStore::~ChdbStore() { delete static_cast<StoreConnection*>(keeper_); }
+ChdbStore::~ChdbStore() {
+  delete static_cast<StoreConnection*>(keeper_);
+  // With every connection closed, stop the engine's threads now: left running, they race the
+  // process's exit (global destructors) and crash it now and then.
+  if (api_->shutdown && api_->shutdown() != 0)
+    spdlog::warn("embedded store: connections still open at shutdown");
+}
 
 std::unique_ptr<StoreConnection> ChdbStore::connect(bool read_only) {
   std::vector<std::string> args = {"akvo", "--path=" + config_.path,

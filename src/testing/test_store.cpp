@@ -4,18 +4,25 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 
 namespace akvo::testing {
 
 ChdbStore& testStore() {
-  static ChdbStore* store = [] {
-    char tmpl[] = "/tmp/akvo-test-store.XXXXXX";
-    std::string dir = mkdtemp(tmpl);
-    ChdbStore::Config c;
-    c.path = dir;
-    return new ChdbStore(c);  // never closed: closing the last connection stops the engine
-  }();
+  static ChdbStore* store = nullptr;
+  static char dir[] = "/tmp/akvo-test-store.XXXXXX";
+  if (store) return *store;
+  ChdbStore::Config c;
+  c.path = mkdtemp(dir);
+  store = new ChdbStore(c);
+  // Stop the engine before the process's own teardown (tests have closed their connections),
+  // then remove the folder.
+  std::atexit([] {
+    delete store;
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  });
   return *store;
 }
 

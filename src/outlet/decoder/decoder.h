@@ -53,12 +53,39 @@ class FlowSink {
   virtual void flow(FlowRecord& record) = 0;
 };
 
+/// What the last decode() saw, for per-exporter counters (reset by each decode()).
+struct DatagramStats {
+  uint32_t flows = 0;             ///< flows handed to the sink
+  uint32_t missing_templates = 0; ///< data sets dropped because their template is unknown
+  uint32_t lost = 0;   ///< gap in the exporter's sequence numbers before this datagram
+                       ///< (flows for NetFlow v5 and IPFIX, datagrams for v9 and sFlow)
+};
+
 class Decoder {
  public:
   virtual ~Decoder() = default;
   /// Decodes one datagram. Flows decoded before an error in the same datagram are kept.
   virtual Status decode(const Input& input, FlowSink& sink) = 0;
+  /// Facts about the last decoded datagram.
+  const DatagramStats& stats() const { return stats_; }
+
+ protected:
+  DatagramStats stats_;
 };
+
+/// Sequence-number gap tracking (RFC 3954 §5.1, RFC 7011 §3.1, sFlow v5 datagram sequence):
+/// returns how many units were skipped before `seq` and sets what the next one should be. A
+/// sequence that goes backwards or jumps absurdly far (restart, reordering) resets the count.
+inline uint32_t sequenceGap(bool& seen, uint32_t& expected, uint32_t seq, uint32_t advance) {
+  uint32_t gap = 0;
+  if (seen) {
+    uint32_t d = seq - expected;
+    if (d != 0 && d < (1u << 24)) gap = d;
+  }
+  seen = true;
+  expected = seq + advance;
+  return gap;
+}
 
 /// Big-endian readers over a bounded span.
 inline uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }

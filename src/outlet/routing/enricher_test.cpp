@@ -101,3 +101,56 @@ TEST(RoutingConfig, ReadsAndRejects) {
 }
 
 }  // namespace akvo::routing
+
+namespace akvo::routing {
+
+// The core's hook: origin AS, mask in the flow's form, next hop; not found without a route.
+TEST(CoreRouting, ConvertsForTheCore) {
+  RibProvider p;
+  BmpPeer peer;
+  peer.address = ip("192.0.2.1");
+  peer.asn = 64500;
+  auto id = p.rib.peer(ip("203.0.113.1"), peer);
+  PathAttributes a;
+  a.as_path = {64500, 64476};
+  Nlri n;
+  n.prefix = *IPv6Prefix::parse("198.51.100.0/24");
+  n.next_hop = ip("192.0.2.1");
+  Nlri n6 = n;
+  n6.prefix = *IPv6Prefix::parse("2001:db8::/32");
+  Nlri ann[] = {n, n6};
+  p.rib.update(id, a, ann, {});
+  CoreRouting core(p);
+  auto r = core.lookup(ip("198.51.100.7"), nullptr, ip("203.0.113.1"));
+  EXPECT_TRUE(r.found);
+  EXPECT_EQ(r.asn, 64476u);
+  EXPECT_EQ(r.net_mask, 24);
+  EXPECT_EQ(r.next_hop, ip("192.0.2.1"));
+  EXPECT_EQ(core.lookup(ip("2001:db8::9"), nullptr, {}).net_mask, 32);
+  EXPECT_FALSE(core.lookup(ip("192.0.2.99"), nullptr, {}).found);
+
+  // With an inner enricher: it runs first (and may drop); only the path is added after.
+  struct Inner : FlowEnricher {
+    bool drop = false;
+    bool enrich(FlowRecord& f) override {
+      f.dst_as = 1;  // what the core chose
+      return !drop;
+    }
+  };
+  auto inner = std::make_unique<Inner>();
+  Inner* in = inner.get();
+  RoutingEnricher e(p, std::move(inner));
+  FlowRecord f;
+  f.dst_addr = ip("198.51.100.7");
+  ASSERT_TRUE(e.enrich(f));
+  EXPECT_EQ(f.dst_as, 1u);
+  EXPECT_EQ(f.dst_net_mask, 0);  // the core's job
+  ASSERT_EQ(f.dst_as_path.size(), 2u);
+  in->drop = true;
+  FlowRecord g;
+  g.dst_addr = ip("198.51.100.7");
+  EXPECT_FALSE(e.enrich(g));
+  EXPECT_TRUE(g.dst_as_path.empty());
+}
+
+}  // namespace akvo::routing

@@ -11,6 +11,7 @@ void BatchWriter::Config::read(ConfigReader& r) {
   r.field("maximum-wait-time", maximum_wait_time);
   r.field("grace-period", grace_period);
   r.field("queue-size", queue_size, 1, 1000);
+  r.field("discard", discard);
   if (maximum_wait_time.count() <= 0) r.fail("maximum-wait-time", "must be positive");
 }
 
@@ -81,7 +82,7 @@ bool BatchWriter::insert(NativeBatch& batch, bool stopping) {
   for (;;) {
     auto start = std::chrono::steady_clock::now();
     try {
-      conn_->insertNative(insert_prefix_, encoded_);
+      if (!config_.discard) conn_->insertNative(insert_prefix_, encoded_);
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       metrics_.observe("akvo_outlet_clickhouse_insert_seconds", "Time to insert one batch.", secs,
                        {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});

@@ -25,6 +25,7 @@ class BatchWriter {
     Duration maximum_wait_time = std::chrono::seconds(5);  ///< or at this age
     Duration grace_period = std::chrono::minutes(1);  ///< retry budget at shutdown
     int64_t queue_size = 4;                           ///< batches waiting to be written
+    bool discard = false;  ///< benchmarks: encode every batch but store nothing
     void read(ConfigReader& r);
   };
 

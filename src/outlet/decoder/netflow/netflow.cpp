@@ -1,12 +1,74 @@
 #include "outlet/decoder/netflow/netflow.h"
 
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
 namespace akvo::decoder {
+namespace {
+
+// Unsigned number in network order with reduced-size encoding (RFC 7011 §6.2): 1 to 8 bytes;
+// longer values keep their last 8 bytes.
+inline uint64_t un(const uint8_t* p, size_t n) {
+  if (n > 8) {
+    p += n - 8;
+    n = 8;
+  }
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++) v = v << 8 | p[i];
+  return v;
+}
+
+inline bool allZero(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i]) return false;
+  return true;
+}
+
+inline IPv6Addr addr(const uint8_t* p, size_t n) {
+  if (n == 4) return IPv6Addr::fromV4Bytes(p);
+  if (n == 16) return IPv6Addr::fromV6Bytes(p);
+  return IPv6Addr{};
+}
+
+// Seconds between the NTP epoch (1900) and the Unix epoch, for dateTimeMicroseconds and
+// dateTimeNanoseconds (RFC 7011 §6.1.9, §6.1.10: NTP timestamp format).
+constexpr uint64_t kNtpOffset = 2208988800ull;
+
+// Walks the fields of one record: fn(field, value pointer, value length). Variable-length
+// fields (RFC 7011 §7) take their length from one byte, or three when it is 255. Returns the
+// bytes used, or 0 when the record is cut short.
+template <class Fn>
+inline size_t forEachField(const Template& t, const uint8_t* p, size_t n, Fn&& fn) {
+  size_t off = 0;
+  for (const TemplateField& field : t.fields) {
+    size_t len = field.length;
+    if (len == 0xffff) {
+      if (off + 1 > n) return 0;
+      len = p[off++];
+      if (len == 255) {
+        if (off + 2 > n) return 0;
+        len = be16(p + off);
+        off += 2;
+      }
+    }
+    if (off + len > n) return 0;
+    fn(field, p + off, len);
+    off += len;
+  }
+  return off;
+}
+
+}  // namespace
 
 Status NetflowDecoder::decode(const Input& input, FlowSink& sink) {
+  stats_ = {};
   if (input.payload.size() < 2) return Status::kTruncated;
   uint16_t version = be16(input.payload.data());
   switch (version) {
     case 5: return decodeV5(input, sink);
+    case 9:
+    case 10: return decodeV9Ipfix(input, sink, version);
     default: return Status::kBadVersion;
   }
 }
@@ -19,10 +81,13 @@ Status NetflowDecoder::decodeV5(const Input& input, FlowSink& sink) {
   uint16_t count = be16(p + 2);
   uint32_t sys_uptime = be32(p + 4);
   uint32_t unix_secs = be32(p + 8);
+  uint32_t flow_sequence = be32(p + 16);
   // Sampling interval: the low 14 bits; the top 2 bits are the sampling mode.
   uint16_t sampling = be16(p + 22) & 0x3fff;
   if (count == 0 || count > 30) return Status::kBadLength;
   if (len < 24 + size_t(count) * 48) return Status::kTruncated;
+  DomainState& dom = domains_[DomainKey{input.exporter, be16(p + 20), 5}];
+  stats_.lost = sequenceGap(dom.sequence_seen, dom.next_sequence, flow_sequence, count);
   for (uint16_t i = 0; i < count; i++) {
     const uint8_t* r = p + 24 + size_t(i) * 48;
     FlowRecord& f = record_;
@@ -39,7 +104,7 @@ Status NetflowDecoder::decodeV5(const Input& input, FlowSink& sink) {
     f.packets = be32(r + 16);
     f.bytes = be32(r + 20);
     uint32_t first = be32(r + 24);  // sysUptime (ms) at the first packet
-    f.first_switched = unix_secs - (sys_uptime - first) / 1000;
+    f.first_switched = first <= sys_uptime ? unix_secs - (sys_uptime - first) / 1000 : unix_secs;
     f.src_port = be16(r + 32);
     f.dst_port = be16(r + 34);
     f.tcp_flags = r[37];
@@ -60,9 +125,429 @@ Status NetflowDecoder::decodeV5(const Input& input, FlowSink& sink) {
       case TimestampSource::kNetflowFirstSwitched: f.time_received = f.first_switched; break;
       default: break;
     }
+    stats_.flows++;
     sink.flow(f);
   }
   return Status::kOk;
+}
+
+// NetFlow v9 (RFC 3954 §5) and IPFIX (RFC 7011 §3): a header, then sets (flowsets), each with
+// an id and a length: templates (v9 0, IPFIX 2), options templates (v9 1, IPFIX 3), data sets
+// (id >= 256, the id of their template).
+Status NetflowDecoder::decodeV9Ipfix(const Input& input, FlowSink& sink, uint16_t version) {
+  const uint8_t* p = input.payload.data();
+  size_t end = input.payload.size();
+  size_t off;
+  uint32_t sequence;
+  if (version == 9) {
+    // RFC 3954 §5.1: version, count, sysUptime, UNIX secs, sequence, source id.
+    if (end < 20) return Status::kTruncated;
+    sys_uptime_ = be32(p + 4);
+    export_time_ = be32(p + 8);
+    sequence = be32(p + 12);
+    domain_id_ = be32(p + 16);
+    off = 20;
+  } else {
+    // RFC 7011 §3.1: version, length, export time, sequence, observation domain id.
+    if (end < 16) return Status::kTruncated;
+    size_t length = be16(p + 2);
+    if (length < 16) return Status::kBadLength;
+    if (length > end) return Status::kTruncated;
+    end = length;
+    sys_uptime_ = 0;
+    export_time_ = be32(p + 4);
+    sequence = be32(p + 8);
+    domain_id_ = be32(p + 12);
+    off = 16;
+  }
+  input_ = &input;
+  version_ = version;
+  DomainState& dom = domains_[DomainKey{input.exporter, domain_id_, version}];
+  // v9 counts export packets, IPFIX counts data records (advanced below).
+  stats_.lost =
+      sequenceGap(dom.sequence_seen, dom.next_sequence, sequence, version == 9 ? 1 : 0);
+
+  Status status = Status::kOk;
+  uint32_t records = 0;
+  const bool ipfix = version == 10;
+  while (off + 4 <= end) {
+    uint16_t set_id = be16(p + off);
+    size_t set_len = be16(p + off + 2);
+    if (set_len < 4) return Status::kBadLength;
+    if (off + set_len > end) {
+      status = Status::kTruncated;
+      break;
+    }
+    const uint8_t* body = p + off + 4;
+    size_t body_len = set_len - 4;
+    off += set_len;
+    bool is_template = ipfix ? (set_id == 2 || set_id == 3) : (set_id == 0 || set_id == 1);
+    if (is_template) {
+      Status s = learnTemplates(dom, body, body_len, set_id, ipfix, input.time_received);
+      if (s != Status::kOk && status == Status::kOk) status = s;
+      continue;
+    }
+    if (set_id < 256) continue;  // reserved set ids: skipped (RFC 7011 §3.3.2)
+    auto it = dom.templates.find(set_id);
+    if (it != dom.templates.end() && config_.template_expiry &&
+        input.time_received - it->second.refreshed > config_.template_expiry) {
+      dom.templates.erase(it);
+      it = dom.templates.end();
+    }
+    if (it == dom.templates.end()) {
+      stats_.missing_templates++;
+      if (status == Status::kOk) status = Status::kMissingTemplate;
+      continue;
+    }
+    records += decodeDataSet(dom, it->second, body, body_len, sink);
+  }
+  if (ipfix) dom.next_sequence += records;
+  if (status == Status::kOk && off != end && end - off >= 4) status = Status::kTruncated;
+  return status;
+}
+
+// Template sets (RFC 3954 §5.2, §6.1; RFC 7011 §3.4.1, §3.4.2). Learning allocates: this is
+// the control path (templates are resent every few seconds at most, and equal redefinitions
+// only refresh their time).
+Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n, uint16_t set_id,
+                                      bool ipfix, uint32_t now) {
+  const bool options = ipfix ? set_id == 3 : set_id == 1;
+  size_t off = 0;
+  Template& t = scratch_;  // reused: an unchanged template costs no allocation
+  while (off + 4 <= n) {
+    uint16_t id = be16(p + off);
+    t.fields.clear();
+    t.options = options;
+    t.reverse = false;
+    size_t scope_fields = 0, fields = 0;
+    if (!ipfix && options) {
+      // v9 options template: id, scope length (bytes), option length (bytes).
+      if (off + 6 > n) return Status::kTruncated;
+      size_t scope_len = be16(p + off + 2), option_len = be16(p + off + 4);
+      off += 6;
+      if (scope_len % 4 || option_len % 4) return Status::kBadTemplate;
+      scope_fields = scope_len / 4;
+      fields = scope_fields + option_len / 4;
+    } else if (options) {
+      // IPFIX options template: id, field count, scope field count.
+      if (off + 6 > n) return Status::kTruncated;
+      fields = be16(p + off + 2);
+      scope_fields = be16(p + off + 4);
+      off += 6;
+      if (fields == 0) {  // withdrawal (RFC 7011 §8.1): 4-byte record, no scope count
+        off -= 2;
+        if (id == set_id) d.templates.clear();
+        else d.templates.erase(id);
+        continue;
+      }
+    } else {
+      fields = be16(p + off + 2);
+      off += 4;
+      if (fields == 0) {
+        if (!ipfix) return Status::kBadTemplate;
+        if (id == set_id) d.templates.clear();  // withdraw all (RFC 7011 §8.1)
+        else d.templates.erase(id);
+        continue;
+      }
+    }
+    if (id < 256) return Status::kBadTemplate;
+    uint32_t min_length = 0;
+    for (size_t i = 0; i < fields; i++) {
+      if (off + 4 > n) return Status::kTruncated;
+      TemplateField field;
+      field.type = be16(p + off);
+      field.length = be16(p + off + 2);
+      off += 4;
+      if (ipfix && (field.type & 0x8000)) {
+        if (off + 4 > n) return Status::kTruncated;
+        field.type &= 0x7fff;
+        field.pen = be32(p + off);
+        off += 4;
+      }
+      field.scope = !ipfix && i < scope_fields;
+      if (field.pen == kReversePen) t.reverse = true;
+      min_length += field.length == 0xffff ? 1 : field.length;
+      t.fields.push_back(field);
+    }
+    if (min_length == 0 || min_length > 65535) return Status::kBadTemplate;
+    t.min_length = min_length;
+    t.refreshed = now;
+    auto [it, inserted] = d.templates.try_emplace(id);
+    if (!inserted && it->second.fields == t.fields && it->second.options == t.options) {
+      it->second.refreshed = now;
+    } else {
+      spdlog::debug("template {} learned ({} fields{})", id, t.fields.size(),
+                    options ? ", options" : "");
+      it->second = t;
+    }
+    // v9 options templates are padded to 4 bytes: nothing left that can be a template.
+    if (!ipfix && options) break;
+  }
+  return Status::kOk;
+}
+
+uint32_t NetflowDecoder::decodeDataSet(DomainState& d, const Template& t, const uint8_t* p,
+                                       size_t n, FlowSink& sink) {
+  uint32_t count = 0;
+  size_t off = 0;
+  // What remains after the last record smaller than a record is padding (RFC 7011 §3.3.1).
+  while (off + t.min_length <= n) {
+    size_t used;
+    if (t.options) {
+      used = forEachField(t, p + off, n - off, [](const TemplateField&, const uint8_t*, size_t) {});
+      if (used) decodeOptionsRecord(d, t, p + off, used);
+    } else {
+      used = decodeFlowRecord(d, t, p + off, n - off, false, sink);
+      if (used && t.reverse) decodeFlowRecord(d, t, p + off, n - off, true, sink);
+    }
+    if (used == 0) break;
+    off += used;
+    count++;
+  }
+  return count;
+}
+
+// Options data records carrying sampling (RFC 3954 §6.1 fields 34, 48, 49, 50; RFC 7012
+// samplingInterval 34, samplerId 48, samplerRandomInterval 50, selectorId 302; RFC 5477
+// samplingPacketInterval 305 and samplingPacketSpace 306: rate = (interval + space) / interval).
+void NetflowDecoder::decodeOptionsRecord(DomainState& d, const Template& t, const uint8_t* p,
+                                         size_t n) {
+  uint64_t rate = 0, sampler = 0, interval = 0, space = 0;
+  forEachField(t, p, n, [&](const TemplateField& f, const uint8_t* v, size_t len) {
+    if (f.pen || f.scope) return;
+    switch (f.type) {
+      case 34:
+      case 50: rate = un(v, len); break;
+      case 48:
+      case 302: sampler = un(v, len); break;
+      case 305: interval = un(v, len); break;
+      case 306: space = un(v, len); break;
+      default: break;
+    }
+  });
+  if (interval > 0) rate = (interval + space) / interval;
+  if (rate > 0) d.setSamplingRate(sampler, rate);
+}
+
+// One data record into a flow (information elements from the IANA IPFIX registry; v9 field
+// types 1-127 are the same numbers, RFC 3954 §8). With `reverse`, the RFC 5103 reverse
+// elements (enterprise 29305) replace their forward ones and the directions are swapped.
+// Returns the bytes used by the record, 0 if it is cut short.
+size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const uint8_t* p,
+                                      size_t n, bool reverse, FlowSink& sink) {
+  FlowRecord& f = record_;
+  f.reset();
+  const Input& in = *input_;
+  f.exporter_address = in.exporter;
+  f.time_received = in.time_received;
+  f.export_time = export_time_;
+  f.observation_domain = domain_id_;
+
+  uint64_t bytes = 0, packets = 0, total_bytes = 0, total_packets = 0, init_bytes = 0,
+           resp_bytes = 0, init_packets = 0, resp_packets = 0, frame_l3 = 0;
+  bool have_bytes = false, have_packets = false, have_total = false, have_init = false,
+       have_icmp = false, have_sampler = false;
+  uint64_t inline_rate = 0, sampler = 0;
+  uint32_t in_phys = 0, out_phys = 0;
+  uint64_t start_uptime = 0, init_ms = 0;
+  bool have_start_uptime = false;
+  uint32_t first = 0;
+  uint16_t icmp = 0;
+
+  auto field = [&](const TemplateField& fs, const uint8_t* v, size_t len) {
+    if (fs.scope) return;
+    if (fs.pen) {
+      if (fs.pen == kJuniperPen && fs.type == 137 && len == 2 && !reverse) {
+        // Juniper commonPropertiesId: CPID type 2 is the forwarding exception code; 0 means
+        // forwarded (64), anything else dropped (128).
+        if (((v[0] & 0xfc) >> 2) == 0x02) f.forwarding_status = (be16(v) & 0x3ff) ? 128 : 64;
+        return;
+      }
+      if (fs.pen != kReversePen || !reverse) return;  // other enterprises: skipped
+    } else if (reverse) {
+      for (const auto& o : t.fields)
+        if (o.pen == kReversePen && o.type == fs.type) return;  // replaced by its reverse
+    }
+    switch (fs.type) {
+      // Counters (RFC 7012 §5.10; NSEL initiator/responder, RFC 5103).
+      case 1:
+      case 23: bytes = un(v, len); have_bytes = true; break;
+      case 2:
+      case 24: packets = un(v, len); have_packets = true; break;
+      case 85: total_bytes = un(v, len); have_total = true; break;
+      case 86: total_packets = un(v, len); have_total = true; break;
+      case 231: init_bytes = un(v, len); have_init = true; break;
+      case 232: resp_bytes = un(v, len); have_init = true; break;
+      case 298: init_packets = un(v, len); have_init = true; break;
+      case 299: resp_packets = un(v, len); have_init = true; break;
+      // Sampling.
+      case 34:
+      case 50: inline_rate = un(v, len); break;
+      case 48:
+      case 302: sampler = un(v, len); have_sampler = true; break;
+      // Addresses: an all-zero address is no address (EType stays as found).
+      case 8:
+        if (!allZero(v, len)) { f.src_addr = addr(v, len); f.etype = 0x800; }
+        break;
+      case 12:
+        if (!allZero(v, len)) { f.dst_addr = addr(v, len); f.etype = 0x800; }
+        break;
+      case 27:
+        if (!allZero(v, len)) { f.src_addr = addr(v, len); f.etype = 0x86dd; }
+        break;
+      case 28:
+        if (!allZero(v, len)) { f.dst_addr = addr(v, len); f.etype = 0x86dd; }
+        break;
+      case 9:
+      case 29: f.src_net_mask = uint8_t(un(v, len)); break;
+      case 13:
+      case 30: f.dst_net_mask = uint8_t(un(v, len)); break;
+      case 15:
+      case 18:
+      case 62:
+      case 63: f.next_hop = addr(v, len); break;
+      case 16: f.src_as = uint32_t(un(v, len)); break;
+      case 17: f.dst_as = uint32_t(un(v, len)); break;
+      // L4.
+      case 4: f.proto = uint32_t(un(v, len)); break;
+      case 7: f.src_port = uint16_t(un(v, len)); break;
+      case 11: f.dst_port = uint16_t(un(v, len)); break;
+      case 6: f.tcp_flags = uint16_t(un(v, len)); break;
+      case 5: f.ip_tos = uint8_t(un(v, len)); break;
+      case 52:
+      case 192: f.ip_ttl = uint8_t(un(v, len)); break;
+      case 31: f.ipv6_flow_label = uint32_t(un(v, len)); break;
+      case 54: f.ip_fragment_id = uint32_t(un(v, len)); break;
+      case 88: f.ip_fragment_offset = uint16_t(un(v, len)); break;
+      case 32:
+      case 139: icmp = uint16_t(un(v, len)); have_icmp = true; break;
+      case 176:
+      case 178: icmp = uint16_t((icmp & 0x00ff) | un(v, len) << 8); have_icmp = true; break;
+      case 177:
+      case 179: icmp = uint16_t((icmp & 0xff00) | (un(v, len) & 0xff)); have_icmp = true; break;
+      // Interfaces: the physical ones only when the logical ones are absent or zero.
+      case 10: f.in_if = uint32_t(un(v, len)); break;
+      case 14: f.out_if = uint32_t(un(v, len)); break;
+      case 252: in_phys = uint32_t(un(v, len)); break;
+      case 253: out_phys = uint32_t(un(v, len)); break;
+      // L2.
+      case 58:
+      case 243: if (!f.src_vlan) f.src_vlan = uint16_t(un(v, len) & 0xfff); break;
+      case 59:
+      case 254: if (!f.dst_vlan) f.dst_vlan = uint16_t(un(v, len) & 0xfff); break;
+      case 56:
+      case 81: f.src_mac = un(v, len); break;
+      case 80:
+      case 57: f.dst_mac = un(v, len); break;
+      // MPLS label stack (IEs 70-79): the label is the top 20 bits of the 3 bytes.
+      case 70: case 71: case 72: case 73: case 74:
+      case 75: case 76: case 77: case 78: case 79:
+        if (uint32_t label = uint32_t(un(v, len) >> 4)) f.mpls_labels.push(label);
+        break;
+      case 234: f.ingress_vrf_id = uint32_t(un(v, len)); break;
+      case 235: f.egress_vrf_id = uint32_t(un(v, len)); break;
+      case 89: f.forwarding_status = uint32_t(un(v, len)); break;
+      case 61: {
+        uint64_t dir = un(v, len);
+        f.flow_direction = dir == 0 ? FlowDirection::kIngress
+                           : dir == 1 ? FlowDirection::kEgress
+                                      : FlowDirection::kUndefined;
+        break;
+      }
+      // NAT (RFC 8158 / Cisco NSEL).
+      case 225:
+      case 281: f.src_addr_nat = addr(v, len); break;
+      case 226:
+      case 282: f.dst_addr_nat = addr(v, len); break;
+      case 227: f.src_port_nat = uint16_t(un(v, len)); break;
+      case 228: f.dst_port_nat = uint16_t(un(v, len)); break;
+      // Times.
+      case 22:
+        start_uptime = un(v, len);
+        have_start_uptime = true;
+        break;
+      case 160: init_ms = un(v, len); break;
+      case 150: first = uint32_t(un(v, len)); break;
+      case 152: first = uint32_t(un(v, len) / 1000); break;
+      case 154:
+      case 156: {
+        uint64_t secs = un(v, len) >> 32;
+        first = secs > kNtpOffset ? uint32_t(secs - kNtpOffset) : 0;
+        break;
+      }
+      // RFC 7133: a copy of the start of the frame.
+      case 315: {
+        FlowRecord& rec = f;
+        frame_l3 = parseEthernet(std::span<const uint8_t>(v, len), rec, config_.packet);
+        break;
+      }
+      default: break;
+    }
+  };
+  size_t used = forEachField(t, p, n, field);
+  if (used == 0) return 0;
+
+  if (have_bytes) f.bytes = bytes;
+  else if (have_init) f.bytes = init_bytes + resp_bytes;
+  else if (have_total) f.bytes = total_bytes;
+  else if (frame_l3) f.bytes = frame_l3;
+  if (have_packets) f.packets = packets;
+  else if (have_init) f.packets = init_packets + resp_packets;
+  else if (have_total) f.packets = total_packets;
+  else if (frame_l3) f.packets = 1;
+  if (!f.in_if) f.in_if = in_phys;
+  if (!f.out_if) f.out_if = out_phys;
+
+  if (f.proto == 1 || f.proto == 58) {
+    // Without ICMP elements, exporters put type and code in the destination port (Cisco's
+    // NetFlow v5 habit), when the source port is 0.
+    if (!have_icmp && f.src_port == 0) icmp = f.dst_port;
+    if (f.proto == 1) {
+      f.icmpv4_type = uint8_t(icmp >> 8);
+      f.icmpv4_code = uint8_t(icmp);
+    } else {
+      f.icmpv6_type = uint8_t(icmp >> 8);
+      f.icmpv6_code = uint8_t(icmp);
+    }
+  }
+
+  f.sampler_id = uint32_t(sampler);
+  f.sampling_rate = inline_rate;
+  if (!f.sampling_rate && have_sampler) f.sampling_rate = d.samplingRate(sampler);
+  if (!f.sampling_rate) f.sampling_rate = d.samplingRate(0);
+
+  if (have_start_uptime) {
+    if (version_ == 9) {
+      // FIRST_SWITCHED is the sysUptime (ms) at the first packet (RFC 3954 §8).
+      first = start_uptime <= sys_uptime_
+                  ? export_time_ - uint32_t((sys_uptime_ - start_uptime) / 1000)
+                  : export_time_;
+    } else if (init_ms) {
+      first = uint32_t((init_ms + start_uptime) / 1000);  // RFC 7011 flowStartSysUpTime + 160
+    }
+  }
+  f.first_switched = first;
+  switch (in.timestamp_source) {
+    case TimestampSource::kNetflowPacket: f.time_received = export_time_; break;
+    case TimestampSource::kNetflowFirstSwitched:
+      if (first) f.time_received = first;
+      break;
+    default: break;
+  }
+
+  if (reverse) {
+    if (f.packets == 0) return used;  // nothing went the other way
+    std::swap(f.src_addr, f.dst_addr);
+    std::swap(f.src_net_mask, f.dst_net_mask);
+    std::swap(f.src_port, f.dst_port);
+    std::swap(f.src_as, f.dst_as);
+    std::swap(f.in_if, f.out_if);
+    std::swap(f.src_vlan, f.dst_vlan);
+    std::swap(f.src_mac, f.dst_mac);
+  }
+  stats_.flows++;
+  sink.flow(f);
+  return used;
 }
 
 }  // namespace akvo::decoder

@@ -122,3 +122,443 @@ TEST(NetflowV5, MalformedInputIsCountedNotCrashed) {
 }
 
 }  // namespace akvo::decoder
+
+namespace akvo::decoder {
+namespace {
+
+const std::string kNf = "../shared/testdata/netflow/";
+
+// Decodes files in order with one decoder (templates carry over); returns flows and statuses.
+struct Replay {
+  NetflowDecoder d;
+  Collect c;
+  std::vector<Status> statuses;
+  uint32_t missing = 0, lost = 0;
+  void file(const std::string& name, const char* exporter = "192.0.2.1",
+            TimestampSource ts = TimestampSource::kInput) {
+    for (auto& dg : readPcapUdp(kNf + name)) {
+      Input in{std::span<const uint8_t>(dg.payload), *IPv6Addr::parse(exporter), 1700000000, ts};
+      statuses.push_back(d.decode(in, c));
+      missing += d.stats().missing_templates;
+      lost += d.stats().lost;
+    }
+  }
+};
+
+// A hand-built IPFIX message (RFC 7011) for the cases no capture holds.
+struct Ipfix {
+  std::vector<uint8_t> b;
+  size_t set_at = 0;
+  explicit Ipfix(uint32_t seq = 0, uint32_t domain = 1, uint32_t time = 1700000000) {
+    u16(10), u16(0), u32(time), u32(seq), u32(domain);
+  }
+  Ipfix& u8(uint8_t v) { b.push_back(v); return *this; }
+  Ipfix& u16(uint16_t v) { u8(uint8_t(v >> 8)); return u8(uint8_t(v)); }
+  Ipfix& u32(uint32_t v) { u16(uint16_t(v >> 16)); return u16(uint16_t(v)); }
+  Ipfix& u64(uint64_t v) { u32(uint32_t(v >> 32)); return u32(uint32_t(v)); }
+  Ipfix& set(uint16_t id) { set_at = b.size(); return u16(id).u16(0); }
+  Ipfix& end() {
+    size_t len = b.size() - set_at;
+    b[set_at + 2] = uint8_t(len >> 8);
+    b[set_at + 3] = uint8_t(len);
+    return *this;
+  }
+  std::vector<uint8_t> done() {
+    b[2] = uint8_t(b.size() >> 8);
+    b[3] = uint8_t(b.size());
+    return b;
+  }
+};
+
+}  // namespace
+
+// Expected values from `tshark -V` on the captures (tests/integration/decode_vs_tshark.sh
+// compares every flow's addresses, ports, protocol, bytes and packets with tshark too).
+TEST(NetflowV9, TemplateThenData) {
+  Replay r;
+  r.file("template.pcap");
+  r.file("data.pcap");
+  ASSERT_EQ(r.c.flows.size(), 4u);
+  const FlowRecord& f = r.c.flows[0];
+  EXPECT_EQ(f.src_addr.toString(), "198.38.121.178");
+  EXPECT_EQ(f.dst_addr.toString(), "91.170.143.87");
+  EXPECT_EQ(f.next_hop.toString(), "194.149.174.63");
+  EXPECT_EQ(f.in_if, 335u);
+  EXPECT_EQ(f.out_if, 450u);
+  EXPECT_EQ(f.src_port, 443);
+  EXPECT_EQ(f.dst_port, 19624);
+  EXPECT_EQ(f.src_net_mask, 24);
+  EXPECT_EQ(f.dst_net_mask, 14);
+  EXPECT_EQ(f.proto, 6u);
+  EXPECT_EQ(f.etype, 0x800u);
+  EXPECT_EQ(f.tcp_flags, 0x10);
+  EXPECT_EQ(f.bytes, 1500u);
+  EXPECT_EQ(f.packets, 1u);
+  EXPECT_EQ(f.forwarding_status, 64u);  // 01.. .... forwarded
+  EXPECT_EQ(f.flow_direction, FlowDirection::kIngress);
+  EXPECT_EQ(f.sampler_id, 1u);
+  EXPECT_EQ(f.ingress_vrf_id, 1610612738u);
+  EXPECT_EQ(f.egress_vrf_id, 1610612738u);
+  EXPECT_EQ(f.sampling_rate, 0u);  // no options seen: unknown, the outlet's default applies
+  EXPECT_EQ(f.export_time, 1647285928u);  // Mar 14, 2022 19:25:28 UTC
+  EXPECT_EQ(f.time_received, 1700000000u);
+  EXPECT_EQ(r.c.flows[2].src_addr.toString(), "173.194.190.106");
+  EXPECT_EQ(r.c.flows[2].out_if, 306u);
+  EXPECT_EQ(r.c.flows[2].egress_vrf_id, 1610612736u);
+  EXPECT_EQ(r.c.flows[3].bytes, 1448u);
+}
+
+TEST(NetflowV9, OptionsGiveTheSamplingRate) {
+  Replay r;
+  r.file("options-template.pcap");
+  r.file("options-data.pcap");
+  EXPECT_TRUE(r.c.flows.empty());
+  r.file("template.pcap");
+  r.file("data.pcap");
+  ASSERT_EQ(r.c.flows.size(), 4u);
+  for (const auto& f : r.c.flows) EXPECT_EQ(f.sampling_rate, 30000u);
+  // Another exporter with the same ids shares nothing.
+  r.c.flows.clear();
+  r.file("template.pcap", "192.0.2.2");
+  r.file("data.pcap", "192.0.2.2");
+  ASSERT_EQ(r.c.flows.size(), 4u);
+  EXPECT_EQ(r.c.flows[0].sampling_rate, 0u);
+}
+
+TEST(NetflowV9, DataBeforeTemplateIsCountedAndDropped) {
+  Replay r;
+  r.file("data.pcap");
+  EXPECT_TRUE(r.c.flows.empty());
+  ASSERT_EQ(r.statuses.size(), 1u);
+  EXPECT_EQ(r.statuses[0], Status::kMissingTemplate);
+  EXPECT_EQ(r.missing, 1u);
+  r.file("template.pcap");
+  r.file("data.pcap");
+  EXPECT_EQ(r.c.flows.size(), 4u);
+}
+
+TEST(NetflowV9, TimestampSources) {
+  Replay pkt;
+  pkt.file("template.pcap", "192.0.2.1", TimestampSource::kNetflowPacket);
+  pkt.file("data.pcap", "192.0.2.1", TimestampSource::kNetflowPacket);
+  ASSERT_FALSE(pkt.c.flows.empty());
+  EXPECT_EQ(pkt.c.flows[0].time_received, 1647285928u);
+  Replay first;
+  first.file("template.pcap", "192.0.2.1", TimestampSource::kNetflowFirstSwitched);
+  first.file("data.pcap", "192.0.2.1", TimestampSource::kNetflowFirstSwitched);
+  ASSERT_FALSE(first.c.flows.empty());
+  // sysUptime 944951.608 s, FIRST_SWITCHED 944948.659 s: 2.949 s before the export time.
+  EXPECT_EQ(first.c.flows[0].time_received, 1647285928u - 2u);
+}
+
+TEST(NetflowV9, Icmp) {
+  Replay r;
+  r.file("icmp-template.pcap");
+  r.file("icmp-data.pcap");
+  ASSERT_EQ(r.c.flows.size(), 4u);
+  const auto& a = r.c.flows[0];
+  EXPECT_EQ(a.src_addr.toString(), "2001:db8::");
+  EXPECT_EQ(a.dst_addr.toString(), "2001:db8::1");
+  EXPECT_EQ(a.etype, 0x86ddu);
+  EXPECT_EQ(a.proto, 58u);
+  EXPECT_EQ(a.icmpv6_type, 128);  // echo request, from the destination port 32768
+  EXPECT_EQ(a.icmpv6_code, 0);
+  EXPECT_EQ(r.c.flows[1].icmpv6_type, 129);
+  const auto& c = r.c.flows[2];
+  EXPECT_EQ(c.src_addr.toString(), "203.0.113.4");
+  EXPECT_EQ(c.proto, 1u);
+  EXPECT_EQ(c.icmpv4_type, 8);
+  EXPECT_EQ(c.bytes, 84u);
+  EXPECT_EQ(r.c.flows[3].icmpv4_type, 0);
+}
+
+TEST(NetflowV9, SamplingRateFromOptionsWithVlan) {
+  Replay r;
+  r.file("samplingrate-template.pcap");
+  r.file("samplingrate-data.pcap");
+  ASSERT_EQ(r.c.flows.size(), 6u);
+  uint64_t bytes = 0;
+  for (const auto& f : r.c.flows) {
+    EXPECT_EQ(f.sampling_rate, 2048u);
+    EXPECT_EQ(f.src_vlan, 701);
+    EXPECT_EQ(f.in_if, 13u);
+    bytes += f.bytes;
+  }
+  EXPECT_EQ(bytes, 3740u);
+  EXPECT_EQ(r.c.flows[0].src_addr.toString(), "232.131.215.65");
+  EXPECT_EQ(r.c.flows[0].src_port, 13245);
+}
+
+TEST(NetflowV9, Mpls) {
+  Replay r;
+  r.file("mpls.pcap");
+  ASSERT_EQ(r.c.flows.size(), 2u);
+  const auto& f = r.c.flows[0];
+  EXPECT_EQ(f.src_addr.toString(), "fd00::1:0:1:7:1");
+  EXPECT_EQ(f.dst_addr.toString(), "fd00::1:0:1:5:1");
+  ASSERT_EQ(f.mpls_labels.size(), 2u);
+  EXPECT_EQ(f.mpls_labels[0], 20005u);
+  EXPECT_EQ(f.mpls_labels[1], 524250u);
+  EXPECT_EQ(f.forwarding_status, 66u);
+  EXPECT_EQ(f.flow_direction, FlowDirection::kEgress);
+  EXPECT_EQ(f.out_if, 16u);
+  EXPECT_EQ(f.egress_vrf_id, 1u);
+  EXPECT_EQ(f.ip_ttl, 255);
+  EXPECT_EQ(f.sampling_rate, 10u);
+  EXPECT_EQ(r.c.flows[1].bytes, 890u);
+  EXPECT_EQ(r.c.flows[1].packets, 10u);
+}
+
+TEST(NetflowIpfix, DataAndTemplatesInOneCapture) {
+  Replay r;
+  r.file("data+templates.pcap");
+  ASSERT_EQ(r.c.flows.size(), 10u);
+  uint64_t bytes = 0, packets = 0;
+  for (const auto& f : r.c.flows) {
+    bytes += f.bytes;
+    packets += f.packets;
+    EXPECT_EQ(f.sampling_rate, 100u);
+  }
+  EXPECT_EQ(bytes, 54592u);
+  EXPECT_EQ(packets, 48u);
+  EXPECT_EQ(r.c.flows[0].src_addr.toString(), "120.120.180.202");
+  EXPECT_EQ(r.c.flows[0].src_as, 15169u);
+  EXPECT_EQ(r.c.flows[0].in_if, 1055u);
+  EXPECT_EQ(r.missing, 1u);  // one data set in that capture has no template anywhere
+}
+
+TEST(NetflowIpfix, RoundTripWithTheDemoEncoder) {
+  uint64_t seed = std::random_device{}();
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  std::mt19937_64 rng(seed);
+  std::vector<FlowRecord> in(20);
+  for (auto& f : in) {
+    bool v6 = rng() % 2;
+    auto a = [&] {
+      if (!v6) return IPv6Addr::fromV4(uint32_t(rng()) | 1);
+      IPv6Addr x;
+      for (auto& b : x.bytes) b = uint8_t(rng());
+      x.bytes[0] = 0x20;
+      return x;
+    };
+    f.src_addr = a();
+    f.dst_addr = a();
+    f.next_hop = a();
+    f.bytes = rng();
+    f.packets = rng();
+    f.src_net_mask = uint8_t(rng() % 33);
+    f.dst_net_mask = uint8_t(rng() % 33);
+    f.src_port = uint16_t(rng());
+    f.dst_port = uint16_t(rng());
+    f.proto = rng() % 2 ? 6 : 17;
+    f.ip_tos = uint8_t(rng());
+    f.tcp_flags = uint8_t(rng());
+    f.in_if = uint32_t(rng());
+    f.out_if = uint32_t(rng());
+    f.src_as = uint32_t(rng());
+    f.dst_as = uint32_t(rng());
+    f.first_switched = 1699999000 + uint32_t(rng() % 1000);
+  }
+  auto dgram = demo::encodeIpfix({1700000000, 0, 7, 512, true}, in);
+  NetflowDecoder d;
+  Collect c;
+  ASSERT_EQ(d.decode(inputOf(dgram), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), in.size());
+  std::vector<const FlowRecord*> v4, v6;
+  for (const auto& f : in) (f.src_addr.isV4Mapped() ? v4 : v6).push_back(&f);
+  std::vector<const FlowRecord*> order = v4;
+  order.insert(order.end(), v6.begin(), v6.end());  // one data set per family, v4 first
+  for (size_t i = 0; i < in.size(); i++) {
+    const auto &a = *order[i], &b = c.flows[i];
+    EXPECT_EQ(a.src_addr, b.src_addr);
+    EXPECT_EQ(a.dst_addr, b.dst_addr);
+    EXPECT_EQ(a.next_hop, b.next_hop);
+    EXPECT_EQ(a.bytes, b.bytes);
+    EXPECT_EQ(a.packets, b.packets);
+    EXPECT_EQ(a.src_net_mask, b.src_net_mask);
+    EXPECT_EQ(a.dst_net_mask, b.dst_net_mask);
+    EXPECT_EQ(a.src_port, b.src_port);
+    EXPECT_EQ(a.dst_port, b.dst_port);
+    EXPECT_EQ(a.proto, b.proto);
+    EXPECT_EQ(a.ip_tos, b.ip_tos);
+    EXPECT_EQ(a.tcp_flags, b.tcp_flags);
+    EXPECT_EQ(a.in_if, b.in_if);
+    EXPECT_EQ(a.out_if, b.out_if);
+    EXPECT_EQ(a.src_as, b.src_as);
+    EXPECT_EQ(a.dst_as, b.dst_as);
+    EXPECT_EQ(a.first_switched, b.first_switched);
+    EXPECT_EQ(b.etype, a.src_addr.isV4Mapped() ? 0x800u : 0x86ddu);
+    EXPECT_EQ(b.sampling_rate, 512u);  // (packet interval 1 + space 511) / 1
+    EXPECT_EQ(b.observation_domain, 7u);
+  }
+  // Next message without templates: they are remembered. The sequence says 5 records went
+  // missing (this one should have been 21: 20 flows + 1 options record).
+  auto next = demo::encodeIpfix({1700000001, 26, 7, 0, false}, std::span(in).first(3));
+  c.flows.clear();
+  ASSERT_EQ(d.decode(inputOf(next), c), Status::kOk);
+  EXPECT_EQ(c.flows.size(), 3u);
+  EXPECT_EQ(d.stats().lost, 5u);
+  EXPECT_EQ(d.stats().flows, 3u);
+  // In sequence: no loss.
+  auto after = demo::encodeIpfix({1700000002, 29, 7, 0, false}, std::span(in).first(1));
+  ASSERT_EQ(d.decode(inputOf(after), c), Status::kOk);
+  EXPECT_EQ(d.stats().lost, 0u);
+}
+
+TEST(NetflowIpfix, WithdrawalAndExpiry) {
+  std::vector<FlowRecord> in(1);
+  in[0].src_addr = IPv6Addr::fromV4(0x0a000001);
+  in[0].bytes = 100;
+  NetflowDecoder::Config cfg;
+  cfg.template_expiry = 60;
+  NetflowDecoder d(cfg);
+  Collect c;
+  ASSERT_EQ(d.decode(inputOf(demo::encodeIpfix({}, in)), c), Status::kOk);
+  auto data = demo::encodeIpfix({0, 0, 0, 0, false}, in);
+  Input later = inputOf(data);
+  later.time_received += 59;
+  EXPECT_EQ(d.decode(later, c), Status::kOk);
+  later.time_received += 2;  // 61 s after the template: forgotten
+  EXPECT_EQ(d.decode(later, c), Status::kMissingTemplate);
+  EXPECT_EQ(c.flows.size(), 2u);
+  // Withdrawal of template 256 (RFC 7011 §8.1): field count 0.
+  ASSERT_EQ(d.decode(inputOf(demo::encodeIpfix({}, in)), c), Status::kOk);
+  auto w = Ipfix(0, 0).set(2).u16(256).u16(0).end().done();
+  EXPECT_EQ(d.decode(inputOf(w), c), Status::kOk);
+  EXPECT_EQ(d.decode(inputOf(data), c), Status::kMissingTemplate);
+  // Withdraw all (template id = set id 2).
+  ASSERT_EQ(d.decode(inputOf(demo::encodeIpfix({}, in)), c), Status::kOk);
+  auto all = Ipfix(0, 0).set(2).u16(2).u16(0).end().done();
+  EXPECT_EQ(d.decode(inputOf(all), c), Status::kOk);
+  EXPECT_EQ(d.decode(inputOf(data), c), Status::kMissingTemplate);
+}
+
+TEST(NetflowIpfix, VariableLengthEnterpriseFieldsAndPadding) {
+  // Template: enterprise field (PEN 9, 4 bytes), a variable-length string (IE 82
+  // interfaceName), sourceIPv4Address, octetDeltaCount (4 bytes, reduced size).
+  auto m = Ipfix()
+               .set(2).u16(300).u16(4)
+               .u16(0x8000 | 100).u16(4).u32(9)
+               .u16(82).u16(0xffff)
+               .u16(8).u16(4)
+               .u16(1).u16(4)
+               .end()
+               .set(300)
+               .u32(0xdeadbeef).u8(3).u8('e').u8('t').u8('h').u32(0x0a000001).u32(1000)
+               .u32(0).u8(255).u16(2).u8('a').u8('b').u32(0x0a000002).u32(2000)
+               .u8(0).u8(0).u8(0)  // padding
+               .end()
+               .done();
+  NetflowDecoder d;
+  Collect c;
+  ASSERT_EQ(d.decode(inputOf(m), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 2u);
+  EXPECT_EQ(c.flows[0].src_addr.toString(), "10.0.0.1");
+  EXPECT_EQ(c.flows[0].bytes, 1000u);
+  EXPECT_EQ(c.flows[1].src_addr.toString(), "10.0.0.2");
+  EXPECT_EQ(c.flows[1].bytes, 2000u);
+}
+
+TEST(NetflowIpfix, VendorQuirks) {
+  NetflowDecoder d;
+  Collect c;
+  // Juniper: octetTotalCount/packetTotalCount only, and commonPropertiesId (PEN 2636, IE 137)
+  // whose forwarding exception code says dropped.
+  auto j = Ipfix()
+               .set(2).u16(256).u16(4)
+               .u16(8).u16(4).u16(85).u16(8).u16(86).u16(8)
+               .u16(0x8000 | 137).u16(2).u32(2636)
+               .end()
+               .set(256).u32(0x0a000001).u64(123456).u64(99).u16(0x0800 | 5).end()
+               .set(256).u32(0x0a000002).u64(10).u64(1).u16(0x0800).end()
+               .done();
+  ASSERT_EQ(d.decode(inputOf(j), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 2u);
+  EXPECT_EQ(c.flows[0].bytes, 123456u);
+  EXPECT_EQ(c.flows[0].packets, 99u);
+  EXPECT_EQ(c.flows[0].forwarding_status, 128u);  // exception code 5: dropped
+  EXPECT_EQ(c.flows[1].forwarding_status, 64u);   // code 0: forwarded
+  // Cisco ASA NSEL: initiatorOctets (231) and responderOctets (232), no delta counts.
+  c.flows.clear();
+  auto asa = Ipfix(0, 2)
+                 .set(2).u16(260).u16(4)
+                 .u16(8).u16(4).u16(12).u16(4).u16(231).u16(4).u16(232).u16(4)
+                 .end()
+                 .set(260).u32(0x0a000001).u32(0x0a000002).u32(700).u32(300).end()
+                 .done();
+  ASSERT_EQ(d.decode(inputOf(asa), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 1u);
+  EXPECT_EQ(c.flows[0].bytes, 1000u);  // both directions of the connection
+  // ipfixprobe / RFC 5103 biflow: reverse octets and packets (PEN 29305) give a second flow
+  // with directions swapped; a reverse direction with no packet gives none.
+  c.flows.clear();
+  auto bi = Ipfix(0, 3)
+                .set(2).u16(270).u16(9)
+                .u16(8).u16(4).u16(12).u16(4).u16(7).u16(2).u16(11).u16(2).u16(4).u16(1)
+                .u16(1).u16(8).u16(2).u16(8)
+                .u16(0x8000 | 1).u16(8).u32(29305).u16(0x8000 | 2).u16(8).u32(29305)
+                .end()
+                .set(270)
+                .u32(0x0a000001).u32(0x0a000002).u16(40000).u16(443).u8(6)
+                .u64(1000).u64(10).u64(50000).u64(40)
+                .u32(0x0a000003).u32(0x0a000004).u16(53).u16(53).u8(17)
+                .u64(80).u64(1).u64(0).u64(0)
+                .end()
+                .done();
+  ASSERT_EQ(d.decode(inputOf(bi), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 3u);
+  EXPECT_EQ(c.flows[0].src_addr.toString(), "10.0.0.1");
+  EXPECT_EQ(c.flows[0].bytes, 1000u);
+  EXPECT_EQ(c.flows[1].src_addr.toString(), "10.0.0.2");
+  EXPECT_EQ(c.flows[1].dst_addr.toString(), "10.0.0.1");
+  EXPECT_EQ(c.flows[1].src_port, 443);
+  EXPECT_EQ(c.flows[1].dst_port, 40000);
+  EXPECT_EQ(c.flows[1].bytes, 50000u);
+  EXPECT_EQ(c.flows[1].packets, 40u);
+  EXPECT_EQ(c.flows[2].src_addr.toString(), "10.0.0.3");
+  // A per-flow sampler id picks its rate from the options data; unknown ids fall back to the
+  // domain's sampler 0.
+  c.flows.clear();
+  auto s = Ipfix(0, 4)
+               .set(3).u16(280).u16(2).u16(1).u16(302).u16(4).u16(34).u16(4).end()
+               .set(280).u32(1).u32(100).u32(0).u32(1000).end()
+               .set(2).u16(281).u16(2).u16(8).u16(4).u16(302).u16(4).end()
+               .set(281).u32(0x0a000001).u32(1).u32(0x0a000002).u32(0).u32(0x0a000003).u32(7).end()
+               .done();
+  ASSERT_EQ(d.decode(inputOf(s), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 3u);
+  EXPECT_EQ(c.flows[0].sampling_rate, 100u);
+  EXPECT_EQ(c.flows[1].sampling_rate, 1000u);
+  EXPECT_EQ(c.flows[2].sampling_rate, 1000u);
+}
+
+TEST(NetflowIpfix, LyingLengthsAreCountedNotCrashed) {
+  NetflowDecoder d;
+  Collect c;
+  std::vector<FlowRecord> in(3);
+  for (auto& f : in) f.src_addr = IPv6Addr::fromV4(0x0a000001);
+  auto m = demo::encodeIpfix({}, in);
+  auto longer = m;
+  longer[3] += 10;  // message length past the datagram
+  EXPECT_EQ(d.decode(inputOf(longer), c), Status::kTruncated);
+  auto zero_set = Ipfix().set(256).done();  // set length 0
+  EXPECT_EQ(d.decode(inputOf(zero_set), c), Status::kBadLength);
+  auto empty_template = Ipfix().set(2).u16(300).u16(1).u16(8).u16(0).end().done();
+  EXPECT_EQ(d.decode(inputOf(empty_template), c), Status::kBadTemplate);
+  // Every truncation of valid messages, v9 and IPFIX, with and without templates known.
+  std::vector<std::vector<uint8_t>> all = {m};
+  for (const char* name : {"template.pcap", "data.pcap", "options-template.pcap",
+                           "options-data.pcap", "mpls.pcap", "data+templates.pcap"})
+    for (auto& dg : readPcapUdp(kNf + name)) all.push_back(dg.payload);
+  for (int pass = 0; pass < 2; pass++) {
+    NetflowDecoder fresh;
+    for (const auto& full : all) {
+      for (size_t n = 0; n < full.size(); n++) {
+        std::vector<uint8_t> part(full.begin(), full.begin() + long(n));
+        (pass ? d : fresh).decode(inputOf(part), c);
+      }
+    }
+  }
+}
+
+}  // namespace akvo::decoder

@@ -1,0 +1,104 @@
+#pragma once
+/// Classifiers: Akvorado-compatible rules written in a subset of the expr language
+/// (https://expr-lang.org), evaluated in order for each exporter and each interface.
+///
+/// Supported: string literals ("..." or '...', with \" \\ \n \t escapes), integers, true,
+/// false, lists [a, b]; variables Exporter.IP, Exporter.Name and, for interface rules,
+/// Interface.Index, Interface.Name, Interface.Description, Interface.Speed, Interface.VLAN;
+/// operators ! not && and || or == != < <= > >= in "not in" matches startsWith endsWith
+/// contains, parentheses; functions lower(s), upper(s), trim(s), Format(fmt, args...) and the
+/// classification functions (Classify*, Classify*Regex, ClassifyExternal/Internal, SetName,
+/// SetDescription, Reject). Regexes use RE2 syntax (the one Akvorado's Go regexp accepts).
+///
+/// Classification values are normalised as Akvorado does: lower-cased, every character
+/// outside [a-z0-9.+-] removed. The first rule that sets a value wins.
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/flow.h"
+
+namespace akvo::classifier {
+
+/// A rule that does not parse: the message names the rule, the position and what was expected.
+class ParseError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Kind { kExporter, kInterface };
+
+/// What rules see.
+struct ExporterInput {
+  std::string_view ip, name;
+};
+struct InterfaceInput {
+  ExporterInput exporter;
+  uint32_t index = 0;
+  std::string_view name, description;
+  uint32_t speed = 0;
+  uint32_t vlan = 0;
+};
+
+struct ExporterResult {
+  std::string group, role, site, region, tenant;
+  bool reject = false;
+  bool complete() const {
+    return !group.empty() && !role.empty() && !site.empty() && !region.empty() && !tenant.empty();
+  }
+};
+struct InterfaceResult {
+  std::string connectivity, provider;
+  Boundary boundary = Boundary::kUndefined;
+  std::string name, description;
+  bool name_set = false, description_set = false;
+  bool reject = false;
+  bool complete() const {
+    return !connectivity.empty() && !provider.empty() && boundary != Boundary::kUndefined;
+  }
+};
+
+/// Lower-cases and keeps only [a-z0-9.+-].
+std::string normalize(std::string_view s);
+
+struct Node;
+
+/// One compiled rule.
+class Rule {
+ public:
+  /// Compiles `text`; throws ParseError.
+  Rule(std::string text, Kind kind);
+  ~Rule();
+  Rule(Rule&&) noexcept;
+  const std::string& text() const { return text_; }
+  /// True when the rule reads Interface.VLAN (results must then be cached per VLAN).
+  bool usesVlan() const { return uses_vlan_; }
+
+ private:
+  friend class RuleSet;
+  std::string text_;
+  Kind kind_;
+  std::unique_ptr<Node> root_;
+  bool uses_vlan_ = false;
+};
+
+/// An ordered list of rules of one kind.
+class RuleSet {
+ public:
+  /// Compiles every rule; throws ParseError naming the rule's index.
+  RuleSet(const std::vector<std::string>& rules, Kind kind);
+  ~RuleSet();
+  bool empty() const { return rules_.empty(); }
+  bool usesVlan() const;
+  /// Runs the rules on an exporter. `errors` counts rules that failed at run time.
+  ExporterResult classify(const ExporterInput& in, uint64_t* errors = nullptr) const;
+  /// Runs the rules on an interface; name and description default to the input's.
+  InterfaceResult classify(const InterfaceInput& in, uint64_t* errors = nullptr) const;
+
+ private:
+  std::vector<Rule> rules_;
+  Kind kind_;
+};
+
+}  // namespace akvo::classifier

@@ -1,0 +1,448 @@
+#include "outlet/core/core.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <unordered_map>
+
+#include "outlet/networks/subnet_map.h"
+
+namespace akvo {
+
+namespace {
+
+const std::vector<std::string> kAsnProviders = {"flow",    "flow-except-private",
+                                                "flow-except-default-route",
+                                                "routing", "routing-except-private",
+                                                "networks", "geo-ip", "bmp",
+                                                "bmp-except-private"};
+const std::vector<std::string> kNetProviders = {"flow", "routing", "bmp"};
+
+uint64_t parseRate(const YAML::Node& n) {
+  uint64_t v = n.as<uint64_t>();
+  if (v == 0) throw std::invalid_argument("a sampling rate must be at least 1");
+  return v;
+}
+
+int64_t unixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void Core::Config::read(ConfigReader& r) {
+  r.field("exporter-classifiers", exporter_classifiers);
+  r.field("interface-classifiers", interface_classifiers);
+  r.field("classifier-cache-duration", classifier_cache_duration);
+  YAML::Node d = r.raw("default-sampling-rate");
+  default_sampling_rate = readSubnetMap<uint64_t>(r, "default-sampling-rate", d, parseRate);
+  YAML::Node o = r.raw("override-sampling-rate");
+  override_sampling_rate = readSubnetMap<uint64_t>(r, "override-sampling-rate", o, parseRate);
+  r.field("asn-providers", asn_providers);
+  for (const auto& p : asn_providers)
+    if (std::find(kAsnProviders.begin(), kAsnProviders.end(), p) == kAsnProviders.end())
+      r.fail("asn-providers", fmt::format("\"{}\" is not a valid choice; valid choices: {}", p,
+                                          fmt::join(kAsnProviders, ", ")));
+  r.field("net-providers", net_providers);
+  for (const auto& p : net_providers)
+    if (std::find(kNetProviders.begin(), kNetProviders.end(), p) == kNetProviders.end())
+      r.fail("net-providers", fmt::format("\"{}\" is not a valid choice; valid choices: {}", p,
+                                          fmt::join(kNetProviders, ", ")));
+  r.field("rate-limit", rate_limit, 0, INT64_MAX);
+  // Check the rules now so that the error names the file and the key.
+  try {
+    classifier::RuleSet e(exporter_classifiers, classifier::Kind::kExporter);
+  } catch (const classifier::ParseError& e) {
+    r.fail("exporter-classifiers", e.what());
+  }
+  try {
+    classifier::RuleSet i(interface_classifiers, classifier::Kind::kInterface);
+  } catch (const classifier::ParseError& e) {
+    r.fail("interface-classifiers", e.what());
+  }
+}
+
+Core::Core(Config config, Metrics& metrics, metadata::Metadata* metadata,
+           const Networks* networks, const GeoIP* geoip, const RoutingProvider* routing)
+    : config_(std::move(config)),
+      metrics_(metrics),
+      metadata_(metadata),
+      networks_(networks),
+      geoip_(geoip),
+      routing_(routing),
+      exporter_rules_(config_.exporter_classifiers, classifier::Kind::kExporter),
+      interface_rules_(config_.interface_classifiers, classifier::Kind::kInterface),
+      drop_rate_limit_(metrics.counter("akvo_outlet_core_flows_dropped_by_reason_total",
+                                       "Flows dropped by enrichment, by reason.",
+                                       {{"reason", "rate_limit"}})),
+      drop_sampling_(metrics.counter("akvo_outlet_core_flows_dropped_by_reason_total",
+                                     "Flows dropped by enrichment, by reason.",
+                                     {{"reason", "sampling_rate_missing"}})),
+      drop_no_interfaces_(metrics.counter("akvo_outlet_core_flows_dropped_by_reason_total",
+                                          "Flows dropped by enrichment, by reason.",
+                                          {{"reason", "interfaces_missing"}})),
+      drop_rejected_(metrics.counter("akvo_outlet_core_flows_dropped_by_reason_total",
+                                     "Flows dropped by enrichment, by reason.",
+                                     {{"reason", "classifier_reject"}})),
+      classifier_errors_(metrics.counter("akvo_outlet_core_classifier_errors_total",
+                                         "Classifier rules that failed at run time.")),
+      metadata_missing_(metrics.counter(
+          "akvo_outlet_core_flows_metadata_missing_total",
+          "Flows written without exporter name (metadata not known yet or unknown).")) {
+  for (const auto& p : config_.asn_providers) {
+    if (p == "flow") asn_providers_.push_back(AsnProvider::kFlow);
+    else if (p == "flow-except-private") asn_providers_.push_back(AsnProvider::kFlowExceptPrivate);
+    else if (p == "flow-except-default-route")
+      asn_providers_.push_back(AsnProvider::kFlowExceptDefaultRoute);
+    else if (p == "routing" || p == "bmp") asn_providers_.push_back(AsnProvider::kRouting);
+    else if (p == "routing-except-private" || p == "bmp-except-private")
+      asn_providers_.push_back(AsnProvider::kRoutingExceptPrivate);
+    else asn_providers_.push_back(AsnProvider::kNetworks);  // networks, geo-ip
+  }
+  for (const auto& p : config_.net_providers)
+    net_providers_.push_back(p == "flow" ? NetProvider::kFlow : NetProvider::kRouting);
+  interface_rules_use_vlan_ = interface_rules_.usesVlan();
+}
+
+void Core::warnNoSamplingRate(const IPv6Addr& exporter) {
+  std::lock_guard lock(warned_mutex_);
+  if (!warned_.insert(exporter).second) return;
+  spdlog::error(
+      "exporter {}: its flows carry no sampling rate and no core.default-sampling-rate covers it: "
+      "ALL ITS FLOWS ARE DROPPED (set core.default-sampling-rate or override-sampling-rate for "
+      "{})",
+      exporter.toString(), exporter.toString());
+}
+
+/// One worker's enricher: private caches in front of the shared metadata cache, the classifier
+/// results and the GeoIP snapshot. Every string it puts in a flow lives in these caches, which
+/// are only cleared at the start of enrich(), after the previous flow has been batched.
+class CoreEnricher : public FlowEnricher {
+ public:
+  explicit CoreEnricher(Core& core) : core_(core) {
+    rng_ ^= uint64_t(reinterpret_cast<uintptr_t>(this));
+    metadata_.reserve(1024);
+    interfaces_.reserve(1024);
+  }
+
+  bool enrich(FlowRecord& f) override {
+    refreshCaches(f.time_received);
+    const Core::Config& c = core_.config_;
+
+    // 1. Rate limit, per exporter and second of reception.
+    if (c.rate_limit > 0 && !rateLimit(f)) {
+      core_.drop_rate_limit_.inc();
+      return false;
+    }
+
+    // 2. Metadata for both interfaces; drop when the flow has neither.
+    if (f.in_if == 0 && f.out_if == 0) {
+      core_.drop_no_interfaces_.inc();
+      return false;
+    }
+    const metadata::Entry* in = f.in_if ? metadataFor(f.exporter_address, f.in_if) : nullptr;
+    const metadata::Entry* out = f.out_if ? metadataFor(f.exporter_address, f.out_if) : nullptr;
+    const metadata::Entry* any = in && in->answer.found ? in : out && out->answer.found ? out : nullptr;
+    if (!any) core_.metadata_missing_.inc();
+
+    // 3. Sampling rate: override, then default when the flow has none.
+    if (const uint64_t* o = c.override_sampling_rate.lookup(f.exporter_address)) {
+      f.sampling_rate = *o;
+    } else if (f.sampling_rate == 0) {
+      if (const uint64_t* d = c.default_sampling_rate.lookup(f.exporter_address))
+        f.sampling_rate = *d;
+    }
+    if (f.sampling_rate == 0) {
+      core_.drop_sampling_.inc();
+      core_.warnNoSamplingRate(f.exporter_address);
+      return false;
+    }
+    if (rate_multiplier_ > 1) f.sampling_rate = uint64_t(double(f.sampling_rate) * rate_multiplier_ + 0.5);
+
+    // 4. Exporter: metadata, then classifiers (unless the metadata classified it).
+    if (any) {
+      const auto& e = any->answer.exporter;
+      f.exporter_name = e.name;
+      if (e.classified() || core_.exporter_rules_.empty()) {
+        f.exporter_group = e.group;
+        f.exporter_role = e.role;
+        f.exporter_site = e.site;
+        f.exporter_region = e.region;
+        f.exporter_tenant = e.tenant;
+      } else {
+        const classifier::ExporterResult& r = exporterClass(f.exporter_address, e.name);
+        if (r.reject) {
+          core_.drop_rejected_.inc();
+          return false;
+        }
+        f.exporter_group = r.group;
+        f.exporter_role = r.role;
+        f.exporter_site = r.site;
+        f.exporter_region = r.region;
+        f.exporter_tenant = r.tenant;
+      }
+    }
+
+    // 5. Interfaces, output then input.
+    if (!applyInterface(f, out, f.out_if, f.dst_vlan, f.out_if_name, f.out_if_description,
+                        f.out_if_speed, f.out_if_provider, f.out_if_connectivity,
+                        f.out_if_boundary) ||
+        !applyInterface(f, in, f.in_if, f.src_vlan, f.in_if_name, f.in_if_description,
+                        f.in_if_speed, f.in_if_provider, f.in_if_connectivity,
+                        f.in_if_boundary)) {
+      core_.drop_rejected_.inc();
+      return false;
+    }
+
+    // 6. Routing, network attributes, GeoIP.
+    RouteInfo src_route, dst_route;
+    if (core_.routing_) {
+      src_route = core_.routing_->lookup(f.src_addr, nullptr, f.exporter_address);
+      dst_route = core_.routing_->lookup(f.dst_addr, &f.next_hop, f.exporter_address);
+    }
+    const NetworkAttributes* src_net = core_.networks_ ? core_.networks_->lookup(f.src_addr) : nullptr;
+    const NetworkAttributes* dst_net = core_.networks_ ? core_.networks_->lookup(f.dst_addr) : nullptr;
+    GeoInfo src_geo, dst_geo;
+    if (geo_) {
+      src_geo = geo_cache_.lookup(f.src_addr);
+      dst_geo = geo_cache_.lookup(f.dst_addr);
+    }
+
+    // 7. ASN and net-mask providers: the first non-zero wins.
+    f.src_as = selectAsn(f.src_as, f.src_net_mask, src_route, src_net, src_geo);
+    f.dst_as = selectAsn(f.dst_as, f.dst_net_mask, dst_route, dst_net, dst_geo);
+    f.src_net_mask = selectMask(f.src_net_mask, src_route);
+    f.dst_net_mask = selectMask(f.dst_net_mask, dst_route);
+    if (f.next_hop.isZero() && dst_route.found && !dst_route.next_hop.isZero())
+      f.next_hop = dst_route.next_hop;
+
+    applyNetwork(src_net, src_geo, f.src_net_name, f.src_net_role, f.src_net_site,
+                 f.src_net_region, f.src_net_tenant, f.src_country, f.src_geo_city,
+                 f.src_geo_state);
+    applyNetwork(dst_net, dst_geo, f.dst_net_name, f.dst_net_role, f.dst_net_site,
+                 f.dst_net_region, f.dst_net_tenant, f.dst_country, f.dst_geo_city,
+                 f.dst_geo_state);
+    return true;
+  }
+
+ private:
+  struct IfKey {
+    IPv6Addr exporter;
+    uint32_t ifindex;
+    uint32_t vlan;
+    bool operator==(const IfKey&) const = default;
+  };
+  struct IfKeyHash {
+    size_t operator()(const IfKey& k) const noexcept {
+      return IPv6AddrHash{}(k.exporter) ^ (size_t(k.ifindex) * 0x9E3779B97F4A7C15ull) ^
+             (size_t(k.vlan) << 40);
+    }
+  };
+  struct RateState {
+    uint32_t second = 0;
+    uint64_t count = 0, accepted = 0, previous = 0;
+    double multiplier = 1;
+  };
+
+  void refreshCaches(uint32_t time_received) {
+    now_ = time_received ? int64_t(time_received) : now_ ? now_ : unixNow();
+    if (core_.metadata_) {
+      uint64_t g = core_.metadata_->generation();
+      if (g != metadata_generation_) {
+        metadata_.clear();
+        interfaces_.clear();
+        exporters_.clear();
+        metadata_generation_ = g;
+      }
+    }
+    if (core_.geoip_) {
+      uint64_t g = core_.geoip_->generation();
+      if (g != geo_generation_) {
+        geo_ = core_.geoip_->snapshot();
+        geo_cache_.reset(geo_.get());
+        geo_generation_ = g;
+      }
+    }
+    // Classifier results expire after classifier-cache-duration.
+    if (now_ - classified_at_ >= core_.config_.classifier_cache_duration.count() / 1000) {
+      interfaces_.clear();
+      exporters_.clear();
+      classified_at_ = now_;
+    }
+  }
+
+  bool rateLimit(const FlowRecord& f) {
+    RateState& s = rates_[f.exporter_address];
+    if (f.time_received > s.second) {
+      // A new second (late flows count in the current one). The flows kept from now on stand
+      // for received/accepted flows of the previous second.
+      s.multiplier = s.accepted ? double(s.count) / double(s.accepted) : 1;
+      s.previous = f.time_received == s.second + 1 ? s.count : 0;
+      s.second = f.time_received;
+      s.count = s.accepted = 0;
+    }
+    s.count++;
+    rate_multiplier_ = s.multiplier;
+    uint64_t limit = uint64_t(core_.config_.rate_limit);
+    if (s.accepted >= limit) return false;
+    // Spread the kept flows over the second: keep each with probability limit/expected, the
+    // expected count being what the previous second received (or this one so far).
+    uint64_t expected = std::max(s.count, s.previous);
+    if (expected > limit && random01() >= double(limit) / double(expected)) return false;
+    s.accepted++;
+    return true;
+  }
+
+  double random01() {
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 7;
+    rng_ ^= rng_ << 17;
+    return double(rng_ >> 11) * 0x1.0p-53;
+  }
+
+  const metadata::Entry* metadataFor(const IPv6Addr& exporter, uint32_t ifindex) {
+    if (!core_.metadata_) return nullptr;
+    metadata::Query q{exporter, ifindex};
+    auto it = metadata_.find(q);
+    if (it != metadata_.end()) {
+      if (it->second) it->second->touch(now_);
+      return it->second.get();
+    }
+    auto e = core_.metadata_->lookup(q, now_);
+    // A miss is remembered (as null) until the shared cache changes.
+    auto [pos, inserted] = metadata_.emplace(q, std::move(e));
+    (void)inserted;
+    return pos->second.get();
+  }
+
+  const classifier::ExporterResult& exporterClass(const IPv6Addr& exporter,
+                                                  std::string_view name) {
+    auto it = exporters_.find(exporter);
+    if (it != exporters_.end()) return it->second;
+    std::string ip = exporter.toString();
+    uint64_t errors = 0;
+    auto r = core_.exporter_rules_.classify(classifier::ExporterInput{ip, name}, &errors);
+    if (errors) core_.classifier_errors_.inc(errors);
+    return exporters_.emplace(exporter, std::move(r)).first->second;
+  }
+
+  bool applyInterface(FlowRecord& f, const metadata::Entry* e, uint32_t ifindex, uint16_t vlan,
+                      std::string_view& name, std::string_view& description, uint32_t& speed,
+                      std::string_view& provider, std::string_view& connectivity,
+                      Boundary& boundary) {
+    if (ifindex == 0) return true;
+    const metadata::InterfaceInfo* info = e && e->answer.found ? &e->answer.iface : nullptr;
+    if (info) {
+      name = info->name;
+      description = info->description;
+      speed = info->speed;
+    }
+    if ((info && info->classified()) || core_.interface_rules_.empty()) {
+      if (info) {
+        provider = info->provider;
+        connectivity = info->connectivity;
+        boundary = info->boundary;
+      }
+      return true;
+    }
+    if (!e || !e->answer.found) return true;  // nothing to classify yet
+    IfKey key{f.exporter_address, ifindex, core_.interface_rules_use_vlan_ ? vlan : 0u};
+    auto it = interfaces_.find(key);
+    if (it == interfaces_.end()) {
+      std::string ip = f.exporter_address.toString();
+      classifier::InterfaceInput in{{ip, e->answer.exporter.name},
+                                    ifindex,
+                                    info->name,
+                                    info->description,
+                                    info->speed,
+                                    vlan};
+      uint64_t errors = 0;
+      auto r = core_.interface_rules_.classify(in, &errors);
+      if (errors) core_.classifier_errors_.inc(errors);
+      it = interfaces_.emplace(key, std::move(r)).first;
+    }
+    const classifier::InterfaceResult& r = it->second;
+    if (r.reject) return false;
+    name = r.name;
+    description = r.description;
+    provider = r.provider;
+    connectivity = r.connectivity;
+    boundary = r.boundary;
+    return true;
+  }
+
+  uint32_t selectAsn(uint32_t flow_asn, uint8_t flow_mask, const RouteInfo& route,
+                     const NetworkAttributes* net, const GeoInfo& geo) const {
+    for (Core::AsnProvider p : core_.asn_providers_) {
+      uint32_t v = 0;
+      switch (p) {
+        case Core::AsnProvider::kFlow: v = flow_asn; break;
+        case Core::AsnProvider::kFlowExceptPrivate:
+          v = Core::privateAsn(flow_asn) ? 0 : flow_asn;
+          break;
+        case Core::AsnProvider::kFlowExceptDefaultRoute: v = flow_mask == 0 ? 0 : flow_asn; break;
+        case Core::AsnProvider::kRouting: v = route.asn; break;
+        case Core::AsnProvider::kRoutingExceptPrivate:
+          v = Core::privateAsn(route.asn) ? 0 : route.asn;
+          break;
+        case Core::AsnProvider::kNetworks: v = net && net->asn ? net->asn : geo.asn; break;
+      }
+      if (v) return v;
+    }
+    return 0;
+  }
+
+  uint8_t selectMask(uint8_t flow_mask, const RouteInfo& route) const {
+    for (Core::NetProvider p : core_.net_providers_) {
+      uint8_t v = p == Core::NetProvider::kFlow ? flow_mask : route.net_mask;
+      if (v) return v;
+    }
+    return 0;
+  }
+
+  static void applyNetwork(const NetworkAttributes* net, const GeoInfo& geo,
+                           std::string_view& name, std::string_view& role,
+                           std::string_view& site, std::string_view& region,
+                           std::string_view& tenant, char (&country)[2], std::string_view& city,
+                           std::string_view& state) {
+    // Static networks first; GeoIP fills what they leave unset.
+    if (net) {
+      name = net->name;
+      role = net->role;
+      site = net->site;
+      region = net->region;
+      tenant = net->tenant;
+      city = net->city;
+      state = net->state;
+      if (net->country.size() >= 2) {
+        country[0] = net->country[0];
+        country[1] = net->country[1];
+      }
+    }
+    if (country[0] == 0 && geo.country[0]) {
+      country[0] = geo.country[0];
+      country[1] = geo.country[1];
+    }
+    if (city.empty()) city = geo.city;
+    if (state.empty()) state = geo.state;
+  }
+
+  Core& core_;
+  std::unordered_map<metadata::Query, std::shared_ptr<const metadata::Entry>, metadata::QueryHash>
+      metadata_;
+  std::unordered_map<IfKey, classifier::InterfaceResult, IfKeyHash> interfaces_;
+  std::unordered_map<IPv6Addr, classifier::ExporterResult, IPv6AddrHash> exporters_;
+  std::unordered_map<IPv6Addr, RateState, IPv6AddrHash> rates_;
+  uint64_t metadata_generation_ = 0, geo_generation_ = 0;
+  std::shared_ptr<const GeoDatabases> geo_;
+  GeoCache geo_cache_;
+  int64_t now_ = 0, classified_at_ = unixNow();
+  double rate_multiplier_ = 1;
+  uint64_t rng_ = 0x9E3779B97F4A7C15ull;
+};
+
+std::unique_ptr<FlowEnricher> Core::makeEnricher() { return std::make_unique<CoreEnricher>(*this); }
+
+}  // namespace akvo

@@ -1,0 +1,95 @@
+#pragma once
+/// The outlet's enrichment core (Akvorado's `core`): turns a decoded flow into an answer. Per
+/// flow, in Akvorado's order (AKVORADO.md OUT-5): rate limit, exporter and interface metadata,
+/// drop rules, sampling-rate overrides and defaults, exporter classifiers, interface
+/// classifiers (output then input), routing, ASN and net-mask provider selection, network
+/// attributes and GeoIP.
+///
+/// `Core` is shared and immutable after construction; each outlet worker gets its own
+/// `FlowEnricher` from `Core::makeEnricher()`, with private caches in front of the shared ones,
+/// so that the flow path takes no lock, allocates nothing and throws nothing once warm.
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/metrics.h"
+#include "outlet/classifier/classifier.h"
+#include "outlet/geoip/geoip.h"
+#include "outlet/metadata/metadata.h"
+#include "outlet/networks/networks.h"
+#include "outlet/outlet.h"
+
+namespace akvo {
+
+/// What a routing provider (BMP, later) knows of an address.
+struct RouteInfo {
+  uint32_t asn = 0;
+  uint8_t net_mask = 0;  ///< prefix length on the IPv6 form (IPv4 /24 is 120)
+  IPv6Addr next_hop;
+  bool found = false;
+};
+
+/// The hook for routing (BMP RIB): looked up for the source (no next hop) and the destination
+/// (with the flow's next hop). Must be thread-safe and must not block.
+class RoutingProvider {
+ public:
+  virtual ~RoutingProvider() = default;
+  virtual RouteInfo lookup(const IPv6Addr& addr, const IPv6Addr* next_hop,
+                           const IPv6Addr& exporter) const = 0;
+};
+
+class Core {
+ public:
+  enum class AsnProvider : uint8_t {
+    kFlow, kFlowExceptPrivate, kFlowExceptDefaultRoute, kRouting, kRoutingExceptPrivate, kNetworks
+  };
+  enum class NetProvider : uint8_t { kFlow, kRouting };
+
+  struct Config {
+    std::vector<std::string> exporter_classifiers, interface_classifiers;
+    Duration classifier_cache_duration{5 * 60 * 1000};
+    PrefixTree<uint64_t> default_sampling_rate, override_sampling_rate;
+    std::vector<std::string> asn_providers{"flow", "routing", "networks"};
+    std::vector<std::string> net_providers{"flow", "routing"};
+    int64_t rate_limit = 0;  ///< flows per second per exporter, 0: no limit
+    void read(ConfigReader& r);
+  };
+
+  /// Compiles the classifiers (throws classifier::ParseError). The components may be null
+  /// (disabled); they must outlive the Core.
+  Core(Config config, Metrics& metrics, metadata::Metadata* metadata, const Networks* networks,
+       const GeoIP* geoip, const RoutingProvider* routing = nullptr);
+  /// A new per-worker enricher.
+  std::unique_ptr<FlowEnricher> makeEnricher();
+
+  /// Private ASNs as Akvorado sees them: 0, 23456, 64496-65551, 4200000000 and up.
+  static bool privateAsn(uint32_t asn) {
+    return asn == 0 || asn == 23456 || (asn >= 64496 && asn <= 65551) || asn >= 4200000000u;
+  }
+
+ private:
+  friend class CoreEnricher;
+  /// Logs loudly, once per exporter, that its flows are dropped for lack of a sampling rate.
+  void warnNoSamplingRate(const IPv6Addr& exporter);
+
+  Config config_;
+  Metrics& metrics_;
+  metadata::Metadata* metadata_;
+  const Networks* networks_;
+  const GeoIP* geoip_;
+  const RoutingProvider* routing_;
+  classifier::RuleSet exporter_rules_, interface_rules_;
+  std::vector<AsnProvider> asn_providers_;
+  std::vector<NetProvider> net_providers_;
+  bool interface_rules_use_vlan_ = false;
+
+  Counter &drop_rate_limit_, &drop_sampling_, &drop_no_interfaces_, &drop_rejected_,
+      &classifier_errors_, &metadata_missing_;
+  std::mutex warned_mutex_;  // guards warned_
+  std::set<IPv6Addr> warned_;
+};
+
+}  // namespace akvo

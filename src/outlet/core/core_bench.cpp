@@ -1,0 +1,190 @@
+// The outlet's per-flow path: decode only, decode + batch, and decode + enrich (warm caches:
+// static metadata, exporter and interface classifiers, networks, GeoIP) + batch.
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "demo/encoder.h"
+#include "outlet/core/core.h"
+#include "outlet/decoder/netflow/netflow.h"
+#include "store/native.h"
+
+namespace akvo {
+namespace {
+
+template <class T>
+T read(const std::string& yaml, const char* path) {
+  YAML::Node n = YAML::Load(yaml);
+  ConfigReader r(n, "bench.yaml", path);
+  T c;
+  c.read(r);
+  r.finish();
+  return c;
+}
+
+struct Traffic {
+  std::vector<std::vector<uint8_t>> datagrams;
+  std::vector<IPv6Addr> exporters;
+  size_t flows = 0;
+};
+
+Traffic makeTraffic() {
+  Traffic t;
+  std::mt19937 rng(42);
+  const char* geo[] = {"89.160.20.112", "81.2.69.142", "2.125.160.216", "175.16.199.1"};
+  for (int e = 0; e < 4; e++) {
+    for (int d = 0; d < 64; d++) {
+      std::vector<FlowRecord> flows(30);
+      for (auto& f : flows) {
+        f.src_addr = rng() % 2 ? *IPv6Addr::parse(geo[rng() % 4])
+                               : IPv6Addr::fromV4(0x0b000000u | (rng() & 0xffffff));
+        f.dst_addr = IPv6Addr::fromV4(0xcb007100u | (rng() & 0xff));  // 203.0.113.0/24
+        f.in_if = 1 + rng() % 4;
+        f.out_if = 11 + rng() % 4;
+        f.proto = 6;
+        f.src_port = 443;
+        f.dst_port = uint16_t(32768 + rng() % 20000);
+        f.bytes = 1500;
+        f.packets = 1;
+        f.src_as = rng() % 3 ? 0 : 15169;
+        f.src_net_mask = 16;
+        f.dst_net_mask = 24;
+      }
+      demo::V5Header h{3600000, 1700000000, uint32_t(d * 30), 1000};
+      t.datagrams.push_back(demo::encodeNetflowV5(h, flows));
+      t.exporters.push_back(IPv6Addr::fromV4(0x7f00000au + uint32_t(e)));
+      t.flows += 30;
+    }
+  }
+  return t;
+}
+
+class Sink : public decoder::FlowSink {
+ public:
+  FlowEnricher* enricher = nullptr;
+  NativeBatch* batch = nullptr;
+  uint64_t flows = 0, dropped = 0;
+  void flow(FlowRecord& f) override {
+    if (enricher && !enricher->enrich(f)) {
+      dropped++;
+      return;
+    }
+    if (batch) {
+      batch->append(f);
+      if (batch->rows() >= 50000) batch->clear();
+    }
+    flows++;
+  }
+};
+
+void run(benchmark::State& state, Sink& sink, const Traffic& t) {
+  decoder::NetflowDecoder dec;
+  for (auto _ : state) {
+    for (size_t i = 0; i < t.datagrams.size(); i++) {
+      decoder::Input in{std::span<const uint8_t>(t.datagrams[i].data(), t.datagrams[i].size()),
+                        t.exporters[i], 1700000000};
+      benchmark::DoNotOptimize(dec.decode(in, sink));
+    }
+  }
+  state.SetItemsProcessed(int64_t(state.iterations() * t.flows));
+  state.counters["dropped"] = double(sink.dropped);
+}
+
+void BM_DecodeOnly(benchmark::State& state) {
+  Traffic t = makeTraffic();
+  Sink sink;
+  run(state, sink, t);
+}
+BENCHMARK(BM_DecodeOnly);
+
+void BM_DecodeBatch(benchmark::State& state) {
+  Traffic t = makeTraffic();
+  Schema schema(SchemaConfig{});
+  NativeBatch batch(schema);
+  Sink sink;
+  sink.batch = &batch;
+  run(state, sink, t);
+}
+BENCHMARK(BM_DecodeBatch);
+
+const char* kMetadata = R"y(
+providers:
+  - type: static
+    exporters:
+      127.0.0.0/24:
+        name: par-edge1.example.net
+        default: {name: Gi0/0/0, description: "Customer: cust", speed: 10000}
+        ifindexes:
+          1: {name: Gi0/0/1, description: "Transit: Cogent", speed: 10000}
+          2: {name: Gi0/0/2, description: "PNI: Netflix", speed: 100000}
+          3: {name: Gi0/0/3, description: "IX: FranceIX", speed: 100000}
+          4: {name: Gi0/0/4, description: "Transit: Lumen", speed: 10000}
+)y";
+const char* kCore = R"y(
+exporter-classifiers:
+  - ClassifySiteRegex(Exporter.Name, "^([^-]+)-", "$1")
+  - Exporter.Name endsWith ".net" && ClassifyRegion("europe")
+interface-classifiers:
+  - ClassifyConnectivityRegex(Interface.Description, "(?i)(transit|pni|ppni|ix):? ", "$1") && ClassifyProviderRegex(Interface.Description, "[^ ]+ ([^ ]+)", "$1") && ClassifyExternal()
+  - ClassifyInternal()
+)y";
+
+void enrichBench(benchmark::State& state, bool with_batch) {
+  Traffic t = makeTraffic();
+  Metrics metrics;
+  metadata::Metadata md(read<metadata::Metadata::Config>(kMetadata, "metadata"), metrics);
+  Networks nets(read<Networks::Config>(
+      "networks: {203.0.113.0/24: {name: customers, role: customer, tenant: t1}, "
+      "11.0.0.0/8: {name: remote, asn: 64999}}",
+      "networks"));
+  GeoIP::Config gc;
+  gc.asn_database = {"../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb"};
+  gc.geo_database = {"../shared/testdata/geoip/GeoLite2-City-Test.mmdb"};
+  GeoIP geo(gc, metrics);
+  Core core(read<Core::Config>(kCore, "core"), metrics, &md, &nets, &geo);
+  auto enricher = core.makeEnricher();
+  Schema schema(SchemaConfig{});
+  NativeBatch batch(schema);
+  Sink sink;
+  sink.enricher = enricher.get();
+  if (with_batch) sink.batch = &batch;
+  run(state, sink, t);
+}
+void BM_DecodeEnrich(benchmark::State& state) { enrichBench(state, false); }
+BENCHMARK(BM_DecodeEnrich);
+void BM_DecodeEnrichBatch(benchmark::State& state) { enrichBench(state, true); }
+BENCHMARK(BM_DecodeEnrichBatch);
+
+void BM_NetworksLookup(benchmark::State& state) {
+  Networks::Config c;
+  std::mt19937 rng(1);
+  for (int i = 0; i < 10000; i++) {
+    IPv6Prefix p{IPv6Addr::fromV4(rng() & 0xffffff00u), uint8_t(96 + 16 + rng() % 9)};
+    for (unsigned b = p.len; b < 128; b++) p.addr.bytes[b / 8] &= uint8_t(~(0x80 >> (b % 8)));
+    NetworkAttributes a;
+    a.name = "net" + std::to_string(i);
+    c.networks.emplace_back(p, a);
+  }
+  Networks nets(c);
+  std::vector<IPv6Addr> addrs;
+  for (int i = 0; i < 4096; i++) addrs.push_back(IPv6Addr::fromV4(rng()));
+  size_t i = 0, found = 0;
+  for (auto _ : state) {
+    found += nets.lookup(addrs[i++ & 4095]) != nullptr;
+  }
+  benchmark::DoNotOptimize(found);
+  state.SetItemsProcessed(int64_t(state.iterations()));
+}
+BENCHMARK(BM_NetworksLookup);
+
+void BM_GeoIPLookup(benchmark::State& state) {
+  GeoDatabases db({"../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb"},
+                  {"../shared/testdata/geoip/GeoLite2-City-Test.mmdb"});
+  IPv6Addr a = *IPv6Addr::parse("89.160.20.112");
+  for (auto _ : state) benchmark::DoNotOptimize(db.lookup(a));
+  state.SetItemsProcessed(int64_t(state.iterations()));
+}
+BENCHMARK(BM_GeoIPLookup);
+
+}  // namespace
+}  // namespace akvo

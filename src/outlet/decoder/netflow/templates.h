@@ -1,0 +1,72 @@
+#pragma once
+/// NetFlow v9 (RFC 3954 §5) and IPFIX (RFC 7011 §3.4) template and sampling state, kept per
+/// (exporter address, version, observation domain / source id). Templates are learned on the
+/// control path (they allocate); data records only look them up.
+#include <cstdint>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/ip.h"
+
+namespace akvo::decoder {
+
+/// IANA private enterprise numbers the decoder understands.
+inline constexpr uint32_t kReversePen = 29305;  ///< RFC 5103 reverse information elements
+inline constexpr uint32_t kJuniperPen = 2636;
+
+/// One field specifier of a template. `length` 0xFFFF means variable length (RFC 7011 §7).
+struct TemplateField {
+  uint16_t type = 0;
+  uint16_t length = 0;
+  uint32_t pen = 0;     ///< enterprise number, 0 for IANA elements
+  bool scope = false;   ///< NetFlow v9 options scope field (its type is a scope type, not an IE)
+  bool operator==(const TemplateField&) const = default;
+};
+
+struct Template {
+  std::vector<TemplateField> fields;
+  bool options = false;    ///< options template: its data records carry sampling, not flows
+  bool reverse = false;    ///< holds RFC 5103 reverse fields: each record yields two flows
+  uint32_t min_length = 0; ///< bytes of the smallest record (variable fields count 1)
+  uint32_t refreshed = 0;  ///< last time (unix seconds) it was defined
+};
+
+/// State of one (exporter, version, domain).
+struct DomainState {
+  std::unordered_map<uint16_t, Template> templates;
+  /// sampler / selector id -> sampling rate (few entries: a linear scan beats hashing).
+  std::vector<std::pair<uint64_t, uint64_t>> sampling;
+  bool sequence_seen = false;
+  uint32_t next_sequence = 0;  ///< sequence number expected in the next message
+
+  uint64_t samplingRate(uint64_t sampler) const {
+    for (const auto& [id, rate] : sampling)
+      if (id == sampler) return rate;
+    return 0;
+  }
+  void setSamplingRate(uint64_t sampler, uint64_t rate) {
+    for (auto& [id, r] : sampling)
+      if (id == sampler) {
+        r = rate;
+        return;
+      }
+    sampling.emplace_back(sampler, rate);
+  }
+};
+
+struct DomainKey {
+  IPv6Addr exporter;
+  uint32_t domain = 0;
+  uint16_t version = 0;
+  bool operator==(const DomainKey&) const = default;
+};
+struct DomainKeyHash {
+  size_t operator()(const DomainKey& k) const noexcept {
+    return IPv6AddrHash{}(k.exporter) ^ (uint64_t(k.domain) * 0x9E3779B97F4A7C15ull) ^ k.version;
+  }
+};
+
+using DomainMap = std::unordered_map<DomainKey, DomainState, DomainKeyHash>;
+
+}  // namespace akvo::decoder

@@ -1,0 +1,227 @@
+#include "outlet/decoder/packet/packet.h"
+
+#include "outlet/decoder/decoder.h"
+
+namespace akvo::decoder {
+namespace {
+
+constexpr uint16_t kETypeIPv4 = 0x0800, kETypeIPv6 = 0x86dd, kETypeMpls = 0x8847,
+                   kETypeVlan = 0x8100, kETypeQinQ = 0x88a8, kETypeQinQOld = 0x9100;
+constexpr uint8_t kProtoIcmp = 1, kProtoIpIp = 4, kProtoTcp = 6, kProtoUdp = 17, kProtoIPv6 = 41,
+                  kProtoGre = 47, kProtoIcmpv6 = 58;
+
+struct Parser {
+  FlowRecord& f;
+  const PacketOptions& o;
+  int depth = 0;  // tunnels opened (0: the outer header)
+  int hops = 0;   // Ethernet headers met (EoMPLS nests them), bounded against crafted loops
+
+  static uint64_t mac(const uint8_t* p) {
+    return uint64_t(p[0]) << 40 | uint64_t(p[1]) << 32 | uint64_t(p[2]) << 24 |
+           uint64_t(p[3]) << 16 | uint64_t(p[4]) << 8 | p[5];
+  }
+
+  // Transport header: ports, TCP flags (RFC 9293 §3.1), ICMP type/code (RFC 792, RFC 4443).
+  void l4(const uint8_t* p, size_t n, uint8_t proto) {
+    switch (proto) {
+      case kProtoTcp:
+        if (n >= 14) f.tcp_flags = p[13];
+        [[fallthrough]];
+      case kProtoUdp:
+        if (n >= 4) {
+          f.src_port = be16(p);
+          f.dst_port = be16(p + 2);
+        }
+        break;
+      case kProtoIcmp:
+        if (n >= 2) {
+          f.icmpv4_type = p[0];
+          f.icmpv4_code = p[1];
+        }
+        break;
+      case kProtoIcmpv6:
+        if (n >= 2) {
+          f.icmpv6_type = p[0];
+          f.icmpv6_code = p[1];
+        }
+        break;
+      default: break;
+    }
+  }
+
+  // A tunnel payload: returns the inner L3 length, or 0.
+  uint64_t inner(const uint8_t* p, size_t n, uint16_t etype) {
+    if (++depth > 4) return 0;
+    if (etype == kETypeIPv4) return ipv4(p, n);
+    if (etype == kETypeIPv6) return ipv6(p, n);
+    return 0;
+  }
+
+  // GRE (RFC 2784, RFC 2890): version 0, optional key and sequence number; checksum and
+  // routing present are not followed.
+  uint64_t gre(const uint8_t* p, size_t n) {
+    if (n < 4) return 0;
+    uint16_t flags = be16(p);
+    if ((flags & 0x0007) != 0 || (flags & 0xc000) != 0) return 0;
+    size_t off = 4;
+    if (flags & 0x2000) off += 4;  // key
+    if (flags & 0x1000) off += 4;  // sequence number
+    if (off > n) return 0;
+    return inner(p + off, n - off, be16(p + 2));
+  }
+
+  // What follows an IP header: a tunnel to open (when decapsulating) or a transport header.
+  // `outer_len` is the L3 length of this header's packet.
+  uint64_t next(const uint8_t* p, size_t n, uint8_t proto, uint64_t outer_len, bool first_frag) {
+    if (o.decap == Decapsulation::kIpIp && depth == 0) {
+      if (proto == kProtoIpIp) return inner(p, n, kETypeIPv4);
+      if (proto == kProtoIPv6) return inner(p, n, kETypeIPv6);
+      return 0;
+    }
+    if (o.decap == Decapsulation::kGre && depth == 0) {
+      if (proto == kProtoGre) return gre(p, n);
+      return 0;
+    }
+    if (first_frag) l4(p, n, uint8_t(proto));
+    return outer_len;
+  }
+
+  // IPv4 (RFC 791 §3.1).
+  uint64_t ipv4(const uint8_t* p, size_t n) {
+    if (n < 20 || p[0] >> 4 != 4) return 0;
+    size_t ihl = size_t(p[0] & 0x0f) * 4;
+    if (ihl < 20 || ihl > n) return 0;
+    bool outer = o.decap != Decapsulation::kNone && depth == 0;
+    uint64_t len = be16(p + 2);
+    uint16_t frag = be16(p + 6);
+    uint8_t proto = p[9];
+    if (!outer) {
+      f.etype = kETypeIPv4;
+      f.ip_tos = p[1];
+      f.ip_fragment_id = be16(p + 4);
+      f.ip_fragment_offset = frag & 0x1fff;
+      f.ip_ttl = p[8];
+      f.proto = proto;
+      f.src_addr = IPv6Addr::fromV4Bytes(p + 12);
+      f.dst_addr = IPv6Addr::fromV4Bytes(p + 16);
+    }
+    return next(p + ihl, n - ihl, proto, len, (frag & 0x1fff) == 0);
+  }
+
+  // IPv6 (RFC 8200 §3, extension headers §4: hop-by-hop, routing, destination options are
+  // walked; a fragment header ends the walk unless it is the first fragment).
+  uint64_t ipv6(const uint8_t* p, size_t n) {
+    if (n < 40 || p[0] >> 4 != 6) return 0;
+    bool outer = o.decap != Decapsulation::kNone && depth == 0;
+    uint64_t len = uint64_t(be16(p + 4)) + 40;
+    uint8_t nh = p[6];
+    if (!outer) {
+      f.etype = kETypeIPv6;
+      f.ip_tos = uint8_t(be16(p) >> 4);
+      f.ipv6_flow_label = be32(p) & 0xfffff;
+      f.ip_ttl = p[7];
+      f.src_addr = IPv6Addr::fromV6Bytes(p + 8);
+      f.dst_addr = IPv6Addr::fromV6Bytes(p + 24);
+    }
+    size_t off = 40;
+    bool first_frag = true;
+    for (int i = 0; i < 8; i++) {
+      if (nh == 0 || nh == 43 || nh == 60) {
+        if (off + 8 > n) break;
+        uint8_t next_nh = p[off];
+        off += (size_t(p[off + 1]) + 1) * 8;
+        nh = next_nh;
+      } else if (nh == 44) {
+        if (off + 8 > n) break;
+        uint16_t fo = be16(p + off + 2);
+        if (!outer) {
+          f.ip_fragment_offset = fo >> 3;
+          f.ip_fragment_id = be32(p + off + 4);
+        }
+        first_frag = (fo >> 3) == 0;
+        nh = p[off];
+        off += 8;
+      } else {
+        break;
+      }
+    }
+    if (!outer) f.proto = nh;
+    if (off > n) return outer ? 0 : len;
+    return next(p + off, n - off, nh, len, first_frag);
+  }
+
+  // MPLS (RFC 3032 §2.1): labels to the bottom of stack, then guess the payload: explicit
+  // null labels say IPv4 (0) or IPv6 (2); otherwise the first nibble; nibble 0 is a pseudowire
+  // control word (RFC 4385) followed by Ethernet (EoMPLS, RFC 4448), or Ethernet directly.
+  uint64_t mpls(const uint8_t* p, size_t n) {
+    size_t off = 0;
+    uint32_t last = 0;
+    for (;;) {
+      if (off + 4 > n) return 0;
+      uint32_t e = be32(p + off);
+      off += 4;
+      last = e >> 12;
+      f.mpls_labels.push(last);
+      if (e & 0x100) break;
+    }
+    if (last == 0) return ipv4(p + off, n - off);
+    if (last == 2) return ipv6(p + off, n - off);
+    if (off >= n) return 0;
+    switch (p[off] >> 4) {
+      case 4: return ipv4(p + off, n - off);
+      case 6: return ipv6(p + off, n - off);
+      case 0:
+        if (off + 4 <= n && be32(p + off) == 0) return ethernet(p + off + 4, n - off - 4);
+        return 0;
+      default: return 0;
+    }
+  }
+
+  // Ethernet II (IEEE 802.3), 802.1Q and 802.1ad tags: the last tag's VLAN is kept.
+  uint64_t ethernet(const uint8_t* p, size_t n) {
+    if (n < 14 || ++hops > 4) return 0;
+    bool outer = o.decap != Decapsulation::kNone && depth == 0;
+    if (!outer) {
+      f.dst_mac = mac(p);
+      f.src_mac = mac(p + 6);
+    }
+    uint16_t etype = be16(p + 12);
+    size_t off = 14;
+    uint16_t vlan = 0;
+    while (etype == kETypeVlan || etype == kETypeQinQ || etype == kETypeQinQOld) {
+      if (off + 4 > n) return 0;
+      vlan = be16(p + off) & 0x0fff;
+      etype = be16(p + off + 2);
+      off += 4;
+    }
+    if (vlan && !outer && (!o.keep_existing_vlans || f.src_vlan == 0)) f.src_vlan = vlan;
+    switch (etype) {
+      case kETypeIPv4: return ipv4(p + off, n - off);
+      case kETypeIPv6: return ipv6(p + off, n - off);
+      case kETypeMpls: return mpls(p + off, n - off);
+      default: return 0;
+    }
+  }
+};
+
+}  // namespace
+
+uint64_t parseEthernet(std::span<const uint8_t> frame, FlowRecord& flow,
+                       const PacketOptions& options) {
+  Parser parser{flow, options};
+  return parser.ethernet(frame.data(), frame.size());
+}
+
+uint64_t parseIPv4(std::span<const uint8_t> packet, FlowRecord& flow,
+                   const PacketOptions& options) {
+  Parser parser{flow, options};
+  return parser.ipv4(packet.data(), packet.size());
+}
+
+uint64_t parseIPv6(std::span<const uint8_t> packet, FlowRecord& flow,
+                   const PacketOptions& options) {
+  Parser parser{flow, options};
+  return parser.ipv6(packet.data(), packet.size());
+}
+
+}  // namespace akvo::decoder

@@ -1,0 +1,184 @@
+#include "outlet/decoder/sflow/sflow.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "common/pcap_reader.h"
+
+namespace akvo::decoder {
+namespace {
+
+struct Collect : FlowSink {
+  std::vector<FlowRecord> flows;
+  void flow(FlowRecord& f) override { flows.push_back(f); }
+};
+
+struct Result {
+  std::vector<FlowRecord> flows;
+  Status status = Status::kOk;
+};
+
+Result decodeFile(const char* name, bool use_src_addr = false) {
+  auto dgrams = readPcapUdp(std::string("../shared/testdata/sflow/") + name);
+  EXPECT_FALSE(dgrams.empty());
+  SflowDecoder d;
+  Collect c;
+  Result r;
+  for (auto& dg : dgrams) {
+    Input in{std::span<const uint8_t>(dg.payload), *IPv6Addr::parse("192.0.2.100"), 1700000000,
+             TimestampSource::kInput, use_src_addr};
+    r.status = d.decode(in, c);
+  }
+  r.flows = c.flows;
+  return r;
+}
+
+}  // namespace
+
+// Expected values from `tshark -V` on each capture (sampled headers decoded by tshark too).
+TEST(Sflow, FlowSamplesWithHeadersAndGateway) {
+  auto r = decodeFile("data-1140.pcap");
+  EXPECT_EQ(r.status, Status::kOk);
+  ASSERT_EQ(r.flows.size(), 5u);
+  const auto& a = r.flows[0];
+  EXPECT_EQ(a.exporter_address.toString(), "172.16.0.3");  // the agent address
+  EXPECT_EQ(a.sampling_rate, 1024u);
+  EXPECT_EQ(a.in_if, 27u);
+  EXPECT_EQ(a.out_if, 28u);
+  EXPECT_EQ(a.src_addr.toString(), "2a0c:8880:2:0:185:21:130:38");
+  EXPECT_EQ(a.dst_addr.toString(), "2a0c:8880:2:0:185:21:130:39");
+  EXPECT_EQ(a.etype, 0x86ddu);
+  EXPECT_EQ(a.proto, 6u);
+  EXPECT_EQ(a.src_port, 46026);
+  EXPECT_EQ(a.dst_port, 22);
+  EXPECT_EQ(a.bytes, 1500u);
+  EXPECT_EQ(a.packets, 1u);
+  EXPECT_EQ(a.src_vlan, 100);
+  EXPECT_EQ(a.dst_vlan, 100);
+  EXPECT_EQ(a.src_mac, 0x246e96907a50u);
+  EXPECT_EQ(a.dst_mac, 0x246e96043c08u);
+  EXPECT_EQ(a.ip_ttl, 64);
+  EXPECT_EQ(a.ip_tos, 8);
+  EXPECT_EQ(a.ipv6_flow_label, 426132u);
+  EXPECT_EQ(a.tcp_flags, 16);
+  const auto& b = r.flows[1];
+  EXPECT_EQ(b.src_addr.toString(), "104.26.8.24");
+  EXPECT_EQ(b.dst_addr.toString(), "45.90.161.46");
+  EXPECT_EQ(b.in_if, 49001u);
+  EXPECT_EQ(b.out_if, 25u);
+  EXPECT_EQ(b.src_net_mask, 20);
+  EXPECT_EQ(b.dst_net_mask, 27);
+  EXPECT_EQ(b.next_hop.toString(), "45.90.161.46");
+  EXPECT_EQ(b.src_as, 13335u);
+  EXPECT_EQ(b.dst_as, 39421u);
+  EXPECT_EQ(b.bytes, 421u);
+  const auto& c = r.flows[3];
+  EXPECT_EQ(c.src_addr.toString(), "45.90.161.148");
+  EXPECT_EQ(c.dst_addr.toString(), "191.87.91.27");
+  EXPECT_EQ(c.next_hop.toString(), "31.14.69.110");
+  EXPECT_EQ(c.src_as, 39421u);
+  EXPECT_EQ(c.dst_as, 26615u);  // the last AS of the path
+  ASSERT_EQ(c.dst_as_path.size(), 3u);
+  EXPECT_EQ(c.dst_as_path[0], 203698u);
+  EXPECT_EQ(c.dst_as_path[1], 6762u);
+  EXPECT_EQ(c.dst_as_path[2], 26615u);
+  ASSERT_EQ(c.dst_communities.size(), 5u);
+  EXPECT_EQ(c.dst_communities[0], 2583495656u);
+  EXPECT_EQ(c.dst_communities[4], 4259900001u);
+  EXPECT_EQ(c.in_if, 28u);
+  EXPECT_EQ(c.out_if, 49001u);
+}
+
+TEST(Sflow, InterfaceFormats) {
+  auto discard = decodeFile("data-discard-interface.pcap");
+  ASSERT_EQ(discard.flows.size(), 1u);
+  EXPECT_EQ(discard.flows[0].out_if, 0u);
+  EXPECT_EQ(discard.flows[0].forwarding_status, 131u);  // host unreachable: unroutable
+  EXPECT_EQ(discard.flows[0].in_if, 27u);
+  auto local = decodeFile("data-local-interface.pcap");
+  ASSERT_EQ(local.flows.size(), 1u);
+  EXPECT_EQ(local.flows[0].out_if, 0u);  // 0x3FFFFFFF: the router itself
+  EXPECT_EQ(local.flows[0].forwarding_status, 0u);
+  auto multiple = decodeFile("data-multiple-interfaces.pcap");
+  ASSERT_EQ(multiple.flows.size(), 1u);
+  EXPECT_EQ(multiple.flows[0].out_if, 0u);
+  EXPECT_EQ(multiple.flows[0].in_if, 27u);
+}
+
+TEST(Sflow, Icmp) {
+  auto v4 = decodeFile("data-icmpv4.pcap");
+  ASSERT_EQ(v4.flows.size(), 1u);
+  EXPECT_EQ(v4.flows[0].src_addr.toString(), "203.0.113.4");
+  EXPECT_EQ(v4.flows[0].dst_addr.toString(), "203.0.113.5");
+  EXPECT_EQ(v4.flows[0].proto, 1u);
+  EXPECT_EQ(v4.flows[0].icmpv4_type, 8);
+  EXPECT_EQ(v4.flows[0].bytes, 84u);
+  EXPECT_EQ(v4.flows[0].exporter_address.toString(), "127.0.0.1");
+  auto v6 = decodeFile("data-icmpv6.pcap");
+  ASSERT_EQ(v6.flows.size(), 1u);
+  EXPECT_EQ(v6.flows[0].src_addr.toString(), "fe80::d05b:45ff:feee:5ecf");
+  EXPECT_EQ(v6.flows[0].dst_addr.toString(), "2001:db8::");
+  EXPECT_EQ(v6.flows[0].proto, 58u);
+  EXPECT_EQ(v6.flows[0].icmpv6_type, 135);  // neighbor solicitation
+  EXPECT_EQ(v6.flows[0].bytes, 72u);
+}
+
+TEST(Sflow, SampledIPv4AndRawIPv4) {
+  auto r = decodeFile("data-sflow-ipv4-data.pcap");
+  ASSERT_EQ(r.flows.size(), 1u);
+  const auto& f = r.flows[0];
+  EXPECT_EQ(f.exporter_address.toString(), "49.49.49.49");
+  EXPECT_EQ(f.src_addr.toString(), "50.50.50.50");
+  EXPECT_EQ(f.dst_addr.toString(), "51.51.51.51");
+  EXPECT_EQ(f.sampling_rate, 256u);
+  EXPECT_EQ(f.out_if, 182u);
+  EXPECT_EQ(f.proto, 17u);
+  EXPECT_EQ(f.src_port, 46622);
+  EXPECT_EQ(f.dst_port, 58631);
+  EXPECT_EQ(f.bytes, 1344u);
+  EXPECT_EQ(f.dst_vlan, 3001);
+  auto raw = decodeFile("data-sflow-raw-ipv4.pcap");
+  ASSERT_EQ(raw.flows.size(), 2u);
+  EXPECT_EQ(raw.flows[0].src_addr.toString(), "69.58.92.107");
+  EXPECT_EQ(raw.flows[0].dst_addr.toString(), "92.222.186.1");
+  EXPECT_EQ(raw.flows[0].bytes, 32u);
+  EXPECT_EQ(raw.flows[0].out_if, 2u);
+  EXPECT_EQ(raw.flows[1].dst_addr.toString(), "92.222.184.1");
+  // use-src-addr: the UDP source replaces the agent address.
+  auto src = decodeFile("data-sflow-ipv4-data.pcap", true);
+  ASSERT_EQ(src.flows.size(), 1u);
+  EXPECT_EQ(src.flows[0].exporter_address.toString(), "192.0.2.100");
+}
+
+TEST(Sflow, SequenceLossAndMalformedInput) {
+  auto dgrams = readPcapUdp("../shared/testdata/sflow/data-1140.pcap");
+  ASSERT_EQ(dgrams.size(), 1u);
+  auto p = dgrams[0].payload;
+  SflowDecoder d;
+  Collect c;
+  auto run = [&](std::vector<uint8_t>& b) {
+    Input in{std::span<const uint8_t>(b), IPv6Addr{}, 1, TimestampSource::kInput, false};
+    return d.decode(in, c);
+  };
+  ASSERT_EQ(run(p), Status::kOk);
+  EXPECT_EQ(d.stats().lost, 0u);
+  // The sequence number follows the agent address (v4: offset 12): jump by 4.
+  uint32_t seq = be32(p.data() + 16) + 4;
+  p[16] = uint8_t(seq >> 24), p[17] = uint8_t(seq >> 16), p[18] = uint8_t(seq >> 8),
+  p[19] = uint8_t(seq);
+  ASSERT_EQ(run(p), Status::kOk);
+  EXPECT_EQ(d.stats().lost, 3u);
+  EXPECT_EQ(d.stats().flows, 5u);
+  std::vector<uint8_t> v4 = {0, 0, 0, 4};
+  EXPECT_EQ(run(v4), Status::kBadVersion);
+  for (size_t n = 0; n < p.size(); n++) {
+    std::vector<uint8_t> part(p.begin(), p.begin() + long(n));
+    run(part);  // no crash, no sanitizer report
+  }
+  auto lying = p;
+  lying[27] = 0xff;  // sample count 255: more samples than bytes
+  EXPECT_EQ(run(lying), Status::kTruncated);
+}
+
+}  // namespace akvo::decoder

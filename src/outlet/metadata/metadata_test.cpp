@@ -1,0 +1,218 @@
+#include "outlet/metadata/metadata.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "outlet/metadata/snmpd_fixture.h"
+
+namespace akvo::metadata {
+namespace {
+
+IPv6Addr ip(const char* s) { return *IPv6Addr::parse(s); }
+
+Metadata::Config readConfig(const std::string& yaml) {
+  YAML::Node n = YAML::Load(yaml);
+  ConfigReader r(n, "test.yaml", "metadata");
+  Metadata::Config c;
+  c.read(r);
+  r.finish();
+  return c;
+}
+
+const char* kRouter = R"(
+sysName edge1.example.net
+override .1.3.6.1.2.1.31.1.1.1.1.42 octet_str "Gi0/0/42"
+override .1.3.6.1.2.1.31.1.1.1.18.42 octet_str "Transit: Cogent"
+override .1.3.6.1.2.1.2.2.1.2.42 octet_str "GigabitEthernet0/0/42"
+override .1.3.6.1.2.1.31.1.1.1.15.42 unsigned 10000
+override .1.3.6.1.2.1.31.1.1.1.1.7 octet_str "Te0/1"
+override .1.3.6.1.2.1.31.1.1.1.18.7 octet_str ""
+override .1.3.6.1.2.1.2.2.1.2.7 octet_str "TenGigE0/1"
+override .1.3.6.1.2.1.31.1.1.1.15.7 unsigned 100000
+)";
+
+TEST(StaticMetadata, ExportersInterfacesDefaultsAndSkips) {
+  auto c = readConfig(R"(
+providers:
+  - type: static
+    exporters:
+      192.0.2.0/24:
+        name: static1
+        region: europe
+        default: {name: unknown, description: default iface, speed: 1000}
+        ifindexes:
+          10: {name: Gi0/10, description: "Transit: Lumen", speed: 10000, provider: lumen, connectivity: transit, boundary: external}
+      198.51.100.1:
+        name: partial
+        skip-missing-interfaces: true
+        ifindexes:
+          1: {name: Gi1, speed: 100}
+)");
+  Metrics m;
+  Metadata md(c, m);
+  auto e = md.lookup({ip("192.0.2.7"), 10}, 1000);
+  ASSERT_NE(e, nullptr);  // static answers at once, no poll
+  EXPECT_TRUE(e->answer.found);
+  EXPECT_EQ(e->answer.exporter.name, "static1");
+  EXPECT_EQ(e->answer.exporter.region, "europe");
+  EXPECT_EQ(e->answer.iface.name, "Gi0/10");
+  EXPECT_EQ(e->answer.iface.provider, "lumen");
+  EXPECT_EQ(e->answer.iface.boundary, Boundary::kExternal);
+  EXPECT_TRUE(e->answer.iface.classified());
+  auto d = md.lookup({ip("192.0.2.7"), 99}, 1000);
+  EXPECT_EQ(d->answer.iface.name, "unknown");
+  EXPECT_EQ(d->answer.iface.speed, 1000u);
+  EXPECT_FALSE(d->answer.iface.classified());
+  EXPECT_EQ(md.lookup({ip("198.51.100.1"), 1}, 1000)->answer.iface.name, "Gi1");
+  // Skipped by every provider: cached as empty.
+  auto s = md.lookup({ip("198.51.100.1"), 2}, 1000);
+  ASSERT_NE(s, nullptr);
+  EXPECT_FALSE(s->answer.found);
+  EXPECT_EQ(m.sum("akvo_outlet_metadata_provider_skips_total"), 1u);
+  EXPECT_FALSE(md.lookup({ip("203.0.113.1"), 2}, 1000)->answer.found);
+}
+
+TEST(StaticMetadata, ConfigErrors) {
+  EXPECT_THROW(readConfig("providers: [{type: gnmi}]"), ConfigError);
+  EXPECT_THROW(readConfig("providers: [{type: static, exporters: {192.0.2.0/24: {}}}]"),
+               ConfigError);
+  EXPECT_THROW(readConfig("providers: [{type: static, exporters: {192.0.2.0/24: {name: a, "
+                          "default: {name: x}, skip-missing-interfaces: true}}}]"),
+               ConfigError);
+  EXPECT_THROW(readConfig("providers: [{type: snmp, credentials: {::/0: {user-name: u, "
+                          "authentication-protocol: SHA1, authentication-passphrase: 12345678}}}]"),
+               ConfigError);
+  try {
+    readConfig("providers: [{type: snmp, communities: x}]");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("valid keys"), std::string::npos) << e.what();
+  }
+}
+
+Metadata::Config snmpConfig(uint16_t port, const std::string& credentials) {
+  return readConfig(fmt::format(R"(
+max-in-flight: 2
+providers:
+  - type: snmp
+    poller-timeout: 500ms
+    poller-retries: 1
+    ports: {{::/0: {}}}
+    agents: {{192.0.2.1: 127.0.0.1, 127.0.0.1: 127.0.0.1}}
+    credentials:
+      ::/0: {}
+)",
+                                port, credentials));
+}
+
+void expectRouter(Metadata& md) {
+  EXPECT_EQ(md.lookup({ip("192.0.2.1"), 42}, 1000), nullptr);  // a miss never blocks
+  ASSERT_TRUE(md.waitIdle(std::chrono::seconds(5)));
+  auto e = md.lookup({ip("192.0.2.1"), 42}, 1000);
+  ASSERT_NE(e, nullptr);
+  ASSERT_TRUE(e->answer.found);
+  EXPECT_EQ(e->answer.exporter.name, "edge1.example.net");
+  EXPECT_EQ(e->answer.iface.name, "Gi0/0/42");
+  EXPECT_EQ(e->answer.iface.description, "Transit: Cogent");  // ifAlias preferred
+  EXPECT_EQ(e->answer.iface.speed, 10000u);
+  md.lookup({ip("192.0.2.1"), 7}, 1000);
+  ASSERT_TRUE(md.waitIdle(std::chrono::seconds(5)));
+  auto t = md.lookup({ip("192.0.2.1"), 7}, 1000);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->answer.iface.description, "TenGigE0/1");  // empty ifAlias: ifDescr
+  EXPECT_EQ(t->answer.iface.speed, 100000u);
+}
+
+TEST(SnmpMetadata, V2cAgainstRealSnmpd) {
+  testing::Snmpd snmpd(kRouter);
+  ASSERT_TRUE(snmpd.running());
+  Metrics m;
+  // The wrong community first: answers are merged from the communities that work.
+  Metadata md(snmpConfig(snmpd.port(), "{communities: [wrong, public]}"), m);
+  md.start();
+  expectRouter(md);
+  EXPECT_GE(m.sum("akvo_outlet_metadata_snmp_requests_total"), 4u);
+  md.stop();
+}
+
+TEST(SnmpMetadata, V3AuthPrivAndAuthNoPriv) {
+  testing::Snmpd snmpd(kRouter);
+  Metrics m;
+  // An unknown user: no answer, counted, the flow path still does not block. (net-snmp keeps
+  // the keys of each user it has seen per engine, process wide: a wrong passphrase for a user
+  // already used successfully would still work, so this test uses another user.)
+  Metadata bad(snmpConfig(snmpd.port(), "{user-name: nosuchuser, authentication-protocol: SHA, "
+                                        "authentication-passphrase: wrongpass1, "
+                                        "privacy-protocol: AES, privacy-passphrase: privpass123}"),
+               m);
+  bad.start();
+  EXPECT_EQ(bad.lookup({ip("192.0.2.1"), 42}, 1000), nullptr);
+  ASSERT_TRUE(bad.waitIdle(std::chrono::seconds(5)));
+  auto e = bad.lookup({ip("192.0.2.1"), 42}, 1000);
+  ASSERT_NE(e, nullptr);
+  EXPECT_FALSE(e->answer.found);
+  EXPECT_TRUE(e->failed);
+  EXPECT_GE(m.sum("akvo_outlet_metadata_provider_failures_total"), 1u);
+  bad.stop();
+  Metadata md(snmpConfig(snmpd.port(),
+                         "{user-name: authpriv, authentication-protocol: SHA, "
+                         "authentication-passphrase: authpass123, privacy-protocol: AES, "
+                         "privacy-passphrase: privpass123}"),
+              m);
+  md.start();
+  expectRouter(md);
+  md.stop();
+  Metadata auth(snmpConfig(snmpd.port(), "{user-name: authonly, authentication-protocol: MD5, "
+                                         "authentication-passphrase: authpass123}"),
+                m);
+  auth.start();
+  expectRouter(auth);
+  auth.stop();
+}
+
+TEST(SnmpMetadata, CachePersistsAcrossRestarts) {
+  auto file = std::filesystem::temp_directory_path() /
+              fmt::format("akvo-metadata-cache-{}.json", ::getpid());
+  std::filesystem::remove(file);
+  {
+    testing::Snmpd snmpd(kRouter);
+    Metrics m;
+    auto c = snmpConfig(snmpd.port(), "{communities: public}");
+    c.cache_persist_file = file.string();
+    Metadata md(c, m);
+    md.start();
+    expectRouter(md);
+    md.stop();
+  }
+  ASSERT_TRUE(std::filesystem::exists(file));
+  // snmpd is gone: the answers come from the file, at once.
+  Metrics m;
+  auto c = snmpConfig(testing::Snmpd::freeUdpPort(), "{communities: public}");
+  c.cache_persist_file = file.string();
+  Metadata md(c, m);
+  md.start();
+  auto e = md.lookup({ip("192.0.2.1"), 42}, 1000);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->answer.exporter.name, "edge1.example.net");
+  EXPECT_EQ(e->answer.iface.description, "Transit: Cogent");
+  EXPECT_EQ(m.sum("akvo_outlet_metadata_snmp_requests_total"), 0u);
+  md.stop();
+  std::filesystem::remove(file);
+}
+
+TEST(SnmpMetadata, TimeoutIsAFailureNotABlock) {
+  Metrics m;
+  auto c = snmpConfig(testing::Snmpd::freeUdpPort(), "{communities: public}");
+  Metadata md(c, m);
+  md.start();
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(md.lookup({ip("192.0.2.1"), 1}, 1000), nullptr);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(50));
+  ASSERT_TRUE(md.waitIdle(std::chrono::seconds(5)));
+  EXPECT_GE(m.sum("akvo_outlet_metadata_snmp_errors_total"), 1u);
+  md.stop();
+}
+
+}  // namespace
+}  // namespace akvo::metadata

@@ -1,0 +1,34 @@
+#pragma once
+/// `akvo replay`: a load generator that replays the UDP payloads of captures (NetFlow v5/v9,
+/// IPFIX, sFlow) at a set rate to a collector, as many exporters (each from its own loopback
+/// source address), with sequence numbers rewritten so that every exporter's stream looks
+/// continuous. Templates found in the captures are sent first by every exporter, then the data
+/// datagrams in a loop. Sends with sendmmsg in batches.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace akvo::tools {
+
+struct ReplayOptions {
+  std::vector<std::string> pcaps;
+  std::string target = "127.0.0.1:2055";
+  double flows_per_second = 100000;  ///< 0: as fast as possible
+  double seconds = 10;
+  uint32_t exporters = 1;        ///< sources 127.0.1.1, 127.0.1.2, ...
+  uint64_t max_flows = 0;        ///< stop after this many flows (0: no limit)
+};
+
+struct ReplayResult {
+  uint64_t datagrams = 0, flows = 0, bytes = 0, errors = 0;
+  double seconds = 0;
+};
+
+/// Throws std::runtime_error on unusable input (no datagram, unknown version).
+ReplayResult replay(const ReplayOptions& options);
+
+/// How many flow records a NetFlow/IPFIX/sFlow datagram carries, and whether it only carries
+/// templates (0 flows). Exposed for tests.
+uint32_t countFlows(const uint8_t* p, size_t len, bool* is_template_only);
+
+}  // namespace akvo::tools

@@ -1,0 +1,62 @@
+#include "tools/replay.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "common/pcap_reader.h"
+
+namespace akvo::tools {
+
+TEST(Replay, CountsFlowsPerDatagram) {
+  auto v5 = readPcapUdp("../shared/testdata/netflow/nfv5.pcap");
+  bool tmpl;
+  EXPECT_EQ(countFlows(v5[0].payload.data(), v5[0].payload.size(), &tmpl), 29u);
+  EXPECT_FALSE(tmpl);
+  auto t = readPcapUdp("../shared/testdata/netflow/template.pcap");
+  EXPECT_EQ(countFlows(t[0].payload.data(), t[0].payload.size(), &tmpl), 0u);
+  EXPECT_TRUE(tmpl);
+}
+
+TEST(Replay, SendsTheFlowsAskedWithRewrittenSequences) {
+  int rx = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(rx, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t al = sizeof a;
+  getsockname(rx, reinterpret_cast<sockaddr*>(&a), &al);
+  int size = 8 << 20;
+  setsockopt(rx, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  ReplayOptions o;
+  o.pcaps = {"../shared/testdata/netflow/nfv5.pcap"};
+  o.target = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  o.flows_per_second = 0;
+  o.seconds = 5;
+  o.exporters = 2;
+  o.max_flows = 29 * 10;
+  ReplayResult r = replay(o);
+  EXPECT_EQ(r.flows, 290u);
+  EXPECT_EQ(r.datagrams, 10u);
+  // Each exporter's v5 sequence grows by the flows it sent.
+  std::vector<uint32_t> seqs;
+  uint8_t buf[9000];
+  timeval tv{1, 0};
+  setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in from{};
+  for (int i = 0; i < 10; i++) {
+    socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(rx, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+    ASSERT_GT(n, 24);
+    if (ntohl(from.sin_addr.s_addr) == 0x7f000101)
+      seqs.push_back(uint32_t(buf[16]) << 24 | uint32_t(buf[17]) << 16 | uint32_t(buf[18]) << 8 | buf[19]);
+  }
+  ASSERT_GE(seqs.size(), 2u);
+  for (size_t i = 1; i < seqs.size(); i++) EXPECT_EQ(seqs[i] - seqs[i - 1], 29u);
+  close(rx);
+}
+
+}  // namespace akvo::tools
