@@ -9,7 +9,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/akvo/ccache
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
 
-.PHONY: run test deps deps-test build build-debug web unit integration bench clean
+.PHONY: run test deps deps-test build build-debug web unit integration e2e bench clean
 
 run: deps build
 	mkdir -p akvo-data
@@ -27,7 +27,21 @@ deps:
 deps-test:
 	scripts/deps.sh --test
 
-build:
+# The web console (web/dist): npm ci only when the lockfile changed, vite only when a source did.
+# npm's cache stays outside the repository (~/.npm).
+NPM_STAMP := web/node_modules/.akvo-ci-stamp
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json $(wildcard docs/*.md)
+
+web: web/dist/index.html
+
+$(NPM_STAMP): web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web/dist/index.html: $(NPM_STAMP) $(WEB_SOURCES)
+	cd web && npm run build --silent
+
+build: web
 	cmake -S . -B $(BUILD)/release -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD)/release -j $(JOBS)
 
@@ -41,6 +55,9 @@ unit: build-debug
 
 integration: build
 	ctest --test-dir $(BUILD)/release -L integration --output-on-failure
+
+e2e: build
+	ctest --test-dir $(BUILD)/release -L e2e --output-on-failure
 
 bench: build
 	$(BUILD)/release/akvo_bench

@@ -42,6 +42,11 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
     s.section("core", [&](ConfigReader& x) { c.core.read(x); });
     s.section("routing", [&](ConfigReader& rs) { c.routing.read(rs); });
   });
+  r.section("console", [&](ConfigReader& s) {
+    Schema schema(c.schema);
+    c.console.read(s, schema);
+    c.web.read(s);
+  });
   r.section("demo-exporter", [&](ConfigReader& s) {
     c.demo.read(s);
     // By default the demo sends to the first NetFlow input.
@@ -190,11 +195,33 @@ int runRole(const std::string& role, const AppConfig& c) {
 
   HttpServer http(c.http, metrics);
   registerCommonRoutes(http, metrics);
+  std::unique_ptr<console::WebAssets> web;
+  if (all || role == "console") {
+    web = std::make_unique<console::WebAssets>(c.web);
+    web->registerRoutes(http);
+  }
   std::unique_ptr<StorePool> pool, write_pool;
   if (store) {
     pool = std::make_unique<StorePool>(*store, 3, true);
     write_pool = std::make_unique<StorePool>(*store, 1, false);
     registerSqlRoute(http, *pool, *write_pool);
+  }
+
+  std::unique_ptr<console::Console> console;
+  if (store && (all || role == "console")) {
+    console::ConsoleConfig cc = c.console;
+    if (cc.database_path.empty() && c.clickhouse.embedded())
+      cc.database_path = c.clickhouse.path + "/console.sqlite";
+    StorePool* p = pool.get();
+    console = std::make_unique<console::Console>(
+        cc, schema, c.clickhouse,
+        [p](const std::string& sql, const std::string& format) {
+          auto conn = p->acquire();
+          return conn->query(sql, format);
+        },
+        metrics);
+    console->start();
+    console->registerRoutes(http);
   }
 
   std::unique_ptr<QueueTransport> transport;

@@ -11,6 +11,8 @@
 
 #include "common/http_server.h"
 #include "common/schema.h"
+#include "console/console.h"
+#include "console/web/web.h"
 #include "demo/demo.h"
 #include "inlet/udp.h"
 #include "orchestrator/clickhouse.h"
@@ -35,6 +37,8 @@ struct AppConfig {
   Core::Config core;
   routing::RoutingConfig routing;  ///< outlet.routing
   demo::DemoExporter::Config demo;
+  console::ConsoleConfig console;
+  console::WebAssets::Config web;  ///< console.web-root
   YAML::Node resolved;  ///< the whole configuration with defaults, for `config check`
 
   /// Reads `path` (empty: defaults only). Throws ConfigError naming file, line and key.

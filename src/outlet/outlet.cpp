@@ -14,7 +14,6 @@ namespace akvo {
 void Outlet::Config::read(ConfigReader& r) {
   r.field("workers", workers, 1, 256);
   r.section("clickhouse", [&](ConfigReader& s) { clickhouse.read(s); });
-  r.section("core", [&](ConfigReader& s) { sampling.read(s); });
 }
 
 class Outlet::Worker : public decoder::FlowSink {
@@ -45,7 +44,6 @@ class Outlet::Worker : public decoder::FlowSink {
   }
 
   void flow(FlowRecord& f) override {
-    decoder::SamplingRates::apply(outlet_.config_.sampling, f);
     if (enricher_ && !enricher_->enrich(f)) {
       dropped_.inc();
       return;

@@ -13,7 +13,6 @@
 #include "common/metrics.h"
 #include "common/schema.h"
 #include "outlet/decoder/decoder.h"
-#include "outlet/decoder/sampling.h"
 #include "outlet/writer/writer.h"
 #include "transport/queue.h"
 
@@ -32,7 +31,6 @@ class Outlet {
   struct Config {
     int64_t workers = 2;  ///< decoding workers (one transport queue each)
     BatchWriter::Config clickhouse;
-    decoder::SamplingRates::Config sampling;  ///< `core.default-sampling-rate`, `override-...`
     void read(ConfigReader& r);
   };
   /// Makes one enricher per worker (may return nullptr: no enrichment).

@@ -1,0 +1,145 @@
+#pragma once
+/// The console's HTTP API under /api/v0/console/ (Akvorado's routes and shapes, documented in
+/// docs/03-console-api.md): graphs, filter validation and completion, saved filters, home
+/// widgets, configuration, documentation and the user from reverse-proxy headers. Responses
+/// are cached per request; store queries are bounded in time and cancelled by the store.
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/config.h"
+#include "common/http_server.h"
+#include "common/metrics.h"
+#include "common/schema.h"
+#include "console/query.h"
+#include "console/saved_filters.h"
+#include "orchestrator/clickhouse.h"
+
+namespace akvo::console {
+
+struct ConsoleConfig {
+  struct VisualizeOptions {
+    std::string graph_type = "stacked";
+    std::string start = "6 hours ago";
+    std::string end = "now";
+    std::string filter = "InIfBoundary = external";
+    std::vector<std::string> dimensions = {"SrcAS"};
+    int64_t limit = 10;
+    std::string limit_type = "avg";
+    bool bidirectional = false;
+    bool previous_period = false;
+  } default_visualize_options;
+  std::vector<std::string> homepage_top_widgets = {"src-as", "src-port", "protocol",
+                                                   "src-country", "etype"};
+  std::string homepage_graph_filter = "InIfBoundary = 'external'";  ///< raw SQL
+  Duration homepage_graph_timerange = std::chrono::hours(24);
+  int64_t dimensions_limit = 50;
+  Duration cache_ttl = std::chrono::hours(3);
+  int64_t cache_size = 1000;
+  int64_t max_request_size = 65536;
+  Duration query_timeout = std::chrono::seconds(30);
+  bool branding = false;
+  struct Auth {
+    std::string header_login = "Remote-User";
+    std::string header_name = "Remote-Name";
+    std::string header_email = "Remote-Email";
+    std::string header_logout_url = "X-Logout-URL";
+    std::string header_avatar_url = "X-Avatar-URL";
+    std::string default_login = "__default";
+    std::string default_name = "Default User";
+    std::string logout_url;  ///< template: {login}, {name}, {email}
+    std::string avatar_url;  ///< template; empty: the generated avatar
+  } auth;
+  /// Saved filters database; empty: `<clickhouse.path>/console.sqlite` (set by the role).
+  std::string database_path;
+  std::vector<SavedFilter> saved_filters;
+
+  void read(ConfigReader& r, const Schema& schema);
+};
+
+/// The user of a request.
+struct User {
+  std::string login, name, email, logout_url, avatar_url;
+};
+
+/// Responses kept per key for a time; bounded, oldest evicted first.
+class ResponseCache {
+ public:
+  explicit ResponseCache(size_t max_entries) : max_(max_entries) {}
+  bool get(const std::string& key, HttpResponse& out);
+  void put(const std::string& key, const HttpResponse& r, std::chrono::milliseconds ttl);
+
+ private:
+  struct Entry {
+    HttpResponse response;
+    std::chrono::steady_clock::time_point expires;
+    std::list<std::string>::iterator order;
+  };
+  size_t max_;
+  std::mutex mutex_;  // guards entries_ and order_
+  std::unordered_map<std::string, Entry> entries_;
+  std::list<std::string> order_;  // insertion order, oldest first
+};
+
+/// A PNG avatar generated from a login (same login, same picture).
+std::string avatarPng(const std::string& login);
+
+class Console {
+ public:
+  static constexpr const char* kPrefix = "/api/v0/console/";
+  /// `query` runs read-only SQL on the store. Nothing starts before start().
+  Console(ConsoleConfig config, const Schema& schema, const ClickHouseConfig& clickhouse,
+          QueryFn query, Metrics& metrics);
+  /// Opens the saved filters database and seeds the configured ones. Throws on failure.
+  void start();
+  /// Registers the routes under /api/v0/console/.
+  void registerRoutes(HttpServer& http);
+  /// Answers one request (throws HttpError for errors, as the server expects).
+  HttpResponse handle(const HttpRequest& req);
+  /// The clock used for "now" (tests move it). Unix seconds.
+  void setClock(std::function<int64_t()> now) { now_ = std::move(now); }
+
+ private:
+  User user(const HttpRequest& req) const;
+  HttpResponse dispatch(const HttpRequest& req, const std::string& route, const User& u);
+  nlohmann::json parseBody(const HttpRequest& req) const;
+  std::string runQuery(const std::string& sql, const std::string& format);
+  std::vector<TableInfo> tables();
+
+  HttpResponse configuration();
+  HttpResponse docs(const HttpRequest& req, const std::string& name);
+  HttpResponse graphLine(const HttpRequest& req);
+  HttpResponse graphSankey(const HttpRequest& req);
+  HttpResponse tableInterval(const HttpRequest& req);
+  HttpResponse filterValidate(const HttpRequest& req);
+  HttpResponse filterComplete(const HttpRequest& req);
+  HttpResponse savedFilters(const HttpRequest& req, const User& u, const std::string& rest);
+  HttpResponse widget(const HttpRequest& req, const std::string& name);
+  HttpResponse userInfo(const User& u);
+  HttpResponse userAvatar(const HttpRequest& req, const User& u);
+
+  ConsoleConfig config_;
+  const Schema& schema_;
+  const ClickHouseConfig& clickhouse_;
+  QueryFn query_;
+  Metrics& metrics_;
+  GraphBuilder builder_;
+  ResponseCache cache_;
+  std::unique_ptr<SavedFilters> saved_;
+  std::function<int64_t()> now_;
+  Counter& cache_hits_;
+  Counter& cache_misses_;
+  Counter& queries_;
+  Counter& query_errors_;
+  std::mutex tables_mutex_;  // guards tables_cache_ and tables_expiry_
+  std::vector<TableInfo> tables_cache_;
+  std::chrono::steady_clock::time_point tables_expiry_{};
+};
+
+}  // namespace akvo::console

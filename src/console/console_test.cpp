@@ -1,0 +1,400 @@
+#include "console/console.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "console/test_flows.h"
+#include "testing/test_store.h"
+
+namespace akvo::console {
+namespace {
+
+using nlohmann::json;
+
+HttpRequest request(const std::string& method, const std::string& route, const std::string& body = "",
+                    std::map<std::string, std::string> headers = {}) {
+  HttpRequest r;
+  r.method = method;
+  r.path = std::string(Console::kPrefix) + route;
+  r.body = body;
+  r.headers = std::move(headers);
+  return r;
+}
+
+/// Runs a request the way the HTTP server does: HttpError becomes a JSON error.
+HttpResponse call(Console& c, const HttpRequest& r) {
+  try {
+    return c.handle(r);
+  } catch (const HttpError& e) {
+    return HttpResponse::error(e.status, e.what());
+  }
+}
+
+/// A console without a store (every route that does not query).
+class ConsoleNoStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    console_ = std::make_unique<Console>(config_, schema_, clickhouse_,
+                                         [](const std::string&, const std::string&) -> std::string {
+                                           throw StoreError("no store in this test");
+                                         },
+                                         metrics_);
+    console_->start();
+  }
+  ConsoleConfig config_;
+  Schema schema_;
+  ClickHouseConfig clickhouse_;
+  Metrics metrics_;
+  std::unique_ptr<Console> console_;
+};
+
+TEST_F(ConsoleNoStore, FilterValidate) {
+  auto r = call(*console_, request("POST", "filter/validate", R"({"filter":"SrcAS = AS15169"})"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body), json::parse(R"({"message":"ok","parsed":"`SrcAS` = 15169"})"));
+  r = call(*console_, request("POST", "filter/validate", R"({"filter":"SrcAS = 1 AND\n  Nope = 2"})"));
+  EXPECT_EQ(r.status, 200);
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["message"], "at line 2, column 3: unknown column \"Nope\"");
+  EXPECT_EQ(j["errors"][0]["line"], 2);
+  EXPECT_EQ(j["errors"][0]["column"], 3);
+  EXPECT_EQ(j["errors"][0]["offset"], 16);
+  EXPECT_FALSE(j.contains("parsed"));
+  r = call(*console_, request("POST", "filter/validate", "{nope"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(json::parse(r.body)["message"].get<std::string>().starts_with("invalid JSON"));
+}
+
+TEST_F(ConsoleNoStore, CompleteColumnsAndOperators) {
+  auto r = call(*console_, request("POST", "filter/complete", R"({"what":"column","prefix":"dstas"})"));
+  ASSERT_EQ(r.status, 200);
+  auto c = json::parse(r.body)["completions"];
+  ASSERT_EQ(c.size(), 2u);  // DstAS, DstASPath
+  EXPECT_EQ(c[0], json::parse(R"({"label":"DstAS","detail":"column name","quoted":false})"));
+  r = call(*console_, request("POST", "filter/complete", R"({"what":"operator","column":"InIfBoundary"})"));
+  c = json::parse(r.body)["completions"];
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[1]["label"], "!=");
+  r = call(*console_, request("POST", "filter/complete", R"({"what":"value","column":"InIfBoundary","prefix":"ex"})"));
+  c = json::parse(r.body)["completions"];
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0]["label"], "external");
+  r = call(*console_, request("POST", "filter/complete", R"({"what":"value","column":"Proto","prefix":"ipv6"})"));
+  c = json::parse(r.body)["completions"];
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0]["label"], "IPv6-ICMP");
+  r = call(*console_, request("POST", "filter/complete", R"({"what":"value","column":"Bytes"})"));
+  EXPECT_EQ(r.status, 400);
+  r = call(*console_, request("POST", "filter/complete", R"({"what":"nothing"})"));
+  EXPECT_EQ(r.status, 400);
+}
+
+TEST_F(ConsoleNoStore, ConfigurationAndDocs) {
+  auto r = call(*console_, request("GET", "configuration"));
+  ASSERT_EQ(r.status, 200);
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["defaultVisualizeOptions"]["dimensions"], json::array({"SrcAS"}));
+  EXPECT_EQ(j["defaultVisualizeOptions"]["limitType"], "avg");
+  EXPECT_EQ(j["dimensionsLimit"], 50);
+  EXPECT_EQ(j["truncatable"], json::array({"SrcAddr", "DstAddr"}));
+  EXPECT_EQ(j["homepageTopWidgets"][0], "src-as");
+  EXPECT_EQ(j["resolutions"][1], json::parse(R"({"table":"flows_1m0s","interval":60,"ttl":604800})"));
+  bool has_srcas = false, has_bytes = false;
+  for (const auto& d : j["dimensions"]) {
+    has_srcas |= d == "SrcAS";
+    has_bytes |= d == "Bytes";
+  }
+  EXPECT_TRUE(has_srcas);
+  EXPECT_FALSE(has_bytes);
+  r = call(*console_, request("GET", "docs/console-api"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/markdown; charset=utf-8");
+  EXPECT_TRUE(r.body.starts_with("# Console API"));
+  r = call(*console_, request("GET", "docs/console-api", "", {{"accept", "application/json"}}));
+  j = json::parse(r.body);
+  EXPECT_EQ(j["toc"][0]["title"], "Graphs");
+  EXPECT_EQ(j["toc"][0]["id"], "graphs");
+  r = call(*console_, request("GET", "docs"));
+  EXPECT_GE(json::parse(r.body)["docs"].size(), 3u);
+  EXPECT_EQ(call(*console_, request("GET", "docs/nope")).status, 404);
+  EXPECT_EQ(call(*console_, request("GET", "nope")).status, 404);
+  EXPECT_EQ(call(*console_, request("GET", "graph/line")).status, 405);
+  r = call(*console_, request("POST", "graph/line", std::string(70000, ' ')));
+  EXPECT_EQ(r.status, 413);
+}
+
+TEST_F(ConsoleNoStore, AuthFromHeaders) {
+  auto r = call(*console_, request("GET", "user/info"));
+  EXPECT_EQ(json::parse(r.body),
+            json::parse(R"({"login":"__default","name":"Default User","avatar-url":"/api/v0/console/user/avatar"})"));
+  r = call(*console_, request("GET", "user/info", "",
+                              {{"remote-user", "alice"}, {"remote-name", "Alice"}, {"remote-email", "a@example.com"},
+                               {"x-logout-url", "/logout"}}));
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["login"], "alice");
+  EXPECT_EQ(j["name"], "Alice");
+  EXPECT_EQ(j["email"], "a@example.com");
+  EXPECT_EQ(j["logout-url"], "/logout");
+  // Login required: no default user.
+  ConsoleConfig c;
+  c.auth.default_login = "";
+  c.auth.header_login = "X-Forwarded-User";
+  c.auth.logout_url = "/oauth/logout?u={login}";
+  Console strict(c, schema_, clickhouse_, nullptr, metrics_);
+  strict.start();
+  r = call(strict, request("GET", "user/info"));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(json::parse(r.body)["message"], "authentication required");
+  r = call(strict, request("GET", "user/info", "", {{"x-forwarded-user", "bob"}}));
+  EXPECT_EQ(json::parse(r.body)["logout-url"], "/oauth/logout?u=bob");
+}
+
+TEST_F(ConsoleNoStore, Avatar) {
+  auto a = call(*console_, request("GET", "user/avatar", "", {{"remote-user", "alice"}}));
+  auto b = call(*console_, request("GET", "user/avatar", "", {{"remote-user", "bob"}}));
+  auto a2 = call(*console_, request("GET", "user/avatar", "", {{"remote-user", "alice"}}));
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(a.content_type, "image/png");
+  EXPECT_TRUE(a.body.starts_with("\x89PNG\r\n\x1a\n"));
+  EXPECT_EQ(a.body, a2.body);
+  EXPECT_NE(a.body, b.body);
+  std::string etag = a.headers[0].second;
+  auto cached = call(*console_, request("GET", "user/avatar", "", {{"remote-user", "alice"}, {"if-none-match", etag}}));
+  EXPECT_EQ(cached.status, 304);
+  // Python's zlib and the PNG layout agree it is a valid 80x80 RGB image.
+  std::string path = ::testing::TempDir() + "/avatar.png";
+  FILE* f = fopen(path.c_str(), "wb");
+  fwrite(a.body.data(), 1, a.body.size(), f);
+  fclose(f);
+  std::string cmd = "python3 -c \"import zlib,struct,sys;d=open('" + path +
+                    "','rb').read();p=8;out=b'';w=h=0\n"
+                    "while p<len(d):\n"
+                    " n,t=struct.unpack('>I4s',d[p:p+8]);c=d[p+8:p+8+n];crc=struct.unpack('>I',d[p+8+n:p+12+n])[0]\n"
+                    " assert zlib.crc32(t+c)==crc\n"
+                    " if t==b'IHDR': w,h=struct.unpack('>II',c[:8])\n"
+                    " if t==b'IDAT': out+=c\n"
+                    " p+=12+n\n"
+                    "raw=zlib.decompress(out);assert len(raw)==h*(1+3*w);sys.exit(0 if (w,h)==(80,80) else 1)\"";
+  EXPECT_EQ(system(cmd.c_str()), 0);
+}
+
+TEST_F(ConsoleNoStore, SavedFilters) {
+  std::map<std::string, std::string> alice = {{"remote-user", "alice"}}, bob = {{"remote-user", "bob"}};
+  EXPECT_EQ(call(*console_, request("POST", "filter/saved",
+                                    R"({"description":"mine","content":"SrcAS = 1","shared":false})", alice)).status,
+            204);
+  EXPECT_EQ(call(*console_, request("POST", "filter/saved",
+                                    R"({"description":"ours","content":"DstAS = 2","shared":true})", alice)).status,
+            204);
+  auto r = call(*console_, request("POST", "filter/saved", R"({"description":"bad","content":"SrcAS ="})", alice));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(call(*console_, request("POST", "filter/saved", R"({"content":"SrcAS = 1"})", alice)).status, 400);
+  auto list = [&](const std::map<std::string, std::string>& u) {
+    return json::parse(call(*console_, request("GET", "filter/saved", "", u)).body)["filters"];
+  };
+  json a = list(alice), b = list(bob);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0]["user"], "alice");
+  EXPECT_EQ(a[0]["content"], "SrcAS = 1");
+  EXPECT_EQ(a[0]["shared"], false);
+  ASSERT_EQ(b.size(), 1u);  // only the shared one
+  EXPECT_EQ(b[0]["description"], "ours");
+  int64_t id = a[0]["id"];
+  // Bob cannot delete Alice's filter.
+  EXPECT_EQ(call(*console_, request("DELETE", fmt::format("filter/saved/{}", id), "", bob)).status, 404);
+  EXPECT_EQ(call(*console_, request("DELETE", fmt::format("filter/saved/{}", id), "", alice)).status, 204);
+  EXPECT_EQ(call(*console_, request("DELETE", fmt::format("filter/saved/{}", id), "", alice)).status, 404);
+  EXPECT_EQ(call(*console_, request("DELETE", "filter/saved/x", "", alice)).status, 400);
+  EXPECT_EQ(list(alice).size(), 1u);
+}
+
+TEST(ConsoleSavedFilters, UpgradeFromVersion1AndSeed) {
+  std::string path = ::testing::TempDir() + "/saved-" + std::to_string(getpid()) + ".sqlite";
+  std::filesystem::remove(path);
+  {
+    // A database as the first version wrote it.
+    sqlite3* db;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE saved_filters (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, "
+                           "shared INTEGER NOT NULL DEFAULT 0, description TEXT NOT NULL, content TEXT NOT NULL);"
+                           "INSERT INTO saved_filters (user, shared, description, content) VALUES "
+                           "('alice', 0, 'old', 'SrcAS = 1'), ('__system', 1, 'stale', 'DstAS = 1');"
+                           "PRAGMA user_version = 1;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  SavedFilters s(path);
+  EXPECT_EQ(s.schemaVersion(), SavedFilters::kSchemaVersion);
+  s.seed({SavedFilter{0, "", true, "From Internet", "InIfBoundary = external"}});
+  auto l = s.list("alice");
+  ASSERT_EQ(l.size(), 2u);
+  EXPECT_EQ(l[0].description, "old");  // kept across the upgrade
+  EXPECT_EQ(l[1].description, "From Internet");  // the stale seeded filter is gone
+  EXPECT_EQ(l[1].user, "__system");
+  // Reopening changes nothing.
+  SavedFilters again(path);
+  EXPECT_EQ(again.list("alice").size(), 2u);
+  std::filesystem::remove(path);
+}
+
+TEST(ConsoleCache, EvictsOldestAndExpires) {
+  ResponseCache c(2);
+  c.put("a", HttpResponse::json("1"), std::chrono::hours(1));
+  c.put("b", HttpResponse::json("2"), std::chrono::hours(1));
+  c.put("c", HttpResponse::json("3"), std::chrono::hours(1));
+  HttpResponse r;
+  EXPECT_FALSE(c.get("a", r));
+  ASSERT_TRUE(c.get("c", r));
+  EXPECT_EQ(r.body, "3");
+  c.put("d", HttpResponse::json("4"), std::chrono::milliseconds(-1));
+  EXPECT_FALSE(c.get("d", r));
+}
+
+/// The console on a chDB store with the test flows.
+class ConsoleApi : public ::testing::Test {
+ protected:
+  static constexpr int64_t kT0 = 1795730400;  // 2026-11-26T22:00:00Z
+
+  void SetUp() override {
+#ifdef AKVO_SANITIZE
+    GTEST_SKIP() << "needs chDB: runs in the Release build";
+#endif
+    conn_ = testing::freshDatabase();
+    Migrations m(clickhouse_, schema_, *conn_, metrics_);
+    m.run();
+    insertTestFlows(*conn_, kT0, 24000);
+    make(config_);
+  }
+
+  void make(const ConsoleConfig& c) {
+    console_ = std::make_unique<Console>(
+        c, schema_, clickhouse_,
+        [this](const std::string& sql, const std::string& f) {
+          std::lock_guard lock(mutex_);
+          queries_++;
+          return conn_->query(sql, f);
+        },
+        metrics_);
+    console_->setClock([] { return kT0 + 7200; });
+    console_->start();
+  }
+
+  json get(const std::string& route) {
+    HttpRequest req = request("GET", route.substr(0, route.find('?')));
+    if (route.find('?') != std::string::npos) {
+      std::string q = route.substr(route.find('?') + 1);
+      req.query[q.substr(0, q.find('='))] = q.substr(q.find('=') + 1);
+    }
+    auto r = call(*console_, req);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body);
+  }
+
+  ConsoleConfig config_;
+  Schema schema_;
+  ClickHouseConfig clickhouse_;
+  Metrics metrics_;
+  std::mutex mutex_;
+  int queries_ = 0;
+  std::unique_ptr<StoreConnection> conn_;
+  std::unique_ptr<Console> console_;
+};
+
+TEST_F(ConsoleApi, GraphLineThroughTheApiIsCached) {
+  std::string body = R"({"start":"2026-11-26T22:00:00Z","end":"2026-11-27T00:00:00Z","dimensions":["SrcAS"],"limit":3,"points":24})";
+  auto r = call(*console_, request("POST", "graph/line", body));
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["rows"].size(), 4u);
+  EXPECT_EQ(j["t"].size(), 24u);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0].first, "X-SQL-Query");
+  EXPECT_NE(r.headers[0].second.find("FROM flows_5m0s"), std::string::npos);
+  int before = queries_;
+  auto again = call(*console_, request("POST", "graph/line", body));
+  EXPECT_EQ(again.body, r.body);
+  EXPECT_EQ(queries_, before);  // served from the cache
+  EXPECT_EQ(metrics_.sum("akvo_console_cache_hits_total"), 1u);
+  auto ti = call(*console_, request("POST", "graph/table-interval",
+                                    R"({"start":"2026-11-26T22:00:00Z","end":"2026-11-27T00:00:00Z","points":24})"));
+  EXPECT_EQ(json::parse(ti.body), json::parse(R"({"table":"flows_5m0s","interval":300})"));
+  auto bad = call(*console_, request("POST", "graph/line",
+                                     R"({"start":"2026-11-26T22:00:00Z","end":"2026-11-27T00:00:00Z","filter":"SrcAS = "})"));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body)["message"], "expecting an AS number");
+  auto sk = call(*console_, request("POST", "graph/sankey",
+                                    R"({"start":"2026-11-26T22:00:00Z","end":"2026-11-27T00:00:00Z","dimensions":["SrcAS"]})"));
+  EXPECT_EQ(sk.status, 400);
+}
+
+TEST_F(ConsoleApi, Widgets) {
+  // The clock says T0 + 2h: the last 5 minutes hold 1,000 flows.
+  json rate = get("widget/flow-rate");
+  EXPECT_NEAR(rate["rate"].get<double>(), 1000.0 / 300, 0.05);  // (now - 300, now]
+  EXPECT_EQ(rate["period"], "second");
+  EXPECT_EQ(get("widget/exporters")["exporters"], json::array({"router1", "router2", "router3"}));
+  json last = get("widget/flow-last");
+  EXPECT_EQ(last["ExporterAddress"].get<std::string>().substr(0, 8), "192.0.2.");
+  EXPECT_TRUE(last.contains("SrcAS"));
+  json top = get("widget/top/src-country")["top"];
+  ASSERT_EQ(top.size(), 3u);
+  double sum = 0;
+  for (const auto& t : top) sum += t["percent"].get<double>();
+  EXPECT_NEAR(sum, 100, 0.01);
+  json proto = get("widget/top/protocol")["top"];
+  EXPECT_EQ(proto[0]["name"], "TCP");
+  json ports = get("widget/top/dst-port")["top"];
+  EXPECT_TRUE(ports[0]["name"].get<std::string>().starts_with("tcp/")) << ports;
+  json et = get("widget/top/etype")["top"];
+  EXPECT_EQ(et[0]["name"], "IPv4");
+  EXPECT_NEAR(et[0]["percent"].get<double>(), 90, 2);
+  EXPECT_EQ(call(*console_, request("GET", "widget/top/nope")).status, 404);
+  json g = get("widget/graph?points=24");
+  EXPECT_GT(g["data"].size(), 20u);
+  double gbps = 0;
+  for (const auto& p : g["data"]) gbps += p["gbps"].get<double>();
+  EXPECT_GT(gbps, 0);
+}
+
+TEST_F(ConsoleApi, CompleteValuesFromTheStore) {
+  auto r = call(*console_, request("POST", "filter/complete",
+                                   R"({"what":"value","column":"InIfProvider","prefix":"co"})"));
+  auto c = json::parse(r.body)["completions"];
+  ASSERT_GE(c.size(), 1u) << r.body;
+  EXPECT_EQ(c[0], json::parse(R"({"label":"cogent","detail":"InIfProvider","quoted":true})"));
+  r = call(*console_, request("POST", "filter/complete", R"({"what":"value","column":"SrcAS","prefix":"AS6450"})"));
+  c = json::parse(r.body)["completions"];
+  ASSERT_GE(c.size(), 1u) << r.body;
+  EXPECT_TRUE(c[0]["label"].get<std::string>().starts_with("AS6450"));
+  r = call(*console_, request("POST", "filter/complete", R"({"what":"value","column":"ExporterName","prefix":"ro"})"));
+  c = json::parse(r.body)["completions"];
+  EXPECT_EQ(c[0]["label"].get<std::string>().substr(0, 6), "router");
+  // Hostile prefixes are just text.
+  r = call(*console_, request("POST", "filter/complete",
+                              R"({"what":"value","column":"ExporterName","prefix":"' OR 1=1 --"})"));
+  EXPECT_EQ(r.status, 200);
+  c = json::parse(r.body)["completions"];
+  for (const auto& x : c) EXPECT_EQ(x["detail"], "column name");
+}
+
+TEST_F(ConsoleApi, SlowQueryIsCancelled) {
+  ConsoleConfig c;
+  c.query_timeout = std::chrono::seconds(1);
+  // 24,000 rows x 0.1 ms: 2.4 s of work for a 1 s budget.
+  c.homepage_graph_filter = "sleepEachRow(0.0001) = 0";
+  make(c);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = call(*console_, request("GET", "widget/graph"));
+  EXPECT_EQ(r.status, 504) << r.body;
+  EXPECT_EQ(json::parse(r.body)["message"], "the query took longer than 1s and was cancelled");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4));
+}
+
+}  // namespace
+}  // namespace akvo::console

@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { lineOption, sankeyOption, seriesRows } from "./graph";
+import type { LineResponse } from "./api";
+
+const response: LineResponse = {
+  t: ["2026-11-26T18:00:00Z", "2026-11-26T18:05:00Z", "2026-11-26T18:10:00Z"],
+  rows: [["15169: Google"], ["Other"], ["15169: Google"]],
+  points: [[100, 200, 300], [10, 20, 30], [5, 5, 5]],
+  axis: [1, 1, 2],
+  "axis-names": { "1": "Direct", "2": "Reverse" },
+  average: [200, 20, 5], min: [100, 10, 5], max: [300, 30, 5], last: [200, 20, 5], "95th": [290, 29, 5],
+};
+
+describe("graph options", () => {
+  it("gives one table row per series with a stable color per name", () => {
+    const rows = seriesRows(response);
+    expect(rows).toHaveLength(3);
+    expect(rows[0].color).toBe(rows[2].color);
+    expect(rows[1].color).toBe("#94a3b8");
+    expect(rows[2].axisName).toBe("Reverse");
+    expect(rows[0].p95).toBe(290);
+  });
+  it("stacks per axis and draws the reverse direction below zero", () => {
+    const o = lineOption(response, "stacked", "l3bps") as { series: { stack?: string; data: [number, number][] }[] };
+    expect(o.series[0].stack).toBe("axis1");
+    expect(o.series[2].stack).toBe("axis2");
+    expect(o.series[2].data[0][1]).toBe(-5);
+    const lines = lineOption(response, "lines", "l3bps") as { series: { stack?: string }[] };
+    expect(lines.series[0].stack).toBeUndefined();
+  });
+  it("normalises to 100 % per time step", () => {
+    const o = lineOption(response, "stacked100", "l3bps") as { series: { data: [number, number][] }[] };
+    expect(o.series[0].data[0][1] + o.series[1].data[0][1]).toBeCloseTo(100);
+  });
+  it("draws one small multiple per direct series", () => {
+    const o = lineOption(response, "grid", "l3bps") as { grid: unknown[]; series: unknown[] };
+    expect(o.grid).toHaveLength(2);
+    expect(o.series).toHaveLength(2);
+  });
+  it("builds sankey data from object or string nodes", () => {
+    const o = sankeyOption({ rows: [], xps: [], nodes: ["SrcAS: 1", { name: "DstAS: 2", axis: 1 }], links: [{ source: "SrcAS: 1", target: "DstAS: 2", xps: 5, axis: 1 }, { source: "a", target: "b", xps: 1, axis: 2 }] }, "pps") as { series: { data: { name: string }[]; links: unknown[] }[] };
+    expect(o.series[0].data.map((n) => n.name)).toEqual(["SrcAS: 1", "DstAS: 2"]);
+    expect(o.series[0].links).toHaveLength(1);
+  });
+});

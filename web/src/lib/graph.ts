@@ -1,0 +1,138 @@
+// ECharts options for the Visualize page, from graph/line and graph/sankey answers.
+import type { LineResponse, SankeyResponse } from "./api";
+import { otherColor, palette } from "./echarts";
+import type { GraphType } from "./state";
+import { formatXps } from "./units";
+
+export interface SeriesRow {
+  index: number;
+  axis: number;
+  axisName: string;
+  name: string;
+  dimensions: string[];
+  color: string;
+  min: number;
+  max: number;
+  average: number;
+  last: number;
+  p95: number;
+}
+
+const defaultAxisNames: Record<number, string> = { 1: "Direct", 2: "Reverse", 3: "Previous period", 4: "Previous period (reverse)" };
+
+/** One row per series, with its color (same color for the same dimensions on every axis). */
+export function seriesRows(r: LineResponse): SeriesRow[] {
+  const colorOf = new Map<string, string>();
+  let next = 0;
+  return r.rows.map((dims, i) => {
+    const name = dims.length ? dims.join(" — ") : "Total";
+    const isOther = dims.length > 0 && dims.every((d) => d === "Other");
+    if (!colorOf.has(name)) colorOf.set(name, isOther ? otherColor : palette[next++ % palette.length]);
+    const axis = r.axis?.[i] ?? 1;
+    const last = r.last?.[i] ?? r.points[i]?.[Math.max(0, r.points[i].length - 2)] ?? 0;
+    return {
+      index: i, axis, axisName: r["axis-names"]?.[axis] ?? defaultAxisNames[axis] ?? `Axis ${axis}`,
+      name, dimensions: dims, color: colorOf.get(name)!,
+      min: r.min?.[i] ?? 0, max: r.max?.[i] ?? 0, average: r.average?.[i] ?? 0, last, p95: r["95th"]?.[i] ?? 0,
+    };
+  });
+}
+
+function timeTooltip(unit: string) {
+  return (params: unknown) => {
+    const ps = (Array.isArray(params) ? params : [params]) as { axisValue: number | string; marker: string; seriesName: string; value: [number | string, number] }[];
+    if (!ps.length) return "";
+    const when = new Date(ps[0].value[0]).toLocaleString();
+    const lines = ps
+      .filter((p) => p.value[1] !== 0)
+      .sort((a, b) => Math.abs(b.value[1]) - Math.abs(a.value[1]))
+      .map((p) => `${p.marker}<span style="display:inline-block;min-width:10em">${p.seriesName}</span> <b>${formatXps(Math.abs(p.value[1]), unit)}</b>`);
+    return `<div style="font-size:12px"><div style="margin-bottom:4px;font-weight:600">${when}</div>${lines.join("<br>")}</div>`;
+  };
+}
+
+/** Stacked, stacked 100 %, lines and grid options. Reverse axes are drawn below zero. */
+export function lineOption(r: LineResponse, graphType: GraphType, unit: string): Record<string, unknown> {
+  const rows = seriesRows(r);
+  const times = r.t.map((t) => new Date(t).getTime());
+  const percent = graphType === "stacked100";
+  let values = r.points.map((pts, i) => pts.map((v) => ((rows[i].axis % 2 === 0) ? -v : v)));
+  if (percent) {
+    const totals = times.map(() => [0, 0]);
+    values.forEach((pts, i) => pts.forEach((v, j) => { totals[j][rows[i].axis === 2 ? 1 : 0] += Math.abs(v); }));
+    values = values.map((pts, i) => pts.map((v, j) => {
+      const tot = totals[j][rows[i].axis === 2 ? 1 : 0];
+      return tot ? (100 * v) / tot : 0;
+    }));
+  }
+  const yFormatter = (v: number) => (percent ? `${Math.abs(v)}%` : formatXps(Math.abs(v), unit));
+  if (graphType === "grid") {
+    const direct = rows.filter((s) => s.axis === 1);
+    const cols = direct.length <= 4 ? direct.length : direct.length <= 9 ? 3 : 4;
+    const nrows = Math.ceil(direct.length / Math.max(cols, 1));
+    const ymax = Math.max(...direct.map((s) => s.max), 1);
+    return {
+      tooltip: { trigger: "axis", formatter: timeTooltip(unit) },
+      title: direct.map((s, k) => ({
+        text: s.name, textStyle: { fontSize: 11, fontWeight: 500 },
+        left: `${((k % cols) / cols) * 100 + 1}%`, top: `${(Math.floor(k / cols) / nrows) * 100}%`,
+      })),
+      grid: direct.map((_, k) => ({
+        left: `${((k % cols) / cols) * 100 + 4}%`, width: `${100 / cols - 6}%`,
+        top: `${(Math.floor(k / cols) / nrows) * 100 + 6}%`, height: `${100 / nrows - 12}%`,
+      })),
+      xAxis: direct.map((_, k) => ({ type: "time", gridIndex: k, axisLabel: { fontSize: 9, hideOverlap: true } })),
+      yAxis: direct.map((_, k) => ({ type: "value", gridIndex: k, max: ymax, axisLabel: { fontSize: 9, formatter: yFormatter }, splitNumber: 2 })),
+      series: direct.map((s, k) => ({
+        name: s.name, type: "line", xAxisIndex: k, yAxisIndex: k, showSymbol: false, color: s.color,
+        areaStyle: { opacity: 0.3 }, lineStyle: { width: 1 },
+        data: times.map((t, j) => [t, values[s.index][j]]),
+      })),
+    };
+  }
+  const stacked = graphType !== "lines";
+  return {
+    animation: false,
+    tooltip: { trigger: "axis", formatter: timeTooltip(percent ? "%" : unit), confine: true },
+    legend: { type: "scroll", bottom: 0, icon: "roundRect", itemWidth: 12, itemHeight: 12, data: [...new Set(rows.filter((s) => s.axis <= 2).map((s) => s.name))] },
+    grid: { left: 64, right: 24, top: 24, bottom: 64 },
+    toolbox: { show: false },
+    brush: { xAxisIndex: 0, brushType: "lineX", brushMode: "single", throttleType: "debounce", transformable: false, outOfBrush: { colorAlpha: 1 } },
+    xAxis: { type: "time" },
+    yAxis: { type: "value", axisLabel: { formatter: yFormatter }, max: percent ? 100 : undefined, min: percent && rows.some((s) => s.axis === 2) ? -100 : undefined },
+    series: rows.map((s) => {
+      const previous = s.axis >= 3;
+      return {
+        name: s.name, type: "line", color: s.color, showSymbol: false, sampling: "lttb",
+        stack: stacked && !previous ? `axis${s.axis}` : undefined,
+        areaStyle: stacked && !previous ? { opacity: 0.85 } : undefined,
+        lineStyle: previous ? { type: "dashed", width: 1.5 } : { width: stacked ? 0.5 : 1.5 },
+        emphasis: { focus: "series" },
+        data: times.map((t, j) => [t, values[s.index][j]]),
+      };
+    }),
+  };
+}
+
+/** Sankey option; node names may be plain strings (older API) or {name, axis}. */
+export function sankeyOption(r: SankeyResponse, unit: string): Record<string, unknown> {
+  const nodes = r.nodes.map((n, i) => {
+    const name = typeof n === "string" ? n : n.name;
+    return { name, itemStyle: { color: palette[i % palette.length] } };
+  });
+  return {
+    animation: false,
+    tooltip: {
+      trigger: "item",
+      formatter: (p: { dataType: string; data: { source?: string; target?: string; xps?: number; name?: string }; value: number }) =>
+        p.dataType === "edge" ? `${p.data.source} → ${p.data.target}<br><b>${formatXps(p.value, unit)}</b>` : `${p.data.name}<br><b>${formatXps(p.value, unit)}</b>`,
+    },
+    series: [{
+      type: "sankey", left: 16, right: 220, top: 16, bottom: 16, nodeGap: 10, draggable: false,
+      emphasis: { focus: "adjacency" }, lineStyle: { color: "gradient", opacity: 0.35 },
+      label: { fontSize: 11, width: 210, overflow: "truncate" },
+      data: nodes,
+      links: r.links.filter((l) => (l.axis ?? 1) === 1).map((l) => ({ source: l.source, target: l.target, value: l.xps })),
+    }],
+  };
+}
