@@ -43,6 +43,7 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
     s.section("geoip", [&](ConfigReader& x) { c.geoip.read(x); });
     s.section("networks", [&](ConfigReader& x) { c.networks.read(x); });
     s.section("core", [&](ConfigReader& x) { c.core.read(x); });
+    s.section("routing", [&](ConfigReader& rs) { c.routing.read(rs); });
   });
   r.section("console", [&](ConfigReader& s) {
     Schema schema(c.schema);
@@ -60,6 +61,15 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
           c.demo.target = in.listen;
           break;
         }
+    // And its BMP speaker to the BMP listener when routing uses BMP.
+    if (c.routing.type == "bmp" && !s.has("bmp")) {
+      std::string listen = c.routing.bmp.listen;
+      auto colon = listen.rfind(':');
+      std::string host = listen.substr(0, colon);
+      if (host.empty() || host == "0.0.0.0") listen = "127.0.0.1" + listen.substr(colon);
+      if (host == "[::]") listen = "[::1]" + listen.substr(colon);
+      c.demo.bmp.target = listen;
+    }
   });
   r.finish();
   c.resolved = r.resolved();
@@ -237,6 +247,8 @@ int runRole(const std::string& role, const AppConfig& c) {
   }
 
   std::unique_ptr<QueueTransport> transport;
+  std::unique_ptr<routing::BmpProvider> bmp;
+  std::unique_ptr<routing::CoreRouting> bmp_for_core;
   std::unique_ptr<metadata::Metadata> metadata;
   std::unique_ptr<GeoIP> geoip;
   std::unique_ptr<Networks> networks;
@@ -244,7 +256,7 @@ int runRole(const std::string& role, const AppConfig& c) {
   std::unique_ptr<Outlet> outlet;
   std::unique_ptr<Inlet> inlet;
   // Enrichment (in every process that decodes): metadata (cache + pollers), GeoIP, networks,
-  // then the core that uses them; one enricher per outlet worker.
+  // routing (BMP), then the core that uses them; one enricher per outlet worker.
   Outlet::EnricherFactory enrichers;
   if (all || role == "outlet") {
     metadata = std::make_unique<metadata::Metadata>(c.metadata, metrics);
@@ -255,8 +267,19 @@ int runRole(const std::string& role, const AppConfig& c) {
     }
     networks = std::make_unique<Networks>(c.networks);
     networks->start();
-    core = std::make_unique<Core>(c.core, metrics, metadata.get(), networks.get(), geoip.get());
-    enrichers = [&core](size_t) { return core->makeEnricher(); };
+    if (c.routing.type == "bmp") {
+      bmp = std::make_unique<routing::BmpProvider>(c.routing.bmp, metrics);
+      bmp->start();
+      bmp_for_core = std::make_unique<routing::CoreRouting>(*bmp);
+    }
+    core = std::make_unique<Core>(c.core, metrics, metadata.get(), networks.get(), geoip.get(),
+                                  bmp_for_core.get());
+    // The core selects AS numbers, masks and next hops (asn-providers, net-providers) with the
+    // routing lookups; the routing enricher then adds AS paths and communities.
+    enrichers = [&core, p = bmp.get()](size_t) -> std::unique_ptr<FlowEnricher> {
+      if (!p) return core->makeEnricher();
+      return std::make_unique<routing::RoutingEnricher>(*p, core->makeEnricher());
+    };
   }
   if (all) {
     transport = std::make_unique<QueueTransport>(size_t(c.outlet.workers), size_t(c.queue_size));
@@ -303,6 +326,7 @@ int runRole(const std::string& role, const AppConfig& c) {
   if (metadata) metadata->stop();  // saves the cache
   if (geoip) geoip->stop();
   if (networks) networks->stop();
+  if (bmp) bmp->stop();
   http.stop();
   pool.reset();
   write_pool.reset();

@@ -19,6 +19,7 @@
 #include "outlet/core/core.h"
 #include "outlet/outlet.h"
 #include "transport/kafka.h"
+#include "outlet/routing/enricher.h"
 
 namespace akvo {
 
@@ -36,6 +37,7 @@ struct AppConfig {
   Networks::Config networks;
   Core::Config core;
   KafkaConfig kafka;  ///< transport between separate inlet and outlet processes
+  routing::RoutingConfig routing;  ///< outlet.routing
   demo::DemoExporter::Config demo;
   console::ConsoleConfig console;
   console::WebAssets::Config web;  ///< console.web-root

@@ -29,6 +29,7 @@ void DemoExporter::Config::read(ConfigReader& r) {
   r.field("seed", seed, 0, INT64_MAX);
   r.field("routers", routers, 1, 200);
   r.field("snmp-port", snmp_port, 0, 65535);
+  r.section("bmp", [&](ConfigReader& s) { bmp.read(s); });
 }
 
 namespace {
@@ -55,6 +56,27 @@ std::vector<RemoteAS> remoteASes() {
   for (uint32_t i = 0; i < 300; i++) {
     out.push_back({uint32_t(30000 + i * 97 % 35000), next});
     next += 1u << 16;
+  }
+  return out;
+}
+
+/// The demo networks as BGP routes: reached through one of four transits, tagged with a
+/// community and a large community naming that transit.
+std::vector<BmpRoute> demoBmpRoutes(uint32_t peer_asn) {
+  static const uint32_t kTransits[] = {174, 1299, 3356, 6939};
+  std::vector<BmpRoute> out;
+  uint32_t i = 0;
+  for (const auto& remote : remoteASes()) {
+    BmpRoute r;
+    r.prefixes.push_back({IPv6Addr::fromV4(remote.v4_prefix), 96 + 16});
+    uint32_t transit = kTransits[i % 4];
+    r.as_path = {peer_asn};
+    if (transit != remote.asn) r.as_path.push_back(transit);
+    r.as_path.push_back(remote.asn);
+    r.communities = {(peer_asn & 0xffff) << 16 | (100 + i % 4)};
+    r.large_communities = {{peer_asn, 1, i % 4}};
+    out.push_back(std::move(r));
+    i++;
   }
   return out;
 }
@@ -95,11 +117,19 @@ void DemoExporter::start() {
                                          uint16_t(config_.snmp_port));
     snmp_->start();
   }
+  if (!config_.bmp.target.empty()) {
+    auto c = config_.bmp;
+    if (c.routes.empty()) c.routes = demoBmpRoutes(c.session.peer_asn);
+    bmp_ = std::make_unique<BmpSpeaker>(c, metrics_);
+    bmp_->start();
+    spdlog::info("demo exporter: BMP speaker sending {} routes to {}", c.routes.size(), c.target);
+  }
   thread_ = std::jthread([this](std::stop_token st) { run(st); });
   spdlog::info("demo exporter: {} routers sending NetFlow to {}", config_.routers, config_.target);
 }
 
 void DemoExporter::stop() {
+  if (bmp_) bmp_->stop();
   if (thread_.joinable()) {
     thread_.request_stop();
     thread_.join();

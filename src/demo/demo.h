@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "common/metrics.h"
+#include "demo/bmp.h"
 
 namespace akvo::demo {
 
@@ -37,6 +38,7 @@ class DemoExporter {
     int64_t seed = 0;
     int64_t routers = 4;
     int64_t snmp_port = 1161;  ///< the routers answer SNMP on this port (snmpd); 0: no SNMP
+    BmpSpeaker::Config bmp;  ///< BMP speaker (DEMO-4); routes default to the demo networks
     void read(ConfigReader& r);
   };
 
@@ -54,6 +56,7 @@ class DemoExporter {
   Metrics& metrics_;
   std::jthread thread_;
   std::unique_ptr<class SnmpAgents> snmp_;
+  std::unique_ptr<BmpSpeaker> bmp_;
 };
 
 }  // namespace akvo::demo

@@ -1,0 +1,386 @@
+#include "outlet/routing/bmp.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "inlet/udp.h"  // parseListen
+
+namespace akvo::routing {
+
+void BmpProvider::Config::read(ConfigReader& r) {
+  r.field("listen", listen);
+  try {
+    parseListen(listen);
+  } catch (const std::exception& e) {
+    r.fail("listen", e.what());
+  }
+  r.field("rds", rds);
+  for (const auto& rd : rds)
+    if (!parseRd(rd))
+      r.fail("rds", "invalid route distinguisher \"" + rd +
+                        "\" (expected 0, ASN:number or IPv4:number)");
+  r.field("collect-asns", collect_asns);
+  r.field("collect-aspaths", collect_aspaths);
+  r.field("collect-communities", collect_communities);
+  r.field("keep", keep);
+  r.field("receive-buffer", receive_buffer, 0, int64_t(1) << 31);
+  r.field("message-buffer", message_buffer, 1, int64_t(1) << 24);
+}
+
+namespace {
+constexpr uint32_t kMaxMessage = 1 << 20;  // BGP messages are at most 64 KiB (RFC 8654)
+}
+
+BmpProvider::BmpProvider(Config config, Metrics& metrics)
+    : config_(std::move(config)),
+      metrics_(metrics),
+      queue_full_(metrics.counter("akvo_outlet_routing_bmp_queue_full_total",
+                                  "Times a BMP reader found the message queue full and waited.")),
+      queue_not_full_(metrics.counter("akvo_outlet_routing_bmp_queue_not_full_total",
+                                      "Times a waiting BMP reader could queue again.")),
+      lookups_(metrics.counter("akvo_outlet_routing_lookups_total", "Routing lookups.")),
+      lookup_failures_(metrics.counter("akvo_outlet_routing_lookup_failures_total",
+                                       "Routing lookups that found no route.")),
+      ignored_nlri_(metrics.counter("akvo_outlet_routing_bmp_ignored_nlri_total",
+                                    "NLRI of address families not handled (skipped).")),
+      routes_added_(metrics.counter("akvo_outlet_routing_bmp_routes_added_total",
+                                    "Routes announced (added or replaced) in the RIB.")),
+      routes_withdrawn_(metrics.counter("akvo_outlet_routing_bmp_routes_withdrawn_total",
+                                        "Routes withdrawn.")),
+      peers_removed_(metrics.counter("akvo_outlet_routing_bmp_peers_removed_total",
+                                     "Peers removed (peer down, or exporter gone for `keep`).")),
+      received_bytes_(metrics.counter("akvo_outlet_routing_bmp_received_bytes_total",
+                                      "Bytes received from BMP exporters.")) {
+  for (const auto& rd : config_.rds) rds_.push_back(*parseRd(rd));
+  for (auto t : {"route-monitoring", "statistics-report", "peer-down", "peer-up", "initiation",
+                 "termination", "route-mirroring"})
+    messages_[t] = &metrics.counter("akvo_outlet_routing_bmp_messages_total",
+                                    "BMP messages received, by type.", {{"type", t}});
+  for (size_t s = 0; s < size_t(BmpStatus::kCount); s++)
+    errors_.push_back(&metrics.counter("akvo_outlet_routing_bmp_errors_total",
+                                       "BMP messages that failed to decode, by reason.",
+                                       {{"reason", std::string(bmpStatusName(BmpStatus(s)))}}));
+  metrics.gauge("akvo_outlet_routing_bmp_connections", "Open BMP connections.", {},
+                [this] { return double(connections_.load()); });
+  metrics.gauge("akvo_outlet_routing_rib_peers", "Peers in the RIB.", {},
+                [this] { return double(rib_.peers()); });
+  metrics.gauge("akvo_outlet_routing_rib_routes", "Routes in the RIB.", {},
+                [this] { return double(rib_.routes()); });
+  metrics.gauge("akvo_outlet_routing_rib_prefixes", "Prefixes in the RIB.", {},
+                [this] { return double(rib_.prefixes()); });
+  metrics.gauge("akvo_outlet_routing_rib_attribute_sets", "Interned attribute sets.", {},
+                [this] { return double(rib_.attributeSets()); });
+  metrics.gauge("akvo_outlet_routing_rib_memory_bytes", "Approximate memory held by the RIB.", {},
+                [this] { return double(rib_.memoryBytes()); });
+  metrics.gauge("akvo_outlet_routing_bmp_queue_depth", "BMP messages waiting to be processed.",
+                {}, [this] {
+                  std::lock_guard lock(queue_mutex_);
+                  return double(queue_.size());
+                });
+}
+
+BmpProvider::~BmpProvider() { stop(); }
+
+void BmpProvider::start() {
+  SockAddr a = parseListen(config_.listen);
+  int fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("bmp: socket: " + std::string(strerror(errno)));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a.ss), a.len) < 0 || listen(fd, 64) < 0) {
+    std::string err = strerror(errno);
+    close(fd);
+    throw std::runtime_error("bmp: cannot listen on " + config_.listen + ": " + err);
+  }
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  listen_fd_ = fd;
+  started_ = true;
+  processor_ = std::jthread([this](std::stop_token st) { process(st); });
+  acceptor_ = std::jthread([this](std::stop_token st) { accept(st); });
+  spdlog::info("bmp: listening on {} (port {})", config_.listen, port_);
+}
+
+void BmpProvider::stop() {
+  if (!started_) return;
+  started_ = false;
+  acceptor_.request_stop();
+  if (acceptor_.joinable()) acceptor_.join();
+  {
+    std::lock_guard lock(readers_mutex_);
+    for (auto& [id, t] : readers_) t.request_stop();
+  }
+  not_full_.notify_all();
+  std::map<uint64_t, std::jthread> readers;
+  {
+    std::lock_guard lock(readers_mutex_);
+    readers.swap(readers_);
+  }
+  readers.clear();  // joins
+  processor_.request_stop();
+  not_empty_.notify_all();
+  if (processor_.joinable()) processor_.join();
+  close(listen_fd_);
+  listen_fd_ = -1;
+  spdlog::info("bmp: stopped");
+}
+
+void BmpProvider::accept(std::stop_token st) {
+  while (!st.stop_requested()) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    if (config_.receive_buffer > 0) {
+      int size = int(config_.receive_buffer);
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+    IPv6Addr exporter;
+    if (peer.ss_family == AF_INET) {
+      exporter = IPv6Addr::fromV4Bytes(
+          reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in*>(&peer)->sin_addr));
+    } else {
+      exporter = IPv6Addr::fromV6Bytes(
+          reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr));
+    }
+    uint64_t id = next_id_++;
+    spdlog::info("bmp: exporter {} connected", exporter.toString());
+    connections_++;
+    std::lock_guard lock(readers_mutex_);
+    // Finished readers are joined here, so that the map does not grow with reconnections.
+    for (uint64_t done : finished_) readers_.erase(done);
+    finished_.clear();
+    readers_.emplace(id, std::jthread([this, fd, id, exporter](std::stop_token rst) {
+                       read(fd, id, exporter, rst);
+                     }));
+  }
+}
+
+bool BmpProvider::push(Event e, std::stop_token st) {
+  std::unique_lock lock(queue_mutex_);
+  if (queue_.size() >= size_t(config_.message_buffer)) {
+    queue_full_.inc();
+    not_full_.wait(lock, st, [&] { return queue_.size() < size_t(config_.message_buffer); });
+    if (st.stop_requested()) return false;
+    queue_not_full_.inc();
+  }
+  queue_.push_back(std::move(e));
+  not_empty_.notify_one();
+  return true;
+}
+
+void BmpProvider::read(int fd, uint64_t id, IPv6Addr exporter, std::stop_token st) {
+  std::vector<uint8_t> buffer(1 << 16);
+  size_t have = 0;
+  bool ok = true;
+  while (ok && !st.stop_requested()) {
+    pollfd p{fd, POLLIN, 0};
+    int r = poll(&p, 1, 200);
+    if (r <= 0) continue;
+    if (buffer.size() - have < 4096) buffer.resize(buffer.size() * 2);
+    ssize_t n = recv(fd, buffer.data() + have, buffer.size() - have, 0);
+    if (n <= 0) break;
+    received_bytes_.inc(uint64_t(n));
+    have += size_t(n);
+    // Frame: every complete message is queued; a partial one waits for more bytes.
+    size_t off = 0;
+    while (have - off >= BmpDecoder::kHeaderSize) {
+      uint32_t len = BmpDecoder::messageLength({buffer.data() + off, have - off});
+      if (buffer[off] != 3 || len < BmpDecoder::kHeaderSize || len > kMaxMessage) {
+        errors_[size_t(buffer[off] != 3 ? BmpStatus::kBadVersion : BmpStatus::kTruncated)]->inc();
+        spdlog::warn("bmp: exporter {}: bad framing (version {}, length {}), closing",
+                     exporter.toString(), buffer[off], len);
+        ok = false;
+        break;
+      }
+      if (have - off < len) {
+        if (buffer.size() < len) buffer.resize(len + 4096);
+        break;
+      }
+      if (!push(Event{id, exporter, std::vector<uint8_t>(buffer.begin() + std::ptrdiff_t(off),
+                                                         buffer.begin() + std::ptrdiff_t(off + len))},
+                st)) {
+        ok = false;
+        break;
+      }
+      off += len;
+    }
+    if (off > 0) {
+      std::memmove(buffer.data(), buffer.data() + off, have - off);
+      have -= off;
+    }
+  }
+  close(fd);
+  connections_--;
+  spdlog::info("bmp: exporter {} disconnected", exporter.toString());
+  // The processor must learn the session ended even when stopping.
+  {
+    std::lock_guard lock(queue_mutex_);
+    queue_.push_back(Event{id, exporter, {}});
+    not_empty_.notify_one();
+  }
+  std::lock_guard lock(readers_mutex_);
+  finished_.push_back(id);
+}
+
+struct BmpProvider::Session {
+  IPv6Addr exporter;
+  BmpDecoder decoder;
+  std::map<std::tuple<IPv6Addr, uint64_t, uint8_t>, Rib::PeerId> peers;
+};
+
+/// Applies decoded messages of one session to the RIB.
+class BmpProvider::Sink : public BmpSink {
+ public:
+  Sink(BmpProvider& p, Session& s, std::map<Rib::PeerId, std::chrono::steady_clock::time_point>& stale)
+      : p_(p), s_(s), stale_(stale) {}
+  Rib::PeerId peerId(const BmpPeer& peer) {
+    auto key = std::make_tuple(peer.address, peer.distinguisher, peer.type);
+    auto it = s_.peers.find(key);
+    if (it != s_.peers.end()) return it->second;
+    Rib::PeerId id = p_.rib_.peer(s_.exporter, peer);
+    stale_.erase(id);  // the exporter came back before `keep`: the peer lives on
+    s_.peers.emplace(key, id);
+    return id;
+  }
+  void initiation(std::string_view name, std::string_view) override {
+    p_.messages_["initiation"]->inc();
+    spdlog::info("bmp: exporter {} initiated the session (sysName {})", s_.exporter.toString(),
+                 name);
+  }
+  void peerUp(const BmpPeer& peer) override {
+    p_.messages_["peer-up"]->inc();
+    peerId(peer);
+  }
+  void peerDown(const BmpPeer& peer) override {
+    p_.messages_["peer-down"]->inc();
+    auto key = std::make_tuple(peer.address, peer.distinguisher, peer.type);
+    auto it = s_.peers.find(key);
+    Rib::PeerId id = it != s_.peers.end() ? it->second : p_.rib_.peer(s_.exporter, peer);
+    if (it != s_.peers.end()) s_.peers.erase(it);
+    p_.rib_.removePeer(id);
+    p_.peers_removed_.inc();
+  }
+  void statistics(const BmpPeer&) override { p_.messages_["statistics-report"]->inc(); }
+  void termination() override { p_.messages_["termination"]->inc(); }
+  void routes(const BmpPeer& peer, const PathAttributes& attrs, std::span<const Nlri> announced,
+              std::span<const Nlri> withdrawn) override {
+    p_.messages_["route-monitoring"]->inc();
+    if (announced.empty() && withdrawn.empty()) return;  // End-of-RIB marker
+    const auto& cfg = p_.config_;
+    const PathAttributes* a = &attrs;
+    if (!cfg.collect_aspaths || !cfg.collect_communities || !cfg.collect_asns) {
+      filtered_ = attrs;
+      if (!cfg.collect_aspaths && cfg.collect_asns && !attrs.as_path.empty())
+        filtered_.as_path = {attrs.as_path.back()};  // keeps the origin AS only
+      else if (!cfg.collect_aspaths || !cfg.collect_asns)
+        filtered_.as_path.clear();
+      if (!cfg.collect_communities) {
+        filtered_.communities.clear();
+        filtered_.large_communities.clear();
+      }
+      a = &filtered_;
+    }
+    if (!p_.rds_.empty()) {
+      auto keep = [&](const Nlri& n) {
+        return std::find(p_.rds_.begin(), p_.rds_.end(), n.rd) != p_.rds_.end();
+      };
+      ann_.clear();
+      wd_.clear();
+      std::copy_if(announced.begin(), announced.end(), std::back_inserter(ann_), keep);
+      std::copy_if(withdrawn.begin(), withdrawn.end(), std::back_inserter(wd_), keep);
+      announced = ann_;
+      withdrawn = wd_;
+    }
+    p_.rib_.update(peerId(peer), *a, announced, withdrawn);
+    p_.routes_added_.inc(announced.size());
+    p_.routes_withdrawn_.inc(withdrawn.size());
+  }
+
+ private:
+  BmpProvider& p_;
+  Session& s_;
+  std::map<Rib::PeerId, std::chrono::steady_clock::time_point>& stale_;
+  PathAttributes filtered_;
+  std::vector<Nlri> ann_, wd_;
+};
+
+void BmpProvider::process(std::stop_token st) {
+  std::map<uint64_t, Session> sessions;
+  std::map<Rib::PeerId, std::chrono::steady_clock::time_point> stale;
+  uint64_t ignored_before = 0;
+  for (;;) {
+    Event e;
+    {
+      std::unique_lock lock(queue_mutex_);
+      not_empty_.wait_for(lock, st, std::chrono::milliseconds(500), [&] { return !queue_.empty(); });
+      if (queue_.empty()) {
+        if (st.stop_requested()) break;
+      } else {
+        e = std::move(queue_.front());
+        queue_.pop_front();
+        not_full_.notify_one();
+      }
+    }
+    auto now = std::chrono::steady_clock::now();
+    for (auto it = stale.begin(); it != stale.end();) {
+      if (it->second <= now) {
+        rib_.removePeer(it->first);
+        peers_removed_.inc();
+        it = stale.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (e.connection == 0) continue;
+    auto [it, fresh] = sessions.try_emplace(e.connection);
+    Session& s = it->second;
+    if (fresh) s.exporter = e.exporter;
+    if (e.message.empty() ||
+        (e.message.size() > 5 && e.message[5] == uint8_t(BmpType::kTermination))) {
+      if (!e.message.empty()) {
+        Sink sink(*this, s, stale);
+        s.decoder.decode(e.message, sink);
+      }
+      // Session over: its peers stay for `keep`, then go (RT-2).
+      for (const auto& [key, id] : s.peers) stale[id] = now + config_.keep;
+      s.peers.clear();
+      if (e.message.empty()) sessions.erase(it);
+      continue;
+    }
+    Sink sink(*this, s, stale);
+    ignored_before = s.decoder.ignoredNlri();
+    BmpStatus status = s.decoder.decode(e.message, sink);
+    ignored_nlri_.inc(s.decoder.ignoredNlri() - ignored_before);
+    if (e.message[5] == uint8_t(BmpType::kRouteMirroring)) messages_["route-mirroring"]->inc();
+    if (status != BmpStatus::kOk) {
+      errors_[size_t(status)]->inc();
+      log_.warn("bmp: exporter {}: cannot decode message type {}: {}", s.exporter.toString(),
+                e.message[5], bmpStatusName(status));
+    }
+  }
+}
+
+bool BmpProvider::lookup(const IPv6Addr& exporter, const IPv6Addr& ip, const IPv6Addr& next_hop,
+                         RouteInfo& out) const {
+  lookups_.inc();
+  if (rib_.lookup(exporter, ip, next_hop, out)) return true;
+  lookup_failures_.inc();
+  return false;
+}
+
+}  // namespace akvo::routing
