@@ -11,7 +11,7 @@ build_pkgs=(cmake ninja-build g++ ccache pkg-config libfmt-dev libspdlog-dev lib
   libcli11-dev libboost-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libpcap-dev libcurl4-openssl-dev libzstd-dev liblz4-dev libre2-dev libmaxminddb-dev
   libsnmp-dev librdkafka-dev libprotobuf-dev protobuf-compiler libsqlite3-dev)
-test_pkgs=(tshark tcpreplay softflowd nfdump pmacct snmpd snmp clang python3 curl)
+test_pkgs=(tshark wireshark-common tcpreplay softflowd nfdump pmacct snmpd snmp clang libclang-rt-14-dev python3 curl)
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
