@@ -33,6 +33,11 @@ class Outlet {
     int64_t workers = 2;  ///< decoding workers (one transport queue each)
     BatchWriter::Config clickhouse;
     decoder::SamplingRates::Config sampling;  ///< `core.default-sampling-rate`, `override-...`
+    /// `flow.state-persist-file`: NetFlow templates and sampling rates saved on stop, loaded on
+    /// start ("" keeps nothing).
+    std::string state_persist_file;
+    /// `flow.template-expiry`: templates not redefined for this long are forgotten (0: never).
+    Duration template_expiry{0};
     void read(ConfigReader& r);
   };
   /// Makes one enricher per worker (may return nullptr: no enrichment).
