@@ -35,6 +35,8 @@ class DemoExporter {
     int64_t sampling_rate = 1000;
     int64_t seed = 0;
     int64_t routers = 4;
+    /// netflow-v5, or ipfix (templates in every message, a fifth of the flows over IPv6).
+    std::string protocol = "netflow-v5";
     void read(ConfigReader& r);
   };
 

@@ -33,8 +33,8 @@ check() {
   cp "$TMP/after" "$TMP/before"
 }
 
-# softflowd: -d keeps it in the foreground, so it exports everything and exits at the end of
-# the file (without -d it daemonizes and looks hung).
+# softflowd -r FILE -n HOST:PORT exports every flow and exits at the end of the file (-d keeps
+# it in the foreground; `timeout` guards against a hang).
 for v in 5 9 10; do
   scale=1
   flows=$(timeout 30 softflowd -d -r "$CAP" -n "127.0.0.1:$NETFLOW_PORT" -v "$v" 2>&1 |
