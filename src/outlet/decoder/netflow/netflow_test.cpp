@@ -620,3 +620,27 @@ TEST(NetflowIpfix, DemoExporterSpeaksIpfix) {
 }
 
 }  // namespace akvo::decoder
+
+namespace akvo::decoder {
+
+// Datagrams with ever new source ids (spoofed or broken exporters) do not grow the state
+// past its bound, and known domains keep working.
+TEST(NetflowV9, StateIsBoundedAgainstSpoofedDomains) {
+  auto tmpl = readPcapUdp("../shared/testdata/netflow/template.pcap")[0].payload;
+  auto data = readPcapUdp("../shared/testdata/netflow/data.pcap")[0].payload;
+  NetflowDecoder d;
+  Collect c;
+  ASSERT_EQ(d.decode(inputOf(tmpl), c), Status::kOk);
+  auto spoofed = data;
+  for (uint32_t i = 1; i <= NetflowDecoder::kMaxDomains + 100; i++) {
+    spoofed[16] = uint8_t(i >> 24), spoofed[17] = uint8_t(i >> 16), spoofed[18] = uint8_t(i >> 8),
+    spoofed[19] = uint8_t(i);
+    d.decode(inputOf(spoofed), c);
+  }
+  EXPECT_LE(d.domains().size(), NetflowDecoder::kMaxDomains);
+  EXPECT_TRUE(c.flows.empty());
+  ASSERT_EQ(d.decode(inputOf(data), c), Status::kOk);  // source id 0: learned first
+  EXPECT_EQ(c.flows.size(), 4u);
+}
+
+}  // namespace akvo::decoder
