@@ -167,12 +167,11 @@ TableChoice chooseTable(const std::vector<TableInfo>& tables, int64_t start, int
     for (const auto& t : tables)
       if (coverage(t) <= start) candidates.push_back(&t);
     if (candidates.empty()) {
-      const TableInfo* best = nullptr;
-      for (const auto& t : tables)
-        if (!best || coverage(t) < coverage(*best) ||
-            (coverage(t) == coverage(*best) && t.resolution < best->resolution))
-          best = &t;
-      if (best) candidates.push_back(best);
+      // Nothing reaches back to `start` (a young store): every table holds the same recent
+      // flows, so choose by resolution among all of them. Rounding makes a coarse table's
+      // oldest bucket look older than the raw table's first row; that is no reason to draw a
+      // one-hour graph with two hourly points.
+      for (const auto& t : tables) candidates.push_back(&t);
     }
     int64_t wanted = (end - start) / std::max<int64_t>(points, 1);
     for (const auto* t : candidates)

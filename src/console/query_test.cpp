@@ -67,11 +67,19 @@ TEST(ConsoleQuery, TableChoice) {
   EXPECT_EQ(c.table, "flows_1h0m0s");
   c = chooseTable(tables(0), now - 10 * 86400, now, 2000, false, now);
   EXPECT_EQ(c.table, "flows_5m0s");
-  // Nothing covers the start: the table with the oldest data.
+  // Nothing covers the start: every table holds the same recent data, the resolution decides.
   std::vector<TableInfo> t = tables(now - 3600);
   t[3].oldest = now - 1800;
   c = chooseTable(t, now - 86400, now, 200, false, now);
+  EXPECT_EQ(c.table, "flows_5m0s");
+  // A young store (minutes of data; hourly buckets look older by rounding): one hour at 100
+  // points is drawn from the raw table, not from two hourly points.
+  t = tables(now - 300);
+  t[3].oldest = now / 3600 * 3600;
+  t[2].oldest = now / 300 * 300;
+  c = chooseTable(t, now - 3600, now, 100, false, now);
   EXPECT_EQ(c.table, "flows");
+  EXPECT_EQ(c.interval, 36);
 }
 
 TEST(ConsoleQuery, RequestValidation) {

@@ -30,6 +30,7 @@ void DemoExporter::Config::read(ConfigReader& r) {
   r.field("routers", routers, 1, 200);
   r.field("snmp-port", snmp_port, 0, 65535);
   r.section("bmp", [&](ConfigReader& s) { bmp.read(s); });
+  r.choice("protocol", protocol, {"netflow-v5", "ipfix"});
 }
 
 namespace {
@@ -224,12 +225,38 @@ void DemoExporter::run(std::stop_token st) {
         f.src_net_mask = inbound ? 16 : 24;
         f.dst_net_mask = inbound ? 24 : 16;
         f.next_hop = IPv6Addr::fromV4(0xc0000201);  // 192.0.2.1
+        if (config_.protocol == "ipfix" && rng() % 5 == 0 && f.proto != 1) {
+          // The same conversation over IPv6: 2001:db8:<remote /16>::<host> and 2001:db8:cafe::.
+          auto v6 = [](uint32_t v4, bool local) {
+            IPv6Addr a;
+            a.bytes[0] = 0x20, a.bytes[1] = 0x01, a.bytes[2] = 0x0d, a.bytes[3] = 0xb8;
+            a.bytes[4] = local ? 0xca : uint8_t(v4 >> 24), a.bytes[5] = local ? 0xfe : uint8_t(v4 >> 16);
+            a.bytes[14] = uint8_t(v4 >> 8), a.bytes[15] = uint8_t(v4);
+            return a;
+          };
+          f.src_addr = v6(inbound ? remote_ip : local_ip, !inbound);
+          f.dst_addr = v6(inbound ? local_ip : remote_ip, inbound);
+          f.src_net_mask = inbound ? 32 : 48;
+          f.dst_net_mask = inbound ? 48 : 32;
+          f.next_hop = *IPv6Addr::parse("2001:db8::1");
+        }
+        f.first_switched = unix_secs;
         pending.push_back(f);
       }
-      for (size_t off = 0; off < pending.size(); off += 30) {
-        size_t m = std::min<size_t>(30, pending.size() - off);
-        V5Header h{uptime, unix_secs, sequences[ri], uint16_t(config_.sampling_rate)};
-        auto dgram = encodeNetflowV5(h, std::span<const FlowRecord>(pending.data() + off, m));
+      const bool ipfix = config_.protocol == "ipfix";
+      const size_t per_dgram = ipfix ? 12 : 30;  // IPFIX: under 1500 bytes even all IPv6
+      for (size_t off = 0; off < pending.size(); off += per_dgram) {
+        size_t m = std::min<size_t>(per_dgram, pending.size() - off);
+        std::span<const FlowRecord> chunk(pending.data() + off, m);
+        std::vector<uint8_t> dgram;
+        if (ipfix) {
+          IpfixHeader h{unix_secs, sequences[ri], uint32_t(ri), uint32_t(config_.sampling_rate), true};
+          dgram = encodeIpfix(h, chunk);
+          sequences[ri] += 1;  // the options record
+        } else {
+          V5Header h{uptime, unix_secs, sequences[ri], uint16_t(config_.sampling_rate)};
+          dgram = encodeNetflowV5(h, chunk);
+        }
         sequences[ri] += uint32_t(m);
         if (sendto(fds[ri], dgram.data(), dgram.size(), 0, reinterpret_cast<sockaddr*>(&target.ss), target.len) < 0)
           errors.inc();

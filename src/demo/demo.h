@@ -39,6 +39,8 @@ class DemoExporter {
     int64_t routers = 4;
     int64_t snmp_port = 1161;  ///< the routers answer SNMP on this port (snmpd); 0: no SNMP
     BmpSpeaker::Config bmp;  ///< BMP speaker (DEMO-4); routes default to the demo networks
+    /// netflow-v5, or ipfix (templates in every message, a fifth of the flows over IPv6).
+    std::string protocol = "netflow-v5";
     void read(ConfigReader& r);
   };
 

@@ -8,12 +8,17 @@
 #include "common/log.h"
 #include "outlet/decoder/netflow/netflow.h"
 #include "outlet/decoder/sflow/sflow.h"
+#include "outlet/decoder/netflow/state.h"
 
 namespace akvo {
 
 void Outlet::Config::read(ConfigReader& r) {
   r.field("workers", workers, 1, 256);
   r.section("clickhouse", [&](ConfigReader& s) { clickhouse.read(s); });
+  r.section("flow", [&](ConfigReader& s) {
+    s.field("state-persist-file", state_persist_file);
+    s.field("template-expiry", template_expiry);
+  });
 }
 
 class Outlet::Worker : public decoder::FlowSink {
@@ -23,6 +28,8 @@ class Outlet::Worker : public decoder::FlowSink {
         index_(index),
         queue_(queue),
         batch_(outlet.writer_.emptyBatch()),
+        netflow_(decoder::NetflowDecoder::Config{
+            uint32_t(outlet.config_.template_expiry.count() / 1000), {}}),
         flows_(outlet.metrics_.counter("akvo_outlet_core_flows_total", "Flows decoded and batched.")),
         dropped_(outlet.metrics_.counter("akvo_outlet_core_flows_dropped_total",
                                          "Flows dropped by enrichment (rules, missing data).")),
@@ -35,6 +42,9 @@ class Outlet::Worker : public decoder::FlowSink {
           "akvo_outlet_decoder_errors_total", "Datagrams that failed to decode, by reason.",
           {{"reason", std::string(decoder::statusName(decoder::Status(s)))}});
   }
+
+  /// The NetFlow decoder's templates and sampling rates (read after join(), or before start()).
+  decoder::DomainMap& netflowState() { return netflow_.domains(); }
 
   void start() {
     thread_ = std::jthread([this](std::stop_token) { run(); });
@@ -168,6 +178,16 @@ void Outlet::start() {
   writer_.start();
   for (size_t i = 0; i < transport_.size(); i++) {
     workers_.push_back(std::make_unique<Worker>(*this, i, transport_.source(i)));
+    if (!config_.state_persist_file.empty()) {
+      // A state that cannot be read costs a few minutes of templates, not the collector.
+      try {
+        if (decoder::loadStateFile(config_.state_persist_file, workers_.back()->netflowState()) &&
+            i == 0)
+          spdlog::info("decoder state loaded from {}", config_.state_persist_file);
+      } catch (const std::exception& e) {
+        if (i == 0) spdlog::error("decoder state ignored: {}", e.what());
+      }
+    }
     workers_.back()->start();
   }
   started_ = true;
@@ -179,6 +199,16 @@ void Outlet::stop() {
   started_ = false;
   transport_.close();
   for (auto& w : workers_) w->join();
+  if (!config_.state_persist_file.empty()) {
+    std::vector<const decoder::DomainMap*> states;
+    for (auto& w : workers_) states.push_back(&w->netflowState());
+    try {
+      decoder::saveStateFile(config_.state_persist_file, states);
+      spdlog::info("decoder state saved to {}", config_.state_persist_file);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+    }
+  }
   writer_.stop();
   spdlog::info("outlet stopped: every decoded flow written");
 }

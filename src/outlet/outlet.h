@@ -31,6 +31,11 @@ class Outlet {
   struct Config {
     int64_t workers = 2;  ///< decoding workers (one transport queue each)
     BatchWriter::Config clickhouse;
+    /// `flow.state-persist-file`: NetFlow templates and sampling rates saved on stop, loaded on
+    /// start ("" keeps nothing).
+    std::string state_persist_file;
+    /// `flow.template-expiry`: templates not redefined for this long are forgotten (0: never).
+    Duration template_expiry{0};
     void read(ConfigReader& r);
   };
   /// Makes one enricher per worker (may return nullptr: no enrichment).

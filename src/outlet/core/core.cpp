@@ -81,9 +81,10 @@ Core::Core(Config config, Metrics& metrics, metadata::Metadata* metadata,
       drop_sampling_(metrics.counter("akvo_outlet_core_flows_dropped_by_reason_total",
                                      "Flows dropped by enrichment, by reason.",
                                      {{"reason", "sampling_rate_missing"}})),
-      drop_no_interfaces_(metrics.counter("akvo_outlet_core_flows_dropped_by_reason_total",
-                                          "Flows dropped by enrichment, by reason.",
-                                          {{"reason", "interfaces_missing"}})),
+      drop_no_interfaces_(metrics.counter(
+          "akvo_outlet_core_flows_without_interfaces_total",
+          "Flows whose exporter gave neither interface (kept, unlike Akvorado: host exporters "
+          "such as softflowd never send interfaces).")),
       drop_rejected_(metrics.counter("akvo_outlet_core_flows_dropped_by_reason_total",
                                      "Flows dropped by enrichment, by reason.",
                                      {{"reason", "classifier_reject"}})),
@@ -138,11 +139,9 @@ class CoreEnricher : public FlowEnricher {
       return false;
     }
 
-    // 2. Metadata for both interfaces; drop when the flow has neither.
-    if (f.in_if == 0 && f.out_if == 0) {
-      core_.drop_no_interfaces_.inc();
-      return false;
-    }
+    // 2. Metadata for both interfaces. A flow with neither is kept (Akvorado drops it): host
+    // exporters (softflowd, pmacct) send none, and their users want their traffic all the same.
+    if (f.in_if == 0 && f.out_if == 0) core_.drop_no_interfaces_.inc();
     const metadata::Entry* in = f.in_if ? metadataFor(f.exporter_address, f.in_if) : nullptr;
     const metadata::Entry* out = f.out_if ? metadataFor(f.exporter_address, f.out_if) : nullptr;
     const metadata::Entry* any = in && in->answer.found ? in : out && out->answer.found ? out : nullptr;

@@ -128,8 +128,11 @@ TEST(Core, SamplingOverrideDefaultAndMissing) {
 TEST(Core, DropRulesAndStaticClassification) {
   Fixture fx;
   auto e = fx.core.makeEnricher();
+  // Neither interface: kept (host exporters send none), counted.
   FlowRecord none = flow("192.0.2.1", 0, 0);
-  EXPECT_FALSE(e->enrich(none));
+  none.sampling_rate = 1;
+  EXPECT_TRUE(e->enrich(none));
+  EXPECT_EQ(fx.metrics.sum("akvo_outlet_core_flows_without_interfaces_total"), 1u);
   FlowRecord lab = flow("192.0.2.1", 3, 1);
   EXPECT_FALSE(e->enrich(lab));  // Reject() on the input interface
   FlowRecord s = flow("198.51.100.1", 5, 6);

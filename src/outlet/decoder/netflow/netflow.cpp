@@ -61,6 +61,18 @@ inline size_t forEachField(const Template& t, const uint8_t* p, size_t n, Fn&& f
 
 }  // namespace
 
+DomainState& NetflowDecoder::domain(const DomainKey& key) {
+  auto it = domains_.find(key);
+  if (it != domains_.end()) return it->second;
+  // Spoofed sources or domain ids must not grow memory forever: past the bound, a new domain
+  // gets a throwaway state (its data is dropped as missing its template).
+  if (domains_.size() >= kMaxDomains) {
+    overflow_ = DomainState{};
+    return overflow_;
+  }
+  return domains_[key];
+}
+
 Status NetflowDecoder::decode(const Input& input, FlowSink& sink) {
   stats_ = {};
   if (input.payload.size() < 2) return Status::kTruncated;
@@ -86,7 +98,7 @@ Status NetflowDecoder::decodeV5(const Input& input, FlowSink& sink) {
   uint16_t sampling = be16(p + 22) & 0x3fff;
   if (count == 0 || count > 30) return Status::kBadLength;
   if (len < 24 + size_t(count) * 48) return Status::kTruncated;
-  DomainState& dom = domains_[DomainKey{input.exporter, be16(p + 20), 5}];
+  DomainState& dom = domain(DomainKey{input.exporter, be16(p + 20), 5});
   stats_.lost = sequenceGap(dom.sequence_seen, dom.next_sequence, flow_sequence, count);
   for (uint16_t i = 0; i < count; i++) {
     const uint8_t* r = p + 24 + size_t(i) * 48;
@@ -162,7 +174,7 @@ Status NetflowDecoder::decodeV9Ipfix(const Input& input, FlowSink& sink, uint16_
   }
   input_ = &input;
   version_ = version;
-  DomainState& dom = domains_[DomainKey{input.exporter, domain_id_, version}];
+  DomainState& dom = domain(DomainKey{input.exporter, domain_id_, version});
   // v9 counts export packets, IPFIX counts data records (advanced below).
   stats_.lost =
       sequenceGap(dom.sequence_seen, dom.next_sequence, sequence, version == 9 ? 1 : 0);
@@ -202,7 +214,6 @@ Status NetflowDecoder::decodeV9Ipfix(const Input& input, FlowSink& sink, uint16_
     records += decodeDataSet(dom, it->second, body, body_len, sink);
   }
   if (ipfix) dom.next_sequence += records;
-  if (status == Status::kOk && off != end && end - off >= 4) status = Status::kTruncated;
   return status;
 }
 
@@ -221,8 +232,9 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
     t.reverse = false;
     size_t scope_fields = 0, fields = 0;
     if (!ipfix && options) {
-      // v9 options template: id, scope length (bytes), option length (bytes).
-      if (off + 6 > n) return Status::kTruncated;
+      // v9 options template: id, scope length (bytes), option length (bytes); the flowset
+      // ends with padding to 4 bytes (RFC 3954 §6.1), which reads as id 0.
+      if (id == 0 || off + 6 > n) break;
       size_t scope_len = be16(p + off + 2), option_len = be16(p + off + 4);
       off += 6;
       if (scope_len % 4 || option_len % 4) return Status::kBadTemplate;
@@ -280,8 +292,6 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
                     options ? ", options" : "");
       it->second = t;
     }
-    // v9 options templates are padded to 4 bytes: nothing left that can be a template.
-    if (!ipfix && options) break;
   }
   return Status::kOk;
 }

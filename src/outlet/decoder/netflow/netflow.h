@@ -31,7 +31,11 @@ class NetflowDecoder : public Decoder {
   const DomainMap& domains() const { return domains_; }
   DomainMap& domains() { return domains_; }
 
+  /// At most this many (exporter, version, domain) states are kept.
+  static constexpr size_t kMaxDomains = 100000;
+
  private:
+  DomainState& domain(const DomainKey& key);
   Status decodeV5(const Input& input, FlowSink& sink);
   Status decodeV9Ipfix(const Input& input, FlowSink& sink, uint16_t version);
   Status learnTemplates(DomainState& d, const uint8_t* p, size_t n, uint16_t set_id,
@@ -47,6 +51,7 @@ class NetflowDecoder : public Decoder {
   DomainMap domains_;
   FlowRecord record_;
   Template scratch_;  // template being parsed
+  DomainState overflow_;  // state of a domain past kMaxDomains
   // The datagram being decoded (set once per datagram, read per record).
   const Input* input_ = nullptr;
   uint16_t version_ = 0;

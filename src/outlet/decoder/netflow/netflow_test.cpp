@@ -562,3 +562,85 @@ TEST(NetflowIpfix, LyingLengthsAreCountedNotCrashed) {
 }
 
 }  // namespace akvo::decoder
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/metrics.h"
+#include "demo/demo.h"
+
+namespace akvo::decoder {
+
+// The demo exporter speaking IPFIX (v4 and v6 flows, sampling in options) decodes fully.
+TEST(NetflowIpfix, DemoExporterSpeaksIpfix) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  Metrics metrics;
+  demo::DemoExporter::Config cfg;
+  cfg.target = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  cfg.protocol = "ipfix";
+  cfg.flows_per_second = 20000;
+  cfg.sampling_rate = 100;
+  demo::DemoExporter demo(cfg, metrics);
+  demo.start();
+  NetflowDecoder d;
+  Collect c;
+  std::vector<uint8_t> buf(65536);
+  for (int i = 0; i < 20; i++) {
+    ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) break;
+    EXPECT_LE(n, 1500);
+    std::vector<uint8_t> p(buf.begin(), buf.begin() + n);
+    EXPECT_EQ(d.decode(inputOf(p), c), Status::kOk);
+  }
+  demo.stop();
+  close(fd);
+  ASSERT_GT(c.flows.size(), 50u);
+  size_t v6 = 0;
+  for (const auto& f : c.flows) {
+    EXPECT_EQ(f.sampling_rate, 100u);
+    EXPECT_GT(f.bytes, 0u);
+    EXPECT_NE(f.in_if, 0u);
+    if (!f.src_addr.isV4Mapped()) {
+      v6++;
+      EXPECT_EQ(f.etype, 0x86ddu);
+    }
+  }
+  EXPECT_GT(v6, 0u);
+  EXPECT_LT(v6, c.flows.size());
+}
+
+}  // namespace akvo::decoder
+
+namespace akvo::decoder {
+
+// Datagrams with ever new source ids (spoofed or broken exporters) do not grow the state
+// past its bound, and known domains keep working.
+TEST(NetflowV9, StateIsBoundedAgainstSpoofedDomains) {
+  auto tmpl = readPcapUdp("../shared/testdata/netflow/template.pcap")[0].payload;
+  auto data = readPcapUdp("../shared/testdata/netflow/data.pcap")[0].payload;
+  NetflowDecoder d;
+  Collect c;
+  ASSERT_EQ(d.decode(inputOf(tmpl), c), Status::kOk);
+  auto spoofed = data;
+  for (uint32_t i = 1; i <= NetflowDecoder::kMaxDomains + 100; i++) {
+    spoofed[16] = uint8_t(i >> 24), spoofed[17] = uint8_t(i >> 16), spoofed[18] = uint8_t(i >> 8),
+    spoofed[19] = uint8_t(i);
+    d.decode(inputOf(spoofed), c);
+  }
+  EXPECT_LE(d.domains().size(), NetflowDecoder::kMaxDomains);
+  EXPECT_TRUE(c.flows.empty());
+  ASSERT_EQ(d.decode(inputOf(data), c), Status::kOk);  // source id 0: learned first
+  EXPECT_EQ(c.flows.size(), 4u);
+}
+
+}  // namespace akvo::decoder

@@ -67,6 +67,7 @@ Status SflowDecoder::decode(const Input& input, FlowSink& sink) {
   uint32_t samples = be32(p + off + 12);
   off += 16;
   input_ = &input;
+  if (sequences_.size() >= 100000) sequences_.clear();  // bounded against spoofed agents
   SequenceState& seq = sequences_[SequenceKey{agent_, sub_agent_}];
   stats_.lost = sequenceGap(seq.seen, seq.next, sequence, 1);
 
