@@ -1,6 +1,7 @@
 // The console's /graph/line on 100 million flows over 30 days, in chDB. Run by hand (not part of
 // the test suite): the first run generates the data inside the store with SQL (several
-// minutes), later runs reuse it.
+// minutes), later runs reuse it (AKVO_CONSOLE_BENCH_REFILL=1 regenerates the consolidated
+// tables).
 //
 //   AKVO_CONSOLE_BENCH_DIR=/tmp/akvo-console-bench build/release/akvo_bench \
 //     --benchmark_filter=ConsoleLine --benchmark_repetitions=3
@@ -98,7 +99,8 @@ SETTINGS max_insert_threads = 1, max_threads = 2)",
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
     }
-    if (std::stoll(s->conn->query("SELECT count() FROM flows_1h0m0s", "TSV")) == 0) {
+    if (getenv("AKVO_CONSOLE_BENCH_REFILL") ||
+        std::stoll(s->conn->query("SELECT count() FROM flows_1h0m0s", "TSV")) == 0) {
       // Aggregating 100M raw rows on ~40 key columns takes over half an hour on this machine
       // (the views inside the INSERTs even longer). Every consolidated column of the data set is
       // a function of the conversation k, so the consolidated rows are generated directly with
