@@ -17,25 +17,7 @@ demo-exporter:
   target: 127.0.0.1:$NETFLOW_PORT
   flows-per-second: 500
   snmp-port: $SNMP_PORT"
-python3 - "$CONFIG" "$SNMP_PORT" <<'PY'
-import sys
-p, port = sys.argv[1], sys.argv[2]
-text = open(p).read()
-text = text.replace("outlet:\n", f"""outlet:
-  metadata:
-    providers:
-      - type: snmp
-        ports: {{127.0.0.0/8: {port}}}
-        poller-timeout: 500ms
-  core:
-    exporter-classifiers:
-      - ClassifySiteRegex(Exporter.Name, "^([^-]+)-", "$1")
-    interface-classifiers:
-      - ClassifyConnectivityRegex(Interface.Description, "(?i)(transit|pni|ppni|ix):? ", "$1") && ClassifyProviderRegex(Interface.Description, "[^ ]+ ([^ ]+)", "$1") && ClassifyExternal()
-      - ClassifyInternal()
-""", 1)
-open(p, "w").write(text)
-PY
+add_demo_enrichment "$CONFIG" "$SNMP_PORT"
 start_akvo "$CONFIG"
 # The demo's first flows reach the table within the outlet's batch wait (1 s here).
 wait_for "SELECT count() > 0 FROM flows WHERE InIfBoundary = 'external'" "1" 30

@@ -10,25 +10,7 @@ write_config "$CONFIG" "demo-exporter:
   flows-per-second: 400
   routers: 2
   snmp-port: $SNMP_PORT"
-python3 - "$CONFIG" "$SNMP_PORT" <<'PY'
-import sys
-p, port = sys.argv[1], sys.argv[2]
-text = open(p).read()
-text = text.replace("outlet:\n", f"""outlet:
-  metadata:
-    providers:
-      - type: snmp
-        ports: {{127.0.0.0/8: {port}}}
-        poller-timeout: 500ms
-  core:
-    exporter-classifiers:
-      - ClassifySiteRegex(Exporter.Name, "^([^-]+)-", "$1")
-    interface-classifiers:
-      - ClassifyConnectivityRegex(Interface.Description, "(?i)(transit|pni|ppni|ix):? ", "$1") && ClassifyProviderRegex(Interface.Description, "[^ ]+ ([^ ]+)", "$1") && ClassifyExternal()
-      - ClassifyInternal()
-""", 1)
-open(p, "w").write(text)
-PY
+add_demo_enrichment "$CONFIG" "$SNMP_PORT"
 start_akvo "$CONFIG"
 wait_for "SELECT uniqExact(ExporterName) FROM flows WHERE ExporterName != ''" "2" 40
 got=$(sql "SELECT DISTINCT ExporterName, ExporterSite FROM flows WHERE ExporterName != '' ORDER BY 1")

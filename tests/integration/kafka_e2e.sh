@@ -59,14 +59,7 @@ pass "consumer group: outlet1 has $a partitions, outlet2 has $b"
 
 # 1. A real exporter's capture, through inlet1 → Kafka → outlets → store.
 CAP="$ROOT/../shared/testdata/netflow/nfv5.pcap"
-want=$(tshark -r "$CAP" -d udp.port==9990,cflow -T fields -e cflow.octets -e cflow.packets 2>/dev/null |
-  python3 -c 'import sys
-o=p=n=0
-for line in sys.stdin:
-    a,b=line.rstrip("\n").split("\t")
-    for x,y in zip(a.split(","),b.split(",")):
-        o+=int(x); p+=int(y); n+=1
-print(f"{n}\t{o}\t{p}")')
+want=$(tshark_totals "$CAP" 9990)
 python3 "$ROOT/tests/tools/pcap_send.py" "127.0.0.1:$IN1_UDP" "$CAP" >/dev/null
 wait_for "SELECT count(), sum(Bytes), sum(Packets) FROM flows" "$want" 30
 pass "nfv5.pcap through Kafka equals tshark's decode ($want)"

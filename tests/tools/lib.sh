@@ -76,3 +76,40 @@ wait_for() {
   done
   fail "$1: expected $2, got $got"
 }
+
+# tshark_totals CAPTURE PORT: "flows<TAB>bytes<TAB>packets" of the NetFlow in CAPTURE as tshark
+# (an independent decoder) reads it, the datagrams being sent to PORT.
+tshark_totals() {
+  tshark -r "$1" -d "udp.port==$2,cflow" -T fields -e cflow.octets -e cflow.packets 2>/dev/null |
+    python3 -c 'import sys
+o=p=n=0
+for line in sys.stdin:
+    a,b=line.rstrip("\n").split("\t")
+    for x,y in zip(a.split(","),b.split(",")):
+        o+=int(x); p+=int(y); n+=1
+print(f"{n}\t{o}\t{p}")'
+}
+
+# add_demo_enrichment CONFIG SNMP_PORT: the enrichment `make run` uses for the demo routers
+# (SNMP on SNMP_PORT, Akvorado's shipped classifiers), added to the outlet section of CONFIG.
+add_demo_enrichment() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+p, port = sys.argv[1], sys.argv[2]
+text = open(p).read()
+text = text.replace("outlet:\n", f"""outlet:
+  metadata:
+    providers:
+      - type: snmp
+        ports: {{127.0.0.0/8: {port}}}
+        poller-timeout: 500ms
+  core:
+    exporter-classifiers:
+      - ClassifySiteRegex(Exporter.Name, "^([^-]+)-", "$1")
+    interface-classifiers:
+      - ClassifyConnectivityRegex(Interface.Description, "(?i)(transit|pni|ppni|ix):? ", "$1") && ClassifyProviderRegex(Interface.Description, "[^ ]+ ([^ ]+)", "$1") && ClassifyExternal()
+      - ClassifyInternal()
+""", 1)
+open(p, "w").write(text)
+PY
+}
