@@ -13,6 +13,8 @@
 
 #include "common/pcap_reader.h"
 #include "inlet/udp.h"
+#include "outlet/decoder/netflow/netflow.h"
+#include "outlet/decoder/sflow/sflow.h"
 
 namespace akvo::tools {
 namespace {
@@ -30,65 +32,34 @@ void wr32(uint8_t* p, uint32_t v) {
 
 }  // namespace
 
-uint32_t countFlows(const uint8_t* p, size_t len, bool* template_only) {
-  *template_only = false;
-  if (len < 4) return 0;
-  uint16_t version = rd16(p);
-  if (version == 5) return rd16(p + 2);
-  if (rd32(p) == 5 && len >= 28) {  // sFlow v5: samples count at a header-dependent offset
-    uint32_t addr_type = rd32(p + 4);
-    size_t off = addr_type == 2 ? 8 + 16 : 8 + 4;
-    if (len < off + 16) return 0;
-    uint32_t samples = rd32(p + off + 12);
-    // Count flow samples (1, 3), not counter samples.
-    uint32_t flows = 0;
-    size_t s = off + 16;
-    for (uint32_t i = 0; i < samples && s + 8 <= len; i++) {
-      uint32_t fmt = rd32(p + s) & 0xfff, slen = rd32(p + s + 4);
-      if (fmt == 1 || fmt == 3) flows++;
-      s += 8 + slen;
+ReplayPlan planReplay(const std::vector<std::string>& pcaps) {
+  ReplayPlan plan;
+  // Exact flow counts: decode every datagram once, in file order (templates carry over), with
+  // akvo's own decoders. A datagram that yields no flow (templates, options) is sent first.
+  struct Count : decoder::FlowSink {
+    uint32_t n = 0;
+    void flow(FlowRecord&) override { n++; }
+  } count;
+  decoder::NetflowDecoder netflow;
+  decoder::SflowDecoder sflow;
+  for (const auto& path : pcaps) {
+    for (auto& d : readPcapUdp(path)) {
+      ReplayPlan::Datagram g{std::move(d.payload), 0};
+      decoder::Input in{std::span<const uint8_t>(g.payload), d.src, d.time};
+      count.n = 0;
+      bool is_sflow = g.payload.size() >= 4 && rd32(g.payload.data()) == 5;
+      (is_sflow ? static_cast<decoder::Decoder&>(sflow) : netflow).decode(in, count);
+      g.flows = count.n;
+      (g.flows == 0 ? plan.templates : plan.data).push_back(std::move(g));
     }
-    return flows;
   }
-  if (version != 9 && version != 10) return 0;
-  // Walk the sets/flowsets: templates (v9: 0, 1; IPFIX: 2, 3) carry no flow. Data sets: count
-  // records only approximately (set length / record length is unknown without the template),
-  // so count data sets' records using the v9 header count minus template records.
-  size_t off = version == 9 ? 20 : 16;
-  bool any_data = false;
-  uint32_t data_bytes = 0;
-  while (off + 4 <= len) {
-    uint16_t id = rd16(p + off), slen = rd16(p + off + 2);
-    if (slen < 4) break;
-    if (id >= 256) {
-      any_data = true;
-      data_bytes += slen - 4u;
-    }
-    off += slen;
-  }
-  *template_only = !any_data;
-  if (!any_data) return 0;
-  if (version == 9) {
-    // v9 header count = templates + records: good enough for rate pacing.
-    return rd16(p + 2);
-  }
-  return std::max<uint32_t>(1, data_bytes / 40);  // IPFIX: ~40-byte records, for pacing only
+  return plan;
 }
 
 ReplayResult replay(const ReplayOptions& o) {
-  struct Dgram {
-    std::vector<uint8_t> payload;
-    uint32_t flows;
-    bool template_only;
-  };
-  std::vector<Dgram> templates, data;
-  for (const auto& path : o.pcaps) {
-    for (auto& d : readPcapUdp(path)) {
-      Dgram g{std::move(d.payload), 0, false};
-      g.flows = countFlows(g.payload.data(), g.payload.size(), &g.template_only);
-      (g.template_only ? templates : data).push_back(std::move(g));
-    }
-  }
+  ReplayPlan plan = planReplay(o.pcaps);
+  const auto& templates = plan.templates;
+  const auto& data = plan.data;
   if (data.empty()) throw std::runtime_error("replay: no data datagram in the captures");
   SockAddr target = parseListen(o.target);
   std::vector<int> fds;
@@ -136,7 +107,7 @@ ReplayResult replay(const ReplayOptions& o) {
     for (; n < kBatch; n++) {
       size_t idx = next % ring;
       auto& b = bufs[e][idx];
-      const Dgram& d = data[idx % data.size()];
+      const ReplayPlan::Datagram& d = data[idx % data.size()];
       next++;
       uint16_t version = rd16(b.data());
       // Rewrite sequence numbers: v5 counts flows, v9 datagrams, IPFIX data records,

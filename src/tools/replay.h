@@ -27,8 +27,16 @@ struct ReplayResult {
 /// Throws std::runtime_error on unusable input (no datagram, unknown version).
 ReplayResult replay(const ReplayOptions& options);
 
-/// How many flow records a NetFlow/IPFIX/sFlow datagram carries, and whether it only carries
-/// templates (0 flows). Exposed for tests.
-uint32_t countFlows(const uint8_t* p, size_t len, bool* is_template_only);
+/// The captures' datagrams split into those without flows (templates, options: sent first) and
+/// those with flows, each with its exact flow count from akvo's own decoders (file order, so
+/// templates carry over).
+struct ReplayPlan {
+  struct Datagram {
+    std::vector<uint8_t> payload;
+    uint32_t flows = 0;
+  };
+  std::vector<Datagram> templates, data;
+};
+ReplayPlan planReplay(const std::vector<std::string>& pcaps);
 
 }  // namespace akvo::tools

@@ -11,14 +11,19 @@
 
 namespace akvo::tools {
 
-TEST(Replay, CountsFlowsPerDatagram) {
-  auto v5 = readPcapUdp("../shared/testdata/netflow/nfv5.pcap");
-  bool tmpl;
-  EXPECT_EQ(countFlows(v5[0].payload.data(), v5[0].payload.size(), &tmpl), 29u);
-  EXPECT_FALSE(tmpl);
-  auto t = readPcapUdp("../shared/testdata/netflow/template.pcap");
-  EXPECT_EQ(countFlows(t[0].payload.data(), t[0].payload.size(), &tmpl), 0u);
-  EXPECT_TRUE(tmpl);
+TEST(Replay, CountsFlowsExactly) {
+  auto v5 = planReplay({"../shared/testdata/netflow/nfv5.pcap"});
+  ASSERT_EQ(v5.data.size(), 1u);
+  EXPECT_EQ(v5.data[0].flows, 29u);
+  EXPECT_TRUE(v5.templates.empty());
+  // NetFlow v9: the template capture first, then data decoded with it.
+  auto v9 = planReplay({"../shared/testdata/netflow/template.pcap", "../shared/testdata/netflow/data.pcap"});
+  EXPECT_EQ(v9.templates.size(), 1u);
+  ASSERT_EQ(v9.data.size(), 1u);
+  EXPECT_EQ(v9.data[0].flows, 4u);
+  auto sflow = planReplay({"../shared/testdata/sflow/data-1140.pcap"});
+  ASSERT_EQ(sflow.data.size(), 1u);
+  EXPECT_EQ(sflow.data[0].flows, 5u);
 }
 
 TEST(Replay, SendsTheFlowsAskedWithRewrittenSequences) {
