@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -17,16 +18,16 @@ ChdbStore& testStore() {
   ChdbStore::Config c;
   c.path = mkdtemp(dir);
   store = new ChdbStore(c);
-  // Stop the engine before the process's own teardown (tests have closed their connections),
-  // then remove the folder.
+  // chDB's teardown at exit can crash while its background threads (merges, TTL mutations)
+  // still run, most of all when a test left a connection open (the engine then cannot stop):
+  // a passed test would turn into a SegFault. Leave before it, with the tests' verdict.
   std::atexit([] {
-    delete store;
+    int verdict = ::testing::UnitTest::GetInstance()->Passed() ? 0 : 1;
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
-    // If a connection was still open the engine could not stop, and its background threads
-    // (merges) can crash the rest of the teardown, turning a passed test into a SegFault:
-    // leave now with the tests' verdict.
-    _exit(::testing::UnitTest::GetInstance()->Passed() ? 0 : 1);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(verdict);
   });
   return *store;
 }
