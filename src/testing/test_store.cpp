@@ -19,16 +19,21 @@ ChdbStore& testStore() {
   c.path = mkdtemp(dir);
   store = new ChdbStore(c);
   // chDB's teardown at exit can crash while its background threads (merges, TTL mutations)
-  // still run, most of all when a test left a connection open (the engine then cannot stop):
-  // a passed test would turn into a SegFault. Leave before it, with the tests' verdict.
-  std::atexit([] {
-    int verdict = ::testing::UnitTest::GetInstance()->Passed() ? 0 : 1;
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-    std::fflush(stdout);
-    std::fflush(stderr);
-    _exit(verdict);
-  });
+  // still run: a passed test would turn into a SegFault. So the test program leaves as soon as
+  // its tests are done (end events reach the last listener first), with their verdict, before
+  // exit() runs any destructor.
+  struct LeaveBeforeTeardown : ::testing::EmptyTestEventListener {
+    void OnTestProgramEnd(const ::testing::UnitTest& unit) override {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+      std::printf("[ %s ] %d tests (leaving before chDB's teardown)\n",
+                  unit.Passed() ? "PASSED" : "FAILED", unit.test_to_run_count());
+      std::fflush(stdout);
+      std::fflush(stderr);
+      _exit(unit.Passed() ? 0 : 1);
+    }
+  };
+  ::testing::UnitTest::GetInstance()->listeners().Append(new LeaveBeforeTeardown);
   return *store;
 }
 
