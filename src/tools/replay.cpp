@@ -42,15 +42,22 @@ ReplayPlan planReplay(const std::vector<std::string>& pcaps) {
   } count;
   decoder::NetflowDecoder netflow;
   decoder::SflowDecoder sflow;
-  for (const auto& path : pcaps) {
-    for (auto& d : readPcapUdp(path)) {
-      ReplayPlan::Datagram g{std::move(d.payload), 0};
-      decoder::Input in{std::span<const uint8_t>(g.payload), d.src, d.time};
+  std::vector<PcapDatagram> all;
+  for (const auto& path : pcaps)
+    for (auto& d : readPcapUdp(path)) all.push_back(std::move(d));
+  // Two passes: the first learns every template (a data set may come before its template in
+  // the same capture, as senders loop), the second counts what a collector that has seen the
+  // stream before decodes.
+  for (int pass = 0; pass < 2; pass++) {
+    for (auto& d : all) {
+      decoder::Input in{std::span<const uint8_t>(d.payload), d.src, d.time};
       count.n = 0;
-      bool is_sflow = g.payload.size() >= 4 && rd32(g.payload.data()) == 5;
+      bool is_sflow = d.payload.size() >= 4 && rd32(d.payload.data()) == 5;
       (is_sflow ? static_cast<decoder::Decoder&>(sflow) : netflow).decode(in, count);
-      g.flows = count.n;
-      (g.flows == 0 ? plan.templates : plan.data).push_back(std::move(g));
+      if (pass == 1) {
+        ReplayPlan::Datagram g{d.payload, count.n};
+        (g.flows == 0 ? plan.templates : plan.data).push_back(std::move(g));
+      }
     }
   }
   return plan;
