@@ -48,14 +48,17 @@ ReplayPlan planReplay(const std::vector<std::string>& pcaps) {
   // Two passes: the first learns every template (a data set may come before its template in
   // the same capture, as senders loop), the second counts what a collector that has seen the
   // stream before decodes.
+  std::vector<uint32_t> first(all.size());
   for (int pass = 0; pass < 2; pass++) {
-    for (auto& d : all) {
+    for (size_t i = 0; i < all.size(); i++) {
+      auto& d = all[i];
       decoder::Input in{std::span<const uint8_t>(d.payload), d.src, d.time};
       count.n = 0;
       bool is_sflow = d.payload.size() >= 4 && rd32(d.payload.data()) == 5;
       (is_sflow ? static_cast<decoder::Decoder&>(sflow) : netflow).decode(in, count);
+      if (pass == 0) first[i] = count.n;
       if (pass == 1) {
-        ReplayPlan::Datagram g{d.payload, count.n};
+        ReplayPlan::Datagram g{d.payload, count.n, first[i]};
         (g.flows == 0 ? plan.templates : plan.data).push_back(std::move(g));
       }
     }
@@ -97,6 +100,13 @@ ReplayResult replay(const ReplayOptions& o) {
       for (auto& d : data) bufs[e].push_back(d.payload);
   }
   const size_t ring = bufs[0].size();
+  // Templates that travel with the data: every exporter sends those datagrams once first.
+  for (uint32_t e = 0; e < o.exporters; e++)
+    for (const auto& d : data)
+      if (d.first_flows < d.flows) {
+        send(fds[e], d.payload.data(), d.payload.size(), 0);
+        r.warmup_flows += d.first_flows;
+      }
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // templates first
   auto start = std::chrono::steady_clock::now();
   auto deadline = start + std::chrono::duration<double>(o.seconds);

@@ -21,6 +21,10 @@ struct ReplayOptions {
 
 struct ReplayResult {
   uint64_t datagrams = 0, flows = 0, bytes = 0, errors = 0;
+  /// Flows in the warm-up datagrams (captures whose templates travel with the data): sent once
+  /// per exporter before the timed run, and what a collector that had never seen the exporter
+  /// decodes of them. Not in `flows`.
+  uint64_t warmup_flows = 0;
   double seconds = 0;
 };
 
@@ -33,7 +37,8 @@ ReplayResult replay(const ReplayOptions& options);
 struct ReplayPlan {
   struct Datagram {
     std::vector<uint8_t> payload;
-    uint32_t flows = 0;
+    uint32_t flows = 0;        ///< decoded by a collector that knows every template
+    uint32_t first_flows = 0;  ///< decoded by a collector seeing this exporter for the first time
   };
   std::vector<Datagram> templates, data;
 };
