@@ -557,6 +557,13 @@ HttpResponse Console::filterComplete(const HttpRequest& req) {
     };
     std::string recent = fmt::format("TimeReceived > toDateTime({})", now_() - 86400);
     std::string table = schema_.mainOnly(col->key) ? "flows" : flowsTableName(clickhouse_.resolutions.size() > 1 ? clickhouse_.resolutions[1].interval : Duration(0));
+    // The most frequent recent values of the column whose text matches what was typed.
+    auto topValues = [&](const std::string& value, const char* match, bool quoted) {
+      fromStore(fmt::format("SELECT {0} AS v FROM {1} WHERE {2} AND {3} {4} GROUP BY v "
+                            "ORDER BY count() DESC LIMIT {5}",
+                            value, table, recent, match, like, limit),
+                std::string(col->name), quoted);
+    };
     switch (col->filter) {
       case FilterType::kBoundary:
         constants({"external", "internal", "undefined"}, "network boundary");
@@ -589,22 +596,14 @@ HttpResponse Console::filterComplete(const HttpRequest& req) {
         break;
       }
       case FilterType::kString:
-        fromStore(fmt::format("SELECT toString(`{0}`) AS v FROM {1} WHERE {2} AND v != '' AND v ILIKE {3} "
-                              "GROUP BY v ORDER BY count() DESC LIMIT {4}",
-                              col->name, table, recent, like, limit),
-                  std::string(col->name), true);
+        topValues(fmt::format("toString(`{}`)", col->name), "v != '' AND v ILIKE", true);
         break;
       case FilterType::kUInt:
-        fromStore(fmt::format("SELECT toString(`{0}`) AS v FROM {1} WHERE {2} AND v LIKE {3} "
-                              "GROUP BY v ORDER BY count() DESC LIMIT {4}",
-                              col->name, table, recent, like, limit),
-                  std::string(col->name), false);
+        topValues(fmt::format("toString(`{}`)", col->name), "v LIKE", false);
         break;
       case FilterType::kIP:
-        fromStore(fmt::format("SELECT replaceRegexpOne(IPv6NumToString(`{0}`), '^::ffff:', '') AS v FROM {1} "
-                              "WHERE {2} AND v LIKE {3} GROUP BY v ORDER BY count() DESC LIMIT {4}",
-                              col->name, table, recent, like, limit),
-                  std::string(col->name), false);
+        topValues(fmt::format("replaceRegexpOne(IPv6NumToString(`{}`), '^::ffff:', '')", col->name),
+                  "v LIKE", false);
         break;
       default:
         break;
