@@ -37,16 +37,22 @@ struct IPv6Addr {
     return std::memcmp(bytes.data(), kPrefix, 12) == 0;
   }
   bool isZero() const {
-    for (auto b : bytes)
-      if (b) return false;
-    return true;
+    uint64_t w[2];
+    std::memcpy(w, bytes.data(), 16);
+    return (w[0] | w[1]) == 0;
   }
   /// IPv4 value (host order); only meaningful when isV4Mapped().
   uint32_t v4() const {
     return uint32_t(bytes[12]) << 24 | uint32_t(bytes[13]) << 16 | uint32_t(bytes[14]) << 8 |
            bytes[15];
   }
-  bool operator==(const IPv6Addr&) const = default;
+  /// Two word compares, not a call to memcmp (this is on every hot path).
+  bool operator==(const IPv6Addr& o) const {
+    uint64_t a[2], b[2];
+    std::memcpy(a, bytes.data(), 16);
+    std::memcpy(b, o.bytes.data(), 16);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
+  }
   auto operator<=>(const IPv6Addr&) const = default;
 
   /// Text form: dotted quad for mapped IPv4, RFC 5952 for IPv6.

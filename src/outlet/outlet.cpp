@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <utility>
 #include <unordered_map>
 
 #include "common/log.h"
@@ -55,11 +56,11 @@ class Outlet::Worker : public decoder::FlowSink {
 
   void flow(FlowRecord& f) override {
     if (enricher_ && !enricher_->enrich(f)) {
-      dropped_.inc();
+      pending_dropped_++;
       return;
     }
     batch_.append(f);
-    flows_.inc();
+    pending_flows_++;
   }
 
  private:
@@ -72,6 +73,9 @@ class Outlet::Worker : public decoder::FlowSink {
       size_t n = queue_.pop(in, std::chrono::milliseconds(100));
       for (size_t i = 0; i < n; i++) decode(in[i]);
       datagrams_.inc(n);
+      // Shared counters take one atomic add per round of datagrams, not one per flow.
+      if (pending_flows_) flows_.inc(std::exchange(pending_flows_, 0));
+      if (pending_dropped_) dropped_.inc(std::exchange(pending_dropped_, 0));
       auto now = std::chrono::steady_clock::now();
       if (batch_.rows() == 0) batch_started = now;
       if (batch_.rows() >= max_rows || (batch_.rows() > 0 && now - batch_started >= max_wait)) {
@@ -155,6 +159,7 @@ class Outlet::Worker : public decoder::FlowSink {
   decoder::SflowDecoder sflow_;
   std::unordered_map<IPv6Addr, ExporterCounters, IPv6AddrHash> exporters_;
   Counter& flows_;
+  uint64_t pending_flows_ = 0, pending_dropped_ = 0;  // not yet added to flows_ and dropped_
   Counter& dropped_;
   Counter& datagrams_;
   Counter& counter_samples_;

@@ -1,6 +1,9 @@
 #include "store/native.h"
 
+#include <array>
+#include <cstddef>
 #include <cstring>
+#include <optional>
 
 namespace akvo {
 
@@ -40,17 +43,28 @@ inline void put(std::string& out, T v) {
   out.append(b, sizeof(T));
 }
 
+// Equality of short byte strings without a call to memcmp.
+inline bool sameBytes(const char* a, const char* b, size_t n) {
+  for (; n >= 8; a += 8, b += 8, n -= 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return false;
+  }
+  for (; n; a++, b++, n--)
+    if (*a != *b) return false;
+  return true;
+}
+
+inline std::string_view ipView(const IPv6Addr& a) {
+  return std::string_view(reinterpret_cast<const char*>(a.bytes.data()), 16);
+}
+
 }  // namespace
 
 LowCardinalityDict::LowCardinalityDict(size_t fixed_width) : fixed_width_(fixed_width) {
   table_.assign(64, 0);
   clear();
-}
-
-std::string_view LowCardinalityDict::at(uint32_t i) const {
-  uint32_t start = offsets_[i];
-  uint32_t end = i + 1 < offsets_.size() ? offsets_[i + 1] : uint32_t(arena_.size());
-  return std::string_view(arena_).substr(start, end - start);
 }
 
 void LowCardinalityDict::clear() {
@@ -98,35 +112,220 @@ void LowCardinalityDict::encodeKeys(std::string& out) const {
   for (uint32_t i = 0; i < offsets_.size(); i++) writeStringBinary(out, at(i));
 }
 
-// One column of the batch. `data` holds fixed-width values, or array offsets' elements, or
-// LowCardinality indexes (UInt32).
+// One column of the batch. Every column has a fixed-width part with one slot per row, written
+// at row * width without bounds checks (the batch grows all columns together): the value for
+// plain columns, the UInt32 dictionary index for LowCardinality ones, the cumulative UInt64
+// offset for arrays (whose elements go to `elems`).
 struct NativeBatch::Column {
-  enum class Kind { kFixed, kLowCardinality, kArray } kind;
+  enum class Op : uint8_t { kCopy1, kCopy2, kCopy4, kCopy8, kCopy16, kLCString, kLCIPv6,
+                            kArrayU32, kArrayLarge };
+  Op op;
+  uint8_t width;     // bytes per row in `fixed`
+  uint32_t offset;   // of the field in FlowRecord
   ColumnKey key;
   std::string name, type;
-  std::string data;                  // fixed: values; array: elements; LC: UInt32 indexes
-  std::vector<uint64_t> offsets;     // array only
-  std::unique_ptr<LowCardinalityDict> dict;  // LC only
+  std::string fixed;
+  std::string elems;        // arrays only
+  uint64_t elem_count = 0;  // arrays only
+  std::unique_ptr<LowCardinalityDict> dict;  // LowCardinality only
+  // LowCardinality(String): dictionary indexes by string address, in a small open-addressing
+  // table (emptied when half full). Enriched strings are views into caches, so the same few
+  // addresses come back flow after flow; a hit is still checked byte for byte against the
+  // dictionary, because an address can be reused for another value.
+  struct Memo {
+    const char* p = nullptr;
+    uint32_t len = 0, idx = 0;
+  };
+  static constexpr size_t kMemoSlots = 128;
+  std::array<Memo, kMemoSlots> memo{};
+  size_t memo_used = 0;
+  // LowCardinality(IPv6): the last value and its index.
+  IPv6Addr last_ip{};
+  uint32_t last_ip_idx = 0;
+
+  void resetMemo() {
+    memo.fill(Memo{});
+    memo_used = 0;
+    last_ip = IPv6Addr{};
+    last_ip_idx = 0;
+  }
+  uint32_t lcString(std::string_view v) {
+    if (v.empty()) return 0;
+    size_t i = (reinterpret_cast<uintptr_t>(v.data()) * 0x9E3779B97F4A7C15ull) >> 57;
+    for (;; i = (i + 1) % kMemoSlots) {
+      Memo& m = memo[i];
+      if (m.p == v.data() && m.len == v.size()) {
+        if (!sameBytes(dict->data(m.idx), v.data(), v.size())) m.idx = dict->index(v);
+        return m.idx;
+      }
+      if (!m.p) break;
+    }
+    uint32_t idx = dict->index(v);
+    if (memo_used >= kMemoSlots / 2) {
+      memo.fill(Memo{});
+      memo_used = 0;
+      i = (reinterpret_cast<uintptr_t>(v.data()) * 0x9E3779B97F4A7C15ull) >> 57;
+    }
+    memo[i] = Memo{v.data(), uint32_t(v.size()), idx};
+    memo_used++;
+    return idx;
+  }
+  uint32_t lcIPv6(const IPv6Addr& a) {
+    uint64_t w[2], l[2];
+    std::memcpy(w, a.bytes.data(), 16);
+    if ((w[0] | w[1]) == 0) return 0;
+    std::memcpy(l, last_ip.bytes.data(), 16);
+    if (w[0] == l[0] && w[1] == l[1]) return last_ip_idx;
+    uint32_t idx = dict->index(ipView(a));
+    last_ip = a;
+    last_ip_idx = idx;
+    return idx;
+  }
 };
+
+namespace {
+
+struct Layout {
+  NativeBatch::Column::Op op;
+  uint32_t offset;
+};
+
+#define AKVO_FIELD(field) uint32_t(offsetof(FlowRecord, field))
+
+// Where each inserted column's value is in FlowRecord and how it is written. Every plain
+// column is a copy of the field's bytes: the field types match the column types (little-endian
+// host; enums are one byte like Int8/Enum8; countries are two chars like FixedString(2)).
+std::optional<Layout> layoutOf(ColumnKey k) {
+  using K = ColumnKey;
+  using Op = NativeBatch::Column::Op;
+  auto copy = [](uint32_t off, size_t width) {
+    Op op = width == 1 ? Op::kCopy1 : width == 2 ? Op::kCopy2 : width == 4 ? Op::kCopy4
+          : width == 8 ? Op::kCopy8 : Op::kCopy16;
+    return Layout{op, off};
+  };
+#define COPY(field) copy(AKVO_FIELD(field), sizeof(FlowRecord::field))
+#define LC(field) Layout{Op::kLCString, AKVO_FIELD(field)}
+  switch (k) {
+    case K::kTimeReceived: return COPY(time_received);
+    case K::kSamplingRate: return COPY(sampling_rate);
+    case K::kExporterAddress: return Layout{Op::kLCIPv6, AKVO_FIELD(exporter_address)};
+    case K::kExporterName: return LC(exporter_name);
+    case K::kExporterGroup: return LC(exporter_group);
+    case K::kExporterRole: return LC(exporter_role);
+    case K::kExporterSite: return LC(exporter_site);
+    case K::kExporterRegion: return LC(exporter_region);
+    case K::kExporterTenant: return LC(exporter_tenant);
+    case K::kSrcAddr: return COPY(src_addr);
+    case K::kDstAddr: return COPY(dst_addr);
+    case K::kSrcNetMask: return COPY(src_net_mask);
+    case K::kDstNetMask: return COPY(dst_net_mask);
+    case K::kSrcAS: return COPY(src_as);
+    case K::kDstAS: return COPY(dst_as);
+    case K::kSrcNetName: return LC(src_net_name);
+    case K::kDstNetName: return LC(dst_net_name);
+    case K::kSrcNetRole: return LC(src_net_role);
+    case K::kDstNetRole: return LC(dst_net_role);
+    case K::kSrcNetSite: return LC(src_net_site);
+    case K::kDstNetSite: return LC(dst_net_site);
+    case K::kSrcNetRegion: return LC(src_net_region);
+    case K::kDstNetRegion: return LC(dst_net_region);
+    case K::kSrcNetTenant: return LC(src_net_tenant);
+    case K::kDstNetTenant: return LC(dst_net_tenant);
+    case K::kSrcVlan: return COPY(src_vlan);
+    case K::kDstVlan: return COPY(dst_vlan);
+    case K::kSrcCountry: return COPY(src_country);
+    case K::kDstCountry: return COPY(dst_country);
+    case K::kSrcGeoCity: return LC(src_geo_city);
+    case K::kDstGeoCity: return LC(dst_geo_city);
+    case K::kSrcGeoState: return LC(src_geo_state);
+    case K::kDstGeoState: return LC(dst_geo_state);
+    case K::kDstASPath: return Layout{Op::kArrayU32, AKVO_FIELD(dst_as_path)};
+    case K::kSrcCommunities: return Layout{Op::kArrayU32, AKVO_FIELD(src_communities)};
+    case K::kDstCommunities: return Layout{Op::kArrayU32, AKVO_FIELD(dst_communities)};
+    case K::kSrcLargeCommunities: return Layout{Op::kArrayLarge, AKVO_FIELD(src_large_communities)};
+    case K::kDstLargeCommunities: return Layout{Op::kArrayLarge, AKVO_FIELD(dst_large_communities)};
+    case K::kInIfName: return LC(in_if_name);
+    case K::kOutIfName: return LC(out_if_name);
+    case K::kInIfDescription: return LC(in_if_description);
+    case K::kOutIfDescription: return LC(out_if_description);
+    case K::kInIfSpeed: return COPY(in_if_speed);
+    case K::kOutIfSpeed: return COPY(out_if_speed);
+    case K::kInIfConnectivity: return LC(in_if_connectivity);
+    case K::kOutIfConnectivity: return LC(out_if_connectivity);
+    case K::kInIfProvider: return LC(in_if_provider);
+    case K::kOutIfProvider: return LC(out_if_provider);
+    case K::kInIfBoundary: return COPY(in_if_boundary);
+    case K::kOutIfBoundary: return COPY(out_if_boundary);
+    case K::kEType: return COPY(etype);
+    case K::kProto: return COPY(proto);
+    case K::kSrcPort: return COPY(src_port);
+    case K::kDstPort: return COPY(dst_port);
+    case K::kBytes: return COPY(bytes);
+    case K::kPackets: return COPY(packets);
+    case K::kForwardingStatus: return COPY(forwarding_status);
+    case K::kFlowDirection: return COPY(flow_direction);
+    case K::kSrcAddrNAT: return COPY(src_addr_nat);
+    case K::kDstAddrNAT: return COPY(dst_addr_nat);
+    case K::kSrcPortNAT: return COPY(src_port_nat);
+    case K::kDstPortNAT: return COPY(dst_port_nat);
+    case K::kSrcMAC: return COPY(src_mac);
+    case K::kDstMAC: return COPY(dst_mac);
+    case K::kIPTTL: return COPY(ip_ttl);
+    case K::kIPTos: return COPY(ip_tos);
+    case K::kIPFragmentID: return COPY(ip_fragment_id);
+    case K::kIPFragmentOffset: return COPY(ip_fragment_offset);
+    case K::kIPv6FlowLabel: return COPY(ipv6_flow_label);
+    case K::kTCPFlags: return COPY(tcp_flags);
+    case K::kICMPv4Type: return COPY(icmpv4_type);
+    case K::kICMPv4Code: return COPY(icmpv4_code);
+    case K::kICMPv6Type: return COPY(icmpv6_type);
+    case K::kICMPv6Code: return COPY(icmpv6_code);
+    case K::kNextHop: return Layout{Op::kLCIPv6, AKVO_FIELD(next_hop)};
+    case K::kMPLSLabels: return Layout{Op::kArrayU32, AKVO_FIELD(mpls_labels)};
+    case K::kIngressVRFID: return COPY(ingress_vrf_id);
+    case K::kEgressVRFID: return COPY(egress_vrf_id);
+    default: return std::nullopt;  // alias and generated columns are never inserted
+  }
+#undef COPY
+#undef LC
+}
+#undef AKVO_FIELD
+
+// The column's type as the registry writes it, checked against the field it is copied from.
+size_t rowWidth(NativeBatch::Column::Op op) {
+  using Op = NativeBatch::Column::Op;
+  switch (op) {
+    case Op::kCopy1: return 1;
+    case Op::kCopy2: return 2;
+    case Op::kCopy4: return 4;
+    case Op::kCopy8: return 8;
+    case Op::kCopy16: return 16;
+    case Op::kLCString:
+    case Op::kLCIPv6: return 4;
+    case Op::kArrayU32:
+    case Op::kArrayLarge: return 8;
+  }
+  return 0;
+}
+
+}  // namespace
 
 NativeBatch::NativeBatch(const Schema& schema) {
   for (ColumnKey k : schema.insertedColumns()) {
+    auto layout = layoutOf(k);
+    if (!layout) continue;
     const ColumnDef& def = columnDef(k);
-    auto c = std::make_unique<Column>();
-    c->key = k;
-    c->name = def.name;
-    c->type = def.type;
-    if (def.type.starts_with("LowCardinality(")) {
-      c->kind = Column::Kind::kLowCardinality;
-      c->dict = std::make_unique<LowCardinalityDict>(def.type == "LowCardinality(IPv6)" ? 16 : 0);
-    } else if (def.type.starts_with("Array(")) {
-      c->kind = Column::Kind::kArray;
-    } else {
-      c->kind = Column::Kind::kFixed;
-    }
+    Column& c = columns_.emplace_back();
+    c.op = layout->op;
+    c.offset = layout->offset;
+    c.width = uint8_t(rowWidth(c.op));
+    c.key = k;
+    c.name = def.name;
+    c.type = def.type;
+    if (c.op == Column::Op::kLCString || c.op == Column::Op::kLCIPv6)
+      c.dict = std::make_unique<LowCardinalityDict>(c.op == Column::Op::kLCIPv6 ? 16 : 0);
     if (!column_list_.empty()) column_list_ += ", ";
     column_list_ += def.name;
-    columns_.push_back(std::move(c));
   }
 }
 
@@ -134,136 +333,98 @@ NativeBatch::~NativeBatch() = default;
 NativeBatch::NativeBatch(NativeBatch&&) noexcept = default;
 NativeBatch& NativeBatch::operator=(NativeBatch&&) noexcept = default;
 
+void NativeBatch::grow() {
+  capacity_ = capacity_ ? capacity_ * 2 : 4096;
+  for (auto& g : copy_) g.clear();
+  lc_strings_.clear();
+  lc_ips_.clear();
+  arrays_.clear();
+  for (Column& c : columns_) {
+    c.fixed.resize(capacity_ * c.width);
+    Slot slot{c.fixed.data(), c.offset, &c};
+    switch (c.op) {
+      case Column::Op::kCopy1: copy_[0].push_back(slot); break;
+      case Column::Op::kCopy2: copy_[1].push_back(slot); break;
+      case Column::Op::kCopy4: copy_[2].push_back(slot); break;
+      case Column::Op::kCopy8: copy_[3].push_back(slot); break;
+      case Column::Op::kCopy16: copy_[4].push_back(slot); break;
+      case Column::Op::kLCString: lc_strings_.push_back(slot); break;
+      case Column::Op::kLCIPv6: lc_ips_.push_back(slot); break;
+      case Column::Op::kArrayU32:
+      case Column::Op::kArrayLarge: arrays_.push_back(slot); break;
+    }
+  }
+}
+
 namespace {
-inline std::string_view ipView(const IPv6Addr& a) {
-  return std::string_view(reinterpret_cast<const char*>(a.bytes.data()), 16);
-}
-template <class Col>
-inline void putLCImpl(Col& c, std::string_view v) {
-  uint32_t idx = v.empty() ? 0 : c.dict->index(v);
-  put<uint32_t>(c.data, idx);
-}
-template <class Col, unsigned N>
-inline void putArray(Col& c, const InlineVec<uint32_t, N>& a) {
-  for (uint32_t x : a) put<uint32_t>(c.data, x);
-  c.offsets.push_back((c.offsets.empty() ? 0 : c.offsets.back()) + a.size());
+template <size_t W>
+inline void copyAll(const std::vector<NativeBatch::Slot>& slots, const char* src, size_t row) {
+  for (const auto& s : slots) std::memcpy(s.base + row * W, src + s.offset, W);
 }
 }  // namespace
 
+// Columns are appended group by group (same operation, no dispatch per column); `row` and the
+// destinations are locals so the char stores cannot make the compiler reload them.
 void NativeBatch::append(const FlowRecord& f) {
-  using K = ColumnKey;
-  for (auto& cp : columns_) {
-    Column& c = *cp;
-    std::string& d = c.data;
-    switch (c.key) {
-      case K::kTimeReceived: put<uint32_t>(d, f.time_received); break;
-      case K::kSamplingRate: put<uint64_t>(d, f.sampling_rate); break;
-      case K::kExporterAddress: putLCImpl(c, ipView(f.exporter_address)); break;
-      case K::kExporterName: putLCImpl(c, f.exporter_name); break;
-      case K::kExporterGroup: putLCImpl(c, f.exporter_group); break;
-      case K::kExporterRole: putLCImpl(c, f.exporter_role); break;
-      case K::kExporterSite: putLCImpl(c, f.exporter_site); break;
-      case K::kExporterRegion: putLCImpl(c, f.exporter_region); break;
-      case K::kExporterTenant: putLCImpl(c, f.exporter_tenant); break;
-      case K::kSrcAddr: d.append(ipView(f.src_addr)); break;
-      case K::kDstAddr: d.append(ipView(f.dst_addr)); break;
-      case K::kSrcNetMask: put<uint8_t>(d, f.src_net_mask); break;
-      case K::kDstNetMask: put<uint8_t>(d, f.dst_net_mask); break;
-      case K::kSrcAS: put<uint32_t>(d, f.src_as); break;
-      case K::kDstAS: put<uint32_t>(d, f.dst_as); break;
-      case K::kSrcNetName: putLCImpl(c, f.src_net_name); break;
-      case K::kDstNetName: putLCImpl(c, f.dst_net_name); break;
-      case K::kSrcNetRole: putLCImpl(c, f.src_net_role); break;
-      case K::kDstNetRole: putLCImpl(c, f.dst_net_role); break;
-      case K::kSrcNetSite: putLCImpl(c, f.src_net_site); break;
-      case K::kDstNetSite: putLCImpl(c, f.dst_net_site); break;
-      case K::kSrcNetRegion: putLCImpl(c, f.src_net_region); break;
-      case K::kDstNetRegion: putLCImpl(c, f.dst_net_region); break;
-      case K::kSrcNetTenant: putLCImpl(c, f.src_net_tenant); break;
-      case K::kDstNetTenant: putLCImpl(c, f.dst_net_tenant); break;
-      case K::kSrcVlan: put<uint16_t>(d, f.src_vlan); break;
-      case K::kDstVlan: put<uint16_t>(d, f.dst_vlan); break;
-      case K::kSrcCountry: d.append(f.src_country, 2); break;
-      case K::kDstCountry: d.append(f.dst_country, 2); break;
-      case K::kSrcGeoCity: putLCImpl(c, f.src_geo_city); break;
-      case K::kDstGeoCity: putLCImpl(c, f.dst_geo_city); break;
-      case K::kSrcGeoState: putLCImpl(c, f.src_geo_state); break;
-      case K::kDstGeoState: putLCImpl(c, f.dst_geo_state); break;
-      case K::kDstASPath: putArray(c, f.dst_as_path); break;
-      case K::kSrcCommunities: putArray(c, f.src_communities); break;
-      case K::kDstCommunities: putArray(c, f.dst_communities); break;
-      case K::kSrcLargeCommunities:
-      case K::kDstLargeCommunities: {
-        const auto& a = c.key == K::kSrcLargeCommunities ? f.src_large_communities
-                                                          : f.dst_large_communities;
-        for (const auto& lc : a) {
-          put<uint64_t>(d, uint64_t(lc.local1) << 32 | lc.local2);  // low half
-          put<uint64_t>(d, lc.asn);                                   // high half
-        }
-        c.offsets.push_back((c.offsets.empty() ? 0 : c.offsets.back()) + a.size());
-        break;
-      }
-      case K::kInIfName: putLCImpl(c, f.in_if_name); break;
-      case K::kOutIfName: putLCImpl(c, f.out_if_name); break;
-      case K::kInIfDescription: putLCImpl(c, f.in_if_description); break;
-      case K::kOutIfDescription: putLCImpl(c, f.out_if_description); break;
-      case K::kInIfSpeed: put<uint32_t>(d, f.in_if_speed); break;
-      case K::kOutIfSpeed: put<uint32_t>(d, f.out_if_speed); break;
-      case K::kInIfConnectivity: putLCImpl(c, f.in_if_connectivity); break;
-      case K::kOutIfConnectivity: putLCImpl(c, f.out_if_connectivity); break;
-      case K::kInIfProvider: putLCImpl(c, f.in_if_provider); break;
-      case K::kOutIfProvider: putLCImpl(c, f.out_if_provider); break;
-      case K::kInIfBoundary: put<int8_t>(d, int8_t(f.in_if_boundary)); break;
-      case K::kOutIfBoundary: put<int8_t>(d, int8_t(f.out_if_boundary)); break;
-      case K::kEType: put<uint32_t>(d, f.etype); break;
-      case K::kProto: put<uint32_t>(d, f.proto); break;
-      case K::kSrcPort: put<uint16_t>(d, f.src_port); break;
-      case K::kDstPort: put<uint16_t>(d, f.dst_port); break;
-      case K::kBytes: put<uint64_t>(d, f.bytes); break;
-      case K::kPackets: put<uint64_t>(d, f.packets); break;
-      case K::kForwardingStatus: put<uint32_t>(d, f.forwarding_status); break;
-      case K::kFlowDirection: put<int8_t>(d, int8_t(f.flow_direction)); break;
-      case K::kSrcAddrNAT: d.append(ipView(f.src_addr_nat)); break;
-      case K::kDstAddrNAT: d.append(ipView(f.dst_addr_nat)); break;
-      case K::kSrcPortNAT: put<uint16_t>(d, f.src_port_nat); break;
-      case K::kDstPortNAT: put<uint16_t>(d, f.dst_port_nat); break;
-      case K::kSrcMAC: put<uint64_t>(d, f.src_mac); break;
-      case K::kDstMAC: put<uint64_t>(d, f.dst_mac); break;
-      case K::kIPTTL: put<uint8_t>(d, f.ip_ttl); break;
-      case K::kIPTos: put<uint8_t>(d, f.ip_tos); break;
-      case K::kIPFragmentID: put<uint32_t>(d, f.ip_fragment_id); break;
-      case K::kIPFragmentOffset: put<uint16_t>(d, f.ip_fragment_offset); break;
-      case K::kIPv6FlowLabel: put<uint32_t>(d, f.ipv6_flow_label); break;
-      case K::kTCPFlags: put<uint16_t>(d, f.tcp_flags); break;
-      case K::kICMPv4Type: put<uint8_t>(d, f.icmpv4_type); break;
-      case K::kICMPv4Code: put<uint8_t>(d, f.icmpv4_code); break;
-      case K::kICMPv6Type: put<uint8_t>(d, f.icmpv6_type); break;
-      case K::kICMPv6Code: put<uint8_t>(d, f.icmpv6_code); break;
-      case K::kNextHop: putLCImpl(c, ipView(f.next_hop)); break;
-      case K::kMPLSLabels: putArray(c, f.mpls_labels); break;
-      case K::kIngressVRFID: put<uint32_t>(d, f.ingress_vrf_id); break;
-      case K::kEgressVRFID: put<uint32_t>(d, f.egress_vrf_id); break;
-      default: break;  // alias and generated columns are never inserted
-    }
+  if (rows_ == capacity_) grow();
+  const size_t row = rows_;
+  const char* src = reinterpret_cast<const char*>(&f);
+  copyAll<1>(copy_[0], src, row);
+  copyAll<2>(copy_[1], src, row);
+  copyAll<4>(copy_[2], src, row);
+  copyAll<8>(copy_[3], src, row);
+  copyAll<16>(copy_[4], src, row);
+  for (const Slot& s : lc_strings_) {
+    uint32_t idx = s.column->lcString(*reinterpret_cast<const std::string_view*>(src + s.offset));
+    std::memcpy(s.base + row * 4, &idx, 4);
   }
-  rows_++;
+  for (const Slot& s : lc_ips_) {
+    uint32_t idx = s.column->lcIPv6(*reinterpret_cast<const IPv6Addr*>(src + s.offset));
+    std::memcpy(s.base + row * 4, &idx, 4);
+  }
+  for (const Slot& s : arrays_) {
+    Column& c = *s.column;
+    if (c.op == Column::Op::kArrayU32) {
+      const uint32_t* v;
+      unsigned n;
+      switch (c.key) {
+        case ColumnKey::kDstASPath: v = f.dst_as_path.begin(), n = f.dst_as_path.size(); break;
+        case ColumnKey::kSrcCommunities: v = f.src_communities.begin(), n = f.src_communities.size(); break;
+        case ColumnKey::kDstCommunities: v = f.dst_communities.begin(), n = f.dst_communities.size(); break;
+        default: v = f.mpls_labels.begin(), n = f.mpls_labels.size(); break;
+      }
+      if (n) c.elems.append(reinterpret_cast<const char*>(v), size_t(n) * 4);
+      c.elem_count += n;
+    } else {
+      const auto& a = c.key == ColumnKey::kSrcLargeCommunities ? f.src_large_communities
+                                                               : f.dst_large_communities;
+      for (const auto& lc : a) {
+        put<uint64_t>(c.elems, uint64_t(lc.local1) << 32 | lc.local2);  // low half
+        put<uint64_t>(c.elems, lc.asn);                                   // high half
+      }
+      c.elem_count += a.size();
+    }
+    std::memcpy(s.base + row * 8, &c.elem_count, 8);
+  }
+  rows_ = row + 1;
 }
 
 void NativeBatch::encode(std::string& out) const {
   out.clear();
   writeVarUInt(out, columns_.size());
   writeVarUInt(out, rows_);
-  for (const auto& cp : columns_) {
-    const Column& c = *cp;
+  for (const Column& c : columns_) {
     writeStringBinary(out, c.name);
     writeStringBinary(out, c.type);
-    switch (c.kind) {
-      case Column::Kind::kFixed: out.append(c.data); break;
-      case Column::Kind::kArray:
-        for (uint64_t o : c.offsets) put<uint64_t>(out, o);
-        out.append(c.data);
+    std::string_view fixed(c.fixed.data(), rows_ * c.width);
+    switch (c.op) {
+      case Column::Op::kArrayU32:
+      case Column::Op::kArrayLarge:
+        out.append(fixed);
+        out.append(c.elems);
         break;
-      case Column::Kind::kLowCardinality: {
+      case Column::Op::kLCString:
+      case Column::Op::kLCIPv6: {
         // SerializationLowCardinality: key version (shared dictionaries with additional keys),
         // then flags: index type UInt32 (2) | HasAdditionalKeys (1<<9) | NeedUpdateDictionary
         // (1<<10), the keys, the row count and the indexes.
@@ -272,18 +433,22 @@ void NativeBatch::encode(std::string& out) const {
         put<uint64_t>(out, c.dict->size());
         c.dict->encodeKeys(out);
         put<uint64_t>(out, rows_);
-        out.append(c.data);
+        out.append(fixed);
         break;
       }
+      default: out.append(fixed); break;
     }
   }
 }
 
 void NativeBatch::clear() {
-  for (auto& c : columns_) {
-    c->data.clear();
-    c->offsets.clear();
-    if (c->dict) c->dict->clear();
+  for (Column& c : columns_) {
+    c.elems.clear();
+    c.elem_count = 0;
+    if (c.dict) {
+      c.dict->clear();
+      c.resetMemo();
+    }
   }
   rows_ = 0;
 }

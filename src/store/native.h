@@ -3,6 +3,7 @@
 /// batch keeps one buffer per column in its wire form, so encoding is a concatenation. Buffers
 /// and LowCardinality dictionaries keep their capacity across clear(): after the first batches,
 /// appending allocates nothing.
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,13 +21,18 @@ class LowCardinalityDict {
  public:
   explicit LowCardinalityDict(size_t fixed_width = 0);  ///< 0 for String, 16 for IPv6.
   uint32_t index(std::string_view value);
+  const char* data(uint32_t i) const { return arena_.data() + offsets_[i]; }
+  std::string_view at(uint32_t i) const {
+    uint32_t start = offsets_[i];
+    uint32_t end = i + 1 < offsets_.size() ? offsets_[i + 1] : uint32_t(arena_.size());
+    return std::string_view(arena_).substr(start, end - start);
+  }
   size_t size() const { return offsets_.size(); }
   /// Appends the dictionary keys in Native form (strings: varint length + bytes).
   void encodeKeys(std::string& out) const;
   void clear();
 
  private:
-  std::string_view at(uint32_t i) const;
   void grow();
   size_t fixed_width_;
   std::string arena_;
@@ -51,11 +57,21 @@ class NativeBatch {
   const std::string& columnList() const { return column_list_; }
 
   struct Column;
+  /// Where append() writes one column: its fixed-width buffer and the field's offset.
+  struct Slot {
+    char* base;
+    uint32_t offset;
+    Column* column;
+  };
 
  private:
-  std::vector<std::unique_ptr<Column>> columns_;
+  void grow();
+  std::array<std::vector<Slot>, 5> copy_;  ///< plain copies of 1, 2, 4, 8 and 16 bytes
+  std::vector<Slot> lc_strings_, lc_ips_, arrays_;
+  std::vector<Column> columns_;
   std::string column_list_;
   size_t rows_ = 0;
+  size_t capacity_ = 0;  ///< rows every column's fixed-width part has room for.
 };
 
 /// Varint as ClickHouse writes it (LEB128).

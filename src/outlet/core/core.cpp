@@ -142,17 +142,25 @@ class CoreEnricher : public FlowEnricher {
     // 2. Metadata for both interfaces. A flow with neither is kept (Akvorado drops it): host
     // exporters (softflowd, pmacct) send none, and their users want their traffic all the same.
     if (f.in_if == 0 && f.out_if == 0) core_.drop_no_interfaces_.inc();
-    const metadata::Entry* in = f.in_if ? metadataFor(f.exporter_address, f.in_if) : nullptr;
-    const metadata::Entry* out = f.out_if ? metadataFor(f.exporter_address, f.out_if) : nullptr;
+    const IfSlot* in_slot = f.in_if ? interfaceFor(f.exporter_address, f.in_if, f.src_vlan) : nullptr;
+    const IfSlot* out_slot = f.out_if ? interfaceFor(f.exporter_address, f.out_if, f.dst_vlan) : nullptr;
+    const metadata::Entry* in = in_slot ? in_slot->entry : nullptr;
+    const metadata::Entry* out = out_slot ? out_slot->entry : nullptr;
     const metadata::Entry* any = in && in->answer.found ? in : out && out->answer.found ? out : nullptr;
     if (!any) core_.metadata_missing_.inc();
 
     // 3. Sampling rate: override, then default when the flow has none.
-    if (const uint64_t* o = c.override_sampling_rate.lookup(f.exporter_address)) {
-      f.sampling_rate = *o;
-    } else if (f.sampling_rate == 0) {
-      if (const uint64_t* d = c.default_sampling_rate.lookup(f.exporter_address))
-        f.sampling_rate = *d;
+    if (!rates_known_ || !(f.exporter_address == rates_for_)) {
+      rates_known_ = true;
+      // Flows come in runs from one exporter (a datagram): look its rates up once per run.
+      rates_for_ = f.exporter_address;
+      override_rate_ = c.override_sampling_rate.lookup(f.exporter_address);
+      default_rate_ = c.default_sampling_rate.lookup(f.exporter_address);
+    }
+    if (override_rate_) {
+      f.sampling_rate = *override_rate_;
+    } else if (f.sampling_rate == 0 && default_rate_) {
+      f.sampling_rate = *default_rate_;
     }
     if (f.sampling_rate == 0) {
       core_.drop_sampling_.inc();
@@ -186,10 +194,10 @@ class CoreEnricher : public FlowEnricher {
     }
 
     // 5. Interfaces, output then input.
-    if (!applyInterface(f, out, f.out_if, f.dst_vlan, f.out_if_name, f.out_if_description,
+    if (!applyInterface(out_slot, f.out_if_name, f.out_if_description,
                         f.out_if_speed, f.out_if_provider, f.out_if_connectivity,
                         f.out_if_boundary) ||
-        !applyInterface(f, in, f.in_if, f.src_vlan, f.in_if_name, f.in_if_description,
+        !applyInterface(in_slot, f.in_if_name, f.in_if_description,
                         f.in_if_speed, f.in_if_provider, f.in_if_connectivity,
                         f.in_if_boundary)) {
       core_.drop_rejected_.inc();
@@ -254,6 +262,7 @@ class CoreEnricher : public FlowEnricher {
         metadata_.clear();
         interfaces_.clear();
         exporters_.clear();
+        epoch_++;
         metadata_generation_ = g;
       }
     }
@@ -276,6 +285,7 @@ class CoreEnricher : public FlowEnricher {
     if (now_ - classified_at_ >= core_.config_.classifier_cache_duration.count() / 1000) {
       interfaces_.clear();
       exporters_.clear();
+      epoch_++;
       classified_at_ = now_;
     }
   }
@@ -326,39 +336,60 @@ class CoreEnricher : public FlowEnricher {
 
   const classifier::ExporterResult& exporterClass(const IPv6Addr& exporter,
                                                   std::string_view name) {
+    if (exporter_cls_ && exporter_cls_epoch_ == epoch_ && exporter == exporter_cls_for_)
+      return *exporter_cls_;
+    exporter_cls_for_ = exporter;
+    exporter_cls_epoch_ = epoch_;
     auto it = exporters_.find(exporter);
-    if (it != exporters_.end()) return it->second;
+    if (it != exporters_.end()) return *(exporter_cls_ = &it->second);
+    exporter_cls_ = nullptr;  // set below, once the result is in the map
     std::string ip = exporter.toString();
     uint64_t errors = 0;
     auto r = core_.exporter_rules_.classify(classifier::ExporterInput{ip, name}, &errors);
     if (errors) core_.classifier_errors_.inc(errors);
-    return exporters_.emplace(exporter, std::move(r)).first->second;
+    return *(exporter_cls_ = &exporters_.emplace(exporter, std::move(r)).first->second);
   }
 
-  bool applyInterface(FlowRecord& f, const metadata::Entry* e, uint32_t ifindex, uint16_t vlan,
-                      std::string_view& name, std::string_view& description, uint32_t& speed,
-                      std::string_view& provider, std::string_view& connectivity,
-                      Boundary& boundary) {
-    if (ifindex == 0) return true;
+  // One interface of one exporter (and VLAN when interface rules use it): its metadata entry
+  // and its classification, both owned by the maps below. The slots are a direct-mapped front
+  // for them, so a flow costs one slot compare per interface instead of two hash lookups;
+  // clearing the maps bumps epoch_, which empties every slot at once.
+  struct IfSlot {
+    IPv6Addr exporter;
+    uint32_t ifindex = 0, vlan = 0;
+    uint64_t epoch = 0;
+    const metadata::Entry* entry = nullptr;
+    const classifier::InterfaceResult* cls = nullptr;  // null: not classified by rules
+  };
+  static constexpr size_t kIfSlots = 1024;
+
+  const IfSlot* interfaceFor(const IPv6Addr& exporter, uint32_t ifindex, uint16_t vlan) {
+    uint32_t v = core_.interface_rules_use_vlan_ ? vlan : 0u;
+    size_t h = (IPv6AddrHash{}(exporter) ^ (size_t(ifindex) * 0x9E3779B97F4A7C15ull) ^
+                (size_t(v) << 40)) * 0xff51afd7ed558ccdull >> 54;
+    IfSlot& s = if_slots_[h % kIfSlots];
+    if (s.epoch == epoch_ && s.ifindex == ifindex && s.vlan == v && s.exporter == exporter) {
+      if (s.entry) s.entry->touch(now_);
+      return &s;
+    }
+    s.exporter = exporter;
+    s.ifindex = ifindex;
+    s.vlan = v;
+    s.epoch = epoch_;
+    s.entry = metadataFor(exporter, ifindex);
+    s.cls = classifyInterface(exporter, s.entry, ifindex, v, vlan);
+    return &s;
+  }
+
+  const classifier::InterfaceResult* classifyInterface(const IPv6Addr& exporter,
+                                                       const metadata::Entry* e, uint32_t ifindex,
+                                                       uint32_t key_vlan, uint16_t vlan) {
     const metadata::InterfaceInfo* info = e && e->answer.found ? &e->answer.iface : nullptr;
-    if (info) {
-      name = info->name;
-      description = info->description;
-      speed = info->speed;
-    }
-    if ((info && info->classified()) || core_.interface_rules_.empty()) {
-      if (info) {
-        provider = info->provider;
-        connectivity = info->connectivity;
-        boundary = info->boundary;
-      }
-      return true;
-    }
-    if (!e || !e->answer.found) return true;  // nothing to classify yet
-    IfKey key{f.exporter_address, ifindex, core_.interface_rules_use_vlan_ ? vlan : 0u};
+    if (!info || info->classified() || core_.interface_rules_.empty()) return nullptr;
+    IfKey key{exporter, ifindex, key_vlan};
     auto it = interfaces_.find(key);
     if (it == interfaces_.end()) {
-      std::string ip = f.exporter_address.toString();
+      std::string ip = exporter.toString();
       classifier::InterfaceInput in{{ip, e->answer.exporter.name},
                                     ifindex,
                                     info->name,
@@ -370,7 +401,30 @@ class CoreEnricher : public FlowEnricher {
       if (errors) core_.classifier_errors_.inc(errors);
       it = interfaces_.emplace(key, std::move(r)).first;
     }
-    const classifier::InterfaceResult& r = it->second;
+    return &it->second;
+  }
+
+  bool applyInterface(const IfSlot* slot, std::string_view& name, std::string_view& description,
+                      uint32_t& speed, std::string_view& provider,
+                      std::string_view& connectivity, Boundary& boundary) {
+    if (!slot) return true;  // no interface index
+    const metadata::Entry* e = slot->entry;
+    const metadata::InterfaceInfo* info = e && e->answer.found ? &e->answer.iface : nullptr;
+    if (info) {
+      name = info->name;
+      description = info->description;
+      speed = info->speed;
+    }
+    if (!slot->cls) {
+      // Classified by metadata, no rules, or nothing known to classify yet.
+      if (info && (info->classified() || core_.interface_rules_.empty())) {
+        provider = info->provider;
+        connectivity = info->connectivity;
+        boundary = info->boundary;
+      }
+      return true;
+    }
+    const classifier::InterfaceResult& r = *slot->cls;
     if (r.reject) return false;
     name = r.name;
     description = r.description;
@@ -450,6 +504,15 @@ class CoreEnricher : public FlowEnricher {
   uint64_t nets_generation_ = 0;
   int64_t now_ = 0, classified_at_ = unixNow();
   double rate_multiplier_ = 1;
+  std::vector<IfSlot> if_slots_ = std::vector<IfSlot>(kIfSlots);
+  uint64_t epoch_ = 1;  // slots and memos of an older epoch are empty
+  bool rates_known_ = false;
+  IPv6Addr rates_for_{};  // the exporter override_rate_ and default_rate_ are for
+  const uint64_t* override_rate_ = nullptr;
+  const uint64_t* default_rate_ = nullptr;
+  const classifier::ExporterResult* exporter_cls_ = nullptr;
+  IPv6Addr exporter_cls_for_{};
+  uint64_t exporter_cls_epoch_ = 0;
   uint64_t rng_ = 0x9E3779B97F4A7C15ull;
 };
 
