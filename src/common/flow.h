@@ -4,7 +4,10 @@
 /// flow, so it holds no heap memory (strings are views into longer-lived storage: metadata
 /// caches, configuration, the classifier cache; they must stay valid until the record has been
 /// appended to its batch).
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <string_view>
 
 #include "common/ip.h"
@@ -56,9 +59,6 @@ struct FlowRecord {
       dst_net_site, src_net_region, dst_net_region, src_net_tenant, dst_net_tenant;
   char src_country[2] = {0, 0}, dst_country[2] = {0, 0};
   std::string_view src_geo_city, dst_geo_city, src_geo_state, dst_geo_state;
-  InlineVec<uint32_t, 32> dst_as_path;
-  InlineVec<uint32_t, 32> src_communities, dst_communities;
-  InlineVec<LargeCommunity, 16> src_large_communities, dst_large_communities;
   IPv6Addr next_hop;
 
   // Interfaces: the indexes come from the flow; the rest from metadata and classifiers.
@@ -85,7 +85,6 @@ struct FlowRecord {
   uint32_t ipv6_flow_label = 0;
   uint16_t tcp_flags = 0;
   uint8_t icmpv4_type = 0, icmpv4_code = 0, icmpv6_type = 0, icmpv6_code = 0;
-  InlineVec<uint32_t, 10> mpls_labels;
   uint32_t ingress_vrf_id = 0, egress_vrf_id = 0;
 
   // Decoder facts that are not columns.
@@ -94,7 +93,27 @@ struct FlowRecord {
   uint32_t export_time = 0;         ///< Export header time, unix seconds.
   uint32_t observation_domain = 0;  ///< IPFIX observation domain / v9 source id / sFlow sub-agent.
 
-  void reset() { *this = FlowRecord{}; }
+  // Arrays last: reset() empties them without clearing their storage.
+  InlineVec<uint32_t, 32> dst_as_path;
+  InlineVec<uint32_t, 32> src_communities, dst_communities;
+  InlineVec<LargeCommunity, 16> src_large_communities, dst_large_communities;
+  InlineVec<uint32_t, 10> mpls_labels;
+
+  /// Back to the defaults, which are all zero bytes (views, addresses, enums, counters), up to
+  /// the arrays, which are only emptied: a record is reset per flow, and the arrays are most
+  /// of its size.
+  void reset();
 };
+
+inline void FlowRecord::reset() {
+  static_assert(std::is_standard_layout_v<FlowRecord>);
+  std::memset(static_cast<void*>(this), 0, offsetof(FlowRecord, dst_as_path));
+  dst_as_path.clear();
+  src_communities.clear();
+  dst_communities.clear();
+  src_large_communities.clear();
+  dst_large_communities.clear();
+  mpls_labels.clear();
+}
 
 }  // namespace akvo
