@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "orchestrator/kafka.h"
+#include "transport/kafka_templates.h"
 #include "store/chdb_store.h"
 #include "store/clickhouse_endpoint.h"
 #include "store/http_store.h"
@@ -206,8 +207,10 @@ int runRole(const std::string& role, const AppConfig& c) {
     Migrations m(c.clickhouse, schema, *conn, metrics);
     m.run();
   }
-  if (role == "orchestrator" && c.kafka.configured)
+  if (role == "orchestrator" && c.kafka.configured) {
     spdlog::info("kafka: {}", ensureKafkaTopic(c.kafka));
+    spdlog::info("kafka: {}", ensureTemplatesTopic(c.kafka));
+  }
 
   HttpServer http(c.http, metrics);
   registerCommonRoutes(http, metrics);
@@ -296,9 +299,16 @@ int runRole(const std::string& role, const AppConfig& c) {
   // Scale-out: separate inlet and outlet processes joined by Kafka.
   std::unique_ptr<KafkaProducer> producer;
   std::unique_ptr<KafkaConsumer> consumer;
+  std::unique_ptr<decoder::SharedTemplates> templates;
+  std::unique_ptr<KafkaTemplateExchange> template_exchange;
   if (role == "outlet") {
+    // Templates first: read every template the other outlets shared before any flow.
+    templates = std::make_unique<decoder::SharedTemplates>();
+    template_exchange = std::make_unique<KafkaTemplateExchange>(c.kafka, *templates, metrics);
+    template_exchange->start();
     consumer = std::make_unique<KafkaConsumer>(c.kafka, metrics);
     outlet = std::make_unique<Outlet>(c.outlet, schema, *consumer, *store, metrics, enrichers);
+    outlet->shareTemplates(templates.get());
     consumer->start();
     outlet->start();
   }
@@ -323,6 +333,7 @@ int runRole(const std::string& role, const AppConfig& c) {
   if (producer) producer->stop();
   if (outlet) outlet->stop();
   if (consumer) consumer->stop();  // after the outlet: its last batches commit on the way out
+  if (template_exchange) template_exchange->stop();
   if (metadata) metadata->stop();  // saves the cache
   if (geoip) geoip->stop();
   if (networks) networks->stop();

@@ -13,6 +13,7 @@
 #include "common/metrics.h"
 #include "common/schema.h"
 #include "outlet/decoder/decoder.h"
+#include "outlet/decoder/netflow/shared_templates.h"
 #include "outlet/writer/writer.h"
 #include "transport/queue.h"
 
@@ -36,6 +37,10 @@ class Outlet {
     std::string state_persist_file;
     /// `flow.template-expiry`: templates not redefined for this long are forgotten (0: never).
     Duration template_expiry{0};
+    /// `flow.template-wait`: with shared templates (Kafka), a NetFlow v9/IPFIX datagram whose
+    /// template (or announced sampling rate) is not known yet is held up to this long, then
+    /// decoded with what is known (missing sets counted). 0: never held.
+    Duration template_wait = std::chrono::seconds(2);
     void read(ConfigReader& r);
   };
   /// Makes one enricher per worker (may return nullptr: no enrichment).
@@ -44,6 +49,9 @@ class Outlet {
   Outlet(Config config, const Schema& schema, OutletTransport& transport, Store& store,
          Metrics& metrics, EnricherFactory enrichers = {});
   ~Outlet();
+  /// Shares NetFlow templates and sampling rates with other decoders (`shared` outlives the
+  /// outlet). Call before start().
+  void shareTemplates(decoder::SharedTemplates* shared) { shared_ = shared; }
   void start();
   /// Drains the queues (the inlet must be stopped first), flushes every batch, stops writing.
   void stop();
@@ -56,6 +64,7 @@ class Outlet {
   Metrics& metrics_;
   BatchWriter writer_;
   EnricherFactory enrichers_;
+  decoder::SharedTemplates* shared_ = nullptr;
   std::vector<std::unique_ptr<Worker>> workers_;
   bool started_ = false;
 };
