@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <map>
+#include <thread>
 
 #include "orchestrator/kafka.h"
 #include "transport/kafka_templates.h"
@@ -16,10 +18,99 @@
 namespace akvo {
 
 AppConfig AppConfig::load(const std::string& path, bool demo_default) {
+  return fromYaml(loadYamlFile(path), path, demo_default);
+}
+
+YAML::Node mergeYaml(const YAML::Node& base, const YAML::Node& over) {
+  if (!over || over.IsNull()) return YAML::Clone(base);
+  if (!base || !base.IsMap() || !over.IsMap()) return YAML::Clone(over);
+  YAML::Node out = YAML::Clone(base);
+  for (const auto& kv : over) {
+    std::string key = kv.first.as<std::string>();
+    out[key] = mergeYaml(base[key], kv.second);
+  }
+  return out;
+}
+
+YAML::Node serviceConfiguration(const AppConfig& c, const std::string& role,
+                                const std::string& host) {
+  static const std::map<std::string, std::vector<std::string>> kSections = {
+      {"inlet", {"inlet", "kafka"}},
+      {"outlet", {"outlet", "kafka", "clickhouse", "schema"}},
+      {"console", {"console", "clickhouse", "schema"}},
+      {"demo-exporter", {"demo-exporter"}},
+  };
+  auto it = kSections.find(role);
+  if (it == kSections.end()) return YAML::Node();
+  YAML::Node out(YAML::NodeType::Map);
+  for (const auto& section : it->second)
+    if (c.resolved[section]) out[section] = YAML::Clone(c.resolved[section]);
+  if (out["clickhouse"] && c.clickhouse.embedded()) {
+    // The embedded store is shared through the orchestrator's ClickHouse endpoint.
+    out["clickhouse"].remove("path");
+    out["clickhouse"].remove("library");
+    YAML::Node servers(YAML::NodeType::Sequence);
+    servers.push_back(host + "/clickhouse");
+    out["clickhouse"]["servers"] = servers;
+  }
+  return out;
+}
+
+AppConfig AppConfig::fetch(const std::string& url, const std::string& role,
+                           const std::string& local, std::chrono::milliseconds timeout,
+                           bool demo_default) {
+  std::string rest = url;
+  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  else if (rest.find("://") != std::string::npos)
+    throw ConfigError(url + ": only http:// orchestrator URLs are supported");
+  std::string host_port = rest.substr(0, rest.find('/'));
+  std::string prefix = rest.size() > host_port.size() ? rest.substr(host_port.size()) : "";
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  if (host_port.empty() || host_port.find(':') == std::string::npos)
+    throw ConfigError(url + ": expected http://host:port of the orchestrator");
+  const std::string target = prefix + "/api/v0/orchestrator/configuration/" + role;
+  const std::string full = "http://" + host_port + target;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last_error;
+  for (int attempt = 1;; attempt++) {
+    try {
+      auto r = httpRequest(host_port, "GET", target, "", 5000);
+      if (r.status == 200) {
+        YAML::Node remote;
+        try {
+          remote = YAML::Load(r.body);
+        } catch (const YAML::Exception& e) {
+          throw ConfigError(fmt::format("{}: invalid YAML from the orchestrator: {}", full,
+                                        e.what()));
+        }
+        YAML::Node root = local.empty() ? remote : mergeYaml(remote, loadYamlFile(local));
+        spdlog::info("configuration of the {} fetched from {}{}", role, url,
+                     local.empty() ? "" : " (with " + local + " over it)");
+        return fromYaml(root, full + (local.empty() ? "" : " + " + local), demo_default);
+      }
+      if (r.status < 500)
+        throw ConfigError(fmt::format("{}: the orchestrator answered {}: {}", full, r.status,
+                                      r.body));
+      last_error = fmt::format("HTTP {}", r.status);
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const std::exception& e) {
+      last_error = e.what();
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw ConfigError(fmt::format("cannot fetch the configuration from the orchestrator at {} "
+                                    "after {} attempts: {}", url, attempt, last_error));
+    if (attempt == 1 || attempt % 10 == 0)
+      spdlog::warn("orchestrator {} not answering ({}), retrying", url, last_error);
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 100 * attempt)));
+  }
+}
+
+AppConfig AppConfig::fromYaml(const YAML::Node& root, const std::string& path,
+                              bool demo_default) {
   AppConfig c;
   c.file = path;
   c.demo.enabled = demo_default;
-  YAML::Node root = loadYamlFile(path);
   ConfigReader r(root, path, "");
   r.section("clickhouse", [&](ConfigReader& s) { c.clickhouse.read(s); });
   r.section("schema", [&](ConfigReader& s) {
@@ -214,6 +305,20 @@ int runRole(const std::string& role, const AppConfig& c) {
 
   HttpServer http(c.http, metrics);
   registerCommonRoutes(http, metrics);
+  if (role == "orchestrator") {
+    // One file for every role: the others start with this orchestrator's URL.
+    for (std::string service : {"inlet", "outlet", "console", "demo-exporter"})
+      http.route("GET", "/api/v0/orchestrator/configuration/" + service,
+                 [&c, service](const HttpRequest& req) {
+                   std::string host = req.header("host");
+                   if (host.empty()) host = c.http.listen;
+                   YAML::Emitter out;
+                   out << serviceConfiguration(c, service, host);
+                   HttpResponse r = HttpResponse::text(out.c_str());
+                   r.content_type = "application/yaml";
+                   return r;
+                 });
+  }
   std::unique_ptr<console::WebAssets> web;
   if (all || role == "console") {
     web = std::make_unique<console::WebAssets>(c.web);
