@@ -136,6 +136,7 @@ AppConfig AppConfig::fromYaml(const YAML::Node& root, const std::string& path,
     s.section("networks", [&](ConfigReader& x) { c.networks.read(x); });
     s.section("core", [&](ConfigReader& x) { c.core.read(x); });
     s.section("routing", [&](ConfigReader& rs) { c.routing.read(rs); });
+    s.section("kafka-output", [&](ConfigReader& x) { c.kafka_output.read(x); });
   });
   r.section("console", [&](ConfigReader& s) {
     Schema schema(c.schema);
@@ -354,6 +355,11 @@ int runRole(const std::string& role, const AppConfig& c) {
     console->registerRoutes(http);
   }
 
+  std::unique_ptr<KafkaFlowExport> flow_export;
+  if ((all || role == "outlet") && c.kafka_output.enabled) {
+    flow_export = std::make_unique<KafkaFlowExport>(c.kafka_output, c.kafka, metrics);
+    flow_export->start();
+  }
   std::unique_ptr<QueueTransport> transport;
   std::unique_ptr<routing::BmpProvider> bmp;
   std::unique_ptr<routing::CoreRouting> bmp_for_core;
@@ -397,6 +403,7 @@ int runRole(const std::string& role, const AppConfig& c) {
                     {{"queue", std::to_string(i)}}, [q] { return double(q->depth()); });
     }
     outlet = std::make_unique<Outlet>(c.outlet, schema, *transport, *store, metrics, enrichers);
+    outlet->exportTo(flow_export.get());
     outlet->start();
     inlet = std::make_unique<Inlet>(c.inlet, *transport, metrics);
     inlet->start();
@@ -414,6 +421,7 @@ int runRole(const std::string& role, const AppConfig& c) {
     consumer = std::make_unique<KafkaConsumer>(c.kafka, metrics);
     outlet = std::make_unique<Outlet>(c.outlet, schema, *consumer, *store, metrics, enrichers);
     outlet->shareTemplates(templates.get());
+    outlet->exportTo(flow_export.get());
     consumer->start();
     outlet->start();
   }
@@ -439,6 +447,7 @@ int runRole(const std::string& role, const AppConfig& c) {
   if (outlet) outlet->stop();
   if (consumer) consumer->stop();  // after the outlet: its last batches commit on the way out
   if (template_exchange) template_exchange->stop();
+  if (flow_export) flow_export->stop();
   if (metadata) metadata->stop();  // saves the cache
   if (geoip) geoip->stop();
   if (networks) networks->stop();

@@ -19,6 +19,7 @@
 #include "outlet/core/core.h"
 #include "outlet/outlet.h"
 #include "transport/kafka.h"
+#include "transport/kafka_export.h"
 #include "outlet/routing/enricher.h"
 
 namespace akvo {
@@ -36,6 +37,7 @@ struct AppConfig {
   GeoIP::Config geoip;
   Networks::Config networks;
   Core::Config core;
+  KafkaOutputConfig kafka_output;  ///< outlet.kafka-output: enriched flows to a second topic
   KafkaConfig kafka;  ///< transport between separate inlet and outlet processes
   routing::RoutingConfig routing;  ///< outlet.routing
   demo::DemoExporter::Config demo;

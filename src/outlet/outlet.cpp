@@ -73,6 +73,7 @@ class Outlet::Worker : public decoder::FlowSink {
     }
     batch_.append(f);
     flows_.inc();
+    if (outlet_.export_) outlet_.export_->send(f);
   }
 
  private:

@@ -27,6 +27,14 @@ class FlowEnricher {
   virtual bool enrich(FlowRecord& flow) = 0;
 };
 
+/// Where enriched flows go besides the store (e.g. the Kafka export). Thread-safe: every
+/// worker calls send() for each flow it batches.
+class FlowExport {
+ public:
+  virtual ~FlowExport() = default;
+  virtual void send(const FlowRecord& flow) = 0;
+};
+
 class Outlet {
  public:
   struct Config {
@@ -52,6 +60,8 @@ class Outlet {
   /// Shares NetFlow templates and sampling rates with other decoders (`shared` outlives the
   /// outlet). Call before start().
   void shareTemplates(decoder::SharedTemplates* shared) { shared_ = shared; }
+  /// Sends every enriched flow to `exporter` too (it outlives the outlet). Before start().
+  void exportTo(FlowExport* exporter) { export_ = exporter; }
   void start();
   /// Drains the queues (the inlet must be stopped first), flushes every batch, stops writing.
   void stop();
@@ -65,6 +75,7 @@ class Outlet {
   BatchWriter writer_;
   EnricherFactory enrichers_;
   decoder::SharedTemplates* shared_ = nullptr;
+  FlowExport* export_ = nullptr;
   std::vector<std::unique_ptr<Worker>> workers_;
   bool started_ = false;
 };
