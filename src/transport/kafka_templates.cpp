@@ -103,7 +103,13 @@ KafkaTemplateExchange::~KafkaTemplateExchange() { stop(); }
 void KafkaTemplateExchange::start() {
   Impl& x = *impl_;
   const KafkaConfig& c = x.config;
-  spdlog::info("kafka: {}", ensureTemplatesTopic(c));
+  // The orchestrator creates it too: a broker away now is no reason not to start (the
+  // consumer below retries), but say it.
+  try {
+    spdlog::info("kafka: {}", ensureTemplatesTopic(c, std::chrono::seconds(10)));
+  } catch (const std::exception& e) {
+    spdlog::warn("kafka: cannot check the templates topic {}: {}", x.topic, e.what());
+  }
 
   // Producer: templates are few and latency matters (data may wait for them): no linger.
   rd_kafka_conf_t* conf = kafka::baseConf(c);
