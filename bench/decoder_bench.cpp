@@ -106,6 +106,54 @@ void BM_DecodeIpfixDemo(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeIpfixDemo);
 
+// The same with templates shared (Kafka scale-out): each datagram is first checked by
+// waitsForTemplates, as the outlet worker does, and the decoder looks at the shared generation.
+void BM_DecodeIpfixDemoShared(benchmark::State& state) {
+  std::vector<FlowRecord> flows(20);
+  for (size_t i = 0; i < flows.size(); i++) {
+    flows[i].src_addr = IPv6Addr::fromV4(0x0a000000 + uint32_t(i));
+    flows[i].dst_addr = IPv6Addr::fromV4(0xc0000200 + uint32_t(i));
+    flows[i].bytes = 1000 + i;
+    flows[i].packets = 1;
+    flows[i].proto = 6;
+  }
+  SharedTemplates shared;
+  NetflowDecoder d;
+  d.share(&shared);
+  struct Checked : Decoder {
+    NetflowDecoder& d;
+    explicit Checked(NetflowDecoder& x) : d(x) {}
+    Status decode(const Input& in, FlowSink& sink) override {
+      if (d.waitsForTemplates(in)) return Status::kMissingTemplate;
+      return d.decode(in, sink);
+    }
+  } checked(d);
+  run(state, checked, {demo::encodeIpfix({1, 0, 0, 1000, true}, flows)},
+      {demo::encodeIpfix({1, 0, 0, 0, false}, flows)});
+}
+BENCHMARK(BM_DecodeIpfixDemoShared);
+
+// Template records applied from the templates topic (another outlet's), per second.
+void BM_SharedTemplatesApply(benchmark::State& state) {
+  Template t;
+  for (uint16_t f = 1; f <= 20; f++) t.fields.push_back({f, 4, 0, false});
+  t.min_length = 80;
+  std::vector<std::pair<std::string, std::string>> records;
+  for (uint32_t e = 0; e < 1000; e++) {
+    t.refreshed = 1700000000 + e;
+    DomainKey k{IPv6Addr::fromV4(0x0a000000 + e), 1, 10};
+    records.emplace_back(SharedTemplates::templateKey(k, 256), SharedTemplates::templateValue(t));
+  }
+  int64_t n = 0;
+  for (auto _ : state) {
+    SharedTemplates s;
+    for (const auto& [k, v] : records) benchmark::DoNotOptimize(s.apply(k, v));
+    n += int64_t(records.size());
+  }
+  state.SetItemsProcessed(n);
+}
+BENCHMARK(BM_SharedTemplatesApply);
+
 void BM_DecodeNetflowV5(benchmark::State& state) {
   NetflowDecoder d;
   auto p = payloads({"netflow/nfv5.pcap"});

@@ -10,6 +10,10 @@
 #include "tools/replay.h"
 #include "outlet/decoder/decode_tool.h"
 
+static bool orchestrator_role(const std::string& r) {
+  return r == "all-in-one" || r == "orchestrator";
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"akvo: network flow collector and visualizer"};
   app.require_subcommand(0, 1);
@@ -23,9 +27,21 @@ int main(int argc, char** argv) {
   std::vector<std::string> roles = {"all-in-one", "inlet", "outlet", "orchestrator", "console",
                                     "demo-exporter"};
   std::string chosen = "all-in-one";
+  std::string orchestrator_url;
+  std::string orchestrator_timeout = "2m";
   for (const auto& r : roles) {
     auto* sub = app.add_subcommand(r, "run the " + r + " role");
-    sub->add_option("-c,--config", config_file, "configuration file (YAML)");
+    sub->add_option("-c,--config", config_file,
+                    orchestrator_role(r) ? "configuration file (YAML)"
+                                         : "configuration file (YAML); with an orchestrator URL, "
+                                           "laid over what the orchestrator serves");
+    if (!orchestrator_role(r)) {
+      sub->add_option("url,--orchestrator", orchestrator_url,
+                      "fetch the configuration from the orchestrator at this URL "
+                      "(http://host:port), as Akvorado does");
+      sub->add_option("--orchestrator-timeout", orchestrator_timeout,
+                      "how long to retry while the orchestrator does not answer (default 2m)");
+    }
     sub->add_flag("--demo", demo_flag, "run the demo exporter too");
     sub->callback([&chosen, r] { chosen = r; });
   }
@@ -110,7 +126,10 @@ int main(int argc, char** argv) {
       spdlog::set_level(spdlog::level::warn);
       return akvo::runSql(c, query, format, write);
     }
-    auto c = akvo::AppConfig::load(config_file, demo_flag);
+    auto c = orchestrator_url.empty()
+                 ? akvo::AppConfig::load(config_file, demo_flag)
+                 : akvo::AppConfig::fetch(orchestrator_url, chosen, config_file,
+                                          akvo::parseDuration(orchestrator_timeout), demo_flag);
     if (demo_flag) c.demo.enabled = true;
     return akvo::runRole(chosen, c);
   } catch (const akvo::ConfigError& e) {

@@ -6,8 +6,11 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <map>
+#include <thread>
 
 #include "orchestrator/kafka.h"
+#include "transport/kafka_templates.h"
 #include "store/chdb_store.h"
 #include "store/clickhouse_endpoint.h"
 #include "store/http_store.h"
@@ -15,10 +18,99 @@
 namespace akvo {
 
 AppConfig AppConfig::load(const std::string& path, bool demo_default) {
+  return fromYaml(loadYamlFile(path), path, demo_default);
+}
+
+YAML::Node mergeYaml(const YAML::Node& base, const YAML::Node& over) {
+  if (!over || over.IsNull()) return YAML::Clone(base);
+  if (!base || !base.IsMap() || !over.IsMap()) return YAML::Clone(over);
+  YAML::Node out = YAML::Clone(base);
+  for (const auto& kv : over) {
+    std::string key = kv.first.as<std::string>();
+    out[key] = mergeYaml(base[key], kv.second);
+  }
+  return out;
+}
+
+YAML::Node serviceConfiguration(const AppConfig& c, const std::string& role,
+                                const std::string& host) {
+  static const std::map<std::string, std::vector<std::string>> kSections = {
+      {"inlet", {"inlet", "kafka"}},
+      {"outlet", {"outlet", "kafka", "clickhouse", "schema"}},
+      {"console", {"console", "clickhouse", "schema"}},
+      {"demo-exporter", {"demo-exporter"}},
+  };
+  auto it = kSections.find(role);
+  if (it == kSections.end()) return YAML::Node();
+  YAML::Node out(YAML::NodeType::Map);
+  for (const auto& section : it->second)
+    if (c.resolved[section]) out[section] = YAML::Clone(c.resolved[section]);
+  if (out["clickhouse"] && c.clickhouse.embedded()) {
+    // The embedded store is shared through the orchestrator's ClickHouse endpoint.
+    out["clickhouse"].remove("path");
+    out["clickhouse"].remove("library");
+    YAML::Node servers(YAML::NodeType::Sequence);
+    servers.push_back(host + "/clickhouse");
+    out["clickhouse"]["servers"] = servers;
+  }
+  return out;
+}
+
+AppConfig AppConfig::fetch(const std::string& url, const std::string& role,
+                           const std::string& local, std::chrono::milliseconds timeout,
+                           bool demo_default) {
+  std::string rest = url;
+  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  else if (rest.find("://") != std::string::npos)
+    throw ConfigError(url + ": only http:// orchestrator URLs are supported");
+  std::string host_port = rest.substr(0, rest.find('/'));
+  std::string prefix = rest.size() > host_port.size() ? rest.substr(host_port.size()) : "";
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  if (host_port.empty() || host_port.find(':') == std::string::npos)
+    throw ConfigError(url + ": expected http://host:port of the orchestrator");
+  const std::string target = prefix + "/api/v0/orchestrator/configuration/" + role;
+  const std::string full = "http://" + host_port + target;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last_error;
+  for (int attempt = 1;; attempt++) {
+    try {
+      auto r = httpRequest(host_port, "GET", target, "", 5000);
+      if (r.status == 200) {
+        YAML::Node remote;
+        try {
+          remote = YAML::Load(r.body);
+        } catch (const YAML::Exception& e) {
+          throw ConfigError(fmt::format("{}: invalid YAML from the orchestrator: {}", full,
+                                        e.what()));
+        }
+        YAML::Node root = local.empty() ? remote : mergeYaml(remote, loadYamlFile(local));
+        spdlog::info("configuration of the {} fetched from {}{}", role, url,
+                     local.empty() ? "" : " (with " + local + " over it)");
+        return fromYaml(root, full + (local.empty() ? "" : " + " + local), demo_default);
+      }
+      if (r.status < 500)
+        throw ConfigError(fmt::format("{}: the orchestrator answered {}: {}", full, r.status,
+                                      r.body));
+      last_error = fmt::format("HTTP {}", r.status);
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const std::exception& e) {
+      last_error = e.what();
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw ConfigError(fmt::format("cannot fetch the configuration from the orchestrator at {} "
+                                    "after {} attempts: {}", url, attempt, last_error));
+    if (attempt == 1 || attempt % 10 == 0)
+      spdlog::warn("orchestrator {} not answering ({}), retrying", url, last_error);
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 100 * attempt)));
+  }
+}
+
+AppConfig AppConfig::fromYaml(const YAML::Node& root, const std::string& path,
+                              bool demo_default) {
   AppConfig c;
   c.file = path;
   c.demo.enabled = demo_default;
-  YAML::Node root = loadYamlFile(path);
   ConfigReader r(root, path, "");
   r.section("clickhouse", [&](ConfigReader& s) { c.clickhouse.read(s); });
   r.section("schema", [&](ConfigReader& s) {
@@ -44,6 +136,7 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
     s.section("networks", [&](ConfigReader& x) { c.networks.read(x); });
     s.section("core", [&](ConfigReader& x) { c.core.read(x); });
     s.section("routing", [&](ConfigReader& rs) { c.routing.read(rs); });
+    s.section("kafka-output", [&](ConfigReader& x) { c.kafka_output.read(x); });
   });
   r.section("console", [&](ConfigReader& s) {
     Schema schema(c.schema);
@@ -206,11 +299,27 @@ int runRole(const std::string& role, const AppConfig& c) {
     Migrations m(c.clickhouse, schema, *conn, metrics);
     m.run();
   }
-  if (role == "orchestrator" && c.kafka.configured)
+  if (role == "orchestrator" && c.kafka.configured) {
     spdlog::info("kafka: {}", ensureKafkaTopic(c.kafka));
+    spdlog::info("kafka: {}", ensureTemplatesTopic(c.kafka));
+  }
 
   HttpServer http(c.http, metrics);
   registerCommonRoutes(http, metrics);
+  if (role == "orchestrator") {
+    // One file for every role: the others start with this orchestrator's URL.
+    for (std::string service : {"inlet", "outlet", "console", "demo-exporter"})
+      http.route("GET", "/api/v0/orchestrator/configuration/" + service,
+                 [&c, service](const HttpRequest& req) {
+                   std::string host = req.header("host");
+                   if (host.empty()) host = c.http.listen;
+                   YAML::Emitter out;
+                   out << serviceConfiguration(c, service, host);
+                   HttpResponse r = HttpResponse::text(out.c_str());
+                   r.content_type = "application/yaml";
+                   return r;
+                 });
+  }
   std::unique_ptr<console::WebAssets> web;
   if (all || role == "console") {
     web = std::make_unique<console::WebAssets>(c.web);
@@ -246,6 +355,11 @@ int runRole(const std::string& role, const AppConfig& c) {
     console->registerRoutes(http);
   }
 
+  std::unique_ptr<KafkaFlowExport> flow_export;
+  if ((all || role == "outlet") && c.kafka_output.enabled) {
+    flow_export = std::make_unique<KafkaFlowExport>(c.kafka_output, c.kafka, metrics);
+    flow_export->start();
+  }
   std::unique_ptr<QueueTransport> transport;
   std::unique_ptr<routing::BmpProvider> bmp;
   std::unique_ptr<routing::CoreRouting> bmp_for_core;
@@ -289,6 +403,7 @@ int runRole(const std::string& role, const AppConfig& c) {
                     {{"queue", std::to_string(i)}}, [q] { return double(q->depth()); });
     }
     outlet = std::make_unique<Outlet>(c.outlet, schema, *transport, *store, metrics, enrichers);
+    outlet->exportTo(flow_export.get());
     outlet->start();
     inlet = std::make_unique<Inlet>(c.inlet, *transport, metrics);
     inlet->start();
@@ -296,9 +411,17 @@ int runRole(const std::string& role, const AppConfig& c) {
   // Scale-out: separate inlet and outlet processes joined by Kafka.
   std::unique_ptr<KafkaProducer> producer;
   std::unique_ptr<KafkaConsumer> consumer;
+  std::unique_ptr<decoder::SharedTemplates> templates;
+  std::unique_ptr<KafkaTemplateExchange> template_exchange;
   if (role == "outlet") {
+    // Templates first: read every template the other outlets shared before any flow.
+    templates = std::make_unique<decoder::SharedTemplates>();
+    template_exchange = std::make_unique<KafkaTemplateExchange>(c.kafka, *templates, metrics);
+    template_exchange->start();
     consumer = std::make_unique<KafkaConsumer>(c.kafka, metrics);
     outlet = std::make_unique<Outlet>(c.outlet, schema, *consumer, *store, metrics, enrichers);
+    outlet->shareTemplates(templates.get());
+    outlet->exportTo(flow_export.get());
     consumer->start();
     outlet->start();
   }
@@ -323,6 +446,8 @@ int runRole(const std::string& role, const AppConfig& c) {
   if (producer) producer->stop();
   if (outlet) outlet->stop();
   if (consumer) consumer->stop();  // after the outlet: its last batches commit on the way out
+  if (template_exchange) template_exchange->stop();
+  if (flow_export) flow_export->stop();
   if (metadata) metadata->stop();  // saves the cache
   if (geoip) geoip->stop();
   if (networks) networks->stop();

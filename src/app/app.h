@@ -19,6 +19,7 @@
 #include "outlet/core/core.h"
 #include "outlet/outlet.h"
 #include "transport/kafka.h"
+#include "transport/kafka_export.h"
 #include "outlet/routing/enricher.h"
 
 namespace akvo {
@@ -36,6 +37,7 @@ struct AppConfig {
   GeoIP::Config geoip;
   Networks::Config networks;
   Core::Config core;
+  KafkaOutputConfig kafka_output;  ///< outlet.kafka-output: enriched flows to a second topic
   KafkaConfig kafka;  ///< transport between separate inlet and outlet processes
   routing::RoutingConfig routing;  ///< outlet.routing
   demo::DemoExporter::Config demo;
@@ -45,7 +47,29 @@ struct AppConfig {
 
   /// Reads `path` (empty: defaults only). Throws ConfigError naming file, line and key.
   static AppConfig load(const std::string& path, bool demo_default = false);
+  /// Reads a parsed document; `source` names it in errors.
+  static AppConfig fromYaml(const YAML::Node& root, const std::string& source,
+                            bool demo_default = false);
+  /// Fetches the configuration of `role` from the orchestrator at `url` ("http://host:port"),
+  /// GET /api/v0/orchestrator/configuration/<role>, retrying while it does not answer (connection
+  /// refused, 5xx) for up to `timeout`; then the local file `local` (optional) is laid over it
+  /// (its keys win: e.g. http.listen of this process). Throws ConfigError with the URL and the
+  /// reason when the orchestrator never answers or refuses.
+  static AppConfig fetch(const std::string& url, const std::string& role,
+                         const std::string& local, std::chrono::milliseconds timeout,
+                         bool demo_default = false);
 };
+
+/// What the orchestrator serves to `role` (inlet, outlet, console, demo-exporter): the sections
+/// of its configuration that role reads (with defaults), without `http` (each process has its
+/// own). When the orchestrator's store is embedded, outlets and consoles get its ClickHouse
+/// endpoint, `http://<host>/clickhouse`, `host` being how they reached the orchestrator.
+/// Returns a null node for an unknown role.
+YAML::Node serviceConfiguration(const AppConfig& c, const std::string& role,
+                                const std::string& host);
+
+/// Lays `over` on `base`: mappings merge key by key, anything else is replaced.
+YAML::Node mergeYaml(const YAML::Node& base, const YAML::Node& over);
 
 /// Runs `role` ("all-in-one", "inlet", "outlet", "orchestrator", "console", "demo-exporter")
 /// until a signal. Returns the process exit code.

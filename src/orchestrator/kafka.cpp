@@ -42,6 +42,51 @@ int partitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
 
 }  // namespace
 
+std::string ensureTemplatesTopic(const KafkaConfig& c, std::chrono::milliseconds timeout) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  auto setc = [&](const std::string& k, const std::string& v) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      throw std::runtime_error(fmt::format("kafka: {}={}: {}", k, v, err));
+    }
+  };
+  setc("bootstrap.servers", c.bootstrap());
+  setc("allow.auto.create.topics", "false");
+  for (const auto& [k, v] : c.options) setc(k, v);
+  Handle h;
+  h.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!h.rk) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string("kafka admin: ") + err);
+  }
+  h.q = rd_kafka_queue_new(h.rk);
+  const std::string topic = c.templatesTopic();
+  const int tmo = int(timeout.count());
+  rd_kafka_NewTopic_t* nt =
+      rd_kafka_NewTopic_new(topic.c_str(), 1, int(c.replication_factor), err, sizeof err);
+  if (!nt) throw std::runtime_error(std::string("kafka topic: ") + err);
+  rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(h.rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(opts, tmo, err, sizeof err);
+  rd_kafka_CreateTopics(h.rk, &nt, 1, opts, h.q);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_NewTopic_destroy(nt);
+  rd_kafka_event_t* ev = waitFor(h.q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, tmo);
+  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> guard(ev, rd_kafka_event_destroy);
+  if (rd_kafka_event_error(ev))
+    throw std::runtime_error(std::string("kafka create topic: ") + rd_kafka_event_error_string(ev));
+  size_t cnt = 0;
+  const rd_kafka_topic_result_t** res =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+  rd_kafka_resp_err_t e = cnt ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+    return fmt::format("created topic {} (compacted)", topic);
+  if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) return fmt::format("topic {} exists", topic);
+  throw std::runtime_error(
+      fmt::format("kafka create topic {}: {}", topic, rd_kafka_topic_result_error_string(res[0])));
+}
+
 std::string ensureKafkaTopic(const KafkaConfig& c, std::chrono::milliseconds timeout) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();

@@ -11,4 +11,10 @@ namespace akvo {
 std::string ensureKafkaTopic(const KafkaConfig& config, std::chrono::milliseconds timeout =
                                                             std::chrono::seconds(30));
 
+/// Creates "<topic>-v1-templates" if missing: one partition, compacted (cleanup.policy=compact),
+/// the NetFlow templates and sampling rates every outlet shares (transport/kafka_templates.h).
+/// Run by the orchestrator and by each outlet at start. Returns what was done; throws.
+std::string ensureTemplatesTopic(const KafkaConfig& config, std::chrono::milliseconds timeout =
+                                                                std::chrono::seconds(30));
+
 }  // namespace akvo

@@ -19,6 +19,7 @@ void Outlet::Config::read(ConfigReader& r) {
   r.section("flow", [&](ConfigReader& s) {
     s.field("state-persist-file", state_persist_file);
     s.field("template-expiry", template_expiry);
+    s.field("template-wait", template_wait);
   });
 }
 
@@ -36,8 +37,20 @@ class Outlet::Worker : public decoder::FlowSink {
                                          "Flows dropped by enrichment (rules, missing data).")),
         datagrams_(outlet.metrics_.counter("akvo_outlet_core_datagrams_total", "Datagrams decoded.")),
         counter_samples_(outlet.metrics_.counter("akvo_outlet_decoder_sflow_counter_samples_total",
-                                                 "sFlow counter samples (skipped).")) {
+                                                 "sFlow counter samples (skipped).")),
+        held_total_(outlet.metrics_.counter(
+            "akvo_outlet_decoder_template_waits_total",
+            "NetFlow v9/IPFIX datagrams held until another outlet or worker shared their template "
+            "or sampling rate.")),
+        held_expired_(outlet.metrics_.counter(
+            "akvo_outlet_decoder_template_wait_expired_total",
+            "Held datagrams decoded without their template after flow.template-wait, or early "
+            "because too many were held (their data sets count as missing_template).")) {
     if (outlet.enrichers_) enricher_ = outlet.enrichers_(index);
+    if (outlet.shared_) {
+      netflow_.share(outlet.shared_);
+      if (outlet.config_.template_wait.count() > 0) holding_ = true;
+    }
     for (size_t s = 0; s < size_t(decoder::Status::kCount); s++)
       errors_[s] = &outlet.metrics_.counter(
           "akvo_outlet_decoder_errors_total", "Datagrams that failed to decode, by reason.",
@@ -61,6 +74,7 @@ class Outlet::Worker : public decoder::FlowSink {
     }
     batch_.append(f);
     pending_flows_++;
+    if (outlet_.export_) outlet_.export_->send(f);
   }
 
  private:
@@ -69,22 +83,92 @@ class Outlet::Worker : public decoder::FlowSink {
     auto batch_started = std::chrono::steady_clock::now();
     const auto max_wait = outlet_.writer_.config().maximum_wait_time;
     const size_t max_rows = size_t(outlet_.writer_.config().maximum_batch_size);
+    auto last_checkpoint = batch_started;
     for (;;) {
-      size_t n = queue_.pop(in, std::chrono::milliseconds(100));
-      for (size_t i = 0; i < n; i++) decode(in[i]);
+      size_t n = queue_.pop(in, std::chrono::milliseconds(held_n_ ? 20 : 100));
+      auto now = std::chrono::steady_clock::now();
+      for (size_t i = 0; i < n; i++) {
+        if (holding_ && in[i].decoder == DecoderKind::kNetflow && waits(in[i]))
+          hold(in[i], now);
+        else
+          decode(in[i]);
+      }
       datagrams_.inc(n);
+      if (held_n_) releaseHeld(now, false);
       // Shared counters take one atomic add per round of datagrams, not one per flow.
       if (pending_flows_) flows_.inc(std::exchange(pending_flows_, 0));
       if (pending_dropped_) dropped_.inc(std::exchange(pending_dropped_, 0));
-      auto now = std::chrono::steady_clock::now();
       if (batch_.rows() == 0) batch_started = now;
       if (batch_.rows() >= max_rows || (batch_.rows() > 0 && now - batch_started >= max_wait)) {
-        batch_ = outlet_.writer_.submit(std::move(batch_), queue_.checkpoint());
+        // Offsets of held datagrams must not be committed before they are decoded: while some
+        // are held, the offsets wait for the next batch (bounded: a datagram is held at most
+        // flow.template-wait; past 30 s without a commit, commit anyway).
+        bool commit = held_n_ == 0 || now - last_checkpoint > std::chrono::seconds(30);
+        batch_ = outlet_.writer_.submit(std::move(batch_),
+                                        commit ? queue_.checkpoint() : std::function<void()>{});
+        if (commit) last_checkpoint = now;
         batch_started = now;
       }
       if (n == 0 && queue_.finished()) break;
     }
+    if (held_n_) releaseHeld(std::chrono::steady_clock::now(), true);
+    if (pending_flows_) flows_.inc(std::exchange(pending_flows_, 0));
+    if (pending_dropped_) dropped_.inc(std::exchange(pending_dropped_, 0));
     batch_ = outlet_.writer_.submit(std::move(batch_), queue_.checkpoint());
+  }
+
+  bool waits(const Datagram& d) {
+    decoder::Input input{std::span<const uint8_t>(d.buffer.data(), d.size), d.exporter,
+                         d.time_received, d.timestamp_source, d.use_src_addr};
+    return netflow_.waitsForTemplates(input);
+  }
+
+  static void moveDatagram(Datagram& to, Datagram& from) {
+    to.buffer.swap(from.buffer);
+    to.size = from.size;
+    to.exporter = from.exporter;
+    to.time_received = from.time_received;
+    to.decoder = from.decoder;
+    to.timestamp_source = from.timestamp_source;
+    to.input = from.input;
+    to.use_src_addr = from.use_src_addr;
+  }
+
+  /// Holds `d` (its buffer is swapped with a free one) until its template is shared.
+  void hold(Datagram& d, std::chrono::steady_clock::time_point now) {
+    if (held_.empty()) held_.resize(kMaxHeld);  // once per worker, on first need
+    if (held_n_ == kMaxHeld) {
+      // Full: the oldest goes now, with what is known.
+      held_expired_.inc();
+      decode(held_[0].d);
+      for (size_t j = 1; j < held_n_; j++) std::swap(held_[j - 1], held_[j]);
+      held_n_--;
+    }
+    Held& h = held_[held_n_++];
+    moveDatagram(h.d, d);
+    h.deadline = now + outlet_.config_.template_wait;
+    held_total_.inc();
+  }
+
+  /// Decodes the held datagrams whose templates arrived, or whose time is up (all if `all`),
+  /// in arrival order.
+  void releaseHeld(std::chrono::steady_clock::time_point now, bool all) {
+    uint64_t g = outlet_.shared_->generation();
+    if (!all && g == held_generation_ && now < held_[0].deadline) return;
+    held_generation_ = g;
+    size_t kept = 0;
+    for (size_t j = 0; j < held_n_; j++) {
+      Held& h = held_[j];
+      bool still = waits(h.d);
+      if (!still || all || now >= h.deadline) {
+        if (still) held_expired_.inc();
+        decode(h.d);
+      } else {
+        if (kept != j) std::swap(held_[kept], h);
+        kept++;
+      }
+    }
+    held_n_ = kept;
   }
 
   void decode(const Datagram& d) {
@@ -164,6 +248,18 @@ class Outlet::Worker : public decoder::FlowSink {
   Counter& datagrams_;
   Counter& counter_samples_;
   std::array<Counter*, size_t(decoder::Status::kCount)> errors_{};
+  // Datagrams waiting for their template (shared templates only), oldest first.
+  struct Held {
+    Datagram d;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  static constexpr size_t kMaxHeld = 2048;
+  bool holding_ = false;
+  std::vector<Held> held_;
+  size_t held_n_ = 0;
+  uint64_t held_generation_ = 0;
+  Counter& held_total_;
+  Counter& held_expired_;
   RateLimitedLog log_;
   std::jthread thread_;
 };

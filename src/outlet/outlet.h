@@ -13,6 +13,7 @@
 #include "common/metrics.h"
 #include "common/schema.h"
 #include "outlet/decoder/decoder.h"
+#include "outlet/decoder/netflow/shared_templates.h"
 #include "outlet/writer/writer.h"
 #include "transport/queue.h"
 
@@ -26,6 +27,14 @@ class FlowEnricher {
   virtual bool enrich(FlowRecord& flow) = 0;
 };
 
+/// Where enriched flows go besides the store (e.g. the Kafka export). Thread-safe: every
+/// worker calls send() for each flow it batches.
+class FlowExport {
+ public:
+  virtual ~FlowExport() = default;
+  virtual void send(const FlowRecord& flow) = 0;
+};
+
 class Outlet {
  public:
   struct Config {
@@ -36,6 +45,10 @@ class Outlet {
     std::string state_persist_file;
     /// `flow.template-expiry`: templates not redefined for this long are forgotten (0: never).
     Duration template_expiry{0};
+    /// `flow.template-wait`: with shared templates (Kafka), a NetFlow v9/IPFIX datagram whose
+    /// template (or announced sampling rate) is not known yet is held up to this long, then
+    /// decoded with what is known (missing sets counted). 0: never held.
+    Duration template_wait = std::chrono::seconds(2);
     void read(ConfigReader& r);
   };
   /// Makes one enricher per worker (may return nullptr: no enrichment).
@@ -44,6 +57,11 @@ class Outlet {
   Outlet(Config config, const Schema& schema, OutletTransport& transport, Store& store,
          Metrics& metrics, EnricherFactory enrichers = {});
   ~Outlet();
+  /// Shares NetFlow templates and sampling rates with other decoders (`shared` outlives the
+  /// outlet). Call before start().
+  void shareTemplates(decoder::SharedTemplates* shared) { shared_ = shared; }
+  /// Sends every enriched flow to `exporter` too (it outlives the outlet). Before start().
+  void exportTo(FlowExport* exporter) { export_ = exporter; }
   void start();
   /// Drains the queues (the inlet must be stopped first), flushes every batch, stops writing.
   void stop();
@@ -56,6 +74,8 @@ class Outlet {
   Metrics& metrics_;
   BatchWriter writer_;
   EnricherFactory enrichers_;
+  decoder::SharedTemplates* shared_ = nullptr;
+  FlowExport* export_ = nullptr;
   std::vector<std::unique_ptr<Worker>> workers_;
   bool started_ = false;
 };

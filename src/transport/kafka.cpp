@@ -28,6 +28,7 @@ void KafkaConfig::read(ConfigReader& r) {
   r.field("consumer-group", consumer_group);
   r.field("max-workers", max_workers, 1, 256);
   r.field("fetch-queue-kbytes", fetch_queue_kbytes, 64, 1 << 20);
+  r.field("templates-catch-up", templates_catch_up);
   YAML::Node opts = r.raw("options");
   if (opts && opts.IsMap())
     for (const auto& kv : opts) options[kv.first.as<std::string>()] = kv.second.as<std::string>();
@@ -46,7 +47,7 @@ std::string KafkaConfig::bootstrap() const {
   return out;
 }
 
-namespace {
+namespace kafka {
 
 void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
   char err[512];
@@ -56,7 +57,7 @@ void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value
   }
 }
 
-void logCallback(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+static void logCallback(const rd_kafka_t*, int level, const char* fac, const char* buf) {
   static RateLimitedLog log(10, std::chrono::seconds(30));
   if (level <= 3) log.warn("kafka {}: {}", fac, buf);
   else if (level <= 5) spdlog::debug("kafka {}: {}", fac, buf);
@@ -72,8 +73,12 @@ rd_kafka_conf_t* baseConf(const KafkaConfig& c) {
   return conf;
 }
 
-int64_t ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+}  // namespace kafka
 
+namespace {
+using kafka::baseConf;
+using kafka::set;
+int64_t ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@
 #include "common/metrics.h"
 #include "transport/queue.h"
 
+struct rd_kafka_conf_s;
+
 namespace akvo {
 
 /// The `kafka` configuration section, shared by inlet, outlet and orchestrator.
@@ -31,20 +33,33 @@ struct KafkaConfig {
   int64_t queue_size = 100000;             ///< datagrams held while the broker is slow or away
   Duration flush_interval = std::chrono::milliseconds(50);  ///< linger before a produce request
   Duration message_timeout = std::chrono::seconds(120);  ///< then an undelivered datagram is dropped
-  /// exporter: one partition per exporter (its templates stay with one worker); random: any.
-  std::string partitioning = "exporter";
+  /// random: any partition (a busy exporter spreads over every outlet; templates are shared
+  /// through the templates topic); exporter: the partition is the hash of its address.
+  std::string partitioning = "random";
   // Consumer (outlet).
   std::string consumer_group = "akvo-outlet";
   int64_t max_workers = 8;  ///< decoding workers; assigned partitions are spread over them
   int64_t fetch_queue_kbytes = 8192;  ///< per partition prefetched: bounds memory when slow
+  /// Outlet start: longest wait to read the templates topic to its end before consuming flows.
+  Duration templates_catch_up = std::chrono::seconds(30);
   /// Raw librdkafka properties (TLS, SASL...), applied last.
   std::map<std::string, std::string> options;
   bool configured = false;  ///< the file has a kafka section (the orchestrator then creates the topic)
 
   void read(ConfigReader& r);
   std::string fullTopic() const;
+  /// The compacted topic of shared NetFlow templates: "<topic>-v<version>-templates".
+  std::string templatesTopic() const { return fullTopic() + "-templates"; }
   std::string bootstrap() const;
 };
+
+namespace kafka {
+/// A librdkafka configuration with the brokers, client id, reconnection backoff and logging
+/// (not `options`: callers apply them last). Throws std::runtime_error.
+rd_kafka_conf_s* baseConf(const KafkaConfig& c);
+/// Sets one property; on error destroys `conf` and throws std::runtime_error naming it.
+void set(rd_kafka_conf_s* conf, const std::string& key, const std::string& value);
+}  // namespace kafka
 
 /// The inlet side: a FlowTransport that produces to Kafka. send() never blocks: when the local
 /// queue is full (broker slow or away) datagrams are dropped and counted.

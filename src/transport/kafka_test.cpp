@@ -34,7 +34,7 @@ std::string error(const std::string& content) {
 TEST(KafkaConfig, DefaultsAndValues) {
   AppConfig d = load("");
   EXPECT_EQ(d.kafka.fullTopic(), "flows-v1");
-  EXPECT_EQ(d.kafka.partitioning, "exporter");
+  EXPECT_EQ(d.kafka.partitioning, "random");
   AppConfig c = load(
       "kafka:\n  brokers: [a:9092, b:9093]\n  topic: netflows\n"
       "  topic-configuration: {num-partitions: 16, replication-factor: 3, retention: 12h}\n"

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace akvo::decoder {
@@ -83,6 +84,57 @@ Status NetflowDecoder::decode(const Input& input, FlowSink& sink) {
     case 10: return decodeV9Ipfix(input, sink, version);
     default: return Status::kBadVersion;
   }
+}
+
+bool NetflowDecoder::waitsForTemplates(const Input& input) {
+  const uint8_t* p = input.payload.data();
+  size_t end = input.payload.size();
+  if (end < 16) return false;
+  uint16_t version = be16(p);
+  size_t off;
+  uint32_t domain_id;
+  if (version == 9) {
+    if (end < 20) return false;
+    domain_id = be32(p + 16);
+    off = 20;
+  } else if (version == 10) {
+    size_t length = be16(p + 2);
+    if (length < 16 || length > end) return false;
+    end = length;
+    domain_id = be32(p + 12);
+    off = 16;
+  } else {
+    return false;
+  }
+  const bool ipfix = version == 10;
+  DomainKey key{input.exporter, domain_id, version};
+  auto it = domains_.find(key);
+  DomainState* dom = it == domains_.end() ? nullptr : &it->second;
+  if (dom) syncShared(key, *dom);
+  bool flow_data = false, options_data = false;
+  while (off + 4 <= end) {
+    uint16_t set_id = be16(p + off);
+    size_t set_len = be16(p + off + 2);
+    if (set_len < 4 || off + set_len > end) return false;  // malformed: decode() counts it
+    off += set_len;
+    bool is_template = ipfix ? (set_id == 2 || set_id == 3) : (set_id == 0 || set_id == 1);
+    // Templates usually come before the data of the same datagram: decode it as it is.
+    if (is_template) return false;
+    if (set_id < 256) continue;
+    if (!dom) {
+      // Not even a domain: maybe the shared templates know it.
+      if (!shared_ || shared_->generation() == 0) return true;
+      dom = &domain(key);
+      syncShared(key, *dom);
+    }
+    auto t = dom->templates.find(set_id);
+    if (t == dom->templates.end()) return true;
+    (t->second.options ? options_data : flow_data) = true;
+  }
+  if (!flow_data || options_data || !dom->sampling.empty()) return false;
+  for (const auto& [id, t] : dom->templates)
+    if (t.carries_sampling) return true;
+  return false;
 }
 
 // NetFlow v5: 24-byte header, then `count` records of 48 bytes (Cisco's NetFlow v5 format).
@@ -174,7 +226,9 @@ Status NetflowDecoder::decodeV9Ipfix(const Input& input, FlowSink& sink, uint16_
   }
   input_ = &input;
   version_ = version;
-  DomainState& dom = domain(DomainKey{input.exporter, domain_id_, version});
+  key_ = DomainKey{input.exporter, domain_id_, version};
+  DomainState& dom = domain(key_);
+  syncShared(key_, dom);
   // v9 counts export packets, IPFIX counts data records (advanced below).
   stats_.lost =
       sequenceGap(dom.sequence_seen, dom.next_sequence, sequence, version == 9 ? 1 : 0);
@@ -284,13 +338,26 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
     if (min_length == 0 || min_length > 65535) return Status::kBadTemplate;
     t.min_length = min_length;
     t.refreshed = now;
+    t.carries_sampling = false;
+    if (options)
+      for (const auto& f : t.fields)
+        if (!f.pen && !f.scope && (f.type == 34 || f.type == 50 || f.type == 305))
+          t.carries_sampling = true;
     auto [it, inserted] = d.templates.try_emplace(id);
     if (!inserted && it->second.fields == t.fields && it->second.options == t.options) {
       it->second.refreshed = now;
+      // With expiry, the other outlets must see the template live: refresh it now and then.
+      if (shared_ && config_.template_expiry &&
+          now - it->second.published >= std::max<uint32_t>(1, config_.template_expiry / 3)) {
+        it->second.published = now;
+        shared_->templateLearned(key_, id, it->second);
+      }
     } else {
       spdlog::debug("template {} learned ({} fields{})", id, t.fields.size(),
                     options ? ", options" : "");
       it->second = t;
+      it->second.published = now;
+      if (shared_) shared_->templateLearned(key_, id, it->second);
     }
   }
   return Status::kOk;
@@ -336,7 +403,10 @@ void NetflowDecoder::decodeOptionsRecord(DomainState& d, const Template& t, cons
     }
   });
   if (interval > 0) rate = (interval + space) / interval;
-  if (rate > 0) d.setSamplingRate(sampler, rate);
+  if (rate > 0 && d.samplingRate(sampler) != rate) {
+    d.setSamplingRate(sampler, rate);
+    if (shared_) shared_->samplingLearned(key_, sampler, rate);
+  }
 }
 
 // One data record into a flow (information elements from the IANA IPFIX registry; v9 field

@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "outlet/decoder/decoder.h"
+#include "outlet/decoder/netflow/shared_templates.h"
 #include "outlet/decoder/netflow/templates.h"
 #include "outlet/decoder/packet/packet.h"
 
@@ -26,6 +27,17 @@ class NetflowDecoder : public Decoder {
   explicit NetflowDecoder(Config config) : config_(config) {}
 
   Status decode(const Input& input, FlowSink& sink) override;
+
+  /// Shares templates and sampling rates with other decoders (nullptr: keep them to itself).
+  /// `shared` must outlive the decoder. Set before the first datagram.
+  void share(SharedTemplates* shared) { shared_ = shared; }
+
+  /// True when a NetFlow v9/IPFIX datagram holds a data set whose template is not known yet
+  /// (here or in the shared templates), or flow data of a domain that announced an options
+  /// template carrying sampling but whose sampling rate is still unknown, and the datagram
+  /// itself does not define them. The outlet then holds it a little while (templates travel
+  /// through Kafka). Cheap: reads the set headers only; allocates nothing.
+  bool waitsForTemplates(const Input& input);
 
   /// The decoder state (templates, sampling rates, sequence numbers), for persistence.
   const DomainMap& domains() const { return domains_; }
@@ -47,7 +59,18 @@ class NetflowDecoder : public Decoder {
   size_t decodeFlowRecord(DomainState& d, const Template& t, const uint8_t* p, size_t n,
                         bool reverse, FlowSink& sink);
 
+  /// Merges the shared state of `key` into `d` when it changed since the last look.
+  void syncShared(const DomainKey& key, DomainState& d) {
+    if (!shared_) return;
+    uint64_t g = shared_->generation();
+    if (g == d.shared_generation) return;
+    shared_->mergeInto(key, d);
+    d.shared_generation = g;
+  }
+
   Config config_;
+  SharedTemplates* shared_ = nullptr;
+  DomainKey key_;  // domain of the datagram being decoded
   DomainMap domains_;
   FlowRecord record_;
   Template scratch_;  // template being parsed

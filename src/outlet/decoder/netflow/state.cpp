@@ -49,6 +49,8 @@ void stateFromJson(const json& doc, DomainMap& into) {
           TemplateField f{jf.at(0).get<uint16_t>(), jf.at(1).get<uint16_t>(),
                           jf.at(2).get<uint32_t>(), jf.at(3).get<bool>()};
           if (f.pen == kReversePen) t.reverse = true;
+          if (t.options && !f.pen && !f.scope && (f.type == 34 || f.type == 50 || f.type == 305))
+            t.carries_sampling = true;
           t.min_length += f.length == 0xffff ? 1 : f.length;
           t.fields.push_back(f);
         }

@@ -30,6 +30,8 @@ struct Template {
   bool reverse = false;    ///< holds RFC 5103 reverse fields: each record yields two flows
   uint32_t min_length = 0; ///< bytes of the smallest record (variable fields count 1)
   uint32_t refreshed = 0;  ///< last time (unix seconds) it was defined
+  uint32_t published = 0;  ///< `refreshed` when last handed to the shared templates
+  bool carries_sampling = false;  ///< options template with a sampling interval field
 };
 
 /// State of one (exporter, version, domain).
@@ -39,6 +41,7 @@ struct DomainState {
   std::vector<std::pair<uint64_t, uint64_t>> sampling;
   bool sequence_seen = false;
   uint32_t next_sequence = 0;  ///< sequence number expected in the next message
+  uint64_t shared_generation = 0;  ///< SharedTemplates::generation() at the last merge
 
   uint64_t samplingRate(uint64_t sampler) const {
     for (const auto& [id, rate] : sampling)

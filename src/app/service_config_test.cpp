@@ -1,0 +1,63 @@
+// What the orchestrator serves to each role, and a local file laid over it.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "app/app.h"
+
+namespace akvo {
+namespace {
+
+AppConfig load(const std::string& content) {
+  auto p = std::filesystem::temp_directory_path() /
+           ("akvo-service-config-test-" + std::to_string(getpid()) + ".yaml");
+  std::ofstream(p) << content;
+  AppConfig c = AppConfig::load(p.string());
+  std::filesystem::remove(p);
+  return c;
+}
+
+const char* kFile =
+    "clickhouse: {path: /var/lib/akvo, password: secret}\n"
+    "http: {listen: 127.0.0.1:9000}\n"
+    "kafka: {brokers: [k1:9092], max-workers: 5}\n"
+    "inlet: {flow: {inputs: [{decoder: sflow, listen: ':6343'}]}}\n"
+    "outlet: {workers: 3}\n";
+
+TEST(ServiceConfiguration, EachRoleGetsItsSectionsAndReadsThem) {
+  AppConfig orch = load(kFile);
+  YAML::Node inlet = serviceConfiguration(orch, "inlet", "orch:8080");
+  EXPECT_TRUE(inlet["inlet"]);
+  EXPECT_TRUE(inlet["kafka"]);
+  EXPECT_FALSE(inlet["clickhouse"]) << "the inlet does not need the store's password";
+  EXPECT_FALSE(inlet["http"]);
+  EXPECT_FALSE(inlet["outlet"]);
+  AppConfig i = AppConfig::fromYaml(inlet, "served");
+  EXPECT_EQ(i.kafka.brokers, std::vector<std::string>{"k1:9092"});
+  ASSERT_EQ(i.inlet.inputs.size(), 1u);
+  EXPECT_EQ(i.inlet.inputs[0].decoder, "sflow");
+  EXPECT_EQ(i.http.listen, HttpServer::Config{}.listen);
+
+  // The embedded store is reached through the orchestrator's endpoint.
+  AppConfig o = AppConfig::fromYaml(serviceConfiguration(orch, "outlet", "orch:8080"), "served");
+  EXPECT_EQ(o.clickhouse.servers, std::vector<std::string>{"orch:8080/clickhouse"});
+  EXPECT_EQ(o.clickhouse.password, "secret");
+  EXPECT_EQ(o.outlet.workers, 3);
+  EXPECT_EQ(o.kafka.max_workers, 5);
+  EXPECT_TRUE(serviceConfiguration(orch, "orchestrator", "x").IsNull());
+}
+
+TEST(ServiceConfiguration, LocalFileWins) {
+  YAML::Node base = YAML::Load("kafka: {brokers: [a:1], max-workers: 5}\nhttp: {listen: x:1}");
+  YAML::Node over = YAML::Load("kafka: {max-workers: 2}\nhttp: {listen: y:2}");
+  YAML::Node m = mergeYaml(base, over);
+  EXPECT_EQ(m["kafka"]["brokers"][0].as<std::string>(), "a:1");
+  EXPECT_EQ(m["kafka"]["max-workers"].as<int>(), 2);
+  EXPECT_EQ(m["http"]["listen"].as<std::string>(), "y:2");
+  EXPECT_EQ(base["kafka"]["max-workers"].as<int>(), 5) << "the base is not modified";
+}
+
+}  // namespace
+}  // namespace akvo

@@ -1,0 +1,157 @@
+#include "outlet/decoder/netflow/shared_templates.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <vector>
+
+namespace akvo::decoder {
+
+using nlohmann::json;
+
+// Keys: "t/<exporter>/<version>/<domain>/<template id>" and
+// "s/<exporter>/<version>/<domain>/<sampler id>": one record per key survives compaction.
+// Values: JSON (the control path; readable with kafka-console-consumer):
+// template {"options":bool,"refreshed":unix seconds,"fields":[[type,length,pen,scope],...]},
+// sampling {"rate":N}.
+std::string SharedTemplates::templateKey(const DomainKey& k, uint16_t id) {
+  return fmt::format("t/{}/{}/{}/{}", k.exporter.toString(), k.version, k.domain, id);
+}
+std::string SharedTemplates::samplingKey(const DomainKey& k, uint64_t sampler) {
+  return fmt::format("s/{}/{}/{}/{}", k.exporter.toString(), k.version, k.domain, sampler);
+}
+std::string SharedTemplates::templateValue(const Template& t) {
+  json fields = json::array();
+  for (const auto& f : t.fields) fields.push_back({f.type, f.length, f.pen, f.scope});
+  return json{{"options", t.options}, {"refreshed", t.refreshed}, {"fields", fields}}.dump();
+}
+std::string SharedTemplates::samplingValue(uint64_t rate) { return json{{"rate", rate}}.dump(); }
+
+namespace {
+
+template <class T>
+bool number(std::string_view s, T& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+/// Parses "kind/exporter/version/domain/id".
+bool parseKey(std::string_view key, char& kind, DomainKey& k, uint64_t& id) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= key.size(); i++)
+    if (i == key.size() || key[i] == '/') {
+      parts.push_back(key.substr(start, i - start));
+      start = i + 1;
+    }
+  if (parts.size() != 5 || parts[0].size() != 1) return false;
+  kind = parts[0][0];
+  auto addr = IPv6Addr::parse(std::string(parts[1]));
+  if (!addr) return false;
+  k.exporter = *addr;
+  return number(parts[2], k.version) && number(parts[3], k.domain) && number(parts[4], id);
+}
+
+}  // namespace
+
+void SharedTemplates::templateLearned(const DomainKey& key, uint16_t id, const Template& t) {
+  applyTemplate(key, id, t);
+  if (publisher_) publisher_(templateKey(key, id), templateValue(t));
+}
+
+void SharedTemplates::samplingLearned(const DomainKey& key, uint64_t sampler, uint64_t rate) {
+  if (applySampling(key, sampler, rate) && publisher_)
+    publisher_(samplingKey(key, sampler), samplingValue(rate));
+}
+
+bool SharedTemplates::applyTemplate(const DomainKey& key, uint16_t id, const Template& t) {
+  std::lock_guard lock(mutex_);
+  DomainState& d = domains_[key];
+  auto [it, inserted] = d.templates.try_emplace(id, t);
+  if (!inserted) {
+    if (t.refreshed < it->second.refreshed) return false;  // an older definition, late
+    if (it->second.fields == t.fields && it->second.options == t.options &&
+        it->second.refreshed == t.refreshed)
+      return false;
+    it->second = t;
+  }
+  generation_.fetch_add(1, std::memory_order_release);
+  return true;
+}
+
+bool SharedTemplates::applySampling(const DomainKey& key, uint64_t sampler, uint64_t rate) {
+  std::lock_guard lock(mutex_);
+  DomainState& d = domains_[key];
+  if (d.samplingRate(sampler) == rate) return false;
+  d.setSamplingRate(sampler, rate);
+  generation_.fetch_add(1, std::memory_order_release);
+  return true;
+}
+
+bool SharedTemplates::apply(std::string_view key, std::string_view value) {
+  char kind;
+  DomainKey k;
+  uint64_t id;
+  if (!parseKey(key, kind, k, id)) return false;
+  try {
+    json v = json::parse(value);
+    if (kind == 's') {
+      uint64_t rate = v.at("rate").get<uint64_t>();
+      if (rate == 0) return false;
+      applySampling(k, id, rate);
+      return true;
+    }
+    if (kind != 't' || id < 256 || id > 65535) return false;
+    Template t;
+    t.options = v.at("options").get<bool>();
+    t.refreshed = v.at("refreshed").get<uint32_t>();
+    for (const auto& jf : v.at("fields")) {
+      TemplateField f{jf.at(0).get<uint16_t>(), jf.at(1).get<uint16_t>(),
+                      jf.at(2).get<uint32_t>(), jf.at(3).get<bool>()};
+      if (f.pen == kReversePen) t.reverse = true;
+      if (t.options && !f.pen && !f.scope &&
+          (f.type == 34 || f.type == 50 || f.type == 305))
+        t.carries_sampling = true;
+      t.min_length += f.length == 0xffff ? 1 : f.length;
+      t.fields.push_back(f);
+    }
+    if (t.min_length == 0 || t.min_length > 65535) return false;
+    t.published = t.refreshed;
+    applyTemplate(k, uint16_t(id), t);
+    return true;
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
+void SharedTemplates::mergeInto(const DomainKey& key, DomainState& local) const {
+  std::lock_guard lock(mutex_);
+  auto it = domains_.find(key);
+  if (it == domains_.end()) return;
+  for (const auto& [id, t] : it->second.templates) {
+    auto [lt, inserted] = local.templates.try_emplace(id, t);
+    if (inserted) continue;
+    if (t.refreshed >= lt->second.refreshed &&
+        (lt->second.fields != t.fields || lt->second.options != t.options ||
+         t.refreshed > lt->second.refreshed))
+      lt->second = t;
+  }
+  for (const auto& [sampler, rate] : it->second.sampling) local.setSamplingRate(sampler, rate);
+}
+
+size_t SharedTemplates::templates() const {
+  std::lock_guard lock(mutex_);
+  size_t n = 0;
+  for (const auto& [k, d] : domains_) n += d.templates.size();
+  return n;
+}
+
+size_t SharedTemplates::samplingRates() const {
+  std::lock_guard lock(mutex_);
+  size_t n = 0;
+  for (const auto& [k, d] : domains_) n += d.sampling.size();
+  return n;
+}
+
+}  // namespace akvo::decoder

@@ -1,0 +1,48 @@
+#pragma once
+/// Optional export of the enriched flows to a second Kafka topic (outlet.kafka-output), one
+/// protobuf message per flow (schema: src/transport/flow.proto), for consumers other than akvo.
+/// Never blocks the outlet: when the producer queue is full, flows are dropped from the export
+/// (never from the store) and counted.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/metrics.h"
+#include "outlet/outlet.h"
+#include "transport/kafka.h"
+
+namespace akvo {
+
+/// The `outlet.kafka-output` section.
+struct KafkaOutputConfig {
+  bool enabled = false;
+  std::vector<std::string> brokers;  ///< empty: the `kafka` section's brokers
+  std::string topic = "flows-enriched";  ///< the topic is "<topic>-v<flow.proto version>"
+  std::string compression_codec = "lz4";
+  int64_t queue_size = 100000;  ///< flows held while the broker is slow; then dropped, counted
+  std::map<std::string, std::string> options;  ///< raw librdkafka properties, applied last
+
+  void read(ConfigReader& r);
+  std::string fullTopic() const;
+};
+
+class KafkaFlowExport : public FlowExport {
+ public:
+  /// `kafka` gives the brokers and options when the section names none.
+  KafkaFlowExport(const KafkaOutputConfig& config, const KafkaConfig& kafka, Metrics& metrics);
+  ~KafkaFlowExport() override;
+  /// Creates the producer. Throws std::runtime_error.
+  void start();
+  /// Flushes for up to `timeout`, counts what was not delivered.
+  void stop(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  /// Thread-safe; allocates nothing in akvo (librdkafka copies the message).
+  void send(const FlowRecord& flow) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace akvo
