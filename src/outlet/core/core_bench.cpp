@@ -28,13 +28,15 @@ struct Traffic {
   size_t flows = 0;
 };
 
-Traffic makeTraffic() {
+// protocol 0: NetFlow v5, 30 flows per datagram; 1: IPFIX, 20 flows per message, templates and
+// the sampling option in each exporter's first message only.
+Traffic makeTraffic(int protocol) {
   Traffic t;
   std::mt19937 rng(42);
   const char* geo[] = {"89.160.20.112", "81.2.69.142", "2.125.160.216", "175.16.199.1"};
   for (int e = 0; e < 4; e++) {
     for (int d = 0; d < 64; d++) {
-      std::vector<FlowRecord> flows(30);
+      std::vector<FlowRecord> flows(protocol == 0 ? 30 : 20);
       for (auto& f : flows) {
         f.src_addr = rng() % 2 ? *IPv6Addr::parse(geo[rng() % 4])
                                : IPv6Addr::fromV4(0x0b000000u | (rng() & 0xffffff));
@@ -50,10 +52,20 @@ Traffic makeTraffic() {
         f.src_net_mask = 16;
         f.dst_net_mask = 24;
       }
-      demo::V5Header h{3600000, 1700000000, uint32_t(d * 30), 1000};
-      t.datagrams.push_back(demo::encodeNetflowV5(h, flows));
+      if (protocol == 0) {
+        demo::V5Header h{3600000, 1700000000, uint32_t(d * 30), 1000};
+        t.datagrams.push_back(demo::encodeNetflowV5(h, flows));
+      } else {
+        demo::IpfixHeader h;
+        h.export_time = 1700000000;
+        h.sequence = uint32_t(d * 20);
+        h.domain = 1;
+        h.sampling_interval = d == 0 ? 1000 : 0;
+        h.templates = d == 0;
+        t.datagrams.push_back(demo::encodeIpfix(h, flows));
+      }
       t.exporters.push_back(IPv6Addr::fromV4(0x7f00000au + uint32_t(e)));
-      t.flows += 30;
+      t.flows += flows.size();
     }
   }
   return t;
@@ -89,25 +101,26 @@ void run(benchmark::State& state, Sink& sink, const Traffic& t) {
     }
   }
   state.SetItemsProcessed(int64_t(state.iterations() * t.flows));
+  state.SetLabel(state.range(0) == 0 ? "netflow-v5" : "ipfix");
   state.counters["dropped"] = double(sink.dropped);
 }
 
 void BM_DecodeOnly(benchmark::State& state) {
-  Traffic t = makeTraffic();
+  Traffic t = makeTraffic(int(state.range(0)));
   Sink sink;
   run(state, sink, t);
 }
-BENCHMARK(BM_DecodeOnly);
+BENCHMARK(BM_DecodeOnly)->Arg(0)->Arg(1);
 
 void BM_DecodeBatch(benchmark::State& state) {
-  Traffic t = makeTraffic();
+  Traffic t = makeTraffic(int(state.range(0)));
   Schema schema(SchemaConfig{});
   NativeBatch batch(schema);
   Sink sink;
   sink.batch = &batch;
   run(state, sink, t);
 }
-BENCHMARK(BM_DecodeBatch);
+BENCHMARK(BM_DecodeBatch)->Arg(0)->Arg(1);
 
 const char* kMetadata = R"y(
 providers:
@@ -132,7 +145,7 @@ interface-classifiers:
 )y";
 
 void enrichBench(benchmark::State& state, bool with_batch) {
-  Traffic t = makeTraffic();
+  Traffic t = makeTraffic(int(state.range(0)));
   Metrics metrics;
   metadata::Metadata md(read<metadata::Metadata::Config>(kMetadata, "metadata"), metrics);
   Networks nets(read<Networks::Config>(
@@ -153,9 +166,9 @@ void enrichBench(benchmark::State& state, bool with_batch) {
   run(state, sink, t);
 }
 void BM_DecodeEnrich(benchmark::State& state) { enrichBench(state, false); }
-BENCHMARK(BM_DecodeEnrich);
+BENCHMARK(BM_DecodeEnrich)->Arg(0)->Arg(1);
 void BM_DecodeEnrichBatch(benchmark::State& state) { enrichBench(state, true); }
-BENCHMARK(BM_DecodeEnrichBatch);
+BENCHMARK(BM_DecodeEnrichBatch)->Arg(0)->Arg(1);
 
 void BM_NetworksLookup(benchmark::State& state) {
   Networks::Config c;
