@@ -154,8 +154,6 @@ void publish(Rib::Slot& s, const Rib::RouteSet* rs) {
   s.rs.store(rs, std::memory_order_release);
 }
 
-/// malloc's chunk header.
-constexpr size_t kMallocOverhead = 8;
 
 }  // namespace
 
@@ -166,19 +164,14 @@ size_t Rib::SourceKeyHash::operator()(const SourceKey& k) const {
 
 // ---- Memory ---------------------------------------------------------------------------
 
-void* Rib::allocate(size_t bytes) {
-  void* p = std::malloc(bytes);
-  if (!p) throw std::bad_alloc();
-  bytes_ += malloc_usable_size(p) + kMallocOverhead;
-  return p;
+size_t Rib::bytesOf(const Node* n) {
+  return sizeof(Node) + sizeof(Slot) * n->npfx + 8 * n->nkids;
 }
-
-void Rib::freeNow(void* p) {
-  bytes_ -= malloc_usable_size(p) + kMallocOverhead;
-  std::free(p);
+size_t Rib::bytesOf(const Leaf*) { return sizeof(Leaf); }
+size_t Rib::bytesOf(const RouteSet* s) { return sizeof(RouteSet) + sizeof(Route) * s->count; }
+size_t Rib::bytesOf(const AttrSet* a) {
+  return sizeof(AttrSet) + 4 * (size_t(a->n_path) + a->n_comm + 3 * size_t(a->n_large));
 }
-
-void Rib::retire(void* p) { retired_.push_back({p, kNone}); }
 
 void Rib::reclaim() {
   std::lock_guard lock(write_mutex_);
@@ -191,16 +184,17 @@ void Rib::reclaim() {
     if (!epoch_.tryAdvance()) break;
     while (!pending_.empty() && pending_.front().phase + 2 <= epoch_.phase()) {
       for (const Retired& r : pending_.front().items) {
-        if (r.ptr) freeNow(r.ptr);
+        if (r.ptr) freeNow(r.ptr, r.bytes, r.pooled);
         if (r.source != kNone) free_sources_.push_back(r.source);
       }
       pending_.erase(pending_.begin());
     }
   }
+  slab_.trim();
 }
 
 Rib::Node* Rib::newNode(size_t npfx, size_t nkids) {
-  auto* n = static_cast<Node*>(allocate(sizeof(Node) + sizeof(Slot) * npfx + 8 * nkids));
+  auto* n = static_cast<Node*>(allocate(sizeof(Node) + sizeof(Slot) * npfx + 8 * nkids, false));
   std::memset(n, 0, sizeof(Node));
   n->npfx = uint32_t(npfx);
   n->nkids = uint32_t(nkids);
@@ -252,7 +246,7 @@ Rib::Node* Rib::cloneNode(const Node* n, int add_pos, const RouteSet* add_val, i
 }
 
 Rib::Leaf* Rib::newLeaf(uint64_t hi, uint64_t lo, unsigned len, const RouteSet* rs) {
-  auto* l = static_cast<Leaf*>(allocate(sizeof(Leaf)));
+  auto* l = static_cast<Leaf*>(allocate(sizeof(Leaf), true));
   l->hi = hi;
   l->lo = lo;
   l->len = len;
@@ -262,7 +256,7 @@ Rib::Leaf* Rib::newLeaf(uint64_t hi, uint64_t lo, unsigned len, const RouteSet* 
 }
 
 Rib::RouteSet* Rib::newRouteSet(size_t n) {
-  auto* s = static_cast<RouteSet*>(allocate(sizeof(RouteSet) + sizeof(Route) * n));
+  auto* s = static_cast<RouteSet*>(allocate(sizeof(RouteSet) + sizeof(Route) * n, true));
   s->count = uint32_t(n);
   return s;
 }
@@ -270,13 +264,13 @@ Rib::RouteSet* Rib::newRouteSet(size_t n) {
 void Rib::freeTree(uintptr_t p) {
   if (p & 1) {
     auto* l = reinterpret_cast<Leaf*>(p & ~uintptr_t(1));
-    freeNow(const_cast<RouteSet*>(l->value.rs.load(std::memory_order_relaxed)));
+    freeNow(l->value.rs.load(std::memory_order_relaxed));
     freeNow(l);
     return;
   }
   auto* n = reinterpret_cast<Node*>(p);
   for (uint32_t i = 0; i < n->npfx; i++)
-    freeNow(const_cast<RouteSet*>(n->values()[i].rs.load(std::memory_order_relaxed)));
+    freeNow(n->values()[i].rs.load(std::memory_order_relaxed));
   for (uint32_t i = 0; i < n->nkids; i++) freeTree(n->children()[i].load(std::memory_order_relaxed));
   freeNow(n);
 }
@@ -294,9 +288,9 @@ Rib::~Rib() {
   for (auto& [h, a] : attr_index_) freeNow(a);
   for (auto& p : pending_)
     for (auto& r : p.items)
-      if (r.ptr) freeNow(r.ptr);
+      if (r.ptr) freeNow(r.ptr, r.bytes, r.pooled);
   for (auto& r : retired_)
-    if (r.ptr) freeNow(r.ptr);
+    if (r.ptr) freeNow(r.ptr, r.bytes, r.pooled);
   for (auto& c : dir_sources_) delete[] c.load(std::memory_order_relaxed);
   delete dir_.load(std::memory_order_relaxed);
 }
@@ -360,7 +354,7 @@ void Rib::releaseSource(uint32_t id) {
   if (--source_refs_[id] > 0) return;
   const Source& s = source(id);
   source_index_.erase(SourceKey{s.peer, s.path_id, s.next_hop});
-  retired_.push_back({nullptr, id});  // reused after the grace period
+  retired_.push_back({nullptr, 0, id, true});  // reused after the grace period
 }
 
 Rib::AttrSet* Rib::intern(uint32_t asn, const PathAttributes& a) {
@@ -391,7 +385,7 @@ Rib::AttrSet* Rib::intern(uint32_t asn, const PathAttributes& a) {
     s->refs++;
     return s;
   }
-  auto* s = static_cast<AttrSet*>(allocate(sizeof(AttrSet) + 4 * (np + nc + 3 * nl)));
+  auto* s = static_cast<AttrSet*>(allocate(sizeof(AttrSet) + 4 * (np + nc + 3 * nl), true));
   s->hash = h;
   s->refs = 1;
   s->asn = asn;
@@ -538,7 +532,7 @@ void Rib::store(Table& t, unsigned family, uint64_t hi, uint64_t lo, unsigned le
     t.prefixes--;
     prefix_count_--;
   }
-  if (old) retire(const_cast<RouteSet*>(old));
+  if (old) retire(old);
 }
 
 template <class Fn>
@@ -840,7 +834,7 @@ size_t Rib::attributeSets() const {
 }
 size_t Rib::memoryBytes() const {
   std::lock_guard lock(write_mutex_);
-  size_t bytes = bytes_;
+  size_t bytes = slab_.reservedBytes();
   // Hash indexes: a node per entry (key, value, next pointer, cached hash) and a bucket each.
   bytes += attr_index_.size() * 32 + attr_index_.bucket_count() * sizeof(void*);
   bytes += source_index_.size() * (sizeof(SourceKey) + 24) +

@@ -28,6 +28,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -35,6 +36,7 @@
 #include "common/ip.h"
 #include "outlet/routing/bmp_decoder.h"
 #include "outlet/routing/epoch.h"
+#include "outlet/routing/slab.h"
 
 namespace akvo::routing {
 
@@ -134,7 +136,9 @@ class Rib {
   };
   struct Retired {
     void* ptr;
+    uint32_t bytes;   // as allocated
     uint32_t source;  // kNone, or a source id to recycle
+    bool pooled;
   };
   struct Pending {
     uint64_t phase;
@@ -179,12 +183,28 @@ class Rib {
   void release(AttrSet* a);
   uint32_t sourceId(uint32_t peer, uint32_t path_id, const IPv6Addr& nh);
   void releaseSource(uint32_t id);
-  void* allocate(size_t bytes);
-  void retire(void* p);
-  void freeNow(void* p);
+  /// Nodes (`pooled` false) come from malloc, the rest from the slab.
+  void* allocate(size_t bytes, bool pooled) { return slab_.allocate(bytes, pooled); }
+  void retire(void* p, size_t bytes, bool pooled) {
+    retired_.push_back({p, uint32_t(bytes), kNone, pooled});
+  }
+  void freeNow(void* p, size_t bytes, bool pooled) { slab_.free(p, bytes, pooled); }
+  static size_t bytesOf(const Node* n);
+  static size_t bytesOf(const Leaf*);
+  static size_t bytesOf(const RouteSet* s);
+  static size_t bytesOf(const AttrSet* a);
+  template <class T>
+  void retire(T* p) {
+    retire(const_cast<std::remove_const_t<T>*>(p), bytesOf(p), !std::is_same_v<T, Node>);
+  }
+  template <class T>
+  void freeNow(T* p) {
+    freeNow(const_cast<std::remove_const_t<T>*>(p), bytesOf(p), !std::is_same_v<T, Node>);
+  }
   void freeTree(uintptr_t node);
 
   mutable std::mutex write_mutex_;  // serializes writers; guards everything not atomic below
+  Slab slab_;  // first in, last out: everything below may hold its memory
   ReadEpoch epoch_;
   std::atomic<const TableDir*> dir_{nullptr};
   std::vector<std::unique_ptr<Table>> tables_;
@@ -210,7 +230,6 @@ class Rib {
   std::vector<Pending> pending_;
   size_t route_count_ = 0;
   size_t prefix_count_ = 0;
-  size_t bytes_ = 0;  // usable bytes of what allocate() returned and is not freed
 };
 
 }  // namespace akvo::routing
