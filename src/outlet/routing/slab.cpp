@@ -10,7 +10,7 @@
 namespace akvo::routing {
 
 Slab::~Slab() {
-  for (auto& [base, live] : chunks_) munmap(reinterpret_cast<void*>(base), kChunk);
+  for (auto& [base, c] : chunks_) munmap(reinterpret_cast<void*>(base), kChunk);
 }
 
 size_t Slab::reservedBytes() const {
@@ -28,11 +28,11 @@ void Slab::newChunk(size_t cls) {
   if (base > start) munmap(m, base - start);
   if (base + kChunk < start + 2 * kChunk)
     munmap(reinterpret_cast<void*>(base + kChunk), start + 2 * kChunk - base - kChunk);
-  chunks_.emplace(base, 0);
+  chunks_.emplace(base, Chunk{0, cls});
   empty_chunks_++;
   if (!huge_ && chunks_.size() * kChunk >= kHugeAfter) {
     huge_ = true;
-    for (auto& [b, live] : chunks_) madvise(reinterpret_cast<void*>(b), kChunk, MADV_HUGEPAGE);
+    for (auto& [b, c] : chunks_) madvise(reinterpret_cast<void*>(b), kChunk, MADV_HUGEPAGE);
   } else if (huge_) {
     madvise(reinterpret_cast<void*>(base), kChunk, MADV_HUGEPAGE);  // a hint: may be refused
   }
@@ -58,7 +58,7 @@ void* Slab::allocate(size_t bytes, bool pooled) {
     p = c.cur;
     c.cur += n;
   }
-  size_t& live = chunks_[chunkOf(p)];
+  size_t& live = chunks_[chunkOf(p)].live;
   if (live == 0) empty_chunks_--;
   live += n;
   live_bytes_ += n;
@@ -75,7 +75,7 @@ void Slab::free(void* p, size_t bytes, bool pooled) {
   Class& c = classes_[n / kGranule];
   *static_cast<void**>(p) = c.free;
   c.free = p;
-  size_t& live = chunks_[chunkOf(p)];
+  size_t& live = chunks_[chunkOf(p)].live;
   live -= n;
   live_bytes_ -= n;
   if (live == 0) empty_chunks_++;
@@ -83,15 +83,16 @@ void Slab::free(void* p, size_t bytes, bool pooled) {
 
 void Slab::trim() {
   // Walking the free lists costs their length: only when enough memory would come back.
-  if (empty_chunks_ == 0 || empty_chunks_ * kChunk < std::max(4 * kChunk, reservedBytes() / 64))
-    return;
+  const size_t empty = empty_chunks_ * kChunk, reserved = reservedBytes();
+  if (empty == 0 || (empty < std::max(4 * kChunk, reserved / 64) && empty < reserved / 2)) return;
+  bool walk[kMaxSmall / kGranule + 1] = {};  // only the classes that have an empty chunk
+  for (const auto& [base, c] : chunks_)
+    if (c.live == 0) walk[c.cls] = true;
   // Drop the empty chunks' objects from the free lists, then the chunks.
-  auto dead = [&](void* p) {
-    auto it = chunks_.find(chunkOf(p));
-    return it->second == 0;
-  };
-  for (auto& c : classes_) {
-    void** link = &c.free;
+  auto dead = [&](void* p) { return chunks_.find(chunkOf(p))->second.live == 0; };
+  for (size_t cls = 0; cls < std::size(classes_); cls++) {
+    if (!walk[cls]) continue;
+    void** link = &classes_[cls].free;
     while (*link) {
       if (dead(*link)) *link = *static_cast<void**>(*link);
       else link = static_cast<void**>(*link);
@@ -99,10 +100,10 @@ void Slab::trim() {
   }
   for (auto& c : classes_)
     if (auto it = c.cur ? chunks_.find(chunkOf(c.cur - 1)) : chunks_.end();
-        it != chunks_.end() && it->second == 0)
+        it != chunks_.end() && it->second.live == 0)
       c.cur = c.end = nullptr;  // the bump chunk goes too; the next allocation maps a new one
   for (auto it = chunks_.begin(); it != chunks_.end();) {
-    if (it->second != 0) {
+    if (it->second.live != 0) {
       ++it;
       continue;
     }

@@ -6,7 +6,8 @@
 /// TLB miss too on 4 KiB pages, and on huge pages the page walk mostly disappears; small
 /// tables stay on 4 KiB pages, where untouched chunk tails cost nothing. No per-object header.
 /// Larger objects (wide trie nodes) come from malloc. A chunk whose objects are all freed is
-/// returned to the system by trim() once empty chunks make 1/64 of the slab. Not thread-safe: the RIB's writer owns it.
+/// returned to the system by trim() once empty chunks make 1/64 of the slab (and 4 chunks),
+/// or half of it. Not thread-safe: the RIB's writer owns it.
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
@@ -54,7 +55,11 @@ class Slab {
   };
   Class classes_[kMaxSmall / kGranule + 1];
   bool huge_ = false;
-  std::unordered_map<uintptr_t, size_t> chunks_;      // chunk -> live bytes
+  struct Chunk {
+    size_t live = 0;  // bytes of live objects
+    size_t cls = 0;   // the size class it serves
+  };
+  std::unordered_map<uintptr_t, Chunk> chunks_;
   size_t empty_chunks_ = 0;  // chunks with no live object
   size_t live_bytes_ = 0;
   size_t large_bytes_ = 0;
