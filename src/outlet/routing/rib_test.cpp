@@ -329,7 +329,10 @@ TEST(Rib, LookupsDuringChanges) {
   };
   std::thread t1(reader, 1), t2(reader, 2);
   std::mt19937 rng(9);
-  for (int round = 0; round < 6; round++) {
+  while (done.load() == 0) std::this_thread::yield();
+  // At least 6 rounds, and until the readers have done many lookups meanwhile (a loaded
+  // machine may schedule them late).
+  for (int round = 0; round < 6 || (done.load() < 20000 && round < 500); round++) {
     auto p = rib.peer(exporter, bmpPeer("192.0.2.2", 65002));
     std::vector<Nlri> ann;
     for (int i = 0; i < 3000; i++) {
