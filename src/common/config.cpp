@@ -75,7 +75,8 @@ std::string ConfigReader::where(const YAML::Node& n) const {
 void ConfigReader::fail(const std::string& key, const std::string& message) const {
   YAML::Node n(YAML::NodeType::Undefined);
   const YAML::Node& cn = node_;
-  if (!key.empty() && node_.IsMap()) n.reset(cn[key]);
+  // An absent key (e.g. a required one) reports at the section: cn[key] would be invalid.
+  if (!key.empty() && node_.IsMap() && present(cn[key])) n.reset(cn[key]);
   std::string k = path_.empty() ? key : (key.empty() ? path_ : path_ + "." + key);
   throw ConfigError(fmt::format("{}: {}: {}", where(n), k, message));
 }

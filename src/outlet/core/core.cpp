@@ -207,8 +207,8 @@ class CoreEnricher : public FlowEnricher {
     // 6. Routing, network attributes, GeoIP.
     RouteInfo src_route, dst_route;
     if (core_.routing_) {
-      src_route = core_.routing_->lookup(f.src_addr, nullptr, f.exporter_address);
-      dst_route = core_.routing_->lookup(f.dst_addr, &f.next_hop, f.exporter_address);
+      src_route = core_.routing_->lookupFlow(f, false);
+      dst_route = core_.routing_->lookupFlow(f, true);
     }
     const NetworkAttributes* src_net = nets_ ? nets_->lookup(f.src_addr) : nullptr;
     const NetworkAttributes* dst_net = nets_ ? nets_->lookup(f.dst_addr) : nullptr;

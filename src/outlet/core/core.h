@@ -39,6 +39,12 @@ class RoutingProvider {
   virtual ~RoutingProvider() = default;
   virtual RouteInfo lookup(const IPv6Addr& addr, const IPv6Addr* next_hop,
                            const IPv6Addr& exporter) const = 0;
+  /// The flow's source (`destination` false: no next hop) or destination; providers that need
+  /// more of the flow than its exporter (the VRF of L3VPN routes) override it.
+  virtual RouteInfo lookupFlow(const FlowRecord& f, bool destination) const {
+    return destination ? lookup(f.dst_addr, &f.next_hop, f.exporter_address)
+                       : lookup(f.src_addr, nullptr, f.exporter_address);
+  }
 };
 
 class Core {

@@ -28,6 +28,27 @@ void BmpProvider::Config::read(ConfigReader& r) {
     if (!parseRd(rd))
       r.fail("rds", "invalid route distinguisher \"" + rd +
                         "\" (expected 0, ASN:number or IPv4:number)");
+  r.list("vrfs", [&](ConfigReader& v, size_t) {
+    Vrf rule;
+    std::string exporter, rd;
+    int64_t vrf_id = -1, if_index = -1;
+    v.field("exporter", exporter);
+    v.field("vrf-id", vrf_id, -1, 0xffffffff);
+    v.field("if-index", if_index, -1, 0xffffffff);
+    v.field("rd", rd);
+    if (!exporter.empty()) {
+      rule.exporter = IPv6Prefix::parse(exporter);
+      if (!rule.exporter) v.fail("exporter", "invalid address or subnet \"" + exporter + "\"");
+    }
+    if (vrf_id >= 0) rule.vrf_id = uint32_t(vrf_id);
+    if (if_index >= 0) rule.if_index = uint32_t(if_index);
+    auto parsed = parseRd(rd);
+    if (rd.empty() || !parsed)
+      v.fail("rd", "invalid route distinguisher \"" + rd +
+                       "\" (expected 0, ASN:number or IPv4:number)");
+    rule.rd = *parsed;
+    vrfs.push_back(rule);
+  });
   r.field("collect-asns", collect_asns);
   r.field("collect-aspaths", collect_aspaths);
   r.field("collect-communities", collect_communities);
@@ -56,6 +77,8 @@ BmpProvider::BmpProvider(Config config, Metrics& metrics)
                                     "Routes announced (added or replaced) in the RIB.")),
       routes_withdrawn_(metrics.counter("akvo_outlet_routing_bmp_routes_withdrawn_total",
                                         "Routes withdrawn.")),
+      routes_filtered_(metrics.counter("akvo_outlet_routing_bmp_routes_filtered_total",
+                                       "Routes announced with a route distinguisher not in rds.")),
       peers_removed_(metrics.counter("akvo_outlet_routing_bmp_peers_removed_total",
                                      "Peers removed (peer down, or exporter gone for `keep`).")),
       received_bytes_(metrics.counter("akvo_outlet_routing_bmp_received_bytes_total",
@@ -295,14 +318,23 @@ class BmpProvider::Sink : public BmpSink {
       }
       a = &filtered_;
     }
-    if (!p_.rds_.empty()) {
+    // Routes of an RD instance peer (RFC 7854 §4.2, peer type 1) belong to the VRF of the
+    // peer distinguisher (the RD) when their NLRI carries none (plain unicast).
+    const uint64_t peer_rd = peer.type == 1 ? peer.distinguisher : 0;
+    if (!p_.rds_.empty() || peer_rd != 0) {
       auto keep = [&](const Nlri& n) {
-        return std::find(p_.rds_.begin(), p_.rds_.end(), n.rd) != p_.rds_.end();
+        return p_.rds_.empty() || std::find(p_.rds_.begin(), p_.rds_.end(), n.rd) != p_.rds_.end();
       };
-      ann_.clear();
-      wd_.clear();
-      std::copy_if(announced.begin(), announced.end(), std::back_inserter(ann_), keep);
-      std::copy_if(withdrawn.begin(), withdrawn.end(), std::back_inserter(wd_), keep);
+      auto filter = [&](std::span<const Nlri> in, std::vector<Nlri>& out) {
+        out.clear();
+        for (Nlri n : in) {
+          if (n.rd == 0) n.rd = peer_rd;
+          if (keep(n)) out.push_back(n);
+        }
+      };
+      filter(announced, ann_);
+      filter(withdrawn, wd_);
+      p_.routes_filtered_.inc(announced.size() - ann_.size());
       announced = ann_;
       withdrawn = wd_;
     }
@@ -346,7 +378,10 @@ void BmpProvider::process(std::stop_token st) {
         ++it;
       }
     }
-    if (e.connection == 0) continue;
+    if (e.connection == 0) {
+      rib_.reclaim();  // idle: free what the last changes retired
+      continue;
+    }
     auto [it, fresh] = sessions.try_emplace(e.connection);
     Session& s = it->second;
     if (fresh) s.exporter = e.exporter;
@@ -375,10 +410,23 @@ void BmpProvider::process(std::stop_token st) {
   }
 }
 
+std::optional<uint64_t> BmpProvider::rdFor(const FlowRecord& flow, bool destination) const {
+  if (config_.vrfs.empty()) return std::nullopt;
+  const uint32_t vrf = destination && flow.egress_vrf_id ? flow.egress_vrf_id : flow.ingress_vrf_id;
+  const uint32_t ifindex = destination ? flow.out_if : flow.in_if;
+  for (const auto& rule : config_.vrfs) {
+    if (rule.exporter && !rule.exporter->contains(flow.exporter_address)) continue;
+    if (rule.vrf_id && *rule.vrf_id != vrf) continue;
+    if (rule.if_index && *rule.if_index != ifindex) continue;
+    return rule.rd;
+  }
+  return std::nullopt;
+}
+
 bool BmpProvider::lookup(const IPv6Addr& exporter, const IPv6Addr& ip, const IPv6Addr& next_hop,
-                         RouteInfo& out) const {
+                         RouteInfo& out, std::optional<uint64_t> rd) const {
   lookups_.inc();
-  if (rib_.lookup(exporter, ip, next_hop, out)) return true;
+  if (rib_.lookup(exporter, ip, next_hop, out, rd)) return true;
   lookup_failures_.inc();
   return false;
 }

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,6 +33,16 @@ class BmpProvider : public RoutingProvider {
   struct Config {
     std::string listen = ":10179";
     std::vector<std::string> rds;  ///< keep only routes with these RDs ("0": no RD); empty: all
+    /// Which RD a flow's addresses are looked up in (first matching rule wins; no rule
+    /// matches: every RD, as Akvorado does). Each condition is optional.
+    struct Vrf {
+      std::optional<IPv6Prefix> exporter;  ///< the flow's exporter is in this subnet
+      std::optional<uint32_t> vrf_id;      ///< the flow's VRF id (ingress for the source,
+                                           ///< egress, else ingress, for the destination)
+      std::optional<uint32_t> if_index;    ///< the flow's interface (in: source, out: dest.)
+      uint64_t rd = 0;
+    };
+    std::vector<Vrf> vrfs;
     bool collect_asns = true;
     bool collect_aspaths = true;
     bool collect_communities = true;
@@ -51,7 +62,8 @@ class BmpProvider : public RoutingProvider {
   uint16_t boundPort() const { return port_; }
 
   bool lookup(const IPv6Addr& exporter, const IPv6Addr& ip, const IPv6Addr& next_hop,
-              RouteInfo& out) const override;
+              RouteInfo& out, std::optional<uint64_t> rd = std::nullopt) const override;
+  std::optional<uint64_t> rdFor(const FlowRecord& flow, bool destination) const override;
   const Rib& rib() const { return rib_; }
 
  private:
@@ -88,7 +100,7 @@ class BmpProvider : public RoutingProvider {
   bool started_ = false;
 
   Counter &queue_full_, &queue_not_full_, &lookups_, &lookup_failures_, &ignored_nlri_,
-      &routes_added_, &routes_withdrawn_, &peers_removed_, &received_bytes_;
+      &routes_added_, &routes_withdrawn_, &routes_filtered_, &peers_removed_, &received_bytes_;
   std::map<std::string, Counter*> messages_;
   std::vector<Counter*> errors_;
   RateLimitedLog log_;

@@ -12,7 +12,7 @@
 namespace {
 
 struct RibSink : akvo::routing::BmpSink {
-  akvo::routing::Rib rib{4};  // small jump tables: a fresh RIB per input stays cheap
+  akvo::routing::Rib rib;
   akvo::IPv6Addr exporter;
   void peerDown(const akvo::routing::BmpPeer& p) override { rib.removePeer(rib.peer(exporter, p)); }
   void routes(const akvo::routing::BmpPeer& p, const akvo::routing::PathAttributes& a,

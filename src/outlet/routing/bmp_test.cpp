@@ -217,4 +217,199 @@ TEST(BmpProvider, BadFramingClosesOnlyThatSession) {
   p.stop();
 }
 
+namespace {
+
+void put16(std::vector<uint8_t>& b, uint16_t v) {
+  b.push_back(uint8_t(v >> 8));
+  b.push_back(uint8_t(v));
+}
+void put32(std::vector<uint8_t>& b, uint32_t v) {
+  put16(b, uint16_t(v >> 16));
+  put16(b, uint16_t(v));
+}
+void put64(std::vector<uint8_t>& b, uint64_t v) {
+  put32(b, uint32_t(v >> 32));
+  put32(b, uint32_t(v));
+}
+
+/// A Route Monitoring message (RFC 7854 §4.6) from a global peer 192.0.2.1 (AS 65001)
+/// announcing `prefixes` (IPv4 or IPv6, all of one family) as VPNv4/VPNv6 routes (MP_REACH,
+/// SAFI 128, RFC 4364 §4.3.4 / RFC 4659) of route distinguisher `rd`, with AS path
+/// [65001, origin]; or, with `rd` unset, as plain IPv4 unicast NLRI from an RD instance peer
+/// (peer type 1) whose distinguisher is `peer_rd`.
+std::vector<uint8_t> vpnRoutes(std::optional<uint64_t> rd, const std::vector<IPv6Prefix>& prefixes,
+                               uint32_t origin, uint64_t peer_rd = 0) {
+  const bool v6 = !prefixes.front().addr.isV4Mapped();
+  std::vector<uint8_t> attrs;
+  attrs.insert(attrs.end(), {0x40, 1, 1, 0});  // ORIGIN IGP
+  attrs.insert(attrs.end(), {0x40, 2, 10, 2, 2});  // AS_PATH: one AS_SEQUENCE of 2 ASNs
+  put32(attrs, 65001);
+  put32(attrs, origin);
+  std::vector<uint8_t> nlri;
+  auto prefixBytes = [&](const IPv6Prefix& p) {
+    unsigned bits = v6 ? p.len : p.len - 96u;
+    const uint8_t* a = p.addr.bytes.data() + (v6 ? 0 : 12);
+    return std::make_pair(bits, std::vector<uint8_t>(a, a + (bits + 7) / 8));
+  };
+  if (rd) {
+    std::vector<uint8_t> mp;
+    put16(mp, v6 ? 2 : 1);
+    mp.push_back(128);                 // SAFI MPLS-labeled VPN
+    mp.push_back(v6 ? 24 : 12);        // next hop: RD 0 then the address
+    put64(mp, 0);
+    if (v6) {
+      auto nh = ip("2001:db8::1");
+      mp.insert(mp.end(), nh.bytes.begin(), nh.bytes.end());
+    } else {
+      put32(mp, 0xc0000201);
+    }
+    mp.push_back(0);  // reserved
+    for (const auto& p : prefixes) {
+      auto [bits, bytes] = prefixBytes(p);
+      mp.push_back(uint8_t(24 + 64 + bits));
+      mp.insert(mp.end(), {0x00, 0x01, 0x01});  // label 16, bottom of stack
+      put64(mp, *rd);
+      mp.insert(mp.end(), bytes.begin(), bytes.end());
+    }
+    attrs.insert(attrs.end(), {0x90, 14});  // optional, extended length: MP_REACH_NLRI
+    put16(attrs, uint16_t(mp.size()));
+    attrs.insert(attrs.end(), mp.begin(), mp.end());
+  } else {
+    attrs.insert(attrs.end(), {0x40, 3, 4});  // NEXT_HOP
+    put32(attrs, 0xc0000201);
+    for (const auto& p : prefixes) {
+      auto [bits, bytes] = prefixBytes(p);
+      nlri.push_back(uint8_t(bits));
+      nlri.insert(nlri.end(), bytes.begin(), bytes.end());
+    }
+  }
+  std::vector<uint8_t> bgp(16, 0xff);
+  put16(bgp, uint16_t(19 + 2 + 2 + attrs.size() + nlri.size()));
+  bgp.push_back(2);  // UPDATE
+  put16(bgp, 0);     // no withdrawn routes
+  put16(bgp, uint16_t(attrs.size()));
+  bgp.insert(bgp.end(), attrs.begin(), attrs.end());
+  bgp.insert(bgp.end(), nlri.begin(), nlri.end());
+  std::vector<uint8_t> m = {3, 0, 0, 0, 0, 0};  // version, length (below), Route Monitoring
+  m.push_back(rd ? 0 : 1);                      // peer type: global, or RD instance
+  m.push_back(0);                               // flags: IPv4 peer, 4-byte ASNs
+  put64(m, rd ? 0 : peer_rd);
+  auto peer = ip("192.0.2.1");
+  m.insert(m.end(), peer.bytes.begin(), peer.bytes.end());
+  put32(m, 65001);
+  put32(m, 0xc0000201);  // BGP id
+  put32(m, 0);
+  put32(m, 0);
+  m.insert(m.end(), bgp.begin(), bgp.end());
+  uint32_t len = uint32_t(m.size());
+  m[1] = uint8_t(len >> 24);
+  m[2] = uint8_t(len >> 16);
+  m[3] = uint8_t(len >> 8);
+  m[4] = uint8_t(len);
+  return m;
+}
+
+}  // namespace
+
+// L3VPN: VPNv4/VPNv6 routes land in the table of their RD (routes of RDs not in `rds` are
+// dropped and counted), and a flow is looked up in the RD its exporter, VRF id or interface
+// maps to (`vrfs`); a flow that no rule maps sees every kept RD.
+TEST(BmpProvider, L3vpnRoutesPerRd) {
+  Metrics metrics;
+  auto cfg = localConfig();
+  cfg.rds = {"0", "65017:101", "65017:102", "192.0.2.9:7"};
+  const uint64_t red = *parseRd("65017:101"), blue = *parseRd("65017:102"),
+                 green = *parseRd("192.0.2.9:7");
+  using Vrf = BmpProvider::Config::Vrf;
+  cfg.vrfs = {Vrf{std::nullopt, 10, std::nullopt, red},
+              Vrf{IPv6Prefix::parse("127.0.0.0/8"), 20, std::nullopt, blue},
+              Vrf{std::nullopt, std::nullopt, 7, green}};
+  BmpProvider p(cfg, metrics);
+  p.start();
+  auto px = [](const char* s) { return *IPv6Prefix::parse(s); };
+  std::vector<uint8_t> stream = demo::bmpInitiation("pe1", "test");
+  for (const auto& m : {vpnRoutes(red, {px("10.0.0.0/8"), px("10.1.0.0/16")}, 101),
+                        vpnRoutes(blue, {px("10.0.0.0/8")}, 102),
+                        vpnRoutes(red, {px("2001:db8:a::/48")}, 601),
+                        vpnRoutes(blue, {px("2001:db8::/32")}, 602),
+                        vpnRoutes(*parseRd("65017:999"), {px("10.0.0.0/8")}, 999),  // not kept
+                        vpnRoutes(std::nullopt, {px("10.0.0.0/9")}, 107, green)})
+    stream.insert(stream.end(), m.begin(), m.end());
+  int fd = connectTo(p.boundPort());
+  sendAll(fd, stream);
+  ASSERT_TRUE(waitUntil([&] { return p.rib().routes() == 6; })) << p.rib().routes();
+  EXPECT_EQ(metrics.sum("akvo_outlet_routing_bmp_routes_filtered_total"), 1u);
+  EXPECT_EQ(metrics.sum("akvo_outlet_routing_bmp_errors_total"), 0u);
+
+  FlowRecord f;
+  f.exporter_address = ip("127.0.0.1");
+  RouteInfo r;
+  auto lookup = [&](const char* addr, bool destination) {
+    (destination ? f.dst_addr : f.src_addr) = ip(addr);
+    return p.lookup(f.exporter_address, ip(addr), {}, r, p.rdFor(f, destination));
+  };
+  // VRF id 10: red, for both directions (the destination falls back to the ingress VRF).
+  f.ingress_vrf_id = 10;
+  ASSERT_TRUE(lookup("10.1.2.3", true));
+  EXPECT_EQ(r.asn, 101u);
+  EXPECT_EQ(r.prefix_len, 96 + 16);
+  EXPECT_EQ(r.rd, red);
+  ASSERT_TRUE(lookup("2001:db8:a::1", false));
+  EXPECT_EQ(r.asn, 601u);
+  EXPECT_FALSE(lookup("2001:db8:b::1", true));  // blue's /32 is not red's
+  // Egress VRF 20 on this exporter: blue for the destination, red still for the source.
+  f.egress_vrf_id = 20;
+  ASSERT_TRUE(lookup("10.1.2.3", true));
+  EXPECT_EQ(r.asn, 102u);
+  EXPECT_EQ(r.prefix_len, 96 + 8);
+  ASSERT_TRUE(lookup("2001:db8:b::1", true));
+  EXPECT_EQ(r.asn, 602u);
+  ASSERT_TRUE(lookup("10.1.2.3", false));
+  EXPECT_EQ(r.asn, 101u);
+  // The blue rule is for exporters in 127/8 only.
+  f.exporter_address = ip("192.0.2.200");
+  ASSERT_TRUE(lookup("10.1.2.3", true));
+  EXPECT_EQ(r.asn, 101u);  // no rule for VRF 20 there: every RD, the longest (red's /16)
+  // Interface 7 (no VRF ids): green, learned from an RD instance peer as plain unicast.
+  f.exporter_address = ip("127.0.0.1");
+  f.ingress_vrf_id = f.egress_vrf_id = 0;
+  f.out_if = 7;
+  ASSERT_TRUE(lookup("10.1.2.3", true));
+  EXPECT_EQ(r.asn, 107u);
+  EXPECT_EQ(r.rd, green);
+  EXPECT_EQ(r.prefix_len, 96 + 9);
+  EXPECT_FALSE(lookup("10.200.0.1", true));  // outside green's /9
+  EXPECT_FALSE(lookup("2001:db8::1", true));
+  // The 65017:999 route was not kept: nothing answers with AS 999 in any RD.
+  f.out_if = 0;
+  ASSERT_TRUE(lookup("10.200.0.1", true));
+  EXPECT_NE(r.asn, 999u);
+  EXPECT_EQ(r.prefix_len, 96 + 8);
+  close(fd);
+  p.stop();
+}
+
+TEST(BmpProvider, VrfsConfig) {
+  auto read = [](const char* yaml) {
+    BmpProvider::Config c;
+    YAML::Node n = YAML::Load(yaml);
+    ConfigReader r(n, "akvo.yaml", "outlet.routing.provider");
+    c.read(r);
+    r.finish();
+    return c;
+  };
+  auto c = read("vrfs: [{exporter: 192.0.2.0/24, vrf-id: 3, rd: '65017:101'}, {if-index: 5, rd: '0'}]");
+  ASSERT_EQ(c.vrfs.size(), 2u);
+  EXPECT_EQ(c.vrfs[0].exporter->toString(), "192.0.2.0/24");
+  EXPECT_EQ(c.vrfs[0].vrf_id, 3u);
+  EXPECT_FALSE(c.vrfs[0].if_index);
+  EXPECT_EQ(c.vrfs[0].rd, *parseRd("65017:101"));
+  EXPECT_EQ(c.vrfs[1].if_index, 5u);
+  EXPECT_EQ(c.vrfs[1].rd, 0u);
+  EXPECT_THROW(read("vrfs: [{vrf-id: 3}]"), ConfigError);            // no rd
+  EXPECT_THROW(read("vrfs: [{rd: 'x:y'}]"), ConfigError);            // bad rd
+  EXPECT_THROW(read("vrfs: [{exporter: nope, rd: '0'}]"), ConfigError);
+  EXPECT_THROW(read("vrfs: [{vrf: 3, rd: '0'}]"), ConfigError);      // unknown key
+}
+
 }  // namespace akvo::routing

@@ -42,22 +42,27 @@ bool RoutingEnricher::enrich(FlowRecord& flow) {
   if (inner_) {
     // The lookup happens after the core: its next hop choice is the flow's or the route's.
     if (!inner_->enrich(flow)) return false;
-    if (provider_.lookup(flow.exporter_address, flow.dst_addr, flow.next_hop, route_))
+    if (provider_.lookup(flow.exporter_address, flow.dst_addr, flow.next_hop, route_,
+                         provider_.rdFor(flow, true)))
       applyPath(route_, flow);
     return true;
   }
-  if (provider_.lookup(flow.exporter_address, flow.dst_addr, flow.next_hop, route_))
+  if (provider_.lookup(flow.exporter_address, flow.dst_addr, flow.next_hop, route_,
+                       provider_.rdFor(flow, true)))
     applyDestination(route_, flow);
-  if (provider_.lookup(flow.exporter_address, flow.src_addr, IPv6Addr{}, route_))
+  if (provider_.lookup(flow.exporter_address, flow.src_addr, IPv6Addr{}, route_,
+                       provider_.rdFor(flow, false)))
     applySource(route_, flow);
   return true;
 }
 
-akvo::RouteInfo CoreRouting::lookup(const IPv6Addr& addr, const IPv6Addr* next_hop,
-                                    const IPv6Addr& exporter) const {
+namespace {
+akvo::RouteInfo coreLookup(const RoutingProvider& provider, const IPv6Addr& addr,
+                           const IPv6Addr* next_hop, const IPv6Addr& exporter,
+                           std::optional<uint64_t> rd) {
   thread_local RouteInfo route;  // the provider's full answer, reused
   akvo::RouteInfo out;
-  if (!provider_.lookup(exporter, addr, next_hop ? *next_hop : IPv6Addr{}, route)) return out;
+  if (!provider.lookup(exporter, addr, next_hop ? *next_hop : IPv6Addr{}, route, rd)) return out;
   out.found = true;
   out.asn = route.asn;
   // The core copies it into the flow's mask as is (selectMask), so in the flow's form: IPv4
@@ -65,6 +70,19 @@ akvo::RouteInfo CoreRouting::lookup(const IPv6Addr& addr, const IPv6Addr* next_h
   out.net_mask = netMask(addr, route.prefix_len);
   out.next_hop = route.next_hop;
   return out;
+}
+}  // namespace
+
+akvo::RouteInfo CoreRouting::lookup(const IPv6Addr& addr, const IPv6Addr* next_hop,
+                                    const IPv6Addr& exporter) const {
+  return coreLookup(provider_, addr, next_hop, exporter, std::nullopt);
+}
+
+akvo::RouteInfo CoreRouting::lookupFlow(const FlowRecord& f, bool destination) const {
+  return destination ? coreLookup(provider_, f.dst_addr, &f.next_hop, f.exporter_address,
+                                  provider_.rdFor(f, true))
+                     : coreLookup(provider_, f.src_addr, nullptr, f.exporter_address,
+                                  provider_.rdFor(f, false));
 }
 
 }  // namespace akvo::routing

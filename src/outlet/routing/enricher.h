@@ -45,6 +45,8 @@ class CoreRouting : public akvo::RoutingProvider {
   explicit CoreRouting(const routing::RoutingProvider& provider) : provider_(provider) {}
   akvo::RouteInfo lookup(const IPv6Addr& addr, const IPv6Addr* next_hop,
                          const IPv6Addr& exporter) const override;
+  /// With the RD the provider maps the flow to (rdFor()).
+  akvo::RouteInfo lookupFlow(const FlowRecord& f, bool destination) const override;
 
  private:
   const routing::RoutingProvider& provider_;

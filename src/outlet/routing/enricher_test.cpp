@@ -10,9 +10,9 @@ IPv6Addr ip(const char* s) { return *IPv6Addr::parse(s); }
 /// A provider over a RIB filled by the test.
 struct RibProvider : RoutingProvider {
   Rib rib;
-  bool lookup(const IPv6Addr& e, const IPv6Addr& a, const IPv6Addr& nh,
-              RouteInfo& out) const override {
-    return rib.lookup(e, a, nh, out);
+  bool lookup(const IPv6Addr& e, const IPv6Addr& a, const IPv6Addr& nh, RouteInfo& out,
+              std::optional<uint64_t> rd = std::nullopt) const override {
+    return rib.lookup(e, a, nh, out, rd);
   }
 };
 
