@@ -10,7 +10,7 @@ BUILD="$ROOT/build/fuzz"
 CC=clang CXX=clang++ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAKVO_FUZZ=ON >/dev/null
 ninja -C "$BUILD" -j2 fuzz >/dev/null
 CORPUS="$BUILD/corpus"
-rm -rf "$CORPUS" && mkdir -p "$CORPUS"/{netflow,sflow,packet}
+rm -rf "$CORPUS" && mkdir -p "$CORPUS"/{netflow,sflow,packet,bmp}
 python3 - "$ROOT/../shared/testdata" "$CORPUS" <<'PY'
 import sys, os, struct
 data, out = sys.argv[1], sys.argv[2]
@@ -48,12 +48,28 @@ for kind in ("netflow", "sflow"):
                 if kind == "netflow": all_netflow.append(p)
 # Templates and data together in one input (the netflow target splits on "AKVO").
 open(os.path.join(out, "netflow", "all"), "wb").write(b"AKVO".join(all_netflow))
+# BMP: each capture's TCP payloads in order make one stream of BMP messages.
+def tcp_payload(link, fr):
+    off = 14 if link == 1 else 0
+    v = fr[off] >> 4
+    if v == 4 and fr[off + 9] == 6:
+        ihl = (fr[off] & 15) * 4
+        t = off + ihl
+    elif v == 6 and fr[off + 6] == 6:
+        t = off + 40
+    else:
+        return b""
+    return fr[t + (fr[t + 12] >> 4) * 4:]
+for name in sorted(os.listdir(os.path.join(data, "bmp"))):
+    stream = b"".join(tcp_payload(l, fr) for l, fr in frames(os.path.join(data, "bmp", name)))
+    if stream:
+        open(os.path.join(out, "bmp", name), "wb").write(stream)
 for name in sorted(os.listdir(os.path.join(data, "packets"))):
     for link, fr in frames(os.path.join(data, "packets", name)):
         for mode in (0, 1, 2):
             open(os.path.join(out, "packet", f"{name}-{mode}"), "wb").write(bytes([mode]) + fr)
 PY
-for t in netflow sflow packet; do
+for t in netflow sflow packet bmp; do
   echo "fuzzing ${t} for ${SECONDS_EACH}s"
   "$BUILD/${t}_fuzz" -max_total_time="$SECONDS_EACH" -rss_limit_mb=512 -max_len=9216 \
     -print_final_stats=1 "$CORPUS/$t" 2>"$BUILD/${t}.log" || { tail -40 "$BUILD/${t}.log"; exit 1; }

@@ -1,7 +1,7 @@
 // libFuzzer target for the BMP/BGP decoder and the RIB: the input is a stream of BMP messages
 // (framed by their common header), decoded after an Initiation so that every message type is
 // reached; the routes found are applied to a RIB and looked up.
-// Build and run: see src/outlet/routing/fuzz/CMakeLists.txt (clang, -fsanitize=fuzzer,address).
+// Built and run with the decoders' targets: tests/tools/fuzz.sh (CI runs it 15 s per target).
 #include <cstddef>
 #include <cstdint>
 #include <span>
