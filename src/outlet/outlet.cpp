@@ -123,16 +123,7 @@ class Outlet::Worker : public decoder::FlowSink {
     return netflow_.waitsForTemplates(input);
   }
 
-  static void moveDatagram(Datagram& to, Datagram& from) {
-    to.buffer.swap(from.buffer);
-    to.size = from.size;
-    to.exporter = from.exporter;
-    to.time_received = from.time_received;
-    to.decoder = from.decoder;
-    to.timestamp_source = from.timestamp_source;
-    to.input = from.input;
-    to.use_src_addr = from.use_src_addr;
-  }
+  static void moveDatagram(Datagram& to, Datagram& from) { to.takeFrom(from); }
 
   /// Holds `d` (its buffer is swapped with a free one) until its template is shared.
   void hold(Datagram& d, std::chrono::steady_clock::time_point now) {
@@ -186,7 +177,7 @@ class Outlet::Worker : public decoder::FlowSink {
         break;
       default: s = decoder::Status::kUnsupported; break;
     }
-    countExporter(d.exporter, used ? &used->stats() : nullptr, s);
+    countExporter(d.exporter, used ? &used->stats() : nullptr, s, d.spread);
     if (s != decoder::Status::kOk) {
       errors_[size_t(s)]->inc();
       log_.warn("exporter {}: cannot decode datagram: {}", d.exporter.toString(),
@@ -200,7 +191,7 @@ class Outlet::Worker : public decoder::FlowSink {
     std::array<Counter*, size_t(decoder::Status::kCount)> errors{};
   };
   void countExporter(const IPv6Addr& exporter, const decoder::DatagramStats* st,
-                     decoder::Status s) {
+                     decoder::Status s, bool spread) {
     auto it = exporters_.find(exporter);
     if (it == exporters_.end()) {
       auto& m = outlet_.metrics_;
@@ -221,7 +212,8 @@ class Outlet::Worker : public decoder::FlowSink {
     if (st) {
       if (st->flows) c.flows->inc(st->flows);
       if (st->missing_templates) c.missing_templates->inc(st->missing_templates);
-      if (st->lost) c.lost->inc(st->lost);
+      // Spread over outlets, this worker sees a share of the sequence: its gaps mean nothing.
+      if (st->lost && !spread) c.lost->inc(st->lost);
     }
     if (s != decoder::Status::kOk) {
       if (!c.errors[size_t(s)])

@@ -21,6 +21,23 @@ struct Datagram {
   TimestampSource timestamp_source = TimestampSource::kInput;
   uint16_t input = 0;  ///< index of the inlet input that received it
   bool use_src_addr = false;  ///< sFlow: use the UDP source instead of the agent address
+  /// The exporter's datagrams are spread over all outlets (Kafka, random partitioning): a gap in
+  /// its sequence numbers seen by one outlet is another outlet's share, not a loss.
+  bool spread = false;
+
+  /// Takes `from`'s payload (the buffers are swapped: `from` keeps a buffer to reuse) and
+  /// copies everything else.
+  void takeFrom(Datagram& from) {
+    buffer.swap(from.buffer);
+    size = from.size;
+    exporter = from.exporter;
+    time_received = from.time_received;
+    decoder = from.decoder;
+    timestamp_source = from.timestamp_source;
+    input = from.input;
+    use_src_addr = from.use_src_addr;
+    spread = from.spread;
+  }
 };
 
 }  // namespace akvo

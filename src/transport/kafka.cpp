@@ -175,7 +175,9 @@ size_t KafkaProducer::send(std::span<Datagram> batch) {
   if (!impl_->rk) return 0;
   thread_local std::string wire;
   size_t accepted = 0;
-  for (const Datagram& d : batch) {
+  const bool spread = impl_->config.partitioning == "random";
+  for (Datagram& d : batch) {
+    d.spread = spread;
     encodeEnvelope(d, wire);
     int rc = rd_kafka_produce(impl_->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
                               wire.data(), wire.size(), d.exporter.bytes.data(), 16, nullptr);

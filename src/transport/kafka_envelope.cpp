@@ -51,6 +51,10 @@ void encodeEnvelope(const Datagram& d, std::string& out) {
     putTag(out, 6, kVarint);
     putVarint(out, uint8_t(d.timestamp_source));
   }
+  if (d.spread) {
+    putTag(out, 8, kVarint);
+    putVarint(out, 1);
+  }
   if (d.input) {
     putTag(out, 7, kVarint);
     putVarint(out, d.input);
@@ -67,6 +71,7 @@ bool decodeEnvelope(std::span<const uint8_t> in, Datagram& d) {
   d.decoder = DecoderKind(0);
   d.timestamp_source = TimestampSource::kInput;
   d.input = 0;
+  d.spread = false;
   bool have_payload = false;
   while (p < end) {
     uint64_t tag, v;
@@ -81,6 +86,7 @@ bool decodeEnvelope(std::span<const uint8_t> in, Datagram& d) {
         case 5: d.decoder = DecoderKind(uint8_t(v)); break;
         case 6: d.timestamp_source = TimestampSource(uint8_t(v)); break;
         case 7: d.input = uint16_t(v); break;
+        case 8: d.spread = v != 0; break;
         default: break;
       }
     } else if (type == kLen) {

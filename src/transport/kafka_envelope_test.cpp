@@ -22,6 +22,7 @@ Datagram sample() {
   d.timestamp_source = TimestampSource::kNetflowFirstSwitched;
   d.input = 3;
   d.use_src_addr = true;
+  d.spread = true;
   return d;
 }
 
@@ -38,6 +39,15 @@ TEST(KafkaEnvelope, RoundTrip) {
   EXPECT_EQ(back.timestamp_source, TimestampSource::kNetflowFirstSwitched);
   EXPECT_EQ(back.input, 3);
   EXPECT_TRUE(back.use_src_addr);
+  EXPECT_TRUE(back.spread);
+  // Defaults are not written and decode as defaults (a reused datagram forgets its old flags).
+  Datagram plain;
+  plain.buffer.resize(16);
+  plain.size = 1;
+  encodeEnvelope(plain, wire);
+  ASSERT_TRUE(decodeEnvelope({reinterpret_cast<const uint8_t*>(wire.data()), wire.size()}, back));
+  EXPECT_FALSE(back.spread);
+  EXPECT_FALSE(back.use_src_addr);
 }
 
 TEST(KafkaEnvelope, RejectsMalformedAndTruncated) {
@@ -88,6 +98,7 @@ TEST(KafkaEnvelope, ProtocDecodesOurEncoding) {
   EXPECT_NE(text.find("timestamp_source: NETFLOW_FIRST_SWITCHED"), std::string::npos) << text;
   EXPECT_NE(text.find("input: 3"), std::string::npos) << text;
   EXPECT_NE(text.find("use_source_address: true"), std::string::npos) << text;
+  EXPECT_NE(text.find("spread: true"), std::string::npos) << text;
   EXPECT_NE(text.find(R"(exporter_address: "\000\000\000\000\000\000\000\000\000\000\377\377\300\000\002\216")"),
             std::string::npos) << text;
 }

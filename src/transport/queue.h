@@ -52,14 +52,7 @@ class DatagramQueue : public DatagramSource {
       for (auto& d : batch) {
         if (count_ == slots_.size()) break;
         Datagram& s = slots_[(head_ + count_) % slots_.size()];
-        s.buffer.swap(d.buffer);
-        s.size = d.size;
-        s.exporter = d.exporter;
-        s.time_received = d.time_received;
-        s.decoder = d.decoder;
-        s.timestamp_source = d.timestamp_source;
-        s.input = d.input;
-        s.use_src_addr = d.use_src_addr;
+        s.takeFrom(d);
         count_++;
         n++;
       }
@@ -77,14 +70,7 @@ class DatagramQueue : public DatagramSource {
     while (n < out.size() && count_ > 0) {
       Datagram& s = slots_[head_];
       Datagram& d = out[n++];
-      d.buffer.swap(s.buffer);
-      d.size = s.size;
-      d.exporter = s.exporter;
-      d.time_received = s.time_received;
-      d.decoder = s.decoder;
-      d.timestamp_source = s.timestamp_source;
-      d.input = s.input;
-      d.use_src_addr = s.use_src_addr;
+      d.takeFrom(s);
       head_ = (head_ + 1) % slots_.size();
       count_--;
     }
