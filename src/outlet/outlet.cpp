@@ -98,6 +98,7 @@ class Outlet::Worker : public decoder::FlowSink {
       // Shared counters take one atomic add per round of datagrams, not one per flow.
       if (pending_flows_) flows_.inc(std::exchange(pending_flows_, 0));
       if (pending_dropped_) dropped_.inc(std::exchange(pending_dropped_, 0));
+      if (enricher_) enricher_->flushCounters();
       if (batch_.rows() == 0) batch_started = now;
       if (batch_.rows() >= max_rows || (batch_.rows() > 0 && now - batch_started >= max_wait)) {
         // Offsets of held datagrams must not be committed before they are decoded: while some
@@ -114,6 +115,7 @@ class Outlet::Worker : public decoder::FlowSink {
     if (held_n_) releaseHeld(std::chrono::steady_clock::now(), true);
     if (pending_flows_) flows_.inc(std::exchange(pending_flows_, 0));
     if (pending_dropped_) dropped_.inc(std::exchange(pending_dropped_, 0));
+    if (enricher_) enricher_->flushCounters();
     batch_ = outlet_.writer_.submit(std::move(batch_), queue_.checkpoint());
   }
 

@@ -25,6 +25,9 @@ class FlowEnricher {
  public:
   virtual ~FlowEnricher() = default;
   virtual bool enrich(FlowRecord& flow) = 0;
+  /// Adds what enrich() counted locally to the shared counters (the worker calls it after each
+  /// round of datagrams, so that no flow pays for an atomic add).
+  virtual void flushCounters() {}
 };
 
 /// Where enriched flows go besides the store (e.g. the Kafka export). Thread-safe: every

@@ -1,5 +1,7 @@
 #include "outlet/core/core.h"
 
+#include <utility>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -129,25 +131,35 @@ class CoreEnricher : public FlowEnricher {
     interfaces_.reserve(1024);
   }
 
+  ~CoreEnricher() override { flushCounters(); }
+
+  void flushCounters() override {
+    Counter* shared[kPendingCount] = {&core_.drop_rate_limit_, &core_.drop_no_interfaces_,
+                                      &core_.metadata_missing_, &core_.drop_sampling_,
+                                      &core_.drop_rejected_};
+    for (size_t i = 0; i < kPendingCount; i++)
+      if (pending_[i]) shared[i]->inc(std::exchange(pending_[i], 0));
+  }
+
   bool enrich(FlowRecord& f) override {
     refreshCaches(f.time_received);
     const Core::Config& c = core_.config_;
 
     // 1. Rate limit, per exporter and second of reception.
     if (c.rate_limit > 0 && !rateLimit(f)) {
-      core_.drop_rate_limit_.inc();
+      pending_[kRateLimit]++;
       return false;
     }
 
     // 2. Metadata for both interfaces. A flow with neither is kept (Akvorado drops it): host
     // exporters (softflowd, pmacct) send none, and their users want their traffic all the same.
-    if (f.in_if == 0 && f.out_if == 0) core_.drop_no_interfaces_.inc();
+    if (f.in_if == 0 && f.out_if == 0) pending_[kNoInterfaces]++;
     const IfSlot* in_slot = f.in_if ? interfaceFor(f.exporter_address, f.in_if, f.src_vlan) : nullptr;
     const IfSlot* out_slot = f.out_if ? interfaceFor(f.exporter_address, f.out_if, f.dst_vlan) : nullptr;
     const metadata::Entry* in = in_slot ? in_slot->entry : nullptr;
     const metadata::Entry* out = out_slot ? out_slot->entry : nullptr;
     const metadata::Entry* any = in && in->answer.found ? in : out && out->answer.found ? out : nullptr;
-    if (!any) core_.metadata_missing_.inc();
+    if (!any) pending_[kMetadataMissing]++;
 
     // 3. Sampling rate: override, then default when the flow has none.
     if (!rates_known_ || !(f.exporter_address == rates_for_)) {
@@ -163,7 +175,7 @@ class CoreEnricher : public FlowEnricher {
       f.sampling_rate = *default_rate_;
     }
     if (f.sampling_rate == 0) {
-      core_.drop_sampling_.inc();
+      pending_[kSampling]++;
       if (warned_.insert(f.exporter_address).second) core_.warnNoSamplingRate(f.exporter_address);
       return false;
     }
@@ -182,7 +194,7 @@ class CoreEnricher : public FlowEnricher {
       } else {
         const classifier::ExporterResult& r = exporterClass(f.exporter_address, e.name);
         if (r.reject) {
-          core_.drop_rejected_.inc();
+          pending_[kRejected]++;
           return false;
         }
         f.exporter_group = r.group;
@@ -200,7 +212,7 @@ class CoreEnricher : public FlowEnricher {
         !applyInterface(in_slot, f.in_if_name, f.in_if_description,
                         f.in_if_speed, f.in_if_provider, f.in_if_connectivity,
                         f.in_if_boundary)) {
-      core_.drop_rejected_.inc();
+      pending_[kRejected]++;
       return false;
     }
 
@@ -504,6 +516,9 @@ class CoreEnricher : public FlowEnricher {
   uint64_t nets_generation_ = 0;
   int64_t now_ = 0, classified_at_ = unixNow();
   double rate_multiplier_ = 1;
+  // Counts not yet added to the shared counters (see flushCounters()).
+  enum Pending { kRateLimit, kNoInterfaces, kMetadataMissing, kSampling, kRejected, kPendingCount };
+  uint64_t pending_[kPendingCount] = {};
   std::vector<IfSlot> if_slots_ = std::vector<IfSlot>(kIfSlots);
   uint64_t epoch_ = 1;  // slots and memos of an older epoch are empty
   bool rates_known_ = false;

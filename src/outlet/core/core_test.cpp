@@ -122,6 +122,7 @@ TEST(Core, SamplingOverrideDefaultAndMissing) {
   EXPECT_EQ(k.sampling_rate, 10u);  // default only applies when the flow has none
   FlowRecord m = flow("198.51.100.1", 1, 2);
   EXPECT_FALSE(e->enrich(m));  // no sampling rate, no default
+  e->flushCounters();
   EXPECT_EQ(fx.metrics.sum("akvo_outlet_core_flows_dropped_by_reason_total"), 1u);
 }
 
@@ -132,6 +133,9 @@ TEST(Core, DropRulesAndStaticClassification) {
   FlowRecord none = flow("192.0.2.1", 0, 0);
   none.sampling_rate = 1;
   EXPECT_TRUE(e->enrich(none));
+  EXPECT_EQ(fx.metrics.sum("akvo_outlet_core_flows_without_interfaces_total"), 0u)
+      << "counted locally until the worker flushes";
+  e->flushCounters();
   EXPECT_EQ(fx.metrics.sum("akvo_outlet_core_flows_without_interfaces_total"), 1u);
   FlowRecord lab = flow("192.0.2.1", 3, 1);
   EXPECT_FALSE(e->enrich(lab));  // Reject() on the input interface
@@ -203,6 +207,7 @@ TEST(Core, RateLimitKeepsTotals) {
     EXPECT_GT(volume[s], 700u) << "volume is scaled back up";
     EXPECT_LT(volume[s], 1300u);
   }
+  e->flushCounters();
   EXPECT_GE(m.sum("akvo_outlet_core_flows_dropped_by_reason_total"), 2700u);
 }
 

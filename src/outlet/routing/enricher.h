@@ -31,6 +31,9 @@ class RoutingEnricher : public FlowEnricher {
                            std::unique_ptr<FlowEnricher> inner = nullptr)
       : provider_(provider), inner_(std::move(inner)) {}
   bool enrich(FlowRecord& flow) override;
+  void flushCounters() override {
+    if (inner_) inner_->flushCounters();
+  }
 
  private:
   const RoutingProvider& provider_;
