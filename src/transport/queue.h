@@ -46,6 +46,7 @@ class DatagramQueue : public DatagramSource {
   /// accepted; the rest (from the first that did not fit) are the caller's to count as dropped.
   size_t push(std::span<Datagram> batch) {
     size_t n = 0;
+    bool wake = false;
     {
       std::lock_guard lock(mutex_);
       if (closed_) return 0;
@@ -56,8 +57,10 @@ class DatagramQueue : public DatagramSource {
         count_++;
         n++;
       }
+      wake = n && waiting_ > 0;
     }
-    if (n) cv_.notify_one();
+    // A busy worker is not waiting: no wake-up call (a futex syscall) for it.
+    if (wake) cv_.notify_one();
     return n;
   }
 
@@ -65,7 +68,11 @@ class DatagramQueue : public DatagramSource {
   /// count; 0 with closed() true means the queue is closed and drained.
   size_t pop(std::span<Datagram> out, std::chrono::milliseconds wait) override {
     std::unique_lock lock(mutex_);
-    if (count_ == 0 && !closed_) cv_.wait_for(lock, wait, [&] { return count_ > 0 || closed_; });
+    if (count_ == 0 && !closed_) {
+      waiting_++;
+      cv_.wait_for(lock, wait, [&] { return count_ > 0 || closed_; });
+      waiting_--;
+    }
     size_t n = 0;
     while (n < out.size() && count_ > 0) {
       Datagram& s = slots_[head_];
@@ -99,11 +106,12 @@ class DatagramQueue : public DatagramSource {
   size_t capacity() const { return slots_.size(); }
 
  private:
-  mutable std::mutex mutex_;  // guards slots_, head_, count_, closed_
+  mutable std::mutex mutex_;  // guards slots_, head_, count_, closed_, waiting_
   std::condition_variable cv_;
   std::vector<Datagram> slots_;
   size_t head_ = 0, count_ = 0;
   bool closed_ = false;
+  size_t waiting_ = 0;  // consumers in pop(), waiting for a datagram
 };
 
 /// Where the inlet sends datagrams: the embedded queues, or Kafka.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 namespace akvo {
@@ -36,6 +37,32 @@ TEST(DatagramQueue, CloseWakesConsumers) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_TRUE(q.closed());
   t.join();
+}
+
+// Pushes wake only a waiting consumer; one that is waiting must get the datagrams at once,
+// including when pushes keep coming while it works.
+TEST(DatagramQueue, PushWakesAWaitingConsumer) {
+  DatagramQueue q(1024);
+  std::atomic<size_t> received{0};
+  std::thread consumer([&] {
+    std::vector<Datagram> out(16);
+    while (received < 1000) {
+      size_t n = q.pop(out, std::chrono::seconds(10));
+      received += n;
+      if (n == 0) break;  // a 10 s wait without data: the wake-up was lost
+    }
+  });
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 1000; i++) {
+    std::vector<Datagram> one(1);
+    one[0].buffer.assign(4, 1);
+    one[0].size = 4;
+    while (q.push(one) == 0) std::this_thread::yield();
+    if (i % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // let it wait
+  }
+  consumer.join();
+  EXPECT_EQ(received.load(), 1000u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST(QueueTransport, SameExporterSameQueue) {
