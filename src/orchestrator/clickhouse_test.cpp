@@ -98,6 +98,35 @@ TEST(Migrations, RepairConsolidatedAfterUncleanStop) {
   EXPECT_EQ(m.repairConsolidated(std::chrono::minutes(10)), 0u);
 }
 
+// Tables created before a codec changed (here: set back to LZ4 by hand) are migrated to it.
+TEST(Migrations, CodecsFollowTheSchema) {
+  AKVO_REQUIRE_STORE();
+  auto conn = testing::freshDatabase();
+  Metrics metrics;
+  ClickHouseConfig config;
+  Schema schema;
+  Migrations m(config, schema, *conn, metrics);
+  m.run();
+  auto codec = [&](const char* table, const char* column) {
+    return trim(conn->query(fmt::format("SELECT compression_codec FROM system.columns WHERE database = "
+                                        "currentDatabase() AND table = '{}' AND name = '{}'",
+                                        table, column)));
+  };
+  EXPECT_EQ(codec("flows", "SrcPort"), "CODEC(ZSTD(1))");
+  EXPECT_EQ(codec("flows", "Bytes"), "CODEC(T64, ZSTD(1))");
+  conn->query("ALTER TABLE flows MODIFY COLUMN SrcPort CODEC(LZ4)");
+  conn->query("ALTER TABLE flows_1m0s MODIFY COLUMN InIfName CODEC(LZ4)");
+  Migrations again(config, schema, *conn, metrics);
+  again.run();
+  EXPECT_EQ(again.applied(), (std::vector<std::string>{"codec of flows.SrcPort",
+                                                       "codec of flows_1m0s.InIfName"}));
+  EXPECT_EQ(codec("flows", "SrcPort"), "CODEC(ZSTD(1))");
+  EXPECT_EQ(codec("flows_1m0s", "InIfName"), "CODEC(ZSTD(1))");
+  Migrations third(config, schema, *conn, metrics);
+  third.run();
+  EXPECT_TRUE(third.applied().empty());
+}
+
 TEST(Migrations, TtlAndColumnsFollowTheConfiguration) {
   AKVO_REQUIRE_STORE();
   auto conn = testing::freshDatabase();
