@@ -223,8 +223,14 @@ int runRole(const std::string& role, const AppConfig& c) {
       running_marker = std::filesystem::path(c.clickhouse.path) / "akvo.running";
       if (std::filesystem::exists(running_marker)) {
         spdlog::warn("the last run did not stop cleanly: checking the consolidated tables");
-        size_t n = m.repairConsolidated(kRepairWindow);
-        if (n == 0) spdlog::info("consolidated tables agree with the raw flows");
+        try {
+          size_t n = m.repairConsolidated(kRepairWindow);
+          if (n == 0) spdlog::info("consolidated tables agree with the raw flows");
+        } catch (const StoreError& e) {
+          // Collecting matters more than the repair: say it loudly and go on.
+          spdlog::error("could not repair the consolidated tables (they may disagree with the raw "
+                        "flows for the last minutes before the unclean stop): {}", e.what());
+        }
       }
       std::ofstream(running_marker) << getpid() << "\n";
     }

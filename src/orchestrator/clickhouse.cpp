@@ -243,7 +243,7 @@ std::string Migrations::consumerSelectSQL(size_t i) const {
 }
 
 size_t Migrations::repairConsolidated(Duration window) {
-  if (!config_.cluster.empty() || config_.resolutions.size() < 2) return 0;
+  if (!config_.cluster.empty() || config_.skip_migrations || config_.resolutions.size() < 2) return 0;
   // The newest flow in any table: a kill leaves at most the last inserts unfinished.
   std::vector<std::string> maxes;
   for (const auto& r : config_.resolutions)
