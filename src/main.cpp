@@ -114,9 +114,10 @@ int main(int argc, char** argv) {
     if (*replay) {
       auto r = akvo::tools::replay(ro);
       std::cout << fmt::format("sent {} flows in {} datagrams ({} bytes, {} errors) in {:.2f} s: {:.0f} flows/s; "
-                               "warm-up flows {}\n",
+                               "packets in flows {} (warm-up {}); warm-up flows {}\n",
                                r.flows, r.datagrams, r.bytes, r.errors, r.seconds,
-                               r.seconds > 0 ? double(r.flows) / r.seconds : 0, r.warmup_flows);
+                               r.seconds > 0 ? double(r.flows) / r.seconds : 0, r.packets,
+                               r.warmup_packets, r.warmup_flows);
       return r.errors ? 1 : 0;
     }
     if (*sql) {

@@ -5,6 +5,10 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -279,6 +283,12 @@ int waitForSignal(const sigset_t& set) {
 
 }  // namespace
 
+/// How far back from the newest stored flow the consolidated tables are checked after an
+/// unclean stop: only the inserts in flight at the kill can be partial, and they hold the
+/// newest flows (the writer inserts one batch at a time, in order, each at most
+/// maximum-wait-time old). Ten minutes is generous and costs a 3-column scan of that much raw data.
+constexpr Duration kRepairWindow = std::chrono::minutes(10);
+
 int runRole(const std::string& role, const AppConfig& c) {
   sigset_t signals = blockSignals();
   Metrics metrics;
@@ -292,12 +302,31 @@ int runRole(const std::string& role, const AppConfig& c) {
   }
   std::unique_ptr<Store> store;
   if (stores) store = openStore(c, &metrics);
+  std::filesystem::path running_marker;  // removed once everything is stored, at a clean stop
 
   // Orchestrator: the schema first, so that everything after finds its tables.
   if (store && (all || role == "orchestrator")) {
     auto conn = store->connect();
     Migrations m(c.clickhouse, schema, *conn, metrics);
     m.run();
+    // The embedded store lives and dies with this process. A marker left by a run that did not
+    // stop cleanly means its last insert may be in `flows` and not in the consolidated tables
+    // (each view's insert is its own commit): make them agree again before inserting more.
+    if (c.clickhouse.embedded()) {
+      running_marker = std::filesystem::path(c.clickhouse.path) / "akvo.running";
+      if (std::filesystem::exists(running_marker)) {
+        spdlog::warn("the last run did not stop cleanly: checking the consolidated tables");
+        try {
+          size_t n = m.repairConsolidated(kRepairWindow);
+          if (n == 0) spdlog::info("consolidated tables agree with the raw flows");
+        } catch (const StoreError& e) {
+          // Collecting matters more than the repair: say it loudly and go on.
+          spdlog::error("could not repair the consolidated tables (they may disagree with the raw "
+                        "flows for the last minutes before the unclean stop): {}", e.what());
+        }
+      }
+      std::ofstream(running_marker) << getpid() << "\n";
+    }
   }
   if (role == "orchestrator" && c.kafka.configured) {
     spdlog::info("kafka: {}", ensureKafkaTopic(c.kafka));
@@ -456,6 +485,7 @@ int runRole(const std::string& role, const AppConfig& c) {
   pool.reset();
   write_pool.reset();
   endpoint_pool.reset();
+  if (!running_marker.empty()) std::filesystem::remove(running_marker);
   spdlog::info("akvo stopped");
   return 0;
 }

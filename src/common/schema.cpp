@@ -98,8 +98,8 @@ std::array<ColumnDef, size_t(K::kCount)> buildRegistry() {
   b.push_back(Builder(K::kProto, "Proto", "UInt32", F::kProto).pk());
   b.push_back(Builder(K::kSrcPort, "SrcPort", "UInt16", F::kUInt).mainOnly().rev(K::kDstPort));
   b.push_back(Builder(K::kDstPort, "DstPort", "UInt16", F::kUInt).mainOnly().rev(K::kSrcPort));
-  b.push_back(Builder(K::kBytes, "Bytes", "UInt64", F::kNone).codec("T64, LZ4").fixed().noDim().notSortKey());
-  b.push_back(Builder(K::kPackets, "Packets", "UInt64", F::kNone).codec("T64, LZ4").fixed().noDim().notSortKey());
+  b.push_back(Builder(K::kBytes, "Bytes", "UInt64", F::kNone).codec("T64, ZSTD(1)").fixed().noDim().notSortKey());
+  b.push_back(Builder(K::kPackets, "Packets", "UInt64", F::kNone).codec("T64, ZSTD(1)").fixed().noDim().notSortKey());
   b.push_back(Builder(K::kPacketSize, "PacketSize", "UInt64", F::kUInt).alias("intDiv(Bytes, Packets)"));
   b.push_back(Builder(K::kPacketSizeBucket, "PacketSizeBucket", kLCS, F::kNone).alias(
       "multiIf(PacketSize < 64, '0-63', PacketSize < 128, '64-127', PacketSize < 256, '128-255', "

@@ -55,6 +55,19 @@ class Migrations {
   /// Steps applied by the last run (empty when nothing had to change).
   const std::vector<std::string>& applied() const { return applied_; }
 
+  /// Makes every consolidated table agree with its source again after an unclean stop of the
+  /// process that inserted (kill -9, crash). An insert into `flows` and the inserts of the
+  /// chained materialized views it triggers (flows -> flows_1m0s -> flows_5m0s -> ...) are
+  /// separate commits: a kill between them leaves a batch in one table and not in the next.
+  /// For each consolidated table in turn (finest first), compares its per-bucket Bytes and
+  /// Packets with its source's over the `window` before the newest stored flow, and for the
+  /// buckets that differ inserts the per-key difference (source minus table). The difference
+  /// flows on to the coarser tables through their views, which are checked next. A negative
+  /// difference (the view's part committed, not the source's) is inserted modulo 2^64: sums
+  /// stay exact, and SummingMergeTree folds the row into its counterpart at the next merge.
+  /// Embedded mode only (no cluster). Returns the number of buckets repaired.
+  size_t repairConsolidated(Duration window);
+
   /// DDL of a flows table (exposed for tests).
   std::string createTableSQL(size_t resolution_index) const;
   std::string consumerSelectSQL(size_t resolution_index) const;
@@ -68,6 +81,8 @@ class Migrations {
   void flowsTable(size_t i);
   void consumer(size_t i);
   std::string partitionBy(const Resolution& r) const;
+  /// The columns a consolidated table groups by (quoted), TimeReceived, Bytes, Packets excluded.
+  std::vector<std::string> consolidatedKey() const;
   std::string ttlClause(const Resolution& r) const;
   // Cluster mode (clickhouse.cluster set): tables are "<name>_local" (Replicated engines) on
   // every node, created ON CLUSTER, with a Distributed table "<name>" over them.

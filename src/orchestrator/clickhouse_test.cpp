@@ -53,6 +53,80 @@ TEST(Migrations, CreateThenNothingToDo) {
                              "name LIKE '%_log' AND total_rows > 0")), "0");
 }
 
+// The consolidated tables disagree with their sources as a kill -9 between commits leaves them:
+// a raw batch whose views never ran, and a 5-minute part without its 1-minute source.
+TEST(Migrations, RepairConsolidatedAfterUncleanStop) {
+  AKVO_REQUIRE_STORE();
+  auto conn = testing::freshDatabase();
+  Metrics metrics;
+  ClickHouseConfig config;
+  Schema schema;
+  Migrations m(config, schema, *conn, metrics);
+  m.run();
+  auto totals = [&](const char* table) {
+    return trim(conn->query(fmt::format("SELECT sum(Bytes), sum(Packets) FROM {}", table)));
+  };
+  conn->query("INSERT INTO flows (TimeReceived, ExporterAddress, InIfName, SrcAS, Bytes, Packets) "
+              "VALUES (now() - 120, '::ffff:192.0.2.1', 'eth0', 64500, 1000, 10), "
+              "(now(), '::ffff:192.0.2.1', 'eth1', 64501, 2000, 20)");
+  EXPECT_EQ(m.repairConsolidated(std::chrono::minutes(10)), 0u);  // consistent: nothing to do
+  // A raw insert the views did not see.
+  conn->query("DROP VIEW flows_1m0s_consumer");
+  conn->query("INSERT INTO flows (TimeReceived, ExporterAddress, InIfName, SrcAS, Bytes, Packets) "
+              "VALUES (now(), '::ffff:192.0.2.1', 'eth0', 64500, 500, 5), "
+              "(now(), '::ffff:192.0.2.2', 'eth9', 64502, 300, 3)");
+  m.run();  // puts the view back
+  // A 5-minute row with no source (it reaches the hourly table through its view).
+  conn->query("INSERT INTO flows_5m0s (TimeReceived, ExporterAddress, InIfName, Bytes, Packets) "
+              "VALUES (toStartOfFiveMinutes(now()), '::ffff:192.0.2.3', 'eth3', 7000, 70)");
+  ASSERT_EQ(totals("flows"), "3800\t38");
+  ASSERT_EQ(totals("flows_1m0s"), "3000\t30");
+  ASSERT_EQ(totals("flows_5m0s"), "10000\t100");
+  EXPECT_GT(m.repairConsolidated(std::chrono::minutes(10)), 0u);
+  for (const char* t : {"flows_1m0s", "flows_5m0s", "flows_1h0m0s"}) {
+    EXPECT_EQ(totals(t), "3800\t38") << t;
+    // Per key too: the same rows as the source, grouped.
+    EXPECT_EQ(trim(conn->query(fmt::format(
+                  "SELECT sum(Bytes) FROM {} WHERE InIfName = 'eth9' AND SrcAS = 64502", t))),
+              "300")
+        << t;
+  }
+  EXPECT_EQ(m.repairConsolidated(std::chrono::minutes(10)), 0u);  // and now consistent
+  // Outside the window nothing is looked at.
+  conn->query("INSERT INTO flows_1m0s (TimeReceived, ExporterAddress, Bytes, Packets) "
+              "VALUES (toStartOfMinute(now() - 3600), '::ffff:192.0.2.4', 1, 1)");
+  EXPECT_EQ(m.repairConsolidated(std::chrono::minutes(10)), 0u);
+}
+
+// Tables created before a codec changed (here: set back to LZ4 by hand) are migrated to it.
+TEST(Migrations, CodecsFollowTheSchema) {
+  AKVO_REQUIRE_STORE();
+  auto conn = testing::freshDatabase();
+  Metrics metrics;
+  ClickHouseConfig config;
+  Schema schema;
+  Migrations m(config, schema, *conn, metrics);
+  m.run();
+  auto codec = [&](const char* table, const char* column) {
+    return trim(conn->query(fmt::format("SELECT compression_codec FROM system.columns WHERE database = "
+                                        "currentDatabase() AND table = '{}' AND name = '{}'",
+                                        table, column)));
+  };
+  EXPECT_EQ(codec("flows", "SrcPort"), "CODEC(ZSTD(1))");
+  EXPECT_EQ(codec("flows", "Bytes"), "CODEC(T64, ZSTD(1))");
+  conn->query("ALTER TABLE flows MODIFY COLUMN SrcPort CODEC(LZ4)");
+  conn->query("ALTER TABLE flows_1m0s MODIFY COLUMN InIfName CODEC(LZ4)");
+  Migrations again(config, schema, *conn, metrics);
+  again.run();
+  EXPECT_EQ(again.applied(), (std::vector<std::string>{"codec of flows.SrcPort",
+                                                       "codec of flows_1m0s.InIfName"}));
+  EXPECT_EQ(codec("flows", "SrcPort"), "CODEC(ZSTD(1))");
+  EXPECT_EQ(codec("flows_1m0s", "InIfName"), "CODEC(ZSTD(1))");
+  Migrations third(config, schema, *conn, metrics);
+  third.run();
+  EXPECT_TRUE(third.applied().empty());
+}
+
 TEST(Migrations, TtlAndColumnsFollowTheConfiguration) {
   AKVO_REQUIRE_STORE();
   auto conn = testing::freshDatabase();

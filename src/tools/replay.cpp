@@ -38,7 +38,11 @@ ReplayPlan planReplay(const std::vector<std::string>& pcaps) {
   // akvo's own decoders. A datagram that yields no flow (templates, options) is sent first.
   struct Count : decoder::FlowSink {
     uint32_t n = 0;
-    void flow(FlowRecord&) override { n++; }
+    uint64_t packets = 0;
+    void flow(FlowRecord& f) override {
+      n++;
+      packets += f.packets;
+    }
   } count;
   decoder::NetflowDecoder netflow;
   decoder::SflowDecoder sflow;
@@ -49,16 +53,21 @@ ReplayPlan planReplay(const std::vector<std::string>& pcaps) {
   // the same capture, as senders loop), the second counts what a collector that has seen the
   // stream before decodes.
   std::vector<uint32_t> first(all.size());
+  std::vector<uint64_t> first_packets(all.size());
   for (int pass = 0; pass < 2; pass++) {
     for (size_t i = 0; i < all.size(); i++) {
       auto& d = all[i];
       decoder::Input in{std::span<const uint8_t>(d.payload), d.src, d.time};
       count.n = 0;
+      count.packets = 0;
       bool is_sflow = d.payload.size() >= 4 && rd32(d.payload.data()) == 5;
       (is_sflow ? static_cast<decoder::Decoder&>(sflow) : netflow).decode(in, count);
-      if (pass == 0) first[i] = count.n;
+      if (pass == 0) {
+        first[i] = count.n;
+        first_packets[i] = count.packets;
+      }
       if (pass == 1) {
-        ReplayPlan::Datagram g{d.payload, count.n, first[i]};
+        ReplayPlan::Datagram g{d.payload, count.n, first[i], count.packets, first_packets[i]};
         (g.flows == 0 ? plan.templates : plan.data).push_back(std::move(g));
       }
     }
@@ -106,6 +115,7 @@ ReplayResult replay(const ReplayOptions& o) {
       if (d.first_flows < d.flows) {
         send(fds[e], d.payload.data(), d.payload.size(), 0);
         r.warmup_flows += d.first_flows;
+        r.warmup_packets += d.first_packets;
       }
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // templates first
   auto start = std::chrono::steady_clock::now();
@@ -114,6 +124,7 @@ ReplayResult replay(const ReplayOptions& o) {
   std::vector<mmsghdr> msgs(kBatch);
   std::vector<iovec> iov(kBatch);
   std::vector<uint32_t> msg_flows(kBatch);
+  std::vector<uint64_t> msg_packets(kBatch);
   size_t next = 0;
   uint32_t e = 0;
   auto last_template = start;
@@ -147,6 +158,7 @@ ReplayResult replay(const ReplayOptions& o) {
       msgs[n].msg_hdr.msg_iovlen = 1;
       batch_flows += d.flows;
       msg_flows[n] = d.flows;
+      msg_packets[n] = d.packets;
       if (o.max_flows && r.flows + batch_flows >= o.max_flows) {
         n++;
         break;
@@ -160,6 +172,7 @@ ReplayResult replay(const ReplayOptions& o) {
       r.errors += n - unsigned(sent);
       for (int i = 0; i < sent; i++) {
         r.flows += msg_flows[size_t(i)];
+        r.packets += msg_packets[size_t(i)];
         r.bytes += iov[size_t(i)].iov_len;
       }
     }

@@ -25,6 +25,10 @@ struct ReplayResult {
   /// per exporter before the timed run, and what a collector that had never seen the exporter
   /// decodes of them. Not in `flows`.
   uint64_t warmup_flows = 0;
+  /// Packets counted in the flows sent (as exporters count them, not multiplied by sampling),
+  /// in the timed run and in the warm-up datagrams: what a collector that sums the packets of
+  /// every flow it received must find.
+  uint64_t packets = 0, warmup_packets = 0;
   double seconds = 0;
 };
 
@@ -39,6 +43,7 @@ struct ReplayPlan {
     std::vector<uint8_t> payload;
     uint32_t flows = 0;        ///< decoded by a collector that knows every template
     uint32_t first_flows = 0;  ///< decoded by a collector seeing this exporter for the first time
+    uint64_t packets = 0, first_packets = 0;  ///< sum of the packets of those flows
   };
   std::vector<Datagram> templates, data;
 };
