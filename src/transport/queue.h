@@ -1,8 +1,10 @@
 #pragma once
 /// The embedded transport: bounded queues of datagrams between inlet and outlet, one per outlet
 /// worker (the inlet picks the queue by exporter so that one worker sees all of an exporter's
-/// datagrams and owns its templates). Buffers are swapped, never copied or freed: in steady
-/// state nothing is allocated. A full queue drops: the inlet never blocks on the outlet.
+/// datagrams and owns its templates); one consumer (worker) per queue. Buffers are swapped,
+/// never copied or freed: in steady state nothing is allocated. A full queue drops: the inlet
+/// never blocks on the outlet.
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <condition_variable>
@@ -57,7 +59,7 @@ class DatagramQueue : public DatagramSource {
         count_++;
         n++;
       }
-      wake = n && waiting_ > 0;
+      wake = n && waiting_ > 0 && count_ >= want_;
     }
     // A busy worker is not waiting: no wake-up call (a futex syscall) for it.
     if (wake) cv_.notify_one();
@@ -68,9 +70,18 @@ class DatagramQueue : public DatagramSource {
   /// count; 0 with closed() true means the queue is closed and drained.
   size_t pop(std::span<Datagram> out, std::chrono::milliseconds wait) override {
     std::unique_lock lock(mutex_);
-    if (count_ == 0 && !closed_) {
+    if (count_ < kGather && !closed_ && wait.count() > 0) {
       waiting_++;
-      cv_.wait_for(lock, wait, [&] { return count_ > 0 || closed_; });
+      // First give the inlet up to kGatherWait to gather a handful: one wake-up per handful
+      // instead of one per push (context switches were a sixth of the front end's CPU at
+      // 250 k datagrams/s). Then, if nothing came, wait for the first datagram.
+      auto gather = std::min<std::chrono::microseconds>(wait, kGatherWait);
+      want_ = kGather;
+      cv_.wait_for(lock, gather, [&] { return count_ >= kGather || closed_; });
+      if (count_ == 0 && !closed_ && wait > gather) {
+        want_ = 1;
+        cv_.wait_for(lock, wait - gather, [&] { return count_ > 0 || closed_; });
+      }
       waiting_--;
     }
     size_t n = 0;
@@ -111,7 +122,10 @@ class DatagramQueue : public DatagramSource {
   std::vector<Datagram> slots_;
   size_t head_ = 0, count_ = 0;
   bool closed_ = false;
-  size_t waiting_ = 0;  // consumers in pop(), waiting for a datagram
+  size_t waiting_ = 0;  // consumers in pop(), waiting for datagrams
+  size_t want_ = 1;     // how many the waiting consumer waits for (one consumer per queue)
+  static constexpr size_t kGather = 16;
+  static constexpr std::chrono::microseconds kGatherWait{1000};
 };
 
 /// Where the inlet sends datagrams: the embedded queues, or Kafka.
