@@ -14,12 +14,7 @@ ORCH_HTTP=$(free_port); OUT1_HTTP=$(free_port); OUT2_HTTP=$(free_port)
 IN1_HTTP=$(free_port); IN2_HTTP=$(free_port); CONSOLE_HTTP=$(free_port)
 IN1_UDP=$(free_port); IN2_UDP=$(free_port)
 KAFKA="kafka: {brokers: [127.0.0.1:$KAFKA_PORT], topic-configuration: {num-partitions: 4}, max-workers: 2, partitioning: random}"
-CONFIG="$TMP/orchestrator.yaml"
-cat > "$CONFIG" <<YAML
-clickhouse: {path: $TMP/data}
-http: {listen: 127.0.0.1:$ORCH_HTTP, max-body-size: 268435456}
-$KAFKA
-YAML
+orchestrator_config  # $CONFIG: embedded store, $KAFKA, HTTP on $ORCH_HTTP
 for i in 1 2; do
   port_var="OUT${i}_HTTP"
   cat > "$TMP/outlet$i.yaml" <<YAML

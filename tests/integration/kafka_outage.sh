@@ -8,12 +8,7 @@ OUTAGE=${KAFKA_OUTAGE:-30}
 start_kafka
 ORCH_HTTP=$(free_port); OUT_HTTP=$(free_port); IN_HTTP=$(free_port); IN_UDP=$(free_port)
 KAFKA="kafka: {brokers: [127.0.0.1:$KAFKA_PORT], topic-configuration: {num-partitions: 2}, max-workers: 2, queue-size: 20, message-timeout: 120s}"
-CONFIG="$TMP/orchestrator.yaml"
-cat > "$CONFIG" <<YAML
-clickhouse: {path: $TMP/data}
-http: {listen: 127.0.0.1:$ORCH_HTTP, max-body-size: 268435456}
-$KAFKA
-YAML
+orchestrator_config  # $CONFIG: embedded store, $KAFKA, HTTP on $ORCH_HTTP
 cat > "$TMP/outlet.yaml" <<YAML
 clickhouse: {servers: ["127.0.0.1:$ORCH_HTTP/clickhouse"]}
 http: {listen: 127.0.0.1:$OUT_HTTP}

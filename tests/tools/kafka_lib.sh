@@ -36,6 +36,17 @@ stop_role() {
   wait "${!v}" || rc=$?
   [[ $rc -eq 0 ]] || { tail -20 "$TMP/$1.log" >&2; fail "$1 exited with $rc on SIGTERM"; }
 }
+# orchestrator_config: writes the orchestrator's config (embedded store in $TMP/data, $KAFKA,
+# HTTP on $ORCH_HTTP) to $CONFIG.
+orchestrator_config() {
+  CONFIG="$TMP/orchestrator.yaml"
+  cat > "$CONFIG" <<YAML
+clickhouse: {path: $TMP/data}
+http: {listen: 127.0.0.1:$ORCH_HTTP, max-body-size: 268435456}
+$KAFKA
+YAML
+}
+
 # metric PORT NAME: sum of a metric over its labels.
 metric() {
   curl -sf "http://127.0.0.1:$1/api/v0/metrics" |
