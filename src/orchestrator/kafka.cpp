@@ -40,9 +40,8 @@ int partitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
   return n;
 }
 
-}  // namespace
-
-std::string ensureTemplatesTopic(const KafkaConfig& c, std::chrono::milliseconds timeout) {
+// An admin client (a producer handle and an event queue) on the configured brokers.
+void openAdmin(const KafkaConfig& c, Handle& h) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   auto setc = [&](const std::string& k, const std::string& v) {
@@ -54,13 +53,20 @@ std::string ensureTemplatesTopic(const KafkaConfig& c, std::chrono::milliseconds
   setc("bootstrap.servers", c.bootstrap());
   setc("allow.auto.create.topics", "false");
   for (const auto& [k, v] : c.options) setc(k, v);
-  Handle h;
   h.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!h.rk) {
     rd_kafka_conf_destroy(conf);
     throw std::runtime_error(std::string("kafka admin: ") + err);
   }
   h.q = rd_kafka_queue_new(h.rk);
+}
+
+}  // namespace
+
+std::string ensureTemplatesTopic(const KafkaConfig& c, std::chrono::milliseconds timeout) {
+  char err[512];
+  Handle h;
+  openAdmin(c, h);
   const std::string topic = c.templatesTopic();
   const int tmo = int(timeout.count());
   rd_kafka_NewTopic_t* nt =
@@ -89,23 +95,8 @@ std::string ensureTemplatesTopic(const KafkaConfig& c, std::chrono::milliseconds
 
 std::string ensureKafkaTopic(const KafkaConfig& c, std::chrono::milliseconds timeout) {
   char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  auto setc = [&](const std::string& k, const std::string& v) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(fmt::format("kafka: {}={}: {}", k, v, err));
-    }
-  };
-  setc("bootstrap.servers", c.bootstrap());
-  setc("allow.auto.create.topics", "false");
-  for (const auto& [k, v] : c.options) setc(k, v);
   Handle h;
-  h.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (!h.rk) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(std::string("kafka admin: ") + err);
-  }
-  h.q = rd_kafka_queue_new(h.rk);
+  openAdmin(c, h);
   const std::string topic = c.fullTopic();
   const int tmo = int(timeout.count());
 
