@@ -1,15 +1,15 @@
 #pragma once
 /// The flow record: one decoded, enriched flow. Decoders fill it, enrichment completes it, the
 /// batch encoder appends it to a columnar batch. It is reused: workers own one and reset it per
-/// flow, so it holds no heap memory (strings are views into longer-lived storage: metadata
-/// caches, configuration, the classifier cache; they must stay valid until the record has been
-/// appended to its batch).
+/// flow, so it holds no heap memory. Enrichment strings are interned (`IStr`): they never dangle, and
+/// the batch maps them to dictionary indexes by id.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <string_view>
 
+#include "common/intern.h"
 #include "common/ip.h"
 
 namespace akvo {
@@ -48,24 +48,24 @@ struct FlowRecord {
 
   // Exporter.
   IPv6Addr exporter_address;
-  std::string_view exporter_name, exporter_group, exporter_role, exporter_site, exporter_region,
+  IStr exporter_name, exporter_group, exporter_role, exporter_site, exporter_region,
       exporter_tenant;
 
   // L3 addresses and routing.
   IPv6Addr src_addr, dst_addr;
   uint8_t src_net_mask = 0, dst_net_mask = 0;
   uint32_t src_as = 0, dst_as = 0;
-  std::string_view src_net_name, dst_net_name, src_net_role, dst_net_role, src_net_site,
+  IStr src_net_name, dst_net_name, src_net_role, dst_net_role, src_net_site,
       dst_net_site, src_net_region, dst_net_region, src_net_tenant, dst_net_tenant;
   char src_country[2] = {0, 0}, dst_country[2] = {0, 0};
-  std::string_view src_geo_city, dst_geo_city, src_geo_state, dst_geo_state;
+  IStr src_geo_city, dst_geo_city, src_geo_state, dst_geo_state;
   IPv6Addr next_hop;
 
   // Interfaces: the indexes come from the flow; the rest from metadata and classifiers.
   uint32_t in_if = 0, out_if = 0;
-  std::string_view in_if_name, out_if_name, in_if_description, out_if_description;
+  IStr in_if_name, out_if_name, in_if_description, out_if_description;
   uint32_t in_if_speed = 0, out_if_speed = 0;  ///< Mbps.
-  std::string_view in_if_connectivity, out_if_connectivity, in_if_provider, out_if_provider;
+  IStr in_if_connectivity, out_if_connectivity, in_if_provider, out_if_provider;
   Boundary in_if_boundary = Boundary::kUndefined, out_if_boundary = Boundary::kUndefined;
 
   // L2 to L4.

@@ -28,14 +28,6 @@ std::optional<IPv6Addr> IPv6Addr::parse(std::string_view text) {
   return std::nullopt;
 }
 
-bool IPv6Prefix::contains(const IPv6Addr& a) const {
-  unsigned full = len / 8, rest = len % 8;
-  if (std::memcmp(a.bytes.data(), addr.bytes.data(), full) != 0) return false;
-  if (rest == 0) return true;
-  uint8_t mask = uint8_t(0xff << (8 - rest));
-  return (a.bytes[full] & mask) == (addr.bytes[full] & mask);
-}
-
 std::string IPv6Prefix::toString() const {
   if (addr.isV4Mapped() && len >= 96) return fmt::format("{}/{}", addr.toString(), len - 96);
   return fmt::format("{}/{}", addr.toString(), len);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+
 namespace akvo {
 
 TEST(IP, ParseAndPrint) {
@@ -19,6 +20,20 @@ TEST(IP, ParseAndPrint) {
   EXPECT_TRUE(p->contains(*IPv6Addr::parse("192.0.2.200")));
   EXPECT_FALSE(p->contains(*IPv6Addr::parse("192.0.3.1")));
   EXPECT_FALSE(IPv6Prefix::parse("192.0.2.0/33"));
+}
+
+// contains() against a bit-by-bit reference, at every length and on both sides of each bit.
+TEST(IP, PrefixContainsEveryLength) {
+  IPv6Addr base = *IPv6Addr::parse("2001:db8:1234:5678:9abc:def0:1357:9bdf");
+  for (unsigned len = 0; len <= 128; len++) {
+    IPv6Prefix p{base, uint8_t(len)};
+    for (unsigned bit = 0; bit < 128; bit++) {
+      IPv6Addr a = base;
+      a.bytes[bit / 8] ^= uint8_t(0x80 >> (bit % 8));
+      EXPECT_EQ(p.contains(a), bit >= len) << "len " << len << " bit " << bit;
+    }
+    EXPECT_TRUE(p.contains(base));
+  }
 }
 
 }  // namespace akvo

@@ -3,7 +3,11 @@
 #include <array>
 #include <cstddef>
 #include <cstring>
+#include <cstdlib>
+#include <new>
 #include <optional>
+
+#include <sys/mman.h>
 
 namespace akvo {
 
@@ -41,19 +45,6 @@ inline void put(std::string& out, T v) {
   char b[sizeof(T)];
   std::memcpy(b, &v, sizeof(T));  // little-endian host
   out.append(b, sizeof(T));
-}
-
-// Equality of short byte strings without a call to memcmp.
-inline bool sameBytes(const char* a, const char* b, size_t n) {
-  for (; n >= 8; a += 8, b += 8, n -= 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a, 8);
-    std::memcpy(&y, b, 8);
-    if (x != y) return false;
-  }
-  for (; n; a++, b++, n--)
-    if (*a != *b) return false;
-  return true;
 }
 
 inline std::string_view ipView(const IPv6Addr& a) {
@@ -124,51 +115,32 @@ struct NativeBatch::Column {
   uint32_t offset;   // of the field in FlowRecord
   ColumnKey key;
   std::string name, type;
-  std::string fixed;
+  char* fixed = nullptr;     // in the batch's block
   std::string elems;        // arrays only
   uint64_t elem_count = 0;  // arrays only
   std::unique_ptr<LowCardinalityDict> dict;  // LowCardinality only
-  // LowCardinality(String): dictionary indexes by string address, in a small open-addressing
-  // table (emptied when half full). Enriched strings are views into caches, so the same few
-  // addresses come back flow after flow; a hit is still checked byte for byte against the
-  // dictionary, because an address can be reused for another value.
+  // LowCardinality(String): dictionary indexes by interned string id, direct-mapped. An id
+  // names one string for the life of the process, so a hit needs no byte comparison.
   struct Memo {
-    const char* p = nullptr;
-    uint32_t len = 0, idx = 0;
+    uint32_t id = 0, idx = 0;
   };
-  static constexpr size_t kMemoSlots = 128;
+  static constexpr size_t kMemoSlots = 256;
   std::array<Memo, kMemoSlots> memo{};
-  size_t memo_used = 0;
   // LowCardinality(IPv6): the last value and its index.
   IPv6Addr last_ip{};
   uint32_t last_ip_idx = 0;
 
   void resetMemo() {
     memo.fill(Memo{});
-    memo_used = 0;
     last_ip = IPv6Addr{};
     last_ip_idx = 0;
   }
-  uint32_t lcString(std::string_view v) {
-    if (v.empty()) return 0;
-    size_t i = (reinterpret_cast<uintptr_t>(v.data()) * 0x9E3779B97F4A7C15ull) >> 57;
-    for (;; i = (i + 1) % kMemoSlots) {
-      Memo& m = memo[i];
-      if (m.p == v.data() && m.len == v.size()) {
-        if (!sameBytes(dict->data(m.idx), v.data(), v.size())) m.idx = dict->index(v);
-        return m.idx;
-      }
-      if (!m.p) break;
-    }
-    uint32_t idx = dict->index(v);
-    if (memo_used >= kMemoSlots / 2) {
-      memo.fill(Memo{});
-      memo_used = 0;
-      i = (reinterpret_cast<uintptr_t>(v.data()) * 0x9E3779B97F4A7C15ull) >> 57;
-    }
-    memo[i] = Memo{v.data(), uint32_t(v.size()), idx};
-    memo_used++;
-    return idx;
+  uint32_t lcString(const IStr& v) {
+    uint32_t id = v.id();
+    if (!id) return 0;
+    Memo& m = memo[id & (kMemoSlots - 1)];
+    if (m.id != id) m = Memo{id, dict->index(v.view())};
+    return m.idx;
   }
   uint32_t lcIPv6(const IPv6Addr& a) {
     uint64_t w[2], l[2];
@@ -333,15 +305,33 @@ NativeBatch::~NativeBatch() = default;
 NativeBatch::NativeBatch(NativeBatch&&) noexcept = default;
 NativeBatch& NativeBatch::operator=(NativeBatch&&) noexcept = default;
 
+// The fixed-width parts of all columns share one block, asked for in huge pages: a row writes
+// to every column, and with one small page per column the stores of a row missed the TLB
+// (57 pages per row; the copies were 40 % of the append time).
 void NativeBatch::grow() {
   capacity_ = capacity_ ? capacity_ * 2 : 4096;
+  size_t bytes = 0;
+  for (const Column& c : columns_) bytes += ((capacity_ * c.width + 63) & ~size_t(63)) + 64;
+  constexpr size_t kHuge = 2 << 20;
+  bytes = (bytes + kHuge - 1) & ~(kHuge - 1);
+  auto block = std::unique_ptr<char, Free>(static_cast<char*>(std::aligned_alloc(kHuge, bytes)));
+  if (!block) throw std::bad_alloc();
+  madvise(block.get(), bytes, MADV_HUGEPAGE);
+  char* p = block.get();
+  for (Column& c : columns_) {
+    if (rows_) std::memcpy(p, c.fixed, rows_ * c.width);
+    c.fixed = p;
+    // One cache line more than needed, so that a row's stores do not all fall in the same
+    // cache set (the column sizes are multiples of 4 KiB).
+    p += ((capacity_ * c.width + 63) & ~size_t(63)) + 64;
+  }
+  block_ = std::move(block);
   for (auto& g : copy_) g.clear();
   lc_strings_.clear();
   lc_ips_.clear();
   arrays_.clear();
   for (Column& c : columns_) {
-    c.fixed.resize(capacity_ * c.width);
-    Slot slot{c.fixed.data(), c.offset, &c};
+    Slot slot{c.fixed, c.offset, &c};
     switch (c.op) {
       case Column::Op::kCopy1: copy_[0].push_back(slot); break;
       case Column::Op::kCopy2: copy_[1].push_back(slot); break;
@@ -375,7 +365,7 @@ void NativeBatch::append(const FlowRecord& f) {
   copyAll<8>(copy_[3], src, row);
   copyAll<16>(copy_[4], src, row);
   for (const Slot& s : lc_strings_) {
-    uint32_t idx = s.column->lcString(*reinterpret_cast<const std::string_view*>(src + s.offset));
+    uint32_t idx = s.column->lcString(*reinterpret_cast<const IStr*>(src + s.offset));
     std::memcpy(s.base + row * 4, &idx, 4);
   }
   for (const Slot& s : lc_ips_) {
@@ -416,7 +406,7 @@ void NativeBatch::encode(std::string& out) const {
   for (const Column& c : columns_) {
     writeStringBinary(out, c.name);
     writeStringBinary(out, c.type);
-    std::string_view fixed(c.fixed.data(), rows_ * c.width);
+    std::string_view fixed(c.fixed, rows_ * c.width);
     switch (c.op) {
       case Column::Op::kArrayU32:
       case Column::Op::kArrayLarge:

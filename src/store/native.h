@@ -4,6 +4,7 @@
 /// and LowCardinality dictionaries keep their capacity across clear(): after the first batches,
 /// appending allocates nothing.
 #include <array>
+#include <cstdlib>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -66,6 +67,10 @@ class NativeBatch {
 
  private:
   void grow();
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  std::unique_ptr<char, Free> block_;  ///< every column's fixed-width part
   std::array<std::vector<Slot>, 5> copy_;  ///< plain copies of 1, 2, 4, 8 and 16 bytes
   std::vector<Slot> lc_strings_, lc_ips_, arrays_;
   std::vector<Column> columns_;

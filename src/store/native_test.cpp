@@ -168,37 +168,55 @@ TEST(NativeBatch, EveryColumnRoundTrips) {
             "\t\t[]\t[]\t::\t1");
 }
 
-// The batch remembers dictionary indexes by string address; an address that later holds
-// another value (a cache entry freed and reused) must not bring the old value back.
-TEST(NativeBatch, ReusedStringAddressKeepsItsNewValue) {
+// The batch remembers dictionary indexes by interned id in a direct-mapped memo: values that
+// share a memo slot (more distinct strings than slots, in an order that evicts) must each keep
+// their own value, and equal strings built from different buffers are one dictionary entry.
+TEST(NativeBatch, InternedStringsKeepTheirValues) {
   AKVO_REQUIRE_STORE();
   Fixture fx;
-  char buf[16];
   FlowRecord f;
   f.time_received = recent();
   f.sampling_rate = 1;
+  char buf[16];
   const char* names[] = {"alpha", "bravo", "alpha", "delta", "bravo"};
   for (int i = 0; i < 5; i++) {
-    std::memcpy(buf, names[i], 5);
-    f.exporter_name = std::string_view(buf, 5);
+    std::memcpy(buf, names[i], 5);  // the same buffer for every value
+    f.exporter_name = IStr(std::string_view(buf, 5));
     f.bytes = uint64_t(i + 1);
     fx.batch.append(f);
   }
-  // Many distinct addresses, more than the memo holds, with values that repeat.
-  std::vector<std::string> owned;
-  for (int i = 0; i < 1000; i++) owned.push_back(fmt::format("name{}", i % 37));
-  for (int i = 0; i < 1000; i++) {
-    f.exporter_name = owned[size_t(i)];
-    f.bytes = uint64_t(100 + i);
+  std::vector<IStr> owned;
+  for (int i = 0; i < 1000; i++) owned.push_back(IStr(fmt::format("name{}", i % 613)));
+  for (int i = 0; i < 3000; i++) {
+    f.exporter_name = owned[size_t(i * 7 % 1000)];
+    f.bytes = uint64_t(100 + i * 7 % 1000);
     fx.batch.append(f);
   }
   fx.insert();
   EXPECT_EQ(fx.q("SELECT groupArray(ExporterName) FROM (SELECT ExporterName FROM flows WHERE Bytes < 100 "
                  "ORDER BY Bytes)"),
             "['alpha','bravo','alpha','delta','bravo']");
-  EXPECT_EQ(fx.q("SELECT countIf(ExporterName != concat('name', toString((Bytes - 100) % 37))), "
+  EXPECT_EQ(fx.q("SELECT countIf(ExporterName != concat('name', toString((Bytes - 100) % 613))), "
                  "uniqExact(ExporterName) FROM flows WHERE Bytes >= 100"),
-            "0\t37");
+            "0\t613");
+}
+
+TEST(IStr, OneIdPerDistinctString) {
+  std::string a = "transit", b = std::string("trans") + "it";
+  IStr x(a), y(b), z("pni"), empty(std::string_view{});
+  EXPECT_EQ(x.id(), y.id());
+  EXPECT_EQ(x.data(), y.data());  // stored once
+  EXPECT_NE(x.data(), a.data());  // not a view of the caller's buffer
+  EXPECT_NE(x.id(), z.id());
+  EXPECT_EQ(empty.id(), 0u);
+  EXPECT_TRUE(empty.empty());
+  EXPECT_EQ(x, "transit");
+  EXPECT_EQ(fmt::format("{}", z), "pni");
+  uint64_t before = internedStrings();
+  IStr again("transit");
+  EXPECT_EQ(internedStrings(), before);
+  IStr fresh(fmt::format("fresh-{}", before));
+  EXPECT_EQ(internedStrings(), before + 1);
 }
 
 // Batches are reused after clear(): the dictionaries and memos start over, and a batch larger

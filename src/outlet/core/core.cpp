@@ -156,9 +156,7 @@ class CoreEnricher : public FlowEnricher {
     if (f.in_if == 0 && f.out_if == 0) pending_[kNoInterfaces]++;
     const IfSlot* in_slot = f.in_if ? interfaceFor(f.exporter_address, f.in_if, f.src_vlan) : nullptr;
     const IfSlot* out_slot = f.out_if ? interfaceFor(f.exporter_address, f.out_if, f.dst_vlan) : nullptr;
-    const metadata::Entry* in = in_slot ? in_slot->entry : nullptr;
-    const metadata::Entry* out = out_slot ? out_slot->entry : nullptr;
-    const metadata::Entry* any = in && in->answer.found ? in : out && out->answer.found ? out : nullptr;
+    const IfSlot* any = in_slot && in_slot->found ? in_slot : out_slot && out_slot->found ? out_slot : nullptr;
     if (!any) pending_[kMetadataMissing]++;
 
     // 3. Sampling rate: override, then default when the flow has none.
@@ -181,28 +179,19 @@ class CoreEnricher : public FlowEnricher {
     }
     if (rate_multiplier_ > 1) f.sampling_rate = uint64_t(double(f.sampling_rate) * rate_multiplier_ + 0.5);
 
-    // 4. Exporter: metadata, then classifiers (unless the metadata classified it).
+    // 4. Exporter: metadata, then classifiers (unless the metadata classified it), as resolved
+    // when the slot was filled.
     if (any) {
-      const auto& e = any->answer.exporter;
-      f.exporter_name = e.name;
-      if (e.classified() || core_.exporter_rules_.empty()) {
-        f.exporter_group = e.group;
-        f.exporter_role = e.role;
-        f.exporter_site = e.site;
-        f.exporter_region = e.region;
-        f.exporter_tenant = e.tenant;
-      } else {
-        const classifier::ExporterResult& r = exporterClass(f.exporter_address, e.name);
-        if (r.reject) {
-          pending_[kRejected]++;
-          return false;
-        }
-        f.exporter_group = r.group;
-        f.exporter_role = r.role;
-        f.exporter_site = r.site;
-        f.exporter_region = r.region;
-        f.exporter_tenant = r.tenant;
+      if (any->exporter_reject) {
+        pending_[kRejected]++;
+        return false;
       }
+      f.exporter_name = any->exporter_name;
+      f.exporter_group = any->exporter_group;
+      f.exporter_role = any->exporter_role;
+      f.exporter_site = any->exporter_site;
+      f.exporter_region = any->exporter_region;
+      f.exporter_tenant = any->exporter_tenant;
     }
 
     // 5. Interfaces, output then input.
@@ -362,16 +351,26 @@ class CoreEnricher : public FlowEnricher {
     return *(exporter_cls_ = &exporters_.emplace(exporter, std::move(r)).first->second);
   }
 
-  // One interface of one exporter (and VLAN when interface rules use it): its metadata entry
-  // and its classification, both owned by the maps below. The slots are a direct-mapped front
-  // for them, so a flow costs one slot compare per interface instead of two hash lookups;
-  // clearing the maps bumps epoch_, which empties every slot at once.
+  // One interface of one exporter (and VLAN when interface rules use it): its metadata entry,
+  // and what a flow takes from it (interface and exporter names and classes, interned),
+  // resolved from metadata and classifiers when the slot is filled. The slots are a
+  // direct-mapped front for the maps below, so a flow costs one slot compare per interface and
+  // copies; clearing the maps bumps epoch_, which empties every slot at once.
   struct IfSlot {
     IPv6Addr exporter;
     uint32_t ifindex = 0, vlan = 0;
     uint64_t epoch = 0;
     const metadata::Entry* entry = nullptr;
-    const classifier::InterfaceResult* cls = nullptr;  // null: not classified by rules
+    bool found = false;         // the metadata knows this exporter
+    bool has_info = false;      // name, description and speed known
+    bool has_class = false;     // provider, connectivity and boundary set
+    bool reject = false;        // an interface rule rejects its flows
+    bool exporter_reject = false;
+    uint32_t speed = 0;
+    Boundary boundary = Boundary::kUndefined;
+    IStr name, description, provider, connectivity;
+    IStr exporter_name, exporter_group, exporter_role, exporter_site, exporter_region,
+        exporter_tenant;
   };
   static constexpr size_t kIfSlots = 1024;
 
@@ -384,13 +383,62 @@ class CoreEnricher : public FlowEnricher {
       if (s.entry) s.entry->touch(now_);
       return &s;
     }
+    s = IfSlot{};
     s.exporter = exporter;
     s.ifindex = ifindex;
     s.vlan = v;
     s.epoch = epoch_;
     s.entry = metadataFor(exporter, ifindex);
-    s.cls = classifyInterface(exporter, s.entry, ifindex, v, vlan);
+    fillSlot(s, classifyInterface(exporter, s.entry, ifindex, v, vlan));
     return &s;
+  }
+
+  void fillSlot(IfSlot& s, const classifier::InterfaceResult* cls) {
+    const metadata::Entry* e = s.entry;
+    if (!e || !e->answer.found) return;
+    s.found = true;
+    const metadata::ExporterInfo& x = e->answer.exporter;
+    s.exporter_name = IStr(x.name);
+    if (x.classified() || core_.exporter_rules_.empty()) {
+      s.exporter_group = IStr(x.group);
+      s.exporter_role = IStr(x.role);
+      s.exporter_site = IStr(x.site);
+      s.exporter_region = IStr(x.region);
+      s.exporter_tenant = IStr(x.tenant);
+    } else {
+      const classifier::ExporterResult& r = exporterClass(s.exporter, x.name);
+      s.exporter_reject = r.reject;
+      s.exporter_group = IStr(r.group);
+      s.exporter_role = IStr(r.role);
+      s.exporter_site = IStr(r.site);
+      s.exporter_region = IStr(r.region);
+      s.exporter_tenant = IStr(r.tenant);
+    }
+    const metadata::InterfaceInfo& info = e->answer.iface;
+    s.has_info = true;
+    s.name = IStr(info.name);
+    s.description = IStr(info.description);
+    s.speed = info.speed;
+    if (!cls) {
+      // Classified by metadata, no rules, or nothing known to classify yet.
+      if (info.classified() || core_.interface_rules_.empty()) {
+        s.has_class = true;
+        s.provider = IStr(info.provider);
+        s.connectivity = IStr(info.connectivity);
+        s.boundary = info.boundary;
+      }
+      return;
+    }
+    if (cls->reject) {
+      s.reject = true;
+      return;
+    }
+    s.has_class = true;
+    s.name = IStr(cls->name);
+    s.description = IStr(cls->description);
+    s.provider = IStr(cls->provider);
+    s.connectivity = IStr(cls->connectivity);
+    s.boundary = cls->boundary;
   }
 
   const classifier::InterfaceResult* classifyInterface(const IPv6Addr& exporter,
@@ -416,33 +464,20 @@ class CoreEnricher : public FlowEnricher {
     return &it->second;
   }
 
-  bool applyInterface(const IfSlot* slot, std::string_view& name, std::string_view& description,
-                      uint32_t& speed, std::string_view& provider,
-                      std::string_view& connectivity, Boundary& boundary) {
+  static bool applyInterface(const IfSlot* slot, IStr& name, IStr& description, uint32_t& speed,
+                             IStr& provider, IStr& connectivity, Boundary& boundary) {
     if (!slot) return true;  // no interface index
-    const metadata::Entry* e = slot->entry;
-    const metadata::InterfaceInfo* info = e && e->answer.found ? &e->answer.iface : nullptr;
-    if (info) {
-      name = info->name;
-      description = info->description;
-      speed = info->speed;
+    if (slot->reject) return false;
+    if (slot->has_info) {
+      name = slot->name;
+      description = slot->description;
+      speed = slot->speed;
     }
-    if (!slot->cls) {
-      // Classified by metadata, no rules, or nothing known to classify yet.
-      if (info && (info->classified() || core_.interface_rules_.empty())) {
-        provider = info->provider;
-        connectivity = info->connectivity;
-        boundary = info->boundary;
-      }
-      return true;
+    if (slot->has_class) {
+      provider = slot->provider;
+      connectivity = slot->connectivity;
+      boundary = slot->boundary;
     }
-    const classifier::InterfaceResult& r = *slot->cls;
-    if (r.reject) return false;
-    name = r.name;
-    description = r.description;
-    provider = r.provider;
-    connectivity = r.connectivity;
-    boundary = r.boundary;
     return true;
   }
 
@@ -476,10 +511,8 @@ class CoreEnricher : public FlowEnricher {
   }
 
   static void applyNetwork(const NetworkAttributes* net, const GeoInfo& geo,
-                           std::string_view& name, std::string_view& role,
-                           std::string_view& site, std::string_view& region,
-                           std::string_view& tenant, char (&country)[2], std::string_view& city,
-                           std::string_view& state) {
+                           IStr& name, IStr& role, IStr& site, IStr& region, IStr& tenant,
+                           char (&country)[2], IStr& city, IStr& state) {
     // Static networks first; GeoIP fills what they leave unset.
     if (net) {
       name = net->name;

@@ -71,6 +71,8 @@ Traffic makeTraffic(int protocol) {
   return t;
 }
 
+size_t kBatchRows = getenv("BATCH_ROWS") ? size_t(atol(getenv("BATCH_ROWS"))) : 50000;
+
 class Sink : public decoder::FlowSink {
  public:
   FlowEnricher* enricher = nullptr;
@@ -83,7 +85,7 @@ class Sink : public decoder::FlowSink {
     }
     if (batch) {
       batch->append(f);
-      if (batch->rows() >= 50000) batch->clear();
+      if (batch->rows() >= kBatchRows) batch->clear();
     }
     flows++;
   }
@@ -177,7 +179,7 @@ void BM_NetworksLookup(benchmark::State& state) {
     IPv6Prefix p{IPv6Addr::fromV4(rng() & 0xffffff00u), uint8_t(96 + 16 + rng() % 9)};
     for (unsigned b = p.len; b < 128; b++) p.addr.bytes[b / 8] &= uint8_t(~(0x80 >> (b % 8)));
     NetworkAttributes a;
-    a.name = "net" + std::to_string(i);
+    a.name = IStr("net" + std::to_string(i));
     c.networks.emplace_back(p, a);
   }
   Networks nets(c);

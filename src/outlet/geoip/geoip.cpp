@@ -112,9 +112,9 @@ GeoInfo GeoDatabases::lookup(const IPv6Addr& a, uint8_t* prefix_len) const {
         g.country[1] = country[1];
       }
     }
-    if (getString(e, city, "city", "names", "en") || getString(e, city, "city")) g.city = city;
+    if (getString(e, city, "city", "names", "en") || getString(e, city, "city")) g.city = IStr(city);
     if (getString(e, state, "subdivisions", "0", "iso_code") || getString(e, state, "region"))
-      g.state = state;
+      g.state = IStr(state);
   }
   if (prefix_len) *prefix_len = len;
   return g;

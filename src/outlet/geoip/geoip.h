@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/intern.h"
 #include "common/ip.h"
 #include "common/metrics.h"
 
@@ -20,11 +21,11 @@ struct MMDB_s;
 
 namespace akvo {
 
-/// What GeoIP says of one address. Views point into the database snapshot.
+/// What GeoIP says of one address (city and state interned).
 struct GeoInfo {
   uint32_t asn = 0;
   char country[2] = {0, 0};
-  std::string_view city, state;
+  IStr city, state;
 };
 
 /// One set of opened databases. Immutable once built; lookups are thread-safe.

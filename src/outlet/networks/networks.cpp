@@ -17,7 +17,7 @@
 namespace akvo {
 
 void NetworkAttributes::inherit(const NetworkAttributes& p) {
-  auto fill = [](std::string& a, const std::string& b) {
+  auto fill = [](auto& a, const auto& b) {
     if (a.empty()) a = b;
   };
   fill(name, p.name);
@@ -34,7 +34,7 @@ void NetworkAttributes::inherit(const NetworkAttributes& p) {
 NetworkAttributes parseNetworkAttributes(const YAML::Node& n) {
   NetworkAttributes a;
   if (n.IsScalar()) {
-    a.name = n.Scalar();
+    a.name = IStr(n.Scalar());
     return a;
   }
   if (!n.IsMap()) throw std::invalid_argument("expected a name or a mapping of attributes");
@@ -42,13 +42,13 @@ NetworkAttributes parseNetworkAttributes(const YAML::Node& n) {
     std::string k = kv.first.as<std::string>();
     if (!kv.second.IsScalar()) throw std::invalid_argument(fmt::format("{}: expected a scalar", k));
     std::string v = kv.second.Scalar();
-    if (k == "name") a.name = v;
-    else if (k == "role") a.role = v;
-    else if (k == "site") a.site = v;
-    else if (k == "region") a.region = v;
-    else if (k == "tenant") a.tenant = v;
-    else if (k == "city") a.city = v;
-    else if (k == "state") a.state = v;
+    if (k == "name") a.name = IStr(v);
+    else if (k == "role") a.role = IStr(v);
+    else if (k == "site") a.site = IStr(v);
+    else if (k == "region") a.region = IStr(v);
+    else if (k == "tenant") a.tenant = IStr(v);
+    else if (k == "city") a.city = IStr(v);
+    else if (k == "state") a.state = IStr(v);
     else if (k == "country") a.country = v;
     else if (k == "asn") {
       std::string digits = v;

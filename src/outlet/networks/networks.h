@@ -11,12 +11,14 @@
 #include <thread>
 
 #include "common/config.h"
+#include "common/intern.h"
 #include "outlet/networks/prefix_tree.h"
 
 namespace akvo {
 
 struct NetworkAttributes {
-  std::string name, role, site, region, tenant, city, state, country;
+  IStr name, role, site, region, tenant, city, state;  // interned: flows carry them as they are
+  std::string country;
   uint32_t asn = 0;
   /// Fills the attributes this one does not set from `parent`.
   void inherit(const NetworkAttributes& parent);
