@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <emmintrin.h>
 #include <type_traits>
 #include <string_view>
 
@@ -107,7 +108,14 @@ struct FlowRecord {
 
 inline void FlowRecord::reset() {
   static_assert(std::is_standard_layout_v<FlowRecord>);
-  std::memset(static_cast<void*>(this), 0, offsetof(FlowRecord, dst_as_path));
+  // 16-byte stores, unrolled: for these ~700 bytes, a memset became `rep stos`, whose start-up
+  // cost showed as 7 % of decoding.
+  constexpr size_t kBytes = offsetof(FlowRecord, dst_as_path);
+  char* p = reinterpret_cast<char*>(this);
+  const __m128i zero = _mm_setzero_si128();
+#pragma GCC unroll 64
+  for (size_t i = 0; i + 16 <= kBytes; i += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(p + i), zero);
+  if constexpr (kBytes % 16) std::memset(p + kBytes - kBytes % 16, 0, kBytes % 16);
   dst_as_path.clear();
   src_communities.clear();
   dst_communities.clear();

@@ -6,6 +6,7 @@
 #include <utility>
 #include <unordered_map>
 
+#include "common/intern.h"
 #include "common/log.h"
 #include "outlet/decoder/netflow/netflow.h"
 #include "outlet/decoder/sflow/sflow.h"
@@ -265,7 +266,13 @@ Outlet::Outlet(Config config, const Schema& schema, OutletTransport& transport, 
       transport_(transport),
       metrics_(metrics),
       writer_(config.clickhouse, schema, store, metrics),
-      enrichers_(std::move(enrichers)) {}
+      enrichers_(std::move(enrichers)) {
+  metrics_.gauge("akvo_outlet_core_interned_strings", "Distinct enrichment strings interned "
+                 "(kept for the life of the process).", {},
+                 [] { return double(internedStrings()); });
+  metrics_.gauge("akvo_outlet_core_interned_bytes", "Bytes of the interned enrichment strings.", {},
+                 [] { return double(internedBytes()); });
+}
 
 Outlet::~Outlet() { stop(); }
 

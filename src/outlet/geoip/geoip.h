@@ -46,32 +46,46 @@ class GeoDatabases {
   std::vector<std::unique_ptr<MMDB_s>> asn_, geo_;
 };
 
-/// A per-worker cache of GeoIP answers in front of a snapshot: direct-mapped on the /24 (IPv4)
-/// or /48 (IPv6) around the address, each slot holding the prefix its answer is valid for, so
-/// that an answer is only reused inside the database network it came from.
+/// A per-worker cache of GeoIP answers in front of a snapshot, each slot holding the prefix its
+/// answer is valid for, so that an answer is only reused inside the database network it came
+/// from. Two direct-mapped tables: answers valid for a /16 or wider (IPv4; /32 for IPv6) are
+/// keyed on the /16 (a whole unallocated /8 or a large allocation fills one slot instead of one
+/// per /24), the others on the /24 (IPv6: /48).
 class GeoCache {
  public:
-  explicit GeoCache(size_t slots = 8192) : slots_(slots) {}
+  explicit GeoCache(size_t slots = 8192) : fine_(slots), coarse_(slots / 4 ? slots / 4 : 1) {}
   /// Forgets everything (call when the snapshot changes).
   void reset(const GeoDatabases* db) {
     db_ = db;
-    for (auto& s : slots_) s.valid = false;
+    for (auto& s : fine_) s.valid = false;
+    for (auto& s : coarse_) s.valid = false;
   }
   GeoInfo lookup(const IPv6Addr& a) {
     if (!db_) return {};
-    uint64_t key;
-    if (a.isV4Mapped()) key = a.v4() >> 8;
-    else {
-      std::memcpy(&key, a.bytes.data(), 8);
-      key >>= 16;
+    uint64_t fine, coarse;
+    unsigned coarse_len;
+    if (a.isV4Mapped()) {
+      fine = a.v4() >> 8;
+      coarse = a.v4() >> 16;
+      coarse_len = 96 + 16;
+    } else {
+      std::memcpy(&fine, a.bytes.data(), 8);
+      fine = __builtin_bswap64(fine);
+      coarse = fine >> 32;
+      fine >>= 16;
+      coarse_len = 32;
     }
-    Slot& s = slots_[(key * 0x9E3779B97F4A7C15ull >> 20) % slots_.size()];
-    if (s.valid && s.prefix.contains(a)) return s.info;
+    Slot& f = fine_[(fine * 0x9E3779B97F4A7C15ull >> 20) % fine_.size()];
+    if (f.valid && f.prefix.contains(a)) return f.info;
+    Slot& c = coarse_[(coarse * 0x9E3779B97F4A7C15ull >> 20) % coarse_.size()];
+    if (c.valid && c.prefix.contains(a)) return c.info;
     uint8_t len = 128;
-    s.info = db_->lookup(a, &len);
+    GeoInfo info = db_->lookup(a, &len);
+    Slot& s = len <= coarse_len ? c : f;
+    s.info = info;
     s.prefix = IPv6Prefix{a, len};
     s.valid = true;
-    return s.info;
+    return info;
   }
 
  private:
@@ -81,7 +95,7 @@ class GeoCache {
     bool valid = false;
   };
   const GeoDatabases* db_ = nullptr;
-  std::vector<Slot> slots_;
+  std::vector<Slot> fine_, coarse_;
 };
 
 class GeoIP {

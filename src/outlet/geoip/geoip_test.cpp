@@ -97,5 +97,39 @@ TEST(GeoIP, CacheAnswersOnlyInsideTheNetwork) {
   }
 }
 
+// Through the cache, every answer is the database's, whatever the order of the addresses and
+// the size of the networks (an address sweep over known and unknown ranges, IPv4 and IPv6).
+TEST(GeoCache, SameAnswersAsTheDatabase) {
+  GeoDatabases db({"../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb"},
+                  {"../shared/testdata/geoip/GeoLite2-City-Test.mmdb"});
+  GeoCache cache(64);
+  cache.reset(&db);
+  std::vector<IPv6Addr> addrs;
+  for (const char* base : {"89.160.0.0", "81.2.64.0", "2.125.160.0", "175.16.199.0", "1.0.0.0",
+                           "11.0.0.0", "216.160.83.0", "67.43.156.0"})
+    for (uint32_t i = 0; i < 4096; i += 7) addrs.push_back(IPv6Addr::fromV4(IPv6Addr::parse(base)->v4() + i * 61));
+  for (const char* base : {"2001:1700::", "2001:218::", "2a02:cf40::", "2001:db8::"})
+    for (uint16_t i = 0; i < 512; i++) {
+      IPv6Addr a = *IPv6Addr::parse(base);
+      a.bytes[4] = uint8_t(i >> 4);
+      a.bytes[5] = uint8_t(i * 17);
+      a.bytes[15] = uint8_t(i);
+      addrs.push_back(a);
+    }
+  size_t known = 0;
+  for (int round = 0; round < 3; round++) {
+    for (size_t k = 0; k < addrs.size(); k++) {
+      const IPv6Addr& a = addrs[(k * 7919 + size_t(round)) % addrs.size()];
+      GeoInfo want = db.lookup(a), got = cache.lookup(a);
+      ASSERT_EQ(got.asn, want.asn) << a.toString();
+      ASSERT_EQ(std::string(got.country, 2), std::string(want.country, 2)) << a.toString();
+      ASSERT_EQ(got.city.id(), want.city.id()) << a.toString();
+      ASSERT_EQ(got.state.id(), want.state.id()) << a.toString();
+      known += want.asn != 0 || want.country[0] != 0;
+    }
+  }
+  EXPECT_GT(known, 100u);  // the sweep does hit networks the databases know
+}
+
 }  // namespace
 }  // namespace akvo
