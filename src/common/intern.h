@@ -10,6 +10,7 @@
 /// The memory is never returned: it grows with the number of distinct strings ever seen
 /// (interface descriptions, classifier outputs, GeoIP cities), which is bounded in practice;
 /// `internedStrings()`/`internedBytes()` say how far (exported as metrics by the outlet).
+#include <atomic>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -19,31 +20,49 @@
 
 namespace akvo {
 
+namespace detail {
+struct Interned {
+  const char* p;
+  uint32_t len;
+};
+/// The table from id to bytes: chunks of 2^16 entries, allocated as ids grow, never freed.
+constexpr unsigned kInternChunkBits = 16;
+constexpr size_t kInternChunks = size_t(1) << (32 - kInternChunkBits);
+extern std::atomic<const Interned*> g_intern_chunks[kInternChunks];
+}  // namespace detail
+
+/// An interned string: 4 bytes, its id. Copying one is copying an integer; reading its bytes is
+/// one table lookup.
 class IStr {
  public:
   constexpr IStr() = default;
-  /// Interns `s` (slow path). The empty string is the default value, with id 0.
-  /// Explicit, so that no per-flow assignment interns by accident.
+  /// Interns `s` (slow path). Explicit, so that no per-flow assignment interns by accident.
+  /// The empty string is the default value, with id 0.
   explicit IStr(std::string_view s);
   explicit IStr(const std::string& s) : IStr(std::string_view(s)) {}
   /// Implicit from literals (tests, constants).
   IStr(const char* s) : IStr(std::string_view(s)) {}
 
-  operator std::string_view() const { return {p_, len_}; }
-  std::string_view view() const { return {p_, len_}; }
-  std::string str() const { return std::string(p_, len_); }
-  const char* data() const { return p_; }
-  size_t size() const { return len_; }
-  bool empty() const { return len_ == 0; }
-  /// Unique per distinct string, 0 for the empty one.
+  std::string_view view() const {
+    if (!id_) return {};
+    const detail::Interned& e =
+        detail::g_intern_chunks[id_ >> detail::kInternChunkBits].load(std::memory_order_acquire)
+            [id_ & ((1u << detail::kInternChunkBits) - 1)];
+    return {e.p, e.len};
+  }
+  operator std::string_view() const { return view(); }
+  std::string str() const { return std::string(view()); }
+  const char* data() const { return view().data(); }
+  size_t size() const { return view().size(); }
+  bool empty() const { return id_ == 0; }
+  /// Unique per distinct string (dense, from 1), 0 for the empty one.
   uint32_t id() const { return id_; }
 
   friend bool operator==(const IStr& a, std::string_view b) { return a.view() == b; }
   friend std::ostream& operator<<(std::ostream& os, const IStr& s);
 
  private:
-  const char* p_ = nullptr;
-  uint32_t len_ = 0, id_ = 0;
+  uint32_t id_ = 0;
 };
 
 /// How many distinct strings are interned, and their bytes.

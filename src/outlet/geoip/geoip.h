@@ -5,6 +5,7 @@
 /// re-read when they change; readers keep the snapshot they started with, so the strings a
 /// lookup returns (views into the mapped file) stay valid until the reader takes a new one.
 #include <atomic>
+#include <bit>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -53,7 +54,9 @@ class GeoDatabases {
 /// per /24), the others on the /24 (IPv6: /48).
 class GeoCache {
  public:
-  explicit GeoCache(size_t slots = 8192) : fine_(slots), coarse_(slots / 4 ? slots / 4 : 1) {}
+  /// `slots` is rounded up to a power of two (a mask, not a division, per lookup).
+  explicit GeoCache(size_t slots = 8192)
+      : fine_(std::bit_ceil(slots)), coarse_(std::bit_ceil(slots / 4 ? slots / 4 : 1)) {}
   /// Forgets everything (call when the snapshot changes).
   void reset(const GeoDatabases* db) {
     db_ = db;
@@ -75,9 +78,9 @@ class GeoCache {
       fine >>= 16;
       coarse_len = 32;
     }
-    Slot& f = fine_[(fine * 0x9E3779B97F4A7C15ull >> 20) % fine_.size()];
+    Slot& f = fine_[(fine * 0x9E3779B97F4A7C15ull >> 20) & (fine_.size() - 1)];
     if (f.valid && f.prefix.contains(a)) return f.info;
-    Slot& c = coarse_[(coarse * 0x9E3779B97F4A7C15ull >> 20) % coarse_.size()];
+    Slot& c = coarse_[(coarse * 0x9E3779B97F4A7C15ull >> 20) & (coarse_.size() - 1)];
     if (c.valid && c.prefix.contains(a)) return c.info;
     uint8_t len = 128;
     GeoInfo info = db_->lookup(a, &len);
