@@ -118,6 +118,7 @@ struct NativeBatch::Column {
   char* fixed = nullptr;     // in the batch's block
   std::string elems;        // arrays only
   uint64_t elem_count = 0;  // arrays only
+  uint32_t count_offset = 0;  // arrays only: of the InlineVec's element count in FlowRecord
   std::unique_ptr<LowCardinalityDict> dict;  // LowCardinality only
   // LowCardinality(String): dictionary indexes by interned string id, direct-mapped. An id
   // names one string for the life of the process, so a hit needs no byte comparison.
@@ -263,6 +264,21 @@ std::optional<Layout> layoutOf(ColumnKey k) {
 }
 #undef AKVO_FIELD
 
+// Where an array column's element count is in FlowRecord.
+uint32_t countOffset(ColumnKey k) {
+#define COUNT(field) \
+  uint32_t(offsetof(FlowRecord, field) + offsetof(decltype(FlowRecord::field), n))
+  switch (k) {
+    case ColumnKey::kDstASPath: return COUNT(dst_as_path);
+    case ColumnKey::kSrcCommunities: return COUNT(src_communities);
+    case ColumnKey::kDstCommunities: return COUNT(dst_communities);
+    case ColumnKey::kSrcLargeCommunities: return COUNT(src_large_communities);
+    case ColumnKey::kDstLargeCommunities: return COUNT(dst_large_communities);
+    default: return COUNT(mpls_labels);
+  }
+#undef COUNT
+}
+
 // The column's type as the registry writes it, checked against the field it is copied from.
 size_t rowWidth(NativeBatch::Column::Op op) {
   using Op = NativeBatch::Column::Op;
@@ -292,6 +308,7 @@ NativeBatch::NativeBatch(const Schema& schema) {
     c.offset = layout->offset;
     c.width = uint8_t(rowWidth(c.op));
     c.key = k;
+    if (c.op == Column::Op::kArrayU32 || c.op == Column::Op::kArrayLarge) c.count_offset = countOffset(k);
     c.name = def.name;
     c.type = def.type;
     if (c.op == Column::Op::kLCString || c.op == Column::Op::kLCIPv6)
@@ -349,9 +366,30 @@ void NativeBatch::grow() {
 namespace {
 template <size_t W>
 inline void copyAll(const std::vector<NativeBatch::Slot>& slots, const char* src, size_t row) {
+#pragma GCC unroll 8
   for (const auto& s : slots) std::memcpy(s.base + row * W, src + s.offset, W);
 }
 }  // namespace
+
+void NativeBatch::appendElements(Column& c, const FlowRecord& f, unsigned n) {
+  if (c.op == Column::Op::kArrayU32) {
+    const uint32_t* v;
+    switch (c.key) {
+      case ColumnKey::kDstASPath: v = f.dst_as_path.begin(); break;
+      case ColumnKey::kSrcCommunities: v = f.src_communities.begin(); break;
+      case ColumnKey::kDstCommunities: v = f.dst_communities.begin(); break;
+      default: v = f.mpls_labels.begin(); break;
+    }
+    c.elems.append(reinterpret_cast<const char*>(v), size_t(n) * 4);
+    return;
+  }
+  const auto& a = c.key == ColumnKey::kSrcLargeCommunities ? f.src_large_communities
+                                                           : f.dst_large_communities;
+  for (const auto& lc : a) {
+    put<uint64_t>(c.elems, uint64_t(lc.local1) << 32 | lc.local2);  // low half
+    put<uint64_t>(c.elems, lc.asn);                                   // high half
+  }
+}
 
 // Columns are appended group by group (same operation, no dispatch per column); `row` and the
 // destinations are locals so the char stores cannot make the compiler reload them.
@@ -364,6 +402,7 @@ void NativeBatch::append(const FlowRecord& f) {
   copyAll<4>(copy_[2], src, row);
   copyAll<8>(copy_[3], src, row);
   copyAll<16>(copy_[4], src, row);
+#pragma GCC unroll 4
   for (const Slot& s : lc_strings_) {
     uint32_t idx = s.column->lcString(*reinterpret_cast<const IStr*>(src + s.offset));
     std::memcpy(s.base + row * 4, &idx, 4);
@@ -373,27 +412,12 @@ void NativeBatch::append(const FlowRecord& f) {
     std::memcpy(s.base + row * 4, &idx, 4);
   }
   for (const Slot& s : arrays_) {
+    // The element count of the InlineVec (after its array); most rows have no elements.
     Column& c = *s.column;
-    if (c.op == Column::Op::kArrayU32) {
-      const uint32_t* v;
-      unsigned n;
-      switch (c.key) {
-        case ColumnKey::kDstASPath: v = f.dst_as_path.begin(), n = f.dst_as_path.size(); break;
-        case ColumnKey::kSrcCommunities: v = f.src_communities.begin(), n = f.src_communities.size(); break;
-        case ColumnKey::kDstCommunities: v = f.dst_communities.begin(), n = f.dst_communities.size(); break;
-        default: v = f.mpls_labels.begin(), n = f.mpls_labels.size(); break;
-      }
-      if (n) c.elems.append(reinterpret_cast<const char*>(v), size_t(n) * 4);
-      c.elem_count += n;
-    } else {
-      const auto& a = c.key == ColumnKey::kSrcLargeCommunities ? f.src_large_communities
-                                                               : f.dst_large_communities;
-      for (const auto& lc : a) {
-        put<uint64_t>(c.elems, uint64_t(lc.local1) << 32 | lc.local2);  // low half
-        put<uint64_t>(c.elems, lc.asn);                                   // high half
-      }
-      c.elem_count += a.size();
-    }
+    uint16_t n;
+    std::memcpy(&n, src + c.count_offset, 2);
+    if (n) appendElements(c, f, n);
+    c.elem_count += n;
     std::memcpy(s.base + row * 8, &c.elem_count, 8);
   }
   rows_ = row + 1;

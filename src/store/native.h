@@ -67,6 +67,7 @@ class NativeBatch {
 
  private:
   void grow();
+  void appendElements(Column& c, const FlowRecord& f, unsigned n);
   struct Free {
     void operator()(char* p) const { std::free(p); }
   };
