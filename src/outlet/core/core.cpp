@@ -211,13 +211,12 @@ class CoreEnricher : public FlowEnricher {
       src_route = core_.routing_->lookupFlow(f, false);
       dst_route = core_.routing_->lookupFlow(f, true);
     }
-    const NetworkAttributes* src_net = nets_ ? nets_->lookup(f.src_addr) : nullptr;
-    const NetworkAttributes* dst_net = nets_ ? nets_->lookup(f.dst_addr) : nullptr;
-    GeoInfo src_geo, dst_geo;
-    if (geo_) {
-      src_geo = geo_cache_.lookup(f.src_addr);
-      dst_geo = geo_cache_.lookup(f.dst_addr);
-    }
+    const AddrInfo& src_info = addressInfo(f.src_addr);
+    const NetworkAttributes* src_net = src_info.net;
+    const GeoInfo src_geo = src_info.geo;
+    const AddrInfo& dst_info = addressInfo(f.dst_addr);
+    const NetworkAttributes* dst_net = dst_info.net;
+    const GeoInfo& dst_geo = dst_info.geo;
 
     // 7. ASN and net-mask providers: the first non-zero wins.
     f.src_as = selectAsn(f.src_as, f.src_net_mask, src_route, src_net, src_geo);
@@ -272,13 +271,14 @@ class CoreEnricher : public FlowEnricher {
       if (g != nets_generation_) {
         nets_ = core_.networks_->snapshot();
         nets_generation_ = g;
+        addr_cache_.clear();
       }
     }
     if (core_.geoip_) {
       uint64_t g = core_.geoip_->generation();
       if (g != geo_generation_) {
         geo_ = core_.geoip_->snapshot();
-        geo_cache_.reset(geo_.get());
+        addr_cache_.clear();
         geo_generation_ = g;
       }
     }
@@ -289,6 +289,26 @@ class CoreEnricher : public FlowEnricher {
       epoch_++;
       classified_at_ = now_;
     }
+  }
+
+  // Network attributes and GeoIP of an address, cached over the prefix both answers hold for.
+  struct AddrInfo {
+    const NetworkAttributes* net = nullptr;
+    GeoInfo geo;
+  };
+  const AddrInfo& addressInfo(const IPv6Addr& a) {
+    return addr_cache_.get(a, [this](const IPv6Addr& x, uint8_t* len) {
+      AddrInfo r;
+      uint8_t net_len = 0, geo_len = 0;
+      if (nets_) r.net = nets_->lookup(x, &net_len);
+      if (geo_ && !geo_->empty()) {
+        geo_len = 128;
+        r.geo = geo_->lookup(x, &geo_len);
+      }
+      // Both prefixes contain x, so one contains the other: the answer holds over the longer.
+      *len = std::max(net_len, geo_len);
+      return r;
+    });
   }
 
   bool rateLimit(const FlowRecord& f) {
@@ -544,7 +564,7 @@ class CoreEnricher : public FlowEnricher {
   std::unordered_set<IPv6Addr, IPv6AddrHash> warned_;  // exporters already reported by this worker
   uint64_t metadata_generation_ = 0, geo_generation_ = 0;
   std::shared_ptr<const GeoDatabases> geo_;
-  GeoCache geo_cache_;
+  PrefixCache<AddrInfo> addr_cache_;
   std::shared_ptr<const NetworkTree> nets_;
   uint64_t nets_generation_ = 0;
   int64_t now_ = 0, classified_at_ = unixNow();

@@ -5,7 +5,6 @@
 /// re-read when they change; readers keep the snapshot they started with, so the strings a
 /// lookup returns (views into the mapped file) stay valid until the reader takes a new one.
 #include <atomic>
-#include <bit>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +15,7 @@
 #include "common/config.h"
 #include "common/intern.h"
 #include "common/ip.h"
+#include "common/prefix_cache.h"
 #include "common/metrics.h"
 
 struct MMDB_s;
@@ -47,58 +47,24 @@ class GeoDatabases {
   std::vector<std::unique_ptr<MMDB_s>> asn_, geo_;
 };
 
-/// A per-worker cache of GeoIP answers in front of a snapshot, each slot holding the prefix its
-/// answer is valid for, so that an answer is only reused inside the database network it came
-/// from. Two direct-mapped tables: answers valid for a /16 or wider (IPv4; /32 for IPv6) are
-/// keyed on the /16 (a whole unallocated /8 or a large allocation fills one slot instead of one
-/// per /24), the others on the /24 (IPv6: /48).
+/// A per-worker cache of GeoIP answers in front of a snapshot (see PrefixCache: an answer is
+/// only reused inside the database network it came from).
 class GeoCache {
  public:
-  /// `slots` is rounded up to a power of two (a mask, not a division, per lookup).
-  explicit GeoCache(size_t slots = 8192)
-      : fine_(std::bit_ceil(slots)), coarse_(std::bit_ceil(slots / 4 ? slots / 4 : 1)) {}
+  explicit GeoCache(size_t slots = 8192) : cache_(slots) {}
   /// Forgets everything (call when the snapshot changes).
   void reset(const GeoDatabases* db) {
     db_ = db;
-    for (auto& s : fine_) s.valid = false;
-    for (auto& s : coarse_) s.valid = false;
+    cache_.clear();
   }
   GeoInfo lookup(const IPv6Addr& a) {
     if (!db_) return {};
-    uint64_t fine, coarse;
-    unsigned coarse_len;
-    if (a.isV4Mapped()) {
-      fine = a.v4() >> 8;
-      coarse = a.v4() >> 16;
-      coarse_len = 96 + 16;
-    } else {
-      std::memcpy(&fine, a.bytes.data(), 8);
-      fine = __builtin_bswap64(fine);
-      coarse = fine >> 32;
-      fine >>= 16;
-      coarse_len = 32;
-    }
-    Slot& f = fine_[(fine * 0x9E3779B97F4A7C15ull >> 20) & (fine_.size() - 1)];
-    if (f.valid && f.prefix.contains(a)) return f.info;
-    Slot& c = coarse_[(coarse * 0x9E3779B97F4A7C15ull >> 20) & (coarse_.size() - 1)];
-    if (c.valid && c.prefix.contains(a)) return c.info;
-    uint8_t len = 128;
-    GeoInfo info = db_->lookup(a, &len);
-    Slot& s = len <= coarse_len ? c : f;
-    s.info = info;
-    s.prefix = IPv6Prefix{a, len};
-    s.valid = true;
-    return info;
+    return cache_.get(a, [this](const IPv6Addr& x, uint8_t* len) { return db_->lookup(x, len); });
   }
 
  private:
-  struct Slot {
-    IPv6Prefix prefix;
-    GeoInfo info;
-    bool valid = false;
-  };
   const GeoDatabases* db_ = nullptr;
-  std::vector<Slot> fine_, coarse_;
+  PrefixCache<GeoInfo> cache_;
 };
 
 class GeoIP {

@@ -42,6 +42,38 @@ TEST(PrefixTree, LongestMatchV4AndV6) {
   EXPECT_EQ(*v4only.lookup(ip("10.255.0.1")), 7);
 }
 
+// The uniform length a lookup reports is safe for caching: every address inside that prefix
+// gets the same answer (random addresses around nested prefixes of odd lengths).
+TEST(PrefixTree, UniformLengthHoldsForTheWholePrefix) {
+  PrefixTree<int> t;
+  int v = 0;
+  for (const char* p : {"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/23", "10.1.2.128/25", "10.1.2.200/32",
+                        "192.0.2.0/27", "2001:db8::/32", "2001:db8:1::/48", "2001:db8:1:2::/63"})
+    t.insert(*IPv6Prefix::parse(p), ++v);
+  uint64_t rng = 12345;
+  auto next = [&rng] {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+  };
+  const IPv6Addr bases[] = {ip("10.1.2.200"), ip("10.1.2.130"), ip("10.1.3.1"), ip("10.9.0.1"),
+                            ip("11.0.0.1"), ip("192.0.2.33"), ip("192.0.2.3"), ip("2001:db8:1:2::1"),
+                            ip("2001:db8:1:4::1"), ip("2001:db8:9::1"), ip("2001:db9::1")};
+  for (const IPv6Addr& a : bases) {
+    uint8_t len = 0;
+    const int* want = t.lookup(a, &len);
+    EXPECT_EQ(want, t.lookup(a)) << a.toString();
+    ASSERT_LE(len, 128);
+    for (int k = 0; k < 2000; k++) {
+      IPv6Addr b = a;  // keep the first `len` bits, randomize the rest
+      for (unsigned bit = len; bit < 128; bit++)
+        if (next() & 1) b.bytes[bit / 8] ^= uint8_t(0x80 >> (bit % 8));
+      ASSERT_EQ(t.lookup(b), want) << a.toString() << " /" << int(len) << " vs " << b.toString();
+    }
+  }
+}
+
 TEST(Networks, MostSpecificWinsAndInherits) {
   Networks n(readConfig(R"(
 networks:

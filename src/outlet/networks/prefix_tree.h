@@ -43,6 +43,20 @@ class PrefixTree {
                                   : v6_.lookup(a.bytes.data(), 16);
     return best < 0 ? nullptr : &values_[size_t(best)];
   }
+  /// Also gives, in `uniform_len`, the length (on the IPv6 form) of a prefix around `a` over
+  /// which every address gets the same answer (for caches).
+  const T* lookup(const IPv6Addr& a, uint8_t* uniform_len) const {
+    unsigned bytes = 0;
+    int32_t best;
+    if (a.isV4Mapped()) {
+      best = v4_.lookup(a.bytes.data() + 12, 4, &bytes);
+      *uniform_len = uint8_t(96 + 8 * bytes);
+    } else {
+      best = v6_.lookup(a.bytes.data(), 16, &bytes);
+      *uniform_len = uint8_t(8 * bytes);
+    }
+    return best < 0 ? nullptr : &values_[size_t(best)];
+  }
 
   size_t size() const { return values_.size(); }
   bool empty() const { return values_.empty(); }
@@ -88,17 +102,25 @@ class PrefixTree {
         }
       }
     }
-    int32_t lookup(const uint8_t* bytes, unsigned n_bytes) const {
+    /// `visited`: how many leading bytes decided the answer (it is the same for every
+    /// address that shares them).
+    int32_t lookup(const uint8_t* bytes, unsigned n_bytes, unsigned* visited = nullptr) const {
       int32_t best = default_;
-      if (nodes_.empty()) return best;
-      const Node* node = &nodes_[0];
-      for (unsigned i = 0; i < n_bytes; i++) {
-        uint8_t b = bytes[i];
-        if (node->value[b] >= 0) best = node->value[b];
-        int32_t c = node->child[b];
-        if (c < 0) break;
-        node = &nodes_[size_t(c)];
+      unsigned i = 0;
+      if (!nodes_.empty()) {
+        const Node* node = &nodes_[0];
+        for (; i < n_bytes; i++) {
+          uint8_t b = bytes[i];
+          if (node->value[b] >= 0) best = node->value[b];
+          int32_t c = node->child[b];
+          if (c < 0) {
+            i++;
+            break;
+          }
+          node = &nodes_[size_t(c)];
+        }
       }
+      if (visited) *visited = i;
       return best;
     }
 
