@@ -2,6 +2,8 @@
 /// A received UDP datagram, undecoded, stamped by the inlet: what travels from inlets to
 /// outlets (through the in-process queue, or Kafka when scaled out).
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "common/ip.h"
@@ -11,9 +13,32 @@ namespace akvo {
 enum class DecoderKind : uint8_t { kNetflow = 1, kSflow = 2 };
 enum class TimestampSource : uint8_t { kInput = 0, kNetflowPacket = 1, kNetflowFirstSwitched = 2 };
 
+/// An allocator whose resize() leaves new bytes uninitialized: a receive buffer is written by
+/// the kernel, and zeroing 9 KiB per fresh buffer (every queue slot, on the queue's first lap)
+/// stalled the inlet under load right after start.
+template <class T>
+struct UninitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitAllocator<U>;
+  };
+  UninitAllocator() = default;
+  template <class U>
+  UninitAllocator(const UninitAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;  // default-init: no zeroing for bytes
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 struct Datagram {
   static constexpr size_t kMaxSize = 9216;  ///< larger datagrams are truncated and counted
-  std::vector<uint8_t> buffer;  ///< capacity reused across datagrams; `size` bytes are valid
+  /// Capacity reused across datagrams; `size` bytes are valid, the rest is uninitialized.
+  std::vector<uint8_t, UninitAllocator<uint8_t>> buffer;
   uint32_t size = 0;
   IPv6Addr exporter;        ///< UDP source address
   uint32_t time_received = 0;  ///< unix seconds

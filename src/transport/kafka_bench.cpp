@@ -52,7 +52,7 @@ std::vector<Datagram> makeDatagrams() {
     }
     auto bytes = demo::encodeNetflowV5({100000, 1700000000, seq, 0}, flows);
     seq += 30;
-    out[i].buffer = bytes;
+    out[i].buffer.assign(bytes.begin(), bytes.end());
     out[i].buffer.resize(Datagram::kMaxSize);
     out[i].size = uint32_t(bytes.size());
     out[i].exporter = IPv6Addr::fromV4(0x7f000001 + uint32_t(i % 4));
