@@ -14,6 +14,15 @@
 
 namespace akvo {
 
+namespace {
+template <class T>
+std::vector<T> reservedVector(size_t n) {
+  std::vector<T> v;
+  v.reserve(n);
+  return v;
+}
+}  // namespace
+
 void Outlet::Config::read(ConfigReader& r) {
   r.field("workers", workers, 1, 256);
   r.section("clickhouse", [&](ConfigReader& s) { clickhouse.read(s); });
@@ -96,10 +105,7 @@ class Outlet::Worker : public decoder::FlowSink {
       }
       datagrams_.inc(n);
       if (held_n_) releaseHeld(now, false);
-      // Shared counters take one atomic add per round of datagrams, not one per flow.
-      if (pending_flows_) flows_.inc(std::exchange(pending_flows_, 0));
-      if (pending_dropped_) dropped_.inc(std::exchange(pending_dropped_, 0));
-      if (enricher_) enricher_->flushCounters();
+      flushCounters();
       if (batch_.rows() == 0) batch_started = now;
       if (batch_.rows() >= max_rows || (batch_.rows() > 0 && now - batch_started >= max_wait)) {
         // Offsets of held datagrams must not be committed before they are decoded: while some
@@ -114,10 +120,22 @@ class Outlet::Worker : public decoder::FlowSink {
       if (n == 0 && queue_.finished()) break;
     }
     if (held_n_) releaseHeld(std::chrono::steady_clock::now(), true);
+    flushCounters();
+    batch_ = outlet_.writer_.submit(std::move(batch_), queue_.checkpoint());
+  }
+
+  // Shared counters take one atomic add per round of datagrams, not one per flow or datagram
+  // (two workers adding to the same counters per datagram fought over their cache lines).
+  void flushCounters() {
     if (pending_flows_) flows_.inc(std::exchange(pending_flows_, 0));
     if (pending_dropped_) dropped_.inc(std::exchange(pending_dropped_, 0));
     if (enricher_) enricher_->flushCounters();
-    batch_ = outlet_.writer_.submit(std::move(batch_), queue_.checkpoint());
+    for (ExporterCounters* c : dirty_exporters_) {
+      c->packets->inc(std::exchange(c->pending_packets, 0));
+      if (c->pending_flows) c->flows->inc(std::exchange(c->pending_flows, 0));
+      c->dirty = false;
+    }
+    dirty_exporters_.clear();
   }
 
   bool waits(const Datagram& d) {
@@ -192,9 +210,16 @@ class Outlet::Worker : public decoder::FlowSink {
   struct ExporterCounters {
     Counter *packets, *flows, *missing_templates, *lost;
     std::array<Counter*, size_t(decoder::Status::kCount)> errors{};
+    uint64_t pending_packets = 0, pending_flows = 0;  // not yet added (see flushCounters())
+    bool dirty = false;                                // in dirty_exporters_
   };
   void countExporter(const IPv6Addr& exporter, const decoder::DatagramStats* st,
                      decoder::Status s, bool spread) {
+    // Datagrams come in runs from one exporter: the last one's counters first.
+    if (last_exporter_ && last_exporter_->first == exporter) {
+      countExporter(last_exporter_->second, exporter, st, s, spread);
+      return;
+    }
     auto it = exporters_.find(exporter);
     if (it == exporters_.end()) {
       auto& m = outlet_.metrics_;
@@ -210,10 +235,18 @@ class Outlet::Worker : public decoder::FlowSink {
                      l)};
       it = exporters_.emplace(exporter, c).first;
     }
-    ExporterCounters& c = it->second;
-    c.packets->inc();
+    last_exporter_ = &*it;
+    countExporter(it->second, exporter, st, s, spread);
+  }
+  void countExporter(ExporterCounters& c, const IPv6Addr& exporter,
+                     const decoder::DatagramStats* st, decoder::Status s, bool spread) {
+    if (!c.dirty) {
+      c.dirty = true;
+      dirty_exporters_.push_back(&c);
+    }
+    c.pending_packets++;
     if (st) {
-      if (st->flows) c.flows->inc(st->flows);
+      c.pending_flows += st->flows;
       if (st->missing_templates) c.missing_templates->inc(st->missing_templates);
       // Spread over outlets, this worker sees a share of the sequence: its gaps mean nothing.
       if (st->lost && !spread) c.lost->inc(st->lost);
@@ -237,6 +270,8 @@ class Outlet::Worker : public decoder::FlowSink {
   decoder::NetflowDecoder netflow_;
   decoder::SflowDecoder sflow_;
   std::unordered_map<IPv6Addr, ExporterCounters, IPv6AddrHash> exporters_;
+  std::pair<const IPv6Addr, ExporterCounters>* last_exporter_ = nullptr;  // in exporters_
+  std::vector<ExporterCounters*> dirty_exporters_ = reservedVector<ExporterCounters*>(256);
   Counter& flows_;
   uint64_t pending_flows_ = 0, pending_dropped_ = 0;  // not yet added to flows_ and dropped_
   Counter& dropped_;
