@@ -4,9 +4,11 @@
 
 #include <random>
 
+#include "common/pcap_reader.h"
 #include "demo/encoder.h"
 #include "outlet/core/core.h"
 #include "outlet/decoder/netflow/netflow.h"
+#include "outlet/decoder/sflow/sflow.h"
 #include "store/native.h"
 
 namespace akvo {
@@ -171,6 +173,80 @@ void BM_DecodeEnrich(benchmark::State& state) { enrichBench(state, false); }
 BENCHMARK(BM_DecodeEnrich)->Arg(0)->Arg(1);
 void BM_DecodeEnrichBatch(benchmark::State& state) { enrichBench(state, true); }
 BENCHMARK(BM_DecodeEnrichBatch)->Arg(0)->Arg(1);
+
+// The same paths on real captures (the decoder benchmarks' files): 0: NetFlow v9 (data.pcap
+// after its templates), 1: sFlow (data-1140.pcap). Exporter 127.0.0.10, so the static metadata
+// above applies (interfaces not listed take its default).
+struct Capture {
+  std::vector<std::vector<uint8_t>> warmup, hot;
+  bool sflow = false;
+};
+Capture capture(int which) {
+  const std::string dir = std::string(AKVO_SOURCE_DIR) + "/../shared/testdata/";
+  auto load = [&](const char* f) {
+    std::vector<std::vector<uint8_t>> out;
+    for (auto& d : readPcapUdp(dir + f)) out.push_back(std::move(d.payload));
+    return out;
+  };
+  Capture c;
+  if (which == 0) {
+    c.warmup = load("netflow/template.pcap");
+    c.hot = load("netflow/data.pcap");
+  } else {
+    c.hot = load("sflow/data-1140.pcap");
+    c.sflow = true;
+  }
+  return c;
+}
+
+template <class D>
+void runCapture(benchmark::State& state, D& dec, Sink& sink, const Capture& c) {
+  const IPv6Addr exporter = IPv6Addr::fromV4(0x7f00000au);
+  const uint32_t now = uint32_t(time(nullptr));
+  for (const auto& p : c.warmup) dec.decode(decoder::Input{std::span<const uint8_t>(p), exporter, now}, sink);
+  sink.flows = 0;
+  for (auto _ : state)
+    for (const auto& p : c.hot)
+      benchmark::DoNotOptimize(dec.decode(decoder::Input{std::span<const uint8_t>(p), exporter, now}, sink));
+  state.SetItemsProcessed(int64_t(sink.flows));
+  state.SetLabel(c.sflow ? "sflow data-1140.pcap" : "netflow-v9 data.pcap");
+  state.counters["dropped"] = double(sink.dropped);
+}
+
+void captureBench(benchmark::State& state, bool enrich_and_batch) {
+  Capture c = capture(int(state.range(0)));
+  Metrics metrics;
+  metadata::Metadata md(read<metadata::Metadata::Config>(kMetadata, "metadata"), metrics);
+  Networks nets(read<Networks::Config>(
+      "networks: {203.0.113.0/24: {name: customers, role: customer, tenant: t1}, "
+      "11.0.0.0/8: {name: remote, asn: 64999}}",
+      "networks"));
+  GeoIP::Config gc;
+  gc.asn_database = {"../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb"};
+  gc.geo_database = {"../shared/testdata/geoip/GeoLite2-City-Test.mmdb"};
+  GeoIP geo(gc, metrics);
+  Core core(read<Core::Config>(std::string(kCore) + "default-sampling-rate: 1\n", "core"), metrics,
+            &md, &nets, &geo);
+  auto enricher = core.makeEnricher();
+  Schema schema(SchemaConfig{});
+  NativeBatch batch(schema);
+  Sink sink;
+  if (enrich_and_batch) {
+    sink.enricher = enricher.get();
+    sink.batch = &batch;
+  }
+  if (c.sflow) {
+    decoder::SflowDecoder dec;
+    runCapture(state, dec, sink, c);
+  } else {
+    decoder::NetflowDecoder dec;
+    runCapture(state, dec, sink, c);
+  }
+}
+void BM_CaptureDecodeOnly(benchmark::State& state) { captureBench(state, false); }
+BENCHMARK(BM_CaptureDecodeOnly)->Arg(0)->Arg(1);
+void BM_CaptureDecodeEnrichBatch(benchmark::State& state) { captureBench(state, true); }
+BENCHMARK(BM_CaptureDecodeEnrichBatch)->Arg(0)->Arg(1);
 
 void BM_NetworksLookup(benchmark::State& state) {
   Networks::Config c;
