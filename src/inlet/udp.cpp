@@ -1,5 +1,6 @@
 #include "inlet/udp.h"
 
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
@@ -177,7 +178,10 @@ void Inlet::start() {
   }
   for (auto& s : sockets_) {
     Socket* sp = s.get();
-    threads_.emplace_back([this, sp](std::stop_token st) { receive(*sp, st); });
+    threads_.emplace_back([this, sp](std::stop_token st) {
+      pthread_setname_np(pthread_self(), "akvo-inlet");  // for top -H and perf
+      receive(*sp, st);
+    });
   }
 }
 

@@ -1,5 +1,6 @@
 #include "outlet/outlet.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -71,7 +72,10 @@ class Outlet::Worker : public decoder::FlowSink {
   decoder::DomainMap& netflowState() { return netflow_.domains(); }
 
   void start() {
-    thread_ = std::jthread([this](std::stop_token) { run(); });
+    thread_ = std::jthread([this](std::stop_token) {
+      pthread_setname_np(pthread_self(), "akvo-outlet");  // for top -H and perf
+      run();
+    });
   }
   void join() {
     if (thread_.joinable()) thread_.join();

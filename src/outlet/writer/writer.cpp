@@ -1,5 +1,6 @@
 #include "outlet/writer/writer.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <optional>
@@ -38,7 +39,10 @@ BatchWriter::~BatchWriter() { stop(); }
 
 void BatchWriter::start() {
   conn_ = store_.connect();
-  thread_ = std::jthread([this](std::stop_token st) { run(st); });
+  thread_ = std::jthread([this](std::stop_token st) {
+    pthread_setname_np(pthread_self(), "akvo-writer");  // for top -H and perf
+    run(st);
+  });
 }
 
 void BatchWriter::stop() {
