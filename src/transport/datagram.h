@@ -2,6 +2,7 @@
 /// A received UDP datagram, undecoded, stamped by the inlet: what travels from inlets to
 /// outlets (through the in-process queue, or Kafka when scaled out).
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -50,10 +51,23 @@ struct Datagram {
   /// its sequence numbers seen by one outlet is another outlet's share, not a loss.
   bool spread = false;
 
+  /// Copies `from`'s payload into this datagram's buffer, grown in 2 KiB steps to fit, and
+  /// everything else: `from` keeps its (full-size) receive buffer.
+  void copyFrom(const Datagram& from) {
+    if (buffer.size() < from.size) buffer.resize((size_t(from.size) + 2047) & ~size_t(2047));
+    std::memcpy(buffer.data(), from.buffer.data(), from.size);
+    copyFields(from);
+  }
+
   /// Takes `from`'s payload (the buffers are swapped: `from` keeps a buffer to reuse) and
   /// copies everything else.
   void takeFrom(Datagram& from) {
     buffer.swap(from.buffer);
+    copyFields(from);
+  }
+
+ private:
+  void copyFields(const Datagram& from) {
     size = from.size;
     exporter = from.exporter;
     time_received = from.time_received;

@@ -12,17 +12,38 @@ TEST(DatagramQueue, DropsWhenFullAndKeepsOrder) {
   std::vector<Datagram> in(6);
   for (size_t i = 0; i < in.size(); i++) {
     in[i].buffer.assign(10, uint8_t(i));
-    in[i].size = uint32_t(i);
+    in[i].size = uint32_t(i + 1);  // the bytes past `size` are not carried
   }
   EXPECT_EQ(q.push(in), 4u);  // two dropped
   EXPECT_EQ(q.depth(), 4u);
   std::vector<Datagram> out(8);
   EXPECT_EQ(q.pop(out, std::chrono::milliseconds(0)), 4u);
   for (size_t i = 0; i < 4; i++) {
-    EXPECT_EQ(out[i].size, i);
-    EXPECT_EQ(out[i].buffer[0], uint8_t(i));
+    EXPECT_EQ(out[i].size, i + 1);
+    ASSERT_GE(out[i].buffer.size(), i + 1);
+    EXPECT_EQ(out[i].buffer[i], uint8_t(i));
   }
   EXPECT_EQ(q.depth(), 0u);
+}
+
+// A slot's buffer is sized to what it carries: the same slot must carry a small datagram, then
+// a larger one, then a small one again, byte for byte; the sender keeps its own buffer.
+TEST(DatagramQueue, CopiesPayloadsOfAnySize) {
+  DatagramQueue q(1);
+  std::vector<Datagram> out(1);
+  for (size_t size : {3u, 5000u, 9216u, 1u, 2049u}) {
+    std::vector<Datagram> in(1);
+    in[0].buffer.resize(Datagram::kMaxSize);
+    for (size_t i = 0; i < size; i++) in[0].buffer[i] = uint8_t(i * 7 + size);
+    in[0].size = uint32_t(size);
+    const uint8_t* sender = in[0].buffer.data();
+    ASSERT_EQ(q.push(in), 1u);
+    EXPECT_EQ(in[0].buffer.data(), sender);  // copied, not taken
+    ASSERT_EQ(q.pop(out, std::chrono::milliseconds(0)), 1u);
+    ASSERT_EQ(out[0].size, size);
+    ASSERT_GE(out[0].buffer.size(), size);
+    for (size_t i = 0; i < size; i++) ASSERT_EQ(out[0].buffer[i], uint8_t(i * 7 + size)) << size << " " << i;
+  }
 }
 
 TEST(DatagramQueue, CloseWakesConsumers) {
