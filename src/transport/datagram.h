@@ -54,8 +54,10 @@ struct Datagram {
   /// Copies `from`'s payload into this datagram's buffer, grown in 2 KiB steps to fit, and
   /// everything else: `from` keeps its (full-size) receive buffer.
   void copyFrom(const Datagram& from) {
-    if (buffer.size() < from.size) buffer.resize((size_t(from.size) + 2047) & ~size_t(2047));
-    std::memcpy(buffer.data(), from.buffer.data(), from.size);
+    if (from.size) {  // an empty datagram may have no buffer at all (memcpy of null)
+      if (buffer.size() < from.size) buffer.resize((size_t(from.size) + 2047) & ~size_t(2047));
+      std::memcpy(buffer.data(), from.buffer.data(), from.size);
+    }
     copyFields(from);
   }
 
