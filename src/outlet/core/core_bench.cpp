@@ -148,24 +148,39 @@ interface-classifiers:
   - ClassifyInternal()
 )y";
 
+// The enrichment every outlet-path benchmark uses (warm after the first flows): static
+// metadata, the slide's classifiers, two networks, both GeoIP test databases.
+struct Enrichment {
+  static GeoIP::Config geoConfig() {
+    GeoIP::Config gc;
+    gc.asn_database = {"../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb"};
+    gc.geo_database = {"../shared/testdata/geoip/GeoLite2-City-Test.mmdb"};
+    return gc;
+  }
+  explicit Enrichment(const std::string& core_yaml = kCore)
+      : md(read<metadata::Metadata::Config>(kMetadata, "metadata"), metrics),
+        nets(read<Networks::Config>(
+            "networks: {203.0.113.0/24: {name: customers, role: customer, tenant: t1}, "
+            "11.0.0.0/8: {name: remote, asn: 64999}}",
+            "networks")),
+        geo(geoConfig(), metrics),
+        core(read<Core::Config>(core_yaml, "core"), metrics, &md, &nets, &geo),
+        enricher(core.makeEnricher()) {}
+  Metrics metrics;
+  metadata::Metadata md;
+  Networks nets;
+  GeoIP geo;
+  Core core;
+  std::unique_ptr<FlowEnricher> enricher;
+};
+
 void enrichBench(benchmark::State& state, bool with_batch) {
   Traffic t = makeTraffic(int(state.range(0)));
-  Metrics metrics;
-  metadata::Metadata md(read<metadata::Metadata::Config>(kMetadata, "metadata"), metrics);
-  Networks nets(read<Networks::Config>(
-      "networks: {203.0.113.0/24: {name: customers, role: customer, tenant: t1}, "
-      "11.0.0.0/8: {name: remote, asn: 64999}}",
-      "networks"));
-  GeoIP::Config gc;
-  gc.asn_database = {"../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb"};
-  gc.geo_database = {"../shared/testdata/geoip/GeoLite2-City-Test.mmdb"};
-  GeoIP geo(gc, metrics);
-  Core core(read<Core::Config>(kCore, "core"), metrics, &md, &nets, &geo);
-  auto enricher = core.makeEnricher();
+  Enrichment e;
   Schema schema(SchemaConfig{});
   NativeBatch batch(schema);
   Sink sink;
-  sink.enricher = enricher.get();
+  sink.enricher = e.enricher.get();
   if (with_batch) sink.batch = &batch;
   run(state, sink, t);
 }
@@ -215,24 +230,12 @@ void runCapture(benchmark::State& state, D& dec, Sink& sink, const Capture& c) {
 
 void captureBench(benchmark::State& state, bool enrich_and_batch) {
   Capture c = capture(int(state.range(0)));
-  Metrics metrics;
-  metadata::Metadata md(read<metadata::Metadata::Config>(kMetadata, "metadata"), metrics);
-  Networks nets(read<Networks::Config>(
-      "networks: {203.0.113.0/24: {name: customers, role: customer, tenant: t1}, "
-      "11.0.0.0/8: {name: remote, asn: 64999}}",
-      "networks"));
-  GeoIP::Config gc;
-  gc.asn_database = {"../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb"};
-  gc.geo_database = {"../shared/testdata/geoip/GeoLite2-City-Test.mmdb"};
-  GeoIP geo(gc, metrics);
-  Core core(read<Core::Config>(std::string(kCore) + "default-sampling-rate: 1\n", "core"), metrics,
-            &md, &nets, &geo);
-  auto enricher = core.makeEnricher();
+  Enrichment e(std::string(kCore) + "default-sampling-rate: 1\n");
   Schema schema(SchemaConfig{});
   NativeBatch batch(schema);
   Sink sink;
   if (enrich_and_batch) {
-    sink.enricher = enricher.get();
+    sink.enricher = e.enricher.get();
     sink.batch = &batch;
   }
   if (c.sflow) {
