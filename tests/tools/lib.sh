@@ -16,14 +16,21 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [[ -f "$TMP/akvo.log" ]] && tail -30 "$TMP/akvo.log" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 
-free_port() {  # a free port (UDP and TCP) on loopback
-  python3 -c 'import socket
+free_port() {  # a free port (UDP and TCP) on loopback, never one this test was already given
+  # The kernel may hand the same ephemeral port to two calls in a row once the first probe
+  # socket is closed (CI once got PLAINTEXT and CONTROLLER on one port), so every port given
+  # out is remembered in $TMP/.ports and skipped.
+  PORTS_FILE="$TMP/.ports" python3 -c 'import os, socket
+f=os.environ["PORTS_FILE"]
+used=set(open(f).read().split()) if os.path.exists(f) else set()
 while True:
     s=socket.socket(); s.bind(("127.0.0.1",0)); p=s.getsockname()[1]
     u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        u.bind(("127.0.0.1",p)); print(p); break
-    except OSError: pass'
+        u.bind(("127.0.0.1",p))
+    except OSError: continue
+    if str(p) in used: continue
+    open(f,"a").write("%d\n" % p); print(p); break'
 }
 
 # write_config FILE [extra yaml]: a config on free ports with the store in $TMP/data.

@@ -126,7 +126,11 @@ void Core::warnNoSamplingRate(const IPv6Addr& exporter) {
 class CoreEnricher : public FlowEnricher {
  public:
   explicit CoreEnricher(Core& core) : core_(core) {
-    rng_ ^= uint64_t(reinterpret_cast<uintptr_t>(this));
+    // splitmix64 of the enricher's rank: distinct, never-zero xorshift states per worker.
+    uint64_t z = (core_.enrichers_made_.fetch_add(1) + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    rng_ = (z ^ (z >> 31)) | 1;
     metadata_.reserve(1024);
     interfaces_.reserve(1024);
   }

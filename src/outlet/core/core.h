@@ -8,6 +8,7 @@
 /// `Core` is shared and immutable after construction; each outlet worker gets its own
 /// `FlowEnricher` from `Core::makeEnricher()`, with private caches in front of the shared ones,
 /// so that the flow path takes no lock, allocates nothing and throws nothing once warm.
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -94,6 +95,9 @@ class Core {
 
   Counter &drop_rate_limit_, &drop_sampling_, &drop_no_interfaces_, &drop_rejected_,
       &classifier_errors_, &metadata_missing_;
+  /// Enrichers made so far: the n-th one's random generator (rate limit) is seeded from n, so
+  /// workers draw different streams and a run is reproducible (tests are not flaky).
+  std::atomic<uint64_t> enrichers_made_{0};
   std::mutex warned_mutex_;  // guards warned_
   std::set<IPv6Addr> warned_;
 };
