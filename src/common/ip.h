@@ -66,7 +66,16 @@ struct IPv6AddrHash {
     uint64_t h1, h2;
     std::memcpy(&h1, a.bytes.data(), 8);
     std::memcpy(&h2, a.bytes.data() + 8, 8);
-    return h1 * 0x9E3779B97F4A7C15ull ^ (h2 + 0x632BE59BD9B4E019ull + (h1 << 6));
+    // Mixed down to the low bits (murmur3's finaliser): an IPv4 address sits in the last 4
+    // bytes, the high half of h2, and a plain multiply never carries high bits down, so
+    // `hash % queues` once sent every IPv4 exporter to the same outlet worker.
+    uint64_t h = h1 * 0x9E3779B97F4A7C15ull ^ h2;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
   }
 };
 

@@ -1,16 +1,19 @@
 #pragma once
 /// The embedded transport: bounded queues of datagrams between inlet and outlet, one per outlet
 /// worker (the inlet picks the queue by exporter so that one worker sees all of an exporter's
-/// datagrams and owns its templates); one consumer (worker) per queue. Buffers are swapped,
-/// never copied or freed: in steady state nothing is allocated. A full queue drops: the inlet
-/// never blocks on the outlet.
+/// datagrams and owns its templates); one consumer (worker) per queue. Datagrams are copied
+/// into slot buffers that are kept and reused: in steady state nothing is allocated. A full
+/// queue drops: the inlet never blocks on the outlet.
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "transport/datagram.h"
@@ -139,23 +142,58 @@ class FlowTransport {
   virtual size_t send(std::span<Datagram> batch) = 0;
 };
 
-/// The embedded transport: routes each datagram to a queue by exporter address.
+/// The embedded transport: routes each datagram to a queue by exporter address. Exporters are
+/// dealt to the queues in turn as they first appear, and keep their queue for the life of the
+/// process: 8 exporters over 2 workers are 4 and 4, where a hash could give 6 and 2 (or, with
+/// a weak hash, once gave all IPv4 exporters to one worker). Past kMaxAssigned exporters (a
+/// flood of forged sources), new ones are placed by hash and not remembered.
 class QueueTransport : public FlowTransport, public OutletTransport {
  public:
+  static constexpr size_t kMaxAssigned = 65536;
+
   QueueTransport(size_t queues, size_t capacity) {
     for (size_t i = 0; i < queues; i++) queues_.push_back(std::make_unique<DatagramQueue>(capacity));
   }
   size_t send(std::span<Datagram> batch) override {
-    // Consecutive datagrams of one exporter go to the same queue in one locked push.
+    // Consecutive datagrams of one queue go in one locked push.
     size_t accepted = 0, i = 0;
     while (i < batch.size()) {
-      size_t q = IPv6AddrHash{}(batch[i].exporter) % queues_.size();
+      size_t q = queueFor(batch[i].exporter);
       size_t j = i + 1;
-      while (j < batch.size() && IPv6AddrHash{}(batch[j].exporter) % queues_.size() == q) j++;
+      while (j < batch.size() && queueFor(batch[j].exporter) == q) j++;
       accepted += queues_[q]->push(batch.subspan(i, j - i));
       i = j;
     }
     return accepted;
+  }
+  /// The queue of an exporter's datagrams (assigned on first sight, then fixed).
+  size_t queueFor(const IPv6Addr& exporter) {
+    // Each sending thread remembers recent answers, so the shared table is locked only for an
+    // exporter this thread has not seen lately. Entries are tagged with the transport's id.
+    struct Memo {
+      uint64_t owner = 0;
+      IPv6Addr addr;
+      uint32_t queue = 0;
+    };
+    thread_local std::array<Memo, 64> memo;
+    size_t h = IPv6AddrHash{}(exporter);
+    Memo& m = memo[h % memo.size()];
+    if (m.owner == id_ && m.addr == exporter) return m.queue;
+    uint32_t q;
+    {
+      std::lock_guard lock(assign_mutex_);
+      auto it = assigned_.find(exporter);
+      if (it != assigned_.end()) {
+        q = it->second;
+      } else if (assigned_.size() < kMaxAssigned) {
+        q = uint32_t(assigned_.size() % queues_.size());
+        assigned_.emplace(exporter, q);
+      } else {
+        return h % queues_.size();
+      }
+    }
+    m = Memo{id_, exporter, q};
+    return q;
   }
   DatagramQueue& queue(size_t i) { return *queues_[i]; }
   size_t size() const override { return queues_.size(); }
@@ -165,7 +203,14 @@ class QueueTransport : public FlowTransport, public OutletTransport {
   }
 
  private:
+  static uint64_t nextId() {
+    static std::atomic<uint64_t> ids{0};
+    return ++ids;
+  }
   std::vector<std::unique_ptr<DatagramQueue>> queues_;
+  const uint64_t id_ = nextId();  // never 0, never reused: tags this transport's memo entries
+  std::mutex assign_mutex_;       // guards assigned_
+  std::unordered_map<IPv6Addr, uint32_t, IPv6AddrHash> assigned_;
 };
 
 }  // namespace akvo

@@ -1,5 +1,6 @@
 #include "transport/queue.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -94,6 +95,32 @@ TEST(QueueTransport, SameExporterSameQueue) {
   size_t nonempty = 0;
   for (size_t i = 0; i < 4; i++) nonempty += t.queue(i).depth() > 0;
   EXPECT_EQ(nonempty, 1u);
+}
+
+TEST(QueueTransport, ExportersDealtEvenly) {
+  // Eight IPv4 exporters (as `akvo replay --exporters 8` sends) over two and over four queues:
+  // each queue gets its share, in the order the exporters first appear, and keeps it.
+  for (size_t queues : {2u, 4u}) {
+    QueueTransport t(queues, 1000);
+    std::vector<Datagram> in(8 * 5);
+    for (size_t i = 0; i < in.size(); i++)
+      in[i].exporter = *IPv6Addr::parse(fmt::format("127.0.1.{}", i % 8 + 1));
+    EXPECT_EQ(t.send(in), in.size());
+    for (size_t q = 0; q < queues; q++) EXPECT_EQ(t.queue(q).depth(), in.size() / queues) << q;
+    for (size_t i = 0; i < 8; i++)
+      EXPECT_EQ(t.queueFor(in[i].exporter), i % queues) << "sticky, dealt in turn";
+  }
+}
+
+TEST(IPv6AddrHash, SpreadsIPv4AddressesOverLowBits) {
+  // The low bits pick a queue or a bucket: 256 addresses of one /24 must spread over 4 values.
+  size_t counts[4] = {};
+  for (int i = 0; i < 256; i++)
+    counts[IPv6AddrHash{}(*IPv6Addr::parse(fmt::format("10.0.0.{}", i))) % 4]++;
+  for (size_t c : counts) {
+    EXPECT_GT(c, 40u);
+    EXPECT_LT(c, 90u);
+  }
 }
 
 }  // namespace akvo
