@@ -1,6 +1,5 @@
 #include "inlet/udp.h"
 
-#include <pthread.h>
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <linux/sock_diag.h>
@@ -14,6 +13,8 @@
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
+
+#include "common/thread.h"
 
 namespace akvo {
 
@@ -179,7 +180,7 @@ void Inlet::start() {
   for (auto& s : sockets_) {
     Socket* sp = s.get();
     threads_.emplace_back([this, sp](std::stop_token st) {
-      pthread_setname_np(pthread_self(), "akvo-inlet");  // for top -H and perf
+      setupThread("akvo-inlet");
       receive(*sp, st);
     });
   }

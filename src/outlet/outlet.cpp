@@ -1,6 +1,5 @@
 #include "outlet/outlet.h"
 
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -9,6 +8,7 @@
 
 #include "common/intern.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "outlet/decoder/netflow/netflow.h"
 #include "outlet/decoder/sflow/sflow.h"
 #include "outlet/decoder/netflow/state.h"
@@ -73,7 +73,7 @@ class Outlet::Worker : public decoder::FlowSink {
 
   void start() {
     thread_ = std::jthread([this](std::stop_token) {
-      pthread_setname_np(pthread_self(), "akvo-outlet");  // for top -H and perf
+      setupThread("akvo-outlet");
       run();
     });
   }

@@ -1,9 +1,10 @@
 #include "outlet/writer/writer.h"
 
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <optional>
+
+#include "common/thread.h"
 
 namespace akvo {
 
@@ -40,7 +41,7 @@ BatchWriter::~BatchWriter() { stop(); }
 void BatchWriter::start() {
   conn_ = store_.connect();
   thread_ = std::jthread([this](std::stop_token st) {
-    pthread_setname_np(pthread_self(), "akvo-writer");  // for top -H and perf
+    setupThread("akvo-writer");
     run(st);
   });
 }
