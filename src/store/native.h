@@ -51,8 +51,10 @@ class NativeBatch {
 
   void append(const FlowRecord& flow);
   size_t rows() const { return rows_; }
-  /// Writes the whole batch as one Native block into out (replacing its content).
-  void encode(std::string& out) const;
+  /// Writes the whole batch as one Native block into out (replacing its content). It maps the
+  /// LowCardinality(String) columns to their dictionaries in place, first: rows cannot be
+  /// appended after it until clear(); encoding again gives the same block.
+  void encode(std::string& out);
   void clear();
   /// Comma-separated list of the columns, for the INSERT statement.
   const std::string& columnList() const { return column_list_; }
@@ -67,16 +69,18 @@ class NativeBatch {
 
  private:
   void grow();
+  void mapLowCardinality();
   void appendElements(Column& c, const FlowRecord& f, unsigned n);
   struct Free {
     void operator()(char* p) const { std::free(p); }
   };
   std::unique_ptr<char, Free> block_;  ///< every column's fixed-width part
   std::array<std::vector<Slot>, 5> copy_;  ///< plain copies of 1, 2, 4, 8 and 16 bytes
-  std::vector<Slot> lc_strings_, lc_ips_, arrays_;
+  std::vector<Slot> lc_ips_, arrays_;
   std::vector<Column> columns_;
   std::string column_list_;
   size_t rows_ = 0;
+  bool lc_mapped_ = false;  ///< LowCardinality(String) rows hold indexes, not interned ids
   size_t capacity_ = 0;  ///< rows every column's fixed-width part has room for.
 };
 

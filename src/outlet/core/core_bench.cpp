@@ -79,6 +79,7 @@ class Sink : public decoder::FlowSink {
  public:
   FlowEnricher* enricher = nullptr;
   NativeBatch* batch = nullptr;
+  std::string* encoded = nullptr;  ///< when set, full batches are encoded (the writer's work)
   uint64_t flows = 0, dropped = 0;
   void flow(FlowRecord& f) override {
     if (enricher && !enricher->enrich(f)) {
@@ -87,7 +88,10 @@ class Sink : public decoder::FlowSink {
     }
     if (batch) {
       batch->append(f);
-      if (batch->rows() >= kBatchRows) batch->clear();
+      if (batch->rows() >= kBatchRows) {
+        if (encoded) batch->encode(*encoded);
+        batch->clear();
+      }
     }
     flows++;
   }
@@ -174,20 +178,25 @@ struct Enrichment {
   std::unique_ptr<FlowEnricher> enricher;
 };
 
-void enrichBench(benchmark::State& state, bool with_batch) {
+void enrichBench(benchmark::State& state, bool with_batch, bool with_encode = false) {
   Traffic t = makeTraffic(int(state.range(0)));
   Enrichment e;
   Schema schema(SchemaConfig{});
   NativeBatch batch(schema);
+  std::string encoded;
   Sink sink;
   sink.enricher = e.enricher.get();
   if (with_batch) sink.batch = &batch;
+  if (with_encode) sink.encoded = &encoded;
   run(state, sink, t);
 }
 void BM_DecodeEnrich(benchmark::State& state) { enrichBench(state, false); }
 BENCHMARK(BM_DecodeEnrich)->Arg(0)->Arg(1);
 void BM_DecodeEnrichBatch(benchmark::State& state) { enrichBench(state, true); }
 BENCHMARK(BM_DecodeEnrichBatch)->Arg(0)->Arg(1);
+// Plus the writer thread's share: each full batch encoded to Native (not inserted).
+void BM_DecodeEnrichBatchEncode(benchmark::State& state) { enrichBench(state, true, true); }
+BENCHMARK(BM_DecodeEnrichBatchEncode)->Arg(0)->Arg(1);
 
 // The same paths on real captures (the decoder benchmarks' files): 0: NetFlow v9 (data.pcap
 // after its templates), 1: sFlow (data-1140.pcap). Exporter 127.0.0.10, so the static metadata
@@ -228,16 +237,18 @@ void runCapture(benchmark::State& state, D& dec, Sink& sink, const Capture& c) {
   state.counters["dropped"] = double(sink.dropped);
 }
 
-void captureBench(benchmark::State& state, bool enrich_and_batch) {
+void captureBench(benchmark::State& state, bool enrich_and_batch, bool with_encode = false) {
   Capture c = capture(int(state.range(0)));
   Enrichment e(std::string(kCore) + "default-sampling-rate: 1\n");
   Schema schema(SchemaConfig{});
   NativeBatch batch(schema);
+  std::string encoded;
   Sink sink;
   if (enrich_and_batch) {
     sink.enricher = e.enricher.get();
     sink.batch = &batch;
   }
+  if (with_encode) sink.encoded = &encoded;
   if (c.sflow) {
     decoder::SflowDecoder dec;
     runCapture(state, dec, sink, c);
@@ -250,6 +261,8 @@ void BM_CaptureDecodeOnly(benchmark::State& state) { captureBench(state, false);
 BENCHMARK(BM_CaptureDecodeOnly)->Arg(0)->Arg(1);
 void BM_CaptureDecodeEnrichBatch(benchmark::State& state) { captureBench(state, true); }
 BENCHMARK(BM_CaptureDecodeEnrichBatch)->Arg(0)->Arg(1);
+void BM_CaptureDecodeEnrichBatchEncode(benchmark::State& state) { captureBench(state, true, true); }
+BENCHMARK(BM_CaptureDecodeEnrichBatchEncode)->Arg(0)->Arg(1);
 
 void BM_NetworksLookup(benchmark::State& state) {
   Networks::Config c;
