@@ -74,6 +74,11 @@ func udpPayloads(path string) [][]byte {
 
 func main() {
 	seconds := flag.Float64("seconds", 3, "how long to run")
+	// -raw: GoFlow2's decoders alone, without the producer. It is the first stage of Akvorado's
+	// decoders, which call the same functions on every datagram (netflowlegacy.DecodeMessage,
+	// netflow.DecodeMessageNetFlow/IPFIX, sflow.DecodeMessageVersion) and then convert the
+	// result into their own flow message: Akvorado cannot decode faster than this.
+	raw := flag.Bool("raw", false, "decoders only, no producer (Akvorado's first stage)")
 	flag.Parse()
 	var all [][]byte
 	for _, p := range flag.Args() {
@@ -114,6 +119,9 @@ func main() {
 				msg = &ipfix
 			}
 		}
+		if *raw {
+			return records(msg)
+		}
 		flows, err := prod.Produce(msg, args)
 		if err != nil {
 			return 0
@@ -122,7 +130,11 @@ func main() {
 		prod.Commit(flows)
 		return n
 	}
-	// Learn templates, keep the datagrams that produce flows.
+	// Learn templates (a datagram may carry its data before its templates), then keep the
+	// datagrams that produce flows.
+	for _, p := range all {
+		decode(p)
+	}
 	var data [][]byte
 	for _, p := range all {
 		if decode(p) > 0 {
@@ -142,4 +154,34 @@ func main() {
 	}
 	el := time.Since(start).Seconds()
 	fmt.Printf("RESULT goflow2 flows_per_second=%.0f flows=%d seconds=%.2f\n", float64(flows)/el, flows, el)
+}
+
+// records counts the flows a decoded message carries, as akvo counts them: v5 records, v9 and
+// IPFIX data records, sFlow flow samples.
+func records(msg interface{}) int {
+	n := 0
+	switch m := msg.(type) {
+	case *netflowlegacy.PacketNetFlowV5:
+		n = len(m.Records)
+	case *netflow.NFv9Packet:
+		for _, fs := range m.FlowSets {
+			if d, ok := fs.(netflow.DataFlowSet); ok {
+				n += len(d.Records)
+			}
+		}
+	case *netflow.IPFIXPacket:
+		for _, fs := range m.FlowSets {
+			if d, ok := fs.(netflow.DataFlowSet); ok {
+				n += len(d.Records)
+			}
+		}
+	case *sflow.Packet:
+		for _, s := range m.Samples {
+			switch s.(type) {
+			case sflow.FlowSample, sflow.ExpandedFlowSample:
+				n++
+			}
+		}
+	}
+	return n
 }
