@@ -279,8 +279,32 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
   const bool options = ipfix ? set_id == 3 : set_id == 1;
   size_t off = 0;
   Template& t = scratch_;  // reused: an unchanged template costs no allocation
+  // An unchanged template (most exporters resend theirs every few seconds; some, like the
+  // IPFIX capture mpls.pcap, in every datagram) is recognised by its wire bytes and only
+  // refreshed, without parsing its fields again.
+  auto refresh = [&](uint16_t id, Template& known) {
+    known.refreshed = now;
+    // With expiry, the other outlets must see the template live: refresh it now and then.
+    if (shared_ && config_.template_expiry &&
+        now - known.published >= std::max<uint32_t>(1, config_.template_expiry / 3)) {
+      known.published = now;
+      shared_->templateLearned(key_, id, known);
+    }
+  };
   while (off + 4 <= n) {
     uint16_t id = be16(p + off);
+    if (id >= 256) {
+      auto known = d.templates.find(id);
+      if (known != d.templates.end() && known->second.options == options) {
+        const auto& raw = known->second.raw;
+        if (!raw.empty() && raw.size() <= n - off && std::memcmp(p + off, raw.data(), raw.size()) == 0) {
+          off += raw.size();
+          refresh(id, known->second);
+          continue;
+        }
+      }
+    }
+    const size_t record_start = off;
     t.fields.clear();
     t.options = options;
     t.reverse = false;
@@ -336,6 +360,7 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
       t.fields.push_back(field);
     }
     if (min_length == 0 || min_length > 65535) return Status::kBadTemplate;
+    t.raw.assign(p + record_start, p + off);
     t.min_length = min_length;
     t.refreshed = now;
     t.carries_sampling = false;
@@ -345,13 +370,8 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
           t.carries_sampling = true;
     auto [it, inserted] = d.templates.try_emplace(id);
     if (!inserted && it->second.fields == t.fields && it->second.options == t.options) {
-      it->second.refreshed = now;
-      // With expiry, the other outlets must see the template live: refresh it now and then.
-      if (shared_ && config_.template_expiry &&
-          now - it->second.published >= std::max<uint32_t>(1, config_.template_expiry / 3)) {
-        it->second.published = now;
-        shared_->templateLearned(key_, id, it->second);
-      }
+      it->second.raw = t.raw;  // the same fields written differently (v9 options padding)
+      refresh(id, it->second);
     } else {
       spdlog::debug("template {} learned ({} fields{})", id, t.fields.size(),
                     options ? ", options" : "");

@@ -208,6 +208,44 @@ TEST(NetflowV9, TemplateThenData) {
   EXPECT_EQ(r.c.flows[3].bytes, 1448u);
 }
 
+// A template resent with the same bytes is only refreshed (no parse); one redefined under the
+// same id, even with the same length, replaces it for the data that follows.
+TEST(NetflowIpfix, ResentAndRedefinedTemplates) {
+  auto message = [](std::initializer_list<std::pair<uint16_t, uint16_t>> fields,
+                    std::vector<uint8_t> record) {
+    std::vector<uint8_t> m = {0, 10, 0, 0, 0x65, 0x53, 0xf1, 0x00, 0, 0, 0, 1, 0, 0, 0, 7};
+    auto put16 = [&](size_t v) { m.push_back(uint8_t(v >> 8)); m.push_back(uint8_t(v)); };
+    put16(2);  // template set
+    put16(4 + 4 + 4 * fields.size());
+    put16(300);
+    put16(fields.size());
+    for (auto [type, len] : fields) { put16(type); put16(len); }
+    put16(300);  // data set
+    put16(4 + record.size());
+    m.insert(m.end(), record.begin(), record.end());
+    m[2] = uint8_t(m.size() >> 8);
+    m[3] = uint8_t(m.size());
+    return m;
+  };
+  NetflowDecoder d;
+  Collect c;
+  auto a = message({{8, 4}, {1, 4}}, {10, 0, 0, 1, 0, 0, 0, 100});
+  ASSERT_EQ(d.decode(inputOf(a), c), Status::kOk);
+  a = message({{8, 4}, {1, 4}}, {10, 0, 0, 2, 0, 0, 0, 200});  // same template bytes
+  ASSERT_EQ(d.decode(inputOf(a), c), Status::kOk);
+  auto b = message({{12, 4}, {2, 4}}, {10, 0, 0, 3, 0, 0, 0, 7});  // redefined, same length
+  ASSERT_EQ(d.decode(inputOf(b), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 3u);
+  EXPECT_EQ(c.flows[0].src_addr.toString(), "10.0.0.1");
+  EXPECT_EQ(c.flows[0].bytes, 100u);
+  EXPECT_EQ(c.flows[1].src_addr.toString(), "10.0.0.2");
+  EXPECT_EQ(c.flows[1].bytes, 200u);
+  EXPECT_TRUE(c.flows[2].src_addr.isZero());
+  EXPECT_EQ(c.flows[2].dst_addr.toString(), "10.0.0.3");
+  EXPECT_EQ(c.flows[2].packets, 7u);
+  EXPECT_EQ(c.flows[2].bytes, 0u);
+}
+
 TEST(NetflowV9, OptionsGiveTheSamplingRate) {
   Replay r;
   r.file("options-template.pcap");

@@ -32,6 +32,9 @@ struct Template {
   uint32_t refreshed = 0;  ///< last time (unix seconds) it was defined
   uint32_t published = 0;  ///< `refreshed` when last handed to the shared templates
   bool carries_sampling = false;  ///< options template with a sampling interval field
+  /// The template record as it came on the wire (from its id): a resent template with the
+  /// same bytes is only refreshed. Empty for templates from the shared store or a state file.
+  std::vector<uint8_t> raw;
 };
 
 /// State of one (exporter, version, domain).
