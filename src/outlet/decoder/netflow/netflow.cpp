@@ -362,6 +362,7 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
     if (min_length == 0 || min_length > 65535) return Status::kBadTemplate;
     t.raw.assign(p + record_start, p + off);
     t.min_length = min_length;
+    t.setPlain();
     t.refreshed = now;
     t.carries_sampling = false;
     if (options)
@@ -371,6 +372,7 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
     auto [it, inserted] = d.templates.try_emplace(id);
     if (!inserted && it->second.fields == t.fields && it->second.options == t.options) {
       it->second.raw = t.raw;  // the same fields written differently (v9 options padding)
+      it->second.plain = t.plain;  // it may come from the shared store or a state file
       refresh(id, it->second);
     } else {
       spdlog::debug("template {} learned ({} fields{})", id, t.fields.size(),
@@ -454,21 +456,9 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
   uint32_t first = 0;
   uint16_t icmp = 0;
 
-  auto field = [&](const TemplateField& fs, const uint8_t* v, size_t len) {
-    if (fs.scope) return;
-    if (fs.pen) {
-      if (fs.pen == kJuniperPen && fs.type == 137 && len == 2 && !reverse) {
-        // Juniper commonPropertiesId: CPID type 2 is the forwarding exception code; 0 means
-        // forwarded (64), anything else dropped (128).
-        if (((v[0] & 0xfc) >> 2) == 0x02) f.forwarding_status = (be16(v) & 0x3ff) ? 128 : 64;
-        return;
-      }
-      if (fs.pen != kReversePen || !reverse) return;  // other enterprises: skipped
-    } else if (reverse) {
-      for (const auto& o : t.fields)
-        if (o.pen == kReversePen && o.type == fs.type) return;  // replaced by its reverse
-    }
-    switch (fs.type) {
+  auto value = [&](uint16_t type, const uint8_t* v, size_t len) {
+    switch (type) {
+
       // Counters (RFC 7012 §5.10; NSEL initiator/responder, RFC 5103).
       case 1:
       case 23: bytes = un(v, len); have_bytes = true; break;
@@ -584,7 +574,35 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
       default: break;
     }
   };
-  size_t used = forEachField(t, p, n, field);
+  auto field = [&](const TemplateField& fs, const uint8_t* v, size_t len) {
+    if (fs.scope) return;
+    if (fs.pen) {
+      if (fs.pen == kJuniperPen && fs.type == 137 && len == 2 && !reverse) {
+        // Juniper commonPropertiesId: CPID type 2 is the forwarding exception code; 0 means
+        // forwarded (64), anything else dropped (128).
+        if (((v[0] & 0xfc) >> 2) == 0x02) f.forwarding_status = (be16(v) & 0x3ff) ? 128 : 64;
+        return;
+      }
+      if (fs.pen != kReversePen || !reverse) return;  // other enterprises: skipped
+    } else if (reverse) {
+      for (const auto& o : t.fields)
+        if (o.pen == kReversePen && o.type == fs.type) return;  // replaced by its reverse
+    }
+    value(fs.type, v, len);
+  };
+  size_t used;
+  if (t.plain && !reverse) {
+    // Fixed lengths, no enterprise or scope field: the record is min_length bytes, which the
+    // data set loop checked, so the fields go straight to their values.
+    const uint8_t* v = p;
+    for (const TemplateField& fs : t.fields) {
+      value(fs.type, v, fs.length);
+      v += fs.length;
+    }
+    used = t.min_length;
+  } else {
+    used = forEachField(t, p, n, field);
+  }
   if (used == 0) return 0;
 
   if (have_bytes) f.bytes = bytes;

@@ -117,6 +117,7 @@ bool SharedTemplates::apply(std::string_view key, std::string_view value) {
       t.fields.push_back(f);
     }
     if (t.min_length == 0 || t.min_length > 65535) return false;
+    t.setPlain();
     t.published = t.refreshed;
     applyTemplate(k, uint16_t(id), t);
     return true;

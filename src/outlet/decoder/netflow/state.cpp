@@ -55,6 +55,7 @@ void stateFromJson(const json& doc, DomainMap& into) {
           t.fields.push_back(f);
         }
         if (t.min_length == 0) throw std::runtime_error("template without fields");
+        t.setPlain();
         d.templates[jt.at("id").get<uint16_t>()] = std::move(t);
       }
       for (const auto& js : jd.at("sampling"))

@@ -32,6 +32,14 @@ struct Template {
   uint32_t refreshed = 0;  ///< last time (unix seconds) it was defined
   uint32_t published = 0;  ///< `refreshed` when last handed to the shared templates
   bool carries_sampling = false;  ///< options template with a sampling interval field
+  /// Fixed-length fields only, none enterprise-specific or scope: records are min_length bytes
+  /// and decode without per-field checks. False (the safe default) until setPlain().
+  bool plain = false;
+  void setPlain() {
+    plain = true;
+    for (const auto& f : fields)
+      if (f.length == 0xffff || f.pen || f.scope) plain = false;
+  }
   /// The template record as it came on the wire (from its id): a resent template with the
   /// same bytes is only refreshed. Empty for templates from the shared store or a state file.
   std::vector<uint8_t> raw;
