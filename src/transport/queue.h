@@ -167,13 +167,15 @@ class QueueTransport : public FlowTransport, public OutletTransport {
   }
   size_t send(std::span<Datagram> batch) override {
     // Consecutive datagrams of one queue go in one locked push.
+    // One queue lookup per datagram: the one that ends a run starts the next.
     size_t accepted = 0, i = 0;
+    size_t q = batch.empty() ? 0 : queueFor(batch[0].exporter);
     while (i < batch.size()) {
-      size_t q = queueFor(batch[i].exporter);
-      size_t j = i + 1;
-      while (j < batch.size() && queueFor(batch[j].exporter) == q) j++;
+      size_t j = i + 1, next = q;
+      while (j < batch.size() && (next = queueFor(batch[j].exporter)) == q) j++;
       accepted += queues_[q]->push(batch.subspan(i, j - i));
       i = j;
+      q = next;
     }
     return accepted;
   }

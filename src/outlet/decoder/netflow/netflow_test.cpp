@@ -211,30 +211,16 @@ TEST(NetflowV9, TemplateThenData) {
 // A template resent with the same bytes is only refreshed (no parse); one redefined under the
 // same id, even with the same length, replaces it for the data that follows.
 TEST(NetflowIpfix, ResentAndRedefinedTemplates) {
-  auto message = [](std::initializer_list<std::pair<uint16_t, uint16_t>> fields,
-                    std::vector<uint8_t> record) {
-    std::vector<uint8_t> m = {0, 10, 0, 0, 0x65, 0x53, 0xf1, 0x00, 0, 0, 0, 1, 0, 0, 0, 7};
-    auto put16 = [&](size_t v) { m.push_back(uint8_t(v >> 8)); m.push_back(uint8_t(v)); };
-    put16(2);  // template set
-    put16(4 + 4 + 4 * fields.size());
-    put16(300);
-    put16(fields.size());
-    for (auto [type, len] : fields) { put16(type); put16(len); }
-    put16(300);  // data set
-    put16(4 + record.size());
-    m.insert(m.end(), record.begin(), record.end());
-    m[2] = uint8_t(m.size() >> 8);
-    m[3] = uint8_t(m.size());
-    return m;
+  // One template (id 300: two 4-byte fields) and one record of (address, counter).
+  auto message = [](uint16_t type1, uint16_t type2, uint32_t addr, uint32_t counter) {
+    return Ipfix().set(2).u16(300).u16(2).u16(type1).u16(4).u16(type2).u16(4).end()
+        .set(300).u32(addr).u32(counter).end().done();
   };
   NetflowDecoder d;
   Collect c;
-  auto a = message({{8, 4}, {1, 4}}, {10, 0, 0, 1, 0, 0, 0, 100});
-  ASSERT_EQ(d.decode(inputOf(a), c), Status::kOk);
-  a = message({{8, 4}, {1, 4}}, {10, 0, 0, 2, 0, 0, 0, 200});  // same template bytes
-  ASSERT_EQ(d.decode(inputOf(a), c), Status::kOk);
-  auto b = message({{12, 4}, {2, 4}}, {10, 0, 0, 3, 0, 0, 0, 7});  // redefined, same length
-  ASSERT_EQ(d.decode(inputOf(b), c), Status::kOk);
+  ASSERT_EQ(d.decode(inputOf(message(8, 1, 0x0a000001, 100)), c), Status::kOk);
+  ASSERT_EQ(d.decode(inputOf(message(8, 1, 0x0a000002, 200)), c), Status::kOk);  // same bytes
+  ASSERT_EQ(d.decode(inputOf(message(12, 2, 0x0a000003, 7)), c), Status::kOk);   // redefined
   ASSERT_EQ(c.flows.size(), 3u);
   EXPECT_EQ(c.flows[0].src_addr.toString(), "10.0.0.1");
   EXPECT_EQ(c.flows[0].bytes, 100u);
