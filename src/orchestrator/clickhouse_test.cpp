@@ -191,8 +191,7 @@ TEST(NativeBatch, RoundTripThroughTheStoreAndViews) {
     f.flow_direction = FlowDirection::kIngress;
     batch.append(f);
   }
-  std::string block;
-  batch.encode(block);
+  std::string block = batch.encode();
   ASSERT_NE(block.find("\n\n"), std::string::npos);
   conn->insertNative("INSERT INTO flows (" + batch.columnList() + ")", block);
   EXPECT_EQ(trim(conn->query("SELECT count(), sum(Bytes), uniqExact(ExporterAddress), uniqExact(ExporterName) FROM flows")),
@@ -213,7 +212,7 @@ TEST(NativeBatch, RoundTripThroughTheStoreAndViews) {
   batch.clear();
   EXPECT_EQ(batch.rows(), 0u);
   batch.append(f);
-  batch.encode(block);
+  block = batch.encode();
   conn->insertNative("INSERT INTO flows (" + batch.columnList() + ")", block);
   EXPECT_EQ(trim(conn->query("SELECT count() FROM flows")), "5001");
 }

@@ -1,5 +1,6 @@
 #include "store/native.h"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <cstddef>
@@ -299,7 +300,8 @@ size_t rowWidth(NativeBatch::Column::Op op) {
 
 }  // namespace
 
-NativeBatch::NativeBatch(const Schema& schema) {
+NativeBatch::NativeBatch(const Schema& schema, size_t chunk_rows)
+    : chunk_size_(std::max<size_t>(chunk_rows, 1)) {
   for (ColumnKey k : schema.insertedColumns()) {
     auto layout = layoutOf(k);
     if (!layout) continue;
@@ -323,28 +325,28 @@ NativeBatch::~NativeBatch() = default;
 NativeBatch::NativeBatch(NativeBatch&&) noexcept = default;
 NativeBatch& NativeBatch::operator=(NativeBatch&&) noexcept = default;
 
-// The fixed-width parts of all columns share one block, each column one cache line further
-// than its size needs: the sizes are multiples of 4 KiB, and a row writes to every column, so
-// without the stagger a row's 57 stores fell into the same cache set (the copies were 40 % of
-// the append time). No MADV_HUGEPAGE: it helped the full outlet path by less than the noise,
-// and it lets a page fault wait on memory compaction.
-void NativeBatch::grow() {
-  capacity_ = capacity_ ? capacity_ * 2 : 4096;
+// The chunk: the fixed-width parts of all columns share one block, allocated once, each column
+// one cache line further than its size needs: the sizes are multiples of 4 KiB, and a row
+// writes to every column, so without the stagger a row's 57 stores fell into the same cache set
+// (the copies were 40 % of the append time). No MADV_HUGEPAGE: it helped the full outlet path
+// by less than the noise, and it lets a page fault wait on memory compaction.
+void NativeBatch::nextChunk() {
+  if (chunk_capacity_) {
+    seal();
+    return;
+  }
+  chunk_capacity_ = chunk_size_;
   size_t bytes = 0;
-  for (const Column& c : columns_) bytes += ((capacity_ * c.width + 63) & ~size_t(63)) + 64;
+  for (const Column& c : columns_) bytes += ((chunk_capacity_ * c.width + 63) & ~size_t(63)) + 64;
   constexpr size_t kAlign = 4096;
   bytes = (bytes + kAlign - 1) & ~(kAlign - 1);
-  auto block = std::unique_ptr<char, Free>(static_cast<char*>(std::aligned_alloc(kAlign, bytes)));
-  if (!block) throw std::bad_alloc();
-  char* p = block.get();
+  block_.reset(static_cast<char*>(std::aligned_alloc(kAlign, bytes)));
+  if (!block_) throw std::bad_alloc();
+  char* p = block_.get();
   for (Column& c : columns_) {
-    if (rows_) std::memcpy(p, c.fixed, rows_ * c.width);
     c.fixed = p;
-    // One cache line more than needed, so that a row's stores do not all fall in the same
-    // cache set (the column sizes are multiples of 4 KiB).
-    p += ((capacity_ * c.width + 63) & ~size_t(63)) + 64;
+    p += ((chunk_capacity_ * c.width + 63) & ~size_t(63)) + 64;
   }
-  block_ = std::move(block);
   for (auto& g : copy_) g.clear();
   lc_ips_.clear();
   arrays_.clear();
@@ -356,7 +358,7 @@ void NativeBatch::grow() {
       case Column::Op::kCopy4: copy_[2].push_back(slot); break;
       case Column::Op::kCopy8: copy_[3].push_back(slot); break;
       case Column::Op::kCopy16: copy_[4].push_back(slot); break;
-      // LowCardinality(String): the row holds the interned id until encode() maps the column
+      // LowCardinality(String): the row holds the interned id until seal() maps the column
       // to its dictionary, so appending is a 4-byte copy like any UInt32 column.
       case Column::Op::kLCString: copy_[2].push_back(slot); break;
       case Column::Op::kLCIPv6: lc_ips_.push_back(slot); break;
@@ -396,10 +398,9 @@ void NativeBatch::appendElements(Column& c, const FlowRecord& f, unsigned n) {
 
 // Columns are appended group by group (same operation, no dispatch per column); `row` and the
 // destinations are locals so the char stores cannot make the compiler reload them.
-void NativeBatch::append(const FlowRecord& f) {
-  assert(!lc_mapped_ && "append() after encode() needs a clear() first");
-  if (rows_ == capacity_) grow();
-  const size_t row = rows_;
+void NativeBatch::appendRow(const FlowRecord& f) {
+  assert(!finished_ && "append() after encode() needs a clear() first");
+  const size_t row = chunk_rows_;
   const char* src = reinterpret_cast<const char*>(&f);
   copyAll<1>(copy_[0], src, row);
   copyAll<2>(copy_[1], src, row);
@@ -419,7 +420,7 @@ void NativeBatch::append(const FlowRecord& f) {
     c.elem_count += n;
     std::memcpy(s.base + row * 8, &c.elem_count, 8);
   }
-  rows_ = row + 1;
+  chunk_rows_ = row + 1;
 }
 
 // The LowCardinality(String) columns hold interned ids until here: each is mapped to its
@@ -427,31 +428,47 @@ void NativeBatch::append(const FlowRecord& f) {
 // memos (50 KiB) competed for the L1 cache with the decoder and the enricher; one column at a
 // time, its memo stays in cache and the loop is a read and a write per row.
 void NativeBatch::mapLowCardinality() {
-  if (lc_mapped_) return;
   for (Column& c : columns_) {
     if (c.op != Column::Op::kLCString) continue;
     c.dict->clear();
     c.resetMemo();
-    char* v = c.fixed;
-    for (size_t r = 0; r < rows_; r++, v += 4) {
-      IStr id;
-      std::memcpy(&id, v, 4);
-      uint32_t idx = c.lcString(id);
-      std::memcpy(v, &idx, 4);
+    // Runs of one value are the common case (a column never set, an exporter's name): eight
+    // rows equal to the previous value are checked and written as vectors.
+    uint32_t* v = reinterpret_cast<uint32_t*>(c.fixed);
+    uint32_t last_id = 0, last_idx = 0;
+    auto one = [&](uint32_t& x) {
+      if (x != last_id) {
+        IStr id;
+        std::memcpy(static_cast<void*>(&id), &x, 4);
+        last_id = x;
+        last_idx = c.lcString(id);
+      }
+      x = last_idx;
+    };
+    size_t r = 0;
+    for (; r + 8 <= chunk_rows_; r += 8) {
+      uint32_t diff = 0;
+      for (size_t k = 0; k < 8; k++) diff |= v[r + k] ^ last_id;
+      if (diff == 0) {
+        for (size_t k = 0; k < 8; k++) v[r + k] = last_idx;
+        continue;
+      }
+      for (size_t k = 0; k < 8; k++) one(v[r + k]);
     }
+    for (; r < chunk_rows_; r++) one(v[r]);
   }
-  lc_mapped_ = true;
 }
 
-void NativeBatch::encode(std::string& out) {
+// Encodes the chunk as one Native block at the end of sealed_ and empties it.
+void NativeBatch::seal() {
   mapLowCardinality();
-  out.clear();
+  std::string& out = sealed_;
   writeVarUInt(out, columns_.size());
-  writeVarUInt(out, rows_);
-  for (const Column& c : columns_) {
+  writeVarUInt(out, chunk_rows_);
+  for (Column& c : columns_) {
     writeStringBinary(out, c.name);
     writeStringBinary(out, c.type);
-    std::string_view fixed(c.fixed, rows_ * c.width);
+    std::string_view fixed(c.fixed, chunk_rows_ * c.width);
     switch (c.op) {
       case Column::Op::kArrayU32:
       case Column::Op::kArrayLarge:
@@ -467,13 +484,30 @@ void NativeBatch::encode(std::string& out) {
         put<uint64_t>(out, 2 | (1u << 9) | (1u << 10));
         put<uint64_t>(out, c.dict->size());
         c.dict->encodeKeys(out);
-        put<uint64_t>(out, rows_);
+        put<uint64_t>(out, chunk_rows_);
         out.append(fixed);
         break;
       }
       default: out.append(fixed); break;
     }
+    c.elems.clear();
+    c.elem_count = 0;
+    if (c.dict) {
+      c.dict->clear();
+      c.resetMemo();
+    }
   }
+  sealed_rows_ += chunk_rows_;
+  chunk_rows_ = 0;
+  blocks_++;
+}
+
+const std::string& NativeBatch::encode() {
+  if (!finished_) {
+    if (chunk_rows_ || !sealed_rows_) seal();
+    finished_ = true;
+  }
+  return sealed_;
 }
 
 void NativeBatch::clear() {
@@ -485,8 +519,9 @@ void NativeBatch::clear() {
       c.resetMemo();
     }
   }
-  rows_ = 0;
-  lc_mapped_ = false;
+  sealed_.clear();
+  sealed_rows_ = chunk_rows_ = blocks_ = 0;
+  finished_ = false;
 }
 
 }  // namespace akvo

@@ -1,8 +1,12 @@
 #pragma once
-/// Columnar flow batch in ClickHouse's Native format. The outlet appends flow records; the
-/// batch keeps one buffer per column in its wire form, so encoding is a concatenation. Buffers
-/// and LowCardinality dictionaries keep their capacity across clear(): after the first batches,
-/// appending allocates nothing.
+/// Columnar flow batch in ClickHouse's Native format. The outlet appends flow records to a
+/// chunk that keeps one buffer per column in its wire form; every `chunk_rows` rows the chunk is
+/// encoded as one Native block at the end of the batch's output and starts over. The chunk stays
+/// in the core's L2 cache (a row writes to 57 column streams: in a 12 MB batch those stores
+/// went to memory, 45 % of the outlet's time), and the output is written once, in sequence.
+/// The engine squashes the blocks of one INSERT into one part. Buffers and LowCardinality
+/// dictionaries keep their capacity across clear(): after the first batches, appending
+/// allocates nothing.
 #include <array>
 #include <cstdlib>
 #include <cstdint>
@@ -43,19 +47,28 @@ class LowCardinalityDict {
 
 class NativeBatch {
  public:
+  /// Rows per Native block: the chunk of the default schema (about 250 bytes a row) takes 1 MiB,
+  /// half of a core's L2 cache here.
+  static constexpr size_t kChunkRows = 4096;
   /// The batch carries the schema's inserted columns in registry order.
-  explicit NativeBatch(const Schema& schema);
+  explicit NativeBatch(const Schema& schema, size_t chunk_rows = kChunkRows);
   ~NativeBatch();
   NativeBatch(NativeBatch&&) noexcept;
   NativeBatch& operator=(NativeBatch&&) noexcept;
 
-  void append(const FlowRecord& flow);
-  size_t rows() const { return rows_; }
-  /// Writes the whole batch as one Native block into out (replacing its content). It maps the
-  /// LowCardinality(String) columns to their dictionaries in place, first: rows cannot be
-  /// appended after it until clear(); encoding again gives the same block.
-  void encode(std::string& out);
+  void append(const FlowRecord& flow) {
+    if (chunk_rows_ == chunk_capacity_) [[unlikely]]
+      nextChunk();
+    appendRow(flow);
+  }
+  size_t rows() const { return sealed_rows_ + chunk_rows_; }
+  /// The whole batch in Native format: the blocks of the full chunks and one for the rows since
+  /// (one empty block for an empty batch). Rows cannot be appended after it until clear();
+  /// calling it again returns the same bytes.
+  const std::string& encode();
   void clear();
+  /// Native blocks in the output so far (full chunks; all of them after encode()).
+  size_t blocks() const { return blocks_; }
   /// Comma-separated list of the columns, for the INSERT statement.
   const std::string& columnList() const { return column_list_; }
 
@@ -68,7 +81,9 @@ class NativeBatch {
   };
 
  private:
-  void grow();
+  void nextChunk();
+  void seal();
+  void appendRow(const FlowRecord& f);
   void mapLowCardinality();
   void appendElements(Column& c, const FlowRecord& f, unsigned n);
   struct Free {
@@ -79,9 +94,13 @@ class NativeBatch {
   std::vector<Slot> lc_ips_, arrays_;
   std::vector<Column> columns_;
   std::string column_list_;
-  size_t rows_ = 0;
-  bool lc_mapped_ = false;  ///< LowCardinality(String) rows hold indexes, not interned ids
-  size_t capacity_ = 0;  ///< rows every column's fixed-width part has room for.
+  size_t chunk_rows_ = 0;      ///< rows in the chunk
+  size_t chunk_capacity_ = 0;  ///< 0 until the chunk's block is allocated, then chunk_rows
+  size_t chunk_size_;          ///< rows per chunk
+  size_t sealed_rows_ = 0;     ///< rows already encoded in sealed_
+  size_t blocks_ = 0;          ///< blocks in sealed_
+  std::string sealed_;         ///< the Native blocks of the full chunks
+  bool finished_ = false;      ///< encode() sealed the last chunk
 };
 
 /// Varint as ClickHouse writes it (LEB128).

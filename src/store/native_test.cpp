@@ -30,11 +30,12 @@ struct Fixture {
   std::unique_ptr<StoreConnection> conn = testing::freshDatabase();
   Metrics metrics;
   Schema schema{everyColumn()};
-  NativeBatch batch{schema};
-  Fixture() { Migrations(ClickHouseConfig{}, schema, *conn, metrics).run(); }
+  NativeBatch batch;
+  explicit Fixture(size_t chunk_rows = NativeBatch::kChunkRows) : batch(schema, chunk_rows) {
+    Migrations(ClickHouseConfig{}, schema, *conn, metrics).run();
+  }
   void insert() {
-    std::string block;
-    batch.encode(block);
+    const std::string& block = batch.encode();
     conn->insertNative("INSERT INTO flows (" + batch.columnList() + ")", block);
     batch.clear();
   }
@@ -220,16 +221,16 @@ TEST(NativeBatch, EncodeTwiceAndReuse) {
   };
   fill("east", "west");
   std::string first, second;
-  batch.encode(first);
-  batch.encode(second);
+  first = batch.encode();
+  second = batch.encode();
   EXPECT_EQ(first, second);
   EXPECT_NE(first.find("east"), std::string::npos);
   fill("north", "south");
-  batch.encode(second);
+  second = batch.encode();
   EXPECT_EQ(second.find("east"), std::string::npos) << "the dictionaries start over";
   EXPECT_NE(second.find("south"), std::string::npos);
   fill("east", "west");
-  batch.encode(second);
+  second = batch.encode();
   EXPECT_EQ(first, second) << "same rows, same block";
 }
 
@@ -251,11 +252,12 @@ TEST(IStr, OneIdPerDistinctString) {
   EXPECT_EQ(internedStrings(), before + 1);
 }
 
-// Batches are reused after clear(): the dictionaries and memos start over, and a batch larger
-// than the first allocation grows every column together.
-TEST(NativeBatch, ClearAndGrow) {
+// Batches are reused after clear(), and a batch spans many chunks (here of 1,000 rows, one
+// Native block each, every block with its own dictionaries and array offsets): the rows come
+// back intact across the block boundaries, and the engine stores the insert as one part.
+TEST(NativeBatch, ClearAndManyBlocks) {
   AKVO_REQUIRE_STORE();
-  Fixture fx;
+  Fixture fx(1000);
   FlowRecord f;
   f.time_received = recent();
   f.sampling_rate = 1;
@@ -263,18 +265,25 @@ TEST(NativeBatch, ClearAndGrow) {
   fx.batch.append(f);
   fx.batch.clear();
   EXPECT_EQ(fx.batch.rows(), 0u);
-  for (uint32_t i = 0; i < 20000; i++) {
-    f.exporter_name = i % 2 ? "odd" : "even";
+  for (uint32_t i = 0; i < 20500; i++) {
+    // A new name in every block, and names shared by all blocks.
+    f.exporter_name = i % 2 ? IStr("odd") : IStr(fmt::format("even{}", i / 1000));
+    f.next_hop = IPv6Addr::fromV4(0x0a000000u + i % 3);
     f.dst_as_path.clear();
     for (uint32_t k = 0; k < i % 4; k++) f.dst_as_path.push(i);
     f.bytes = i;
     fx.batch.append(f);
   }
-  EXPECT_EQ(fx.batch.rows(), 20000u);
+  EXPECT_EQ(fx.batch.rows(), 20500u);
+  EXPECT_EQ(fx.batch.blocks(), 20u);
+  fx.conn->query("SYSTEM STOP MERGES flows");
   fx.insert();
-  EXPECT_EQ(fx.q("SELECT count(), countIf(ExporterName = 'before'), countIf(ExporterName = if(Bytes % 2 = 1, 'odd', 'even')), "
+  EXPECT_EQ(fx.q("SELECT count(), countIf(ExporterName = 'before'), "
+                 "countIf(ExporterName = if(Bytes % 2 = 1, 'odd', concat('even', toString(intDiv(Bytes, 1000))))), "
+                 "countIf(toString(NextHop) = concat('::ffff:10.0.0.', toString(Bytes % 3))), "
                  "countIf(length(DstASPath) = Bytes % 4 AND (length(DstASPath) = 0 OR DstASPath[1] = Bytes)) FROM flows"),
-            "20000\t0\t20000\t20000");
+            "20500\t0\t20500\t20500\t20500");
+  EXPECT_EQ(fx.q("SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'flows' AND active"), "1");
 }
 
 }  // namespace

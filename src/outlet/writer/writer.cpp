@@ -81,13 +81,13 @@ NativeBatch BatchWriter::submit(NativeBatch&& batch, std::function<void()> store
 }
 
 bool BatchWriter::insert(NativeBatch& batch, bool stopping) {
-  batch.encode(encoded_);
+  const std::string& encoded = batch.encode();
   auto backoff = std::chrono::milliseconds(20);
   auto give_up = std::chrono::steady_clock::now() + config_.grace_period;
   for (;;) {
     auto start = std::chrono::steady_clock::now();
     try {
-      if (!config_.discard) conn_->insertNative(insert_prefix_, encoded_);
+      if (!config_.discard) conn_->insertNative(insert_prefix_, encoded);
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       metrics_.observe("akvo_outlet_clickhouse_insert_seconds", "Time to insert one batch.", secs,
                        {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});

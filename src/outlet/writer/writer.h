@@ -56,7 +56,6 @@ class BatchWriter {
   Metrics& metrics_;
   std::unique_ptr<StoreConnection> conn_;
   std::string insert_prefix_;
-  std::string encoded_;
 
   std::mutex mutex_;  // guards pending_, free_, stopping_
   std::condition_variable cv_;
