@@ -218,8 +218,14 @@ void Inlet::receive(Socket& s, std::stop_token st) {
   // Reads without waiting while datagrams come; waits in poll() only when the socket is empty.
   // After a partial batch it pauses briefly so that the next read takes a batch: waking for
   // every few datagrams cost more in context switches (a fifth of the front end's CPU at 300k
-  // datagrams/s) than the reads. The pause is far below what the receive buffer holds.
-  constexpr auto kPause = std::chrono::microseconds(100);
+  // datagrams/s) than the reads. The pause is a fraction of what the receive buffer holds:
+  // 300 us with a buffer of 2 MiB or more (at 450k NetFlow v9 datagrams/s, the front end took
+  // 86 % of a core instead of 89 % with 100 us, and 72 % instead of 79 % with one worker of
+  // each kind), 100 us with the kernel's default (212,992 bytes, about 170 small datagrams).
+  int rcvbuf = 0;
+  socklen_t rcvlen = sizeof rcvbuf;
+  getsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &rcvlen);
+  const auto pause = std::chrono::microseconds(rcvbuf >= (2 << 20) ? 300 : 100);
   bool wait = true;
   while (!st.stop_requested()) {
     if (wait) {
@@ -275,7 +281,7 @@ void Inlet::receive(Socket& s, std::stop_token st) {
     s.bytes->inc(bytes);
     size_t accepted = transport_.send(std::span<Datagram>(dgrams.data(), kept));
     if (accepted < kept) s.dropped->inc(kept - accepted);
-    if (size_t(n) < kBatch / 2) std::this_thread::sleep_for(kPause);
+    if (size_t(n) < kBatch / 2) std::this_thread::sleep_for(pause);
   }
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 namespace akvo {
@@ -45,6 +46,25 @@ TEST(DatagramQueue, CopiesPayloadsOfAnySize) {
     ASSERT_GE(out[0].buffer.size(), size);
     for (size_t i = 0; i < size; i++) ASSERT_EQ(out[0].buffer[i], uint8_t(i * 7 + size)) << size << " " << i;
   }
+}
+
+// The buffer a worker hands back is the next one filled (still in cache), not the buffer of
+// the slot a lap behind: with 1,000 slots, a datagram at a time, the queue's payloads travel in
+// the two buffers the worker alternates between, never in a third.
+TEST(DatagramQueue, RefillsTheBufferLastHandedBack) {
+  DatagramQueue q(1000);
+  std::vector<Datagram> in(1), out(1);
+  in[0].buffer.assign(100, 0);
+  in[0].size = 100;
+  std::set<const uint8_t*> seen;
+  for (int i = 0; i < 50; i++) {
+    in[0].buffer[0] = uint8_t(i);
+    ASSERT_EQ(q.push(in), 1u);
+    ASSERT_EQ(q.pop(out, std::chrono::milliseconds(0)), 1u);
+    ASSERT_EQ(out[0].buffer[0], uint8_t(i));
+    seen.insert(out[0].buffer.data());
+  }
+  EXPECT_EQ(seen.size(), 2u);
 }
 
 TEST(DatagramQueue, CloseWakesConsumers) {
