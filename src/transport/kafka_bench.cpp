@@ -13,6 +13,7 @@
 #include "orchestrator/kafka.h"
 #include "outlet/outlet.h"
 #include "store/chdb_store.h"
+#include "testing/bench_store.h"
 #include "transport/kafka.h"
 
 namespace akvo {
@@ -22,10 +23,7 @@ constexpr size_t kDatagrams = 2000;  // x 30 flows per iteration
 
 Store& benchStore(const Schema& schema) {
   static ChdbStore* store = [&] {
-    char tmpl[] = "/tmp/akvo-bench-store.XXXXXX";
-    ChdbStore::Config c;
-    c.path = mkdtemp(tmpl);
-    auto* s = new ChdbStore(c);
+    ChdbStore* s = &testing::benchStore();
     auto conn = s->connect();
     Metrics m;
     ClickHouseConfig cc;
