@@ -303,6 +303,7 @@ int runRole(const std::string& role, const AppConfig& c) {
   std::unique_ptr<Store> store;
   if (stores) store = openStore(c, &metrics);
   std::filesystem::path running_marker;  // removed once everything is stored, at a clean stop
+  Outlet::Config outlet_config = c.outlet;
 
   // Orchestrator: the schema first, so that everything after finds its tables.
   if (store && (all || role == "orchestrator")) {
@@ -314,10 +315,15 @@ int runRole(const std::string& role, const AppConfig& c) {
     // (each view's insert is its own commit): make them agree again before inserting more.
     if (c.clickhouse.embedded()) {
       running_marker = std::filesystem::path(c.clickhouse.path) / "akvo.running";
+      // The writer notes there the TimeReceived range of each batch before inserting it.
+      outlet_config.clickhouse.inflight_file =
+          (std::filesystem::path(c.clickhouse.path) / "akvo.inflight").string();
       if (std::filesystem::exists(running_marker)) {
         spdlog::warn("the last run did not stop cleanly: checking the consolidated tables");
+        std::pair<uint32_t, uint32_t> inflight{0, 0};
+        std::ifstream(outlet_config.clickhouse.inflight_file) >> inflight.first >> inflight.second;
         try {
-          size_t n = m.repairConsolidated(kRepairWindow);
+          size_t n = m.repairConsolidated(kRepairWindow, inflight);
           if (n == 0) spdlog::info("consolidated tables agree with the raw flows");
         } catch (const StoreError& e) {
           // Collecting matters more than the repair: say it loudly and go on.
@@ -431,7 +437,7 @@ int runRole(const std::string& role, const AppConfig& c) {
       metrics.gauge("akvo_inlet_transport_queue_depth", "Datagrams waiting in the queue.",
                     {{"queue", std::to_string(i)}}, [q] { return double(q->depth()); });
     }
-    outlet = std::make_unique<Outlet>(c.outlet, schema, *transport, *store, metrics, enrichers);
+    outlet = std::make_unique<Outlet>(outlet_config, schema, *transport, *store, metrics, enrichers);
     outlet->exportTo(flow_export.get());
     outlet->start();
     inlet = std::make_unique<Inlet>(c.inlet, *transport, metrics);
@@ -448,7 +454,7 @@ int runRole(const std::string& role, const AppConfig& c) {
     template_exchange = std::make_unique<KafkaTemplateExchange>(c.kafka, *templates, metrics);
     template_exchange->start();
     consumer = std::make_unique<KafkaConsumer>(c.kafka, metrics);
-    outlet = std::make_unique<Outlet>(c.outlet, schema, *consumer, *store, metrics, enrichers);
+    outlet = std::make_unique<Outlet>(outlet_config, schema, *consumer, *store, metrics, enrichers);
     outlet->shareTemplates(templates.get());
     outlet->exportTo(flow_export.get());
     consumer->start();

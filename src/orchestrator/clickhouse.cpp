@@ -242,7 +242,7 @@ std::string Migrations::consumerSelectSQL(size_t i) const {
                      fmt::join(group, ", "));
 }
 
-size_t Migrations::repairConsolidated(Duration window) {
+size_t Migrations::repairConsolidated(Duration window, std::pair<uint32_t, uint32_t> inflight) {
   if (!config_.cluster.empty() || config_.skip_migrations || config_.resolutions.size() < 2) return 0;
   // The newest flow in any table: a kill leaves at most the last inserts unfinished.
   std::vector<std::string> maxes;
@@ -260,14 +260,19 @@ size_t Migrations::repairConsolidated(Duration window) {
     std::string target = flowsTableName(config_.resolutions[i].interval);
     int64_t start = from / iv * iv;
     std::string bucket = fmt::format("toUInt32(toStartOfInterval(TimeReceived, toIntervalSecond({})))", iv);
+    // The window before the newest flow, and the in-flight batch's range (whole buckets).
+    std::string where = fmt::format("TimeReceived >= toDateTime({})", start);
+    if (inflight.second >= inflight.first && inflight.second > 0 && inflight.first / iv * iv < start)
+      where = fmt::format("({} OR TimeReceived BETWEEN toDateTime({}) AND toDateTime({}))", where,
+                          inflight.first / iv * iv, int64_t(inflight.second) / iv * iv + iv - 1);
     // Buckets whose totals differ: three columns read, cheap even on a busy raw table.
     std::string differ = conn_.query(fmt::format(
         "SELECT t FROM (SELECT {0} AS t, toInt128(sum(Bytes)) AS b, toInt128(sum(Packets)) AS p "
-        "FROM {1} WHERE TimeReceived >= toDateTime({3}) GROUP BY t UNION ALL "
+        "FROM {1} WHERE {3} GROUP BY t UNION ALL "
         "SELECT {0} AS t, -toInt128(sum(Bytes)), -toInt128(sum(Packets)) "
-        "FROM {2} WHERE TimeReceived >= toDateTime({3}) GROUP BY t) "
+        "FROM {2} WHERE {3} GROUP BY t) "
         "GROUP BY t HAVING sum(b) != 0 OR sum(p) != 0 ORDER BY t",
-        bucket, source, target, start), "TSVRaw");
+        bucket, source, target, where), "TSVRaw");
     std::vector<std::string> buckets;
     for (size_t pos = 0; pos < differ.size();) {
       size_t eol = differ.find('\n', pos);

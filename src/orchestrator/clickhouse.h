@@ -65,8 +65,11 @@ class Migrations {
   /// flows on to the coarser tables through their views, which are checked next. A negative
   /// difference (the view's part committed, not the source's) is inserted modulo 2^64: sums
   /// stay exact, and SummingMergeTree folds the row into its counterpart at the next merge.
+  /// `inflight` (TimeReceived from, to; 0, 0 for none) is also checked, whatever its age: the
+  /// range of the batch the writer was inserting (flows stamped by the exporter's clock can be
+  /// older than the window).
   /// Embedded mode only (no cluster). Returns the number of buckets repaired.
-  size_t repairConsolidated(Duration window);
+  size_t repairConsolidated(Duration window, std::pair<uint32_t, uint32_t> inflight = {0, 0});
 
   /// DDL of a flows table (exposed for tests).
   std::string createTableSQL(size_t resolution_index) const;

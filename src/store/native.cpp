@@ -402,6 +402,8 @@ void NativeBatch::appendRow(const FlowRecord& f) {
   assert(!finished_ && "append() after encode() needs a clear() first");
   const size_t row = chunk_rows_;
   const char* src = reinterpret_cast<const char*>(&f);
+  min_time_ = std::min(min_time_, f.time_received);
+  max_time_ = std::max(max_time_, f.time_received);
   copyAll<1>(copy_[0], src, row);
   copyAll<2>(copy_[1], src, row);
   copyAll<4>(copy_[2], src, row);
@@ -522,6 +524,8 @@ void NativeBatch::clear() {
   sealed_.clear();
   sealed_rows_ = chunk_rows_ = blocks_ = 0;
   finished_ = false;
+  min_time_ = UINT32_MAX;
+  max_time_ = 0;
 }
 
 }  // namespace akvo

@@ -69,6 +69,9 @@ class NativeBatch {
   void clear();
   /// Native blocks in the output so far (full chunks; all of them after encode()).
   size_t blocks() const { return blocks_; }
+  /// The oldest and newest TimeReceived of the rows (0, 0 when empty).
+  uint32_t minTime() const { return rows() ? min_time_ : 0; }
+  uint32_t maxTime() const { return max_time_; }
   /// Comma-separated list of the columns, for the INSERT statement.
   const std::string& columnList() const { return column_list_; }
 
@@ -101,6 +104,7 @@ class NativeBatch {
   size_t blocks_ = 0;          ///< blocks in sealed_
   std::string sealed_;         ///< the Native blocks of the full chunks
   bool finished_ = false;      ///< encode() sealed the last chunk
+  uint32_t min_time_ = UINT32_MAX, max_time_ = 0;
 };
 
 /// Varint as ClickHouse writes it (LEB128).

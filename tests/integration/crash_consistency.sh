@@ -53,6 +53,10 @@ for round in 1 2 3; do
   wait "$AKVO_PID" 2>/dev/null || true
   wait "$RP" || true  # replay fails once the collector is gone (port unreachable)
   [[ "${rows%.*}" -gt 0 ]] || fail "round $round: nothing was written before the kill"
+  # The writer noted the TimeReceived range of its last batch (the restart checks it too).
+  read -r lo hi < "$TMP/data/akvo.inflight" || fail "round $round: no akvo.inflight"
+  now=$(date +%s)
+  (( lo > now - 600 && lo <= hi && hi <= now + 1 )) || fail "round $round: akvo.inflight says $lo $hi"
   KILLS=$((KILLS + 1))
   start_akvo "$CONFIG"
   WHAT_STEP="after kill -9 #$round ($(cat "$TMP/sent.$round") flows sent, $rows written before the kill)"

@@ -2,7 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <optional>
+
+#include <fmt/format.h>
 
 #include "common/thread.h"
 
@@ -80,7 +85,25 @@ NativeBatch BatchWriter::submit(NativeBatch&& batch, std::function<void()> store
   return NativeBatch(schema_);
 }
 
+// Written to a temporary file and renamed over the last one: a kill leaves the old range or
+// the new one, never half a line. About one file per insert (a few per second).
+void BatchWriter::noteInflight(const NativeBatch& batch) {
+  if (config_.inflight_file.empty()) return;
+  std::string tmp = config_.inflight_file + ".tmp";
+  std::string line = fmt::format("{} {}\n", batch.minTime(), batch.maxTime());
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  bool ok = f && std::fwrite(line.data(), 1, line.size(), f) == line.size();
+  if (f) ok = std::fclose(f) == 0 && ok;
+  if (ok) ok = std::rename(tmp.c_str(), config_.inflight_file.c_str()) == 0;
+  if (!ok && !inflight_warned_) {
+    inflight_warned_ = true;  // once: the repair then falls back to its window alone
+    spdlog::warn("cannot write {}: {} (after a crash, only the last 10 minutes of the "
+                 "consolidated tables will be checked)", config_.inflight_file, std::strerror(errno));
+  }
+}
+
 bool BatchWriter::insert(NativeBatch& batch, bool stopping) {
+  noteInflight(batch);
   const std::string& encoded = batch.encode();
   auto backoff = std::chrono::milliseconds(20);
   auto give_up = std::chrono::steady_clock::now() + config_.grace_period;

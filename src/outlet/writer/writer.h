@@ -27,6 +27,10 @@ class BatchWriter {
     Duration grace_period = std::chrono::minutes(1);  ///< retry budget at shutdown
     int64_t queue_size = 4;                           ///< batches waiting to be written
     bool discard = false;  ///< benchmarks: encode every batch but store nothing
+    /// Not a configuration key: with an embedded store, the file where the writer notes the
+    /// TimeReceived range of the batch it is about to insert ("MIN MAX\n"), so that the repair
+    /// after a kill -9 checks that range whatever its age. "" writes nothing.
+    std::string inflight_file;
     void read(ConfigReader& r);
   };
 
@@ -49,6 +53,7 @@ class BatchWriter {
  private:
   void run(std::stop_token st);
   bool insert(NativeBatch& batch, bool stopping);
+  void noteInflight(const NativeBatch& batch);
 
   Config config_;
   const Schema& schema_;
@@ -56,6 +61,7 @@ class BatchWriter {
   Metrics& metrics_;
   std::unique_ptr<StoreConnection> conn_;
   std::string insert_prefix_;
+  bool inflight_warned_ = false;
 
   std::mutex mutex_;  // guards pending_, free_, stopping_
   std::condition_variable cv_;
