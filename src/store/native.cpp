@@ -429,11 +429,10 @@ void NativeBatch::appendRow(const FlowRecord& f) {
 // dictionary indexes in place, one column at a time. Done per row in append(), the 25 columns'
 // memos (50 KiB) competed for the L1 cache with the decoder and the enricher; one column at a
 // time, its memo stays in cache and the loop is a read and a write per row.
+// Their dictionaries and memos start empty (resetChunk).
 void NativeBatch::mapLowCardinality() {
   for (Column& c : columns_) {
     if (c.op != Column::Op::kLCString) continue;
-    c.dict->clear();
-    c.resetMemo();
     // Runs of one value are the common case (a column never set, an exporter's name): eight
     // rows equal to the previous value are checked and written as vectors.
     uint32_t* v = reinterpret_cast<uint32_t*>(c.fixed);
@@ -492,6 +491,15 @@ void NativeBatch::seal() {
       }
       default: out.append(fixed); break;
     }
+  }
+  sealed_rows_ += chunk_rows_;
+  blocks_++;
+  resetChunk();
+}
+
+// Empties the chunk: no rows, array elements, dictionaries or memos.
+void NativeBatch::resetChunk() {
+  for (Column& c : columns_) {
     c.elems.clear();
     c.elem_count = 0;
     if (c.dict) {
@@ -499,9 +507,7 @@ void NativeBatch::seal() {
       c.resetMemo();
     }
   }
-  sealed_rows_ += chunk_rows_;
   chunk_rows_ = 0;
-  blocks_++;
 }
 
 const std::string& NativeBatch::encode() {
@@ -513,16 +519,9 @@ const std::string& NativeBatch::encode() {
 }
 
 void NativeBatch::clear() {
-  for (Column& c : columns_) {
-    c.elems.clear();
-    c.elem_count = 0;
-    if (c.dict) {
-      c.dict->clear();
-      c.resetMemo();
-    }
-  }
+  resetChunk();
   sealed_.clear();
-  sealed_rows_ = chunk_rows_ = blocks_ = 0;
+  sealed_rows_ = blocks_ = 0;
   finished_ = false;
   min_time_ = UINT32_MAX;
   max_time_ = 0;

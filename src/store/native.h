@@ -86,6 +86,7 @@ class NativeBatch {
  private:
   void nextChunk();
   void seal();
+  void resetChunk();
   void appendRow(const FlowRecord& f);
   void mapLowCardinality();
   void appendElements(Column& c, const FlowRecord& f, unsigned n);
