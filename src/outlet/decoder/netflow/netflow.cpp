@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
 #include <utility>
 
 namespace akvo::decoder {
@@ -35,6 +37,115 @@ inline IPv6Addr addr(const uint8_t* p, size_t n) {
 // Seconds between the NTP epoch (1900) and the Unix epoch, for dateTimeMicroseconds and
 // dateTimeNanoseconds (RFC 7011 §6.1.9, §6.1.10: NTP timestamp format).
 constexpr uint64_t kNtpOffset = 2208988800ull;
+
+// What a compiled field does (FieldOp::kind). kStore + 4 * width index + length index stores
+// a big-endian number of 1, 2, 4 or 8 bytes (or, for kStoreAny + width index, any length, as
+// un() reads it) into an unsigned FlowRecord member of 1, 2, 4 or 8 bytes, truncated the way
+// value() casts it.
+enum FieldOpKind : uint8_t {
+  kGeneric,  // value(type): elements with more to do than a store
+  kSkip,     // elements value() ignores
+  kSrcAddr, kDstAddr,  // a non-zero address sets it and EType (dest)
+  kAddrAt,   // addr(v, len) at dest (next hop, NAT addresses)
+  kBytes, kPackets,
+  kStoreAny,                       // + width index (4)
+  kStore = kStoreAny + 4,          // + 4 * width index + length index (16)
+  kKinds = kStore + 16,
+};
+constexpr int sizeIndex(size_t n) { return n == 1 ? 0 : n == 2 ? 1 : n == 4 ? 2 : n == 8 ? 3 : -1; }
+
+template <size_t L>
+inline uint64_t loadBE(const uint8_t* v) {
+  if constexpr (L == 1) return v[0];
+  uint64_t x = 0;
+  std::memcpy(&x, v, L);
+  if constexpr (L == 2) return __builtin_bswap16(uint16_t(x));
+  if constexpr (L == 4) return __builtin_bswap32(uint32_t(x));
+  if constexpr (L == 8) return __builtin_bswap64(x);
+}
+
+}  // namespace
+
+// The elements value() handles with a plain store, each with the member and the type of
+// value()'s cast, which must be the member's (checked at compile time: a narrower cast would
+// truncate differently).
+std::vector<FieldOp> compileFieldOps(const std::vector<TemplateField>& fields) {
+  std::vector<FieldOp> ops;
+  uint32_t offset = 0;
+  for (const TemplateField& tf : fields) {
+    FieldOp op;
+    op.offset = uint16_t(offset);
+    op.len = tf.length;
+    op.kind = kGeneric;
+    op.dest = tf.type;
+    offset += tf.length;
+    auto store = [&](size_t dest, size_t width) {
+      int w = sizeIndex(width), l = sizeIndex(tf.length);
+      op.dest = uint16_t(dest);
+      op.kind = uint8_t(l < 0 ? kStoreAny + w : kStore + 4 * w + l);
+    };
+#define AKVO_STORE(member, cast)                                                       \
+  static_assert(sizeof(FlowRecord::member) == sizeof(cast), "cast narrower than member"); \
+  store(offsetof(FlowRecord, member), sizeof(cast));                                   \
+  break
+    switch (tf.type) {
+      case 1: case 23: op.kind = kBytes; break;
+      case 2: case 24: op.kind = kPackets; break;
+      // Addresses: dest is the EType they set, by element (as value(), whatever the length).
+      case 8: case 27:
+        op.kind = kSrcAddr;
+        op.dest = tf.type == 8 ? 0x800 : 0x86dd;
+        break;
+      case 12: case 28:
+        op.kind = kDstAddr;
+        op.dest = tf.type == 12 ? 0x800 : 0x86dd;
+        break;
+      case 15: case 18: case 62: case 63:
+        op.kind = kAddrAt;
+        op.dest = uint16_t(offsetof(FlowRecord, next_hop));
+        break;
+      case 225: case 281:
+        op.kind = kAddrAt;
+        op.dest = uint16_t(offsetof(FlowRecord, src_addr_nat));
+        break;
+      case 226: case 282:
+        op.kind = kAddrAt;
+        op.dest = uint16_t(offsetof(FlowRecord, dst_addr_nat));
+        break;
+      case 9: case 29: AKVO_STORE(src_net_mask, uint8_t);
+      case 13: case 30: AKVO_STORE(dst_net_mask, uint8_t);
+      case 16: AKVO_STORE(src_as, uint32_t);
+      case 17: AKVO_STORE(dst_as, uint32_t);
+      case 4: AKVO_STORE(proto, uint32_t);
+      case 7: AKVO_STORE(src_port, uint16_t);
+      case 11: AKVO_STORE(dst_port, uint16_t);
+      case 6: AKVO_STORE(tcp_flags, uint16_t);
+      case 5: AKVO_STORE(ip_tos, uint8_t);
+      case 52: case 192: AKVO_STORE(ip_ttl, uint8_t);
+      case 31: AKVO_STORE(ipv6_flow_label, uint32_t);
+      case 54: AKVO_STORE(ip_fragment_id, uint32_t);
+      case 88: AKVO_STORE(ip_fragment_offset, uint16_t);
+      case 10: AKVO_STORE(in_if, uint32_t);
+      case 14: AKVO_STORE(out_if, uint32_t);
+      case 234: AKVO_STORE(ingress_vrf_id, uint32_t);
+      case 235: AKVO_STORE(egress_vrf_id, uint32_t);
+      case 89: AKVO_STORE(forwarding_status, uint32_t);
+      case 227: AKVO_STORE(src_port_nat, uint16_t);
+      case 228: AKVO_STORE(dst_port_nat, uint16_t);
+      // Not in value(): flow end times, duration, end reason, IP version.
+      case 21: case 60: case 136: case 151: case 153: case 155: case 157: case 158:
+      case 159: case 161: case 162:
+        op.kind = kSkip;
+        break;
+      default: break;  // generic
+    }
+#undef AKVO_STORE
+    ops.push_back(op);
+  }
+  return ops;
+}
+
+namespace {
 
 // Walks the fields of one record: fn(field, value pointer, value length). Variable-length
 // fields (RFC 7011 §7) take their length from one byte, or three when it is 255. Returns the
@@ -373,6 +484,7 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
     if (!inserted && it->second.fields == t.fields && it->second.options == t.options) {
       it->second.raw = t.raw;  // the same fields written differently (v9 options padding)
       it->second.plain = t.plain;  // it may come from the shared store or a state file
+      it->second.ops = t.ops;
       refresh(id, it->second);
     } else {
       spdlog::debug("template {} learned ({} fields{})", id, t.fields.size(),
@@ -591,9 +703,64 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
     value(fs.type, v, len);
   };
   size_t used;
-  if (t.plain && !reverse) {
+  if (t.plain && !reverse && config_.compiled_fields) {
     // Fixed lengths, no enterprise or scope field: the record is min_length bytes, which the
-    // data set loop checked, so the fields go straight to their values.
+    // data set loop checked, and each field was compiled with the template (compileFieldOps):
+    // most are a load and a store, without value()'s switch per field.
+    char* rec = reinterpret_cast<char*>(&f);
+    for (const FieldOp& op : t.ops) {
+      const uint8_t* v = p + op.offset;
+      switch (op.kind) {
+#define AKVO_STORE_CASE(W, T, L)                              \
+  case kStore + 4 * W + sizeIndex(L): {                       \
+    T x = T(loadBE<L>(v));                                    \
+    std::memcpy(rec + op.dest, &x, sizeof x);                 \
+    break;                                                    \
+  }
+#define AKVO_STORE_CASES(W, T) \
+  AKVO_STORE_CASE(W, T, 1) AKVO_STORE_CASE(W, T, 2) AKVO_STORE_CASE(W, T, 4) AKVO_STORE_CASE(W, T, 8) \
+  case kStoreAny + W: {                                       \
+    T x = T(un(v, op.len));                                   \
+    std::memcpy(rec + op.dest, &x, sizeof x);                 \
+    break;                                                    \
+  }
+        AKVO_STORE_CASES(0, uint8_t)
+        AKVO_STORE_CASES(1, uint16_t)
+        AKVO_STORE_CASES(2, uint32_t)
+        AKVO_STORE_CASES(3, uint64_t)
+#undef AKVO_STORE_CASES
+#undef AKVO_STORE_CASE
+        case kSkip: break;
+        case kSrcAddr:
+          if (!allZero(v, op.len)) {
+            f.src_addr = addr(v, op.len);
+            f.etype = op.dest;
+          }
+          break;
+        case kDstAddr:
+          if (!allZero(v, op.len)) {
+            f.dst_addr = addr(v, op.len);
+            f.etype = op.dest;
+          }
+          break;
+        case kAddrAt: {
+          IPv6Addr a = addr(v, op.len);
+          std::memcpy(rec + op.dest, &a, sizeof a);
+          break;
+        }
+        case kBytes:
+          bytes = op.len == 4 ? loadBE<4>(v) : op.len == 8 ? loadBE<8>(v) : un(v, op.len);
+          have_bytes = true;
+          break;
+        case kPackets:
+          packets = op.len == 4 ? loadBE<4>(v) : op.len == 8 ? loadBE<8>(v) : un(v, op.len);
+          have_packets = true;
+          break;
+        default: value(op.dest, v, op.len); break;
+      }
+    }
+    used = t.min_length;
+  } else if (t.plain && !reverse) {
     const uint8_t* v = p;
     for (const TemplateField& fs : t.fields) {
       value(fs.type, v, fs.length);

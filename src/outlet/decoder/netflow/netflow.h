@@ -21,6 +21,9 @@ class NetflowDecoder : public Decoder {
     uint32_t template_expiry = 0;
     /// How IPFIX dataLinkFrameSection (IE 315) headers are read.
     PacketOptions packet;
+    /// Decode records of plain templates through their compiled fields (Template::ops); off,
+    /// field by field as other templates (the tests compare both).
+    bool compiled_fields = true;
   };
 
   NetflowDecoder() = default;

@@ -24,6 +24,17 @@ struct TemplateField {
   bool operator==(const TemplateField&) const = default;
 };
 
+/// One field of a plain template compiled for the data records (compileFieldOps): most fields
+/// are a load of `len` bytes stored into the flow record, decided once per template instead of
+/// by a switch on the element type per field and record.
+struct FieldOp {
+  uint16_t offset = 0;  ///< of the value in the record
+  uint16_t dest = 0;    ///< FlowRecord byte offset of a store; the element type for kGeneric
+  uint16_t len = 0;
+  uint8_t kind = 0;     ///< netflow.cpp's FieldOpKind
+};
+std::vector<FieldOp> compileFieldOps(const std::vector<TemplateField>& fields);
+
 struct Template {
   std::vector<TemplateField> fields;
   bool options = false;    ///< options template: its data records carry sampling, not flows
@@ -35,10 +46,13 @@ struct Template {
   /// Fixed-length fields only, none enterprise-specific or scope: records are min_length bytes
   /// and decode without per-field checks. False (the safe default) until setPlain().
   bool plain = false;
+  std::vector<FieldOp> ops;  ///< the fields compiled, when plain
   void setPlain() {
     plain = true;
     for (const auto& f : fields)
       if (f.length == 0xffff || f.pen || f.scope) plain = false;
+    ops.clear();
+    if (plain) ops = compileFieldOps(fields);
   }
   /// The template record as it came on the wire (from its id): a resent template with the
   /// same bytes is only refreshed. Empty for templates from the shared store or a state file.
