@@ -479,14 +479,33 @@ void NativeBatch::seal() {
       case Column::Op::kLCString:
       case Column::Op::kLCIPv6: {
         // SerializationLowCardinality: key version (shared dictionaries with additional keys),
-        // then flags: index type UInt32 (2) | HasAdditionalKeys (1<<9) | NeedUpdateDictionary
-        // (1<<10), the keys, the row count and the indexes.
+        // then flags: index type | HasAdditionalKeys (1<<9) | NeedUpdateDictionary (1<<10), the
+        // keys, the row count and the indexes. The indexes are the narrowest type that holds
+        // the dictionary, as the engine writes them: UInt8 (0) for most columns of a chunk (an
+        // exporter's names, a handful of countries), UInt16 (1), else UInt32 (2).
+        size_t keys = c.dict->size();
+        uint64_t type = keys <= 0x100 ? 0 : keys <= 0x10000 ? 1 : 2;
         put<uint64_t>(out, 1);
-        put<uint64_t>(out, 2 | (1u << 9) | (1u << 10));
-        put<uint64_t>(out, c.dict->size());
+        put<uint64_t>(out, type | (1u << 9) | (1u << 10));
+        put<uint64_t>(out, keys);
         c.dict->encodeKeys(out);
         put<uint64_t>(out, chunk_rows_);
-        out.append(fixed);
+        if (type == 2) {
+          out.append(fixed);
+        } else {
+          const uint32_t* idx = reinterpret_cast<const uint32_t*>(c.fixed);
+          size_t at = out.size();
+          out.resize(at + (chunk_rows_ << type));
+          char* dst = out.data() + at;
+          if (type == 0) {
+            for (size_t r = 0; r < chunk_rows_; r++) dst[r] = char(idx[r]);
+          } else {
+            for (size_t r = 0; r < chunk_rows_; r++) {
+              uint16_t v = uint16_t(idx[r]);
+              std::memcpy(dst + 2 * r, &v, 2);
+            }
+          }
+        }
         break;
       }
       default: out.append(fixed); break;

@@ -291,5 +291,37 @@ TEST(NativeBatch, ClearAndManyBlocks) {
             "['flows','flows_1h0m0s','flows_1m0s','flows_5m0s']");
 }
 
+// LowCardinality indexes go out in the narrowest width that holds a chunk's dictionary: UInt8
+// up to 256 keys, UInt16 up to 65,536, else UInt32; each round-trips, at the edges too.
+TEST(NativeBatch, LowCardinalityIndexWidths) {
+  AKVO_REQUIRE_STORE();
+  // One chunk of 70,000 rows. Counting the empty value every dictionary starts with:
+  // ExporterName 256 keys (UInt8, full), InIfDescription 257 (UInt16), InIfName 65,536 (UInt16,
+  // full), OutIfName 65,537 (UInt32), NextHop 70,001 (UInt32).
+  Fixture fx(70000);
+  FlowRecord f;
+  f.time_received = recent();
+  f.sampling_rate = 1;
+  for (uint32_t i = 0; i < 70000; i++) {
+    f.exporter_name = i % 256 ? IStr(fmt::format("e{}", i % 256)) : IStr();
+    f.in_if_description = IStr(fmt::format("d{}", i % 256));
+    f.in_if_name = IStr(fmt::format("n{}", i % 65535));
+    f.out_if_name = IStr(fmt::format("o{}", i % 65536));
+    f.next_hop = IPv6Addr::fromV4(0x0a000000u + i);
+    f.bytes = i;
+    fx.batch.append(f);
+  }
+  EXPECT_EQ(fx.batch.blocks(), 0u);
+  fx.insert();
+  EXPECT_EQ(fx.q("SELECT count(), "
+                 "countIf(ExporterName = if(Bytes % 256 = 0, '', concat('e', toString(Bytes % 256)))), "
+                 "countIf(InIfDescription = concat('d', toString(Bytes % 256))), "
+                 "countIf(InIfName = concat('n', toString(Bytes % 65535))), "
+                 "countIf(OutIfName = concat('o', toString(Bytes % 65536))), "
+                 "countIf(NextHop = toIPv6(IPv4NumToString(toUInt32(167772160 + Bytes)))), "
+                 "uniqExact(InIfDescription), uniqExact(InIfName), uniqExact(OutIfName) FROM flows"),
+            "70000\t70000\t70000\t70000\t70000\t70000\t256\t65535\t65536");
+}
+
 }  // namespace
 }  // namespace akvo
