@@ -304,6 +304,12 @@ int runRole(const std::string& role, const AppConfig& c) {
   if (stores) store = openStore(c, &metrics);
   std::filesystem::path running_marker;  // removed once everything is stored, at a clean stop
   Outlet::Config outlet_config = c.outlet;
+  // The outlet builds the rows of the first consolidated table itself (no view on `flows`).
+  if (c.clickhouse.resolutions.size() >= 2) {
+    const Duration iv = c.clickhouse.resolutions[1].interval;
+    outlet_config.clickhouse.consolidated_table = flowsTableName(iv);
+    outlet_config.clickhouse.consolidated_seconds = uint32_t(iv.count() / 1000);
+  }
 
   // Orchestrator: the schema first, so that everything after finds its tables.
   if (store && (all || role == "orchestrator")) {

@@ -93,6 +93,9 @@ struct FlowRecord {
   uint32_t first_switched = 0;      ///< Unix seconds, 0 if unknown.
   uint32_t export_time = 0;         ///< Export header time, unix seconds.
   uint32_t observation_domain = 0;  ///< IPFIX observation domain / v9 source id / sFlow sub-agent.
+  /// Dst1stAS, Dst2ndAS, Dst3rdAS: only in the consolidated rows the outlet builds (the raw
+  /// table computes them from DstASPath).
+  uint32_t dst_1st_as = 0, dst_2nd_as = 0, dst_3rd_as = 0;
 
   // Arrays last: reset() empties them without clearing their storage.
   InlineVec<uint32_t, 32> dst_as_path;

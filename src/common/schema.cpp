@@ -219,6 +219,13 @@ std::vector<ColumnKey> Schema::consolidatedColumns() const {
   return out;
 }
 
+std::vector<ColumnKey> Schema::consolidatedInsertedColumns() const {
+  std::vector<ColumnKey> out;
+  for (auto k : consolidatedColumns())
+    if (!columnDef(k).alias) out.push_back(k);
+  return out;
+}
+
 std::string Schema::hash() const {
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
   for (auto k : inserted_) {

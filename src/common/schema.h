@@ -175,6 +175,9 @@ class Schema {
   const std::vector<ColumnKey>& insertedColumns() const { return inserted_; }
   /// Enabled columns kept in consolidated tables.
   std::vector<ColumnKey> consolidatedColumns() const;
+  /// The consolidated columns that are stored (not alias): those of the consolidated rows the
+  /// outlet inserts.
+  std::vector<ColumnKey> consolidatedInsertedColumns() const;
   /// Stable fingerprint of the inserted columns (name and type), hex.
   std::string hash() const;
 

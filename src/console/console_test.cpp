@@ -269,6 +269,7 @@ class ConsoleApi : public ::testing::Test {
     Migrations m(clickhouse_, schema_, *conn_, metrics_);
     m.run();
     insertTestFlows(*conn_, kT0, 24000);
+    m.consolidateFromRaw();
     make(config_);
   }
 

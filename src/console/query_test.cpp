@@ -136,6 +136,7 @@ class ConsoleStore : public ::testing::Test {
     Migrations m(config_, schema_, *conn_, metrics);
     m.run();
     insertTestFlows(*conn_, kT0, kRows);
+    m.consolidateFromRaw();
     builder_ = std::make_unique<GraphBuilder>(
         schema_, [this](const std::string& sql, const std::string& fmt) { return conn_->query(sql, fmt); },
         [this] {

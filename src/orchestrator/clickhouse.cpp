@@ -242,6 +242,18 @@ std::string Migrations::consumerSelectSQL(size_t i) const {
                      fmt::join(group, ", "));
 }
 
+void Migrations::consolidateFromRaw(const std::string& where) {
+  if (config_.resolutions.size() < 2) return;
+  std::string select = consumerSelectSQL(1);
+  if (!where.empty()) {
+    size_t group = select.rfind(" GROUP BY ");
+    select.insert(group, " WHERE " + where);
+  }
+  conn_.query(fmt::format("INSERT INTO {} (TimeReceived, {}, Bytes, Packets) {}",
+                          flowsTableName(config_.resolutions[1].interval),
+                          fmt::join(consolidatedKey(), ", "), select));
+}
+
 size_t Migrations::repairConsolidated(Duration window, std::pair<uint32_t, uint32_t> inflight) {
   if (!config_.cluster.empty() || config_.skip_migrations || config_.resolutions.size() < 2) return 0;
   // The newest flow in any table: a kill leaves at most the last inserts unfinished.
@@ -411,6 +423,15 @@ void Migrations::flowsTable(size_t i) {
 void Migrations::consumer(size_t i) {
   std::string target = flowsTableName(config_.resolutions[i].interval);
   std::string name = target + "_consumer";
+  if (i == 1) {
+    // The first consolidated table is fed by the outlet, which groups each batch itself: a view
+    // on the raw table made every insert five times slower. Earlier versions had one.
+    std::string exists = scalar(fmt::format(
+        "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = {}",
+        quote(name)));
+    if (exists != "0") exec("drop view " + name, "DROP VIEW IF EXISTS " + name + onCluster());
+    return;
+  }
   std::string select = consumerSelectSQL(i);
   std::string fingerprint = fmt::format("{:x}", std::hash<std::string>{}(select));
   std::string comment = scalar(fmt::format(

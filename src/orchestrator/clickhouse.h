@@ -56,8 +56,9 @@ class Migrations {
   const std::vector<std::string>& applied() const { return applied_; }
 
   /// Makes every consolidated table agree with its source again after an unclean stop of the
-  /// process that inserted (kill -9, crash). An insert into `flows` and the inserts of the
-  /// chained materialized views it triggers (flows -> flows_1m0s -> flows_5m0s -> ...) are
+  /// process that inserted (kill -9, crash). An insert into `flows`,
+  /// the outlet's insert of the same batch's consolidated rows into the first consolidated table,
+  /// and the chained materialized views that one triggers (flows_1m0s -> flows_5m0s -> ...) are
   /// separate commits: a kill between them leaves a batch in one table and not in the next.
   /// For each consolidated table in turn (finest first), compares its per-bucket Bytes and
   /// Packets with its source's over the `window` before the newest stored flow, and for the
@@ -70,6 +71,10 @@ class Migrations {
   /// older than the window).
   /// Embedded mode only (no cluster). Returns the number of buckets repaired.
   size_t repairConsolidated(Duration window, std::pair<uint32_t, uint32_t> inflight = {0, 0});
+  /// Adds the rows of the first consolidated table for raw rows that did not come through an
+  /// outlet (inserted with SQL: tests, imports), optionally those WHERE `where`. The tables
+  /// after it follow through their views.
+  void consolidateFromRaw(const std::string& where = "");
 
   /// DDL of a flows table (exposed for tests).
   std::string createTableSQL(size_t resolution_index) const;

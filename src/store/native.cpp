@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <new>
 #include <optional>
+#include <stdexcept>
 
 
 namespace akvo {
@@ -259,7 +260,11 @@ std::optional<Layout> layoutOf(ColumnKey k) {
     case K::kMPLSLabels: return Layout{Op::kArrayU32, AKVO_FIELD(mpls_labels)};
     case K::kIngressVRFID: return COPY(ingress_vrf_id);
     case K::kEgressVRFID: return COPY(egress_vrf_id);
-    default: return std::nullopt;  // alias and generated columns are never inserted
+    // Generated in the raw table; inserted with the consolidated rows (Consolidator).
+    case K::kDst1stAS: return COPY(dst_1st_as);
+    case K::kDst2ndAS: return COPY(dst_2nd_as);
+    case K::kDst3rdAS: return COPY(dst_3rd_as);
+    default: return std::nullopt;  // alias columns are never inserted
   }
 #undef COPY
 #undef LC
@@ -301,8 +306,11 @@ size_t rowWidth(NativeBatch::Column::Op op) {
 }  // namespace
 
 NativeBatch::NativeBatch(const Schema& schema, size_t chunk_rows)
+    : NativeBatch(schema.insertedColumns(), chunk_rows) {}
+
+NativeBatch::NativeBatch(const std::vector<ColumnKey>& columns, size_t chunk_rows)
     : chunk_size_(std::max<size_t>(chunk_rows, 1)) {
-  for (ColumnKey k : schema.insertedColumns()) {
+  for (ColumnKey k : columns) {
     auto layout = layoutOf(k);
     if (!layout) continue;
     const ColumnDef& def = columnDef(k);
@@ -537,7 +545,152 @@ const std::string& NativeBatch::encode() {
   return sealed_;
 }
 
+// Consolidation.
+
+Consolidator::Consolidator(const std::vector<ColumnKey>& columns, uint32_t interval_seconds)
+    : interval_(std::max<uint32_t>(interval_seconds, 1)) {
+  size_t bytes = 4;  // the interval's start
+  for (ColumnKey k : columns) {
+    const ColumnDef& def = columnDef(k);
+    if (def.alias || k == ColumnKey::kTimeReceived || k == ColumnKey::kBytes ||
+        k == ColumnKey::kPackets)
+      continue;
+    if (k == ColumnKey::kDst1stAS || k == ColumnKey::kDst2ndAS || k == ColumnKey::kDst3rdAS) {
+      path_ = true;
+      continue;
+    }
+    auto layout = layoutOf(k);
+    using Op = NativeBatch::Column::Op;
+    if (!layout || layout->op == Op::kArrayU32 || layout->op == Op::kArrayLarge)
+      throw std::logic_error("column " + std::string(def.name) + " cannot be consolidated");
+    uint32_t width = layout->op == Op::kLCIPv6 ? 16 : layout->op == Op::kLCString ? 4
+                     : uint32_t(rowWidth(layout->op));
+    fields_.push_back({layout->offset, width});
+    bytes += width;
+  }
+  if (path_) bytes += 12;
+  key_size_ = (bytes + 7) & ~size_t(7);
+  scratch_.assign(key_size_ / 8, 0);
+  table_.assign(1024, 0);
+}
+
+void Consolidator::add(const FlowRecord& f) {
+  char* k = reinterpret_cast<char*>(scratch_.data());
+  const char* src = reinterpret_cast<const char*>(&f);
+  uint32_t bucket = f.time_received / interval_ * interval_;
+  std::memcpy(k, &bucket, 4);
+  size_t pos = 4;
+  for (const Field& fd : fields_) {
+    std::memcpy(k + pos, src + fd.offset, fd.width);
+    pos += fd.width;
+  }
+  if (path_) {
+    // arrayCompact(DstASPath)[1..3]: the path without consecutive repeats (prepending).
+    uint32_t as[3] = {0, 0, 0};
+    unsigned n = 0;
+    for (uint32_t a : f.dst_as_path) {
+      if (n && as[n - 1] == a) continue;
+      if (n == 3) break;
+      as[n++] = a;
+    }
+    std::memcpy(k + pos, as, 12);
+  }
+  // FNV-like over 8-byte words, then a multiplicative finish.
+  const size_t words = key_size_ / 8;
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < words; i++) {
+    h = (h ^ scratch_[i]) * 0x100000001b3ull;
+    h ^= h >> 29;
+  }
+  uint32_t h32 = uint32_t((h * 0x9E3779B97F4A7C15ull) >> 32);
+  size_t mask = table_.size() - 1;
+  size_t slot = h32 & mask;
+  while (uint32_t e = table_[slot]) {
+    uint32_t g = e - 1;
+    if (hashes_[g] == h32 && std::memcmp(keys_.data() + g * words, k, key_size_) == 0) {
+      sums_[g].bytes += f.bytes;
+      sums_[g].packets += f.packets;
+      return;
+    }
+    slot = (slot + 1) & mask;
+  }
+  uint32_t g = uint32_t(sums_.size());
+  keys_.insert(keys_.end(), scratch_.begin(), scratch_.end());
+  sums_.push_back({f.bytes, f.packets});
+  hashes_.push_back(h32);
+  table_[slot] = g + 1;
+  if (sums_.size() * 2 > table_.size()) grow();
+}
+
+void Consolidator::grow() {
+  std::vector<uint32_t> t(table_.size() * 2, 0);
+  size_t mask = t.size() - 1;
+  for (uint32_t g = 0; g < hashes_.size(); g++) {
+    size_t slot = hashes_[g] & mask;
+    while (t[slot]) slot = (slot + 1) & mask;
+    t[slot] = g + 1;
+  }
+  table_.swap(t);
+}
+
+void Consolidator::writeTo(NativeBatch& out) const {
+  FlowRecord row;
+  char* dst = reinterpret_cast<char*>(&row);
+  const size_t words = key_size_ / 8;
+  for (size_t g = 0; g < sums_.size(); g++) {
+    const char* k = reinterpret_cast<const char*>(keys_.data() + g * words);
+    std::memcpy(&row.time_received, k, 4);
+    size_t pos = 4;
+    for (const Field& fd : fields_) {
+      std::memcpy(dst + fd.offset, k + pos, fd.width);
+      pos += fd.width;
+    }
+    if (path_) {
+      std::memcpy(&row.dst_1st_as, k + pos, 4);
+      std::memcpy(&row.dst_2nd_as, k + pos + 4, 4);
+      std::memcpy(&row.dst_3rd_as, k + pos + 8, 4);
+    }
+    row.bytes = sums_[g].bytes;
+    row.packets = sums_[g].packets;
+    out.append(row);
+  }
+}
+
+void Consolidator::clear() {
+  keys_.clear();
+  sums_.clear();
+  hashes_.clear();
+  std::fill(table_.begin(), table_.end(), 0);
+}
+
+void NativeBatch::consolidate(const std::vector<ColumnKey>& columns, uint32_t interval_seconds) {
+  consolidator_ = std::make_unique<Consolidator>(columns, interval_seconds);
+  consolidated_ = std::make_unique<NativeBatch>(columns);
+  consolidated_done_ = false;
+}
+
+const std::string& NativeBatch::encodeConsolidated() {
+  static const std::string kNone;
+  if (!consolidator_) return kNone;
+  if (!consolidated_done_) {
+    consolidated_->clear();
+    consolidator_->writeTo(*consolidated_);
+    consolidated_done_ = true;
+  }
+  return consolidated_->encode();
+}
+
+const std::string& NativeBatch::consolidatedColumnList() const {
+  static const std::string kNone;
+  return consolidated_ ? consolidated_->columnList() : kNone;
+}
+
 void NativeBatch::clear() {
+  if (consolidator_) {
+    consolidator_->clear();
+    consolidated_->clear();
+    consolidated_done_ = false;
+  }
   resetChunk();
   sealed_.clear();
   sealed_rows_ = blocks_ = 0;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <random>
 
 #include "common/metrics.h"
 #include "orchestrator/clickhouse.h"
@@ -33,10 +34,10 @@ struct Fixture {
   NativeBatch batch;
   explicit Fixture(size_t chunk_rows = NativeBatch::kChunkRows) : batch(schema, chunk_rows) {
     Migrations(ClickHouseConfig{}, schema, *conn, metrics).run();
+    batch.consolidate(schema.consolidatedInsertedColumns(), 60);
   }
   void insert() {
-    const std::string& block = batch.encode();
-    conn->insertNative("INSERT INTO flows (" + batch.columnList() + ")", block);
+    testing::insertBatch(*conn, batch);
     batch.clear();
   }
   std::string q(const std::string& sql) { return trim(conn->query(sql)); }
@@ -321,6 +322,66 @@ TEST(NativeBatch, LowCardinalityIndexWidths) {
                  "countIf(NextHop = toIPv6(IPv4NumToString(toUInt32(167772160 + Bytes)))), "
                  "uniqExact(InIfDescription), uniqExact(InIfName), uniqExact(OutIfName) FROM flows"),
             "70000\t70000\t70000\t70000\t70000\t70000\t256\t65535\t65536");
+}
+
+// The outlet's consolidated rows are exactly the rows the view on the raw table computed: the
+// same groups (every consolidated column of the full schema, Dst1stAS..3rdAS from paths with
+// repeats) and the same sums, compared both ways with EXCEPT against the view's SELECT run on
+// the raw rows; and one row per group, not per flow.
+TEST(Consolidator, RowsEqualTheViewsGroupBy) {
+  AKVO_REQUIRE_STORE();
+  Fixture fx(1000);
+  const IStr names[] = {IStr("par-edge1"), IStr("fra-edge2"), IStr{}};
+  const IStr ifs[] = {IStr("Gi0/0/1"), IStr("Te0/1/0"), IStr{}};
+  const uint32_t paths[][4] = {{64501, 64501, 15169, 0}, {3356, 174, 174, 1299}, {0, 0, 0, 0},
+                               {65000, 65000, 65000, 65001}};
+  std::mt19937 rng(11);
+  FlowRecord f;
+  const uint32_t now = recent();
+  for (int i = 0; i < 6000; i++) {
+    f.reset();
+    f.time_received = now - uint32_t(rng() % 240);  // about five 1-minute buckets
+    // 48 combinations of the grouped columns, each a different mix.
+    const uint32_t p = uint32_t(rng() % 48);
+    f.sampling_rate = p % 2 ? 1000 : 100;
+    f.exporter_address = IPv6Addr::fromV4(0xc0000201u + p % 3);
+    f.exporter_name = names[p % 3];
+    f.in_if_name = ifs[p % 3];
+    f.out_if_name = ifs[(p / 3) % 3];
+    f.in_if_speed = p % 4 < 2 ? 10000 : 100000;
+    f.in_if_boundary = p % 2 ? Boundary::kExternal : Boundary::kInternal;
+    f.src_as = 64500 + p % 4;
+    f.dst_as = 15169;
+    f.src_country[0] = 'F', f.src_country[1] = p % 16 < 8 ? 'R' : 'I';
+    f.next_hop = IPv6Addr::fromV4(0x0a000001u + p % 2);
+    f.etype = p % 8 ? 0x800 : 0x86dd;
+    f.proto = p % 3 ? 6 : 17;
+    f.flow_direction = p % 2 ? FlowDirection::kIngress : FlowDirection::kEgress;
+    for (uint32_t a : paths[p % 4])
+      if (a) f.dst_as_path.push(a);
+    f.src_addr = IPv6Addr::fromV4(uint32_t(rng()));  // main-only: not part of the groups
+    f.src_port = uint16_t(rng());
+    f.bytes = 40 + rng() % 1500;
+    f.packets = 1 + rng() % 5;
+    fx.batch.append(f);
+  }
+  const size_t groups = fx.batch.consolidatedRows();
+  EXPECT_GT(groups, 100u);
+  EXPECT_LE(groups, 48u * 5);
+  for (const char* t : {"flows_1m0s", "flows_5m0s", "flows_1h0m0s"})
+    fx.conn->query(fmt::format("SYSTEM STOP MERGES {}", t));
+  fx.insert();
+  ClickHouseConfig config;  // Migrations keeps a reference
+  Migrations m(config, fx.schema, *fx.conn, fx.metrics);
+  const std::string expected = m.consumerSelectSQL(1);
+  std::string actual = expected;
+  actual.replace(actual.find(" FROM flows "), 12, " FROM flows_1m0s ");
+  EXPECT_EQ(fx.q("SELECT count() FROM flows_1m0s"), std::to_string(groups));
+  EXPECT_EQ(fx.q(fmt::format("SELECT count() FROM ({})", expected)), std::to_string(groups));
+  EXPECT_EQ(fx.q(fmt::format("SELECT count() FROM ({} EXCEPT {})", expected, actual)), "0");
+  EXPECT_EQ(fx.q(fmt::format("SELECT count() FROM ({} EXCEPT {})", actual, expected)), "0");
+  EXPECT_EQ(fx.q("SELECT sum(Bytes) = (SELECT sum(Bytes) FROM flows) FROM flows_1h0m0s"), "1");
+  EXPECT_EQ(fx.q("SELECT uniqExact(Dst2ndAS) FROM flows_1m0s"), "4");  // 0, 15169, 174, 65001
 }
 
 }  // namespace

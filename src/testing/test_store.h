@@ -6,6 +6,7 @@
 #include <string>
 
 #include "store/chdb_store.h"
+#include "store/native.h"
 
 /// First line of a test that needs the store: chDB cannot be loaded into an ASan process, so in
 /// the sanitizer build the test is skipped (it runs in the Release build).
@@ -21,5 +22,15 @@ namespace akvo::testing {
 ChdbStore& testStore();
 /// A new connection whose current database is new and empty.
 std::unique_ptr<StoreConnection> freshDatabase();
+
+/// Inserts a batch as the outlet's writer does: its raw rows into `flows`, then, when it
+/// consolidates, its rows of the first consolidated table (flows_1m0s by default).
+inline void insertBatch(StoreConnection& conn, NativeBatch& batch,
+                        const std::string& consolidated_table = "flows_1m0s") {
+  conn.insertNative("INSERT INTO flows (" + batch.columnList() + ")", batch.encode());
+  if (batch.consolidating())
+    conn.insertNative("INSERT INTO " + consolidated_table + " (" + batch.consolidatedColumnList() + ")",
+                      batch.encodeConsolidated());
+}
 
 }  // namespace akvo::testing

@@ -31,9 +31,18 @@ BatchWriter::BatchWriter(Config config, const Schema& schema, Store& store, Metr
       batches_written_(metrics.counter("akvo_outlet_clickhouse_batches_total", "Batches inserted.")),
       errors_(metrics.counter("akvo_outlet_clickhouse_errors_total", "Failed insert attempts (retried).")),
       rows_lost_(metrics.counter("akvo_outlet_clickhouse_flows_lost_total",
-                                 "Flows given up at shutdown after the grace period.")) {
-  NativeBatch probe(schema_);
+                                 "Flows given up at shutdown after the grace period.")),
+      consolidated_rows_(metrics.counter(
+          "akvo_outlet_clickhouse_consolidated_rows_total",
+          "Rows written to the first consolidated table, grouped by the outlet.")) {
+  if (!config_.consolidated_table.empty() && config_.consolidated_seconds > 0) {
+    consolidated_columns_ = schema_.consolidatedInsertedColumns();
+  }
+  NativeBatch probe = newBatch();
   insert_prefix_ = "INSERT INTO flows (" + probe.columnList() + ")";
+  if (probe.consolidating())
+    consolidated_prefix_ = fmt::format("INSERT INTO {} ({})", config_.consolidated_table,
+                                       probe.consolidatedColumnList());
   metrics_.gauge("akvo_outlet_clickhouse_pending_batches", "Batches waiting to be inserted.", {},
                  [this] {
                    std::lock_guard lock(mutex_);
@@ -61,6 +70,12 @@ void BatchWriter::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+NativeBatch BatchWriter::newBatch() const {
+  NativeBatch b(schema_);
+  if (!consolidated_columns_.empty()) b.consolidate(consolidated_columns_, config_.consolidated_seconds);
+  return b;
+}
+
 NativeBatch BatchWriter::emptyBatch() {
   std::lock_guard lock(mutex_);
   if (!free_.empty()) {
@@ -68,7 +83,7 @@ NativeBatch BatchWriter::emptyBatch() {
     free_.pop_front();
     return b;
   }
-  return NativeBatch(schema_);
+  return newBatch();
 }
 
 NativeBatch BatchWriter::submit(NativeBatch&& batch, std::function<void()> stored) {
@@ -82,7 +97,7 @@ NativeBatch BatchWriter::submit(NativeBatch&& batch, std::function<void()> store
     return b;
   }
   lock.unlock();
-  return NativeBatch(schema_);
+  return newBatch();
 }
 
 // Written to a temporary file and renamed over the last one: a kill leaves the old range or
@@ -102,31 +117,48 @@ void BatchWriter::noteInflight(const NativeBatch& batch) {
   }
 }
 
+// The raw rows, then the consolidated ones: two commits. A kill between them leaves the
+// consolidated tables short of one batch, which the repair at the next start puts back (the
+// in-flight range covers both); a failed second insert is retried alone.
 bool BatchWriter::insert(NativeBatch& batch, bool stopping) {
   noteInflight(batch);
-  const std::string& encoded = batch.encode();
+  if (!insertOne(insert_prefix_, batch.encode(), batch.rows(), stopping, "flows")) return false;
+  rows_written_.inc(batch.rows());
+  batches_written_.inc();
+  if (batch.consolidating() && batch.consolidatedRows() > 0) {
+    // Given up at shutdown, the flows are stored all the same (true: a Kafka offset is
+    // committed, the flows are not read twice); the repair at the next start adds the rows.
+    if (insertOne(consolidated_prefix_, batch.encodeConsolidated(), batch.consolidatedRows(),
+                  stopping, "consolidated rows"))
+      consolidated_rows_.inc(batch.consolidatedRows());
+  }
+  return true;
+}
+
+bool BatchWriter::insertOne(const std::string& prefix, const std::string& data, size_t rows,
+                            bool stopping, const char* what) {
+  const bool raw = prefix == insert_prefix_;
   auto backoff = std::chrono::milliseconds(20);
   auto give_up = std::chrono::steady_clock::now() + config_.grace_period;
   for (;;) {
     auto start = std::chrono::steady_clock::now();
     try {
-      if (!config_.discard) conn_->insertNative(insert_prefix_, encoded);
+      if (!config_.discard) conn_->insertNative(prefix, data);
+      if (!raw) return true;
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       metrics_.observe("akvo_outlet_clickhouse_insert_seconds", "Time to insert one batch.", secs,
                        {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
       metrics_.observe("akvo_outlet_clickhouse_flows_per_batch", "Flows per inserted batch.",
-                       double(batch.rows()), {100, 1000, 5000, 10000, 50000, 100000, 500000});
-      rows_written_.inc(batch.rows());
-      batches_written_.inc();
+                       double(rows), {100, 1000, 5000, 10000, 50000, 100000, 500000});
       return true;
     } catch (const StoreError& e) {
       errors_.inc();
-      spdlog::error("insert of {} flows failed (retrying in {} ms): {}", batch.rows(),
+      spdlog::error("insert of {} {} failed (retrying in {} ms): {}", rows, what,
                     backoff.count(), e.what());
     }
     if (stopping && std::chrono::steady_clock::now() > give_up) {
-      rows_lost_.inc(batch.rows());
-      spdlog::critical("giving up on {} flows after the grace period", batch.rows());
+      if (raw) rows_lost_.inc(rows);  // else the flows are stored, their consolidated rows not
+      spdlog::critical("giving up on {} {} after the grace period", rows, what);
       return false;
     }
     std::this_thread::sleep_for(backoff);

@@ -31,6 +31,11 @@ class BatchWriter {
     /// TimeReceived range of the batch it is about to insert ("MIN MAX\n"), so that the repair
     /// after a kill -9 checks that range whatever its age. "" writes nothing.
     std::string inflight_file;
+    /// Not configuration keys: the first consolidated table (from clickhouse.resolutions) and
+    /// its interval. Each batch also carries its rows, grouped by the outlet, inserted after the
+    /// raw rows ("" or 0: none).
+    std::string consolidated_table;
+    uint32_t consolidated_seconds = 0;
     void read(ConfigReader& r);
   };
 
@@ -53,6 +58,11 @@ class BatchWriter {
  private:
   void run(std::stop_token st);
   bool insert(NativeBatch& batch, bool stopping);
+  /// One INSERT (the raw rows' when `prefix` is insert_prefix_: timed and counted), retried
+  /// with backoff; false when given up at shutdown.
+  bool insertOne(const std::string& prefix, const std::string& data, size_t rows, bool stopping,
+                 const char* what);
+  NativeBatch newBatch() const;
   void noteInflight(const NativeBatch& batch);
 
   Config config_;
@@ -61,6 +71,8 @@ class BatchWriter {
   Metrics& metrics_;
   std::unique_ptr<StoreConnection> conn_;
   std::string insert_prefix_;
+  std::vector<ColumnKey> consolidated_columns_;  ///< empty: no consolidation
+  std::string consolidated_prefix_;
   bool inflight_warned_ = false;
 
   std::mutex mutex_;  // guards pending_, free_, stopping_
@@ -74,6 +86,7 @@ class BatchWriter {
   Counter& batches_written_;
   Counter& errors_;
   Counter& rows_lost_;
+  Counter& consolidated_rows_;
 };
 
 }  // namespace akvo

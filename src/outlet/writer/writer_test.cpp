@@ -1,5 +1,5 @@
-// The writer notes the TimeReceived range of each batch before inserting it, for the repair
-// after a kill -9 (app.cpp reads it back).
+// The writer: the TimeReceived range noted before each insert, for the repair after a kill -9
+// (app.cpp reads it back); the raw and consolidated inserts of each batch.
 #include "outlet/writer/writer.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "orchestrator/clickhouse.h"
 #include "testing/test_store.h"
 
 namespace akvo {
@@ -51,6 +52,53 @@ TEST(BatchWriter, NotesTheRangeOfTheBatchInFlight) {
   EXPECT_EQ(readNote(), std::make_pair(1600000000u, 1600000000u));
   EXPECT_FALSE(std::filesystem::exists(config.inflight_file + ".tmp"));
   std::filesystem::remove_all(dir);
+}
+
+// With a consolidated table, each batch goes in twice: its raw rows into `flows`, then its rows
+// grouped by minute into flows_1m0s (no view on `flows` does it any more); the coarser tables
+// follow through their views. (The writer's connection is the store's default database, which
+// no other test of this process uses.)
+TEST(BatchWriter, InsertsTheConsolidatedRowsAfterTheRawOnes) {
+  AKVO_REQUIRE_STORE();
+  Schema schema{SchemaConfig{}};
+  Metrics metrics;
+  ClickHouseConfig ch;
+  auto conn = testing::testStore().connect();
+  Migrations(ch, schema, *conn, metrics).run();
+  BatchWriter::Config config;
+  config.consolidated_table = "flows_1m0s";
+  config.consolidated_seconds = 60;
+  BatchWriter writer(config, schema, testing::testStore(), metrics);
+  writer.start();
+  NativeBatch batch = writer.emptyBatch();
+  ASSERT_TRUE(batch.consolidating());
+  const uint32_t minute = uint32_t(time(nullptr)) / 60 * 60 - 600;
+  FlowRecord f;
+  f.sampling_rate = 1;
+  f.exporter_name = "edge1";
+  for (uint32_t i = 0; i < 10; i++) {
+    f.time_received = minute + (i < 6 ? 5 : 65) + i;  // 6 flows in one minute, 4 in the next
+    f.src_port = uint16_t(1000 + i);                 // main-only: not a reason for a new row
+    f.bytes = 100;
+    f.packets = 1;
+    batch.append(f);
+  }
+  EXPECT_EQ(batch.consolidatedRows(), 2u);
+  batch = writer.submit(std::move(batch));
+  EXPECT_FALSE(batch.consolidatedRows());  // a cleared batch, its groups too
+  writer.stop();
+  auto q = [&](const std::string& sql) {
+    std::string r = conn->query(sql);
+    while (!r.empty() && r.back() == '\n') r.pop_back();
+    return r;
+  };
+  EXPECT_EQ(q("SELECT count(), sum(Bytes) FROM flows"), "10\t1000");
+  EXPECT_EQ(q("SELECT groupArray((toUInt32(TimeReceived) - " + std::to_string(minute) +
+              ", Bytes, Packets)) FROM (SELECT * FROM flows_1m0s ORDER BY TimeReceived)"),
+            "[(0,600,6),(60,400,4)]");
+  EXPECT_EQ(q("SELECT sum(Bytes) FROM flows_1h0m0s"), "1000");
+  EXPECT_EQ(metrics.counter("akvo_outlet_clickhouse_consolidated_rows_total", "").value(), 2u);
+  EXPECT_EQ(metrics.counter("akvo_outlet_clickhouse_flows_total", "").value(), 10u);
 }
 
 }  // namespace
