@@ -73,7 +73,9 @@ class Consolidator {
     uint64_t bytes, packets;
   };
   void grow();
-  std::vector<Field> fields_;
+  bool sameKey(const uint64_t* group_key, size_t words) const;
+  std::vector<Field> fields_;  ///< widest first
+  size_t width_count_[5] = {};  ///< fields of 16, 8, 4, 2 and 1 bytes
   bool path_ = false;  ///< Dst1stAS.. among the columns
   uint32_t interval_;
   size_t key_size_ = 0;            ///< bytes per key, a multiple of 8

@@ -89,7 +89,10 @@ class Sink : public decoder::FlowSink {
     if (batch) {
       batch->append(f);
       if (batch->rows() >= kBatchRows) {
-        if (encode) benchmark::DoNotOptimize(batch->encode().size());
+        if (encode) {
+          benchmark::DoNotOptimize(batch->encode().size());
+          benchmark::DoNotOptimize(batch->encodeConsolidated().size());
+        }
         batch->clear();
       }
     }
@@ -124,6 +127,7 @@ void BM_DecodeBatch(benchmark::State& state) {
   Traffic t = makeTraffic(int(state.range(0)));
   Schema schema(SchemaConfig{});
   NativeBatch batch(schema);
+  batch.consolidate(schema.consolidatedInsertedColumns(), 60);  // as the writer's batches
   Sink sink;
   sink.batch = &batch;
   run(state, sink, t);
@@ -183,6 +187,7 @@ void enrichBench(benchmark::State& state, bool with_batch, bool with_encode = fa
   Enrichment e;
   Schema schema(SchemaConfig{});
   NativeBatch batch(schema);
+  batch.consolidate(schema.consolidatedInsertedColumns(), 60);  // as the writer's batches
   Sink sink;
   sink.enricher = e.enricher.get();
   if (with_batch) sink.batch = &batch;
@@ -242,6 +247,7 @@ void captureBench(benchmark::State& state, bool enrich_and_batch, bool with_enco
   Enrichment e(std::string(kCore) + "default-sampling-rate: 1\n");
   Schema schema(SchemaConfig{});
   NativeBatch batch(schema);
+  batch.consolidate(schema.consolidatedInsertedColumns(), 60);  // as the writer's batches
   Sink sink;
   if (enrich_and_batch) {
     sink.enricher = e.enricher.get();
