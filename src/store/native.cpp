@@ -712,6 +712,7 @@ const std::string& NativeBatch::consolidatedColumnList() const {
 }
 
 void NativeBatch::clear() {
+  skipped_rows_ = 0;
   if (consolidator_) {
     consolidator_->clear();
     consolidated_->clear();

@@ -100,11 +100,21 @@ class NativeBatch {
   NativeBatch& operator=(NativeBatch&&) noexcept;
 
   void append(const FlowRecord& flow) {
+    if (consolidator_) {
+      consolidator_->add(flow);
+      if (consolidated_only_) {
+        skipped_rows_++;
+        return;
+      }
+    }
     if (chunk_rows_ == chunk_capacity_) [[unlikely]]
       nextChunk();
     appendRow(flow);
-    if (consolidator_) consolidator_->add(flow);
   }
+  /// Benchmarks (outlet.clickhouse.discard with a consolidated table): flows are only grouped
+  /// into the consolidated rows, as a collector that aggregates in memory does; no per-flow row
+  /// is written, encode() gives an empty block, rows() still counts the flows.
+  void consolidatedOnly() { consolidated_only_ = consolidator_ != nullptr; }
   /// Also groups the rows for the first consolidated table: its columns and interval.
   void consolidate(const std::vector<ColumnKey>& columns, uint32_t interval_seconds);
   bool consolidating() const { return consolidator_ != nullptr; }
@@ -114,7 +124,7 @@ class NativeBatch {
   /// more rows until clear(), the same bytes when called again.
   const std::string& encodeConsolidated();
   const std::string& consolidatedColumnList() const;
-  size_t rows() const { return sealed_rows_ + chunk_rows_; }
+  size_t rows() const { return sealed_rows_ + chunk_rows_ + skipped_rows_; }
   /// The whole batch in Native format: the blocks of the full chunks and one for the rows since
   /// (one empty block for an empty batch). Rows cannot be appended after it until clear();
   /// calling it again returns the same bytes.
@@ -123,7 +133,7 @@ class NativeBatch {
   /// Native blocks in the output so far (full chunks; all of them after encode()).
   size_t blocks() const { return blocks_; }
   /// The oldest and newest TimeReceived of the rows (0, 0 when empty).
-  uint32_t minTime() const { return rows() ? min_time_ : 0; }
+  uint32_t minTime() const { return sealed_rows_ + chunk_rows_ ? min_time_ : 0; }
   uint32_t maxTime() const { return max_time_; }
   /// Comma-separated list of the columns, for the INSERT statement.
   const std::string& columnList() const { return column_list_; }
@@ -160,6 +170,8 @@ class NativeBatch {
   std::unique_ptr<Consolidator> consolidator_;
   std::unique_ptr<NativeBatch> consolidated_;  ///< its rows, filled by encodeConsolidated()
   bool consolidated_done_ = false;
+  bool consolidated_only_ = false;
+  size_t skipped_rows_ = 0;  ///< flows only consolidated (consolidatedOnly())
   bool finished_ = false;      ///< encode() sealed the last chunk
   uint32_t min_time_ = UINT32_MAX, max_time_ = 0;
 };

@@ -384,5 +384,33 @@ TEST(Consolidator, RowsEqualTheViewsGroupBy) {
   EXPECT_EQ(fx.q("SELECT uniqExact(Dst2ndAS) FROM flows_1m0s"), "4");  // 0, 15169, 174, 65001
 }
 
+// The benchmarks' front end (discard with a consolidated table): flows are grouped, counted, and
+// no per-flow row is written.
+TEST(Consolidator, ConsolidatedOnlyWritesNoFlowRow) {
+  Schema schema{SchemaConfig{}};
+  NativeBatch full(schema), only(schema);
+  for (NativeBatch* b : {&full, &only}) b->consolidate(schema.consolidatedInsertedColumns(), 60);
+  only.consolidatedOnly();
+  FlowRecord f;
+  f.sampling_rate = 1;
+  for (uint32_t i = 0; i < 5000; i++) {
+    f.time_received = 1700000000 + i % 120;  // two minutes
+    f.src_port = uint16_t(i);
+    f.bytes = 10;
+    full.append(f);
+    only.append(f);
+  }
+  EXPECT_EQ(only.rows(), 5000u);
+  EXPECT_EQ(only.consolidatedRows(), full.consolidatedRows());
+  EXPECT_EQ(only.consolidatedRows(), 3u);  // 1699999980, 1700000040, 1700000100
+  EXPECT_EQ(only.encodeConsolidated(), full.encodeConsolidated());
+  EXPECT_EQ(only.blocks(), 0u);
+  EXPECT_LT(only.encode().size(), 4096u);  // one empty block: names and types only
+  EXPECT_GT(full.encode().size(), 5000u * 100);
+  only.clear();
+  EXPECT_EQ(only.rows(), 0u);
+  EXPECT_EQ(only.consolidatedRows(), 0u);
+}
+
 }  // namespace
 }  // namespace akvo

@@ -26,7 +26,9 @@ class BatchWriter {
     Duration maximum_wait_time = std::chrono::seconds(5);  ///< or at this age
     Duration grace_period = std::chrono::minutes(1);  ///< retry budget at shutdown
     int64_t queue_size = 4;                           ///< batches waiting to be written
-    bool discard = false;  ///< benchmarks: encode every batch but store nothing
+    /// Benchmarks: store nothing. With a consolidated table, batches only group their flows into
+    /// the consolidated rows (encoded, then dropped); without, they encode every flow's row.
+    bool discard = false;
     /// Not a configuration key: with an embedded store, the file where the writer notes the
     /// TimeReceived range of the batch it is about to insert ("MIN MAX\n"), so that the repair
     /// after a kill -9 checks that range whatever its age. "" writes nothing.
