@@ -1,5 +1,7 @@
 #include "store/chdb_store.h"
 
+#include <algorithm>
+
 #include <dlfcn.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -116,13 +118,19 @@ class ChdbConnection : public StoreConnection {
   }
 
   void insertNative(std::string_view prefix, std::string_view block) override {
+    insertNativeParts(prefix, {block});
+  }
+
+  void insertNativeParts(std::string_view prefix, const std::vector<std::string_view>& parts) override {
     static constexpr std::string_view kFormat = "Native";
     chdb_insert_stream s =
         api_->stream_insert_n(*conn_, prefix.data(), prefix.size(), kFormat.data(), kFormat.size());
     std::string error;
     if (const char* e = api_->stream_insert_error(s); e && *e) {
       error = e;
-    } else if (api_->stream_append(s, block.data(), block.size()) != 0) {
+    } else if (!std::all_of(parts.begin(), parts.end(), [&](std::string_view b) {
+                 return api_->stream_append(s, b.data(), b.size()) == 0;
+               })) {
       const char* e2 = api_->stream_insert_error(s);
       error = e2 && *e2 ? e2 : "append failed";
     } else {

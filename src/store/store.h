@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace akvo {
 
@@ -22,6 +23,15 @@ class StoreConnection {
   virtual std::string query(std::string_view sql, std::string_view format = "TSV") = 0;
   /// Inserts a Native-format block: `insert_prefix` is "INSERT INTO table (cols)".
   virtual void insertNative(std::string_view insert_prefix, std::string_view native_block) = 0;
+  /// One INSERT of several Native streams one after the other (one part in the table). This
+  /// default joins them; the embedded store streams each without a copy.
+  virtual void insertNativeParts(std::string_view insert_prefix,
+                                 const std::vector<std::string_view>& parts) {
+    if (parts.size() == 1) return insertNative(insert_prefix, parts[0]);
+    std::string all;
+    for (auto p : parts) all.append(p);
+    insertNative(insert_prefix, all);
+  }
 };
 
 /// A store: hands out connections (cheap for HTTP, one engine session for chDB).

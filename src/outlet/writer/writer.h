@@ -59,13 +59,14 @@ class BatchWriter {
 
  private:
   void run(std::stop_token st);
-  bool insert(NativeBatch& batch, bool stopping);
-  /// One INSERT (the raw rows' when `prefix` is insert_prefix_: timed and counted), retried
-  /// with backoff; false when given up at shutdown.
-  bool insertOne(const std::string& prefix, const std::string& data, size_t rows, bool stopping,
-                 const char* what);
+  /// Inserts batches (those waiting together) as one INSERT per table.
+  bool insert(const std::vector<NativeBatch*>& group, bool stopping);
+  /// One INSERT of these Native streams (the raw rows' when `prefix` is insert_prefix_: timed
+  /// and counted), retried with backoff; false when given up at shutdown.
+  bool insertOne(const std::string& prefix, const std::vector<std::string_view>& data, size_t rows,
+                 bool stopping, const char* what);
   NativeBatch newBatch() const;
-  void noteInflight(const NativeBatch& batch);
+  void noteInflight(const std::vector<NativeBatch*>& group);
 
   Config config_;
   const Schema& schema_;
@@ -89,6 +90,7 @@ class BatchWriter {
   Counter& errors_;
   Counter& rows_lost_;
   Counter& consolidated_rows_;
+  Counter& batches_joined_;
 };
 
 }  // namespace akvo

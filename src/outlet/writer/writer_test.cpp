@@ -56,49 +56,68 @@ TEST(BatchWriter, NotesTheRangeOfTheBatchInFlight) {
 
 // With a consolidated table, each batch goes in twice: its raw rows into `flows`, then its rows
 // grouped by minute into flows_1m0s (no view on `flows` does it any more); the coarser tables
-// follow through their views. (The writer's connection is the store's default database, which
-// no other test of this process uses.)
-TEST(BatchWriter, InsertsTheConsolidatedRowsAfterTheRawOnes) {
+// follow through their views. Batches waiting together go in as one INSERT per table: one
+// part. (The writer's connection is the store's default database, which no other test of this
+// process uses.)
+TEST(BatchWriter, InsertsTheConsolidatedRowsAfterTheRawOnesAndJoinsWaitingBatches) {
   AKVO_REQUIRE_STORE();
   Schema schema{SchemaConfig{}};
   Metrics metrics;
   ClickHouseConfig ch;
   auto conn = testing::testStore().connect();
   Migrations(ch, schema, *conn, metrics).run();
+  for (const char* t : {"flows", "flows_1m0s", "flows_5m0s", "flows_1h0m0s"})
+    conn->query(std::string("SYSTEM STOP MERGES ") + t);
   BatchWriter::Config config;
   config.consolidated_table = "flows_1m0s";
   config.consolidated_seconds = 60;
   BatchWriter writer(config, schema, testing::testStore(), metrics);
-  writer.start();
-  NativeBatch batch = writer.emptyBatch();
-  ASSERT_TRUE(batch.consolidating());
   const uint32_t minute = uint32_t(time(nullptr)) / 60 * 60 - 600;
   FlowRecord f;
   f.sampling_rate = 1;
   f.exporter_name = "edge1";
+  f.bytes = 100;
+  f.packets = 1;
+  std::vector<int> stored;
+  // Three batches wait before the writer starts: 6 flows in one minute and 4 in the next, then
+  // an empty batch, then 5 flows in the first minute.
+  NativeBatch batch = writer.emptyBatch();
+  ASSERT_TRUE(batch.consolidating());
   for (uint32_t i = 0; i < 10; i++) {
-    f.time_received = minute + (i < 6 ? 5 : 65) + i;  // 6 flows in one minute, 4 in the next
-    f.src_port = uint16_t(1000 + i);                 // main-only: not a reason for a new row
-    f.bytes = 100;
-    f.packets = 1;
+    f.time_received = minute + (i < 6 ? 5 : 65) + i;
+    f.src_port = uint16_t(1000 + i);  // main-only: not a reason for a new row
     batch.append(f);
   }
   EXPECT_EQ(batch.consolidatedRows(), 2u);
-  batch = writer.submit(std::move(batch));
-  EXPECT_FALSE(batch.consolidatedRows());  // a cleared batch, its groups too
+  batch = writer.submit(std::move(batch), [&] { stored.push_back(1); });
+  EXPECT_EQ(batch.consolidatedRows(), 0u);  // a fresh batch, its groups too
+  batch = writer.submit(std::move(batch), [&] { stored.push_back(2); });
+  for (uint32_t i = 0; i < 5; i++) {
+    f.time_received = minute + 30 + i;
+    batch.append(f);
+  }
+  batch = writer.submit(std::move(batch), [&] { stored.push_back(3); });
+  writer.start();
   writer.stop();
+  EXPECT_EQ(stored, (std::vector<int>{1, 2, 3}));
   auto q = [&](const std::string& sql) {
     std::string r = conn->query(sql);
     while (!r.empty() && r.back() == '\n') r.pop_back();
     return r;
   };
-  EXPECT_EQ(q("SELECT count(), sum(Bytes) FROM flows"), "10\t1000");
-  EXPECT_EQ(q("SELECT groupArray((toUInt32(TimeReceived) - " + std::to_string(minute) +
-              ", Bytes, Packets)) FROM (SELECT * FROM flows_1m0s ORDER BY TimeReceived)"),
-            "[(0,600,6),(60,400,4)]");
-  EXPECT_EQ(q("SELECT sum(Bytes) FROM flows_1h0m0s"), "1000");
-  EXPECT_EQ(metrics.counter("akvo_outlet_clickhouse_consolidated_rows_total", "").value(), 2u);
-  EXPECT_EQ(metrics.counter("akvo_outlet_clickhouse_flows_total", "").value(), 10u);
+  EXPECT_EQ(q("SELECT count(), sum(Bytes) FROM flows"), "15\t1500");
+  EXPECT_EQ(q("SELECT groupArray((t, b, p)) FROM (SELECT toUInt32(TimeReceived) - " +
+              std::to_string(minute) + " AS t, sum(Bytes) AS b, sum(Packets) AS p FROM flows_1m0s "
+              "GROUP BY t ORDER BY t)"),
+            "[(0,1100,11),(60,400,4)]");
+  EXPECT_EQ(q("SELECT sum(Bytes) FROM flows_1h0m0s"), "1500");
+  // One INSERT each: one part in every table.
+  EXPECT_EQ(q("SELECT groupArray(table) FROM (SELECT table FROM system.parts WHERE database = "
+              "currentDatabase() AND table LIKE 'flows%' AND active ORDER BY table)"),
+            "['flows','flows_1h0m0s','flows_1m0s','flows_5m0s']");
+  EXPECT_EQ(metrics.counter("akvo_outlet_clickhouse_batches_joined_total", "").value(), 2u);
+  EXPECT_EQ(metrics.counter("akvo_outlet_clickhouse_consolidated_rows_total", "").value(), 3u);
+  EXPECT_EQ(metrics.counter("akvo_outlet_clickhouse_flows_total", "").value(), 15u);
 }
 
 }  // namespace
