@@ -203,8 +203,14 @@ void BatchWriter::run(std::stop_token) {
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [&] { return !pending_.empty() || stopping_; });
       if (pending_.empty()) break;  // stopping and drained
-      // Every batch waiting: they go in together.
-      while (!pending_.empty()) {
+      // The batches waiting go in together, up to twice maximum-batch-size rows: an INSERT is
+      // held in the store's memory whole (joining all four of a full queue at 250,000 rows
+      // each took the all-in-one from 1.3 to 1.8 GB when overloaded).
+      size_t rows = 0;
+      while (!pending_.empty() &&
+             (taken.empty() || rows + pending_.front().first.rows() <=
+                                   2 * size_t(config_.maximum_batch_size))) {
+        rows += pending_.front().first.rows();
         taken.push_back(std::move(pending_.front()));
         pending_.pop_front();
       }
