@@ -174,9 +174,11 @@ bool BatchWriter::insertOne(const std::string& prefix, const std::vector<std::st
       if (!config_.discard) conn_->insertNativeParts(prefix, data);
       if (!raw) return true;
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      metrics_.observe("akvo_outlet_clickhouse_insert_seconds", "Time of one INSERT of flows (one batch, or the batches waiting together).", secs,
-                       {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
-      metrics_.observe("akvo_outlet_clickhouse_flows_per_batch", "Flows per INSERT (one batch, or the batches waiting together).",
+      metrics_.observe("akvo_outlet_clickhouse_insert_seconds",
+                       "Time of one INSERT of flows (one batch, or the batches waiting together).",
+                       secs, {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+      metrics_.observe("akvo_outlet_clickhouse_flows_per_batch",
+                       "Flows per INSERT (one batch, or the batches waiting together).",
                        double(rows), {100, 1000, 5000, 10000, 50000, 100000, 500000});
       return true;
     } catch (const StoreError& e) {
