@@ -423,15 +423,6 @@ void Migrations::flowsTable(size_t i) {
 void Migrations::consumer(size_t i) {
   std::string target = flowsTableName(config_.resolutions[i].interval);
   std::string name = target + "_consumer";
-  if (i == 1) {
-    // The first consolidated table is fed by the outlet, which groups each batch itself: a view
-    // on the raw table made every insert five times slower. Earlier versions had one.
-    std::string exists = scalar(fmt::format(
-        "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = {}",
-        quote(name)));
-    if (exists != "0") exec("drop view " + name, "DROP VIEW IF EXISTS " + name + onCluster());
-    return;
-  }
   std::string select = consumerSelectSQL(i);
   std::string fingerprint = fmt::format("{:x}", std::hash<std::string>{}(select));
   std::string comment = scalar(fmt::format(
@@ -452,7 +443,17 @@ void Migrations::run() {
   }
   lookupTables();
   for (size_t i = 0; i < config_.resolutions.size(); i++) flowsTable(i);
-  for (size_t i = 1; i < config_.resolutions.size(); i++) consumer(i);
+  // The first consolidated table is fed by the outlet, which groups each batch itself (a view
+  // on the raw table made every insert five times slower; earlier versions had one): views
+  // feed each coarser table from the previous one.
+  if (config_.resolutions.size() >= 2) {
+    std::string legacy = flowsTableName(config_.resolutions[1].interval) + "_consumer";
+    std::string exists = scalar(fmt::format(
+        "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = {}",
+        quote(legacy)));
+    if (exists != "0") exec("drop view " + legacy, "DROP VIEW IF EXISTS " + legacy + onCluster());
+  }
+  for (size_t i = 2; i < config_.resolutions.size(); i++) consumer(i);
   // Views of resolutions removed from the configuration stop being fed (tables are kept).
   if (applied_.empty()) spdlog::info("migrations: schema up to date");
 }

@@ -51,6 +51,13 @@ TEST(Migrations, CreateThenNothingToDo) {
   Migrations again(config, schema, *conn, metrics);
   again.run();
   EXPECT_TRUE(again.applied().empty()) << again.applied().front();
+  // A data folder of an earlier version, with the view on the raw table: it is dropped.
+  conn->query("CREATE MATERIALIZED VIEW flows_1m0s_consumer TO flows_1m0s AS " + m.consumerSelectSQL(1));
+  Migrations upgrade(config, schema, *conn, metrics);
+  upgrade.run();
+  EXPECT_EQ(upgrade.applied(), std::vector<std::string>{"drop view flows_1m0s_consumer"});
+  EXPECT_EQ(trim(conn->query("SELECT count() FROM system.tables WHERE database = currentDatabase() "
+                             "AND name = 'flows_1m0s_consumer'")), "0");
   // The engine's own logs stay out of the way: no query log table fills the disk.
   EXPECT_EQ(trim(conn->query("SELECT count() FROM system.tables WHERE database = 'system' AND "
                              "name LIKE '%_log' AND total_rows > 0")), "0");

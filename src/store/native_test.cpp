@@ -41,6 +41,12 @@ struct Fixture {
     batch.clear();
   }
   std::string q(const std::string& sql) { return trim(conn->query(sql)); }
+  /// Parts stay as inserted (tests count them, or compare rows before SummingMergeTree folds
+  /// them).
+  void stopMerges() {
+    for (const char* t : {"flows", "flows_1m0s", "flows_5m0s", "flows_1h0m0s"})
+      conn->query(fmt::format("SYSTEM STOP MERGES {}", t));
+  }
 };
 
 uint32_t recent() { return uint32_t(time(nullptr)) / 60 * 60 - 600; }
@@ -278,8 +284,7 @@ TEST(NativeBatch, ClearAndManyBlocks) {
   }
   EXPECT_EQ(fx.batch.rows(), 20500u);
   EXPECT_EQ(fx.batch.blocks(), 20u);
-  for (const char* t : {"flows", "flows_1m0s", "flows_5m0s", "flows_1h0m0s"})
-    fx.conn->query(fmt::format("SYSTEM STOP MERGES {}", t));
+  fx.stopMerges();
   fx.insert();
   EXPECT_EQ(fx.q("SELECT count(), countIf(ExporterName = 'before'), "
                  "countIf(ExporterName = if(Bytes % 2 = 1, 'odd', concat('even', toString(intDiv(Bytes, 1000))))), "
@@ -368,8 +373,7 @@ TEST(Consolidator, RowsEqualTheViewsGroupBy) {
   const size_t groups = fx.batch.consolidatedRows();
   EXPECT_GT(groups, 100u);
   EXPECT_LE(groups, 48u * 5);
-  for (const char* t : {"flows_1m0s", "flows_5m0s", "flows_1h0m0s"})
-    fx.conn->query(fmt::format("SYSTEM STOP MERGES {}", t));
+  fx.stopMerges();
   fx.insert();
   ClickHouseConfig config;  // Migrations keeps a reference
   Migrations m(config, fx.schema, *fx.conn, fx.metrics);

@@ -149,23 +149,23 @@ bool BatchWriter::insert(const std::vector<NativeBatch*>& group, bool stopping) 
       consolidated_rows += b->consolidatedRows();
     }
   }
-  if (!insertOne(insert_prefix_, raw, rows, stopping, "flows")) return false;
+  if (!insertOne(true, raw, rows, stopping)) return false;
   rows_written_.inc(rows);
   batches_written_.inc(group.size());
   if (group.size() > 1) batches_joined_.inc(group.size());
   if (!consolidated.empty()) {
     // Given up at shutdown, the flows are stored all the same (true: a Kafka offset is
     // committed, the flows are not read twice); the repair at the next start adds the rows.
-    if (insertOne(consolidated_prefix_, consolidated, consolidated_rows, stopping,
-                  "consolidated rows"))
+    if (insertOne(false, consolidated, consolidated_rows, stopping))
       consolidated_rows_.inc(consolidated_rows);
   }
   return true;
 }
 
-bool BatchWriter::insertOne(const std::string& prefix, const std::vector<std::string_view>& data,
-                            size_t rows, bool stopping, const char* what) {
-  const bool raw = prefix == insert_prefix_;
+bool BatchWriter::insertOne(bool raw, const std::vector<std::string_view>& data, size_t rows,
+                            bool stopping) {
+  const std::string& prefix = raw ? insert_prefix_ : consolidated_prefix_;
+  const char* what = raw ? "flows" : "consolidated rows";
   auto backoff = std::chrono::milliseconds(20);
   auto give_up = std::chrono::steady_clock::now() + config_.grace_period;
   for (;;) {

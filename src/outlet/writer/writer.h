@@ -61,10 +61,9 @@ class BatchWriter {
   void run(std::stop_token st);
   /// Inserts batches (those waiting together) as one INSERT per table.
   bool insert(const std::vector<NativeBatch*>& group, bool stopping);
-  /// One INSERT of these Native streams (the raw rows' when `prefix` is insert_prefix_: timed
-  /// and counted), retried with backoff; false when given up at shutdown.
-  bool insertOne(const std::string& prefix, const std::vector<std::string_view>& data, size_t rows,
-                 bool stopping, const char* what);
+  /// One INSERT of these Native streams into `flows` (raw: timed and counted) or the first
+  /// consolidated table, retried with backoff; false when given up at shutdown.
+  bool insertOne(bool raw, const std::vector<std::string_view>& data, size_t rows, bool stopping);
   NativeBatch newBatch() const;
   void noteInflight(const std::vector<NativeBatch*>& group);
 

@@ -51,7 +51,6 @@ enum FieldOpKind : uint8_t {
   kMplsLabel,  // a non-zero label (top 20 bits of the value) pushed on the stack
   kStoreAny,                       // + width index (4)
   kStore = kStoreAny + 4,          // + 4 * width index + length index (16)
-  kKinds = kStore + 16,
 };
 constexpr int sizeIndex(size_t n) { return n == 1 ? 0 : n == 2 ? 1 : n == 4 ? 2 : n == 8 ? 3 : -1; }
 
@@ -63,6 +62,11 @@ inline uint64_t loadBE(const uint8_t* v) {
   if constexpr (L == 2) return __builtin_bswap16(uint16_t(x));
   if constexpr (L == 4) return __builtin_bswap32(uint32_t(x));
   if constexpr (L == 8) return __builtin_bswap64(x);
+}
+
+// A counter: 4 or 8 bytes from nearly every exporter, any length from the others.
+inline uint64_t loadCounter(const uint8_t* v, size_t len) {
+  return len == 4 ? loadBE<4>(v) : len == 8 ? loadBE<8>(v) : un(v, len);
 }
 
 }  // namespace
@@ -759,11 +763,11 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
           break;
         }
         case kBytes:
-          bytes = op.len == 4 ? loadBE<4>(v) : op.len == 8 ? loadBE<8>(v) : un(v, op.len);
+          bytes = loadCounter(v, op.len);
           have_bytes = true;
           break;
         case kPackets:
-          packets = op.len == 4 ? loadBE<4>(v) : op.len == 8 ? loadBE<8>(v) : un(v, op.len);
+          packets = loadCounter(v, op.len);
           have_packets = true;
           break;
         case kMplsLabel:
