@@ -119,6 +119,9 @@ struct NativeBatch::Column {
   ColumnKey key;
   std::string name, type;
   char* fixed = nullptr;     // in the batch's block
+  // No row of the chunk has a non-zero value yet: append() does not write `fixed` (it checks
+  // the field is still zero), seal() writes the column's zeros (see NativeBatch::appendRow).
+  bool idle = false;
   std::string elems;        // arrays only
   uint64_t elem_count = 0;  // arrays only
   uint32_t count_offset = 0;  // arrays only: of the InlineVec's element count in FlowRecord
@@ -355,20 +358,30 @@ void NativeBatch::nextChunk() {
     c.fixed = p;
     p += ((chunk_capacity_ * c.width + 63) & ~size_t(63)) + 64;
   }
+  resetSlots();
+}
+
+// Every column starts the chunk idle: its fields are checked, not copied, until one is not
+// zero (activate()). Most flows leave many columns zero (NAT, MAC, VLAN, MPLS, communities,
+// ICMP, fragments: 20 to 30 of the 57 for NetFlow v9 and sFlow); their stores, to as many
+// different cache lines per row, were most of append()'s cost, and seal() copied their zeros.
+void NativeBatch::resetSlots() {
   for (auto& g : copy_) g.clear();
+  for (auto& g : idle_) g.clear();
   lc_ips_.clear();
   arrays_.clear();
   for (Column& c : columns_) {
     Slot slot{c.fixed, c.offset, &c};
+    c.idle = true;
     switch (c.op) {
-      case Column::Op::kCopy1: copy_[0].push_back(slot); break;
-      case Column::Op::kCopy2: copy_[1].push_back(slot); break;
-      case Column::Op::kCopy4: copy_[2].push_back(slot); break;
-      case Column::Op::kCopy8: copy_[3].push_back(slot); break;
-      case Column::Op::kCopy16: copy_[4].push_back(slot); break;
+      case Column::Op::kCopy1: idle_[0].push_back(slot); break;
+      case Column::Op::kCopy2: idle_[1].push_back(slot); break;
+      case Column::Op::kCopy4: idle_[2].push_back(slot); break;
+      case Column::Op::kCopy8: idle_[3].push_back(slot); break;
+      case Column::Op::kCopy16: idle_[4].push_back(slot); break;
       // LowCardinality(String): the row holds the interned id until seal() maps the column
       // to its dictionary, so appending is a 4-byte copy like any UInt32 column.
-      case Column::Op::kLCString: copy_[2].push_back(slot); break;
+      case Column::Op::kLCString: idle_[2].push_back(slot); break;
       case Column::Op::kLCIPv6: lc_ips_.push_back(slot); break;
       case Column::Op::kArrayU32:
       case Column::Op::kArrayLarge: arrays_.push_back(slot); break;
@@ -404,8 +417,52 @@ void NativeBatch::appendElements(Column& c, const FlowRecord& f, unsigned n) {
   }
 }
 
+namespace {
+// The OR of the idle columns' fields of one width: zero while they all stay zero.
+template <size_t W>
+inline uint64_t orAll(const std::vector<NativeBatch::Slot>& slots, const char* src) {
+  uint64_t acc = 0;
+#pragma GCC unroll 8
+  for (const auto& s : slots) {
+    if constexpr (W == 16) {
+      uint64_t w[2];
+      std::memcpy(w, src + s.offset, 16);
+      acc |= w[0] | w[1];
+    } else {
+      uint64_t v = 0;
+      std::memcpy(&v, src + s.offset, W);
+      acc |= v;
+    }
+  }
+  return acc;
+}
+}  // namespace
+
+// The idle columns of width group `g` whose field is not zero in this row: their rows so far
+// become zeros, they take this row's value and are copied from now on.
+void NativeBatch::activate(size_t g, const char* src, size_t row) {
+  static constexpr size_t kWidth[5] = {1, 2, 4, 8, 16};
+  static constexpr char kZero[16] = {};
+  const size_t w = kWidth[g];
+  auto& idle = idle_[g];
+  for (size_t i = 0; i < idle.size();) {
+    Slot s = idle[i];
+    if (std::memcmp(src + s.offset, kZero, w) == 0) {
+      i++;
+      continue;
+    }
+    std::memset(s.base, 0, row * w);
+    std::memcpy(s.base + row * w, src + s.offset, w);
+    s.column->idle = false;
+    copy_[g].push_back(s);
+    idle[i] = idle.back();
+    idle.pop_back();
+  }
+}
+
 // Columns are appended group by group (same operation, no dispatch per column); `row` and the
-// destinations are locals so the char stores cannot make the compiler reload them.
+// destinations are locals so the char stores cannot make the compiler reload them. Idle
+// columns (all zero so far in the chunk) are only read.
 void NativeBatch::appendRow(const FlowRecord& f) {
   assert(!finished_ && "append() after encode() needs a clear() first");
   const size_t row = chunk_rows_;
@@ -417,8 +474,25 @@ void NativeBatch::appendRow(const FlowRecord& f) {
   copyAll<4>(copy_[2], src, row);
   copyAll<8>(copy_[3], src, row);
   copyAll<16>(copy_[4], src, row);
+  if (orAll<1>(idle_[0], src)) [[unlikely]]
+    activate(0, src, row);
+  if (orAll<2>(idle_[1], src)) [[unlikely]]
+    activate(1, src, row);
+  if (orAll<4>(idle_[2], src)) [[unlikely]]
+    activate(2, src, row);
+  if (orAll<8>(idle_[3], src)) [[unlikely]]
+    activate(3, src, row);
+  if (orAll<16>(idle_[4], src)) [[unlikely]]
+    activate(4, src, row);
   for (const Slot& s : lc_ips_) {
-    uint32_t idx = s.column->lcIPv6(*reinterpret_cast<const IPv6Addr*>(src + s.offset));
+    Column& c = *s.column;
+    const IPv6Addr& ip = *reinterpret_cast<const IPv6Addr*>(src + s.offset);
+    if (c.idle) {
+      if (ip.isZero()) continue;
+      std::memset(s.base, 0, row * 4);  // index 0: the zero address
+      c.idle = false;
+    }
+    uint32_t idx = c.lcIPv6(ip);
     std::memcpy(s.base + row * 4, &idx, 4);
   }
   for (const Slot& s : arrays_) {
@@ -426,6 +500,11 @@ void NativeBatch::appendRow(const FlowRecord& f) {
     Column& c = *s.column;
     uint16_t n;
     std::memcpy(&n, src + c.count_offset, 2);
+    if (c.idle) {
+      if (!n) continue;
+      std::memset(s.base, 0, row * 8);  // offsets of empty arrays
+      c.idle = false;
+    }
     if (n) appendElements(c, f, n);
     c.elem_count += n;
     std::memcpy(s.base + row * 8, &c.elem_count, 8);
@@ -440,7 +519,7 @@ void NativeBatch::appendRow(const FlowRecord& f) {
 // Their dictionaries and memos start empty (resetChunk).
 void NativeBatch::mapLowCardinality() {
   for (Column& c : columns_) {
-    if (c.op != Column::Op::kLCString) continue;
+    if (c.op != Column::Op::kLCString || c.idle) continue;  // idle: every index is 0
     // Runs of one value are the common case (a column never set, an exporter's name): eight
     // rows equal to the previous value are checked and written as vectors.
     uint32_t* v = reinterpret_cast<uint32_t*>(c.fixed);
@@ -478,6 +557,23 @@ void NativeBatch::seal() {
     writeStringBinary(out, c.name);
     writeStringBinary(out, c.type);
     std::string_view fixed(c.fixed, chunk_rows_ * c.width);
+    if (c.idle) {
+      // All zero: the values, empty arrays (offsets 0), or index 0 of a dictionary that holds
+      // only the default value (UInt8 indexes).
+      switch (c.op) {
+        case Column::Op::kLCString:
+        case Column::Op::kLCIPv6:
+          put<uint64_t>(out, 1);
+          put<uint64_t>(out, 0 | (1u << 9) | (1u << 10));
+          put<uint64_t>(out, c.dict->size());
+          c.dict->encodeKeys(out);
+          put<uint64_t>(out, chunk_rows_);
+          out.append(chunk_rows_, '\0');
+          break;
+        default: out.append(fixed.size(), '\0'); break;
+      }
+      continue;
+    }
     switch (c.op) {
       case Column::Op::kArrayU32:
       case Column::Op::kArrayLarge:
@@ -534,6 +630,7 @@ void NativeBatch::resetChunk() {
     }
   }
   chunk_rows_ = 0;
+  if (chunk_capacity_) resetSlots();
 }
 
 const std::string& NativeBatch::encode() {

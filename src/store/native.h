@@ -150,6 +150,8 @@ class NativeBatch {
   void nextChunk();
   void seal();
   void resetChunk();
+  void resetSlots();
+  void activate(size_t group, const char* src, size_t row);
   void appendRow(const FlowRecord& f);
   void mapLowCardinality();
   void appendElements(Column& c, const FlowRecord& f, unsigned n);
@@ -158,6 +160,7 @@ class NativeBatch {
   };
   std::unique_ptr<char, Free> block_;  ///< every column's fixed-width part
   std::array<std::vector<Slot>, 5> copy_;  ///< plain copies of 1, 2, 4, 8 and 16 bytes
+  std::array<std::vector<Slot>, 5> idle_;  ///< the same, for columns still all zero
   std::vector<Slot> lc_ips_, arrays_;
   std::vector<Column> columns_;
   std::string column_list_;

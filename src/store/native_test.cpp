@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <random>
+#include <set>
 
 #include "common/metrics.h"
 #include "orchestrator/clickhouse.h"
@@ -51,9 +52,8 @@ struct Fixture {
 
 uint32_t recent() { return uint32_t(time(nullptr)) / 60 * 60 - 600; }
 
-TEST(NativeBatch, EveryColumnRoundTrips) {
-  AKVO_REQUIRE_STORE();
-  Fixture fx;
+// A flow with every field set (none at its default).
+FlowRecord everyFieldSet() {
   FlowRecord f;
   f.time_received = recent();
   f.sampling_rate = 1000;
@@ -136,6 +136,13 @@ TEST(NativeBatch, EveryColumnRoundTrips) {
   f.mpls_labels.push(24002);
   f.ingress_vrf_id = 7;
   f.egress_vrf_id = 8;
+  return f;
+}
+
+TEST(NativeBatch, EveryColumnRoundTrips) {
+  AKVO_REQUIRE_STORE();
+  Fixture fx;
+  FlowRecord f = everyFieldSet();
   fx.batch.append(f);
   // A second row with everything at its default: empty strings, empty arrays, zero addresses.
   FlowRecord empty;
@@ -174,6 +181,50 @@ TEST(NativeBatch, EveryColumnRoundTrips) {
   EXPECT_EQ(fx.q("SELECT ExporterName, InIfName, DstASPath, MPLSLabels, toString(NextHop), SrcCountry = '\\0\\0' "
                  "FROM flows WHERE Bytes = 0"),
             "\t\t[]\t[]\t::\t1");
+}
+
+// A column is not written while every row of its chunk leaves it at zero: the rows before
+// the first non-zero value become zeros then (here at the first, second and fourth row of a
+// chunk), a chunk with no such value writes zeros (not what the previous chunk left in the
+// column's buffer), and every kind of column (1 to 16 bytes, LowCardinality strings and
+// addresses, arrays) comes back whole. Chunks of 4 rows; Bytes numbers the rows.
+TEST(NativeBatch, ColumnsLeftAtZeroInAChunk) {
+  AKVO_REQUIRE_STORE();
+  Fixture fx(4);
+  const FlowRecord full = everyFieldSet();
+  FlowRecord empty;
+  empty.time_received = full.time_received;
+  const std::set<uint64_t> full_rows = {0, 2, 5, 11, 12, 13, 14, 15};
+  for (uint64_t i = 0; i < 20; i++) {
+    FlowRecord f = full_rows.count(i) ? full : empty;
+    f.bytes = i + 1;
+    fx.batch.append(f);
+  }
+  fx.insert();
+  std::string row = "toString(tuple(";
+  for (ColumnKey k : fx.schema.insertedColumns()) {
+    const ColumnDef& def = columnDef(k);
+    if (def.alias || k == ColumnKey::kBytes || k == ColumnKey::kDst1stAS ||
+        k == ColumnKey::kDst2ndAS || k == ColumnKey::kDst3rdAS)
+      continue;
+    if (row.back() != '(') row += ", ";
+    row += def.name;
+  }
+  row += "))";
+  // Row 12 starts a chunk of full rows; row 1 follows a full row in the first chunk.
+  auto like = [&](int reference) {
+    return fx.q(fmt::format("SELECT groupArray(Bytes - 1) FROM (SELECT Bytes FROM flows WHERE {} = "
+                            "(SELECT {} FROM flows WHERE Bytes = {}) ORDER BY Bytes)",
+                            row, row, reference + 1));
+  };
+  EXPECT_EQ(like(12), "[0,2,5,11,12,13,14,15]");
+  EXPECT_EQ(like(1), "[1,3,4,6,7,8,9,10,16,17,18,19]");
+  EXPECT_EQ(fx.q("SELECT ExporterName, DstASPath, toString(NextHop), SrcMAC, toString(SrcAddrNAT), "
+                 "IPTTL FROM flows WHERE Bytes = 6"),
+            "edge1\t[64501,64502]\t2001:db8::ff\t4822678189205111\t::ffff:198.51.100.1\t64");
+  EXPECT_EQ(fx.q("SELECT ExporterName, DstASPath, toString(NextHop), SrcMAC, toString(SrcAddrNAT), "
+                 "IPTTL FROM flows WHERE Bytes = 17"),
+            "\t[]\t::\t0\t::\t0");
 }
 
 // The batch remembers dictionary indexes by interned id in a direct-mapped memo: values that

@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <chrono>
+#include <thread>
+#include <atomic>
 #include <fstream>
 
 #include "orchestrator/clickhouse.h"
@@ -39,11 +42,14 @@ TEST(BatchWriter, NotesTheRangeOfTheBatchInFlight) {
   }
   EXPECT_EQ(batch.minTime(), 1700000100u);
   EXPECT_EQ(batch.maxTime(), 1700000900u);
-  bool stored = false;
+  std::atomic<bool> stored = false;
   batch = writer.submit(std::move(batch), [&] { stored = true; });
   EXPECT_EQ(batch.rows(), 0u);
   EXPECT_EQ(batch.minTime(), 0u);  // a cleared batch has no range
-  // The next batch replaces the note.
+  // The next batch, once the first is written (batches waiting together are noted as one
+  // range), replaces the note.
+  for (int i = 0; i < 1000 && !stored; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(stored);
   f.time_received = 1600000000;
   batch.append(f);
   batch = writer.submit(std::move(batch));
