@@ -1,6 +1,7 @@
 // akvo: the command line. `akvo` alone runs all the roles in one process.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -124,6 +125,9 @@ int main(int argc, char** argv) {
       if (format == "json") format = "JSON";
       if (format == "tsv") format = "TSV";
       auto c = akvo::AppConfig::load(config_file);
+      // The query's result is the output: log lines (the store's warnings) go to stderr.
+      spdlog::set_default_logger(spdlog::stderr_color_st("akvo"));
+      spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
       spdlog::set_level(spdlog::level::warn);
       return akvo::runSql(c, query, format, write);
     }

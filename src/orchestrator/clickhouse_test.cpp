@@ -44,6 +44,11 @@ TEST(Migrations, CreateThenNothingToDo) {
   // Consolidated tables drop the main-only columns.
   EXPECT_EQ(trim(conn->query("SELECT count() FROM system.columns WHERE database = currentDatabase() "
                              "AND table = 'flows_1m0s' AND name IN ('SrcAddr', 'DstPort')")), "0");
+  // The raw table: Akvorado's primary key, rows sorted further by SrcAS and DstAS.
+  EXPECT_EQ(trim(conn->query("SELECT primary_key, '|', sorting_key FROM system.tables WHERE database = "
+                             "currentDatabase() AND name = 'flows'")),
+            "toStartOfFiveMinutes(TimeReceived), ExporterAddress, InIfName, OutIfName\t|\t"
+            "toStartOfFiveMinutes(TimeReceived), ExporterAddress, InIfName, OutIfName, SrcAS, DstAS");
   EXPECT_EQ(trim(conn->query("SELECT dictGet('protocols', 'name', toUInt64(6))")), "TCP");
   EXPECT_EQ(trim(conn->query("SELECT dictGet('asns', 'name', toUInt64(15169))")), "Google");
   EXPECT_EQ(trim(conn->query("SELECT dictGet('icmp', 'name', (1, 8, 0))")), "echo-request");
