@@ -43,39 +43,43 @@ enum class Boundary : uint8_t { kUndefined = 0, kExternal = 1, kInternal = 2 };
 enum class FlowDirection : uint8_t { kUndefined = 0, kIngress = 1, kEgress = 2 };
 
 struct FlowRecord {
-  // Time and sampling.
-  uint32_t time_received = 0;  ///< Unix seconds.
-  uint64_t sampling_rate = 0;  ///< 0 means unknown (a default may apply in the outlet).
-
-  // Exporter.
+  // The columns of the consolidated tables (the default schema's, but the time, the counters
+  // and Dst1st..3rdAS), side by side, widest first and with no padding: the outlet groups
+  // flows by these bytes as one block (Consolidator), and reset() zeroes the pad.
   IPv6Addr exporter_address;
+  uint64_t sampling_rate = 0;  ///< 0 means unknown (a default may apply in the outlet).
   IStr exporter_name, exporter_group, exporter_role, exporter_site, exporter_region,
       exporter_tenant;
+  IStr src_net_name, dst_net_name, src_net_role, dst_net_role, src_net_site,
+      dst_net_site, src_net_region, dst_net_region, src_net_tenant, dst_net_tenant;
+  IStr src_geo_city, dst_geo_city, src_geo_state, dst_geo_state;
+  // Interfaces: names and classes from metadata and classifiers.
+  IStr in_if_name, out_if_name, in_if_description, out_if_description;
+  IStr in_if_connectivity, out_if_connectivity, in_if_provider, out_if_provider;
+  uint32_t src_as = 0, dst_as = 0;
+  uint32_t in_if_speed = 0, out_if_speed = 0;  ///< Mbps.
+  uint32_t etype = 0;  ///< 0x800 IPv4, 0x86dd IPv6, 0 unknown.
+  uint32_t proto = 0;
+  uint32_t forwarding_status = 0;
+  char src_country[2] = {0, 0}, dst_country[2] = {0, 0};
+  Boundary in_if_boundary = Boundary::kUndefined, out_if_boundary = Boundary::kUndefined;
+  FlowDirection flow_direction = FlowDirection::kUndefined;
+  uint8_t consolidated_pad_[5] = {};  ///< always zero: the block is a whole number of words
+  // (end of the consolidated block)
+
+  uint32_t time_received = 0;  ///< Unix seconds.
 
   // L3 addresses and routing.
   IPv6Addr src_addr, dst_addr;
   uint8_t src_net_mask = 0, dst_net_mask = 0;
-  uint32_t src_as = 0, dst_as = 0;
-  IStr src_net_name, dst_net_name, src_net_role, dst_net_role, src_net_site,
-      dst_net_site, src_net_region, dst_net_region, src_net_tenant, dst_net_tenant;
-  char src_country[2] = {0, 0}, dst_country[2] = {0, 0};
-  IStr src_geo_city, dst_geo_city, src_geo_state, dst_geo_state;
   IPv6Addr next_hop;
 
-  // Interfaces: the indexes come from the flow; the rest from metadata and classifiers.
+  // Interface indexes, from the flow.
   uint32_t in_if = 0, out_if = 0;
-  IStr in_if_name, out_if_name, in_if_description, out_if_description;
-  uint32_t in_if_speed = 0, out_if_speed = 0;  ///< Mbps.
-  IStr in_if_connectivity, out_if_connectivity, in_if_provider, out_if_provider;
-  Boundary in_if_boundary = Boundary::kUndefined, out_if_boundary = Boundary::kUndefined;
 
   // L2 to L4.
-  uint32_t etype = 0;  ///< 0x800 IPv4, 0x86dd IPv6, 0 unknown.
-  uint32_t proto = 0;
   uint16_t src_port = 0, dst_port = 0;
   uint64_t bytes = 0, packets = 0;  ///< As counted by the exporter (not multiplied by sampling).
-  uint32_t forwarding_status = 0;
-  FlowDirection flow_direction = FlowDirection::kUndefined;
   uint16_t src_vlan = 0, dst_vlan = 0;
   uint64_t src_mac = 0, dst_mac = 0;
   IPv6Addr src_addr_nat, dst_addr_nat;
@@ -108,6 +112,12 @@ struct FlowRecord {
   /// of its size.
   void reset();
 };
+
+/// The consolidated block of FlowRecord: its first and last byte, and its size (a multiple of 8).
+inline constexpr size_t kConsolidatedBegin = offsetof(FlowRecord, exporter_address);
+inline constexpr size_t kConsolidatedEnd = offsetof(FlowRecord, consolidated_pad_) + 5;
+static_assert(kConsolidatedBegin == 0 && kConsolidatedEnd == 176, "the block has no padding");
+static_assert(offsetof(FlowRecord, flow_direction) + 1 == offsetof(FlowRecord, consolidated_pad_));
 
 inline void FlowRecord::reset() {
   static_assert(std::is_standard_layout_v<FlowRecord>);

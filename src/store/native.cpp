@@ -657,15 +657,36 @@ Consolidator::Consolidator(const std::vector<ColumnKey>& columns, uint32_t inter
     fields_.push_back({layout->offset, width});
     bytes += width;
   }
-  // Widest first: add() copies each width with its own loop of fixed-size copies.
-  std::stable_sort(fields_.begin(), fields_.end(),
-                   [](const Field& a, const Field& b) { return a.width > b.width; });
+  // The default schema's columns are FlowRecord's consolidated block, field for field (the
+  // pad aside): the key is that block, then the interval's start and the first ASes.
+  size_t covered = 0;
+  bool inside = true;
   for (const Field& fd : fields_) {
-    size_t w = fd.width == 16 ? 0 : fd.width == 8 ? 1 : fd.width == 4 ? 2 : fd.width == 2 ? 3 : 4;
-    width_count_[w]++;
+    covered += fd.width;
+    inside = inside && fd.offset >= kConsolidatedBegin && fd.offset + fd.width <= kConsolidatedEnd;
   }
-  if (path_) bytes += 12;
-  key_size_ = (bytes + 7) & ~size_t(7);
+  block_ = inside && covered == kConsolidatedEnd - kConsolidatedBegin - sizeof(FlowRecord::consolidated_pad_);
+  if (block_) {
+    for (Field& fd : fields_) fd.key_pos = uint32_t(fd.offset - kConsolidatedBegin);
+    time_pos_ = uint32_t(kConsolidatedEnd - kConsolidatedBegin);
+    path_pos_ = time_pos_ + 4;
+    key_size_ = (path_pos_ + (path_ ? 12 : 0) + 7) & ~size_t(7);
+  } else {
+    // Widest first: add() copies each width with its own loop of fixed-size copies.
+    std::stable_sort(fields_.begin(), fields_.end(),
+                     [](const Field& a, const Field& b) { return a.width > b.width; });
+    uint32_t pos = 4;  // after the interval's start
+    for (Field& fd : fields_) {
+      size_t w = fd.width == 16 ? 0 : fd.width == 8 ? 1 : fd.width == 4 ? 2 : fd.width == 2 ? 3 : 4;
+      width_count_[w]++;
+      fd.key_pos = pos;
+      pos += fd.width;
+    }
+    time_pos_ = 0;
+    path_pos_ = pos;
+    if (path_) bytes += 12;
+    key_size_ = (bytes + 7) & ~size_t(7);
+  }
   scratch_.assign(key_size_ / 8, 0);
   table_.assign(1024, 0);
 }
@@ -674,17 +695,21 @@ void Consolidator::add(const FlowRecord& f) {
   char* k = reinterpret_cast<char*>(scratch_.data());
   const char* src = reinterpret_cast<const char*>(&f);
   uint32_t bucket = f.time_received / interval_ * interval_;
-  std::memcpy(k, &bucket, 4);
-  size_t pos = 4;
-  const Field* fd = fields_.data();
-  auto copies = [&]<size_t W>(size_t n) {
-    for (size_t i = 0; i < n; i++, fd++, pos += W) std::memcpy(k + pos, src + fd->offset, W);
-  };
-  copies.template operator()<16>(width_count_[0]);
-  copies.template operator()<8>(width_count_[1]);
-  copies.template operator()<4>(width_count_[2]);
-  copies.template operator()<2>(width_count_[3]);
-  copies.template operator()<1>(width_count_[4]);
+  if (block_) {
+    std::memcpy(k, src + kConsolidatedBegin, kConsolidatedEnd - kConsolidatedBegin);
+  } else {
+    size_t pos = 4;
+    const Field* fd = fields_.data();
+    auto copies = [&]<size_t W>(size_t n) {
+      for (size_t i = 0; i < n; i++, fd++, pos += W) std::memcpy(k + pos, src + fd->offset, W);
+    };
+    copies.template operator()<16>(width_count_[0]);
+    copies.template operator()<8>(width_count_[1]);
+    copies.template operator()<4>(width_count_[2]);
+    copies.template operator()<2>(width_count_[3]);
+    copies.template operator()<1>(width_count_[4]);
+  }
+  std::memcpy(k + time_pos_, &bucket, 4);
   if (path_) {
     // arrayCompact(DstASPath)[1..3]: the path without consecutive repeats (prepending).
     uint32_t as[3] = {0, 0, 0};
@@ -694,7 +719,7 @@ void Consolidator::add(const FlowRecord& f) {
       if (n == 3) break;
       as[n++] = a;
     }
-    std::memcpy(k + pos, as, 12);
+    std::memcpy(k + path_pos_, as, 12);
   }
   // Pairs of words multiplied (128-bit, folded) and summed: independent multiplies, so the
   // hash of a 200-byte key takes a few cycles per word, not a dependent chain per word (that
@@ -755,16 +780,12 @@ void Consolidator::writeTo(NativeBatch& out) const {
   const size_t words = key_size_ / 8;
   for (size_t g = 0; g < sums_.size(); g++) {
     const char* k = reinterpret_cast<const char*>(keys_.data() + g * words);
-    std::memcpy(&row.time_received, k, 4);
-    size_t pos = 4;
-    for (const Field& fd : fields_) {
-      std::memcpy(dst + fd.offset, k + pos, fd.width);
-      pos += fd.width;
-    }
+    std::memcpy(&row.time_received, k + time_pos_, 4);
+    for (const Field& fd : fields_) std::memcpy(dst + fd.offset, k + fd.key_pos, fd.width);
     if (path_) {
-      std::memcpy(&row.dst_1st_as, k + pos, 4);
-      std::memcpy(&row.dst_2nd_as, k + pos + 4, 4);
-      std::memcpy(&row.dst_3rd_as, k + pos + 8, 4);
+      std::memcpy(&row.dst_1st_as, k + path_pos_, 4);
+      std::memcpy(&row.dst_2nd_as, k + path_pos_ + 4, 4);
+      std::memcpy(&row.dst_3rd_as, k + path_pos_ + 8, 4);
     }
     row.bytes = sums_[g].bytes;
     row.packets = sums_[g].packets;

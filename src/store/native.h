@@ -68,6 +68,7 @@ class Consolidator {
  private:
   struct Field {
     uint32_t offset, width;
+    uint32_t key_pos = 0;  ///< where the field is in a group's key
   };
   struct Sums {
     uint64_t bytes, packets;
@@ -77,6 +78,10 @@ class Consolidator {
   std::vector<Field> fields_;  ///< widest first
   size_t width_count_[5] = {};  ///< fields of 16, 8, 4, 2 and 1 bytes
   bool path_ = false;  ///< Dst1stAS.. among the columns
+  /// The columns are exactly FlowRecord's consolidated block: the key starts with the block,
+  /// copied in one piece, instead of field by field.
+  bool block_ = false;
+  uint32_t time_pos_ = 0, path_pos_ = 0;  ///< of the interval's start and Dst1st..3rdAS in a key
   uint32_t interval_;
   size_t key_size_ = 0;            ///< bytes per key, a multiple of 8
   std::vector<uint64_t> scratch_;  ///< the key being looked up
