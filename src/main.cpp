@@ -15,6 +15,9 @@ static bool orchestrator_role(const std::string& r) {
   return r == "all-in-one" || r == "orchestrator";
 }
 
+// Log lines: time, level (coloured on a terminal), message.
+constexpr const char* kLogPattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v";
+
 int main(int argc, char** argv) {
   CLI::App app{"akvo: network flow collector and visualizer"};
   app.require_subcommand(0, 1);
@@ -84,7 +87,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_pattern(kLogPattern);
 
   try {
     if (*version) {
@@ -127,7 +130,7 @@ int main(int argc, char** argv) {
       auto c = akvo::AppConfig::load(config_file);
       // The query's result is the output: log lines (the store's warnings) go to stderr.
       spdlog::set_default_logger(spdlog::stderr_color_st("akvo"));
-      spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+      spdlog::set_pattern(kLogPattern);
       spdlog::set_level(spdlog::level::warn);
       return akvo::runSql(c, query, format, write);
     }

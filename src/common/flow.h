@@ -115,7 +115,8 @@ struct FlowRecord {
 
 /// The consolidated block of FlowRecord: its first and last byte, and its size (a multiple of 8).
 inline constexpr size_t kConsolidatedBegin = offsetof(FlowRecord, exporter_address);
-inline constexpr size_t kConsolidatedEnd = offsetof(FlowRecord, consolidated_pad_) + 5;
+inline constexpr size_t kConsolidatedEnd =
+    offsetof(FlowRecord, consolidated_pad_) + sizeof(FlowRecord::consolidated_pad_);
 static_assert(kConsolidatedBegin == 0 && kConsolidatedEnd == 176, "the block has no padding");
 static_assert(offsetof(FlowRecord, flow_direction) + 1 == offsetof(FlowRecord, consolidated_pad_));
 

@@ -5,11 +5,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <chrono>
-#include <thread>
 #include <atomic>
+#include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "orchestrator/clickhouse.h"
 #include "testing/test_store.h"
