@@ -526,7 +526,7 @@ int runSql(const AppConfig& c, const std::string& query, const std::string& form
   }
   try {
     auto store = openStore(c);
-    auto conn = store->connect();
+    auto conn = store->connect(/*read_only=*/!write);
     std::cout << conn->query(query, format);
     return 0;
   } catch (const std::exception& e) {

@@ -37,3 +37,14 @@ for t in flows_1m0s flows_5m0s flows_1h0m0s; do
   [[ "$got" == "${want#*$'\t'}" ]] || fail "$t totals $got, raw ${want#*$'\t'}"
 done
 pass "consolidated tables hold the same totals"
+
+# 3. With akvo stopped, `akvo sql` opens the store itself: read-only unless --write.
+stop_akvo
+got=$(sql "SELECT count(), sum(Bytes), sum(Packets) FROM flows")
+[[ "$got" == "$want" ]] || fail "akvo sql on the stopped store: $got, want $want"
+if sql "CREATE TABLE scratch (a UInt8) ENGINE = Memory" 2>"$TMP/sql.err"; then
+  fail "akvo sql without --write created a table"
+fi
+grep -q READONLY "$TMP/sql.err" || fail "no read-only error: $(cat "$TMP/sql.err")"
+sql --write "CREATE TABLE scratch (a UInt8) ENGINE = Memory" || fail "akvo sql --write refused"
+pass "akvo sql on a stopped store reads, and writes only with --write"
