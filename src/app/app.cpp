@@ -204,7 +204,7 @@ void registerCommonRoutes(HttpServer& http, Metrics& metrics) {
     return HttpResponse::json(R"({"status":"ok"})");
   });
   http.route("GET", "/api/v0/version", [](const HttpRequest&) {
-    return HttpResponse::json(nlohmann::json{{"version", AKVO_VERSION}}.dump());
+    return HttpResponse::fromJson(nlohmann::json{{"version", AKVO_VERSION}});
   });
   http.route("GET", "/api/v0/metrics", [&metrics](const HttpRequest&) {
     HttpResponse r = HttpResponse::text(metrics.render());

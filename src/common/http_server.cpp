@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
@@ -32,8 +34,53 @@ bool HttpRequest::fromLoopback() const {
          remote == "::ffff:127.0.0.1";
 }
 
+std::string dumpJson(const nlohmann::json& doc) {
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string validUtf8(std::string s) {
+  // Fast path: most answers are ASCII or valid UTF-8 already.
+  auto valid_at = [&](size_t i) -> size_t {  // length of the valid sequence at i, 0 if none
+    const auto* u = reinterpret_cast<const unsigned char*>(s.data());
+    unsigned char c = u[i];
+    if (c < 0x80) return 1;
+    size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (!n || i + n > s.size()) return 0;
+    for (size_t k = 1; k < n; k++)
+      if ((u[i + k] & 0xc0) != 0x80) return 0;
+    if (c == 0xe0 && u[i + 1] < 0xa0) return 0;   // overlong
+    if (c == 0xed && u[i + 1] >= 0xa0) return 0;  // surrogates
+    if (c == 0xf0 && u[i + 1] < 0x90) return 0;   // overlong
+    if (c == 0xf4 && u[i + 1] >= 0x90) return 0;  // above U+10FFFF
+    return n;
+  };
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t n = valid_at(i);
+    if (!n) break;
+    i += n;
+  }
+  if (i == s.size()) return s;
+  std::string out = s.substr(0, i);
+  while (i < s.size()) {
+    size_t n = valid_at(i);
+    if (n) {
+      out.append(s, i, n);
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      i++;
+    }
+  }
+  return out;
+}
+
+HttpResponse HttpResponse::fromJson(const nlohmann::json& doc, int status) {
+  return json(dumpJson(doc), status);
+}
+
 HttpResponse HttpResponse::error(int status, const std::string& message) {
-  return json(nlohmann::json{{"message", message}}.dump(), status);
+  return fromJson(nlohmann::json{{"message", message}}, status);
 }
 
 struct HttpServer::Impl {
@@ -109,7 +156,13 @@ void HttpServer::start() {
       std::erase_if(impl_->conns, [](Impl::Conn& c) { return c.done->load(); });
       auto done = std::make_shared<std::atomic<bool>>(false);
       impl_->conns.push_back(Impl::Conn{fd, done, std::jthread([this, fd, remote, done] {
-                                          serve(fd, remote);
+                                          try {
+                                            serve(fd, remote);
+                                          } catch (const std::exception& e) {
+                                            // A connection's failure must not end the process.
+                                            spdlog::warn("http: connection from {} dropped: {}",
+                                                         remote, e.what());
+                                          }
                                           active_--;
                                           done->store(true);
                                         })});
@@ -158,6 +211,8 @@ HttpResponse HttpServer::dispatch(const HttpRequest& req) {
     return HttpResponse::error(e.status, e.what());
   } catch (const std::exception& e) {
     return HttpResponse::error(500, e.what());
+  } catch (...) {
+    return HttpResponse::error(500, "internal error");
   }
 }
 
@@ -166,8 +221,17 @@ std::string urlDecode(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); i++) {
     if (s[i] == '+') out += ' ';
-    else if (s[i] == '%' && i + 2 < s.size()) {
-      out += char(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+    else if (s[i] == '%') {
+      auto hex = [&](size_t k) -> int {
+        if (k >= s.size()) return -1;
+        char c = s[k];
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      };
+      int hi = hex(i + 1), lo = hex(i + 2);
+      if (hi < 0 || lo < 0)
+        throw HttpError(400, fmt::format("bad percent escape at byte {} of the URL", i));
+      out += char(hi * 16 + lo);
       i += 2;
     } else out += s[i];
   }
@@ -193,19 +257,24 @@ void HttpServer::serve(int fd, std::string remote) {
     req.method = std::string(r.method_string());
     std::string target(r.target());
     auto q = target.find('?');
-    req.path = urlDecode(target.substr(0, q));
-    if (q != std::string::npos) {
-      std::string_view qs(target);
-      qs.remove_prefix(q + 1);
-      while (!qs.empty()) {
-        auto amp = qs.find('&');
-        auto kv = qs.substr(0, amp);
-        auto eq = kv.find('=');
-        req.query[urlDecode(kv.substr(0, eq))] =
-            eq == std::string_view::npos ? "" : urlDecode(kv.substr(eq + 1));
-        if (amp == std::string_view::npos) break;
-        qs.remove_prefix(amp + 1);
+    std::optional<HttpResponse> bad_url;
+    try {
+      req.path = urlDecode(target.substr(0, q));
+      if (q != std::string::npos) {
+        std::string_view qs(target);
+        qs.remove_prefix(q + 1);
+        while (!qs.empty()) {
+          auto amp = qs.find('&');
+          auto kv = qs.substr(0, amp);
+          auto eq = kv.find('=');
+          req.query[urlDecode(kv.substr(0, eq))] =
+              eq == std::string_view::npos ? "" : urlDecode(kv.substr(eq + 1));
+          if (amp == std::string_view::npos) break;
+          qs.remove_prefix(amp + 1);
+        }
       }
+    } catch (const HttpError& e) {
+      bad_url = HttpResponse::error(e.status, e.what());
     }
     for (const auto& f : r) {
       std::string name(f.name_string());
@@ -215,7 +284,7 @@ void HttpServer::serve(int fd, std::string remote) {
     req.body = std::move(r.body());
     req.remote = remote;
     auto start = std::chrono::steady_clock::now();
-    HttpResponse resp = dispatch(req);
+    HttpResponse resp = bad_url ? std::move(*bad_url) : dispatch(req);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics_.counter("akvo_http_requests_total", "HTTP requests served.",
                      {{"code", std::to_string(resp.status)}}).inc();

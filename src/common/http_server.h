@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/config.h"
 #include "common/metrics.h"
 
@@ -42,8 +44,17 @@ struct HttpResponse {
   static HttpResponse text(const std::string& body, int status = 200) {
     return HttpResponse{status, "text/plain; charset=utf-8", body, {}};
   }
+  /// A JSON document as the body. Strings that are not valid UTF-8 (an SNMP description in
+  /// Latin-1, bytes echoed from a request) are written with U+FFFD in place of the bad bytes:
+  /// nlohmann's dump() would throw on them.
+  static HttpResponse fromJson(const nlohmann::json& doc, int status = 200);
   static HttpResponse error(int status, const std::string& message);
 };
+
+/// `doc` as JSON text, invalid UTF-8 replaced (never throws on bad bytes).
+std::string dumpJson(const nlohmann::json& doc);
+/// `s` with every invalid UTF-8 sequence replaced by U+FFFD (for store output parsed as JSON).
+std::string validUtf8(std::string s);
 
 class HttpError : public std::runtime_error {
  public:

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <set>
 #include <strings.h>
 #include <ctime>
 
@@ -387,7 +388,7 @@ HttpResponse Console::configuration() {
       {"branding", config_.branding},
       {"resolutions", res},
   };
-  return HttpResponse::json(body.dump());
+  return HttpResponse::fromJson(body);
 }
 
 namespace {
@@ -433,7 +434,7 @@ HttpResponse Console::docs(const HttpRequest& req, const std::string& name) {
   if (name.empty()) {
     json list = json::array();
     for (const auto& d : docs) list.push_back(json{{"name", d.name}, {"title", d.title}});
-    return HttpResponse::json(json{{"docs", list}}.dump());
+    return HttpResponse::fromJson(json{{"docs", list}});
   }
   for (const auto& d : docs) {
     if (d.name != name) continue;
@@ -455,7 +456,7 @@ HttpResponse Console::docs(const HttpRequest& req, const std::string& name) {
         }
         pos = eol + 1;
       }
-      return HttpResponse::json(json{{"markdown", std::string(d.content)}, {"toc", toc}}.dump());
+      return HttpResponse::fromJson(json{{"markdown", std::string(d.content)}, {"toc", toc}});
     }
     HttpResponse r{200, "text/markdown; charset=utf-8", std::string(d.content), {}};
     return r;
@@ -465,7 +466,7 @@ HttpResponse Console::docs(const HttpRequest& req, const std::string& name) {
 
 namespace {
 HttpResponse withSql(json body, const std::vector<std::string>& sql) {
-  HttpResponse r = HttpResponse::json(body.dump());
+  HttpResponse r = HttpResponse::fromJson(body);
   std::string joined = fmt::format("{}", fmt::join(sql, "; "));
   for (auto& c : joined)
     if (c == '\n' || c == '\r') c = ' ';
@@ -489,7 +490,7 @@ HttpResponse Console::graphSankey(const HttpRequest& req) {
 HttpResponse Console::tableInterval(const HttpRequest& req) {
   auto r = GraphRequest::fromJson(parseBody(req), schema_, config_.dimensions_limit, true);
   TableChoice c = builder_.tableFor(r, now_());
-  return HttpResponse::json(json{{"table", c.table}, {"interval", c.interval}}.dump());
+  return HttpResponse::fromJson(json{{"table", c.table}, {"interval", c.interval}});
 }
 
 HttpResponse Console::filterValidate(const HttpRequest& req) {
@@ -500,25 +501,36 @@ HttpResponse Console::filterValidate(const HttpRequest& req) {
   CompiledFilter c;
   FilterError e;
   if (compileFilter(filter, schema_, c, e))
-    return HttpResponse::json(json{{"message", "ok"}, {"parsed", c.sql}}.dump());
+    return HttpResponse::fromJson(json{{"message", "ok"}, {"parsed", c.sql}});
   json err = {{"message", e.message}, {"line", e.line}, {"column", e.column}, {"offset", e.offset}};
-  return HttpResponse::json(
+  return HttpResponse::fromJson(
       json{{"message", fmt::format("at line {}, column {}: {}", e.line, e.column, e.message)},
-           {"errors", json::array({err})}}
-          .dump());
+           {"errors", json::array({err})}});
 }
 
 HttpResponse Console::filterComplete(const HttpRequest& req) {
   json body = parseBody(req);
   if (!body.is_object()) throw HttpError(400, "the request body must be a JSON object");
-  std::string what = body.value("what", "");
-  std::string column = body.value("column", "");
-  std::string prefix = body.value("prefix", "");
-  int64_t limit = body.value("limit", int64_t(20));
+  auto text = [&](const char* key) {
+    if (!body.contains(key)) return std::string();
+    if (!body[key].is_string()) throw HttpError(400, fmt::format("\"{}\" must be a string", key));
+    return body[key].get<std::string>();
+  };
+  std::string what = text("what");
+  std::string column = text("column");
+  std::string prefix = text("prefix");
+  std::string op = text("operator");  // optional: the operator before the value
+  int64_t limit = 20;
+  if (body.contains("limit")) {
+    if (!body["limit"].is_number_integer()) throw HttpError(400, "\"limit\" must be an integer");
+    limit = body["limit"].get<int64_t>();
+  }
   limit = std::clamp<int64_t>(limit, 1, 100);
   json out = json::array();
+  std::set<std::string> labels;  // a value found both in flows and in a dictionary comes once
   auto add = [&](const std::string& label, const std::string& detail, bool quoted) {
-    if (int64_t(out.size()) < limit) out.push_back(json{{"label", label}, {"detail", detail}, {"quoted", quoted}});
+    if (int64_t(out.size()) < limit && labels.insert(label).second)
+      out.push_back(json{{"label", label}, {"detail", detail}, {"quoted", quoted}});
   };
   auto starts = [](const std::string& s, const std::string& p) {
     return s.size() >= p.size() && strncasecmp(s.data(), p.data(), p.size()) == 0;
@@ -542,7 +554,16 @@ HttpResponse Console::filterComplete(const HttpRequest& req) {
       for (const auto& v : values)
         if (starts(v, prefix)) add(v, detail, false);
     };
-    std::string like = sqlQuote(prefix + "%");
+    // What was typed, matched literally: % and _ are not wildcards here.
+    auto literal = [](const std::string& s) {
+      std::string o;
+      for (char c : s) {
+        if (c == '%' || c == '_' || c == '\\') o += '\\';
+        o += c;
+      }
+      return o;
+    };
+    std::string like = sqlQuote(literal(prefix) + "%");
     auto fromStore = [&](const std::string& sql, const std::string& detail, bool quoted) {
       std::string rows = runQuery(sql, "TSVRaw");
       size_t pos = 0;
@@ -582,7 +603,7 @@ HttpResponse Console::filterComplete(const HttpRequest& req) {
       case FilterType::kASN: {
         std::string p = prefix;
         if (starts(p, "AS")) p = p.substr(2);
-        std::string num_like = sqlQuote(p + "%");
+        std::string num_like = sqlQuote(literal(p) + "%");
         fromStore(fmt::format("SELECT concat('AS', toString(`{0}`)), dictGetOrDefault('asns', 'name', toUInt64(`{0}`), '') "
                               "FROM {1} WHERE {2} AND toString(`{0}`) LIKE {3} GROUP BY `{0}` "
                               "ORDER BY sum(Bytes) DESC LIMIT {4}",
@@ -591,7 +612,7 @@ HttpResponse Console::filterComplete(const HttpRequest& req) {
         if (!p.empty())
           fromStore(fmt::format("SELECT concat('AS', toString(asn)), name FROM asns_data WHERE "
                                 "name ILIKE {} OR toString(asn) LIKE {} ORDER BY asn LIMIT {}",
-                                sqlQuote("%" + p + "%"), num_like, limit),
+                                sqlQuote("%" + literal(p) + "%"), num_like, limit),
                     "AS", false);
         break;
       }
@@ -608,9 +629,14 @@ HttpResponse Console::filterComplete(const HttpRequest& req) {
       default:
         break;
     }
-    // Other columns of the same kind, for column-to-column comparisons.
-    if (col->filter == FilterType::kString || col->filter == FilterType::kUInt ||
-        col->filter == FilterType::kASN)
+    // Other columns of the same kind, for column-to-column comparisons: strings compare with
+    // = and != only, numbers with the comparison operators (not IN, LIKE...). Without an
+    // operator in the request, every one.
+    static const std::set<std::string> kEquality = {"=", "!="};
+    static const std::set<std::string> kComparison = {"=", "!=", "<", "<=", ">", ">="};
+    const bool columns_fit = op.empty() || (col->filter == FilterType::kString ? kEquality : kComparison).count(op);
+    if (columns_fit && (col->filter == FilterType::kString || col->filter == FilterType::kUInt ||
+                        col->filter == FilterType::kASN))
       for (ColumnKey k : schema_.columns()) {
         const ColumnDef& c = columnDef(k);
         if (c.key != col->key && c.filter == col->filter && starts(std::string(c.name), prefix))
@@ -619,7 +645,7 @@ HttpResponse Console::filterComplete(const HttpRequest& req) {
   } else {
     throw HttpError(400, "\"what\" must be column, operator or value");
   }
-  return HttpResponse::json(json{{"completions", out}}.dump());
+  return HttpResponse::fromJson(json{{"completions", out}});
 }
 
 HttpResponse Console::savedFilters(const HttpRequest& req, const User& u, const std::string& rest) {
@@ -629,7 +655,7 @@ HttpResponse Console::savedFilters(const HttpRequest& req, const User& u, const 
     for (const auto& f : saved_->list(u.login))
       list.push_back(json{{"id", f.id}, {"user", f.user}, {"shared", f.shared},
                           {"description", f.description}, {"content", f.content}});
-    return HttpResponse::json(json{{"filters", list}}.dump());
+    return HttpResponse::fromJson(json{{"filters", list}});
   }
   if (rest.empty() && req.method == "POST") {
     json body = parseBody(req);
@@ -665,15 +691,20 @@ HttpResponse Console::widget(const HttpRequest& req, const std::string& name) {
         "SELECT * FROM flows WHERE TimeReceived = (SELECT max(TimeReceived) FROM flows) LIMIT 1",
         "JSONEachRow");
     if (out.empty()) return HttpResponse::json("{}");
-    json row = json::parse(out.substr(0, out.find('\n')));
-    for (auto& [k, v] : row.items())
-      if (v.is_string() && v.get<std::string>().starts_with("::ffff:")) v = v.get<std::string>().substr(7);
-    return HttpResponse::json(row.dump());
+    json row = json::parse(validUtf8(out.substr(0, out.find('\n'))));
+    for (auto& [k, v] : row.items()) {
+      if (!v.is_string()) continue;
+      std::string t = v.get<std::string>();
+      if (t.starts_with("::ffff:")) t = t.substr(7);
+      while (!t.empty() && t.back() == '\0') t.pop_back();  // FixedString padding (countries)
+      v = t;
+    }
+    return HttpResponse::fromJson(row);
   }
   if (name == "flow-rate") {
     std::string out = runQuery(
         fmt::format("SELECT count() / 300 FROM flows WHERE TimeReceived > toDateTime({})", now - 300), "TSV");
-    return HttpResponse::json(json{{"rate", std::stod(out)}, {"period", "second"}}.dump());
+    return HttpResponse::fromJson(json{{"rate", std::stod(out)}, {"period", "second"}});
   }
   if (name == "exporters") {
     std::string out = runQuery(
@@ -689,7 +720,7 @@ HttpResponse Console::widget(const HttpRequest& req, const std::string& name) {
       if (eol > pos) list.push_back(out.substr(pos, eol - pos));
       pos = eol + 1;
     }
-    return HttpResponse::json(json{{"exporters", list}}.dump());
+    return HttpResponse::fromJson(json{{"exporters", list}});
   }
   if (name.starts_with("top/")) {
     std::string w = name.substr(4);
@@ -700,7 +731,7 @@ HttpResponse Console::widget(const HttpRequest& req, const std::string& name) {
     } else if (w == "src-country" || w == "dst-country") {
       expr = fmt::format("replaceAll(toString({}), '\\0', '')", w == "src-country" ? "SrcCountry" : "DstCountry");
     } else if (w == "src-port" || w == "dst-port") {
-      expr = fmt::format("concat(lower(dictGetOrDefault('protocols', 'name', toUInt64(Proto), toString(Proto))), '/', toString({}))",
+      expr = fmt::format("concat(dictGetOrDefault('protocols', 'name', toUInt64(Proto), toString(Proto)), '/', toString({}))",
                          w == "src-port" ? "SrcPort" : "DstPort");
     } else if (w == "protocol") {
       expr = "dictGetOrDefault('protocols', 'name', toUInt64(Proto), toString(Proto))";
@@ -726,12 +757,12 @@ HttpResponse Console::widget(const HttpRequest& req, const std::string& name) {
       size_t eol = out.find('\n', pos);
       if (eol == std::string::npos) eol = out.size();
       if (eol > pos) {
-        json row = json::parse(out.substr(pos, eol - pos));
+        json row = json::parse(validUtf8(out.substr(pos, eol - pos)));
         top.push_back(json{{"name", row[0]}, {"percent", row[1]}});
       }
       pos = eol + 1;
     }
-    return HttpResponse::json(json{{"top", top}}.dump());
+    return HttpResponse::fromJson(json{{"top", top}});
   }
   if (name == "graph") {
     int64_t points = 200;
@@ -760,7 +791,7 @@ HttpResponse Console::widget(const HttpRequest& req, const std::string& name) {
       size_t eol = out.find('\n', pos);
       if (eol == std::string::npos) eol = out.size();
       if (eol > pos) {
-        json row = json::parse(out.substr(pos, eol - pos));
+        json row = json::parse(validUtf8(out.substr(pos, eol - pos)));
         int64_t b = row[0].get<int64_t>();
         if (b >= 0 && b < buckets) values[size_t(b)] = row[1].get<double>();
       }
@@ -769,7 +800,7 @@ HttpResponse Console::widget(const HttpRequest& req, const std::string& name) {
     json data = json::array();
     for (int64_t i = 0; i < buckets; i++)
       data.push_back(json{{"t", formatRfc3339(start + i * c.interval)}, {"gbps", values[size_t(i)]}});
-    return HttpResponse::json(json{{"data", data}}.dump());
+    return HttpResponse::fromJson(json{{"data", data}});
   }
   throw HttpError(404, fmt::format("no widget {}", name));
 }
@@ -780,7 +811,7 @@ HttpResponse Console::userInfo(const User& u) {
   if (!u.email.empty()) j["email"] = u.email;
   if (!u.logout_url.empty()) j["logout-url"] = u.logout_url;
   if (!u.avatar_url.empty()) j["avatar-url"] = u.avatar_url;
-  return HttpResponse::json(j.dump());
+  return HttpResponse::fromJson(j);
 }
 
 HttpResponse Console::userAvatar(const HttpRequest& req, const User& u) {

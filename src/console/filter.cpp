@@ -354,7 +354,8 @@ class Parser {
           fail("expecting a subnet", vpos);
         ColumnKey addr = col.key == ColumnKey::kSrcNetPrefix ? ColumnKey::kSrcAddr : ColumnKey::kDstAddr;
         ColumnKey mask = col.key == ColumnKey::kSrcNetPrefix ? ColumnKey::kSrcNetMask : ColumnKey::kDstNetMask;
-        unsigned len = p->addr.isV4Mapped() && t.find(':') == std::string_view::npos ? p->len - 96 : p->len;
+        // IPv4 masks are stored as IPv4 lengths, also when the prefix is written IPv4-mapped.
+        unsigned len = p->addr.isV4Mapped() && p->len >= 96 ? p->len - 96 : p->len;
         std::string e = fmt::format("(`{}` BETWEEN {} AND `{}` = {})", columnDef(addr).name,
                                     range(*p), columnDef(mask).name, len);
         return o == "!=" ? fmt::format("NOT {}", e) : e;

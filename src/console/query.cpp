@@ -22,8 +22,14 @@ int64_t parseRfc3339(const std::string& text) {
   if (sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) != 6 &&
       sscanf(text.c_str(), "%4d-%2d-%2dt%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) != 6)
     throw std::invalid_argument("not an RFC 3339 time: \"" + text + "\"");
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] + (mo == 2 && leap) || h > 23 || mi > 59 ||
+      s > 60)
     throw std::invalid_argument("not an RFC 3339 time: \"" + text + "\"");
+  // The store's DateTime spans 1970 to 2106.
+  if (y < 1970 || y > 2105)
+    throw std::invalid_argument("time out of range (1970 to 2105): \"" + text + "\"");
   std::string rest = text.substr(size_t(n));
   if (!rest.empty() && rest[0] == '.') {
     size_t i = 1;
@@ -265,6 +271,28 @@ std::string GraphBuilder::unitExpr(const std::string& units) {
   return "(Bytes + 38 * Packets) * SamplingRate * 8";  // l2bps, inl2%, outl2%
 }
 
+/// A filter that does not compile, as the API reports it everywhere (filter/validate too): the
+/// position and what was expected.
+static HttpError filterError(const FilterError& e) {
+  return HttpError(400, fmt::format("invalid filter: at line {}, column {}: {}", e.line, e.column,
+                                    e.message));
+}
+
+std::pair<int64_t, std::string> previousPeriod(int64_t start, int64_t end) {
+  int64_t d = end - start;
+  // Akvorado's nearestPeriod: under 2 hours the hour before, under 2 days the day, under 2 weeks
+  // the week, under 8 weeks 4 weeks ("month"), else the year.
+  if (d < 2 * 3600) return {3600, "hour"};
+  if (d < 2 * 86400) return {86400, "day"};
+  if (d < 14 * 86400) return {7 * 86400, "week"};
+  if (d < 56 * 86400) return {28 * 86400, "month"};
+  time_t t = time_t(start);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  tm.tm_year -= 1;
+  return {start - int64_t(timegm(&tm)), "year"};
+}
+
 namespace {
 
 std::string reverseUnits(const std::string& u) {
@@ -282,7 +310,7 @@ std::vector<json> rowsOf(const std::string& out) {
   while (pos < out.size()) {
     size_t eol = out.find('\n', pos);
     if (eol == std::string::npos) eol = out.size();
-    if (eol > pos) rows.push_back(json::parse(out.substr(pos, eol - pos)));
+    if (eol > pos) rows.push_back(json::parse(validUtf8(out.substr(pos, eol - pos))));
     pos = eol + 1;
   }
   return rows;
@@ -305,18 +333,6 @@ std::string axisName(int axis, const std::string& period) {
 
 /// The comparison period for a range: the smallest of hour, day, week, 4 weeks that holds it,
 /// else a calendar year.
-std::pair<int64_t, std::string> previousPeriod(int64_t start, int64_t end) {
-  int64_t d = end - start;
-  if (d <= 3600) return {3600, "hour"};
-  if (d <= 86400) return {86400, "day"};
-  if (d <= 7 * 86400) return {7 * 86400, "week"};
-  if (d <= 28 * 86400) return {28 * 86400, "month"};
-  time_t t = time_t(start);
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  tm.tm_year -= 1;
-  return {start - int64_t(timegm(&tm)), "year"};
-}
 
 }  // namespace
 
@@ -326,7 +342,7 @@ std::vector<GraphBuilder::Series> GraphBuilder::lineAxis(const GraphRequest& req
                                                          std::vector<std::string>& sqls) {
   CompiledFilter f;
   FilterError err;
-  if (!compileFilter(req.filter, schema_, f, err)) throw HttpError(400, err.message);
+  if (!compileFilter(req.filter, schema_, f, err)) throw filterError(err);
   std::string where = reverse ? f.reverse_sql : f.sql;
   std::string units = reverse ? reverseUnits(req.units) : req.units;
   bool pct = percentUnits(units);
@@ -389,7 +405,7 @@ std::vector<GraphBuilder::Series> GraphBuilder::lineAxis(const GraphRequest& req
         top = fmt::format(
             "SELECT {0} FROM {1} GROUP BY {0} ORDER BY sumIf(v, {3} = {4}) DESC, sum(v) DESC, {0} "
             "LIMIT {2}",
-            order_dims, source, req.limit, bucket, std::max<int64_t>(buckets - 2, 0));
+            order_dims, source, req.limit, bucket, std::max<int64_t>(buckets - 1, 0));
         break;
     }
     // GROUP BY the "dNx" aliases.
@@ -429,7 +445,7 @@ std::vector<GraphBuilder::Series> GraphBuilder::lineAxis(const GraphRequest& req
     SeriesStats st = seriesStats(se.points);
     switch (req.limit_type) {
       case LimitType::kMax: return st.max;
-      case LimitType::kLast: return st.last;
+      case LimitType::kLast: return se.points.empty() ? 0.0 : se.points.back();  // as the top query
       default: return st.sum;
     }
   };
@@ -447,7 +463,7 @@ std::vector<GraphBuilder::Series> GraphBuilder::lineAxis(const GraphRequest& req
 TableChoice GraphBuilder::tableFor(const GraphRequest& req, int64_t now) {
   CompiledFilter f;
   FilterError err;
-  if (!compileFilter(req.filter, schema_, f, err)) throw HttpError(400, err.message);
+  if (!compileFilter(req.filter, schema_, f, err)) throw filterError(err);
   bool main_only = f.main_only;
   for (ColumnKey k : req.dimensions) {
     if (schema_.mainOnly(k)) main_only = true;
@@ -535,7 +551,7 @@ GraphBuilder::Result GraphBuilder::sankey(const GraphRequest& req, int64_t now) 
   int64_t s = req.start / choice.resolution * choice.resolution;
   CompiledFilter f;
   FilterError err;
-  if (!compileFilter(req.filter, schema_, f, err)) throw HttpError(400, err.message);
+  if (!compileFilter(req.filter, schema_, f, err)) throw filterError(err);
   json rows = json::array(), xps = json::array(), axis = json::array(), nodes = json::array(),
        links = json::array();
   json names = json::object();
@@ -607,7 +623,7 @@ GraphBuilder::Result GraphBuilder::sankey(const GraphRequest& req, int64_t now) 
     for (const auto& values : order) {
       double v = std::round(pct ? merged[values] * 100 : merged[values]) / (pct ? 100 : 1);
       rows.push_back(values);
-      xps.push_back(v);
+      xps.push_back(pct ? json(v) : json(int64_t(v)));  // integers, as Akvorado, but for %
       axis.push_back(ax);
       std::vector<std::string> node_names;
       for (size_t i = 0; i < values.size(); i++) {
@@ -631,7 +647,9 @@ GraphBuilder::Result GraphBuilder::sankey(const GraphRequest& req, int64_t now) 
     return a.xps > b.xps;
   });
   for (const auto& l : all_links)
-    links.push_back(json{{"source", l.source}, {"target", l.target}, {"xps", l.xps}, {"axis", l.axis}});
+    links.push_back(json{{"source", l.source}, {"target", l.target},
+                         {"xps", percentUnits(req.units) ? json(l.xps) : json(int64_t(std::round(l.xps)))},
+                         {"axis", l.axis}});
   res.body = json{{"rows", rows},   {"xps", xps},     {"axis", axis},
                   {"axis-names", names}, {"nodes", nodes}, {"links", links}};
   return res;

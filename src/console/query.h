@@ -108,5 +108,8 @@ struct SeriesStats {
   double average = 0, min = 0, max = 0, last = 0, p95 = 0, sum = 0;
 };
 SeriesStats seriesStats(const std::vector<double>& points);
+/// The shift of the previous-period series for a range and its name ("hour", "day", "week",
+/// "month" (4 weeks), "year"), as Akvorado chooses them.
+std::pair<int64_t, std::string> previousPeriod(int64_t start, int64_t end);
 
 }  // namespace akvo::console

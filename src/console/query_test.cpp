@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "common/http_server.h"
 #include "console/filter.h"
@@ -23,6 +24,11 @@ TEST(ConsoleQuery, Rfc3339) {
   EXPECT_EQ(formatRfc3339(1795737600), "2026-11-27T00:00:00Z");
   EXPECT_THROW(parseRfc3339("yesterday"), std::invalid_argument);
   EXPECT_THROW(parseRfc3339("2026-11-27T00:00:00"), std::invalid_argument);
+  EXPECT_THROW(parseRfc3339("2026-02-31T00:00:00Z"), std::invalid_argument);  // not March 3
+  EXPECT_THROW(parseRfc3339("2026-02-29T00:00:00Z"), std::invalid_argument);
+  EXPECT_EQ(parseRfc3339("2028-02-29T00:00:00Z"), 1835395200);  // a leap year
+  EXPECT_THROW(parseRfc3339("0001-01-01T00:00:00Z"), std::invalid_argument);
+  EXPECT_THROW(parseRfc3339("2200-01-01T00:00:00Z"), std::invalid_argument);
 }
 
 TEST(ConsoleQuery, SeriesStats) {
@@ -34,6 +40,18 @@ TEST(ConsoleQuery, SeriesStats) {
   EXPECT_DOUBLE_EQ(s.last, 90);  // second-to-last: the last bucket is partial
   EXPECT_DOUBLE_EQ(s.p95, 95);   // linear interpolation between 90 and 100
   EXPECT_DOUBLE_EQ(seriesStats({7}).last, 7);
+}
+
+TEST(ConsoleQuery, PreviousPeriodAsAkvorado) {
+  const int64_t t = 1795737600, h = 3600, d = 86400;
+  EXPECT_EQ(previousPeriod(t, t + 90 * 60).second, "hour");  // under 2 hours
+  EXPECT_EQ(previousPeriod(t, t + 2 * h).second, "day");
+  EXPECT_EQ(previousPeriod(t, t + 47 * h).first, d);
+  EXPECT_EQ(previousPeriod(t, t + 2 * d).second, "week");
+  EXPECT_EQ(previousPeriod(t, t + 13 * d).first, 7 * d);
+  EXPECT_EQ(previousPeriod(t, t + 30 * d), std::make_pair(28 * d, std::string("month")));
+  EXPECT_EQ(previousPeriod(t, t + 56 * d).second, "year");
+  EXPECT_EQ(previousPeriod(t, t + 90 * d).first, 365 * d);  // 2025-11-27 to 2026-11-27
 }
 
 std::vector<TableInfo> tables(int64_t oldest) {
@@ -222,6 +240,43 @@ TEST_F(ConsoleStore, LineTopNPlusOtherIsTheTotal) {
   for (const auto& t : b["total"]) sum_total += t.get<double>();
   EXPECT_NEAR(sum_total, total_bytes, total_bytes * 1e-4);
   EXPECT_EQ(res.sql.size(), 1u);
+}
+
+// limitType "last" ranks on the range's final bucket, as Akvorado does (it used to take the
+// one before it).
+TEST_F(ConsoleStore, LimitTypeLastRanksOnTheFinalBucket) {
+  auto top2 = [&](int64_t from) {
+    std::string r = conn_->query(
+        fmt::format("SELECT toString(SrcAS) FROM flows WHERE TimeReceived >= toDateTime({}) AND "
+                    "TimeReceived < toDateTime({}) GROUP BY SrcAS ORDER BY sum(Bytes * SamplingRate) "
+                    "DESC, SrcAS LIMIT 2",
+                    from, from + 300),
+        "TSV");
+    std::set<std::string> out;
+    std::istringstream in(r);
+    for (std::string line; std::getline(in, line);) out.insert(line);
+    return out;
+  };
+  // AS 65999 sends only in the final bucket, more than anyone there, less than the top 2 over
+  // the whole range. Raw rows only: the filter on DstPort keeps the query on the raw table.
+  conn_->query(fmt::format("INSERT INTO flows (TimeReceived, SamplingRate, SrcAS, DstPort, Bytes, "
+                           "Packets) VALUES (toDateTime({}), 10, 65999, 80, 200000, 100)",
+                           kT0 + 7200 - 100),
+               "TSV");
+  auto final_top = top2(kT0 + 7200 - 300), before_top = top2(kT0 + 7200 - 600);
+  ASSERT_TRUE(final_top.count("65999"));
+  ASSERT_NE(final_top, before_top);
+  auto b = builder_->line(
+      request(R"(,"dimensions":["SrcAS"],"limit":2,"limitType":"last","points":24,"filter":"DstPort > 0")"),
+      now_).body;
+  ASSERT_EQ(b["table"], "flows");
+  ASSERT_EQ(b["rows"].size(), 3u);
+  std::set<std::string> got;
+  for (size_t i = 0; i < 2; i++) {
+    std::string name = b["rows"][i][0].get<std::string>();
+    got.insert(name.substr(0, name.find(':')));
+  }
+  EXPECT_EQ(got, final_top);
 }
 
 TEST_F(ConsoleStore, LimitTypesAndRawTable) {

@@ -99,4 +99,21 @@ code=$(get nothing); [[ "$code" == 404 ]] || fail "404: $code"
 code=$(post graph/line "$(head -c 5000 /dev/zero | tr '\0' ' ')"); [[ "$code" == 413 ]] || fail "413: $code"
 code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X DELETE "$API/filter/saved/1" -H 'Remote-User: bob'); [[ "$code" == 404 ]] || fail "delete other's: $code"
 pass "errors: 400, 404, 405, 413 as JSON"
+
+# 5. A filter error gives its position on the graph endpoints too. Bytes that are not UTF-8, in
+# a stored string (a Latin-1 SNMP description) or in a request, get an answer: akvo used to
+# abort on them.
+code=$(post graph/line "{\"start\":\"$START\",\"end\":\"$END\",\"filter\":\"Foo = 1\"}")
+[[ "$code" == 400 && "$(json 'd["message"]')" == 'invalid filter: at line 1, column 1: unknown column "Foo"' ]] ||
+  fail "filter error: $code $(cat "$TMP/body")"
+sql --write "INSERT INTO flows (TimeReceived, SamplingRate, InIfDescription, DstPort, Bytes, Packets)
+  VALUES (toDateTime($T0 + 60), 1, unhex('436166E9'), 443, 1000000000, 1)"
+code=$(post graph/line "{\"start\":\"$START\",\"end\":\"$END\",\"dimensions\":[\"InIfDescription\"],\"filter\":\"DstPort = 443\"}")
+[[ "$code" == 200 && "$(json 'd["rows"][0][0] == "Caf\ufffd"')" == True ]] || fail "latin-1 description: $code $(cat "$TMP/body")"
+code=$(printf '{"filter":"\xff"}' | curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$API/filter/validate" --data-binary @-)
+[[ "$code" == 400 ]] || fail "invalid UTF-8 filter: $code"
+code=$(get docs/%ff); [[ "$code" == 404 ]] || fail "docs/%ff: $code"
+code=$(get %zz); [[ "$code" == 400 && "$(json 'd["message"]')" == *"percent escape"* ]] || fail "bad escape: $code"
+[[ "$(curl -s "http://127.0.0.1:$HTTP_PORT/api/v0/healthcheck")" == '{"status":"ok"}' ]] || fail "akvo died"
+pass "filter errors with their position; invalid UTF-8 and bad escapes answered, akvo alive"
 stop_akvo

@@ -9,7 +9,8 @@ describe("filter completion context", () => {
     expect(completionQuery("", 0)).toMatchObject({ what: "column", prefix: "" });
     expect(completionQuery("Src", 3)).toMatchObject({ what: "column", prefix: "Src", from: 0 });
     expect(completionQuery("SrcAS ", 6)).toMatchObject({ what: "operator", column: "SrcAS" });
-    expect(completionQuery("SrcAS = ", 8)).toMatchObject({ what: "value", column: "SrcAS", prefix: "" });
+    expect(completionQuery("SrcAS = ", 8)).toMatchObject({ what: "value", column: "SrcAS", operator: "=", prefix: "" });
+    expect(completionQuery("InIfName like \"Gi", 17)).toMatchObject({ what: "value", column: "InIfName", operator: "LIKE", prefix: "Gi" });
     expect(completionQuery("SrcAS = goo", 11)).toMatchObject({ what: "value", column: "SrcAS", prefix: "goo", from: 8 });
     expect(completionQuery("SrcAS = 1 AND Dst", 17)).toMatchObject({ what: "column", prefix: "Dst", from: 14 });
     expect(completionQuery("Proto IN (\"TCP\", ", 17)).toMatchObject({ what: "value", column: "Proto" });

@@ -111,6 +111,8 @@ export function filterLinter(validate: (text: string) => Promise<ValidateRespons
 export interface CompletionQuery {
   what: "column" | "operator" | "value";
   column?: string;
+  /** For a value: the operator before it (the API offers column names only where they fit). */
+  operator?: string;
   prefix: string;
   from: number;
 }
@@ -149,21 +151,22 @@ export function completionQuery(text: string, pos: number): CompletionQuery {
     let i = tokens.length - 1;
     while (i >= 0 && !isOp(tokens[i].text)) i--;
     const column = i > 0 ? tokens[i - 1].text : undefined;
-    return { what: "value", column, prefix: prefix.replace(/^["']/, ""), from };
+    const operator = i >= 0 ? tokens[i].text.toUpperCase() : undefined;
+    return { what: "value", column, operator, prefix: prefix.replace(/^["']/, ""), from };
   }
   if (prev && /^[A-Za-z][A-Za-z0-9]*$/.test(prev) && isJoin(prev2)) return { what: "operator", column: prev, prefix, from };
   return { what: "column", prefix, from };
 }
 
 /** A completion source asking `complete(query)` (the API) for labels. */
-export function filterCompletion(complete: (q: { what: string; column?: string; prefix: string; limit: number }) => Promise<Completion[]>): CompletionSource {
+export function filterCompletion(complete: (q: { what: string; column?: string; operator?: string; prefix: string; limit: number }) => Promise<Completion[]>): CompletionSource {
   return async (ctx: CompletionContext): Promise<CompletionResult | null> => {
     const text = ctx.state.doc.toString();
     const q = completionQuery(text, ctx.pos);
     if (!ctx.explicit && q.prefix === "") return null;
     let items: Completion[];
     try {
-      items = await complete({ what: q.what, column: q.column, prefix: q.prefix, limit: 20 });
+      items = await complete({ what: q.what, column: q.column, operator: q.operator, prefix: q.prefix, limit: 20 });
     } catch {
       return null;
     }

@@ -1,0 +1,63 @@
+#include "common/http_server.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace akvo {
+namespace {
+
+TEST(Utf8, InvalidSequencesAreReplaced) {
+  EXPECT_EQ(validUtf8("plain ascii"), "plain ascii");
+  EXPECT_EQ(validUtf8("caf\xc3\xa9"), "caf\xc3\xa9");                // valid é kept
+  EXPECT_EQ(validUtf8("Caf\xe9!"), "Caf\xef\xbf\xbd!");               // Latin-1 é
+  EXPECT_EQ(validUtf8("\xff\xfe"), "\xef\xbf\xbd\xef\xbf\xbd");       // one U+FFFD per bad byte
+  EXPECT_EQ(validUtf8("a\xc3"), "a\xef\xbf\xbd");                     // truncated at the end
+  EXPECT_EQ(validUtf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");       // overlong '/'
+  EXPECT_EQ(validUtf8("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
+  EXPECT_EQ(validUtf8("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");       // 4-byte emoji kept
+  // What nlohmann then parses and dumps without throwing.
+  auto j = nlohmann::json::parse("[\"" + validUtf8("Caf\xe9") + "\"]");
+  EXPECT_EQ(j[0], "Caf\xef\xbf\xbd");
+  EXPECT_EQ(dumpJson(nlohmann::json{{"m", "Caf\xe9"}}), "{\"m\":\"Caf\xef\xbf\xbd\"}");
+}
+
+// Requests that used to end the process: each gets an answer and the server keeps serving.
+TEST(HttpServer, BadBytesAndEscapesGetAnErrorNotACrash) {
+  Metrics metrics;
+  HttpServer::Config hc;
+  hc.listen = "127.0.0.1:0";
+  HttpServer http(hc, metrics);
+  http.route("POST", "/echo", [](const HttpRequest& req) -> HttpResponse {
+    throw HttpError(400, "cannot parse " + req.body);  // a message echoing the request
+  });
+  http.route("GET", "/throw-int", [](const HttpRequest&) -> HttpResponse { throw 42; });
+  http.route("GET", "/ok", [](const HttpRequest& req) {
+    return HttpResponse::fromJson(nlohmann::json{{"q", req.query.count("a") ? req.query.at("a") : ""}});
+  });
+  http.start();
+  std::string hp = "127.0.0.1:" + std::to_string(http.port());
+
+  auto echo = httpRequest(hp, "POST", "/echo", "\xff\"");
+  EXPECT_EQ(echo.status, 400);
+  EXPECT_EQ(nlohmann::json::parse(echo.body)["message"], "cannot parse \xef\xbf\xbd\"");
+
+  auto not_found = httpRequest(hp, "GET", "/docs/%ff");  // the 404 repeats the path
+  EXPECT_EQ(not_found.status, 404);
+  EXPECT_NO_THROW(nlohmann::json::parse(not_found.body));
+
+  for (const char* bad : {"/ok%zz", "/ok?a=%4", "/ok?a=%g1", "/ok%"}) {
+    auto r = httpRequest(hp, "GET", bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_NE(nlohmann::json::parse(r.body)["message"].get<std::string>().find("percent escape"),
+              std::string::npos);
+  }
+  EXPECT_EQ(httpRequest(hp, "GET", "/throw-int").status, 500);
+
+  auto ok = httpRequest(hp, "GET", "/ok?a=%41+b");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(ok.body)["q"], "A b");
+  http.stop();
+}
+
+}  // namespace
+}  // namespace akvo
