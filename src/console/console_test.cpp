@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <mutex>
+#include <set>
 
 #include "console/test_flows.h"
 #include "testing/test_store.h"
@@ -382,6 +383,36 @@ TEST_F(ConsoleApi, CompleteValuesFromTheStore) {
   EXPECT_EQ(r.status, 200);
   c = json::parse(r.body)["completions"];
   for (const auto& x : c) EXPECT_EQ(x["detail"], "column name");
+  // % and _ are literal: "%" matches no provider (none has a % in its name).
+  r = call(*console_, request("POST", "filter/complete", R"({"what":"value","column":"InIfProvider","prefix":"%"})"));
+  json got = json::parse(r.body);
+  for (const auto& x : got["completions"]) EXPECT_EQ(x["detail"], "column name") << r.body;
+  // An AS seen in flows and found in the dictionary comes once.
+  r = call(*console_, request("POST", "filter/complete", R"({"what":"value","column":"SrcAS","prefix":"AS645","limit":50})"));
+  got = json::parse(r.body);
+  ASSERT_FALSE(got["completions"].empty());
+  std::set<std::string> seen;
+  for (const auto& x : got["completions"])
+    EXPECT_TRUE(seen.insert(x["label"].get<std::string>()).second) << "twice: " << x;
+  // Column names only after an operator that takes them.
+  auto columns = [&](const char* op) {
+    auto res = call(*console_, request("POST", "filter/complete",
+                                       fmt::format(R"({{"what":"value","column":"InIfProvider","prefix":"OutIfProv","operator":"{}"}})", op)));
+    EXPECT_EQ(res.status, 200) << res.body;
+    json body = json::parse(res.body);
+    size_t n = 0;
+    for (const auto& x : body["completions"]) n += x["label"] == "OutIfProvider";
+    return n;
+  };
+  EXPECT_EQ(columns("="), 1u);
+  EXPECT_EQ(columns("LIKE"), 0u);
+  // Fields of the wrong type: 400 naming the field, not a library message.
+  r = call(*console_, request("POST", "filter/complete", R"({"what":"value","column":"SrcAS","limit":"x"})"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["message"], "\"limit\" must be an integer");
+  r = call(*console_, request("POST", "filter/complete", R"({"what":5})"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["message"], "\"what\" must be a string");
 }
 
 TEST_F(ConsoleApi, SlowQueryIsCancelled) {

@@ -90,6 +90,9 @@ TEST(Filter, GoldenSQL) {
       {"SrcNetPrefix = 192.0.2.0/24",
        "(`SrcAddr` BETWEEN toIPv6('::ffff:192.0.2.0') AND toIPv6('::ffff:192.0.2.255') AND "
        "`SrcNetMask` = 24)"},
+      {"SrcNetPrefix = ::ffff:192.0.2.0/120",  // IPv4-mapped: the mask is still the IPv4 one
+       "(`SrcAddr` BETWEEN toIPv6('::ffff:192.0.2.0') AND toIPv6('::ffff:192.0.2.255') AND "
+       "`SrcNetMask` = 24)"},
       {"DstNetPrefix != 2001:db8::/48",
        "NOT (`DstAddr` BETWEEN toIPv6('2001:db8::') AND toIPv6('2001:db8:0:ffff:ffff:ffff:ffff:ffff') "
        "AND `DstNetMask` = 48)"},
