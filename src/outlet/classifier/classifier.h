@@ -2,16 +2,24 @@
 /// Classifiers: Akvorado-compatible rules written in a subset of the expr language
 /// (https://expr-lang.org), evaluated in order for each exporter and each interface.
 ///
-/// Supported: string literals ("..." or '...', with \" \\ \n \t escapes), integers, true,
-/// false, lists [a, b]; variables Exporter.IP, Exporter.Name and, for interface rules,
-/// Interface.Index, Interface.Name, Interface.Description, Interface.Speed, Interface.VLAN;
-/// operators ! not && and || or == != < <= > >= in "not in" matches startsWith endsWith
-/// contains, parentheses; functions lower(s), upper(s), trim(s), Format(fmt, args...) and the
-/// classification functions (Classify*, Classify*Regex, ClassifyExternal/Internal, SetName,
-/// SetDescription, Reject). Regexes use RE2 syntax (the one Akvorado's Go regexp accepts).
+/// Supported: string literals ("...", '...' with Go's escapes \" \' \\ \n \t \r \a \f \v
+/// \uXXXX \UXXXXXXXX, other escapes kept as written for RE2; `...` raw), numbers (integers,
+/// 0x/0o/0b, _ separators, floats 1.5 1e3, unary - +), true, false, nil, lists [a, b]; variables
+/// Exporter.IP, Exporter.Name and, for interface rules, Interface.Index, Interface.Name,
+/// Interface.Description, Interface.Speed, Interface.VLAN; operators with expr's precedences:
+/// cond ? a : b, || or, && and, == != < <= > >= in matches startsWith endsWith contains and
+/// their "not" forms (not in, not matches...), then ! not - + (tighter than comparisons, so
+/// `!a == b` is `(!a) == b`), parentheses; functions lower(s), upper(s), trim(s),
+/// Format(fmt, args...) and the classification functions (Classify*, Classify*Regex,
+/// ClassifyExternal/Internal, SetName, SetDescription, Reject). Regexes use RE2 syntax (the one
+/// Akvorado's Go regexp accepts); templates expand like Go's Regexp.ExpandString.
+///
+/// Rules are type checked when compiled, as expr does for Akvorado: a rule that is not a bool,
+/// an operator or a function given the wrong types is a ParseError, not a run-time error.
 ///
 /// Classification values are normalised as Akvorado does: lower-cased, every character
-/// outside [a-z0-9.+-] removed. The first rule that sets a value wins.
+/// outside [a-z0-9.+-] removed. The first rule that sets a value wins; a ...Regex form whose
+/// value is already set returns true without matching (Akvorado's classifyStringWithRegex).
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,7 +29,8 @@
 
 namespace akvo::classifier {
 
-/// A rule that does not parse: the message names the rule, the position and what was expected.
+/// A rule that does not parse or does not type check: the message names the rule, the position
+/// and what was expected.
 class ParseError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -67,7 +76,7 @@ struct Node;
 /// One compiled rule.
 class Rule {
  public:
-  /// Compiles `text`; throws ParseError.
+  /// Compiles and type checks `text`; throws ParseError.
   Rule(std::string text, Kind kind);
   ~Rule();
   Rule(Rule&&) noexcept;
@@ -91,7 +100,8 @@ class RuleSet {
   ~RuleSet();
   bool empty() const { return rules_.empty(); }
   bool usesVlan() const;
-  /// Runs the rules on an exporter. `errors` counts rules that failed at run time.
+  /// Runs the rules on an exporter. `errors` counts rules that failed at run time (none should
+  /// once type checked: the count is kept as a guard).
   ExporterResult classify(const ExporterInput& in, uint64_t* errors = nullptr) const;
   /// Runs the rules on an interface; name and description default to the input's.
   InterfaceResult classify(const InterfaceInput& in, uint64_t* errors = nullptr) const;
