@@ -33,6 +33,7 @@ void UdpInputConfig::read(ConfigReader& r) {
   r.choice("timestamp-source", timestamp_source,
            {"input", "udp", "netflow-packet", "netflow-first-switched"});
   r.field("use-src-addr-for-exporter-addr", use_src_addr_for_exporter_addr);
+  r.field("rate-limit", rate_limit, 0, int64_t(UINT32_MAX));
 }
 
 InletConfig::InletConfig() {
@@ -99,6 +100,7 @@ struct Inlet::Socket {
   DecoderKind decoder;
   TimestampSource ts;
   bool use_src_addr;
+  uint32_t rate_limit;
   Counter* packets;
   Counter* bytes;
   Counter* dropped;
@@ -128,6 +130,7 @@ void Inlet::start() {
               : in.timestamp_source == "netflow-first-switched" ? TimestampSource::kNetflowFirstSwitched
                                                                 : TimestampSource::kInput;
       s->use_src_addr = in.use_src_addr_for_exporter_addr;
+      s->rate_limit = uint32_t(in.rate_limit);
       s->fd = socket(addr.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       if (s->fd < 0) throw std::runtime_error(fmt::format("input {}: socket: {}", in.listen, strerror(errno)));
       int one = 1;
@@ -275,6 +278,7 @@ void Inlet::receive(Socket& s, std::stop_token st) {
       d.timestamp_source = s.ts;
       d.input = uint16_t(s.input);
       d.use_src_addr = s.use_src_addr;
+      d.rate_limit = s.rate_limit;
       kept++;
     }
     s.packets->inc(kept);

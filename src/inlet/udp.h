@@ -24,6 +24,9 @@ struct UdpInputConfig {
   int64_t receive_buffer = 0;  ///< SO_RCVBUF bytes, 0 = kernel default
   std::string timestamp_source = "input";
   bool use_src_addr_for_exporter_addr = false;
+  /// Flows per second and exporter above which the outlet drops flows at random and scales up
+  /// the sampling rate of the others (0: the outlet's core.rate-limit). Akvorado 2.x's key.
+  int64_t rate_limit = 0;
   void read(ConfigReader& r);
 };
 

@@ -199,6 +199,7 @@ class Outlet::Worker : public decoder::FlowSink {
   }
 
   void decode(const Datagram& d) {
+    if (enricher_) enricher_->received(d.time_received, d.rate_limit);
     decoder::Input input{std::span<const uint8_t>(d.buffer.data(), d.size), d.exporter,
                          d.time_received, d.timestamp_source, d.use_src_addr};
     decoder::Status s;

@@ -25,6 +25,11 @@ class FlowEnricher {
  public:
   virtual ~FlowEnricher() = default;
   virtual bool enrich(FlowRecord& flow) = 0;
+  /// The inlet's reception time (unix seconds) of the datagram whose flows follow, and its
+  /// input's rate-limit (0: none set there). Caches and the rate limiter count time with it,
+  /// never with a flow's TimeReceived, which may come from the exporter's clock
+  /// (timestamp-source: netflow-packet, netflow-first-switched).
+  virtual void received(uint32_t /*unix_seconds*/, uint32_t /*rate_limit*/ = 0) {}
   /// Adds what enrich() counted locally to the shared counters (the worker calls it after each
   /// round of datagrams, so that no flow pays for an atomic add).
   virtual void flushCounters() {}

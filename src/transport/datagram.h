@@ -47,6 +47,8 @@ struct Datagram {
   TimestampSource timestamp_source = TimestampSource::kInput;
   uint16_t input = 0;  ///< index of the inlet input that received it
   bool use_src_addr = false;  ///< sFlow: use the UDP source instead of the agent address
+  /// The input's `rate-limit` (flows per second and exporter; 0: the outlet's core.rate-limit).
+  uint32_t rate_limit = 0;
   /// The exporter's datagrams are spread over all outlets (Kafka, random partitioning): a gap in
   /// its sequence numbers seen by one outlet is another outlet's share, not a loss.
   bool spread = false;
@@ -77,6 +79,7 @@ struct Datagram {
     timestamp_source = from.timestamp_source;
     input = from.input;
     use_src_addr = from.use_src_addr;
+    rate_limit = from.rate_limit;
     spread = from.spread;
   }
 };

@@ -59,6 +59,10 @@ void encodeEnvelope(const Datagram& d, std::string& out) {
     putTag(out, 7, kVarint);
     putVarint(out, d.input);
   }
+  if (d.rate_limit) {
+    putTag(out, 9, kVarint);
+    putVarint(out, d.rate_limit);
+  }
 }
 
 bool decodeEnvelope(std::span<const uint8_t> in, Datagram& d) {
@@ -71,6 +75,7 @@ bool decodeEnvelope(std::span<const uint8_t> in, Datagram& d) {
   d.decoder = DecoderKind(0);
   d.timestamp_source = TimestampSource::kInput;
   d.input = 0;
+  d.rate_limit = 0;
   d.spread = false;
   bool have_payload = false;
   while (p < end) {
@@ -87,6 +92,7 @@ bool decodeEnvelope(std::span<const uint8_t> in, Datagram& d) {
         case 6: d.timestamp_source = TimestampSource(uint8_t(v)); break;
         case 7: d.input = uint16_t(v); break;
         case 8: d.spread = v != 0; break;
+        case 9: d.rate_limit = uint32_t(std::min<uint64_t>(v, UINT32_MAX)); break;
         default: break;
       }
     } else if (type == kLen) {

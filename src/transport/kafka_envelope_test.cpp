@@ -23,6 +23,7 @@ Datagram sample() {
   d.input = 3;
   d.use_src_addr = true;
   d.spread = true;
+  d.rate_limit = 2500;
   return d;
 }
 
@@ -40,6 +41,7 @@ TEST(KafkaEnvelope, RoundTrip) {
   EXPECT_EQ(back.input, 3);
   EXPECT_TRUE(back.use_src_addr);
   EXPECT_TRUE(back.spread);
+  EXPECT_EQ(back.rate_limit, 2500u);
   // Defaults are not written and decode as defaults (a reused datagram forgets its old flags).
   Datagram plain;
   plain.buffer.resize(16);
@@ -48,6 +50,7 @@ TEST(KafkaEnvelope, RoundTrip) {
   ASSERT_TRUE(decodeEnvelope({reinterpret_cast<const uint8_t*>(wire.data()), wire.size()}, back));
   EXPECT_FALSE(back.spread);
   EXPECT_FALSE(back.use_src_addr);
+  EXPECT_EQ(back.rate_limit, 0u);
 }
 
 TEST(KafkaEnvelope, RejectsMalformedAndTruncated) {
@@ -58,7 +61,7 @@ TEST(KafkaEnvelope, RejectsMalformedAndTruncated) {
   size_t refused = 0;
   for (size_t n = 0; n < wire.size(); n++)
     if (!decodeEnvelope({reinterpret_cast<const uint8_t*>(wire.data()), n}, back)) refused++;
-  EXPECT_GE(refused, wire.size() - 3);  // a prefix may end exactly between optional fields
+  EXPECT_GE(refused, wire.size() - 4);  // a prefix may end exactly between optional fields
   std::string bad = "\x0a\xff\xff\xff\xff\x0f";  // payload length 4 GB
   EXPECT_FALSE(decodeEnvelope({reinterpret_cast<const uint8_t*>(bad.data()), bad.size()}, back));
   std::string group = "\x0b";  // wire type 3 (start group)
@@ -69,7 +72,7 @@ TEST(KafkaEnvelope, SkipsUnknownFields) {
   Datagram d = sample(), back;
   std::string wire;
   encodeEnvelope(d, wire);
-  wire += std::string("\x48\x07", 2);                      // field 9, varint
+  wire += std::string("\x60\x07", 2);                      // field 12, varint
   wire += std::string("\x52\x02xy", 4);                    // field 10, bytes
   wire += std::string("\x59" "12345678", 9);               // field 11, fixed64
   ASSERT_TRUE(decodeEnvelope({reinterpret_cast<const uint8_t*>(wire.data()), wire.size()}, back));
@@ -99,6 +102,7 @@ TEST(KafkaEnvelope, ProtocDecodesOurEncoding) {
   EXPECT_NE(text.find("input: 3"), std::string::npos) << text;
   EXPECT_NE(text.find("use_source_address: true"), std::string::npos) << text;
   EXPECT_NE(text.find("spread: true"), std::string::npos) << text;
+  EXPECT_NE(text.find("rate_limit: 2500"), std::string::npos) << text;
   EXPECT_NE(text.find(R"(exporter_address: "\000\000\000\000\000\000\000\000\000\000\377\377\300\000\002\216")"),
             std::string::npos) << text;
 }

@@ -145,21 +145,31 @@ class CoreEnricher : public FlowEnricher {
       if (pending_[i]) shared[i]->inc(std::exchange(pending_[i], 0));
   }
 
+  void received(uint32_t unix_seconds, uint32_t rate_limit = 0) override {
+    clock_ = unix_seconds;
+    input_rate_limit_ = rate_limit;
+  }
+
   bool enrich(FlowRecord& f) override {
-    refreshCaches(f.time_received);
+    // Without a reception time from the worker (tests, benchmarks), the flow's own.
+    refreshCaches(clock_ ? clock_ : f.time_received);
     const Core::Config& c = core_.config_;
 
-    // 1. Rate limit, per exporter and second of reception.
-    if (c.rate_limit > 0 && !rateLimit(f)) {
+    // 1. Rate limit, per exporter and second of reception: the input's, else core.rate-limit.
+    const uint64_t limit = input_rate_limit_ ? input_rate_limit_ : uint64_t(c.rate_limit);
+    if (limit > 0 && !rateLimit(f, limit)) {
       pending_[kRateLimit]++;
       return false;
     }
 
     // 2. Metadata for both interfaces. A flow with neither is kept (Akvorado drops it): host
     // exporters (softflowd, pmacct) send none, and their users want their traffic all the same.
+    // An index of 0 is an interface with no name, description or speed, classified by the
+    // interface rules as Akvorado does; its slot also carries the exporter's name and classes
+    // (asked of the metadata as ifIndex 0), so a flow with no interface at all gets them too.
     if (f.in_if == 0 && f.out_if == 0) pending_[kNoInterfaces]++;
-    const IfSlot* in_slot = f.in_if ? interfaceFor(f.exporter_address, f.in_if, f.src_vlan) : nullptr;
-    const IfSlot* out_slot = f.out_if ? interfaceFor(f.exporter_address, f.out_if, f.dst_vlan) : nullptr;
+    const IfSlot* in_slot = interfaceFor(f.exporter_address, f.in_if, f.src_vlan);
+    const IfSlot* out_slot = interfaceFor(f.exporter_address, f.out_if, f.dst_vlan);
     const IfSlot* any = in_slot && in_slot->found ? in_slot : out_slot && out_slot->found ? out_slot : nullptr;
     if (!any) pending_[kMetadataMissing]++;
 
@@ -227,8 +237,7 @@ class CoreEnricher : public FlowEnricher {
     f.dst_as = selectAsn(f.dst_as, f.dst_net_mask, dst_route, dst_net, dst_geo);
     f.src_net_mask = selectMask(f.src_net_mask, src_route);
     f.dst_net_mask = selectMask(f.dst_net_mask, dst_route);
-    if (f.next_hop.isZero() && dst_route.found && !dst_route.next_hop.isZero())
-      f.next_hop = dst_route.next_hop;
+    f.next_hop = selectNextHop(f.next_hop, dst_route);
 
     applyNetwork(src_net, src_geo, f.src_net_name, f.src_net_role, f.src_net_site,
                  f.src_net_region, f.src_net_tenant, f.src_country, f.src_geo_city,
@@ -315,19 +324,21 @@ class CoreEnricher : public FlowEnricher {
     });
   }
 
-  bool rateLimit(const FlowRecord& f) {
+  bool rateLimit(const FlowRecord& f, uint64_t limit) {
     RateState& s = rates_[f.exporter_address];
-    if (f.time_received > s.second) {
+    const uint32_t second = uint32_t(now_);
+    if (second > s.second) {
       // A new second (late flows count in the current one). The flows kept from now on stand
       // for received/accepted flows of the previous second.
-      s.multiplier = s.accepted ? double(s.count) / double(s.accepted) : 1;
-      s.previous = f.time_received == s.second + 1 ? s.count : 0;
-      s.second = f.time_received;
+      // After a quiet second or more, the last busy second says nothing of this one.
+      const bool consecutive = second == s.second + 1;
+      s.multiplier = consecutive && s.accepted ? double(s.count) / double(s.accepted) : 1;
+      s.previous = consecutive ? s.count : 0;
+      s.second = second;
       s.count = s.accepted = 0;
     }
     s.count++;
     rate_multiplier_ = s.multiplier;
-    uint64_t limit = uint64_t(core_.config_.rate_limit);
     if (s.accepted >= limit) return false;
     // Spread the kept flows over the second: keep each with probability limit/expected, the
     // expected count being what the previous second received (or this one so far).
@@ -438,7 +449,10 @@ class CoreEnricher : public FlowEnricher {
       s.exporter_region = IStr(r.region);
       s.exporter_tenant = IStr(r.tenant);
     }
-    const metadata::InterfaceInfo& info = e->answer.iface;
+    // ifIndex 0: the exporter's answer, no interface (a static provider's default interface
+    // is for interfaces it does not list, not for a missing one).
+    static const metadata::InterfaceInfo kNoInterface;
+    const metadata::InterfaceInfo& info = s.ifindex ? e->answer.iface : kNoInterface;
     s.has_info = true;
     s.name = IStr(info.name);
     s.description = IStr(info.description);
@@ -468,7 +482,9 @@ class CoreEnricher : public FlowEnricher {
   const classifier::InterfaceResult* classifyInterface(const IPv6Addr& exporter,
                                                        const metadata::Entry* e, uint32_t ifindex,
                                                        uint32_t key_vlan, uint16_t vlan) {
-    const metadata::InterfaceInfo* info = e && e->answer.found ? &e->answer.iface : nullptr;
+    static const metadata::InterfaceInfo kNoInterface;
+    const metadata::InterfaceInfo* info =
+        e && e->answer.found ? (ifindex ? &e->answer.iface : &kNoInterface) : nullptr;
     if (!info || info->classified() || core_.interface_rules_.empty()) return nullptr;
     IfKey key{exporter, ifindex, key_vlan};
     auto it = interfaces_.find(key);
@@ -490,7 +506,6 @@ class CoreEnricher : public FlowEnricher {
 
   static bool applyInterface(const IfSlot* slot, IStr& name, IStr& description, uint32_t& speed,
                              IStr& provider, IStr& connectivity, Boundary& boundary) {
-    if (!slot) return true;  // no interface index
     if (slot->reject) return false;
     if (slot->has_info) {
       name = slot->name;
@@ -519,7 +534,10 @@ class CoreEnricher : public FlowEnricher {
         case Core::AsnProvider::kRoutingExceptPrivate:
           v = Core::privateAsn(route.asn) ? 0 : route.asn;
           break;
-        case Core::AsnProvider::kNetworks: v = net && net->asn ? net->asn : geo.asn; break;
+        case Core::AsnProvider::kNetworks:
+          // The most specific of the network's ASN and GeoIP's (the network when equal).
+          v = net && net->asn && (!geo.asn || net->asn_len >= geo.asn_len) ? net->asn : geo.asn;
+          break;
       }
       if (v) return v;
     }
@@ -534,29 +552,39 @@ class CoreEnricher : public FlowEnricher {
     return 0;
   }
 
+  // As Akvorado's getNextHop: net-providers in order, the first non-zero next hop wins (so
+  // without `flow` among them, the flow's own next hop is not kept).
+  IPv6Addr selectNextHop(const IPv6Addr& flow_next_hop, const RouteInfo& route) const {
+    for (Core::NetProvider p : core_.net_providers_) {
+      const IPv6Addr& v = p == Core::NetProvider::kFlow ? flow_next_hop : route.next_hop;
+      if (!v.isZero()) return v;
+    }
+    return IPv6Addr{};
+  }
+
   static void applyNetwork(const NetworkAttributes* net, const GeoInfo& geo,
                            IStr& name, IStr& role, IStr& site, IStr& region, IStr& tenant,
                            char (&country)[2], IStr& city, IStr& state) {
-    // Static networks first; GeoIP fills what they leave unset.
-    if (net) {
-      name = net->name;
-      role = net->role;
-      site = net->site;
-      region = net->region;
-      tenant = net->tenant;
-      city = net->city;
-      state = net->state;
-      if (net->country.size() >= 2) {
-        country[0] = net->country[0];
-        country[1] = net->country[1];
-      }
-    }
-    if (country[0] == 0 && geo.country[0]) {
+    // Per attribute, the most specific prefix wins between the networks (with what they
+    // inherit) and GeoIP; the network for equal prefixes (Akvorado's merged tree).
+    static const NetworkAttributes kNone;
+    const NetworkAttributes& n = net ? *net : kNone;
+    name = n.name;
+    role = n.role;
+    site = n.site;
+    region = n.region;
+    tenant = n.tenant;
+    const bool geo_wins_city = !geo.city.empty() && (n.city.empty() || geo.location_len > n.city_len);
+    city = geo_wins_city ? geo.city : n.city;
+    const bool geo_wins_state = !geo.state.empty() && (n.state.empty() || geo.location_len > n.state_len);
+    state = geo_wins_state ? geo.state : n.state;
+    if (geo.country[0] && (n.country.size() < 2 || geo.location_len > n.country_len)) {
       country[0] = geo.country[0];
       country[1] = geo.country[1];
+    } else if (n.country.size() >= 2) {
+      country[0] = n.country[0];
+      country[1] = n.country[1];
     }
-    if (city.empty()) city = geo.city;
-    if (state.empty()) state = geo.state;
   }
 
   Core& core_;
@@ -572,6 +600,8 @@ class CoreEnricher : public FlowEnricher {
   std::shared_ptr<const NetworkTree> nets_;
   uint64_t nets_generation_ = 0;
   int64_t now_ = 0, classified_at_ = unixNow();
+  uint32_t clock_ = 0;             // reception time of the current datagram (received())
+  uint32_t input_rate_limit_ = 0;  // its input's rate-limit (0: core.rate-limit)
   double rate_multiplier_ = 1;
   // Counts not yet added to the shared counters (see flushCounters()).
   enum Pending { kRateLimit, kNoInterfaces, kMetadataMissing, kSampling, kRejected, kPendingCount };

@@ -211,5 +211,152 @@ TEST(Core, RateLimitKeepsTotals) {
   EXPECT_GE(m.sum("akvo_outlet_core_flows_dropped_by_reason_total"), 2700u);
 }
 
+// Interface index 0: the exporter still has its name, classes and Reject(); the missing
+// interface is classified by the interface rules, with an empty name (as Akvorado does).
+TEST(Core, InterfaceIndexZero) {
+  Fixture fx;
+  auto e = fx.core.makeEnricher();
+  FlowRecord none = flow("192.0.2.1", 0, 0);
+  none.sampling_rate = 1;
+  ASSERT_TRUE(e->enrich(none));
+  EXPECT_EQ(none.exporter_name, "par-edge1.example.net");
+  EXPECT_EQ(none.exporter_site, "par");
+  EXPECT_EQ(none.in_if_name, "");
+  EXPECT_EQ(none.in_if_boundary, Boundary::kInternal);  // ClassifyInternal() ran on it
+  FlowRecord one = flow("192.0.2.1", 1, 0);
+  ASSERT_TRUE(e->enrich(one));
+  EXPECT_EQ(one.in_if_provider, "cogent");
+  EXPECT_EQ(one.out_if_name, "");
+  EXPECT_EQ(one.out_if_speed, 0u);
+  EXPECT_EQ(one.out_if_boundary, Boundary::kInternal);
+  // A static default interface is for interfaces the exporter does not list, not for index 0.
+  FlowRecord s = flow("198.51.100.1", 5, 0);
+  s.sampling_rate = 1;
+  ASSERT_TRUE(e->enrich(s));
+  EXPECT_EQ(s.in_if_name, "x");
+  EXPECT_EQ(s.out_if_name, "");
+  EXPECT_EQ(s.exporter_name, "static-classified");
+
+  // An exporter rejected by its name loses its flows without interfaces too.
+  Metrics m;
+  metadata::Metadata md{read<metadata::Metadata::Config>(kMetadata, "metadata"), m};
+  Core rejecting(read<Core::Config>(R"(exporter-classifiers: ['Exporter.Name startsWith "par-" && Reject()'])",
+                                    "core"),
+                 m, &md, nullptr, nullptr);
+  auto r = rejecting.makeEnricher();
+  FlowRecord host = flow("192.0.2.1", 0, 0);
+  host.sampling_rate = 1;
+  EXPECT_FALSE(r->enrich(host));
+}
+
+// Time for caches and the rate limiter is the datagram's reception time, not the flow's
+// TimeReceived (the exporter's clock with some timestamp sources): here the exporter's clock is
+// stuck, and the limit still applies per second of reception.
+TEST(Core, RateLimitCountsReceptionSeconds) {
+  Metrics m;
+  Core core(read<Core::Config>("rate-limit: 100", "core"), m, nullptr, nullptr, nullptr);
+  auto e = core.makeEnricher();
+  uint64_t kept[3] = {}, volume[3] = {};
+  for (uint32_t sec = 0; sec < 3; sec++) {
+    e->received(5000 + sec);
+    for (int i = 0; i < 1000; i++) {
+      FlowRecord f;
+      f.time_received = 42;  // exporter's clock
+      f.exporter_address = ip("192.0.2.1");
+      f.in_if = 1;
+      f.sampling_rate = 1;
+      f.bytes = 1;
+      if (e->enrich(f)) {
+        kept[sec]++;
+        volume[sec] += f.bytes * f.sampling_rate;
+      }
+    }
+  }
+  for (int s = 0; s < 3; s++) {
+    EXPECT_GT(kept[s], 60u) << s;  // one second of 3000 flows would keep 100 in all
+    EXPECT_LE(kept[s], 100u) << s;
+  }
+  EXPECT_GT(volume[2], 700u);
+  EXPECT_LT(volume[2], 1300u);
+  // After a quiet minute, ten flows are ten flows: the last burst's multiplier is not reused.
+  e->received(5060);
+  uint64_t quiet = 0;
+  for (int i = 0; i < 10; i++) {
+    FlowRecord f;
+    f.exporter_address = ip("192.0.2.1");
+    f.in_if = 1;
+    f.sampling_rate = 1;
+    f.bytes = 1;
+    ASSERT_TRUE(e->enrich(f));
+    quiet += f.bytes * f.sampling_rate;
+  }
+  EXPECT_EQ(quiet, 10u);
+}
+
+// An input's rate-limit (carried by each datagram) wins over core.rate-limit, and applies
+// without it.
+TEST(Core, InputRateLimitWins) {
+  Metrics m;
+  for (const char* yaml : {"rate-limit: 0", "rate-limit: 500"}) {
+    Core core(read<Core::Config>(yaml, "core"), m, nullptr, nullptr, nullptr);
+    auto e = core.makeEnricher();
+    uint64_t kept = 0;
+    for (uint32_t sec = 0; sec < 2; sec++) {
+      e->received(7000 + sec, 50);
+      for (int i = 0; i < 1000; i++) {
+        FlowRecord f;
+        f.exporter_address = ip("192.0.2.1");
+        f.in_if = 1;
+        f.sampling_rate = 1;
+        if (e->enrich(f) && sec == 1) kept++;
+      }
+    }
+    EXPECT_GT(kept, 25u) << yaml;
+    EXPECT_LE(kept, 50u) << yaml;
+  }
+}
+
+// Between network attributes and GeoIP, the most specific prefix wins per attribute (the
+// network for equal ones), as in Akvorado's merged tree.
+TEST(Core, NetworksAndGeoIPMostSpecificWins) {
+  Metrics m;
+  // 89.160.20.112 is in the test databases' 89.160.20.112/28 (SE, Linköping) and 89.160.0.0/17
+  // (AS29518): a /8 loses to them, a /32 wins.
+  Networks nets(read<Networks::Config>(R"(networks:
+  89.0.0.0/8: {country: FR, city: Paris, asn: 65001}
+  89.160.20.0/24: {name: lab}
+  89.160.20.112/32: {name: host, country: DE})", "networks"));
+  GeoIP geo([] {
+    GeoIP::Config c;
+    c.asn_database = {"../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb"};
+    c.geo_database = {"../shared/testdata/geoip/GeoLite2-City-Test.mmdb"};
+    return c;
+  }(), m);
+  Core core(read<Core::Config>("asn-providers: [networks]", "core"), m, nullptr, &nets, &geo);
+  auto e = core.makeEnricher();
+  FlowRecord f;
+  f.in_if = 1;
+  f.sampling_rate = 1;
+  f.src_addr = ip("89.160.20.113");  // the /24 inherits FR and 65001 from the /8
+  f.dst_addr = ip("89.160.20.112");  // the /32 sets DE
+  ASSERT_TRUE(e->enrich(f));
+  EXPECT_EQ(f.src_net_name, "lab");
+  EXPECT_EQ(std::string(f.src_country, 2), "SE");  // GeoIP's network is more specific than /8
+  EXPECT_EQ(f.src_geo_city, "Linköping");
+  EXPECT_EQ(f.src_as, 29518u);
+  EXPECT_EQ(f.dst_net_name, "host");
+  EXPECT_EQ(std::string(f.dst_country, 2), "DE");  // the /32 is more specific than GeoIP's
+  EXPECT_EQ(f.dst_geo_city, "Linköping");           // not set by the /32: GeoIP's beats the /8
+  // Outside GeoIP's networks, the /8's attributes apply.
+  FlowRecord g;
+  g.in_if = 1;
+  g.sampling_rate = 1;
+  g.src_addr = ip("89.1.1.1");
+  ASSERT_TRUE(e->enrich(g));
+  EXPECT_EQ(std::string(g.src_country, 2), "FR");
+  EXPECT_EQ(g.src_geo_city, "Paris");
+  EXPECT_EQ(g.src_as, 65001u);
+}
+
 }  // namespace
 }  // namespace akvo

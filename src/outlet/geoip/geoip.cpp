@@ -32,7 +32,8 @@ std::unique_ptr<MMDB_s> openDb(const std::string& path) {
   return db;
 }
 
-bool lookupEntry(MMDB_s* db, const IPv6Addr& a, MMDB_entry_s& entry, uint8_t& len) {
+bool lookupEntry(MMDB_s* db, const IPv6Addr& a, MMDB_entry_s& entry, uint8_t& len,
+                 uint8_t* entry_len = nullptr) {
   int gai = 0, err = 0;
   MMDB_lookup_result_s r;
   if (a.isV4Mapped()) {
@@ -53,6 +54,7 @@ bool lookupEntry(MMDB_s* db, const IPv6Addr& a, MMDB_entry_s& entry, uint8_t& le
   // libmaxminddb gives IPv4 lookups in an IPv6 database an IPv6-relative netmask already.
   if (db->metadata.ip_version == 4) mask = uint8_t(mask + 96);
   if (mask > len) len = mask;
+  if (entry_len) *entry_len = mask;
   if (!r.found_entry) return false;
   entry = r.entry;
   return true;
@@ -85,25 +87,29 @@ GeoInfo GeoDatabases::lookup(const IPv6Addr& a, uint8_t* prefix_len) const {
   GeoInfo g;
   MMDB_entry_s e;
   uint8_t len = 0;
+  uint8_t entry_len = 0;
   for (const auto& db : asn_) {
-    if (!lookupEntry(db.get(), a, e, len)) continue;
+    if (!lookupEntry(db.get(), a, e, len, &entry_len)) continue;
     MMDB_entry_data_s d;
+    uint32_t before = g.asn;
     if (MMDB_get_value(&e, &d, "autonomous_system_number", nullptr) == MMDB_SUCCESS &&
         d.has_data) {
       if (d.type == MMDB_DATA_TYPE_UINT32) g.asn = d.uint32;
       else if (d.type == MMDB_DATA_TYPE_UINT16) g.asn = d.uint16;
       else if (d.type == MMDB_DATA_TYPE_UINT64) g.asn = uint32_t(d.uint64);
-      continue;
+    } else {
+      std::string_view s;  // IPinfo: "asn": "AS64496"
+      if (getString(e, s, "asn") && s.size() > 2 && (s[0] == 'A' || s[0] == 'a')) {
+        uint32_t v = 0;
+        auto [p, ec] = std::from_chars(s.data() + 2, s.data() + s.size(), v);
+        if (ec == std::errc() && p == s.data() + s.size()) g.asn = v;
+      }
     }
-    std::string_view s;  // IPinfo: "asn": "AS64496"
-    if (getString(e, s, "asn") && s.size() > 2 && (s[0] == 'A' || s[0] == 'a')) {
-      uint32_t v = 0;
-      auto [p, ec] = std::from_chars(s.data() + 2, s.data() + s.size(), v);
-      if (ec == std::errc() && p == s.data() + s.size()) g.asn = v;
-    }
+    if (g.asn != before || (g.asn && !g.asn_len)) g.asn_len = entry_len;
   }
   for (const auto& db : geo_) {
-    if (!lookupEntry(db.get(), a, e, len)) continue;
+    if (!lookupEntry(db.get(), a, e, len, &entry_len)) continue;
+    g.location_len = entry_len;
     std::string_view country, city, state;
     // MaxMind layout first, then IPinfo's flat one.
     if (getString(e, country, "country", "iso_code") || getString(e, country, "country")) {

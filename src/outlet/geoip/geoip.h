@@ -27,6 +27,9 @@ struct GeoInfo {
   uint32_t asn = 0;
   char country[2] = {0, 0};
   IStr city, state;
+  /// Length (IPv6 form) of the database network that gave the ASN, and the location (country,
+  /// city, state): against network attributes, the most specific prefix wins.
+  uint8_t asn_len = 0, location_len = 0;
 };
 
 /// One set of opened databases. Immutable once built; lookups are thread-safe.

@@ -25,10 +25,10 @@ void NetworkAttributes::inherit(const NetworkAttributes& p) {
   fill(site, p.site);
   fill(region, p.region);
   fill(tenant, p.tenant);
-  fill(city, p.city);
-  fill(state, p.state);
-  fill(country, p.country);
-  if (asn == 0) asn = p.asn;
+  if (city.empty()) city = p.city, city_len = p.city_len;
+  if (state.empty()) state = p.state, state_len = p.state_len;
+  if (country.empty()) country = p.country, country_len = p.country_len;
+  if (asn == 0) asn = p.asn, asn_len = p.asn_len;
 }
 
 NetworkAttributes parseNetworkAttributes(const YAML::Node& n) {
@@ -112,6 +112,10 @@ std::shared_ptr<const NetworkTree> Networks::build(const NetworkList& list) {
   auto tree = std::make_shared<NetworkTree>();
   for (auto& [prefix, attrs] : sorted) {
     NetworkAttributes merged = attrs;
+    merged.country_len = merged.country.empty() ? 0 : prefix.len;
+    merged.city_len = merged.city.empty() ? 0 : prefix.len;
+    merged.state_len = merged.state.empty() ? 0 : prefix.len;
+    merged.asn_len = merged.asn ? prefix.len : 0;
     if (const NetworkAttributes* parent = tree->lookup(prefix.addr); parent && prefix.len > 0)
       merged.inherit(*parent);
     tree->insert(prefix, std::move(merged));

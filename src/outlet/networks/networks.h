@@ -20,6 +20,10 @@ struct NetworkAttributes {
   IStr name, role, site, region, tenant, city, state;  // interned: flows carry them as they are
   std::string country;
   uint32_t asn = 0;
+  /// Length (IPv6 form) of the prefix that set each attribute GeoIP also gives (set by
+  /// Networks::build(): this prefix's for its own attributes, the parent's for inherited ones):
+  /// against GeoIP, the most specific prefix wins, and the network for equal ones.
+  uint8_t country_len = 0, city_len = 0, state_len = 0, asn_len = 0;
   /// Fills the attributes this one does not set from `parent`.
   void inherit(const NetworkAttributes& parent);
 };

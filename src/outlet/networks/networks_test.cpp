@@ -42,6 +42,21 @@ TEST(PrefixTree, LongestMatchV4AndV6) {
   EXPECT_EQ(*v4only.lookup(ip("10.255.0.1")), 7);
 }
 
+// 0.0.0.0/0 is ::ffff:0:0/96: more specific than ::/0 or ::/64 for IPv4, whatever the
+// order of insertion.
+TEST(PrefixTree, IPv4DefaultBeatsShorterIPv6Prefixes) {
+  for (bool v4_first : {true, false}) {
+    PrefixTree<int> t;
+    if (v4_first) t.insert(*IPv6Prefix::parse("0.0.0.0/0"), 4);
+    t.insert(*IPv6Prefix::parse("::/0"), 6);
+    t.insert(*IPv6Prefix::parse("::/64"), 64);
+    if (!v4_first) t.insert(*IPv6Prefix::parse("0.0.0.0/0"), 4);
+    EXPECT_EQ(*t.lookup(ip("198.51.100.1")), 4) << v4_first;
+    EXPECT_EQ(*t.lookup(ip("2001:db8::1")), 6) << v4_first;
+    EXPECT_EQ(*t.lookup(ip("::1")), 64) << v4_first;
+  }
+}
+
 // The uniform length a lookup reports is safe for caching: every address inside that prefix
 // gets the same answer (random addresses around nested prefixes of odd lengths).
 TEST(PrefixTree, UniformLengthHoldsForTheWholePrefix) {
@@ -129,6 +144,24 @@ TEST(SubnetMap, ScalarOrMap) {
   EXPECT_EQ(*b.lookup(ip("192.0.2.9")), 10);
   EXPECT_EQ(*b.lookup(ip("192.0.3.9")), 20);
   EXPECT_THROW(readSubnetMap<int>(r, "c", n["c"], toInt), ConfigError);
+}
+
+// {} is an empty map (Akvorado's default), not one value; a dotted key that is no address is
+// reported as a bad subnet, with the file and line.
+TEST(SubnetMap, EmptyMapAndBadDottedKey) {
+  YAML::Node n = YAML::Load("e: {}\nbad:\n  192.0.2.300: 5\n");
+  ConfigReader r(n, "t.yaml", "core");
+  auto toInt = [](const YAML::Node& v) { return v.as<int>(); };
+  auto e = readSubnetMap<int>(r, "e", n["e"], toInt);
+  EXPECT_TRUE(e.empty());
+  try {
+    readSubnetMap<int>(r, "bad", n["bad"], toInt);
+    FAIL() << "accepted 192.0.2.300";
+  } catch (const ConfigError& err) {
+    std::string msg = err.what();
+    EXPECT_NE(msg.find("\"192.0.2.300\" is not a subnet"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("t.yaml:"), std::string::npos) << msg;
+  }
 }
 
 }  // namespace

@@ -30,7 +30,9 @@ class PrefixTree {
     int32_t idx = int32_t(values_.size());
     values_.push_back(std::move(value));
     v6_.insert(prefix.addr.bytes.data(), prefix.len, idx);
-    if (prefix.len >= 96 && prefix.addr.isV4Mapped()) {
+    if (prefix.len == 96 && prefix.addr.isV4Mapped()) {
+      v4_.setDefault(96, idx);  // 0.0.0.0/0: beats ::/0 and any shorter IPv6 prefix
+    } else if (prefix.len > 96 && prefix.addr.isV4Mapped()) {
       v4_.insert(prefix.addr.bytes.data() + 12, uint8_t(prefix.len - 96), idx);
     } else if (prefix.len <= 96 && prefix.contains(kMapped.addr)) {
       v4_.setDefault(prefix.len, idx);  // covers all of IPv4
@@ -73,6 +75,7 @@ class PrefixTree {
 
   class Trie {
    public:
+    /// The answer when no node matches; `len` on the IPv6 form (0.0.0.0/0 is 96, ::/0 is 0).
     void setDefault(unsigned len, int32_t idx) {
       if (default_ < 0 || default_len_ <= len) default_ = idx, default_len_ = len;
     }

@@ -20,6 +20,14 @@ inline bool isSubnetMap(const YAML::Node& node) {
   return true;
 }
 
+/// A key meant as a subnet, valid or not: it has a '/' or ':', or is digits and dots
+/// ("192.0.2.300").
+inline bool looksLikeSubnet(const std::string& k) {
+  if (k.find_first_of("/:") != std::string::npos) return true;
+  return k.find('.') != std::string::npos &&
+         k.find_first_not_of("0123456789.") == std::string::npos;
+}
+
 /// Parses a subnet map from `node` (undefined or null: empty). `value` decodes one value and
 /// throws std::exception with a message on error; errors are reported with reader's file, line
 /// and key. IPv4 prefixes are stored mapped into IPv6.
@@ -27,7 +35,8 @@ template <class T>
 PrefixTree<T> readSubnetMap(ConfigReader& r, const std::string& key, const YAML::Node& node,
                             const std::function<T(const YAML::Node&)>& value) {
   PrefixTree<T> tree;
-  if (!node.IsDefined() || node.IsNull()) return tree;
+  // Undefined, null or {} (Akvorado's default for every subnet map): empty.
+  if (!node.IsDefined() || node.IsNull() || (node.IsMap() && node.size() == 0)) return tree;
   auto decode = [&](const YAML::Node& n, const std::string& where) {
     try {
       return value(n);
@@ -42,7 +51,7 @@ PrefixTree<T> readSubnetMap(ConfigReader& r, const std::string& key, const YAML:
     // not parse is reported as such.
     if (node.IsMap())
       for (const auto& kv : node)
-        if (kv.first.IsScalar() && kv.first.Scalar().find_first_of("/:") != std::string::npos &&
+        if (kv.first.IsScalar() && looksLikeSubnet(kv.first.Scalar()) &&
             !IPv6Prefix::parse(kv.first.Scalar()))
           r.fail(key, fmt::format("\"{}\" is not a subnet (expected 192.0.2.0/24, "
                                   "2001:db8::/32 or an address)",

@@ -31,6 +31,9 @@ class RoutingEnricher : public FlowEnricher {
                            std::unique_ptr<FlowEnricher> inner = nullptr)
       : provider_(provider), inner_(std::move(inner)) {}
   bool enrich(FlowRecord& flow) override;
+  void received(uint32_t unix_seconds, uint32_t rate_limit = 0) override {
+    if (inner_) inner_->received(unix_seconds, rate_limit);
+  }
   void flushCounters() override {
     if (inner_) inner_->flushCounters();
   }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "outlet/core/core.h"
+
 namespace akvo::routing {
 namespace {
 
@@ -103,6 +105,46 @@ TEST(RoutingConfig, ReadsAndRejects) {
 }  // namespace akvo::routing
 
 namespace akvo::routing {
+
+// The next hop follows net-providers as Akvorado's getNextHop: the first non-zero in order.
+TEST(CoreRouting, NextHopFollowsNetProviders) {
+  RibProvider p;
+  BmpPeer peer;
+  peer.address = ip("192.0.2.1");
+  peer.asn = 64500;
+  auto id = p.rib.peer(ip("203.0.113.1"), peer);
+  PathAttributes a;
+  a.as_path = {64500};
+  Nlri n;
+  n.prefix = *IPv6Prefix::parse("198.51.100.0/24");
+  n.next_hop = ip("192.0.2.1");
+  Nlri ann[] = {n};
+  p.rib.update(id, a, ann, {});
+  CoreRouting routing(p);
+  auto next_hop = [&](const char* providers, const char* flow_nh, const char* dst) {
+    Metrics m;
+    YAML::Node node = YAML::Load(fmt::format("net-providers: {}", providers));
+    ConfigReader r(node, "test.yaml", "core");
+    Core::Config c;
+    c.read(r);
+    Core core(c, m, nullptr, nullptr, nullptr, &routing);
+    auto e = core.makeEnricher();
+    FlowRecord f;
+    f.exporter_address = ip("203.0.113.1");
+    f.in_if = 1;
+    f.sampling_rate = 1;
+    f.dst_addr = ip(dst);
+    if (*flow_nh) f.next_hop = ip(flow_nh);
+    EXPECT_TRUE(e->enrich(f));
+    return f.next_hop.isZero() ? std::string() : f.next_hop.toString();
+  };
+  EXPECT_EQ(next_hop("[flow, routing]", "10.0.0.1", "198.51.100.7"), "10.0.0.1");
+  EXPECT_EQ(next_hop("[flow, routing]", "", "198.51.100.7"), "192.0.2.1");
+  EXPECT_EQ(next_hop("[routing, flow]", "10.0.0.1", "198.51.100.7"), "192.0.2.1");
+  EXPECT_EQ(next_hop("[routing, flow]", "10.0.0.1", "192.0.2.99"), "10.0.0.1");  // no route
+  EXPECT_EQ(next_hop("[routing]", "10.0.0.1", "192.0.2.99"), "");
+  EXPECT_EQ(next_hop("[flow]", "", "198.51.100.7"), "");
+}
 
 // The core's hook: origin AS, mask in the flow's form, next hop; not found without a route.
 TEST(CoreRouting, ConvertsForTheCore) {
