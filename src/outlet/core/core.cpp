@@ -562,13 +562,21 @@ class CoreEnricher : public FlowEnricher {
     return IPv6Addr{};
   }
 
-  static void applyNetwork(const NetworkAttributes* net, const GeoInfo& geo,
+  [[gnu::always_inline]] static void applyNetwork(const NetworkAttributes* net, const GeoInfo& geo,
                            IStr& name, IStr& role, IStr& site, IStr& region, IStr& tenant,
                            char (&country)[2], IStr& city, IStr& state) {
+    if (!net) {  // the common case: GeoIP alone
+      if (geo.country[0]) {
+        country[0] = geo.country[0];
+        country[1] = geo.country[1];
+      }
+      city = geo.city;
+      state = geo.state;
+      return;
+    }
     // Per attribute, the most specific prefix wins between the networks (with what they
     // inherit) and GeoIP; the network for equal prefixes (Akvorado's merged tree).
-    static const NetworkAttributes kNone;
-    const NetworkAttributes& n = net ? *net : kNone;
+    const NetworkAttributes& n = *net;
     name = n.name;
     role = n.role;
     site = n.site;
