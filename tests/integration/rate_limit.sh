@@ -3,19 +3,7 @@
 # capture's 29 flows, sent within a second to an input limited to 5 flows/s, keep at most 5.
 source "$(dirname "$0")/../tools/lib.sh"
 CONFIG="$TMP/akvo.yaml"
-cat > "$CONFIG" <<YAML
-clickhouse:
-  path: $TMP/data
-http:
-  listen: 127.0.0.1:$HTTP_PORT
-inlet:
-  flow:
-    inputs:
-      - {decoder: netflow, listen: "127.0.0.1:$NETFLOW_PORT", rate-limit: 5}
-outlet:
-  clickhouse:
-    maximum-wait-time: 1s
-YAML
+write_config "$CONFIG" "" "rate-limit: 5"
 start_akvo "$CONFIG"
 CAP="$ROOT/../shared/testdata/netflow/nfv5.pcap"
 sent=$(python3 "$ROOT/tests/tools/pcap_send.py" "127.0.0.1:$NETFLOW_PORT" "$CAP")

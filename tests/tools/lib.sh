@@ -33,7 +33,8 @@ while True:
     open(f,"a").write("%d\n" % p); print(p); break'
 }
 
-# write_config FILE [extra yaml]: a config on free ports with the store in $TMP/data.
+# write_config FILE [extra yaml] [netflow input options]: a config on free ports with the store in
+# $TMP/data.
 NETFLOW_PORT=$(free_port); SFLOW_PORT=$(free_port); HTTP_PORT=$(free_port)
 write_config() {
   cat > "$1" <<YAML
@@ -44,7 +45,7 @@ http:
 inlet:
   flow:
     inputs:
-      - {decoder: netflow, listen: "127.0.0.1:$NETFLOW_PORT"}
+      - {decoder: netflow, listen: "127.0.0.1:$NETFLOW_PORT"${3:+, $3}}
       - {decoder: sflow, listen: "127.0.0.1:$SFLOW_PORT"}
 outlet:
   clickhouse:

@@ -77,6 +77,17 @@ FlowRecord flow(const char* exporter, uint32_t in, uint32_t out) {
   return f;
 }
 
+// One flow of one byte at sampling rate 1 from 192.0.2.1 (rate limiter tests).
+FlowRecord oneByte(uint32_t time_received = 0) {
+  FlowRecord f;
+  f.time_received = time_received;
+  f.exporter_address = ip("192.0.2.1");
+  f.in_if = 1;
+  f.sampling_rate = 1;
+  f.bytes = 1;
+  return f;
+}
+
 TEST(Core, EnrichesInAkvoradoOrder) {
   Fixture fx;
   auto e = fx.core.makeEnricher();
@@ -189,12 +200,7 @@ TEST(Core, RateLimitKeepsTotals) {
   uint64_t kept[2] = {0, 0}, volume[2] = {0, 0};
   for (uint32_t sec = 0; sec < 3; sec++) {
     for (int i = 0; i < 1000; i++) {
-      FlowRecord f;
-      f.time_received = 1000 + sec;
-      f.exporter_address = ip("192.0.2.1");
-      f.in_if = 1;
-      f.sampling_rate = 1;
-      f.bytes = 1;
+      FlowRecord f = oneByte(1000 + sec);
       if (e->enrich(f) && sec > 0) {
         kept[sec - 1]++;
         volume[sec - 1] += f.bytes * f.sampling_rate;
@@ -260,12 +266,7 @@ TEST(Core, RateLimitCountsReceptionSeconds) {
   for (uint32_t sec = 0; sec < 3; sec++) {
     e->received(5000 + sec);
     for (int i = 0; i < 1000; i++) {
-      FlowRecord f;
-      f.time_received = 42;  // exporter's clock
-      f.exporter_address = ip("192.0.2.1");
-      f.in_if = 1;
-      f.sampling_rate = 1;
-      f.bytes = 1;
+      FlowRecord f = oneByte(42);  // exporter's clock
       if (e->enrich(f)) {
         kept[sec]++;
         volume[sec] += f.bytes * f.sampling_rate;
@@ -282,11 +283,7 @@ TEST(Core, RateLimitCountsReceptionSeconds) {
   e->received(5060);
   uint64_t quiet = 0;
   for (int i = 0; i < 10; i++) {
-    FlowRecord f;
-    f.exporter_address = ip("192.0.2.1");
-    f.in_if = 1;
-    f.sampling_rate = 1;
-    f.bytes = 1;
+    FlowRecord f = oneByte();
     ASSERT_TRUE(e->enrich(f));
     quiet += f.bytes * f.sampling_rate;
   }
@@ -304,10 +301,7 @@ TEST(Core, InputRateLimitWins) {
     for (uint32_t sec = 0; sec < 2; sec++) {
       e->received(7000 + sec, 50);
       for (int i = 0; i < 1000; i++) {
-        FlowRecord f;
-        f.exporter_address = ip("192.0.2.1");
-        f.in_if = 1;
-        f.sampling_rate = 1;
+        FlowRecord f = oneByte();
         if (e->enrich(f) && sec == 1) kept++;
       }
     }

@@ -18,25 +18,32 @@ struct RibProvider : RoutingProvider {
   }
 };
 
-}  // namespace
-
-TEST(RoutingEnricher, FillsWhatTheFlowLacks) {
-  RibProvider p;
+/// Announces `prefixes` (next hop 192.0.2.1) with `a`, from peer 192.0.2.1 (AS 64500) of the
+/// BMP router 203.0.113.1.
+void announce(RibProvider& p, const PathAttributes& a, std::initializer_list<const char*> prefixes) {
   BmpPeer peer;
   peer.address = ip("192.0.2.1");
   peer.asn = 64500;
   auto id = p.rib.peer(ip("203.0.113.1"), peer);
+  std::vector<Nlri> ann;
+  for (const char* prefix : prefixes) {
+    Nlri n;
+    n.prefix = *IPv6Prefix::parse(prefix);
+    n.next_hop = ip("192.0.2.1");
+    ann.push_back(n);
+  }
+  p.rib.update(id, a, ann, {});
+}
+
+}  // namespace
+
+TEST(RoutingEnricher, FillsWhatTheFlowLacks) {
+  RibProvider p;
   PathAttributes a;
   a.as_path = {64500, 174, 64476};
   a.communities = {64500u << 16 | 1};
   a.large_communities = {{64500, 1, 2}};
-  Nlri n;
-  n.prefix = *IPv6Prefix::parse("198.51.100.0/24");
-  n.next_hop = ip("192.0.2.1");
-  Nlri n2 = n;
-  n2.prefix = *IPv6Prefix::parse("203.0.113.0/25");
-  Nlri ann[] = {n, n2};
-  p.rib.update(id, a, ann, {});
+  announce(p, a, {"198.51.100.0/24", "203.0.113.0/25"});
 
   RoutingEnricher e(p);
   FlowRecord f;
@@ -109,17 +116,9 @@ namespace akvo::routing {
 // The next hop follows net-providers as Akvorado's getNextHop: the first non-zero in order.
 TEST(CoreRouting, NextHopFollowsNetProviders) {
   RibProvider p;
-  BmpPeer peer;
-  peer.address = ip("192.0.2.1");
-  peer.asn = 64500;
-  auto id = p.rib.peer(ip("203.0.113.1"), peer);
   PathAttributes a;
   a.as_path = {64500};
-  Nlri n;
-  n.prefix = *IPv6Prefix::parse("198.51.100.0/24");
-  n.next_hop = ip("192.0.2.1");
-  Nlri ann[] = {n};
-  p.rib.update(id, a, ann, {});
+  announce(p, a, {"198.51.100.0/24"});
   CoreRouting routing(p);
   auto next_hop = [&](const char* providers, const char* flow_nh, const char* dst) {
     Metrics m;
@@ -149,19 +148,9 @@ TEST(CoreRouting, NextHopFollowsNetProviders) {
 // The core's hook: origin AS, mask in the flow's form, next hop; not found without a route.
 TEST(CoreRouting, ConvertsForTheCore) {
   RibProvider p;
-  BmpPeer peer;
-  peer.address = ip("192.0.2.1");
-  peer.asn = 64500;
-  auto id = p.rib.peer(ip("203.0.113.1"), peer);
   PathAttributes a;
   a.as_path = {64500, 64476};
-  Nlri n;
-  n.prefix = *IPv6Prefix::parse("198.51.100.0/24");
-  n.next_hop = ip("192.0.2.1");
-  Nlri n6 = n;
-  n6.prefix = *IPv6Prefix::parse("2001:db8::/32");
-  Nlri ann[] = {n, n6};
-  p.rib.update(id, a, ann, {});
+  announce(p, a, {"198.51.100.0/24", "2001:db8::/32"});
   CoreRouting core(p);
   auto r = core.lookup(ip("198.51.100.7"), nullptr, ip("203.0.113.1"));
   EXPECT_TRUE(r.found);
