@@ -392,6 +392,15 @@ std::vector<GraphBuilder::Series> GraphBuilder::lineAxis(const GraphRequest& req
     std::string top;
     switch (req.limit_type) {
       case LimitType::kAvg:
+        if (choice.table == "flows" && req.limit > 0) {
+          // On the raw table an exact ranking keeps one entry per value (millions of source
+          // addresses): as Akvorado, topKWeighted keeps 20 candidates per row asked instead.
+          std::vector<std::string> elems;
+          for (size_t i = 0; i < dims.size(); i++) elems.push_back(fmt::format("tupleElement(tk, {}) AS d{}", i + 1, i));
+          top = fmt::format("SELECT {} FROM (SELECT arrayJoin(topKWeighted({}, 20)(tuple({}), toUInt64(v))) AS tk FROM {})",
+                            fmt::join(elems, ", "), req.limit, order_dims, source);
+          break;
+        }
         top = fmt::format("SELECT {0} FROM {1} GROUP BY {0} ORDER BY sum(v) DESC, {0} LIMIT {2}",
                           order_dims, source, req.limit);
         break;
@@ -588,10 +597,15 @@ GraphBuilder::Result GraphBuilder::sankey(const GraphRequest& req, int64_t now) 
         "(SELECT {} FROM {} WHERE TimeReceived >= toDateTime({}) AND TimeReceived < toDateTime({}){})",
         fmt::join(src_cols, ", "), choice.table, s, req.end,
         where.empty() ? "" : " AND (" + where + ")");
+    const bool approximate = choice.table == "flows" && req.limit > 0;  // as in lineAxis()
     for (size_t i = 0; i < req.dimensions.size(); i++) {
-      tops.push_back(fmt::format(
-          "top{0} AS (SELECT d{0} FROM {1} GROUP BY d{0} ORDER BY sum(v) DESC, d{0} LIMIT {2})", i,
-          source, req.limit));
+      tops.push_back(approximate
+                         ? fmt::format("top{0} AS (SELECT arrayJoin(topKWeighted({2}, 20)(d{0}, "
+                                       "toUInt64(v))) AS d{0} FROM {1})",
+                                       i, source, req.limit)
+                         : fmt::format("top{0} AS (SELECT d{0} FROM {1} GROUP BY d{0} ORDER BY "
+                                       "sum(v) DESC, d{0} LIMIT {2})",
+                                       i, source, req.limit));
       xs.push_back(fmt::format("d{0} IN top{0} AS in{0}, if(in{0}, d{0}, defaultValueOfArgumentType(d{0})) AS d{0}x", i));
     }
     double seconds = double(req.end - s);

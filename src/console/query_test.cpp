@@ -280,10 +280,12 @@ TEST_F(ConsoleStore, LimitTypeLastRanksOnTheFinalBucket) {
 }
 
 TEST_F(ConsoleStore, LimitTypesAndRawTable) {
-  for (const char* lt : {"max", "last"}) {
+  for (const char* lt : {"avg", "max", "last"}) {
     auto req = request(fmt::format(R"(,"dimensions":["DstPort","Proto"],"limit":2,"limitType":"{}","points":200)", lt));
     auto res = builder_->line(req, now_);
     EXPECT_EQ(res.body["table"], "flows");  // DstPort is main-table only
+    // avg on the raw table ranks with topKWeighted, as Akvorado (bounded memory).
+    EXPECT_EQ(res.sql[0].find("topKWeighted") != std::string::npos, std::string(lt) == "avg") << res.sql[0];
     ASSERT_EQ(res.body["rows"].size(), 3u) << lt;
     EXPECT_EQ(res.body["rows"][2], json::array({"Other", "Other"}));
     auto want = direct("Bytes * SamplingRate * 8", "1", kT0, res.body["interval"].get<int64_t>());
@@ -382,6 +384,13 @@ TEST_F(ConsoleStore, Sankey) {
   for (const auto& l : b["links"]) link_sum += l["xps"].get<double>();
   EXPECT_NEAR(link_sum, total, 10.0);
   EXPECT_TRUE(b["links"][0]["source"].get<std::string>().starts_with("SrcCountry: "));
+  // On the raw table (DstPort), the top values come from topKWeighted; the sums still hold.
+  auto raw = builder_->sankey(request(R"(,"dimensions":["SrcCountry","DstPort"],"limit":2)"), now_);
+  EXPECT_NE(raw.sql[0].find("topKWeighted"), std::string::npos) << raw.sql[0];
+  sum = 0;
+  for (const auto& x : raw.body["xps"]) sum += x.get<double>();
+  EXPECT_NEAR(sum, total, 10.0);
+  EXPECT_EQ(raw.body["rows"].size(), 6u);  // (2 countries + Other) x 2 ports
 }
 
 TEST_F(ConsoleStore, EveryGoldenFilterRunsInClickHouse) {
