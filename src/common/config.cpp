@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <filesystem>
 
 namespace akvo {
 
@@ -17,9 +18,10 @@ Duration parseDuration(const std::string& text) {
   size_t i = 0;
   if (text.empty()) throw std::invalid_argument("empty duration");
   while (i < text.size()) {
-    size_t start = i;
-    while (i < text.size() && (isdigit(uint8_t(text[i])) || text[i] == '.')) i++;
-    if (start == i) throw std::invalid_argument(fmt::format("bad duration \"{}\"", text));
+    size_t start = i, dots = 0;
+    while (i < text.size() && (isdigit(uint8_t(text[i])) || text[i] == '.')) dots += text[i++] == '.';
+    if (start == i || dots > 1 || text[start] == '.' || text[i - 1] == '.')
+      throw std::invalid_argument(fmt::format("bad duration \"{}\"", text));
     double v = std::stod(text.substr(start, i - start));
     size_t us = i;
     while (i < text.size() && isalpha(uint8_t(text[i]))) i++;
@@ -34,7 +36,11 @@ Duration parseDuration(const std::string& text) {
     else
       throw std::invalid_argument(
           fmt::format("bad duration \"{}\": unit must be one of ms, s, m, h, d, w", text));
-    total_ms += int64_t(v * mult);
+    // Up to 100 years: longer is a typo, and would overflow the milliseconds.
+    double ms = v * mult;
+    if (ms > 100 * 365 * 86400e3 || double(total_ms) + ms > 100 * 365 * 86400e3)
+      throw std::invalid_argument(fmt::format("duration \"{}\" is too long (100 years at most)", text));
+    total_ms += int64_t(ms);
   }
   return Duration(total_ms);
 }
@@ -174,11 +180,26 @@ void ConfigReader::choice(const std::string& key, std::string& out,
                         fmt::join(choices, ", ")));
 }
 
+namespace {
+// A value that yaml-cpp cannot convert (a mapping where a number was expected...) throws
+// YAML::Exception from a component's decoder: report it as a configuration error, at its
+// position, under the section's path.
+void readSection(ConfigReader& sub, const std::function<void(ConfigReader&)>& fn) {
+  try {
+    fn(sub);
+  } catch (const YAML::Exception& e) {
+    if (e.mark.is_null()) sub.fail("", "invalid value: " + e.msg);
+    throw ConfigError(fmt::format("{}:{}:{}: {}: invalid value: {}", sub.file(), e.mark.line + 1,
+                                  e.mark.column + 1, sub.path(), e.msg));
+  }
+  sub.finish();
+}
+}  // namespace
+
 void ConfigReader::section(const std::string& key, const std::function<void(ConfigReader&)>& fn) {
   YAML::Node n = child(key);
   ConfigReader sub(n, file_, path_.empty() ? key : path_ + "." + key);
-  fn(sub);
-  sub.finish();
+  readSection(sub, fn);
   resolved_[key] = sub.resolved();
 }
 
@@ -192,8 +213,7 @@ void ConfigReader::list(const std::string& key,
     size_t i = 0;
     for (const auto& e : n) {
       ConfigReader sub(e, file_, fmt::format("{}[{}]", base, i));
-      fn(sub, i);
-      sub.finish();
+      readSection(sub, [&](ConfigReader& r) { fn(r, i); });
       out.push_back(sub.resolved());
       i++;
     }
@@ -214,25 +234,121 @@ YAML::Node ConfigReader::raw(const std::string& key) {
   return n;
 }
 
+namespace {
+// Keys of older Akvorado configurations (AKVORADO.md 4.8) that Akvorado migrates silently and
+// akvo refuses: the error says where the setting lives now. Paths without list indexes.
+std::string legacyHint(std::string full) {
+  for (size_t b; (b = full.find('[')) != std::string::npos;) full.erase(b, full.find(']', b) - b + 1);
+  static const std::map<std::string, std::string> kMoved = {
+      {"inlet.metadata", "now outlet.metadata"},
+      {"inlet.routing", "now outlet.routing"},
+      {"inlet.core", "now outlet.core"},
+      {"inlet.geoip", "now outlet.geoip"},
+      {"inlet.schema", "now the top-level schema"},
+      {"geoip", "now outlet.geoip"},
+      {"networks", "now outlet.networks"},
+      {"clickhousedb", "akvo reads the ClickHouse connection from clickhouse (servers, "
+                       "username, password: docs/08-scale-out.md)"},
+      {"outlet.metadata.provider", "now outlet.metadata.providers, a list"},
+      {"outlet.metadata.providers.default-community",
+       "now credentials: {::/0: {communities: [public]}}"},
+      {"outlet.metadata.providers.communities",
+       "now credentials: {192.0.2.0/24: {communities: [...]}}"},
+      {"outlet.metadata.providers.security-parameters",
+       "now credentials: {192.0.2.0/24: {user-name: ..., authentication-protocol: ...}}"},
+      {"outlet.core.ignore-asn-from-flow", "now outlet.core.asn-providers, without flow"},
+      {"outlet.core.workers", "removed from Akvorado: delete it (akvo: outlet.workers)"},
+  };
+  if (auto it = kMoved.find(full); it != kMoved.end()) return " (an older Akvorado key: " + it->second + ")";
+  std::string last = full.substr(full.rfind('.') + 1);
+  if (last == "system-log-ttl" || last == "prometheus-endpoint")
+    return " (removed from Akvorado: delete it)";
+  return "";
+}
+}  // namespace
+
 void ConfigReader::finish() {
   if (!node_.IsMap()) return;
+  std::map<std::string, int> seen;  // key -> line
   for (const auto& kv : node_) {
-    std::string k = kv.first.as<std::string>();
+    if (!kv.first.IsScalar())
+      throw ConfigError(fmt::format("{}: {}: a key must be a plain string", where(kv.first),
+                                    path_.empty() ? "(top level)" : path_));
+    std::string k = kv.first.Scalar();
+    // yaml-cpp keeps both entries of a repeated key and lookups see the first one only: the
+    // second would be dropped without a word (Akvorado's YAML library refuses it too).
+    auto [it, fresh] = seen.emplace(k, kv.first.Mark().line + 1);
+    if (!fresh) {
+      std::string full = path_.empty() ? k : path_ + "." + k;
+      throw ConfigError(fmt::format("{}: duplicate key \"{}\" (first at line {})", where(kv.first),
+                                    full, it->second));
+    }
     bool found = false;
     for (const auto& known : known_) found = found || known == k;
     if (!found) {
       std::string full = path_.empty() ? k : path_ + "." + k;
-      throw ConfigError(fmt::format("{}: unknown key \"{}\"; valid keys: {}", where(kv.first), full,
+      throw ConfigError(fmt::format("{}: unknown key \"{}\"{}; valid keys: {}", where(kv.first), full,
+                                    legacyHint(full),
                                     known_.empty() ? "(none)" : fmt::format("{}", fmt::join(known_, ", "))));
     }
   }
 }
 
+namespace {
+// What Akvorado's loader does before decoding, that yaml-cpp does not: merge keys (`<<: *base`,
+// or a list of them; keys already there win) and hidden keys (a key starting with "." is
+// dropped: Akvorado's shipped files keep anchors there). `!include` is refused plainly.
+void prepareYaml(YAML::Node n, const std::string& path) {
+  if (n.Tag() == "!include")
+    throw ConfigError(fmt::format("{}:{}:{}: !include is not supported by akvo: put the included "
+                                  "section in this file",
+                                  path, n.Mark().line + 1, n.Mark().column + 1));
+  if (n.IsSequence()) {
+    for (auto e : n) prepareYaml(e, path);
+    return;
+  }
+  if (!n.IsMap()) return;
+  std::vector<std::string> hidden;
+  YAML::Node merge;
+  bool merging = false;
+  for (const auto& kv : n) {
+    if (!kv.first.IsScalar()) continue;  // reported by ConfigReader::finish()
+    const std::string& k = kv.first.Scalar();
+    if (k.starts_with(".")) hidden.push_back(k);
+    if (k == "<<") merge = kv.second, merging = true;
+  }
+  for (const auto& k : hidden) n.remove(k);
+  if (merging) {
+    n.remove("<<");
+    std::vector<YAML::Node> sources;
+    if (merge.IsSequence()) {
+      for (const auto& e : merge) sources.push_back(e);
+    } else {
+      sources.push_back(merge);
+    }
+    for (const auto& src : sources) {
+      if (!src.IsMap())
+        throw ConfigError(fmt::format("{}:{}:{}: a merge key (<<) needs a mapping or a list of "
+                                      "mappings",
+                                      path, src.Mark().line + 1, src.Mark().column + 1));
+      const YAML::Node& cn = n;
+      for (const auto& kv : src)
+        if (kv.first.IsScalar() && !cn[kv.first.Scalar()]) n[kv.first.Scalar()] = kv.second;
+    }
+  }
+  for (auto kv : n) prepareYaml(kv.second, path);
+}
+}  // namespace
+
 YAML::Node loadYamlFile(const std::string& path) {
   if (path.empty()) return YAML::Node(YAML::NodeType::Map);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw ConfigError(fmt::format("{}: is a directory, not a configuration file", path));
   try {
     YAML::Node n = YAML::LoadFile(path);
     if (n.IsNull()) return YAML::Node(YAML::NodeType::Map);
+    prepareYaml(n, path);
     return n;
   } catch (const YAML::BadFile&) {
     throw ConfigError(fmt::format("{}: cannot read the configuration file", path));

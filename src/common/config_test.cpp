@@ -99,6 +99,63 @@ TEST(Config, WrongTypesAndRanges) {
   EXPECT_NE(e.find("cannot be disabled"), std::string::npos) << e;
   e = loadError("http: [1, 2\n");
   EXPECT_NE(e.find("invalid YAML"), std::string::npos) << e;
+  // A value yaml-cpp cannot convert: file, line and section, not a bare library message.
+  e = loadError("clickhouse:\n  asns:\n    64501: {name: x}\n");
+  EXPECT_NE(e.find(":3:12: clickhouse: invalid value"), std::string::npos) << e;
+  e = loadError("outlet:\n  metadata:\n    cache-duration: 1.5.3h\n");
+  EXPECT_NE(e.find("bad duration \"1.5.3h\""), std::string::npos) << e;
+  e = loadError("clickhouse:\n  resolutions:\n    - {interval: 0, ttl: 999999999999999d}\n");
+  EXPECT_NE(e.find("too long"), std::string::npos) << e;
+  e = loadError("? [a, b]\n: 1\n");
+  EXPECT_NE(e.find("a key must be a plain string"), std::string::npos) << e;
+  EXPECT_THROW(AppConfig::load(std::filesystem::temp_directory_path().string()), ConfigError);
+}
+
+// A repeated key is an error (yaml-cpp would keep the first and drop the second silently).
+TEST(Config, DuplicateKeys) {
+  std::string e = loadError("outlet:\n  workers: 3\noutlet:\n  workers: 5\n");
+  EXPECT_NE(e.find(":3:1: duplicate key \"outlet\" (first at line 1)"), std::string::npos) << e;
+  e = loadError("inlet:\n  flow:\n    inputs:\n      - {decoder: netflow, decoder: sflow}\n");
+  EXPECT_NE(e.find("duplicate key \"inlet.flow.inputs[0].decoder\""), std::string::npos) << e;
+}
+
+// What Akvorado's loader accepts: merge keys and hidden keys holding anchors. !include is
+// refused with its reason, older keys with where they went.
+TEST(Config, AkvoradoFileFeatures) {
+  AppConfig c = AppConfig::load(writeTemp(R"(.defaults: &d
+  workers: 3
+  clickhouse: {maximum-wait-time: 2s}
+outlet:
+  <<: *d
+  workers: 4
+)"));
+  EXPECT_EQ(c.outlet.workers, 4);  // the mapping's own key wins over the merged one
+  EXPECT_EQ(c.outlet.clickhouse.maximum_wait_time, std::chrono::seconds(2));
+  std::string e = loadError("outlet: !include \"outlet.yaml\"\n");
+  EXPECT_NE(e.find("!include is not supported"), std::string::npos) << e;
+  e = loadError("geoip:\n  asn-database: []\n");
+  EXPECT_NE(e.find("an older Akvorado key: now outlet.geoip"), std::string::npos) << e;
+  e = loadError("outlet:\n  core:\n    ignore-asn-from-flow: true\n");
+  EXPECT_NE(e.find("now outlet.core.asn-providers"), std::string::npos) << e;
+}
+
+TEST(Config, InputsSnmpCredentialsAndBmp) {
+  std::string e = loadError(
+      "inlet:\n  flow:\n    inputs:\n      - {decoder: netflow, listen: \"0.0.0.0:2055\"}\n"
+      "      - {decoder: sflow, listen: \"0.0.0.0:2055\"}\n");
+  EXPECT_NE(e.find("inputs 0 and 1 both listen on 0.0.0.0:2055"), std::string::npos) << e;
+  auto snmp = [](const char* credentials) {
+    return std::string("outlet:\n  metadata:\n    providers:\n      - type: snmp\n        credentials: ") +
+           credentials + "\n";
+  };
+  e = loadError(snmp("{::/0: {communities: []}}"));
+  EXPECT_NE(e.find("communities is empty"), std::string::npos) << e;
+  e = loadError(snmp("{::/0: {communities: [a], user-name: u}}"));
+  EXPECT_NE(e.find("not both"), std::string::npos) << e;
+  EXPECT_EQ(loadError(snmp("{::/0: private}")), "");  // Akvorado's shorthand
+  AppConfig c = AppConfig::load(
+      writeTemp("outlet: {routing: {provider: {listen: \"127.0.0.1:11019\", collect-communities: false}}}\n"));
+  EXPECT_EQ(c.routing.type, "bmp");  // BMP settings without a type
 }
 
 }  // namespace akvo

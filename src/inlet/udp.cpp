@@ -29,7 +29,7 @@ void UdpInputConfig::read(ConfigReader& r) {
     r.fail("listen", e.what());
   }
   r.field("workers", workers, 1, 256);
-  r.field("receive-buffer", receive_buffer, 0, int64_t(1) << 31);
+  r.field("receive-buffer", receive_buffer, 0, INT32_MAX);  // an int for setsockopt
   r.choice("timestamp-source", timestamp_source,
            {"input", "udp", "netflow-packet", "netflow-first-switched"});
   r.field("use-src-addr-for-exporter-addr", use_src_addr_for_exporter_addr);
@@ -54,6 +54,12 @@ void InletConfig::read(ConfigReader& r) {
           out.push_back(c);
         },
         inputs.size());
+    // Two inputs on one address would split its datagrams between them (SO_REUSEPORT is
+    // for the workers of one input).
+    for (size_t i = 0; i < out.size(); i++)
+      for (size_t j = 0; j < i; j++)
+        if (out[i].listen == out[j].listen)
+          f.fail("inputs", fmt::format("inputs {} and {} both listen on {}", j, i, out[i].listen));
     inputs = out;
   });
 }

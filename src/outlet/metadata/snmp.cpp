@@ -27,11 +27,17 @@ bool oneOf(const std::string& v, const std::vector<std::string>& list) {
 
 SnmpProvider::Credentials parseCredentials(const YAML::Node& n) {
   SnmpProvider::Credentials c;
+  if (n.IsScalar()) {  // Akvorado's shorthand: a community
+    c.communities = {n.Scalar()};
+    return c;
+  }
   if (!n.IsMap()) throw std::invalid_argument("expected credentials (communities or user-name...)");
+  bool communities_given = false;
   for (const auto& kv : n) {
     std::string k = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
     if (k == "communities") {
+      communities_given = true;
       c.communities.clear();
       if (v.IsScalar()) c.communities.push_back(v.Scalar());
       else
@@ -48,6 +54,11 @@ SnmpProvider::Credentials parseCredentials(const YAML::Node& n) {
           "authentication-passphrase, privacy-protocol, privacy-passphrase, context-name",
           k));
   }
+  // As Akvorado: v2c communities or a v3 user, one of them.
+  if (communities_given && !c.user_name.empty())
+    throw std::invalid_argument("either communities (SNMPv2c) or user-name (SNMPv3), not both");
+  if (c.user_name.empty() && c.communities.empty())
+    throw std::invalid_argument("communities is empty: give at least one, or a user-name (SNMPv3)");
   if (!oneOf(c.authentication_protocol, kAuthProtocols))
     throw std::invalid_argument(fmt::format(
         "authentication-protocol: \"{}\" is not a valid choice; valid choices: {}",

@@ -53,7 +53,7 @@ void BmpProvider::Config::read(ConfigReader& r) {
   r.field("collect-aspaths", collect_aspaths);
   r.field("collect-communities", collect_communities);
   r.field("keep", keep);
-  r.field("receive-buffer", receive_buffer, 0, int64_t(1) << 31);
+  r.field("receive-buffer", receive_buffer, 0, INT32_MAX);  // an int for setsockopt
   r.field("message-buffer", message_buffer, 1, int64_t(1) << 24);
 }
 

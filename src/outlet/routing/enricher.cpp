@@ -4,6 +4,13 @@ namespace akvo::routing {
 
 void RoutingConfig::read(ConfigReader& r) {
   r.section("provider", [&](ConfigReader& p) {
+    // BMP settings without a type mean BMP (Akvorado's default provider); akvo's default, with
+    // no provider section at all, stays none.
+    if (!p.has("type") && (p.has("listen") || p.has("rds") || p.has("collect-asns") ||
+                           p.has("collect-aspaths") || p.has("collect-communities") ||
+                           p.has("keep") || p.has("receive-buffer") || p.has("vrfs") ||
+                           p.has("message-buffer")))
+      type = "bmp";
     p.choice("type", type, {"none", "bmp"});
     bmp.read(p);
   });
