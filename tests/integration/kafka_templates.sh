@@ -29,7 +29,7 @@ YAML
 done
 cat > "$TMP/inlet.yaml" <<YAML
 http: {listen: 127.0.0.1:$IN_HTTP}
-inlet: {flow: {inputs: [{decoder: netflow, listen: "127.0.0.1:$IN_UDP"}]}}
+inlet: {flow: {inputs: [{decoder: netflow, listen: "127.0.0.1:$IN_UDP", receive-buffer: 8388608}]}}
 $KAFKA
 YAML
 
@@ -71,6 +71,15 @@ lost_before=$(( $(metric "$OUT1_HTTP" akvo_outlet_decoder_sequence_lost_total) +
 N2=8000
 python3 "$ROOT/tests/tools/v9_flowgen.py" --flows $N2 --first 0 --domain 9 --target "127.0.0.1:$IN_UDP" \
   --rate 4000 --source 127.0.0.4 >/dev/null
+# (A CI run lost 11 datagrams of 400 here on a loaded machine: the inlet's socket buffer is now
+# 8 MB, and drops in the inlet or datagrams given up on after flow.template-wait are printed if
+# it happens again.)
+sleep 1
+kernel=$(metric "$IN_HTTP" akvo_inlet_flow_input_udp_in_dropped_packets_total)
+queue=$(metric "$IN_HTTP" akvo_inlet_flow_input_udp_dropped_packets_total)
+[[ $kernel -eq 0 && $queue -eq 0 ]] || echo "note: the inlet dropped datagrams: $kernel in the kernel, $queue in its queue"
+expired2=$(( $(metric "$OUT1_HTTP" akvo_outlet_decoder_template_wait_expired_total) + $(metric "$OUT2_HTTP" akvo_outlet_decoder_template_wait_expired_total) ))
+[[ $expired2 -eq $expired ]] || echo "note: $((expired2 - expired)) datagrams waited longer than flow.template-wait for their template"
 exactly_once "SELECT count(), uniqExact(SrcAddr, SrcPort), countIf(SamplingRate = 100) FROM flows WHERE ExporterAddress = toIPv6('::ffff:127.0.0.4') AND Proto = 17" "$N2	$N2	$N2"
 pass "inlet (random partitioning) → 2 outlets: $N2 flows stored once with sampling rate 100"
 # Each outlet saw part of the sequence: the inlet marked the datagrams spread, so no gap counts.
