@@ -959,17 +959,14 @@ Value call(const Node& n, Context& ctx) {
       if (ctx.ir->boundary == Boundary::kUndefined)
         ctx.ir->boundary = fn == Fn::kExternal ? Boundary::kExternal : Boundary::kInternal;
       return Value::boolean(true);
+    // As Akvorado: set while still empty (an empty value sets nothing), the interface's own
+    // name and description filling what is still empty at the end.
     case Fn::kSetName:
-      if (!ctx.ir->name_set) {
-        ctx.ir->name = asString(eval(*n.args[0], ctx), *n.args[0]);
-        ctx.ir->name_set = true;
-      }
+      if (ctx.ir->name.empty()) ctx.ir->name = asString(eval(*n.args[0], ctx), *n.args[0]);
       return Value::boolean(true);
     case Fn::kSetDescription:
-      if (!ctx.ir->description_set) {
+      if (ctx.ir->description.empty())
         ctx.ir->description = asString(eval(*n.args[0], ctx), *n.args[0]);
-        ctx.ir->description_set = true;
-      }
       return Value::boolean(true);
     case Fn::kFormat: return Value::str(format(n, ctx));
     case Fn::kLower:
@@ -1194,8 +1191,8 @@ InterfaceResult RuleSet::classify(const InterfaceInput& in, uint64_t* errors) co
     }
     if (out.complete()) break;
   }
-  if (!out.name_set) out.name = std::string(in.name);
-  if (!out.description_set) out.description = std::string(in.description);
+  if (out.name.empty()) out.name = std::string(in.name);
+  if (out.description.empty()) out.description = std::string(in.description);
   return out;
 }
 

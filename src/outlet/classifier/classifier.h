@@ -61,7 +61,6 @@ struct InterfaceResult {
   std::string connectivity, provider;
   Boundary boundary = Boundary::kUndefined;
   std::string name, description;
-  bool name_set = false, description_set = false;
   bool reject = false;
   bool complete() const {
     return !connectivity.empty() && !provider.empty() && boundary != Boundary::kUndefined;

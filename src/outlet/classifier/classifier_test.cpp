@@ -236,6 +236,15 @@ TEST(Classifier, NumberLiterals) {
     EXPECT_THROW(RuleSet({"Interface.Speed == " + bad}, Kind::kInterface), ParseError) << bad;
 }
 
+// SetName and SetDescription set what is still empty, as Akvorado: an empty value sets nothing
+// (the interface's own name stays), and a later rule may still set it.
+TEST(Classifier, SetNameWhileEmpty) {
+  EXPECT_EQ(iface({R"r(SetName(""))r"}, "d").name, "Gi0/0/0");
+  EXPECT_EQ(iface({R"r(SetName(""))r", R"r(SetName("x"))r"}, "d").name, "x");
+  EXPECT_EQ(iface({R"r(SetName("x"))r", R"r(SetName("y"))r"}, "d").name, "x");
+  EXPECT_EQ(iface({R"r(SetDescription(""))r", R"r(SetDescription("z"))r"}, "d").description, "z");
+}
+
 TEST(Classifier, Ternary) {
   std::vector<std::string> r2 = {
       R"r(ClassifyProvider(Interface.Speed >= 10000 ? "fast" : Interface.Speed >= 1000 ? "medium" : "slow"))r",
