@@ -228,9 +228,10 @@ void ConfigReader::list(const std::string& key,
   resolved_[key] = out;
 }
 
-YAML::Node ConfigReader::raw(const std::string& key) {
+YAML::Node ConfigReader::raw(const std::string& key, const char* shown_default) {
   YAML::Node n = child(key);
   if (present(n)) resolved_[key] = YAML::Clone(n);
+  else if (shown_default) resolved_[key] = YAML::Load(shown_default);
   return n;
 }
 

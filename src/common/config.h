@@ -53,8 +53,9 @@ class ConfigReader {
   /// (the number of default elements) readers with empty nodes are created.
   void list(const std::string& key, const std::function<void(ConfigReader&, size_t)>& fn,
             size_t defaults = 0);
-  /// A free-form mapping (e.g. subnet maps): returns the raw node, recorded as given.
-  YAML::Node raw(const std::string& key);
+  /// A free-form mapping (e.g. subnet maps): returns the raw node, recorded as given, or, when
+  /// absent, `shown_default` (YAML) is recorded so that `config check` shows the default.
+  YAML::Node raw(const std::string& key, const char* shown_default = nullptr);
 
   /// Reports unknown keys. Call after all fields.
   void finish();

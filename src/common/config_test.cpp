@@ -153,6 +153,11 @@ TEST(Config, InputsSnmpCredentialsAndBmp) {
   e = loadError(snmp("{::/0: {communities: [a], user-name: u}}"));
   EXPECT_NE(e.find("not both"), std::string::npos) << e;
   EXPECT_EQ(loadError(snmp("{::/0: private}")), "");  // Akvorado's shorthand
+  // The resolved configuration (config check, the orchestrator's copies) shows the defaults.
+  AppConfig d = AppConfig::load(writeTemp("outlet:\n  metadata:\n    providers:\n      - type: snmp\n"));
+  const YAML::Node& p = d.resolved["outlet"]["metadata"]["providers"][0];
+  EXPECT_EQ(p["credentials"]["::/0"]["communities"][0].as<std::string>(), "public");
+  EXPECT_EQ(p["ports"]["::/0"].as<int>(), 161);
   AppConfig c = AppConfig::load(
       writeTemp("outlet: {routing: {provider: {listen: \"127.0.0.1:11019\", collect-communities: false}}}\n"));
   EXPECT_EQ(c.routing.type, "bmp");  // BMP settings without a type

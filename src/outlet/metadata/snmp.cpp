@@ -244,10 +244,10 @@ SnmpProvider::Config::Config() {
 }
 
 void SnmpProvider::Config::read(ConfigReader& r) {
-  YAML::Node creds = r.raw("credentials");
+  YAML::Node creds = r.raw("credentials", "{'::/0': {communities: [public]}}");
   if (creds.IsDefined() && !creds.IsNull())
     credentials = readSubnetMap<Credentials>(r, "credentials", creds, parseCredentials);
-  YAML::Node p = r.raw("ports");
+  YAML::Node p = r.raw("ports", "{'::/0': 161}");
   if (p.IsDefined() && !p.IsNull()) {
     ports = readSubnetMap<uint16_t>(r, "ports", p, [](const YAML::Node& n) {
       int v = n.as<int>();
