@@ -600,14 +600,18 @@ HttpResponse Console::filterComplete(const HttpRequest& req) {
                    "L2TP", "IGMP", "PIM", "IPv4", "IPv6"},
                   "protocol");
         break;
-      case FilterType::kASN: {
+      case FilterType::kASN:
+      case FilterType::kASPath: {  // an AS path is completed with the AS numbers it holds
         std::string p = prefix;
         if (starts(p, "AS")) p = p.substr(2);
         std::string num_like = sqlQuote(literal(p) + "%");
-        fromStore(fmt::format("SELECT concat('AS', toString(`{0}`)), dictGetOrDefault('asns', 'name', toUInt64(`{0}`), '') "
-                              "FROM {1} WHERE {2} AND toString(`{0}`) LIKE {3} GROUP BY `{0}` "
-                              "ORDER BY sum(Bytes) DESC LIMIT {4}",
-                              col->name, table, recent, num_like, limit),
+        std::string as = col->filter == FilterType::kASPath
+                             ? fmt::format("arrayJoin(`{}`)", col->name)
+                             : fmt::format("`{}`", col->name);
+        fromStore(fmt::format("SELECT concat('AS', toString(a)), dictGetOrDefault('asns', 'name', toUInt64(a), '') "
+                              "FROM (SELECT {0} AS a, Bytes FROM {1} WHERE {2}) WHERE toString(a) LIKE {3} "
+                              "GROUP BY a ORDER BY sum(Bytes) DESC LIMIT {4}",
+                              as, table, recent, num_like, limit),
                   "AS", false);
         if (!p.empty())
           fromStore(fmt::format("SELECT concat('AS', toString(asn)), name FROM asns_data WHERE "

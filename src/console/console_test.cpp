@@ -406,6 +406,11 @@ TEST_F(ConsoleApi, CompleteValuesFromTheStore) {
   };
   EXPECT_EQ(columns("="), 1u);
   EXPECT_EQ(columns("LIKE"), 0u);
+  // An AS path is completed with AS numbers, as an AS column.
+  r = call(*console_, request("POST", "filter/complete", R"({"what":"value","column":"DstASPath","prefix":"AS6450"})"));
+  got = json::parse(r.body);
+  ASSERT_FALSE(got["completions"].empty()) << r.body;
+  EXPECT_TRUE(got["completions"][0]["label"].get<std::string>().starts_with("AS6450")) << r.body;
   // Fields of the wrong type: 400 naming the field, not a library message.
   r = call(*console_, request("POST", "filter/complete", R"({"what":"value","column":"SrcAS","limit":"x"})"));
   EXPECT_EQ(r.status, 400);
