@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
 
 namespace akvo {
@@ -92,8 +93,37 @@ bool ConfigReader::has(const std::string& key) const {
   return node_.IsMap() && present(cn[key]);
 }
 
+std::string ConfigReader::envName(const std::string& key) const {
+  // outlet.clickhouse + maximum-batch-size -> OUTLET_CLICKHOUSE_MAXIMUMBATCHSIZE; inputs[0] ->
+  // INPUTS_0.
+  std::string full = path_.empty() ? key : path_ + "." + key, out;
+  for (char c : full) {
+    if (c == '-' || c == ']') continue;
+    out += c == '.' || c == '[' ? '_' : char(toupper(uint8_t(c)));
+  }
+  return out;
+}
+
 YAML::Node ConfigReader::child(const std::string& key) {
   known_.push_back(key);
+  // Environment overrides, as Akvorado's AKVORADO_CFG_<SECTION>_<KEY>...: a scalar (a comma
+  // separated list for lists) that wins over the file.
+  std::string env = envName(key);
+  for (const char* prefix : {"AKVO_CFG_", "AKVORADO_CFG_"}) {
+    if (const char* v = std::getenv((prefix + env).c_str())) {
+      std::string value = v;
+      if (value.find(',') != std::string::npos) {
+        YAML::Node list(YAML::NodeType::Sequence);
+        for (size_t b = 0, e; b <= value.size(); b = e + 1) {
+          e = value.find(',', b);
+          if (e == std::string::npos) e = value.size();
+          list.push_back(value.substr(b, e - b));
+        }
+        return list;
+      }
+      return YAML::Node(value);
+    }
+  }
   if (!node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
   const YAML::Node& cn = node_;
   YAML::Node n = cn[key];

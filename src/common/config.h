@@ -70,6 +70,7 @@ class ConfigReader {
 
  private:
   YAML::Node child(const std::string& key);
+  std::string envName(const std::string& key) const;
   std::string where(const YAML::Node& n) const;
   YAML::Node node_;
   std::string file_, path_;

@@ -139,6 +139,26 @@ outlet:
   EXPECT_NE(e.find("now outlet.core.asn-providers"), std::string::npos) << e;
 }
 
+// Environment overrides as Akvorado's: the path in capitals, dashes removed, _ between levels
+// and list indexes, commas for lists; they win over the file.
+TEST(Config, EnvironmentOverrides) {
+  setenv("AKVORADO_CFG_OUTLET_CLICKHOUSE_MAXIMUMBATCHSIZE", "1000", 1);
+  setenv("AKVO_CFG_INLET_FLOW_INPUTS_1_WORKERS", "3", 1);
+  setenv("AKVO_CFG_OUTLET_CORE_ASNPROVIDERS", "flow,networks", 1);
+  AppConfig c = AppConfig::load(writeTemp("outlet:\n  clickhouse:\n    maximum-batch-size: 5000\n"));
+  unsetenv("AKVORADO_CFG_OUTLET_CLICKHOUSE_MAXIMUMBATCHSIZE");
+  unsetenv("AKVO_CFG_INLET_FLOW_INPUTS_1_WORKERS");
+  unsetenv("AKVO_CFG_OUTLET_CORE_ASNPROVIDERS");
+  EXPECT_EQ(c.outlet.clickhouse.maximum_batch_size, 1000);
+  EXPECT_EQ(c.inlet.inputs[1].workers, 3);
+  EXPECT_EQ(c.inlet.inputs[0].workers, 1);
+  EXPECT_EQ(c.core.asn_providers, (std::vector<std::string>{"flow", "networks"}));
+  setenv("AKVO_CFG_HTTP_MAXCONNECTIONS", "many", 1);
+  std::string e = loadError("");
+  unsetenv("AKVO_CFG_HTTP_MAXCONNECTIONS");
+  EXPECT_NE(e.find("http.max-connections: expected an integer, got \"many\""), std::string::npos) << e;
+}
+
 TEST(Config, InputsSnmpCredentialsAndBmp) {
   std::string e = loadError(
       "inlet:\n  flow:\n    inputs:\n      - {decoder: netflow, listen: \"0.0.0.0:2055\"}\n"
