@@ -416,6 +416,14 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
       shared_->templateLearned(key_, id, known);
     }
   };
+  // IPFIX withdrawal (RFC 7011 §8.1): one template, or with the set's own id all the templates
+  // of the set's kind (set 2: data templates, set 3: options templates).
+  auto withdraw = [&](uint16_t id) {
+    if (id == set_id)
+      std::erase_if(d.templates, [&](const auto& kv) { return kv.second.options == options; });
+    else
+      d.templates.erase(id);
+  };
   while (off + 4 <= n) {
     uint16_t id = be16(p + off);
     if (id >= 256) {
@@ -444,24 +452,23 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
       scope_fields = scope_len / 4;
       fields = scope_fields + option_len / 4;
     } else if (options) {
-      // IPFIX options template: id, field count, scope field count.
-      if (off + 6 > n) return Status::kTruncated;
+      // IPFIX options template: id, field count, scope field count; a withdrawal (field
+      // count 0, RFC 7011 §8.1) is a 4-byte record without the scope count.
       fields = be16(p + off + 2);
-      scope_fields = be16(p + off + 4);
-      off += 6;
-      if (fields == 0) {  // withdrawal (RFC 7011 §8.1): 4-byte record, no scope count
-        off -= 2;
-        if (id == set_id) d.templates.clear();
-        else d.templates.erase(id);
+      if (fields == 0) {
+        off += 4;
+        withdraw(id);
         continue;
       }
+      if (off + 6 > n) return Status::kTruncated;
+      scope_fields = be16(p + off + 4);
+      off += 6;
     } else {
       fields = be16(p + off + 2);
       off += 4;
       if (fields == 0) {
         if (!ipfix) return Status::kBadTemplate;
-        if (id == set_id) d.templates.clear();  // withdraw all (RFC 7011 §8.1)
-        else d.templates.erase(id);
+        withdraw(id);
         continue;
       }
     }

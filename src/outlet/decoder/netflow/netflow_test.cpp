@@ -754,3 +754,40 @@ TEST(NetflowIpfix, CompiledFieldsDecodeAsFieldByField) {
 }
 
 }  // namespace akvo::decoder
+
+namespace akvo::decoder {
+
+// An IPFIX options template withdrawal is a 4-byte record (RFC 7011 §8.1); withdrawing all
+// (template id = set id) removes the templates of the set's kind only.
+TEST(NetflowIpfix, OptionsTemplateWithdrawal) {
+  NetflowDecoder d;
+  Collect c;
+  auto define = Ipfix(0, 5)
+                    .set(3).u16(311).u16(2).u16(1).u16(302).u16(4).u16(34).u16(4).end()
+                    .set(2).u16(401).u16(2).u16(8).u16(4).u16(1).u16(4).end()
+                    .done();
+  auto templates = [&] {
+    const auto& t = d.domains().at(DomainKey{*IPv6Addr::parse("192.0.2.1"), 5, 10}).templates;
+    std::vector<uint16_t> ids;
+    for (uint16_t id : {311, 401})
+      if (t.contains(id)) ids.push_back(id);
+    return ids;
+  };
+  ASSERT_EQ(d.decode(inputOf(define), c), Status::kOk);
+  EXPECT_EQ(templates(), (std::vector<uint16_t>{311, 401}));
+  // Withdraw options template 311 in its own set.
+  EXPECT_EQ(d.decode(inputOf(Ipfix(0, 5).set(3).u16(311).u16(0).end().done()), c), Status::kOk);
+  EXPECT_EQ(templates(), (std::vector<uint16_t>{401}));
+  auto options_data = Ipfix(0, 5).set(311).u32(0).u32(50).end().done();
+  EXPECT_EQ(d.decode(inputOf(options_data), c), Status::kMissingTemplate);
+  // Withdraw all options templates: the data template stays.
+  ASSERT_EQ(d.decode(inputOf(define), c), Status::kOk);
+  EXPECT_EQ(d.decode(inputOf(Ipfix(0, 5).set(3).u16(3).u16(0).end().done()), c), Status::kOk);
+  EXPECT_EQ(templates(), (std::vector<uint16_t>{401}));
+  // Withdraw all data templates: the options template stays.
+  ASSERT_EQ(d.decode(inputOf(define), c), Status::kOk);
+  EXPECT_EQ(d.decode(inputOf(Ipfix(0, 5).set(2).u16(2).u16(0).end().done()), c), Status::kOk);
+  EXPECT_EQ(templates(), (std::vector<uint16_t>{311}));
+}
+
+}  // namespace akvo::decoder
