@@ -34,6 +34,13 @@ inline IPv6Addr addr(const uint8_t* p, size_t n) {
   return IPv6Addr{};
 }
 
+// First switched time from sysUptime (NetFlow v5, v9 FIRST_SWITCHED): both are milliseconds of
+// a 32-bit uptime, so their difference wraps with it (every 49.7 days); rounded down to the
+// second, as Akvorado's uptimeToUnix.
+inline uint32_t uptimeToUnix(uint32_t export_secs, uint32_t sys_uptime, uint32_t uptime) {
+  return uint32_t((uint64_t(export_secs) * 1000 - uint32_t(sys_uptime - uptime)) / 1000);
+}
+
 // Seconds between the NTP epoch (1900) and the Unix epoch, for dateTimeMicroseconds and
 // dateTimeNanoseconds (RFC 7011 §6.1.9, §6.1.10: NTP timestamp format).
 constexpr uint64_t kNtpOffset = 2208988800ull;
@@ -293,7 +300,7 @@ Status NetflowDecoder::decodeV5(const Input& input, FlowSink& sink) {
     f.packets = be32(r + 16);
     f.bytes = be32(r + 20);
     uint32_t first = be32(r + 24);  // sysUptime (ms) at the first packet
-    f.first_switched = first <= sys_uptime ? unix_secs - (sys_uptime - first) / 1000 : unix_secs;
+    f.first_switched = uptimeToUnix(unix_secs, sys_uptime, first);
     f.src_port = be16(r + 32);
     f.dst_port = be16(r + 34);
     f.tcp_flags = r[37];
@@ -830,9 +837,7 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
   if (have_start_uptime) {
     if (version_ == 9) {
       // FIRST_SWITCHED is the sysUptime (ms) at the first packet (RFC 3954 §8).
-      first = start_uptime <= sys_uptime_
-                  ? export_time_ - uint32_t((sys_uptime_ - start_uptime) / 1000)
-                  : export_time_;
+      first = uptimeToUnix(export_time_, sys_uptime_, uint32_t(start_uptime));
     } else if (init_ms) {
       first = uint32_t((init_ms + start_uptime) / 1000);  // RFC 7011 flowStartSysUpTime + 160
     }

@@ -152,6 +152,15 @@ struct Ipfix {
   explicit Ipfix(uint32_t seq = 0, uint32_t domain = 1, uint32_t time = 1700000000) {
     u16(10), u16(0), u32(time), u32(seq), u32(domain);
   }
+  /// A NetFlow v9 datagram (RFC 3954 §5.1) instead: the same sets, flowset ids 0 and 1 for
+  /// templates and options templates.
+  static Ipfix v9(uint32_t source_id, uint32_t sys_uptime = 100000, uint32_t secs = 1700000000,
+                  uint32_t seq = 0) {
+    Ipfix m;
+    m.b.clear();
+    m.u16(9).u16(0).u32(sys_uptime).u32(secs).u32(seq).u32(source_id);
+    return m;
+  }
   Ipfix& u8(uint8_t v) { b.push_back(v); return *this; }
   Ipfix& u16(uint16_t v) { u8(uint8_t(v >> 8)); return u8(uint8_t(v)); }
   Ipfix& u32(uint32_t v) { u16(uint16_t(v >> 16)); return u16(uint16_t(v)); }
@@ -164,8 +173,10 @@ struct Ipfix {
     return *this;
   }
   std::vector<uint8_t> done() {
-    b[2] = uint8_t(b.size() >> 8);
-    b[3] = uint8_t(b.size());
+    if (b[1] == 10) {  // IPFIX message length (v9's count, of records, is not read)
+      b[2] = uint8_t(b.size() >> 8);
+      b[3] = uint8_t(b.size());
+    }
     return b;
   }
 };
@@ -271,8 +282,9 @@ TEST(NetflowV9, TimestampSources) {
   first.file("template.pcap", "192.0.2.1", TimestampSource::kNetflowFirstSwitched);
   first.file("data.pcap", "192.0.2.1", TimestampSource::kNetflowFirstSwitched);
   ASSERT_FALSE(first.c.flows.empty());
-  // sysUptime 944951.608 s, FIRST_SWITCHED 944948.659 s: 2.949 s before the export time.
-  EXPECT_EQ(first.c.flows[0].time_received, 1647285928u - 2u);
+  // sysUptime 944951.608 s, FIRST_SWITCHED 944948.659 s: 2.949 s before the export time,
+  // rounded down to the second as Akvorado's uptimeToUnix.
+  EXPECT_EQ(first.c.flows[0].time_received, 1647285928u - 3u);
 }
 
 TEST(NetflowV9, Icmp) {
@@ -788,6 +800,59 @@ TEST(NetflowIpfix, OptionsTemplateWithdrawal) {
   ASSERT_EQ(d.decode(inputOf(define), c), Status::kOk);
   EXPECT_EQ(d.decode(inputOf(Ipfix(0, 5).set(2).u16(2).u16(0).end().done()), c), Status::kOk);
   EXPECT_EQ(templates(), (std::vector<uint16_t>{311}));
+}
+
+}  // namespace akvo::decoder
+
+namespace akvo::decoder {
+namespace {
+
+// Bytes of one data record.
+struct Rec {
+  std::vector<uint8_t> b;
+  Rec& u8(uint8_t v) { b.push_back(v); return *this; }
+  Rec& u16(uint16_t v) { u8(uint8_t(v >> 8)); return u8(uint8_t(v)); }
+  Rec& u32(uint32_t v) { u16(uint16_t(v >> 16)); return u16(uint16_t(v)); }
+  Rec& mac(uint64_t v) {
+    for (int i = 5; i >= 0; i--) u8(uint8_t(v >> (8 * i)));
+    return *this;
+  }
+};
+
+}  // namespace
+
+// FIRST_SWITCHED against sysUptime as Akvorado's uptimeToUnix: milliseconds rounded down to
+// the second, and the 32-bit uptime wrapping between the flow's start and the export.
+TEST(NetflowV9, FirstSwitchedFromUptime) {
+  auto first = [](uint32_t sys_uptime, uint32_t first_switched) {
+    auto m = Ipfix::v9(0, sys_uptime)
+                 .set(0).u16(256).u16(2).u16(8).u16(4).u16(22).u16(4).end()
+                 .set(256).u32(0x0a000001).u32(first_switched).end()
+                 .done();
+    NetflowDecoder d;
+    Collect c;
+    EXPECT_EQ(d.decode(inputOf(m), c), Status::kOk);
+    return c.flows.empty() ? 0u : c.flows[0].first_switched;
+  };
+  EXPECT_EQ(first(100000, 98500), 1699999998u);      // 1.5 s before the export: 998.5
+  EXPECT_EQ(first(100000, 100000), 1700000000u);
+  EXPECT_EQ(first(1000, 0xfffff830u), 1699999997u);  // 2 s before the wrap, 1 s after
+}
+
+TEST(NetflowV5, FirstSwitchedFromUptime) {
+  auto first = [](uint32_t sys_uptime, uint32_t first_switched) {
+    Rec m;
+    m.u16(5).u16(1).u32(sys_uptime).u32(1700000000).u32(0).u32(0).u8(0).u8(0).u16(0);
+    m.u32(0x0a000001).u32(0x0a000002).u32(0).u16(1).u16(2).u32(1).u32(100);
+    m.u32(first_switched).u32(sys_uptime).u16(0).u16(0).u8(0).u8(0).u8(17).u8(0);
+    m.u16(0).u16(0).u8(0).u8(0).u16(0);
+    NetflowDecoder d;
+    Collect c;
+    EXPECT_EQ(d.decode(inputOf(m.b), c), Status::kOk);
+    return c.flows.empty() ? 0u : c.flows[0].first_switched;
+  };
+  EXPECT_EQ(first(100000, 98500), 1699999998u);
+  EXPECT_EQ(first(1000, 0xfffff830u), 1699999997u);
 }
 
 }  // namespace akvo::decoder
