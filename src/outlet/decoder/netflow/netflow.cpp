@@ -34,6 +34,10 @@ inline IPv6Addr addr(const uint8_t* p, size_t n) {
   return IPv6Addr{};
 }
 
+// tcpControlBits (IE 6): RFC 9565 gives its top 4 bits to the TCP header length; only the 12
+// flag bits are kept.
+inline uint16_t tcpFlags(uint64_t v) { return uint16_t(v & 0x0fff); }
+
 // First switched time from sysUptime (NetFlow v5, v9 FIRST_SWITCHED): both are milliseconds of
 // a 32-bit uptime, so their difference wraps with it (every 49.7 days); rounded down to the
 // second, as Akvorado's uptimeToUnix.
@@ -54,6 +58,7 @@ enum FieldOpKind : uint8_t {
   kSkip,     // elements value() ignores
   kSrcAddr, kDstAddr,  // a non-zero address sets it and EType (dest)
   kAddrAt,   // addr(v, len) at dest (next hop, NAT addresses)
+  kTcpFlags,  // masked to the 12 flag bits
   kBytes, kPackets,
   kMplsLabel,  // a non-zero label (top 20 bits of the value) pushed on the stack
   kStoreAny,                       // + width index (4)
@@ -131,7 +136,7 @@ std::vector<FieldOp> compileFieldOps(const std::vector<TemplateField>& fields) {
       case 4: AKVO_STORE(proto, uint32_t);
       case 7: AKVO_STORE(src_port, uint16_t);
       case 11: AKVO_STORE(dst_port, uint16_t);
-      case 6: AKVO_STORE(tcp_flags, uint16_t);
+      case 6: op.kind = kTcpFlags; break;
       case 5: AKVO_STORE(ip_tos, uint8_t);
       case 52: case 192: AKVO_STORE(ip_ttl, uint8_t);
       case 31: AKVO_STORE(ipv6_flow_label, uint32_t);
@@ -642,7 +647,7 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
       case 4: f.proto = uint32_t(un(v, len)); break;
       case 7: f.src_port = uint16_t(un(v, len)); break;
       case 11: f.dst_port = uint16_t(un(v, len)); break;
-      case 6: f.tcp_flags = uint16_t(un(v, len)); break;
+      case 6: f.tcp_flags = tcpFlags(un(v, len)); break;
       case 5: f.ip_tos = uint8_t(un(v, len)); break;
       case 52:
       case 192: f.ip_ttl = uint8_t(un(v, len)); break;
@@ -776,6 +781,11 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
           std::memcpy(rec + op.dest, &a, sizeof a);
           break;
         }
+        case kTcpFlags:
+          f.tcp_flags = tcpFlags(op.len == 1   ? v[0]
+                                 : op.len == 2 ? loadBE<2>(v)
+                                               : un(v, op.len));
+          break;
         case kBytes:
           bytes = loadCounter(v, op.len);
           have_bytes = true;

@@ -856,3 +856,43 @@ TEST(NetflowV5, FirstSwitchedFromUptime) {
 }
 
 }  // namespace akvo::decoder
+
+namespace akvo::decoder {
+namespace {
+
+using Fields = std::vector<std::pair<uint16_t, uint16_t>>;  // (type, length)
+
+// One record of a template of `fields`, decoded three ways: NetFlow v9 with the template's
+// fields compiled, v9 field by field, and IPFIX with an enterprise field appended (the
+// general path, forEachField). One flow each.
+std::vector<FlowRecord> decodeEachWay(const Fields& fields, const Rec& rec) {
+  std::vector<FlowRecord> out;
+  for (int way = 0; way < 3; way++) {
+    Ipfix m = way < 2 ? Ipfix::v9(0) : Ipfix();
+    m.set(way < 2 ? 0 : 2).u16(256).u16(uint16_t(fields.size() + (way == 2)));
+    for (auto [type, len] : fields) m.u16(type).u16(len);
+    if (way == 2) m.u16(0x8000 | 100).u16(4).u32(9999);
+    m.end().set(256);
+    for (uint8_t x : rec.b) m.u8(x);
+    if (way == 2) m.u32(1);
+    m.end();
+    NetflowDecoder::Config config;
+    config.compiled_fields = way == 0;
+    NetflowDecoder d(config);
+    Collect c;
+    EXPECT_EQ(d.decode(inputOf(m.done()), c), Status::kOk) << "way " << way;
+    EXPECT_EQ(c.flows.size(), 1u) << "way " << way;
+    out.push_back(c.flows.empty() ? FlowRecord{} : c.flows[0]);
+  }
+  return out;
+}
+
+}  // namespace
+
+// tcpControlBits: the top 4 bits are the TCP header length (RFC 9565), not flags.
+TEST(NetflowV9, TcpFlagsKeepTheFlagBits) {
+  auto f = decodeEachWay({{8, 4}, {4, 1}, {6, 2}}, Rec().u32(0x0a000001).u8(6).u16(0x5012));
+  for (int way = 0; way < 3; way++) EXPECT_EQ(f[way].tcp_flags, 0x012) << way;
+}
+
+}  // namespace akvo::decoder
