@@ -23,6 +23,18 @@ inline uint64_t un(const uint8_t* p, size_t n) {
 }
 
 inline bool allZero(const uint8_t* p, size_t n) {
+  // Addresses: one or two loads instead of a loop.
+  if (n == 4) {
+    uint32_t x;
+    std::memcpy(&x, p, 4);
+    return x == 0;
+  }
+  if (n == 16) {
+    uint64_t a, b;
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + 8, 8);
+    return (a | b) == 0;
+  }
   for (size_t i = 0; i < n; i++)
     if (p[i]) return false;
   return true;
@@ -32,6 +44,12 @@ inline IPv6Addr addr(const uint8_t* p, size_t n) {
   if (n == 4) return IPv6Addr::fromV4Bytes(p);
   if (n == 16) return IPv6Addr::fromV6Bytes(p);
   return IPv6Addr{};
+}
+
+// Next hop (IEs 15, 18, 62, 63): an all-zero address says "none" and is not stored, so it
+// never replaces a real one given by another element of the record (as Akvorado).
+inline void setNextHop(IPv6Addr& next_hop, const uint8_t* v, size_t n) {
+  if ((n == 4 || n == 16) && !allZero(v, n)) next_hop = addr(v, n);
 }
 
 // tcpControlBits (IE 6): RFC 9565 gives its top 4 bits to the TCP header length; only the 12
@@ -57,7 +75,8 @@ enum FieldOpKind : uint8_t {
   kGeneric,  // value(type): elements with more to do than a store
   kSkip,     // elements value() ignores
   kSrcAddr, kDstAddr,  // a non-zero address sets it and EType (dest)
-  kAddrAt,   // addr(v, len) at dest (next hop, NAT addresses)
+  kAddrAt,   // addr(v, len) at dest (NAT addresses)
+  kNextHop,  // a non-zero IPv4/IPv6 address sets the next hop
   kTcpFlags,  // masked to the 12 flag bits
   kBytes, kPackets,
   kMplsLabel,  // a non-zero label (top 20 bits of the value) pushed on the stack
@@ -117,10 +136,7 @@ std::vector<FieldOp> compileFieldOps(const std::vector<TemplateField>& fields) {
         op.kind = kDstAddr;
         op.dest = tf.type == 12 ? 0x800 : 0x86dd;
         break;
-      case 15: case 18: case 62: case 63:
-        op.kind = kAddrAt;
-        op.dest = uint16_t(offsetof(FlowRecord, next_hop));
-        break;
+      case 15: case 18: case 62: case 63: op.kind = kNextHop; break;
       case 225: case 281:
         op.kind = kAddrAt;
         op.dest = uint16_t(offsetof(FlowRecord, src_addr_nat));
@@ -640,7 +656,7 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
       case 15:
       case 18:
       case 62:
-      case 63: f.next_hop = addr(v, len); break;
+      case 63: setNextHop(f.next_hop, v, len); break;
       case 16: f.src_as = uint32_t(un(v, len)); break;
       case 17: f.dst_as = uint32_t(un(v, len)); break;
       // L4.
@@ -781,6 +797,7 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
           std::memcpy(rec + op.dest, &a, sizeof a);
           break;
         }
+        case kNextHop: setNextHop(f.next_hop, v, op.len); break;
         case kTcpFlags:
           f.tcp_flags = tcpFlags(op.len == 1   ? v[0]
                                  : op.len == 2 ? loadBE<2>(v)

@@ -895,4 +895,17 @@ TEST(NetflowV9, TcpFlagsKeepTheFlagBits) {
   for (int way = 0; way < 3; way++) EXPECT_EQ(f[way].tcp_flags, 0x012) << way;
 }
 
+// An all-zero next hop is no next hop: not stored, and it does not replace the BGP one.
+TEST(NetflowV9, ZeroNextHopIsNoNextHop) {
+  auto after = decodeEachWay({{8, 4}, {18, 4}, {15, 4}},
+                             Rec().u32(0x0a000001).u32(0xc000024d).u32(0));
+  auto alone = decodeEachWay({{8, 4}, {15, 4}}, Rec().u32(0x0a000001).u32(0));
+  auto v6 = decodeEachWay({{8, 4}, {62, 16}}, Rec().u32(0x0a000001).u32(0).u32(0).u32(0).u32(0));
+  for (int way = 0; way < 3; way++) {
+    EXPECT_EQ(after[way].next_hop.toString(), "192.0.2.77") << way;
+    EXPECT_TRUE(alone[way].next_hop.isZero()) << way;
+    EXPECT_TRUE(v6[way].next_hop.isZero()) << way;
+  }
+}
+
 }  // namespace akvo::decoder
