@@ -78,7 +78,7 @@ enum FieldOpKind : uint8_t {
   kAddrAt,   // addr(v, len) at dest (NAT addresses)
   kNextHop,  // a non-zero IPv4/IPv6 address sets the next hop
   kTcpFlags,  // masked to the 12 flag bits
-  kBytes, kPackets,
+  kBytes, kPackets,  // the first non-zero counter of the record
   kMplsLabel,  // a non-zero label (top 20 bits of the value) pushed on the stack
   kStoreAny,                       // + width index (4)
   kStore = kStoreAny + 4,          // + 4 * width index + length index (16)
@@ -154,7 +154,7 @@ std::vector<FieldOp> compileFieldOps(const std::vector<TemplateField>& fields) {
       case 11: AKVO_STORE(dst_port, uint16_t);
       case 6: op.kind = kTcpFlags; break;
       case 5: AKVO_STORE(ip_tos, uint8_t);
-      case 52: case 192: AKVO_STORE(ip_ttl, uint8_t);
+      // 52/192 (TTL: the first non-zero) and the MACs are value()'s.
       case 31: AKVO_STORE(ipv6_flow_label, uint32_t);
       case 54: AKVO_STORE(ip_fragment_id, uint32_t);
       case 88: AKVO_STORE(ip_fragment_offset, uint16_t);
@@ -606,10 +606,11 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
   f.export_time = export_time_;
   f.observation_domain = domain_id_;
 
+  // Counters keep their first non-zero value (a record may carry a delta and a post count,
+  // one of them 0): a zero never replaces a count.
   uint64_t bytes = 0, packets = 0, total_bytes = 0, total_packets = 0, init_bytes = 0,
            resp_bytes = 0, init_packets = 0, resp_packets = 0, frame_l3 = 0;
-  bool have_bytes = false, have_packets = false, have_total = false, have_init = false,
-       have_icmp = false, have_sampler = false;
+  bool have_icmp = false, have_sampler = false;
   uint64_t inline_rate = 0, sampler = 0;
   uint32_t in_phys = 0, out_phys = 0;
   uint64_t start_uptime = 0, init_ms = 0;
@@ -622,15 +623,15 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
 
       // Counters (RFC 7012 §5.10; NSEL initiator/responder, RFC 5103).
       case 1:
-      case 23: bytes = un(v, len); have_bytes = true; break;
+      case 23: if (!bytes) bytes = un(v, len); break;
       case 2:
-      case 24: packets = un(v, len); have_packets = true; break;
-      case 85: total_bytes = un(v, len); have_total = true; break;
-      case 86: total_packets = un(v, len); have_total = true; break;
-      case 231: init_bytes = un(v, len); have_init = true; break;
-      case 232: resp_bytes = un(v, len); have_init = true; break;
-      case 298: init_packets = un(v, len); have_init = true; break;
-      case 299: resp_packets = un(v, len); have_init = true; break;
+      case 24: if (!packets) packets = un(v, len); break;
+      case 85: if (!total_bytes) total_bytes = un(v, len); break;
+      case 86: if (!total_packets) total_packets = un(v, len); break;
+      case 231: if (!init_bytes) init_bytes = un(v, len); break;
+      case 232: if (!resp_bytes) resp_bytes = un(v, len); break;
+      case 298: if (!init_packets) init_packets = un(v, len); break;
+      case 299: if (!resp_packets) resp_packets = un(v, len); break;
       // Sampling.
       case 34:
       case 50: inline_rate = un(v, len); break;
@@ -666,7 +667,7 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
       case 6: f.tcp_flags = tcpFlags(un(v, len)); break;
       case 5: f.ip_tos = uint8_t(un(v, len)); break;
       case 52:
-      case 192: f.ip_ttl = uint8_t(un(v, len)); break;
+      case 192: if (!f.ip_ttl) f.ip_ttl = uint8_t(un(v, len)); break;
       case 31: f.ipv6_flow_label = uint32_t(un(v, len)); break;
       case 54: f.ip_fragment_id = uint32_t(un(v, len)); break;
       case 88: f.ip_fragment_offset = uint16_t(un(v, len)); break;
@@ -686,10 +687,11 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
       case 243: if (!f.src_vlan) f.src_vlan = uint16_t(un(v, len) & 0xfff); break;
       case 59:
       case 254: if (!f.dst_vlan) f.dst_vlan = uint16_t(un(v, len) & 0xfff); break;
+      // MACs and their post variants: the first non-zero, as the counters.
       case 56:
-      case 81: f.src_mac = un(v, len); break;
+      case 81: if (!f.src_mac) f.src_mac = un(v, len); break;
       case 80:
-      case 57: f.dst_mac = un(v, len); break;
+      case 57: if (!f.dst_mac) f.dst_mac = un(v, len); break;
       // MPLS label stack (IEs 70-79): the label is the top 20 bits of the 3 bytes.
       case 70: case 71: case 72: case 73: case 74:
       case 75: case 76: case 77: case 78: case 79:
@@ -804,12 +806,10 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
                                                : un(v, op.len));
           break;
         case kBytes:
-          bytes = loadCounter(v, op.len);
-          have_bytes = true;
+          if (!bytes) bytes = loadCounter(v, op.len);
           break;
         case kPackets:
-          packets = loadCounter(v, op.len);
-          have_packets = true;
+          if (!packets) packets = loadCounter(v, op.len);
           break;
         case kMplsLabel:
           if (uint32_t label = uint32_t((op.len == 3 ? uint64_t(v[0]) << 16 | v[1] << 8 | v[2]
@@ -832,14 +832,15 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
   }
   if (used == 0) return 0;
 
-  if (have_bytes) f.bytes = bytes;
-  else if (have_init) f.bytes = init_bytes + resp_bytes;
-  else if (have_total) f.bytes = total_bytes;
-  else if (frame_l3) f.bytes = frame_l3;
-  if (have_packets) f.packets = packets;
-  else if (have_init) f.packets = init_packets + resp_packets;
-  else if (have_total) f.packets = total_packets;
-  else if (frame_l3) f.packets = 1;
+  // The first non-zero of: delta counts, NSEL initiator + responder, total counts, the frame.
+  if (!bytes) bytes = init_bytes + resp_bytes;
+  if (!bytes) bytes = total_bytes;
+  if (!bytes) bytes = frame_l3;
+  f.bytes = bytes;
+  if (!packets) packets = init_packets + resp_packets;
+  if (!packets) packets = total_packets;
+  if (!packets && frame_l3) packets = 1;
+  f.packets = packets;
   if (!f.in_if) f.in_if = in_phys;
   if (!f.out_if) f.out_if = out_phys;
 

@@ -908,4 +908,56 @@ TEST(NetflowV9, ZeroNextHopIsNoNextHop) {
   }
 }
 
+// Duplicated counters, MACs and TTLs (delta and post elements): the first non-zero value wins,
+// a zero never replaces a value (Akvorado's AppendUint).
+TEST(NetflowV9, FirstNonZeroCountersMacsAndTtl) {
+  const Fields fields = {{8, 4},  {1, 4},  {23, 4}, {2, 4},  {24, 4}, {56, 6},
+                         {81, 6}, {80, 6}, {57, 6}, {52, 1}, {192, 1}};
+  // Each element's first value is set, its duplicate is 0.
+  auto first_set = decodeEachWay(fields, Rec()
+                                             .u32(0x0a000001)
+                                             .u32(1000).u32(0)
+                                             .u32(10).u32(0)
+                                             .mac(0xaabbccddeeff).mac(0)
+                                             .mac(0x020000000001).mac(0)
+                                             .u8(64).u8(0));
+  // Each element's first value is 0, its duplicate is set; then both set: the first wins.
+  auto second_set = decodeEachWay(fields, Rec()
+                                              .u32(0x0a000001)
+                                              .u32(0).u32(900)
+                                              .u32(0).u32(9)
+                                              .mac(0).mac(0x0a0b0c0d0e0f)
+                                              .mac(0).mac(0x020000000002)
+                                              .u8(0).u8(32));
+  auto both_set = decodeEachWay(fields, Rec()
+                                            .u32(0x0a000001)
+                                            .u32(1000).u32(900)
+                                            .u32(10).u32(9)
+                                            .mac(0xaabbccddeeff).mac(0x0a0b0c0d0e0f)
+                                            .mac(0x020000000001).mac(0x020000000002)
+                                            .u8(64).u8(32));
+  for (int way = 0; way < 3; way++) {
+    SCOPED_TRACE(::testing::Message() << "way " << way);
+    for (const FlowRecord* f : {&first_set[way], &both_set[way]}) {
+      EXPECT_EQ(f->bytes, 1000u);
+      EXPECT_EQ(f->packets, 10u);
+      EXPECT_EQ(f->src_mac, 0xaabbccddeeffu);
+      EXPECT_EQ(f->dst_mac, 0x020000000001u);
+      EXPECT_EQ(f->ip_ttl, 64);
+    }
+    EXPECT_EQ(second_set[way].bytes, 900u);
+    EXPECT_EQ(second_set[way].packets, 9u);
+    EXPECT_EQ(second_set[way].src_mac, 0x0a0b0c0d0e0fu);
+    EXPECT_EQ(second_set[way].dst_mac, 0x020000000002u);
+    EXPECT_EQ(second_set[way].ip_ttl, 32);
+  }
+  // A zero delta count does not hide the NSEL initiator/responder or total counts.
+  auto nsel = decodeEachWay({{8, 4}, {1, 4}, {2, 4}, {231, 4}, {232, 4}, {85, 4}, {86, 4}},
+                            Rec().u32(0x0a000001).u32(0).u32(0).u32(700).u32(300).u32(0).u32(5));
+  for (int way = 0; way < 3; way++) {
+    EXPECT_EQ(nsel[way].bytes, 1000u) << way;
+    EXPECT_EQ(nsel[way].packets, 5u) << way;
+  }
+}
+
 }  // namespace akvo::decoder
