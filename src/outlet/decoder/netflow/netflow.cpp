@@ -224,7 +224,57 @@ DomainState& NetflowDecoder::domain(const DomainKey& key) {
     overflow_ = DomainState{};
     return overflow_;
   }
+  exporter_domains_[DomainKey{key.exporter, 0, key.version}].push_back(key.domain);
+  indexed_++;
   return domains_[key];
+}
+
+uint64_t NetflowDecoder::borrowedSamplingRate(DomainState& d, uint64_t sampler) {
+  if (&d == &overflow_) return 0;
+  const uint64_t stamp = samplingStamp();
+  if (d.borrowed_stamp != stamp) {
+    d.borrowed.clear();
+    d.borrowed_stamp = stamp;
+  }
+  for (const auto& [id, rate] : d.borrowed)
+    if (id == sampler) return rate;
+  // First miss of this sampler since the last change: the exporter's other domains are
+  // looked at, the shared ones merged first (another outlet may have seen their options).
+  const DomainKey exporter{key_.exporter, 0, key_.version};
+  if (shared_) {
+    shared_->domainsOf(exporter, shared_domains_);
+    for (uint32_t id : shared_domains_) {
+      DomainKey k{key_.exporter, id, key_.version};
+      if (id == key_.domain || (!domains_.contains(k) && domains_.size() >= kMaxDomains))
+        continue;
+      syncShared(k, domain(k));
+    }
+  }
+  if (indexed_ != domains_.size()) {  // a state file was loaded, or the map cleared
+    exporter_domains_.clear();
+    for (const auto& [k, s] : domains_)
+      exporter_domains_[DomainKey{k.exporter, 0, k.version}].push_back(k.domain);
+    indexed_ = domains_.size();
+  }
+  uint64_t rate = 0;
+  if (auto ids = exporter_domains_.find(exporter); ids != exporter_domains_.end()) {
+    for (uint32_t id : ids->second) {
+      if (id == key_.domain) continue;
+      auto o = domains_.find(DomainKey{key_.exporter, id, key_.version});
+      if (o == domains_.end()) continue;
+      uint64_t r = o->second.samplingRate(sampler);
+      // A domain exporting flows has its own sampler, whose options may not be here yet.
+      if (!r || o->second.exportsData()) continue;
+      if (rate && r != rate) {  // domains disagree: no rate
+        rate = 0;
+        break;
+      }
+      rate = r;
+    }
+  }
+  if (d.borrowed.size() >= 16) d.borrowed.clear();  // sampler ids come from the records
+  d.borrowed.emplace_back(sampler, rate);
+  return rate;
 }
 
 Status NetflowDecoder::decode(const Input& input, FlowSink& sink) {
@@ -412,6 +462,7 @@ Status NetflowDecoder::decodeV9Ipfix(const Input& input, FlowSink& sink, uint16_
         input.time_received - it->second.refreshed > config_.template_expiry) {
       dom.templates.erase(it);
       it = dom.templates.end();
+      samplingChanged();
     }
     if (it == dom.templates.end()) {
       stats_.missing_templates++;
@@ -451,6 +502,7 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
       std::erase_if(d.templates, [&](const auto& kv) { return kv.second.options == options; });
     else
       d.templates.erase(id);
+    samplingChanged();
   };
   while (off + 4 <= n) {
     uint16_t id = be16(p + off);
@@ -540,6 +592,7 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
                     options ? ", options" : "");
       it->second = t;
       it->second.published = now;
+      samplingChanged();  // maybe the domain's first data template: it lends no rate
       if (shared_) shared_->templateLearned(key_, id, it->second);
     }
   }
@@ -588,6 +641,7 @@ void NetflowDecoder::decodeOptionsRecord(DomainState& d, const Template& t, cons
   if (interval > 0) rate = (interval + space) / interval;
   if (rate > 0 && d.samplingRate(sampler) != rate) {
     d.setSamplingRate(sampler, rate);
+    samplingChanged();
     if (shared_) shared_->samplingLearned(key_, sampler, rate);
   }
 }
@@ -859,8 +913,8 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
 
   f.sampler_id = uint32_t(sampler);
   f.sampling_rate = inline_rate;
-  if (!f.sampling_rate && have_sampler) f.sampling_rate = d.samplingRate(sampler);
-  if (!f.sampling_rate) f.sampling_rate = d.samplingRate(0);
+  if (!f.sampling_rate && have_sampler) f.sampling_rate = samplingRate(d, sampler);
+  if (!f.sampling_rate) f.sampling_rate = samplingRate(d, 0);
 
   if (have_start_uptime) {
     if (version_ == 9) {

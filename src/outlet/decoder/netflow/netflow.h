@@ -4,6 +4,8 @@
 /// Templates and sampling rates are kept per (exporter, version, observation domain); one
 /// decoder belongs to one worker (not thread-safe).
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "common/config.h"
 #include "outlet/decoder/decoder.h"
@@ -61,6 +63,28 @@ class NetflowDecoder : public Decoder {
   void decodeOptionsRecord(DomainState& d, const Template& t, const uint8_t* p, size_t n);
   size_t decodeFlowRecord(DomainState& d, const Template& t, const uint8_t* p, size_t n,
                         bool reverse, FlowSink& sink);
+  /// The sampling rate of `sampler` for flows of `d` (the domain of key_): its own, else one
+  /// borrowed from the exporter's other domains (borrowedSamplingRate); 0 when unknown.
+  uint64_t samplingRate(DomainState& d, uint64_t sampler) {
+    if (uint64_t rate = d.samplingRate(sampler)) return rate;
+    if (d.borrowed_stamp == samplingStamp())
+      for (const auto& [id, rate] : d.borrowed)
+        if (id == sampler) return rate;
+    return borrowedSamplingRate(d, sampler);
+  }
+  /// Moves when borrowed rates may have changed (see samplingChanged()).
+  uint64_t samplingStamp() const {
+    return sampling_generation_ + (shared_ ? shared_->generation() : 0);
+  }
+  /// The rate of `sampler` in the other domains of the exporter and version of key_ that
+  /// export no data (Cisco IOS XE sends its sampler options under another source id than its
+  /// flows), when they all agree on one; else 0. Cached in `d` until a template or sampling
+  /// rate changes (here or in the shared templates): a scan only on the first miss (the
+  /// cache is read by samplingRate(); this is the slow path).
+  uint64_t borrowedSamplingRate(DomainState& d, uint64_t sampler);
+  /// Something that decides which rates other domains lend changed (a sampling rate, or a
+  /// domain's templates): the borrowed rates are looked up again.
+  void samplingChanged() { sampling_generation_++; }
 
   /// Merges the shared state of `key` into `d` when it changed since the last look.
   void syncShared(const DomainKey& key, DomainState& d) {
@@ -78,6 +102,13 @@ class NetflowDecoder : public Decoder {
   FlowRecord record_;
   Template scratch_;  // template being parsed
   DomainState overflow_;  // state of a domain past kMaxDomains
+  // Domain ids of each (exporter, version) in domains_ (key domain 0), for borrowed sampling
+  // rates; `indexed_` counts the ids added: when it is not domains_.size() (a state file was
+  // loaded, the map was cleared), the index is rebuilt before use.
+  std::unordered_map<DomainKey, std::vector<uint32_t>, DomainKeyHash> exporter_domains_;
+  size_t indexed_ = 0;
+  uint64_t sampling_generation_ = 0;
+  std::vector<uint32_t> shared_domains_;  // scratch for SharedTemplates::domainsOf
   // The datagram being decoded (set once per datagram, read per record).
   const Input* input_ = nullptr;
   uint16_t version_ = 0;

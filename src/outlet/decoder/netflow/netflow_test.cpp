@@ -961,3 +961,66 @@ TEST(NetflowV9, FirstNonZeroCountersMacsAndTtl) {
 }
 
 }  // namespace akvo::decoder
+
+namespace akvo::decoder {
+
+// Cisco IOS XE 17.18 exports its sampler options under one source id and its flows under
+// another: a flow whose domain has no rate for its sampler takes the rate of the same sampler
+// from the exporter's domains that export no data, when they agree (Akvorado's
+// GetSamplingRate).
+TEST(NetflowV9, SamplingRateFromAnotherDomain) {
+  NetflowDecoder d;
+  Collect c;
+  // Options (scope: system; samplerId, samplerRandomInterval) with sampler 1 at `rate`.
+  auto options = [](uint32_t source_id, uint32_t rate) {
+    return Ipfix::v9(source_id)
+        .set(1).u16(257).u16(4).u16(8).u16(1).u16(4).u16(48).u16(1).u16(50).u16(4).end()
+        .set(257).u32(0).u8(1).u32(rate).end()
+        .done();
+  };
+  // Flows with sampler `sampler` (template 258 defined each time).
+  auto flows = [](uint32_t source_id, uint8_t sampler, const char* exporter = "192.0.2.1") {
+    auto m = Ipfix::v9(source_id)
+                 .set(0).u16(258).u16(3).u16(8).u16(4).u16(1).u16(4).u16(48).u16(1).end()
+                 .set(258).u32(0x0a000001).u32(1500).u8(sampler).u8(0).u8(0).u8(0).end()
+                 .done();
+    return std::make_pair(m, exporter);
+  };
+  auto rate = [&](std::pair<std::vector<uint8_t>, const char*> m) {
+    c.flows.clear();
+    EXPECT_EQ(d.decode(inputOf(m.first, m.second), c), Status::kOk);
+    return c.flows.empty() ? ~0ull : c.flows[0].sampling_rate;
+  };
+  ASSERT_EQ(d.decode(inputOf(options(6, 1000)), c), Status::kOk);
+  EXPECT_EQ(rate(flows(256, 1)), 1000u);
+  EXPECT_EQ(rate(flows(256, 2)), 0u);                // another sampler
+  EXPECT_EQ(rate(flows(256, 1, "192.0.2.2")), 0u);   // another exporter
+  // A domain that exports data lends nothing (its own sampler): still 1000.
+  ASSERT_EQ(d.decode(inputOf(options(7, 5000)), c), Status::kOk);
+  EXPECT_EQ(rate(flows(7, 1)), 5000u);
+  EXPECT_EQ(rate(flows(256, 1)), 1000u);
+  // The flow's own domain first.
+  ASSERT_EQ(d.decode(inputOf(options(256, 64)), c), Status::kOk);
+  EXPECT_EQ(rate(flows(256, 1)), 64u);
+  // Two options-only domains that disagree: no rate.
+  ASSERT_EQ(d.decode(inputOf(options(8, 2000)), c), Status::kOk);
+  EXPECT_EQ(rate(flows(300, 1)), 0u);
+  ASSERT_EQ(d.decode(inputOf(options(8, 1000)), c), Status::kOk);  // they agree again
+  EXPECT_EQ(rate(flows(300, 1)), 1000u);
+  // IPFIX: selectorId, in observation domains.
+  auto ipfix_options = Ipfix(0, 6)
+                           .set(3).u16(310).u16(2).u16(1).u16(302).u16(4).u16(34).u16(4).end()
+                           .set(310).u32(1).u32(100).end()
+                           .done();
+  auto ipfix_flows = Ipfix(0, 256)
+                         .set(2).u16(400).u16(2).u16(8).u16(4).u16(302).u16(4).end()
+                         .set(400).u32(0x0a000001).u32(1).end()
+                         .done();
+  ASSERT_EQ(d.decode(inputOf(ipfix_options), c), Status::kOk);
+  c.flows.clear();
+  ASSERT_EQ(d.decode(inputOf(ipfix_flows), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 1u);
+  EXPECT_EQ(c.flows[0].sampling_rate, 100u);
+}
+
+}  // namespace akvo::decoder

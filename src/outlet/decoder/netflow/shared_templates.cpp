@@ -65,9 +65,15 @@ void SharedTemplates::samplingLearned(const DomainKey& key, uint64_t sampler, ui
     publisher_(samplingKey(key, sampler), samplingValue(rate));
 }
 
+DomainState& SharedTemplates::domainState(const DomainKey& key) {
+  auto [it, inserted] = domains_.try_emplace(key);
+  if (inserted) exporter_domains_[DomainKey{key.exporter, 0, key.version}].push_back(key.domain);
+  return it->second;
+}
+
 bool SharedTemplates::applyTemplate(const DomainKey& key, uint16_t id, const Template& t) {
   std::lock_guard lock(mutex_);
-  DomainState& d = domains_[key];
+  DomainState& d = domainState(key);
   auto [it, inserted] = d.templates.try_emplace(id, t);
   if (!inserted) {
     if (t.refreshed < it->second.refreshed) return false;  // an older definition, late
@@ -82,7 +88,7 @@ bool SharedTemplates::applyTemplate(const DomainKey& key, uint16_t id, const Tem
 
 bool SharedTemplates::applySampling(const DomainKey& key, uint64_t sampler, uint64_t rate) {
   std::lock_guard lock(mutex_);
-  DomainState& d = domains_[key];
+  DomainState& d = domainState(key);
   if (d.samplingRate(sampler) == rate) return false;
   d.setSamplingRate(sampler, rate);
   generation_.fetch_add(1, std::memory_order_release);
@@ -139,6 +145,13 @@ void SharedTemplates::mergeInto(const DomainKey& key, DomainState& local) const 
       lt->second = t;
   }
   for (const auto& [sampler, rate] : it->second.sampling) local.setSamplingRate(sampler, rate);
+}
+
+void SharedTemplates::domainsOf(const DomainKey& exporter, std::vector<uint32_t>& out) const {
+  out.clear();
+  std::lock_guard lock(mutex_);
+  auto it = exporter_domains_.find(DomainKey{exporter.exporter, 0, exporter.version});
+  if (it != exporter_domains_.end()) out.assign(it->second.begin(), it->second.end());
 }
 
 size_t SharedTemplates::templates() const {

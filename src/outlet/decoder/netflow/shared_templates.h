@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "outlet/decoder/netflow/templates.h"
 
@@ -44,6 +45,10 @@ class SharedTemplates {
   /// (a shared template wins when it is at least as recent as the local one).
   void mergeInto(const DomainKey& key, DomainState& local) const;
 
+  /// The domain ids the store holds for `exporter`'s exporter and version (its domain is
+  /// ignored), into `out` (cleared first; its capacity is reused).
+  void domainsOf(const DomainKey& exporter, std::vector<uint32_t>& out) const;
+
   size_t templates() const;
   size_t samplingRates() const;
 
@@ -56,9 +61,14 @@ class SharedTemplates {
  private:
   bool applyTemplate(const DomainKey& key, uint16_t id, const Template& t);
   bool applySampling(const DomainKey& key, uint64_t sampler, uint64_t rate);
+  /// The state of `key`, created (and indexed) when new. Called with mutex_ held.
+  DomainState& domainState(const DomainKey& key);
 
-  mutable std::mutex mutex_;  // guards domains_
+  mutable std::mutex mutex_;  // guards domains_ and exporter_domains_
   DomainMap domains_;
+  /// Domain ids of each (exporter, version) in domains_ (key domain 0); domains are never
+  /// removed.
+  std::unordered_map<DomainKey, std::vector<uint32_t>, DomainKeyHash> exporter_domains_;
   std::atomic<uint64_t> generation_{0};
   Publisher publisher_;
 };

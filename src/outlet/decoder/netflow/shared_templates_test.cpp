@@ -135,4 +135,43 @@ TEST(SharedTemplates, ALateOlderDefinitionDoesNotWin) {
   EXPECT_EQ(local.templates[300].fields.size(), 2u);
 }
 
+// Sampling rates borrowed from another observation domain (Cisco IOS XE: sampler options
+// under source id 6, flows under 256) are found whichever decoder or outlet saw the options.
+TEST(SharedTemplates, SamplingRateFromAnotherDomainSeenElsewhere) {
+  // v9 datagrams: options (sampler 1 at 1000) in source id 6; a template and a flow of
+  // sampler 1 in source id 256.
+  auto v9 = [](uint32_t source_id, std::vector<uint8_t> sets) {
+    std::vector<uint8_t> m = {0, 9, 0, 1, 0, 1, 0x86, 0xa0, 0x65, 0x53, 0xf1, 0};
+    for (int i = 0; i < 4; i++) m.push_back(0);  // sequence
+    for (int i = 3; i >= 0; i--) m.push_back(uint8_t(source_id >> (8 * i)));
+    m.insert(m.end(), sets.begin(), sets.end());
+    return m;
+  };
+  auto options = v9(6, {0, 1, 0, 22, 1, 1, 0, 4, 0, 8, 0, 1, 0, 4, 0, 48, 0, 1, 0, 50, 0, 4,  //
+                        1, 1, 0, 13, 0, 0, 0, 0, 1, 0, 0, 3, 0xe8});
+  auto flows = v9(256, {0, 0, 0, 20, 1, 2, 0, 3, 0, 8, 0, 4, 0, 1, 0, 4, 0, 48, 0, 1,  //
+                        1, 2, 0, 13, 10, 0, 0, 1, 0, 0, 5, 0xdc, 1});
+  SharedTemplates shared;
+  std::vector<std::pair<std::string, std::string>> topic;
+  shared.setPublisher([&](const std::string& k, const std::string& v) { topic.emplace_back(k, v); });
+  NetflowDecoder a, b;
+  a.share(&shared);
+  b.share(&shared);
+  Collect c;
+  EXPECT_EQ(a.decode(in(options), c), Status::kOk);
+  EXPECT_EQ(b.decode(in(flows), c), Status::kOk);  // b never saw source id 6
+  ASSERT_EQ(c.flows.size(), 1u);
+  EXPECT_EQ(c.flows[0].bytes, 1500u);
+  EXPECT_EQ(c.flows[0].sampling_rate, 1000u);
+  // Another outlet, from the topic's records only.
+  SharedTemplates other;
+  for (const auto& [k, v] : topic) EXPECT_TRUE(other.apply(k, v)) << k;
+  NetflowDecoder d;
+  d.share(&other);
+  c.flows.clear();
+  EXPECT_EQ(d.decode(in(flows), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 1u);
+  EXPECT_EQ(c.flows[0].sampling_rate, 1000u);
+}
+
 }  // namespace akvo::decoder

@@ -67,11 +67,22 @@ struct DomainState {
   bool sequence_seen = false;
   uint32_t next_sequence = 0;  ///< sequence number expected in the next message
   uint64_t shared_generation = 0;  ///< SharedTemplates::generation() at the last merge
+  /// Rates borrowed from other domains of the exporter (NetflowDecoder::borrowedSamplingRate):
+  /// sampler id -> rate, 0 when none could be; valid while `borrowed_stamp` is the decoder's.
+  std::vector<std::pair<uint64_t, uint64_t>> borrowed;
+  uint64_t borrowed_stamp = 0;
 
   uint64_t samplingRate(uint64_t sampler) const {
     for (const auto& [id, rate] : sampling)
       if (id == sampler) return rate;
     return 0;
+  }
+  /// True when the domain has a data (not options) template: it exports flows, so its
+  /// sampling rates are its own and never lent to another domain.
+  bool exportsData() const {
+    for (const auto& [id, t] : templates)
+      if (!t.options) return true;
+    return false;
   }
   void setSamplingRate(uint64_t sampler, uint64_t rate) {
     for (auto& [id, r] : sampling)
