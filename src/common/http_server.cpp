@@ -4,11 +4,14 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <poll.h>
+
 #include <optional>
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
+#include "common/log.h"
 #include "inlet/udp.h"
 
 namespace akvo {
@@ -27,6 +30,10 @@ void HttpServer::Config::read(ConfigReader& r) {
   }
   r.field("max-connections", max_connections, 1, 10000);
   r.field("max-body-size", max_body_size, 1024, int64_t(1) << 30);
+  r.field("idle-timeout", idle_timeout);
+  r.field("request-timeout", request_timeout);
+  if (idle_timeout.count() <= 0) r.fail("idle-timeout", "must be more than 0");
+  if (request_timeout.count() <= 0) r.fail("request-timeout", "must be more than 0");
 }
 
 bool HttpRequest::fromLoopback() const {
@@ -90,6 +97,7 @@ struct HttpServer::Impl {
   struct Conn {
     int fd;
     std::shared_ptr<std::atomic<bool>> done;
+    std::shared_ptr<std::atomic<int64_t>> idle_since;
     std::jthread thread;
   };
   std::mutex conns_mutex;  // guards conns
@@ -142,22 +150,42 @@ void HttpServer::start() {
       impl_->acceptor->accept(sock, ec2);
       if (ec2) {
         if (st.stop_requested() || !impl_->acceptor->is_open()) break;
+        // Out of file descriptors (EMFILE) and the like: wait instead of spinning.
+        static RateLimitedLog log;
+        log.warn("http: cannot accept a connection: {}", ec2.message());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
         continue;
       }
+      std::lock_guard lock(impl_->conns_mutex);
+      // Reap finished connection threads.
+      std::erase_if(impl_->conns, [](Impl::Conn& c) { return c.done->load(); });
       if (active_.load() >= config_.max_connections) {
-        sock.close();
-        continue;
+        // Full: the connection idle the longest (kept alive, waiting for a request) makes room,
+        // so that idle clients cannot lock the API out; with none idle, the new one is refused.
+        Impl::Conn* oldest = nullptr;
+        for (auto& c : impl_->conns) {
+          int64_t t = c.idle_since->load();
+          if (t && !c.done->load() && (!oldest || t < oldest->idle_since->load())) oldest = &c;
+        }
+        if (!oldest) {
+          metrics_.counter("akvo_http_connections_refused_total",
+                           "Connections refused: max-connections busy with requests.").inc();
+          sock.close();
+          continue;
+        }
+        oldest->idle_since->store(0);
+        ::shutdown(oldest->fd, SHUT_RDWR);
+        metrics_.counter("akvo_http_connections_evicted_total",
+                         "Idle kept-alive connections closed to make room for a new one.").inc();
       }
       std::string remote = sock.remote_endpoint(ec2).address().to_string();
       int fd = sock.release(ec2);
       active_++;
-      std::lock_guard lock(impl_->conns_mutex);
-      // Reap finished connection threads.
-      std::erase_if(impl_->conns, [](Impl::Conn& c) { return c.done->load(); });
       auto done = std::make_shared<std::atomic<bool>>(false);
-      impl_->conns.push_back(Impl::Conn{fd, done, std::jthread([this, fd, remote, done] {
+      auto idle = std::make_shared<std::atomic<int64_t>>(0);
+      impl_->conns.push_back(Impl::Conn{fd, done, idle, std::jthread([this, fd, remote, done, idle] {
                                           try {
-                                            serve(fd, remote);
+                                            serve(fd, remote, *idle);
                                           } catch (const std::exception& e) {
                                             // A connection's failure must not end the process.
                                             spdlog::warn("http: connection from {} dropped: {}",
@@ -239,19 +267,58 @@ std::string urlDecode(std::string_view s) {
 }
 }  // namespace
 
-void HttpServer::serve(int fd, std::string remote) {
+namespace {
+using Clock = std::chrono::steady_clock;
+// Every wait of a connection has a deadline (Config::idle_timeout, request_timeout): a blocking
+// read or write has none, and a client that sends nothing, a byte a second, or never reads
+// would hold its thread and its slot forever.
+
+// Waits until `fd` is ready for `events`, or false at the deadline (or on an error).
+bool waitFd(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{fd, events, 0};
+    int r = ::poll(&p, 1, int(left));
+    if (r > 0) return true;
+    if (r < 0 && errno != EINTR) return false;
+  }
+}
+
+int64_t steadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+void HttpServer::serve(int fd, std::string remote, std::atomic<int64_t>& idle_since) {
   net::io_context ioc;
   tcp::socket sock(ioc);
   boost::system::error_code ec;
   sock.assign(tcp::v6(), fd, ec);
-  timeval tv{30, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sock.non_blocking(true, ec);  // reads and writes wait in waitFd(), with deadlines
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(uint64_t(config_.max_body_size));
-    http::read(sock, buffer, parser, ec);
-    if (ec) break;
+    if (buffer.size() == 0) {  // (a pipelined request may be buffered already)
+      idle_since.store(std::max<int64_t>(steadyMs(), 1));
+      bool ready = waitFd(fd, POLLIN, Clock::now() + config_.idle_timeout);
+      // The accept loop may have chosen this connection to make room (idle_since reset and
+      // the socket shut down): then the read below sees the end of the stream.
+      idle_since.store(0);
+      if (!ready) break;
+    }
+    const auto deadline = Clock::now() + config_.request_timeout;
+    while (!parser.is_done()) {
+      http::read_some(sock, buffer, parser, ec);
+      if (ec == net::error::would_block) {
+        ec = {};
+        if (!waitFd(fd, POLLIN, deadline)) break;
+        continue;
+      }
+      if (ec) break;
+    }
+    if (ec || !parser.is_done()) break;
     auto& r = parser.get();
     HttpRequest req;
     req.method = std::string(r.method_string());
@@ -293,12 +360,26 @@ void HttpServer::serve(int fd, std::string remote) {
     http::response<http::string_body> res{static_cast<http::status>(resp.status), r.version()};
     res.set(http::field::server, "akvo");
     res.set(http::field::content_type, resp.content_type);
-    for (const auto& [k, v] : resp.headers) res.set(k, v);
+    // A header longer than that (X-SQL-Query of a large filter) is informative only: cut, it
+    // no longer makes the serializer throw and the client get no answer.
+    static constexpr size_t kMaxHeaderValue = 8192;
+    for (const auto& [k, v] : resp.headers)
+      res.set(k, v.size() > kMaxHeaderValue ? v.substr(0, kMaxHeaderValue) + "..." : v);
     res.keep_alive(r.keep_alive());
     res.body() = std::move(resp.body);
     res.prepare_payload();
-    http::write(sock, res, ec);
-    if (ec || !res.keep_alive()) break;
+    http::response_serializer<http::string_body> sr{res};
+    const auto write_deadline = Clock::now() + config_.request_timeout;
+    while (!sr.is_done()) {
+      http::write_some(sock, sr, ec);
+      if (ec == net::error::would_block) {
+        ec = {};
+        if (!waitFd(fd, POLLOUT, write_deadline)) break;
+        continue;
+      }
+      if (ec) break;
+    }
+    if (ec || !sr.is_done() || !res.keep_alive()) break;
   }
   sock.shutdown(tcp::socket::shutdown_send, ec);
 }

@@ -68,6 +68,11 @@ class HttpServer {
     std::string listen = "127.0.0.1:8081";
     int64_t max_connections = 64;
     int64_t max_body_size = 1 << 20;
+    /// A kept-alive connection waits this long for its next request; a request (headers and
+    /// body) must arrive, and its answer be taken, within request_timeout. Full
+    /// (max-connections), the connection idle the longest is closed for a new one.
+    Duration idle_timeout = std::chrono::seconds(30);
+    Duration request_timeout = std::chrono::seconds(30);
     void read(ConfigReader& r);
   };
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
@@ -85,7 +90,9 @@ class HttpServer {
 
  private:
   struct Impl;
-  void serve(int fd, std::string remote);
+  /// `idle_since`: steady-clock milliseconds since the connection waits for its next request,
+  /// 0 while it reads or answers one (the accept loop closes the oldest idle one when full).
+  void serve(int fd, std::string remote, std::atomic<int64_t>& idle_since);
   HttpResponse dispatch(const HttpRequest& req);
   Config config_;
   Metrics& metrics_;

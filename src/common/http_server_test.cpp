@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace akvo {
 namespace {
@@ -56,6 +59,53 @@ TEST(HttpServer, BadBytesAndEscapesGetAnErrorNotACrash) {
   auto ok = httpRequest(hp, "GET", "/ok?a=%41+b");
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(nlohmann::json::parse(ok.body)["q"], "A b");
+  http.stop();
+}
+
+// Clients that hold connections cannot lock the API out: idle kept-alive connections make room
+// for new ones when max-connections are open, and a request that never completes (slowloris)
+// or an answer never read ends at request-timeout.
+TEST(HttpServer, IdleAndSlowClientsDoNotLockTheApiOut) {
+  Metrics metrics;
+  HttpServer::Config hc;
+  hc.listen = "127.0.0.1:0";
+  hc.max_connections = 4;
+  hc.request_timeout = std::chrono::milliseconds(500);
+  HttpServer http(hc, metrics);
+  http.route("GET", "/ok", [](const HttpRequest&) { return HttpResponse::json("{}"); });
+  http.start();
+  std::string hp = "127.0.0.1:" + std::to_string(http.port());
+  auto connect = [&] {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(http.port());
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    return fd;
+  };
+  // Four idle connections (each sent one request and kept the connection): the fifth client
+  // is still served, and again and again.
+  std::vector<int> idle;
+  for (int i = 0; i < 4; i++) {
+    int fd = connect();
+    std::string req = "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ(::send(fd, req.data(), req.size(), 0), ssize_t(req.size()));
+    char buf[512];
+    ASSERT_GT(::recv(fd, buf, sizeof buf, 0), 0);
+    idle.push_back(fd);
+  }
+  for (int i = 0; i < 6; i++) EXPECT_EQ(httpRequest(hp, "GET", "/ok", "", 2000).status, 200) << i;
+  EXPECT_GE(metrics.sum("akvo_http_connections_evicted_total"), 1u);
+  // A request sent a byte at a time and never finished is closed after request-timeout.
+  int slow = connect();
+  ASSERT_EQ(::send(slow, "GET /ok HTTP/1.1\r\nHo", 20, 0), 20);
+  auto t0 = std::chrono::steady_clock::now();
+  char c;
+  EXPECT_EQ(::recv(slow, &c, 1, 0), 0);  // the server closed it
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  for (int fd : idle) ::close(fd);
+  ::close(slow);
   http.stop();
 }
 
