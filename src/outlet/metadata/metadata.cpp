@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/log.h"
+
 namespace akvo::metadata {
 
 namespace {
@@ -69,7 +71,9 @@ Metadata::Metadata(Config config, Metrics& metrics,
       expired_(metrics.counter("akvo_outlet_metadata_cache_expired_total",
                                "Metadata cache entries dropped after cache-duration unused.")),
       refreshes_(metrics.counter("akvo_outlet_metadata_cache_refreshes_total",
-                                 "Metadata cache entries polled again before expiry.")) {
+                                 "Metadata cache entries polled again before expiry.")),
+      queue_full_(metrics.counter("akvo_outlet_metadata_queue_full_total",
+                                  "Metadata polls not queued: too many waiting (asked again later).")) {
   for (const auto& p : providers_) has_async_ = has_async_ || !p->synchronous();
   metrics.gauge("akvo_outlet_metadata_cache_size_entries", "Entries in the metadata cache.", {},
                 [this] { return double(size()); });
@@ -168,6 +172,15 @@ void Metadata::insert(const Query& q, Answer answer, bool failed, int64_t now) {
 void Metadata::enqueue(const Query& q, size_t first_provider) {
   if (!has_async_) return;
   std::lock_guard lock(queue_mutex_);
+  // Bounded: flows from thousands of (spoofed) exporters must not queue polls without end. A
+  // query refused here is asked again by a later flow (its answer is still missing).
+  if (queue_.size() >= kMaxQueued) {
+    static RateLimitedLog log;
+    queue_full_.inc();
+    log.warn("metadata: {} polls waiting, dropping the one of {} ifIndex {}", queue_.size(),
+             q.exporter.toString(), q.ifindex);
+    return;
+  }
   if (!pending_.insert(q).second) return;
   queue_.emplace_back(q, first_provider);
   queue_cv_.notify_one();
@@ -183,7 +196,10 @@ void Metadata::poller(std::stop_token st) {
     std::pair<Query, size_t> job;
     {
       std::unique_lock lock(queue_mutex_);
-      if (!queue_cv_.wait(lock, st, [&] { return !queue_.empty(); })) return;
+      // The wait returns true while jobs are queued even once a stop is requested: the
+      // pollers would then work through the whole queue (hours with many exporters) before
+      // the process could stop.
+      if (!queue_cv_.wait(lock, st, [&] { return !queue_.empty(); }) || st.stop_requested()) return;
       job = queue_.front();
       queue_.pop_front();
       in_flight_++;

@@ -103,7 +103,8 @@ class Metadata {
   std::unordered_set<Query, QueryHash> pending_;
   size_t in_flight_ = 0;
 
-  Counter &hits_, &misses_, &answers_, &failures_, &skips_, &expired_, &refreshes_;
+  Counter &hits_, &misses_, &answers_, &failures_, &skips_, &expired_, &refreshes_, &queue_full_;
+  static constexpr size_t kMaxQueued = 10000;  ///< polls waiting (exporters x interfaces)
   std::vector<std::jthread> threads_;
   bool started_ = false;
 };
