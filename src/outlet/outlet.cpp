@@ -228,6 +228,7 @@ class Outlet::Worker : public decoder::FlowSink {
     std::array<Counter*, size_t(decoder::Status::kCount)> errors{};
     uint64_t pending_packets = 0, pending_flows = 0;  // not yet added (see flushCounters())
     bool dirty = false;                                // in dirty_exporters_
+    std::string label;                                 // the exporter label
   };
   void countExporter(const IPv6Addr& exporter, const decoder::DatagramStats* st,
                      decoder::Status s, bool spread) {
@@ -238,23 +239,35 @@ class Outlet::Worker : public decoder::FlowSink {
     }
     auto it = exporters_.find(exporter);
     if (it == exporters_.end()) {
-      auto& m = outlet_.metrics_;
-      Labels l = {{"exporter", exporter.toString()}};
-      ExporterCounters c{
-          &m.counter("akvo_outlet_decoder_packets_total", "Datagrams received, by exporter.", l),
-          &m.counter("akvo_outlet_decoder_flows_total", "Flows decoded, by exporter.", l),
-          &m.counter("akvo_outlet_decoder_missing_template_total",
-                     "NetFlow v9/IPFIX data sets dropped: template not known yet.", l),
-          &m.counter("akvo_outlet_decoder_sequence_lost_total",
-                     "Gaps in the exporter's sequence numbers: flows (NetFlow v5, IPFIX) or "
-                     "datagrams (NetFlow v9, sFlow) the exporter sent that never reached us.",
-                     l)};
-      it = exporters_.emplace(exporter, c).first;
+      // Past kMaxExporterLabels exporters (spoofed sources...), the others share the labels
+      // exporter="other": the metrics page and the map stay bounded.
+      if (exporters_.size() >= kMaxExporterLabels) {
+        if (!other_) other_ = std::make_unique<ExporterCounters>(makeCounters("other"));
+        countExporter(*other_, exporter, st, s, spread);
+        return;
+      }
+      it = exporters_.emplace(exporter, makeCounters(exporter.toString())).first;
     }
     last_exporter_ = &*it;
     countExporter(it->second, exporter, st, s, spread);
   }
-  void countExporter(ExporterCounters& c, const IPv6Addr& exporter,
+  static constexpr size_t kMaxExporterLabels = 1000;  // per worker
+  ExporterCounters makeCounters(const std::string& label) {
+    auto& m = outlet_.metrics_;
+    Labels l = {{"exporter", label}};
+    ExporterCounters c{
+        &m.counter("akvo_outlet_decoder_packets_total", "Datagrams received, by exporter.", l),
+        &m.counter("akvo_outlet_decoder_flows_total", "Flows decoded, by exporter.", l),
+        &m.counter("akvo_outlet_decoder_missing_template_total",
+                   "NetFlow v9/IPFIX data sets dropped: template not known yet.", l),
+        &m.counter("akvo_outlet_decoder_sequence_lost_total",
+                   "Gaps in the exporter's sequence numbers: flows (NetFlow v5, IPFIX) or "
+                   "datagrams (NetFlow v9, sFlow) the exporter sent that never reached us.",
+                   l)};
+    c.label = label;
+    return c;
+  }
+  void countExporter(ExporterCounters& c, const IPv6Addr& /*exporter*/,
                      const decoder::DatagramStats* st, decoder::Status s, bool spread) {
     if (!c.dirty) {
       c.dirty = true;
@@ -272,8 +285,7 @@ class Outlet::Worker : public decoder::FlowSink {
         c.errors[size_t(s)] = &outlet_.metrics_.counter(
             "akvo_outlet_decoder_exporter_errors_total",
             "Datagrams that failed to decode, by exporter and reason.",
-            {{"exporter", exporter.toString()},
-             {"reason", std::string(decoder::statusName(s))}});
+            {{"exporter", c.label}, {"reason", std::string(decoder::statusName(s))}});
       c.errors[size_t(s)]->inc();
     }
   }
@@ -287,6 +299,7 @@ class Outlet::Worker : public decoder::FlowSink {
   decoder::SflowDecoder sflow_;
   std::unordered_map<IPv6Addr, ExporterCounters, IPv6AddrHash> exporters_;
   std::pair<const IPv6Addr, ExporterCounters>* last_exporter_ = nullptr;  // in exporters_
+  std::unique_ptr<ExporterCounters> other_;  // exporters past kMaxExporterLabels
   std::vector<ExporterCounters*> dirty_exporters_ = reservedVector<ExporterCounters*>(256);
   Counter& flows_;
   uint64_t pending_flows_ = 0, pending_dropped_ = 0;  // not yet added to flows_ and dropped_
