@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -55,10 +56,20 @@ void BmpProvider::Config::read(ConfigReader& r) {
   r.field("keep", keep);
   r.field("receive-buffer", receive_buffer, 0, INT32_MAX);  // an int for setsockopt
   r.field("message-buffer", message_buffer, 1, int64_t(1) << 24);
+  r.field("max-connections", max_connections, 1, 65536);
+  r.field("message-timeout", message_timeout);
+  if (message_timeout <= Duration(0)) r.fail("message-timeout", "must be positive");
+  r.field("idle-timeout", idle_timeout);
 }
 
 namespace {
 constexpr uint32_t kMaxMessage = 1 << 20;  // BGP messages are at most 64 KiB (RFC 8654)
+// A reader's buffer starts here, grows (doubling) only as bytes arrive, never to the length a
+// header announces, and shrinks back here once the large message is gone.
+constexpr size_t kInitialBuffer = 1 << 16;
+// After accept() fails for want of descriptors or memory, wait this long: the pending
+// connection stays in the backlog and poll() would report it again at once.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 }
 
 BmpProvider::BmpProvider(Config config, Metrics& metrics)
@@ -82,7 +93,22 @@ BmpProvider::BmpProvider(Config config, Metrics& metrics)
       peers_removed_(metrics.counter("akvo_outlet_routing_bmp_peers_removed_total",
                                      "Peers removed (peer down, or exporter gone for `keep`).")),
       received_bytes_(metrics.counter("akvo_outlet_routing_bmp_received_bytes_total",
-                                      "Bytes received from BMP exporters.")) {
+                                      "Bytes received from BMP exporters.")),
+      connections_rejected_(
+          metrics.counter("akvo_outlet_routing_bmp_connections_rejected_total",
+                          "BMP connections closed at once because max-connections were open.")),
+      accept_errors_(metrics.counter("akvo_outlet_routing_bmp_accept_errors_total",
+                                     "Failed accept() calls on the BMP listener (e.g. EMFILE).")),
+      message_timeouts_(metrics.counter(
+          "akvo_outlet_routing_bmp_timeouts_total",
+          "BMP sessions closed for a timeout, by kind (message: a partial message not completed "
+          "within message-timeout; idle: nothing received within idle-timeout).",
+          {{"kind", "message"}})),
+      idle_timeouts_(metrics.counter(
+          "akvo_outlet_routing_bmp_timeouts_total",
+          "BMP sessions closed for a timeout, by kind (message: a partial message not completed "
+          "within message-timeout; idle: nothing received within idle-timeout).",
+          {{"kind", "idle"}})) {
   for (const auto& rd : config_.rds) rds_.push_back(*parseRd(rd));
   for (auto t : {"route-monitoring", "statistics-report", "peer-down", "peer-up", "initiation",
                  "termination", "route-mirroring"})
@@ -167,7 +193,35 @@ void BmpProvider::accept(std::stop_token st) {
     sockaddr_storage peer{};
     socklen_t len = sizeof(peer);
     int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      // The peer gave up before we accepted, or a signal: nothing to wait for.
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+        continue;
+      // EMFILE, ENFILE, ENOBUFS, ENOMEM...: the connection stays pending and poll() returns at
+      // once, so back off instead of spinning.
+      const int err = errno;
+      accept_errors_.inc();
+      accept_log_.warn("bmp: accept failed: {} (retrying in {} ms)", strerror(err),
+                       kAcceptBackoff.count());
+      std::mutex m;
+      std::unique_lock lock(m);
+      std::condition_variable_any().wait_for(lock, st, kAcceptBackoff, [] { return false; });
+      continue;
+    }
+    if (connections_.load() >= config_.max_connections) {
+      connections_rejected_.inc();
+      accept_log_.warn("bmp: {} connections open (max-connections), closing a new one",
+                       connections_.load());
+      close(fd);
+      continue;
+    }
+    // BMP has no keepalive: TCP's finds a router gone without a FIN (rebooted, cable cut)
+    // within about two minutes, so that its session (and descriptor, and thread) ends.
+    int on = 1, idle = 60, interval = 10, count = 6;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
     if (config_.receive_buffer > 0) {
       int size = int(config_.receive_buffer);
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
@@ -207,18 +261,41 @@ bool BmpProvider::push(Event e, std::stop_token st) {
 }
 
 void BmpProvider::read(int fd, uint64_t id, IPv6Addr exporter, std::stop_token st) {
-  std::vector<uint8_t> buffer(1 << 16);
+  using Clock = std::chrono::steady_clock;
+  std::vector<uint8_t> buffer(kInitialBuffer);
   size_t have = 0;
   bool ok = true;
+  auto last_received = Clock::now();
+  // Set while a partial message is buffered: when it must be complete. It starts once the
+  // complete messages before it are queued, so back-pressure does not count against the peer.
+  std::optional<Clock::time_point> message_deadline;
   while (ok && !st.stop_requested()) {
     pollfd p{fd, POLLIN, 0};
     int r = poll(&p, 1, 200);
-    if (r <= 0) continue;
+    // Checked even while bytes trickle in: a peer sending one byte at a time is not completing
+    // its message.
+    if (message_deadline && Clock::now() >= *message_deadline) {
+      message_timeouts_.inc();
+      log_.warn("bmp: exporter {}: message not completed within {} ({} bytes), closing",
+                exporter.toString(), formatDuration(config_.message_timeout), have);
+      break;
+    }
+    if (r <= 0) {
+      auto now = Clock::now();
+      if (config_.idle_timeout > Duration(0) && now - last_received >= config_.idle_timeout) {
+        idle_timeouts_.inc();
+        log_.warn("bmp: exporter {}: nothing received within {}, closing", exporter.toString(),
+                  formatDuration(config_.idle_timeout));
+        break;
+      }
+      continue;
+    }
     if (buffer.size() - have < 4096) buffer.resize(buffer.size() * 2);
     ssize_t n = recv(fd, buffer.data() + have, buffer.size() - have, 0);
     if (n <= 0) break;
     received_bytes_.inc(uint64_t(n));
     have += size_t(n);
+    last_received = Clock::now();
     // Frame: every complete message is queued; a partial one waits for more bytes.
     size_t off = 0;
     while (have - off >= BmpDecoder::kHeaderSize) {
@@ -230,10 +307,7 @@ void BmpProvider::read(int fd, uint64_t id, IPv6Addr exporter, std::stop_token s
         ok = false;
         break;
       }
-      if (have - off < len) {
-        if (buffer.size() < len) buffer.resize(len + 4096);
-        break;
-      }
+      if (have - off < len) break;  // the buffer grows as the rest arrives, not before
       if (!push(Event{id, exporter, std::vector<uint8_t>(buffer.begin() + std::ptrdiff_t(off),
                                                          buffer.begin() + std::ptrdiff_t(off + len))},
                 st)) {
@@ -245,7 +319,15 @@ void BmpProvider::read(int fd, uint64_t id, IPv6Addr exporter, std::stop_token s
     if (off > 0) {
       std::memmove(buffer.data(), buffer.data() + off, have - off);
       have -= off;
+      if (buffer.size() > kInitialBuffer && have < kInitialBuffer / 2) {
+        buffer.resize(kInitialBuffer);
+        buffer.shrink_to_fit();
+      }
     }
+    if (have == 0)
+      message_deadline.reset();
+    else if (off > 0 || !message_deadline)
+      message_deadline = Clock::now() + config_.message_timeout;
   }
   close(fd);
   connections_--;

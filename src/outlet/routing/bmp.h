@@ -49,6 +49,17 @@ class BmpProvider : public RoutingProvider {
     Duration keep = std::chrono::minutes(5);  ///< how long a disconnected exporter's peers stay
     int64_t receive_buffer = 0;               ///< SO_RCVBUF bytes, 0: kernel default
     int64_t message_buffer = 10000;           ///< BMP messages queued before back-pressure
+    /// Sessions open at once; one more is accepted and closed at once (counted). BMP peers
+    /// are routers: a handful per collector.
+    int64_t max_connections = 64;
+    /// A message whose first byte has arrived must be complete within this, else the session
+    /// is closed (a peer announcing a large message and going silent holds no memory for
+    /// long). Time the reader spends waiting for the queue (back-pressure) does not count.
+    Duration message_timeout = std::chrono::seconds(30);
+    /// A session that sends nothing at all for this long is closed; 0 (default): never. BMP
+    /// has no keepalive and a quiet router may send nothing for hours (statistics reports are
+    /// optional), so this is off by default; dead peers are found by TCP keepalive instead.
+    Duration idle_timeout = Duration(0);
     void read(ConfigReader& r);
   };
 
@@ -100,10 +111,12 @@ class BmpProvider : public RoutingProvider {
   bool started_ = false;
 
   Counter &queue_full_, &queue_not_full_, &lookups_, &lookup_failures_, &ignored_nlri_,
-      &routes_added_, &routes_withdrawn_, &routes_filtered_, &peers_removed_, &received_bytes_;
+      &routes_added_, &routes_withdrawn_, &routes_filtered_, &peers_removed_, &received_bytes_,
+      &connections_rejected_, &accept_errors_, &message_timeouts_, &idle_timeouts_;
   std::map<std::string, Counter*> messages_;
   std::vector<Counter*> errors_;
-  RateLimitedLog log_;
+  RateLimitedLog log_;         // decoding errors (processor thread)
+  RateLimitedLog accept_log_;  // rejected connections and accept() failures (acceptor thread)
 };
 
 }  // namespace akvo::routing

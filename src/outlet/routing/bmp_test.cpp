@@ -1,12 +1,18 @@
 #include "outlet/routing/bmp.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -48,6 +54,37 @@ BmpProvider::Config localConfig() {
   BmpProvider::Config c;
   c.listen = "127.0.0.1:0";
   return c;
+}
+
+// The value of one series in the rendered metrics (-1: absent).
+double metricValue(Metrics& m, const std::string& series) {
+  std::string text = m.render();
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+double connections(Metrics& m) { return metricValue(m, "akvo_outlet_routing_bmp_connections"); }
+
+// True when the collector closed fd within ms (EOF or reset), false if it is still open.
+bool closedWithin(int fd, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, ms) <= 0) return false;
+  char c;
+  return recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+// A BMP common header (RFC 7854 §4.1) announcing a message of `len` bytes.
+std::vector<uint8_t> bmpHeader(uint32_t len, uint8_t type = 4) {
+  return {3, uint8_t(len >> 24), uint8_t(len >> 16), uint8_t(len >> 8), uint8_t(len), type};
+}
+
+int64_t rssKiB() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  return -1;
 }
 
 }  // namespace
@@ -387,6 +424,165 @@ TEST(BmpProvider, L3vpnRoutesPerRd) {
   EXPECT_EQ(r.prefix_len, 96 + 8);
   close(fd);
   p.stop();
+}
+
+// Past max-connections a connection is accepted and closed at once, and counted; a slot that
+// frees up takes a new session again.
+TEST(BmpProvider, MaxConnections) {
+  Metrics metrics;
+  auto cfg = localConfig();
+  cfg.max_connections = 2;
+  BmpProvider p(cfg, metrics);
+  p.start();
+  int a = connectTo(p.boundPort()), b = connectTo(p.boundPort());
+  ASSERT_TRUE(waitUntil([&] { return connections(metrics) == 2; }));
+  int c = connectTo(p.boundPort());
+  EXPECT_TRUE(closedWithin(c, 2000));
+  EXPECT_EQ(metricValue(metrics, "akvo_outlet_routing_bmp_connections_rejected_total"), 1);
+  EXPECT_FALSE(closedWithin(a, 0));
+  EXPECT_FALSE(closedWithin(b, 0));
+  close(c);
+  close(a);
+  ASSERT_TRUE(waitUntil([&] { return connections(metrics) == 1; }));
+  int d = connectTo(p.boundPort());
+  EXPECT_FALSE(closedWithin(d, 500));
+  EXPECT_EQ(connections(metrics), 2);
+  close(b);
+  close(d);
+  p.stop();
+}
+
+// A message started and not completed within message-timeout closes the session, even when
+// its bytes trickle in; a quiet session between messages stays open.
+TEST(BmpProvider, PartialMessageTimeout) {
+  Metrics metrics;
+  auto cfg = localConfig();
+  cfg.message_timeout = std::chrono::milliseconds(400);
+  BmpProvider p(cfg, metrics);
+  p.start();
+  int quiet = connectTo(p.boundPort());
+  sendAll(quiet, demo::bmpInitiation("r", "d"));
+  int stalled = connectTo(p.boundPort());
+  sendAll(stalled, bmpHeader(1000));
+  int trickle = connectTo(p.boundPort());
+  sendAll(trickle, bmpHeader(1000));
+  auto start = std::chrono::steady_clock::now();
+  bool trickle_closed = false;
+  for (int i = 0; i < 30 && !trickle_closed; i++) {  // a byte every 100 ms, 3 s at most
+    uint8_t zero = 0;
+    if (send(trickle, &zero, 1, MSG_NOSIGNAL) != 1) break;
+    trickle_closed = closedWithin(trickle, 100);
+  }
+  EXPECT_TRUE(trickle_closed || closedWithin(trickle, 0));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_TRUE(closedWithin(stalled, 2000));
+  EXPECT_EQ(metricValue(metrics, "akvo_outlet_routing_bmp_timeouts_total{kind=\"message\"}"), 2);
+  EXPECT_FALSE(closedWithin(quiet, 600));  // idle-timeout is off by default
+  close(stalled);
+  close(trickle);
+  close(quiet);
+  p.stop();
+}
+
+// idle-timeout (off by default) closes a session that sends nothing at all.
+TEST(BmpProvider, IdleTimeout) {
+  Metrics metrics;
+  auto cfg = localConfig();
+  cfg.idle_timeout = std::chrono::milliseconds(300);
+  BmpProvider p(cfg, metrics);
+  p.start();
+  int fd = connectTo(p.boundPort());
+  sendAll(fd, demo::bmpInitiation("r", "d"));
+  EXPECT_TRUE(closedWithin(fd, 2000));
+  EXPECT_EQ(metricValue(metrics, "akvo_outlet_routing_bmp_timeouts_total{kind=\"idle\"}"), 1);
+  close(fd);
+  p.stop();
+}
+
+// A header announcing a large message reserves nothing: 200 sessions announcing 1 MiB each
+// and sending a few bytes more do not grow the memory by 200 MiB.
+TEST(BmpProvider, AnnouncedLengthAllocatesNothing) {
+  Metrics metrics;
+  auto cfg = localConfig();
+  cfg.max_connections = 256;
+  BmpProvider p(cfg, metrics);
+  p.start();
+  const int64_t before = rssKiB();
+  std::vector<int> fds;
+  auto header = bmpHeader(1 << 20, 0);
+  header.resize(header.size() + 100);
+  for (int i = 0; i < 200; i++) {
+    fds.push_back(connectTo(p.boundPort()));
+    sendAll(fds.back(), header);
+  }
+  ASSERT_TRUE(waitUntil([&] {
+    return metricValue(metrics, "akvo_outlet_routing_bmp_received_bytes_total") ==
+           200.0 * double(header.size());
+  }, 10000)) << metrics.render();
+  const int64_t growth = rssKiB() - before;
+  EXPECT_LT(growth, 50 * 1024) << growth << " KiB";
+  for (int fd : fds) close(fd);
+  p.stop();
+}
+
+// accept() failing with EMFILE (a connection pending, no descriptor left) backs off instead of
+// spinning on a listener that poll() keeps reporting ready.
+TEST(BmpProvider, AcceptFailureBacksOff) {
+  Metrics metrics;
+  BmpProvider p(localConfig(), metrics);
+  p.start();
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // Fill every descriptor below a lowered limit, keeping one for the client socket.
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(null, 0);
+  int probe = dup(null);
+  rlimit low = saved;
+  low.rlim_cur = rlim_t(probe) + 64;
+  close(probe);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> filler;
+  for (int fd; (fd = dup(null)) >= 0;) filler.push_back(fd);
+  close(filler.back());
+  filler.pop_back();
+  int client = connectTo(p.boundPort());  // takes the last descriptor; accept() has none
+  timespec t0{}, t1{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+  const double cpu = double(t1.tv_sec - t0.tv_sec) + double(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+  const double errors = metricValue(metrics, "akvo_outlet_routing_bmp_accept_errors_total");
+  for (int fd : filler) close(fd);
+  close(null);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_LT(cpu, 0.1) << "CPU seconds in 500 ms";
+  EXPECT_GE(errors, 1);
+  EXPECT_LE(errors, 10);
+  // Descriptors back: the pending connection is accepted.
+  ASSERT_TRUE(waitUntil([&] { return connections(metrics) == 1; }));
+  close(client);
+  p.stop();
+}
+
+TEST(BmpProvider, ConnectionLimitsConfig) {
+  auto read = [](const char* yaml) {
+    BmpProvider::Config c;
+    YAML::Node n = YAML::Load(yaml);
+    ConfigReader r(n, "akvo.yaml", "outlet.routing.provider");
+    c.read(r);
+    r.finish();
+    return c;
+  };
+  auto d = read("{}");
+  EXPECT_EQ(d.max_connections, 64);
+  EXPECT_EQ(d.message_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(d.idle_timeout, Duration(0));
+  auto c = read("{max-connections: 8, message-timeout: 5s, idle-timeout: 2h}");
+  EXPECT_EQ(c.max_connections, 8);
+  EXPECT_EQ(c.message_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c.idle_timeout, std::chrono::hours(2));
+  EXPECT_THROW(read("max-connections: 0"), ConfigError);
+  EXPECT_THROW(read("message-timeout: 0"), ConfigError);
 }
 
 TEST(BmpProvider, VrfsConfig) {
