@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <filesystem>
 
 #include "outlet/metadata/snmpd_fixture.h"
@@ -219,6 +221,33 @@ TEST(SnmpMetadata, TimeoutIsAFailureNotABlock) {
 
 namespace akvo::metadata {
 namespace {
+
+// A provider that takes 200 ms per query, as an SNMP agent that times out (a fault snmpd does
+// not produce on demand for thousands of exporters).
+struct SlowProvider : Provider {
+  std::string_view name() const override { return "slow"; }
+  bool synchronous() const override { return false; }
+  Result query(const Query&, Answer&) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return Result::kFailed;
+  }
+};
+
+// Stop does not work through the queue (SIGTERM waited for every queued poll), and the queue is
+// bounded (spoofed exporters).
+TEST(MetadataCache, StopsWithPollsQueuedAndBoundsTheQueue) {
+  Metrics m;
+  auto c = readConfig("max-in-flight: 2\n");
+  std::vector<std::unique_ptr<Provider>> providers;
+  providers.push_back(std::make_unique<SlowProvider>());
+  Metadata md(c, m, std::move(providers));
+  md.start();
+  for (uint32_t i = 0; i < 10100; i++) md.lookup({IPv6Addr::fromV4(0x0a000000u + i), 1}, 1000);
+  EXPECT_GE(m.sum("akvo_outlet_metadata_queue_full_total"), 98u);  // 10,000 queued at most
+  auto t0 = std::chrono::steady_clock::now();
+  md.stop();  // 10,000 polls of 200 ms on 2 pollers would take 1,000 s
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+}
 
 TEST(MetadataCache, RefreshesBeforeExpiryAndForgetsUnusedEntries) {
   auto c = readConfig(R"(
