@@ -2,9 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include <filesystem>
+#include <thread>
 
 #include "outlet/metadata/snmpd_fixture.h"
 
