@@ -226,6 +226,7 @@ class Outlet::Worker : public decoder::FlowSink {
   struct ExporterCounters {
     Counter *packets, *flows, *missing_templates, *lost;
     std::array<Counter*, size_t(decoder::Status::kCount)> errors{};
+    std::array<Counter*, 3> refused{};  // templates, samplers, domains: created on first use
     uint64_t pending_packets = 0, pending_flows = 0;  // not yet added (see flushCounters())
     bool dirty = false;                                // in dirty_exporters_
     std::string label;                                 // the exporter label
@@ -279,6 +280,8 @@ class Outlet::Worker : public decoder::FlowSink {
       if (st->missing_templates) c.missing_templates->inc(st->missing_templates);
       // Spread over outlets, this worker sees a share of the sequence: its gaps mean nothing.
       if (st->lost && !spread) c.lost->inc(st->lost);
+      if (st->refused_templates | st->refused_samplers | st->refused_domains) [[unlikely]]
+        countRefused(c, exporter, *st);
     }
     if (s != decoder::Status::kOk) {
       if (!c.errors[size_t(s)])
@@ -287,6 +290,30 @@ class Outlet::Worker : public decoder::FlowSink {
             "Datagrams that failed to decode, by exporter and reason.",
             {{"exporter", c.label}, {"reason", std::string(decoder::statusName(s))}});
       c.errors[size_t(s)]->inc();
+    }
+  }
+
+  // State the NetFlow decoder refused past its bounds (decoder/netflow/templates.h): a flood
+  // of new templates, samplers or domains from one exporter, counted and logged.
+  void countRefused(ExporterCounters& c, const IPv6Addr& exporter,
+                    const decoder::DatagramStats& st) {
+    static constexpr const char* kWhat[3] = {"templates", "samplers", "domains"};
+    static constexpr const char* kHelp[3] = {
+        "NetFlow v9/IPFIX template ids refused: the observation domain has the most allowed.",
+        "NetFlow v9/IPFIX sampler ids refused: the observation domain has the most allowed.",
+        "NetFlow v9/IPFIX datagrams of a new observation domain refused: the exporter (or the "
+        "decoder) has the most domains allowed."};
+    const uint32_t n[3] = {st.refused_templates, st.refused_samplers, st.refused_domains};
+    for (size_t i = 0; i < 3; i++) {
+      if (!n[i]) continue;
+      if (!c.refused[i])
+        c.refused[i] = &outlet_.metrics_.counter(
+            fmt::format("akvo_outlet_decoder_refused_{}_total", kWhat[i]), kHelp[i],
+            {{"exporter", exporter.toString()}});
+      c.refused[i]->inc(n[i]);
+      refused_log_.warn("exporter {}: {} new NetFlow {} refused: bound reached (see "
+                        "docs/02-decoders.md, Limits)",
+                        exporter.toString(), n[i], kWhat[i]);
     }
   }
 
@@ -320,6 +347,7 @@ class Outlet::Worker : public decoder::FlowSink {
   Counter& held_total_;
   Counter& held_expired_;
   RateLimitedLog log_;
+  RateLimitedLog refused_log_;
   std::jthread thread_;
 };
 

@@ -44,7 +44,17 @@ struct KafkaTemplateExchange::Impl {
                            "Template records read after start (not while catching up).")),
         delay_ms(m.counter("akvo_outlet_kafka_templates_delay_milliseconds_total",
                            "Sum of produce-to-apply delays of the followed template records, in "
-                           "milliseconds (divide by ..._followed_total for the mean).")) {}
+                           "milliseconds (divide by ..._followed_total for the mean).")) {
+    const char* help =
+        "NetFlow templates, sampling rates and domains the shared templates refused past their "
+        "bounds (docs/02-decoders.md, Limits), by kind.";
+    s.countRefused(m.counter("akvo_outlet_kafka_templates_refused_total", help,
+                             {{"kind", "template"}}),
+                   m.counter("akvo_outlet_kafka_templates_refused_total", help,
+                             {{"kind", "sampler"}}),
+                   m.counter("akvo_outlet_kafka_templates_refused_total", help,
+                             {{"kind", "domain"}}));
+  }
 
   static void onDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);

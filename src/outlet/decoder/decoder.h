@@ -59,6 +59,12 @@ struct DatagramStats {
   uint32_t missing_templates = 0; ///< data sets dropped because their template is unknown
   uint32_t lost = 0;   ///< gap in the exporter's sequence numbers before this datagram
                        ///< (flows for NetFlow v5 and IPFIX, datagrams for v9 and sFlow)
+  /// State refused past the NetFlow decoder's bounds (netflow/templates.h): new template ids
+  /// of a full domain, new sampler ids of a full domain, a new domain (1: the datagram's
+  /// domain was refused, its templates and data ignored).
+  uint32_t refused_templates = 0;
+  uint32_t refused_samplers = 0;
+  uint32_t refused_domains = 0;
 };
 
 class Decoder {

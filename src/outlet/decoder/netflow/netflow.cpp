@@ -218,15 +218,30 @@ inline size_t forEachField(const Template& t, const uint8_t* p, size_t n, Fn&& f
 DomainState& NetflowDecoder::domain(const DomainKey& key) {
   auto it = domains_.find(key);
   if (it != domains_.end()) return it->second;
-  // Spoofed sources or domain ids must not grow memory forever: past the bound, a new domain
-  // gets a throwaway state (its data is dropped as missing its template).
-  if (domains_.size() >= kMaxDomains) {
+  // Spoofed sources or domain ids must not grow memory forever: past the bounds, a new domain
+  // gets a throwaway state (nothing is learned into it; its data is dropped as missing its
+  // template).
+  reindex();
+  size_t of_exporter = 0;
+  for (uint16_t version : {uint16_t(5), uint16_t(9), uint16_t(10)})
+    if (auto ids = exporter_domains_.find(DomainKey{key.exporter, 0, version});
+        ids != exporter_domains_.end())
+      of_exporter += ids->second.size();
+  if (domains_.size() >= kMaxDomains || of_exporter >= kMaxDomainsPerExporter) {
     overflow_ = DomainState{};
     return overflow_;
   }
   exporter_domains_[DomainKey{key.exporter, 0, key.version}].push_back(key.domain);
   indexed_++;
   return domains_[key];
+}
+
+void NetflowDecoder::reindex() {
+  if (indexed_ == domains_.size()) return;
+  exporter_domains_.clear();
+  for (const auto& [k, s] : domains_)
+    exporter_domains_[DomainKey{k.exporter, 0, k.version}].push_back(k.domain);
+  indexed_ = domains_.size();
 }
 
 uint64_t NetflowDecoder::borrowedSamplingRate(DomainState& d, uint64_t sampler) {
@@ -244,18 +259,13 @@ uint64_t NetflowDecoder::borrowedSamplingRate(DomainState& d, uint64_t sampler) 
   if (shared_) {
     shared_->domainsOf(exporter, shared_domains_);
     for (uint32_t id : shared_domains_) {
+      if (id == key_.domain) continue;
       DomainKey k{key_.exporter, id, key_.version};
-      if (id == key_.domain || (!domains_.contains(k) && domains_.size() >= kMaxDomains))
-        continue;
-      syncShared(k, domain(k));
+      DomainState& o = domain(k);
+      if (!refused(o)) syncShared(k, o);
     }
   }
-  if (indexed_ != domains_.size()) {  // a state file was loaded, or the map cleared
-    exporter_domains_.clear();
-    for (const auto& [k, s] : domains_)
-      exporter_domains_[DomainKey{k.exporter, 0, k.version}].push_back(k.domain);
-    indexed_ = domains_.size();
-  }
+  reindex();  // a state file was loaded, or the map cleared
   uint64_t rate = 0;
   if (auto ids = exporter_domains_.find(exporter); ids != exporter_domains_.end()) {
     for (uint32_t id : ids->second) {
@@ -328,6 +338,7 @@ bool NetflowDecoder::waitsForTemplates(const Input& input) {
       // Not even a domain: maybe the shared templates know it.
       if (!shared_ || shared_->generation() == 0) return true;
       dom = &domain(key);
+      if (refused(*dom)) return false;  // nothing to wait for: it will not be learned
       syncShared(key, *dom);
     }
     auto t = dom->templates.find(set_id);
@@ -431,6 +442,14 @@ Status NetflowDecoder::decodeV9Ipfix(const Input& input, FlowSink& sink, uint16_
   version_ = version;
   key_ = DomainKey{input.exporter, domain_id_, version};
   DomainState& dom = domain(key_);
+  if (refused(dom)) [[unlikely]] {
+    // Past the domain bounds: neither templates nor sampling are learned (they would grow
+    // the shared templates too); data sets count as missing their template.
+    stats_.refused_domains = 1;
+    for (; off + 4 <= end; off += std::max<size_t>(4, be16(p + off + 2)))
+      if (be16(p + off) >= 256) stats_.missing_templates++;
+    return stats_.missing_templates ? Status::kMissingTemplate : Status::kOk;
+  }
   syncShared(key_, dom);
   // v9 counts export packets, IPFIX counts data records (advanced below).
   stats_.lost =
@@ -581,6 +600,10 @@ Status NetflowDecoder::learnTemplates(DomainState& d, const uint8_t* p, size_t n
       for (const auto& f : t.fields)
         if (!f.pen && !f.scope && (f.type == 34 || f.type == 50 || f.type == 305))
           t.carries_sampling = true;
+    if (!d.acceptsTemplate(id)) {
+      stats_.refused_templates++;  // a new id in a full domain: kMaxTemplatesPerDomain
+      continue;
+    }
     auto [it, inserted] = d.templates.try_emplace(id);
     if (!inserted && it->second.fields == t.fields && it->second.options == t.options) {
       it->second.raw = t.raw;  // the same fields written differently (v9 options padding)
@@ -640,7 +663,10 @@ void NetflowDecoder::decodeOptionsRecord(DomainState& d, const Template& t, cons
   });
   if (interval > 0) rate = (interval + space) / interval;
   if (rate > 0 && d.samplingRate(sampler) != rate) {
-    d.setSamplingRate(sampler, rate);
+    if (!d.setSamplingRate(sampler, rate)) {
+      stats_.refused_samplers++;  // a new sampler id in a full domain: kMaxSamplersPerDomain
+      return;
+    }
     samplingChanged();
     if (shared_) shared_->samplingLearned(key_, sampler, rate);
   }

@@ -48,11 +48,17 @@ class NetflowDecoder : public Decoder {
   const DomainMap& domains() const { return domains_; }
   DomainMap& domains() { return domains_; }
 
-  /// At most this many (exporter, version, domain) states are kept.
-  static constexpr size_t kMaxDomains = 100000;
+  /// At most this many (exporter, version, domain) states are kept (templates.h), at most
+  /// kMaxDomainsPerExporter of one exporter address.
+  static constexpr size_t kMaxDomains = decoder::kMaxDomains;
 
  private:
+  /// The state of `key`, created when new; past kMaxDomains or kMaxDomainsPerExporter, a new
+  /// domain gets overflow_, a throwaway state (refused(): nothing is learned into it).
   DomainState& domain(const DomainKey& key);
+  bool refused(const DomainState& d) const { return &d == &overflow_; }
+  /// Rebuilds exporter_domains_ when domains_ changed behind its back (a state file).
+  void reindex();
   Status decodeV5(const Input& input, FlowSink& sink);
   Status decodeV9Ipfix(const Input& input, FlowSink& sink, uint16_t version);
   Status learnTemplates(DomainState& d, const uint8_t* p, size_t n, uint16_t set_id,
@@ -101,7 +107,7 @@ class NetflowDecoder : public Decoder {
   DomainMap domains_;
   FlowRecord record_;
   Template scratch_;  // template being parsed
-  DomainState overflow_;  // state of a domain past kMaxDomains
+  DomainState overflow_;  // state of a domain past kMaxDomains or kMaxDomainsPerExporter
   // Domain ids of each (exporter, version) in domains_ (key domain 0), for borrowed sampling
   // rates; `indexed_` counts the ids added: when it is not domains_.size() (a state file was
   // loaded, the map was cleared), the index is rebuilt before use.

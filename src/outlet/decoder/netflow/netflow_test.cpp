@@ -1024,3 +1024,118 @@ TEST(NetflowV9, SamplingRateFromAnotherDomain) {
 }
 
 }  // namespace akvo::decoder
+
+namespace akvo::decoder {
+
+// A flood of options records each announcing a new sampler id (review: 600 datagrams of 1,790
+// samplers kept the workers busy for minutes) stores at most kMaxSamplersPerDomain of them:
+// the known samplers keep working, rates included, and the others are counted as refused.
+TEST(NetflowV9, SamplersPerDomainAreBounded) {
+  NetflowDecoder d;
+  Collect c;
+  // Options template 257 (scope: system; samplerId 2 bytes, samplingInterval 4 bytes) and
+  // records (sampler, rate) for samplers first..first+n-1.
+  auto options = [](uint16_t first, uint16_t n, uint32_t rate) {
+    auto m = Ipfix::v9(6);
+    m.set(1).u16(257).u16(4).u16(8).u16(1).u16(4).u16(48).u16(2).u16(34).u16(4).end();
+    m.set(257);
+    for (uint16_t i = 0; i < n; i++) m.u32(0).u16(uint16_t(first + i)).u32(rate + i);
+    return m.end().done();
+  };
+  auto rate = [&](uint16_t sampler) {
+    auto m = Ipfix::v9(6)
+                 .set(0).u16(258).u16(3).u16(8).u16(4).u16(1).u16(4).u16(48).u16(2).end()
+                 .set(258).u32(0x0a000001).u32(1500).u16(sampler).u16(0).end()
+                 .done();
+    c.flows.clear();
+    EXPECT_EQ(d.decode(inputOf(m), c), Status::kOk);
+    return c.flows.empty() ? ~0ull : c.flows[0].sampling_rate;
+  };
+  ASSERT_EQ(d.decode(inputOf(options(1, 1, 1000)), c), Status::kOk);  // the real sampler
+  EXPECT_EQ(d.stats().refused_samplers, 0u);
+  uint64_t refused = 0;
+  for (int i = 0; i < 5; i++) {
+    ASSERT_EQ(d.decode(inputOf(options(uint16_t(1000 + i * 1790), 1790, 5)), c), Status::kOk);
+    refused += d.stats().refused_samplers;
+  }
+  const DomainState& dom =
+      d.domains().at(DomainKey{*IPv6Addr::parse("192.0.2.1"), 6, 9});
+  EXPECT_EQ(dom.sampling.size(), kMaxSamplersPerDomain);
+  EXPECT_EQ(refused, 5 * 1790 - (kMaxSamplersPerDomain - 1));
+  EXPECT_EQ(rate(1), 1000u);
+  EXPECT_EQ(rate(1000), 5u);                                   // the first ones were kept
+  EXPECT_EQ(rate(uint16_t(1000 + kMaxSamplersPerDomain - 2)), 5u + kMaxSamplersPerDomain - 2);
+  EXPECT_EQ(rate(uint16_t(1000 + kMaxSamplersPerDomain)), 0u);  // refused: unknown
+  // A known sampler's rate still changes.
+  ASSERT_EQ(d.decode(inputOf(options(1, 1, 2000)), c), Status::kOk);
+  EXPECT_EQ(d.stats().refused_samplers, 0u);
+  EXPECT_EQ(rate(1), 2000u);
+}
+
+// A flood of template ids, of observation domains or of exporters (review: 3,000 datagrams of
+// 1,140 single-field templates, each in a new domain, grew memory by 785 MB) stops at
+// kMaxTemplatesPerDomain templates per domain, kMaxDomainsPerExporter domains per exporter and
+// kMaxDomains in all; the refusals are counted and the known domains keep decoding.
+TEST(NetflowIpfix, TemplatesAndDomainsAreBounded) {
+  NetflowDecoder d;
+  Collect c;
+  const IPv6Addr exporter = *IPv6Addr::parse("192.0.2.1");
+  // Templates first..first+n-1, each one field: sourceIPv4Address.
+  auto templates = [](uint32_t domain, uint16_t first, uint16_t n) {
+    Ipfix m(0, domain);
+    m.set(2);
+    for (uint16_t i = 0; i < n; i++) m.u16(uint16_t(first + i)).u16(1).u16(8).u16(4);
+    return m.end().done();
+  };
+  auto data = [](uint32_t domain, uint16_t id) {
+    return Ipfix(0, domain).set(id).u32(0x0a000001).end().done();
+  };
+  auto decodes = [&](const std::vector<uint8_t>& m, const IPv6Addr& from) {
+    c.flows.clear();
+    d.decode(Input{std::span<const uint8_t>(m), from, 1700000000}, c);
+    return c.flows.size() == 1 && c.flows[0].src_addr.toString() == "10.0.0.1";
+  };
+  ASSERT_EQ(d.decode(inputOf(templates(1, 256, 1140)), c), Status::kOk);
+  EXPECT_EQ(d.stats().refused_templates, 1140 - kMaxTemplatesPerDomain);
+  EXPECT_EQ(d.domains().at(DomainKey{exporter, 1, 10}).templates.size(), kMaxTemplatesPerDomain);
+  EXPECT_TRUE(decodes(data(1, 256), exporter));
+  EXPECT_TRUE(decodes(data(1, uint16_t(256 + kMaxTemplatesPerDomain - 1)), exporter));
+  EXPECT_FALSE(decodes(data(1, uint16_t(256 + kMaxTemplatesPerDomain)), exporter));  // refused
+  EXPECT_EQ(d.stats().missing_templates, 1u);
+  // A known id may still be redefined (and resent).
+  auto redefined = Ipfix(0, 1).set(2).u16(300).u16(1).u16(12).u16(4).end().done();
+  ASSERT_EQ(d.decode(inputOf(redefined), c), Status::kOk);
+  EXPECT_EQ(d.stats().refused_templates, 0u);
+  c.flows.clear();
+  ASSERT_EQ(d.decode(inputOf(data(1, 300)), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 1u);
+  EXPECT_EQ(c.flows[0].dst_addr.toString(), "10.0.0.1");
+
+  // New domains of one exporter: kMaxDomainsPerExporter in all, the others refused.
+  uint64_t refused = 0;
+  for (uint32_t i = 2; i < 2 + 2 * kMaxDomainsPerExporter; i++) {
+    d.decode(inputOf(templates(i, 256, 1)), c);
+    refused += d.stats().refused_domains;
+  }
+  EXPECT_EQ(refused, kMaxDomainsPerExporter + 1);  // domain 1 was the first
+  EXPECT_EQ(d.domains().size(), kMaxDomainsPerExporter);
+  EXPECT_FALSE(d.domains().contains(DomainKey{exporter, 2 + kMaxDomainsPerExporter, 10}));
+  EXPECT_TRUE(decodes(data(1, 256), exporter));  // the known ones still decode
+  EXPECT_TRUE(decodes(data(2, 256), exporter));
+  EXPECT_FALSE(decodes(data(2 + kMaxDomainsPerExporter, 256), exporter));
+  EXPECT_EQ(d.stats().refused_domains, 1u);
+  EXPECT_EQ(d.stats().missing_templates, 1u);
+
+  // Many exporters: kMaxDomains in all.
+  for (uint32_t i = 0; i < kMaxDomains; i++) {
+    auto m = templates(1, 256, 1);
+    d.decode(Input{std::span<const uint8_t>(m), IPv6Addr::fromV4(0x0b000000 + i), 1700000000}, c);
+  }
+  EXPECT_EQ(d.domains().size(), kMaxDomains);
+  EXPECT_EQ(d.stats().refused_domains, 1u);
+  EXPECT_TRUE(decodes(data(1, 256), exporter));
+  EXPECT_TRUE(decodes(data(1, 256), IPv6Addr::fromV4(0x0b000000)));
+  EXPECT_FALSE(decodes(data(1, 256), IPv6Addr::fromV4(0x0b000000 + kMaxDomains)));
+}
+
+}  // namespace akvo::decoder

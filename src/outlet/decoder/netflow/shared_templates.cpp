@@ -56,7 +56,8 @@ bool parseKey(std::string_view key, char& kind, DomainKey& k, uint64_t& id) {
 }  // namespace
 
 void SharedTemplates::templateLearned(const DomainKey& key, uint16_t id, const Template& t) {
-  applyTemplate(key, id, t);
+  // Refused past a bound: not published either (the other outlets would refuse it too).
+  if (applyTemplate(key, id, t) == Applied::kRefused) return;
   if (publisher_) publisher_(templateKey(key, id), templateValue(t));
 }
 
@@ -65,32 +66,58 @@ void SharedTemplates::samplingLearned(const DomainKey& key, uint64_t sampler, ui
     publisher_(samplingKey(key, sampler), samplingValue(rate));
 }
 
-DomainState& SharedTemplates::domainState(const DomainKey& key) {
-  auto [it, inserted] = domains_.try_emplace(key);
-  if (inserted) exporter_domains_[DomainKey{key.exporter, 0, key.version}].push_back(key.domain);
-  return it->second;
+void SharedTemplates::refuse(Counter* counter, const DomainKey& key, const char* what) {
+  counter->inc();
+  log_.warn("exporter {}: shared templates: new {} refused (version {}, domain {}): bound "
+            "reached",
+            key.exporter.toString(), what, key.version, key.domain);
 }
 
-bool SharedTemplates::applyTemplate(const DomainKey& key, uint16_t id, const Template& t) {
+DomainState* SharedTemplates::domainState(const DomainKey& key) {
+  if (auto it = domains_.find(key); it != domains_.end()) return &it->second;
+  size_t of_exporter = 0;
+  for (uint16_t version : {uint16_t(5), uint16_t(9), uint16_t(10)})
+    if (auto ids = exporter_domains_.find(DomainKey{key.exporter, 0, version});
+        ids != exporter_domains_.end())
+      of_exporter += ids->second.size();
+  if (domains_.size() >= kMaxDomains || of_exporter >= kMaxDomainsPerExporter) {
+    refuse(refused_.domains, key, "domain");
+    return nullptr;
+  }
+  exporter_domains_[DomainKey{key.exporter, 0, key.version}].push_back(key.domain);
+  return &domains_[key];
+}
+
+SharedTemplates::Applied SharedTemplates::applyTemplate(const DomainKey& key, uint16_t id,
+                                                         const Template& t) {
   std::lock_guard lock(mutex_);
-  DomainState& d = domainState(key);
+  DomainState* dp = domainState(key);
+  if (!dp) return Applied::kRefused;
+  DomainState& d = *dp;
+  if (!d.acceptsTemplate(id)) {
+    refuse(refused_.templates, key, "template id");
+    return Applied::kRefused;
+  }
   auto [it, inserted] = d.templates.try_emplace(id, t);
   if (!inserted) {
-    if (t.refreshed < it->second.refreshed) return false;  // an older definition, late
+    if (t.refreshed < it->second.refreshed) return Applied::kUnchanged;  // older, late
     if (it->second.fields == t.fields && it->second.options == t.options &&
         it->second.refreshed == t.refreshed)
-      return false;
+      return Applied::kUnchanged;
     it->second = t;
   }
   generation_.fetch_add(1, std::memory_order_release);
-  return true;
+  return Applied::kChanged;
 }
 
 bool SharedTemplates::applySampling(const DomainKey& key, uint64_t sampler, uint64_t rate) {
   std::lock_guard lock(mutex_);
-  DomainState& d = domainState(key);
-  if (d.samplingRate(sampler) == rate) return false;
-  d.setSamplingRate(sampler, rate);
+  DomainState* d = domainState(key);
+  if (!d || d->samplingRate(sampler) == rate) return false;
+  if (!d->setSamplingRate(sampler, rate)) {
+    refuse(refused_.samplers, key, "sampler id");
+    return false;
+  }
   generation_.fetch_add(1, std::memory_order_release);
   return true;
 }
@@ -137,6 +164,7 @@ void SharedTemplates::mergeInto(const DomainKey& key, DomainState& local) const 
   auto it = domains_.find(key);
   if (it == domains_.end()) return;
   for (const auto& [id, t] : it->second.templates) {
+    if (!local.acceptsTemplate(id)) continue;  // the local ids fill the domain's bound
     auto [lt, inserted] = local.templates.try_emplace(id, t);
     if (inserted) continue;
     if (t.refreshed >= lt->second.refreshed &&
@@ -144,6 +172,7 @@ void SharedTemplates::mergeInto(const DomainKey& key, DomainState& local) const 
          t.refreshed > lt->second.refreshed))
       lt->second = t;
   }
+  // Past the bound (local samplers fill it), a shared one is left out.
   for (const auto& [sampler, rate] : it->second.sampling) local.setSamplingRate(sampler, rate);
 }
 

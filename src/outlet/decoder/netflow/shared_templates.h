@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/log.h"
+#include "common/metrics.h"
 #include "outlet/decoder/netflow/templates.h"
 
 namespace akvo::decoder {
@@ -28,6 +30,19 @@ class SharedTemplates {
 
   /// Set before the decoders start.
   void setPublisher(Publisher p) { publisher_ = std::move(p); }
+
+  /// What the store refuses past its bounds (templates.h: the decoders' bounds), apart from
+  /// malformed records: new template ids, new sampler ids, new domains. The store's own
+  /// counters until countRefused() (set before the decoders start) points them elsewhere.
+  struct Refused {
+    Counter* templates;
+    Counter* samplers;
+    Counter* domains;
+  };
+  const Refused& refused() const { return refused_; }
+  void countRefused(Counter& templates, Counter& samplers, Counter& domains) {
+    refused_ = {&templates, &samplers, &domains};
+  }
 
   /// A decoder learned a template that is new or differs from the shared one (or refreshes it).
   void templateLearned(const DomainKey& key, uint16_t id, const Template& t);
@@ -59,10 +74,14 @@ class SharedTemplates {
   static std::string samplingValue(uint64_t rate);
 
  private:
-  bool applyTemplate(const DomainKey& key, uint16_t id, const Template& t);
+  enum class Applied { kUnchanged, kChanged, kRefused };
+  Applied applyTemplate(const DomainKey& key, uint16_t id, const Template& t);
   bool applySampling(const DomainKey& key, uint64_t sampler, uint64_t rate);
-  /// The state of `key`, created (and indexed) when new. Called with mutex_ held.
-  DomainState& domainState(const DomainKey& key);
+  /// The state of `key`, created (and indexed) when new; nullptr past kMaxDomains or
+  /// kMaxDomainsPerExporter (counted, logged). Called with mutex_ held.
+  DomainState* domainState(const DomainKey& key);
+  /// Counts and logs (rate-limited) a refusal of `what` for `key`'s exporter.
+  void refuse(Counter* counter, const DomainKey& key, const char* what);
 
   mutable std::mutex mutex_;  // guards domains_ and exporter_domains_
   DomainMap domains_;
@@ -71,6 +90,9 @@ class SharedTemplates {
   std::unordered_map<DomainKey, std::vector<uint32_t>, DomainKeyHash> exporter_domains_;
   std::atomic<uint64_t> generation_{0};
   Publisher publisher_;
+  Counter own_refused_[3];
+  Refused refused_{&own_refused_[0], &own_refused_[1], &own_refused_[2]};
+  RateLimitedLog log_;
 };
 
 }  // namespace akvo::decoder

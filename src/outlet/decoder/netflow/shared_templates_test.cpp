@@ -175,3 +175,45 @@ TEST(SharedTemplates, SamplingRateFromAnotherDomainSeenElsewhere) {
 }
 
 }  // namespace akvo::decoder
+
+namespace akvo::decoder {
+
+// The shared store has the decoders' bounds (templates.h): records past them, from a decoder
+// or the Kafka topic, are refused (counted, not malformed) and not published.
+TEST(SharedTemplates, BoundedLikeTheDecoders) {
+  SharedTemplates shared;
+  size_t published = 0;
+  shared.setPublisher([&](const std::string&, const std::string&) { published++; });
+  const std::string tmpl = R"({"options":false,"refreshed":1,"fields":[[8,4,0,false]]})";
+  for (int i = 0; i < 1100; i++)
+    EXPECT_TRUE(shared.apply(fmt::format("t/192.0.2.1/10/1/{}", 256 + i), tmpl));
+  EXPECT_EQ(shared.templates(), kMaxTemplatesPerDomain);
+  EXPECT_EQ(shared.refused().templates->value(), 1100 - kMaxTemplatesPerDomain);
+  for (int i = 0; i < 100; i++)
+    EXPECT_TRUE(shared.apply(fmt::format("s/192.0.2.1/10/1/{}", i), R"({"rate":10})"));
+  EXPECT_EQ(shared.samplingRates(), kMaxSamplersPerDomain);
+  EXPECT_EQ(shared.refused().samplers->value(), 100 - kMaxSamplersPerDomain);
+  for (uint32_t i = 2; i < 400; i++)
+    EXPECT_TRUE(shared.apply(fmt::format("s/192.0.2.1/9/{}/1", i), R"({"rate":10})"));
+  std::vector<uint32_t> ids;
+  shared.domainsOf(DomainKey{*IPv6Addr::parse("192.0.2.1"), 0, 9}, ids);
+  EXPECT_EQ(ids.size(), kMaxDomainsPerExporter - 1);  // and domain 1 of IPFIX
+  EXPECT_EQ(shared.refused().domains->value(), 400 - 2 - (kMaxDomainsPerExporter - 1));
+  // A decoder's template past the bound is not published; a known one is.
+  Template t;
+  t.fields = {{8, 4}};
+  t.min_length = 4;
+  t.refreshed = 2;
+  DomainKey key{*IPv6Addr::parse("192.0.2.1"), 1, 10};
+  shared.templateLearned(key, 60000, t);
+  EXPECT_EQ(published, 0u);
+  shared.templateLearned(key, 256, t);
+  EXPECT_EQ(published, 1u);
+  // A decoder merging the full domain gets the bounded state.
+  DomainState local;
+  shared.mergeInto(key, local);
+  EXPECT_EQ(local.templates.size(), kMaxTemplatesPerDomain);
+  EXPECT_EQ(local.sampling.size(), kMaxSamplersPerDomain);
+}
+
+}  // namespace akvo::decoder

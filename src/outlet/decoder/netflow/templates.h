@@ -2,6 +2,7 @@
 /// NetFlow v9 (RFC 3954 §5) and IPFIX (RFC 7011 §3.4) template and sampling state, kept per
 /// (exporter address, version, observation domain / source id). Templates are learned on the
 /// control path (they allocate); data records only look them up.
+#include <algorithm>
 #include <cstdint>
 #include <unordered_map>
 #include <utility>
@@ -14,6 +15,25 @@ namespace akvo::decoder {
 /// IANA private enterprise numbers the decoder understands.
 inline constexpr uint32_t kReversePen = 29305;  ///< RFC 5103 reverse information elements
 inline constexpr uint32_t kJuniperPen = 2636;
+
+/// Bounds on the state a remote exporter can make a decoder (and the shared templates) keep.
+/// Templates and sampling rates are learned from the network, by UDP, from any source: without
+/// bounds, a flood of new template ids, sampler ids or observation domains grows memory (about
+/// 29 times the bytes received) and CPU (sampler lookups) until the outlet starves. Past a
+/// bound, new ids are refused (counted, logged) and the known ones keep working. Each is far
+/// above what real exporters use.
+/// Templates of one domain: routers define a few dozen (a template per flow kind and
+/// version, a few options ones); RFC 7011 allows 65,280.
+inline constexpr size_t kMaxTemplatesPerDomain = 1024;
+/// Sampler (or selector) ids with a rate in one domain: routers have a handful (one per
+/// sampler map or line card). Also keeps the sampler lookups cheap.
+inline constexpr size_t kMaxSamplersPerDomain = 64;
+/// Observation domains (source ids, engine ids for NetFlow v5) of one exporter address, all
+/// versions together: one per line card or VRF at most; a few at most for most exporters.
+inline constexpr size_t kMaxDomainsPerExporter = 256;
+/// Domains in all: (exporter, version, domain) states kept by one decoder or the shared
+/// templates (a throwaway state serves the others: their data counts as missing templates).
+inline constexpr size_t kMaxDomains = 65536;
 
 /// One field specifier of a template. `length` 0xFFFF means variable length (RFC 7011 §7).
 struct TemplateField {
@@ -59,11 +79,57 @@ struct Template {
   std::vector<uint8_t> raw;
 };
 
+/// Sampler / selector id -> sampling rate of one domain, at most kMaxSamplersPerDomain: a
+/// vector sorted by id (one or two entries in the common case, read per flow: a scan of a few
+/// cache lines, no hashing; binary search when there are more).
+class SamplingRates {
+ public:
+  using Entry = std::pair<uint64_t, uint64_t>;
+  /// The rate of `sampler`, 0 when unknown.
+  uint64_t get(uint64_t sampler) const {
+    if (rates_.size() > 4) [[unlikely]]
+      return search(sampler);
+    for (const auto& [id, rate] : rates_)
+      if (id == sampler) return rate;
+    return 0;
+  }
+  /// Sets the rate of `sampler`; false (nothing changed) when it is a new sampler and the
+  /// domain already has kMaxSamplersPerDomain.
+  bool set(uint64_t sampler, uint64_t rate) {
+    auto it = lowerBound(sampler);
+    if (it != rates_.end() && it->first == sampler) {
+      it->second = rate;
+      return true;
+    }
+    if (rates_.size() >= kMaxSamplersPerDomain) return false;
+    rates_.insert(it, Entry{sampler, rate});
+    return true;
+  }
+  size_t size() const { return rates_.size(); }
+  bool empty() const { return rates_.empty(); }
+  void clear() { rates_.clear(); }
+  auto begin() const { return rates_.begin(); }
+  auto end() const { return rates_.end(); }
+
+ private:
+  std::vector<Entry>::iterator lowerBound(uint64_t sampler) {
+    return std::lower_bound(rates_.begin(), rates_.end(), sampler,
+                            [](const Entry& e, uint64_t id) { return e.first < id; });
+  }
+  // Out of line: kept out of the per-flow code of the common case.
+  [[gnu::noinline]] uint64_t search(uint64_t sampler) const {
+    auto it = std::lower_bound(rates_.begin(), rates_.end(), sampler,
+                               [](const Entry& e, uint64_t id) { return e.first < id; });
+    return it != rates_.end() && it->first == sampler ? it->second : 0;
+  }
+  std::vector<Entry> rates_;  // sorted by id
+};
+
 /// State of one (exporter, version, domain).
 struct DomainState {
+  /// At most kMaxTemplatesPerDomain (learnTemplates, SharedTemplates refuse new ids past it).
   std::unordered_map<uint16_t, Template> templates;
-  /// sampler / selector id -> sampling rate (few entries: a linear scan beats hashing).
-  std::vector<std::pair<uint64_t, uint64_t>> sampling;
+  SamplingRates sampling;
   bool sequence_seen = false;
   uint32_t next_sequence = 0;  ///< sequence number expected in the next message
   uint64_t shared_generation = 0;  ///< SharedTemplates::generation() at the last merge
@@ -72,11 +138,7 @@ struct DomainState {
   std::vector<std::pair<uint64_t, uint64_t>> borrowed;
   uint64_t borrowed_stamp = 0;
 
-  uint64_t samplingRate(uint64_t sampler) const {
-    for (const auto& [id, rate] : sampling)
-      if (id == sampler) return rate;
-    return 0;
-  }
+  uint64_t samplingRate(uint64_t sampler) const { return sampling.get(sampler); }
   /// True when the domain has a data (not options) template: it exports flows, so its
   /// sampling rates are its own and never lent to another domain.
   bool exportsData() const {
@@ -84,13 +146,11 @@ struct DomainState {
       if (!t.options) return true;
     return false;
   }
-  void setSamplingRate(uint64_t sampler, uint64_t rate) {
-    for (auto& [id, r] : sampling)
-      if (id == sampler) {
-        r = rate;
-        return;
-      }
-    sampling.emplace_back(sampler, rate);
+  /// False when `sampler` is new and the domain has kMaxSamplersPerDomain already (refused).
+  bool setSamplingRate(uint64_t sampler, uint64_t rate) { return sampling.set(sampler, rate); }
+  /// True when a template `id` may be stored: known, or room for a new one.
+  bool acceptsTemplate(uint16_t id) const {
+    return templates.size() < kMaxTemplatesPerDomain || templates.contains(id);
   }
 };
 
