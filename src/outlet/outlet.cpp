@@ -268,7 +268,7 @@ class Outlet::Worker : public decoder::FlowSink {
     c.label = label;
     return c;
   }
-  void countExporter(ExporterCounters& c, const IPv6Addr& /*exporter*/,
+  void countExporter(ExporterCounters& c, const IPv6Addr& exporter,
                      const decoder::DatagramStats* st, decoder::Status s, bool spread) {
     if (!c.dirty) {
       c.dirty = true;
@@ -309,7 +309,7 @@ class Outlet::Worker : public decoder::FlowSink {
       if (!c.refused[i])
         c.refused[i] = &outlet_.metrics_.counter(
             fmt::format("akvo_outlet_decoder_refused_{}_total", kWhat[i]), kHelp[i],
-            {{"exporter", exporter.toString()}});
+            {{"exporter", c.label}});  // "other" past kMaxExporterLabels
       c.refused[i]->inc(n[i]);
       refused_log_.warn("exporter {}: {} new NetFlow {} refused: bound reached (see "
                         "docs/02-decoders.md, Limits)",
