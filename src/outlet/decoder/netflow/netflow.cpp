@@ -222,11 +222,7 @@ DomainState& NetflowDecoder::domain(const DomainKey& key) {
   // gets a throwaway state (nothing is learned into it; its data is dropped as missing its
   // template).
   reindex();
-  size_t of_exporter = 0;
-  for (uint16_t version : {uint16_t(5), uint16_t(9), uint16_t(10)})
-    if (auto ids = exporter_domains_.find(DomainKey{key.exporter, 0, version});
-        ids != exporter_domains_.end())
-      of_exporter += ids->second.size();
+  const size_t of_exporter = domainsOfExporter(exporter_domains_, key.exporter);
   if (domains_.size() >= kMaxDomains || of_exporter >= kMaxDomainsPerExporter) {
     overflow_ = DomainState{};
     return overflow_;

@@ -111,7 +111,7 @@ class NetflowDecoder : public Decoder {
   // Domain ids of each (exporter, version) in domains_ (key domain 0), for borrowed sampling
   // rates; `indexed_` counts the ids added: when it is not domains_.size() (a state file was
   // loaded, the map was cleared), the index is rebuilt before use.
-  std::unordered_map<DomainKey, std::vector<uint32_t>, DomainKeyHash> exporter_domains_;
+  ExporterDomains exporter_domains_;
   size_t indexed_ = 0;
   uint64_t sampling_generation_ = 0;
   std::vector<uint32_t> shared_domains_;  // scratch for SharedTemplates::domainsOf

@@ -75,11 +75,7 @@ void SharedTemplates::refuse(Counter* counter, const DomainKey& key, const char*
 
 DomainState* SharedTemplates::domainState(const DomainKey& key) {
   if (auto it = domains_.find(key); it != domains_.end()) return &it->second;
-  size_t of_exporter = 0;
-  for (uint16_t version : {uint16_t(5), uint16_t(9), uint16_t(10)})
-    if (auto ids = exporter_domains_.find(DomainKey{key.exporter, 0, version});
-        ids != exporter_domains_.end())
-      of_exporter += ids->second.size();
+  const size_t of_exporter = domainsOfExporter(exporter_domains_, key.exporter);
   if (domains_.size() >= kMaxDomains || of_exporter >= kMaxDomainsPerExporter) {
     refuse(refused_.domains, key, "domain");
     return nullptr;

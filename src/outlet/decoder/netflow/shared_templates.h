@@ -87,7 +87,7 @@ class SharedTemplates {
   DomainMap domains_;
   /// Domain ids of each (exporter, version) in domains_ (key domain 0); domains are never
   /// removed.
-  std::unordered_map<DomainKey, std::vector<uint32_t>, DomainKeyHash> exporter_domains_;
+  ExporterDomains exporter_domains_;
   std::atomic<uint64_t> generation_{0};
   Publisher publisher_;
   Counter own_refused_[3];

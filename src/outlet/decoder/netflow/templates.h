@@ -167,5 +167,17 @@ struct DomainKeyHash {
 };
 
 using DomainMap = std::unordered_map<DomainKey, DomainState, DomainKeyHash>;
+/// The observation domains of each exporter and version (key: domain 0): their ids.
+using ExporterDomains = std::unordered_map<DomainKey, std::vector<uint32_t>, DomainKeyHash>;
+
+/// How many domains `index` holds for `exporter`, NetFlow v5, v9 and IPFIX together (checked
+/// against kMaxDomainsPerExporter).
+inline size_t domainsOfExporter(const ExporterDomains& index, const IPv6Addr& exporter) {
+  size_t n = 0;
+  for (uint16_t version : {uint16_t(5), uint16_t(9), uint16_t(10)})
+    if (auto ids = index.find(DomainKey{exporter, 0, version}); ids != index.end())
+      n += ids->second.size();
+  return n;
+}
 
 }  // namespace akvo::decoder
