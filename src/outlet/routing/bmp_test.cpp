@@ -528,6 +528,11 @@ TEST(BmpProvider, AnnouncedLengthAllocatesNothing) {
 // accept() failing with EMFILE (a connection pending, no descriptor left) backs off instead of
 // spinning on a listener that poll() keeps reporting ready.
 TEST(BmpProvider, AcceptFailureBacksOff) {
+#ifdef AKVO_SANITIZE
+  // Out of descriptors, the sanitizers' own runtime fails (UBSan's type checks then report
+  // fmt's buffers as invalid objects): this test runs in the Release build.
+  GTEST_SKIP() << "exhausts file descriptors, which the sanitizer runtime needs";
+#endif
   Metrics metrics;
   BmpProvider p(localConfig(), metrics);
   p.start();
