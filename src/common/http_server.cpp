@@ -318,6 +318,39 @@ void HttpServer::serve(int fd, std::string remote, std::atomic<int64_t>& idle_si
       }
       if (ec) break;
     }
+    if (ec == http::error::body_limit || ec == http::error::header_limit) {
+      // Too large to read: say so (413, 431) before closing, rather than just closing.
+      const bool body = ec == http::error::body_limit;
+      std::string text = dumpJson(nlohmann::json{
+          {"message", body ? fmt::format("request body over http.max-body-size ({} bytes)",
+                                         config_.max_body_size)
+                           : std::string("request headers too large")}});
+      std::string out = fmt::format(
+          "HTTP/1.1 {}\r\nServer: akvo\r\nContent-Type: application/json\r\n"
+          "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+          body ? "413 Payload Too Large" : "431 Request Header Fields Too Large", text.size(), text);
+      const auto write_deadline = Clock::now() + config_.request_timeout;
+      for (size_t sent = 0; sent < out.size();) {
+        ssize_t n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+        if (n > 0) sent += size_t(n);
+        else if (n < 0 && (errno == EAGAIN || errno == EINTR) && waitFd(fd, POLLOUT, write_deadline)) continue;
+        else break;
+      }
+      metrics_.counter("akvo_http_requests_total", "HTTP requests served.",
+                       {{"code", body ? "413" : "431"}}).inc();
+      // Lingering close: the client may still be sending the body; read and drop it for a
+      // while (bounded), so that it gets to read the answer instead of a reset.
+      ::shutdown(fd, SHUT_WR);
+      const auto linger = Clock::now() + std::chrono::seconds(2);
+      char drop[65536];
+      for (int64_t left = 2 * config_.max_body_size + (1 << 20);
+           left > 0 && waitFd(fd, POLLIN, linger);) {
+        ssize_t n = ::recv(fd, drop, sizeof drop, 0);
+        if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR))) break;
+        if (n > 0) left -= n;
+      }
+      break;
+    }
     if (ec || !parser.is_done()) break;
     auto& r = parser.get();
     HttpRequest req;

@@ -56,6 +56,11 @@ TEST(HttpServer, BadBytesAndEscapesGetAnErrorNotACrash) {
   }
   EXPECT_EQ(httpRequest(hp, "GET", "/throw-int").status, 500);
 
+  // Over max-body-size: a 413 with a JSON message, not a closed connection.
+  auto big = httpRequest(hp, "POST", "/echo", std::string(size_t(hc.max_body_size) + 1, 'x'));
+  EXPECT_EQ(big.status, 413);
+  EXPECT_NE(nlohmann::json::parse(big.body)["message"].get<std::string>().find("max-body-size"),
+            std::string::npos);
   auto ok = httpRequest(hp, "GET", "/ok?a=%41+b");
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(nlohmann::json::parse(ok.body)["q"], "A b");
