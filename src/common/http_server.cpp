@@ -37,6 +37,10 @@ void HttpServer::Config::read(ConfigReader& r) {
 }
 
 bool HttpRequest::fromLoopback() const {
+  // A reverse proxy on the same host connects from loopback for every client: a request it
+  // forwarded (it says so in these headers) is not a local one.
+  for (const char* h : {"x-forwarded-for", "forwarded", "x-real-ip"})
+    if (headers.count(h)) return false;
   return remote == "127.0.0.1" || remote == "::1" || remote.starts_with("127.") ||
          remote == "::ffff:127.0.0.1";
 }

@@ -26,6 +26,7 @@ struct HttpRequest {
   std::map<std::string, std::string> headers;  ///< lower-cased names
   std::string body;
   std::string remote;  ///< peer address
+  /// From this host, and not forwarded by a proxy (X-Forwarded-For, Forwarded, X-Real-IP).
   bool fromLoopback() const;
   std::string header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);

@@ -24,6 +24,21 @@ TEST(Utf8, InvalidSequencesAreReplaced) {
   EXPECT_EQ(dumpJson(nlohmann::json{{"m", "Caf\xe9"}}), "{\"m\":\"Caf\xef\xbf\xbd\"}");
 }
 
+// Behind a reverse proxy on the same host, every request comes from loopback: one the proxy
+// says it forwarded is not local (the SQL and ClickHouse endpoints answer local ones only).
+TEST(HttpServer, ForwardedRequestsAreNotLocal) {
+  HttpRequest r;
+  r.remote = "127.0.0.1";
+  EXPECT_TRUE(r.fromLoopback());
+  for (const char* h : {"x-forwarded-for", "forwarded", "x-real-ip"}) {
+    HttpRequest f = r;
+    f.headers[h] = "198.51.100.7";
+    EXPECT_FALSE(f.fromLoopback()) << h;
+  }
+  r.remote = "192.0.2.1";
+  EXPECT_FALSE(r.fromLoopback());
+}
+
 // Requests that used to end the process: each gets an answer and the server keeps serving.
 TEST(HttpServer, BadBytesAndEscapesGetAnErrorNotACrash) {
   Metrics metrics;
