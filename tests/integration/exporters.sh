@@ -98,6 +98,6 @@ wait_for "SELECT count(), groupUniqArray(SamplingRate) FROM flows WHERE SrcAddr 
 pass "flows without sampling information get default-sampling-rate"
 # Per-exporter counters: packets and flows of 127.0.0.1, no sequence loss on loopback.
 metrics=$(curl -sf "http://127.0.0.1:$HTTP_PORT/api/v0/metrics")
-echo "$metrics" | grep -q 'akvo_outlet_decoder_flows_total{exporter="127.0.0.1"}' || fail "no per-exporter flow counter"
+grep -q 'akvo_outlet_decoder_flows_total{exporter="127.0.0.1"}' <<< "$metrics" || fail "no per-exporter flow counter"  # (not echo | grep -q: pipefail and SIGPIPE)
 lost=$(echo "$metrics" | sed -n 's/^akvo_outlet_decoder_sequence_lost_total{exporter="127.0.0.1"} //p')
 pass "per-exporter counters exported (sequence gaps counted: ${lost:-0}, from the exporters restarting their sequences between runs)"
