@@ -36,5 +36,34 @@ TEST(PrefixCache, AnswersStayInsideTheirPrefix) {
   EXPECT_EQ(fills, before + 1);
 }
 
+// Answers over prefixes longer than /16 (IPv4) live in the fine table: reused inside their
+// prefix, refilled outside it, and kept when coarse answers are filled around them.
+TEST(PrefixCache, FineAnswersAreReusedInsideTheirPrefix) {
+  PrefixCache<uint32_t> cache(64);
+  int fills = 0;
+  auto fill = [&fills](const IPv6Addr& a, uint8_t* len) {
+    fills++;
+    if (a.v4() >> 24 == 10) {
+      *len = 96 + 26;  // per /26 inside 10/8
+      return a.v4() >> 6;
+    }
+    *len = 96 + 8;
+    return a.v4() >> 24;
+  };
+  EXPECT_EQ(cache.get(ip("10.1.2.3"), fill), ip("10.1.2.0").v4() >> 6);
+  EXPECT_EQ(fills, 1);
+  EXPECT_EQ(cache.get(ip("10.1.2.60"), fill), ip("10.1.2.0").v4() >> 6);  // same /26
+  EXPECT_EQ(fills, 1);
+  EXPECT_EQ(cache.get(ip("10.1.2.64"), fill), ip("10.1.2.64").v4() >> 6);  // next /26
+  EXPECT_EQ(fills, 2);
+  EXPECT_EQ(cache.get(ip("10.1.3.1"), fill), ip("10.1.3.0").v4() >> 6);  // another /24
+  EXPECT_EQ(fills, 3);
+  EXPECT_EQ(cache.get(ip("11.1.2.3"), fill), 11u);  // coarse
+  EXPECT_EQ(cache.get(ip("11.1.200.3"), fill), 11u);  // same /16: one coarse slot
+  EXPECT_EQ(fills, 4);
+  EXPECT_EQ(cache.get(ip("10.1.3.2"), fill), ip("10.1.3.0").v4() >> 6);  // still cached
+  EXPECT_EQ(fills, 4);
+}
+
 }  // namespace
 }  // namespace akvo

@@ -694,7 +694,12 @@ Consolidator::Consolidator(const std::vector<ColumnKey>& columns, uint32_t inter
 void Consolidator::add(const FlowRecord& f) {
   char* k = reinterpret_cast<char*>(scratch_.data());
   const char* src = reinterpret_cast<const char*>(&f);
-  uint32_t bucket = f.time_received / interval_ * interval_;
+  // Flows come in runs with one reception time (a datagram): divide once per run.
+  if (f.time_received != last_time_) [[unlikely]] {
+    last_time_ = f.time_received;
+    last_bucket_ = f.time_received / interval_ * interval_;
+  }
+  const uint32_t bucket = last_bucket_;
   if (block_) {
     std::memcpy(k, src + kConsolidatedBegin, kConsolidatedEnd - kConsolidatedBegin);
   } else {
