@@ -4,6 +4,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <linux/close_range.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "app/app.h"
@@ -139,7 +145,22 @@ int main(int argc, char** argv) {
                  : akvo::AppConfig::fetch(orchestrator_url, chosen, config_file,
                                           akvo::parseDuration(orchestrator_timeout), demo_flag);
     if (demo_flag) c.demo.enabled = true;
-    return akvo::runRole(chosen, c);
+    akvo::Reload reload;
+    if (orchestrator_url.empty() && !config_file.empty()) {
+      reload.files = {config_file};
+      reload.validate = [&] { akvo::AppConfig::load(config_file, demo_flag); };
+    }
+    int rc = akvo::runRole(chosen, c, reload);
+    if (rc != akvo::kRestart) return rc;
+    // Start again with the new configuration: the same command line, a fresh process image
+    // (the embedded store cannot be opened twice in one process). Every descriptor is closed
+    // on exec, so that no socket or store lock outlives the old image.
+    spdlog::default_logger()->flush();
+    std::fflush(nullptr);
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    execv("/proc/self/exe", argv);
+    spdlog::critical("cannot restart (execv /proc/self/exe): {}", std::strerror(errno));
+    return 1;
   } catch (const akvo::ConfigError& e) {
     std::cerr << "akvo: configuration error: " << e.what() << "\n";
     return 2;

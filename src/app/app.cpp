@@ -1,4 +1,5 @@
 #include "app/app.h"
+#include "app/config_watch.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -116,6 +117,7 @@ AppConfig AppConfig::fromYaml(const YAML::Node& root, const std::string& path,
   c.file = path;
   c.demo.enabled = demo_default;
   ConfigReader r(root, path, "");
+  r.field("automatic-restart", c.automatic_restart);
   r.section("clickhouse", [&](ConfigReader& s) { c.clickhouse.read(s); });
   r.section("schema", [&](ConfigReader& s) {
     s.field("enabled", c.schema.enabled);
@@ -270,7 +272,10 @@ sigset_t blockSignals() {
   return set;
 }
 
-int waitForSignal(const sigset_t& set) {
+/// Waits for SIGINT or SIGTERM (returns the signal), or for SIGHUP (sent by the configuration
+/// watcher, or by an operator) with a valid new configuration (returns SIGHUP). A configuration
+/// that is not valid is reported and the process goes on with the one it runs.
+int waitForSignal(const sigset_t& set, const Reload& reload) {
   for (;;) {
     int sig = 0;
     sigwait(&set, &sig);
@@ -278,6 +283,20 @@ int waitForSignal(const sigset_t& set) {
       spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
       return sig;
     }
+    if (sig != SIGHUP) continue;
+    if (reload.files.empty() || !reload.validate) {
+      spdlog::warn("SIGHUP: this process has no configuration file to read again");
+      continue;
+    }
+    try {
+      reload.validate();
+    } catch (const std::exception& e) {
+      spdlog::error("the configuration changed but is not valid, akvo goes on with the one it "
+                    "runs: {}", e.what());
+      continue;
+    }
+    spdlog::info("the configuration changed: restarting");
+    return SIGHUP;
   }
 }
 
@@ -289,7 +308,7 @@ int waitForSignal(const sigset_t& set) {
 /// maximum-wait-time old). Ten minutes is generous and costs a 3-column scan of that much raw data.
 constexpr Duration kRepairWindow = std::chrono::minutes(10);
 
-int runRole(const std::string& role, const AppConfig& c) {
+int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
   sigset_t signals = blockSignals();
   Metrics metrics;
   Schema schema(c.schema);
@@ -479,7 +498,14 @@ int runRole(const std::string& role, const AppConfig& c) {
     demo->start();
   }
   spdlog::info("akvo {} running ({})", AKVO_VERSION, role);
-  waitForSignal(signals);
+  std::unique_ptr<ConfigWatcher> watcher;
+  if (c.automatic_restart && !reload.files.empty())
+    watcher = std::make_unique<ConfigWatcher>(reload.files, [](const std::string& path) {
+      spdlog::info("configuration file {} changed", path);
+      kill(getpid(), SIGHUP);  // waitForSignal checks it and restarts
+    });
+  const bool restart = waitForSignal(signals, reload) == SIGHUP;
+  watcher.reset();
 
   // Drain in flow order: stop sending and receiving, decode and store what was received.
   if (demo) demo->stop();
@@ -498,8 +524,8 @@ int runRole(const std::string& role, const AppConfig& c) {
   write_pool.reset();
   endpoint_pool.reset();
   if (!running_marker.empty()) std::filesystem::remove(running_marker);
-  spdlog::info("akvo stopped");
-  return 0;
+  spdlog::info(restart ? "akvo stopped, starting again" : "akvo stopped");
+  return restart ? kRestart : 0;
 }
 
 int runSql(const AppConfig& c, const std::string& query, const std::string& format, bool write) {

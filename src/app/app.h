@@ -2,6 +2,7 @@
 /// Wiring of the roles: reads the configuration file (one section per component), builds the
 /// components, passes them to each other and runs until SIGINT/SIGTERM.
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -26,6 +27,9 @@ namespace akvo {
 
 struct AppConfig {
   std::string file;
+  /// Restart when the configuration file changes and the new one is valid (Akvorado's
+  /// orchestrator key, default true).
+  bool automatic_restart = true;
   ClickHouseConfig clickhouse;
   SchemaConfig schema;
   HttpServer::Config http;
@@ -71,9 +75,20 @@ YAML::Node serviceConfiguration(const AppConfig& c, const std::string& role,
 /// Lays `over` on `base`: mappings merge key by key, anything else is replaced.
 YAML::Node mergeYaml(const YAML::Node& base, const YAML::Node& over);
 
+/// How a process reloads its configuration file. `validate` reads the file again as at start
+/// (throws ConfigError when it is not valid); `files` are the files it was read from (empty
+/// when the configuration came from an orchestrator or defaults: nothing to reload).
+struct Reload {
+  std::vector<std::string> files;
+  std::function<void()> validate;
+};
+/// runRole's answer when the configuration changed (file written, or SIGHUP) and the new one is
+/// valid: everything was stopped as for SIGTERM; the caller starts again (main re-executes).
+constexpr int kRestart = -1;
+
 /// Runs `role` ("all-in-one", "inlet", "outlet", "orchestrator", "console", "demo-exporter")
-/// until a signal. Returns the process exit code.
-int runRole(const std::string& role, const AppConfig& config);
+/// until a signal. Returns the process exit code, or kRestart.
+int runRole(const std::string& role, const AppConfig& config, const Reload& reload = {});
 
 /// `akvo sql`: through the running instance's HTTP API if one answers, else on the store.
 int runSql(const AppConfig& config, const std::string& query, const std::string& format,
