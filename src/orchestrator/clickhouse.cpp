@@ -388,6 +388,15 @@ void Migrations::flowsTable(size_t i) {
     pos = eol + 1;
   }
   std::string previous = "TimeReceived";
+  // A consolidated table sums the rows of equal sorting key: a column added to it joins the key
+  // in the same ALTER (ClickHouse allows a new column there, and only then), else rows that
+  // differ only by it would be merged into one, keeping either value.
+  const bool summing = r.interval.count() != 0;
+  std::string sorting_key;
+  if (summing)
+    sorting_key = scalar(fmt::format(
+        "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = {}",
+        quote(local(name))));
   for (ColumnKey k : r.interval.count() == 0 ? schema_.columns() : schema_.consolidatedColumns()) {
     const ColumnDef& c = columnDef(k);
     if (!present.contains(std::string(c.name))) {
@@ -395,10 +404,22 @@ void Migrations::flowsTable(size_t i) {
       if (c.alias) def += " ALIAS " + std::string(c.expression);
       else if (c.generated && r.interval.count() == 0) def += " DEFAULT " + std::string(c.expression);
       if (!c.alias) def += fmt::format(" CODEC({})", codecOf(c));
-      for (const auto& t : config_.cluster.empty() ? std::vector{name} : std::vector{local(name), name})
-        exec(fmt::format("add column {}.{}", t, c.name),
-             fmt::format("ALTER TABLE {}{} ADD COLUMN IF NOT EXISTS {} AFTER `{}`", t, onCluster(),
-                         def, previous));
+      const bool to_key = summing && !c.alias && !c.not_sorting_key && !sorting_key.empty();
+      for (const auto& t : config_.cluster.empty() ? std::vector{name} : std::vector{local(name), name}) {
+        std::string sql = fmt::format("ALTER TABLE {}{} ADD COLUMN IF NOT EXISTS {} AFTER `{}`", t,
+                                      onCluster(), def, previous);
+        if (to_key && t == local(name))
+          sql += fmt::format(", MODIFY ORDER BY ({}, `{}`)", sorting_key, c.name);
+        exec(fmt::format("add column {}.{}", t, c.name), sql);
+      }
+      if (to_key) sorting_key += fmt::format(", `{}`", c.name);
+    } else if (summing && !c.alias && !c.not_sorting_key && !sorting_key.empty() &&
+               (", " + sorting_key + ",").find(fmt::format(", {},", c.name)) == std::string::npos &&
+               (", " + sorting_key + ",").find(fmt::format(", `{}`,", c.name)) == std::string::npos) {
+      // Added by a version that did not extend the key: it cannot join it now.
+      spdlog::warn("{}: column {} is not in the sorting key (it was added by an earlier akvo): "
+                   "rows that differ only by it are summed into one; recreate the table to fix",
+                   name, c.name);
     }
     else if (!c.alias && codecs.contains(std::string(c.name)) &&
              codecs[std::string(c.name)] != normalizeCodec(codecOf(c))) {

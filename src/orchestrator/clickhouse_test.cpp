@@ -173,6 +173,34 @@ TEST(Migrations, TtlAndColumnsFollowTheConfiguration) {
   EXPECT_TRUE(again.applied().empty()) << again.applied().front();
 }
 
+// A column enabled later joins the consolidated tables' sorting key: the summing engine keeps
+// apart rows that differ by it (before, two MACs merged into one row with either MAC).
+TEST(Migrations, ColumnsEnabledLaterJoinTheConsolidatedKey) {
+  AKVO_REQUIRE_STORE();
+  auto conn = testing::freshDatabase();
+  Metrics metrics;
+  ClickHouseConfig config;
+  Migrations(config, Schema(), *conn, metrics).run();
+  Schema more(SchemaConfig{.enabled = {"SrcMAC", "DstMAC"}});
+  Migrations(config, more, *conn, metrics).run();
+  auto key = [&](const char* table) {
+    return trim(conn->query(fmt::format("SELECT sorting_key FROM system.tables WHERE database = "
+                                        "currentDatabase() AND name = '{}'", table)));
+  };
+  for (const char* t : {"flows_1m0s", "flows_5m0s", "flows_1h0m0s"}) {
+    EXPECT_NE(key(t).find("SrcMAC, DstMAC"), std::string::npos) << t << ": " << key(t);
+    EXPECT_EQ(key(t).find("TimeReceived, ExporterAddress"), 0u) << key(t);
+  }
+  EXPECT_EQ(key("flows").find("SrcMAC"), std::string::npos) << key("flows");
+  conn->query("INSERT INTO flows_1m0s (TimeReceived, SrcMAC, Bytes, Packets) VALUES "
+              "(now(), 1, 100, 1), (now(), 2, 200, 2)");
+  conn->query("OPTIMIZE TABLE flows_1m0s FINAL");
+  EXPECT_EQ(trim(conn->query("SELECT count(), sum(Bytes) FROM flows_1m0s", "TSV")), "2\t300");
+  Migrations again(config, more, *conn, metrics);
+  again.run();
+  EXPECT_TRUE(again.applied().empty()) << again.applied().front();
+}
+
 TEST(NativeBatch, RoundTripThroughTheStoreAndViews) {
   AKVO_REQUIRE_STORE();
   auto conn = testing::freshDatabase();
