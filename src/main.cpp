@@ -59,6 +59,13 @@ int main(int argc, char** argv) {
   bool list_columns = false;
   version->add_flag("-d", list_columns, "also list the schema's columns");
 
+  auto* healthcheck = app.add_subcommand(
+      "healthcheck", "ask a running akvo whether it is healthy (exit 0: ok or warning)");
+  std::string health_target;
+  healthcheck->add_option("--http", health_target,
+                          "host:port of its HTTP API (default: http.listen of -c, else 127.0.0.1:8081)");
+  healthcheck->add_option("-c,--config", config_file, "configuration file (YAML)");
+
   auto* config_cmd = app.add_subcommand("config", "configuration tools");
   auto* check = config_cmd->add_subcommand("check", "validate a file and print it with defaults");
   std::string check_file;
@@ -113,6 +120,10 @@ int main(int argc, char** argv) {
         throw std::invalid_argument("--timestamp-source: expected input, netflow-packet or "
                                     "netflow-first-switched, got '" + decode_ts + "'");
       return akvo::decoder::runDecodeTool(decode_options, std::cout, std::cerr);
+    }
+    if (*healthcheck) {
+      if (health_target.empty()) health_target = akvo::AppConfig::load(config_file).http.listen;
+      return akvo::runHealthcheck(health_target);
     }
     if (*check) {
       auto c = akvo::AppConfig::load(check_file);

@@ -201,18 +201,26 @@ void StorePool::release(std::unique_ptr<StoreConnection> c) {
   cv_.notify_one();
 }
 
-void registerCommonRoutes(HttpServer& http, Metrics& metrics) {
-  http.route("GET", "/api/v0/healthcheck", [](const HttpRequest&) {
-    return HttpResponse::json(R"({"status":"ok"})");
-  });
-  http.route("GET", "/api/v0/version", [](const HttpRequest&) {
-    return HttpResponse::fromJson(nlohmann::json{{"version", AKVO_VERSION}});
-  });
-  http.route("GET", "/api/v0/metrics", [&metrics](const HttpRequest&) {
-    HttpResponse r = HttpResponse::text(metrics.render());
-    r.content_type = "text/plain; version=0.0.4";
-    return r;
-  });
+void registerCommonRoutes(HttpServer& http, Metrics& metrics, const Health& health,
+                         const std::vector<std::string>& services) {
+  // Also under /api/v0/<service>/ for each service this process runs, as Akvorado.
+  std::vector<std::string> prefixes = {"/api/v0"};
+  for (const auto& s : services) prefixes.push_back("/api/v0/" + s);
+  for (const auto& p : prefixes) {
+    http.route("GET", p + "/healthcheck", [&health](const HttpRequest&) {
+      Health::Status worst;
+      nlohmann::json body = health.report(&worst);
+      return HttpResponse::fromJson(body, worst == Health::Status::kError ? 503 : 200);
+    });
+    http.route("GET", p + "/version", [](const HttpRequest&) {
+      return HttpResponse::fromJson(nlohmann::json{{"version", AKVO_VERSION}});
+    });
+    http.route("GET", p + "/metrics", [&metrics](const HttpRequest&) {
+      HttpResponse r = HttpResponse::text(metrics.render());
+      r.content_type = "text/plain; version=0.0.4";
+      return r;
+    });
+  }
 }
 
 void registerSqlRoute(HttpServer& http, StorePool& read_pool, StorePool& write_pool) {
@@ -302,6 +310,19 @@ int waitForSignal(const sigset_t& set, const Reload& reload) {
 
 }  // namespace
 
+/// The outlet is healthy while its inserts succeed; failing ones are retried (a warning), and
+/// after a minute of failures it is an error.
+void addOutletHealth(Health& health, const Outlet& outlet) {
+  health.add("outlet", [&outlet] {
+    BatchWriter::Failing f = outlet.writer().failing();
+    if (!f.failing) return Health::State{};
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::steady_clock::now() - f.since).count();
+    return Health::State{secs >= 60 ? Health::Status::kError : Health::Status::kWarning,
+                         fmt::format("inserts failing for {} s (retried): {}", secs, f.error)};
+  });
+}
+
 /// How far back from the newest stored flow the consolidated tables are checked after an
 /// unclean stop: only the inserts in flight at the kill can be partial, and they hold the
 /// newest flows (the writer inserts one batch at a time, in order, each at most
@@ -365,7 +386,11 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
   }
 
   HttpServer http(c.http, metrics);
-  registerCommonRoutes(http, metrics);
+  Health health;
+  health.add("http", [] { return Health::State{}; });  // it answers: it is up
+  registerCommonRoutes(http, metrics, health,
+                       all ? std::vector<std::string>{"inlet", "outlet", "orchestrator", "console"}
+                           : std::vector<std::string>{role});
   if (role == "orchestrator") {
     // One file for every role: the others start with this orchestrator's URL.
     for (std::string service : {"inlet", "outlet", "console", "demo-exporter"})
@@ -465,6 +490,7 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
     outlet = std::make_unique<Outlet>(outlet_config, schema, *transport, *store, metrics, enrichers);
     outlet->exportTo(flow_export.get());
     outlet->start();
+    addOutletHealth(health, *outlet);
     inlet = std::make_unique<Inlet>(c.inlet, *transport, metrics);
     inlet->start();
   }
@@ -484,6 +510,7 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
     outlet->exportTo(flow_export.get());
     consumer->start();
     outlet->start();
+    addOutletHealth(health, *outlet);
   }
   if (role == "inlet") {
     producer = std::make_unique<KafkaProducer>(c.kafka, metrics);
@@ -526,6 +553,22 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
   if (!running_marker.empty()) std::filesystem::remove(running_marker);
   spdlog::info(restart ? "akvo stopped, starting again" : "akvo stopped");
   return restart ? kRestart : 0;
+}
+
+int runHealthcheck(const std::string& host_port) {
+  try {
+    auto r = httpRequest(host_port, "GET", "/api/v0/healthcheck", "", 5000);
+    std::cout << r.body << "\n";
+    std::string status;
+    try {
+      status = nlohmann::json::parse(r.body).value("status", "");
+    } catch (const std::exception&) {
+    }
+    return r.status == 200 && (status == "ok" || status == "warning") ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "akvo healthcheck: no answer from " << host_port << ": " << e.what() << "\n";
+    return 1;
+  }
 }
 
 int runSql(const AppConfig& c, const std::string& query, const std::string& format, bool write) {

@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/health.h"
 #include "common/http_server.h"
 #include "common/schema.h"
 #include "console/console.h"
@@ -90,13 +91,19 @@ constexpr int kRestart = -1;
 /// until a signal. Returns the process exit code, or kRestart.
 int runRole(const std::string& role, const AppConfig& config, const Reload& reload = {});
 
+/// `akvo healthcheck`: GET /api/v0/healthcheck of the akvo at `host_port`, printed; 0 when it
+/// answers ok or warning, 1 otherwise (error, or no answer).
+int runHealthcheck(const std::string& host_port);
+
 /// `akvo sql`: through the running instance's HTTP API if one answers, else on the store.
 int runSql(const AppConfig& config, const std::string& query, const std::string& format,
            bool write);
 
-/// Registers /api/v0/sql, /api/v0/healthcheck, /api/v0/version, /api/v0/metrics.
+/// Registers /api/v0/healthcheck, /api/v0/version, /api/v0/metrics, also under
+/// /api/v0/<service>/ for each of `services`.
 class StorePool;
-void registerCommonRoutes(HttpServer& http, Metrics& metrics);
+void registerCommonRoutes(HttpServer& http, Metrics& metrics, const Health& health,
+                          const std::vector<std::string>& services);
 void registerSqlRoute(HttpServer& http, StorePool& read_pool, StorePool& write_pool);
 
 /// A few connections for HTTP handlers; each request borrows one.

@@ -73,6 +73,7 @@ class Outlet {
   void start();
   /// Drains the queues (the inlet must be stopped first), flushes every batch, stops writing.
   void stop();
+  const BatchWriter& writer() const { return writer_; }
 
  private:
   class Worker;

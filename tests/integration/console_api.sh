@@ -114,6 +114,6 @@ code=$(printf '{"filter":"\xff"}' | curl -s -o "$TMP/body" -w '%{http_code}' -X 
 [[ "$code" == 400 ]] || fail "invalid UTF-8 filter: $code"
 code=$(get docs/%ff); [[ "$code" == 404 ]] || fail "docs/%ff: $code"
 code=$(get %zz); [[ "$code" == 400 && "$(json 'd["message"]')" == *"percent escape"* ]] || fail "bad escape: $code"
-[[ "$(curl -s "http://127.0.0.1:$HTTP_PORT/api/v0/healthcheck")" == '{"status":"ok"}' ]] || fail "akvo died"
+[[ "$(curl -s "http://127.0.0.1:$HTTP_PORT/api/v0/healthcheck")" == *'"status":"ok"}' ]] || fail "akvo died"
 pass "filter errors with their position; invalid UTF-8 and bad escapes answered, akvo alive"
 stop_akvo

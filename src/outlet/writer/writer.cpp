@@ -172,6 +172,10 @@ bool BatchWriter::insertOne(bool raw, const std::vector<std::string_view>& data,
     auto start = std::chrono::steady_clock::now();
     try {
       if (!config_.discard) conn_->insertNativeParts(prefix, data);
+      {
+        std::lock_guard l(failing_mutex_);
+        failing_.failing = false;
+      }
       if (!raw) return true;
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       metrics_.observe("akvo_outlet_clickhouse_insert_seconds",
@@ -183,6 +187,12 @@ bool BatchWriter::insertOne(bool raw, const std::vector<std::string_view>& data,
       return true;
     } catch (const StoreError& e) {
       errors_.inc();
+      {
+        std::lock_guard l(failing_mutex_);
+        if (!failing_.failing) failing_.since = std::chrono::steady_clock::now();
+        failing_.failing = true;
+        failing_.error = e.what();
+      }
       spdlog::error("insert of {} {} failed (retrying in {} ms): {}", rows, what,
                     backoff.count(), e.what());
     }

@@ -56,6 +56,16 @@ class BatchWriter {
   NativeBatch submit(NativeBatch&& batch, std::function<void()> stored = {});
   NativeBatch emptyBatch();
   const Config& config() const { return config_; }
+  /// For the health check: whether inserts are failing (retried), since when, the last error.
+  struct Failing {
+    bool failing = false;
+    std::chrono::steady_clock::time_point since;
+    std::string error;
+  };
+  Failing failing() const {
+    std::lock_guard l(failing_mutex_);
+    return failing_;
+  }
 
  private:
   void run(std::stop_token st);
@@ -76,6 +86,8 @@ class BatchWriter {
   std::vector<ColumnKey> consolidated_columns_;  ///< empty: no consolidation
   std::string consolidated_prefix_;
   bool inflight_warned_ = false;
+  mutable std::mutex failing_mutex_;
+  Failing failing_;
 
   std::mutex mutex_;  // guards pending_, free_, stopping_
   std::condition_variable cv_;
