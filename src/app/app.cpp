@@ -344,6 +344,7 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
   if (stores) store = openStore(c, &metrics);
   std::filesystem::path running_marker;  // removed once everything is stored, at a clean stop
   Outlet::Config outlet_config = c.outlet;
+  outlet_config.startup_delay = c.core.startup_delay;
   // The outlet builds the rows of the first consolidated table itself (no view on `flows`).
   if (c.clickhouse.resolutions.size() >= 2) {
     const Duration iv = c.clickhouse.resolutions[1].interval;

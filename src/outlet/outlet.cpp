@@ -98,6 +98,13 @@ class Outlet::Worker : public decoder::FlowSink {
     const auto max_wait = outlet_.writer_.config().maximum_wait_time;
     const size_t max_rows = size_t(outlet_.writer_.config().maximum_batch_size);
     auto last_checkpoint = batch_started;
+    // core.startup-delay: leave the datagrams where they wait (Kafka, or the embedded queue, up
+    // to its size) until the delay has passed or akvo stops.
+    const auto resume = outlet_.started_at_ + outlet_.config_.startup_delay;
+    while (!outlet_.stopping_ && std::chrono::steady_clock::now() < resume)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (index_ == 0 && outlet_.config_.startup_delay.count() > 0)
+      spdlog::info("outlet: startup delay over, processing flows");
     for (;;) {
       size_t n = queue_.pop(in, std::chrono::milliseconds(held_n_ ? 20 : 100));
       auto now = std::chrono::steady_clock::now();
@@ -369,6 +376,10 @@ Outlet::Outlet(Config config, const Schema& schema, OutletTransport& transport, 
 Outlet::~Outlet() { stop(); }
 
 void Outlet::start() {
+  started_at_ = std::chrono::steady_clock::now();
+  if (config_.startup_delay.count() > 0)
+    spdlog::info("outlet: flows wait {} s before they are processed (core.startup-delay)",
+                 config_.startup_delay.count() / 1000);
   writer_.start();
   for (size_t i = 0; i < transport_.size(); i++) {
     workers_.push_back(std::make_unique<Worker>(*this, i, transport_.source(i)));
@@ -391,6 +402,7 @@ void Outlet::start() {
 void Outlet::stop() {
   if (!started_) return;
   started_ = false;
+  stopping_ = true;
   transport_.close();
   for (auto& w : workers_) w->join();
   if (!config_.state_persist_file.empty()) {

@@ -57,6 +57,9 @@ class Outlet {
     /// template (or announced sampling rate) is not known yet is held up to this long, then
     /// decoded with what is known (missing sets counted). 0: never held.
     Duration template_wait = std::chrono::seconds(2);
+    /// Not a key of this section: core.startup-delay. The workers take no datagram before it
+    /// has passed since start() (unless stopped first).
+    Duration startup_delay{0};
     void read(ConfigReader& r);
   };
   /// Makes one enricher per worker (may return nullptr: no enrichment).
@@ -87,6 +90,8 @@ class Outlet {
   FlowExport* export_ = nullptr;
   std::vector<std::unique_ptr<Worker>> workers_;
   bool started_ = false;
+  std::atomic<bool> stopping_{false};
+  std::chrono::steady_clock::time_point started_at_;
 };
 
 }  // namespace akvo

@@ -39,6 +39,7 @@ void Core::Config::read(ConfigReader& r) {
   r.field("exporter-classifiers", exporter_classifiers);
   r.field("interface-classifiers", interface_classifiers);
   r.field("classifier-cache-duration", classifier_cache_duration);
+  r.field("startup-delay", startup_delay);
   YAML::Node d = r.raw("default-sampling-rate");
   default_sampling_rate = readSubnetMap<uint64_t>(r, "default-sampling-rate", d, parseRate);
   YAML::Node o = r.raw("override-sampling-rate");

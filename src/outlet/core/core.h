@@ -58,6 +58,9 @@ class Core {
   struct Config {
     std::vector<std::string> exporter_classifiers, interface_classifiers;
     Duration classifier_cache_duration{5 * 60 * 1000};
+    /// `startup-delay`: flows wait this long after start before they are processed (e.g. for
+    /// BMP to converge), in Kafka or in the embedded queue (read by the outlet).
+    Duration startup_delay{0};
     PrefixTree<uint64_t> default_sampling_rate, override_sampling_rate;
     std::vector<std::string> asn_providers{"flow", "routing", "networks"};
     std::vector<std::string> net_providers{"flow", "routing"};
