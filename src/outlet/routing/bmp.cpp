@@ -29,6 +29,11 @@ void BmpProvider::Config::read(ConfigReader& r) {
     if (!parseRd(rd))
       r.fail("rds", "invalid route distinguisher \"" + rd +
                         "\" (expected 0, ASN:number or IPv4:number)");
+  r.field("rts", rts);
+  for (const auto& rt : rts)
+    if (!parseRd(rt))
+      r.fail("rts", "invalid route target \"" + rt +
+                        "\" (expected 0, ASN:number or IPv4:number)");
   r.list("vrfs", [&](ConfigReader& v, size_t) {
     Vrf rule;
     std::string exporter, rd;
@@ -89,7 +94,8 @@ BmpProvider::BmpProvider(Config config, Metrics& metrics)
       routes_withdrawn_(metrics.counter("akvo_outlet_routing_bmp_routes_withdrawn_total",
                                         "Routes withdrawn.")),
       routes_filtered_(metrics.counter("akvo_outlet_routing_bmp_routes_filtered_total",
-                                       "Routes announced with a route distinguisher not in rds.")),
+                                       "Routes announced with a route distinguisher not in rds, or without a route "
+                                       "target in rts.")),
       peers_removed_(metrics.counter("akvo_outlet_routing_bmp_peers_removed_total",
                                      "Peers removed (peer down, or exporter gone for `keep`).")),
       received_bytes_(metrics.counter("akvo_outlet_routing_bmp_received_bytes_total",
@@ -110,6 +116,7 @@ BmpProvider::BmpProvider(Config config, Metrics& metrics)
           "within message-timeout; idle: nothing received within idle-timeout).",
           {{"kind", "idle"}})) {
   for (const auto& rd : config_.rds) rds_.push_back(*parseRd(rd));
+  for (const auto& rt : config_.rts) rts_.push_back(*parseRd(rt));
   for (auto t : {"route-monitoring", "statistics-report", "peer-down", "peer-up", "initiation",
                  "termination", "route-mirroring"})
     messages_[t] = &metrics.counter("akvo_outlet_routing_bmp_messages_total",
@@ -419,6 +426,20 @@ class BmpProvider::Sink : public BmpSink {
       p_.routes_filtered_.inc(announced.size() - ann_.size());
       announced = ann_;
       withdrawn = wd_;
+    }
+    // Route targets: the UPDATE's announcements are kept when one of its RTs is wanted ("0":
+    // when it has none). Withdrawals carry no attributes: they always apply (removing a route
+    // never kept is a no-op).
+    if (!p_.rts_.empty() && !announced.empty()) {
+      const auto& rts = attrs.route_targets;
+      auto wanted = [&](uint64_t rt) {
+        return std::find(p_.rts_.begin(), p_.rts_.end(), rt) != p_.rts_.end();
+      };
+      const bool keep = rts.empty() ? wanted(0) : std::any_of(rts.begin(), rts.end(), wanted);
+      if (!keep) {
+        p_.routes_filtered_.inc(announced.size());
+        announced = {};
+      }
     }
     p_.rib_.update(peerId(peer), *a, announced, withdrawn);
     p_.routes_added_.inc(announced.size());

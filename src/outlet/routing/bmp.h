@@ -33,6 +33,9 @@ class BmpProvider : public RoutingProvider {
   struct Config {
     std::string listen = ":10179";
     std::vector<std::string> rds;  ///< keep only routes with these RDs ("0": no RD); empty: all
+    /// Keep only announcements carrying one of these route targets ("0": those with none);
+    /// empty: all. With `rds` too, a route must match both. Withdrawals always apply.
+    std::vector<std::string> rts;
     /// Which RD a flow's addresses are looked up in (first matching rule wins; no rule
     /// matches: every RD, as Akvorado does). Each condition is optional.
     struct Vrf {
@@ -93,7 +96,7 @@ class BmpProvider : public RoutingProvider {
 
   Config config_;
   Metrics& metrics_;
-  std::vector<uint64_t> rds_;
+  std::vector<uint64_t> rds_, rts_;
   Rib rib_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;

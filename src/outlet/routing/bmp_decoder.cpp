@@ -368,6 +368,16 @@ BmpStatus BmpDecoder::decodeUpdate(const BmpPeer& peer, std::span<const uint8_t>
         if (len % 4) return BmpStatus::kBadBgp;
         for (size_t i = 0; i < len; i += 4) attrs_.communities.push_back(be32(&v[i]));
         break;
+      case 16:  // EXTENDED COMMUNITIES (RFC 4360): route targets only
+        if (len % 8) return BmpStatus::kBadBgp;
+        for (size_t i = 0; i < len; i += 8) {
+          const uint8_t type = v[i], subtype = v[i + 1];
+          if (type > 2 || subtype != 2) continue;  // transitive 2-octet AS, IPv4, 4-octet AS RT
+          uint64_t value = 0;
+          for (size_t b = 2; b < 8; b++) value = value << 8 | v[i + b];
+          attrs_.route_targets.push_back(uint64_t(type) << 48 | value);
+        }
+        break;
       case 14: mp_reach = v; break;
       case 15: mp_unreach = v; break;
       case 17: as4_path = v; break;

@@ -64,10 +64,14 @@ struct PathAttributes {
   std::vector<uint32_t> as_path;  ///< AS_SEQUENCE and AS_SET segments expanded, in order
   std::vector<uint32_t> communities;
   std::vector<LargeCommunity> large_communities;
+  /// Route targets (RFC 4360 extended communities of subtype 2, types 0, 1 and 2) in the
+  /// encoding of a route distinguisher (type << 48 | value), so that parseRd() reads them.
+  std::vector<uint64_t> route_targets;
   void clear() {
     as_path.clear();
     communities.clear();
     large_communities.clear();
+    route_targets.clear();
   }
 };
 

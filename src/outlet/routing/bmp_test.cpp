@@ -274,11 +274,17 @@ void put64(std::vector<uint8_t>& b, uint64_t v) {
 /// SAFI 128, RFC 4364 §4.3.4 / RFC 4659) of route distinguisher `rd`, with AS path
 /// [65001, origin]; or, with `rd` unset, as plain IPv4 unicast NLRI from an RD instance peer
 /// (peer type 1) whose distinguisher is `peer_rd`.
+/// `ext` are extended communities (8 bytes each, RFC 4360) added to the UPDATE.
 std::vector<uint8_t> vpnRoutes(std::optional<uint64_t> rd, const std::vector<IPv6Prefix>& prefixes,
-                               uint32_t origin, uint64_t peer_rd = 0) {
+                               uint32_t origin, uint64_t peer_rd = 0,
+                               const std::vector<uint64_t>& ext = {}) {
   const bool v6 = !prefixes.front().addr.isV4Mapped();
   std::vector<uint8_t> attrs;
   attrs.insert(attrs.end(), {0x40, 1, 1, 0});  // ORIGIN IGP
+  if (!ext.empty()) {
+    attrs.insert(attrs.end(), {0xc0, 16, uint8_t(8 * ext.size())});  // optional transitive
+    for (uint64_t e : ext) put64(attrs, e);
+  }
   attrs.insert(attrs.end(), {0x40, 2, 10, 2, 2});  // AS_PATH: one AS_SEQUENCE of 2 ASNs
   put32(attrs, 65001);
   put32(attrs, origin);
@@ -347,6 +353,75 @@ std::vector<uint8_t> vpnRoutes(std::optional<uint64_t> rd, const std::vector<IPv
 }
 
 }  // namespace
+
+// Route targets (`rts`): announcements are kept when they carry one of the listed RTs, in any
+// of the three RT encodings (2-octet AS, IPv4, 4-octet AS), "0" keeping those with none; other
+// extended communities (a route origin) are not RTs; withdrawals always apply.
+TEST(BmpProvider, RouteTargetsFilterAnnouncements) {
+  Metrics metrics;
+  auto cfg = localConfig();
+  cfg.rts = {"65017:104", "192.0.2.9:7", "100000:200"};
+  BmpProvider p(cfg, metrics);
+  p.start();
+  auto px = [](const char* s) { return *IPv6Prefix::parse(s); };
+  // Extended communities: type, subtype 2 (route target) or 3 (route origin), value.
+  const uint64_t rt_as2 = 0x0002ull << 48 | uint64_t(65017) << 32 | 104;      // 65017:104
+  const uint64_t rt_ip = 0x0102ull << 48 | uint64_t(0xc0000209) << 16 | 7;    // 192.0.2.9:7
+  const uint64_t rt_as4 = 0x0202ull << 48 | uint64_t(100000) << 16 | 200;     // 100000:200
+  const uint64_t other_rt = 0x0002ull << 48 | uint64_t(65017) << 32 | 105;    // 65017:105
+  const uint64_t origin = 0x0003ull << 48 | uint64_t(65017) << 32 | 104;      // SoO, not an RT
+  std::vector<uint8_t> stream = demo::bmpInitiation("pe1", "test");
+  for (const auto& m : {vpnRoutes(std::nullopt, {px("10.1.0.0/16")}, 101, 0, {rt_as2}),
+                        vpnRoutes(std::nullopt, {px("10.2.0.0/16")}, 102, 0, {other_rt, rt_ip}),
+                        vpnRoutes(std::nullopt, {px("10.3.0.0/16")}, 103, 0, {rt_as4}),
+                        vpnRoutes(std::nullopt, {px("10.4.0.0/16")}, 104, 0, {other_rt}),
+                        vpnRoutes(std::nullopt, {px("10.5.0.0/16")}, 105, 0, {origin}),
+                        vpnRoutes(std::nullopt, {px("10.6.0.0/16")}, 106)})
+    stream.insert(stream.end(), m.begin(), m.end());
+  int fd = connectTo(p.boundPort());
+  sendAll(fd, stream);
+  ASSERT_TRUE(waitUntil([&] {
+    return metrics.sum("akvo_outlet_routing_bmp_messages_total") >= 7;
+  }));
+  ASSERT_TRUE(waitUntil([&] { return p.rib().routes() == 3; })) << p.rib().routes();
+  EXPECT_EQ(metrics.sum("akvo_outlet_routing_bmp_routes_filtered_total"), 3u);
+  FlowRecord f;
+  f.exporter_address = ip("127.0.0.1");
+  RouteInfo r;
+  auto asn = [&](const char* addr) -> uint32_t {
+    return p.lookup(f.exporter_address, ip(addr), {}, r) ? r.asn : 0;
+  };
+  EXPECT_EQ(asn("10.1.1.1"), 101u);
+  EXPECT_EQ(asn("10.2.1.1"), 102u);  // one of its RTs is wanted
+  EXPECT_EQ(asn("10.3.1.1"), 103u);
+  EXPECT_EQ(asn("10.4.1.1"), 0u);
+  EXPECT_EQ(asn("10.5.1.1"), 0u);  // a route origin is not a route target
+  EXPECT_EQ(asn("10.6.1.1"), 0u);  // no RT, and "0" not listed
+  close(fd);
+}
+
+// "0" keeps the routes without route target.
+TEST(BmpProvider, RouteTargetZeroKeepsRoutesWithoutOne) {
+  Metrics metrics;
+  auto cfg = localConfig();
+  cfg.rts = {"0"};
+  BmpProvider p(cfg, metrics);
+  p.start();
+  auto px = [](const char* s) { return *IPv6Prefix::parse(s); };
+  const uint64_t rt = 0x0002ull << 48 | uint64_t(65017) << 32 | 104;
+  std::vector<uint8_t> stream = demo::bmpInitiation("pe1", "test");
+  for (const auto& m : {vpnRoutes(std::nullopt, {px("10.1.0.0/16")}, 101, 0, {rt}),
+                        vpnRoutes(std::nullopt, {px("10.6.0.0/16")}, 106)})
+    stream.insert(stream.end(), m.begin(), m.end());
+  int fd = connectTo(p.boundPort());
+  sendAll(fd, stream);
+  ASSERT_TRUE(waitUntil([&] { return metrics.sum("akvo_outlet_routing_bmp_routes_filtered_total") == 1; }));
+  ASSERT_TRUE(waitUntil([&] { return p.rib().routes() == 1; })) << p.rib().routes();
+  RouteInfo r;
+  EXPECT_TRUE(p.lookup(ip("127.0.0.1"), ip("10.6.1.1"), {}, r));
+  EXPECT_EQ(r.asn, 106u);
+  close(fd);
+}
 
 // L3VPN: VPNv4/VPNv6 routes land in the table of their RD (routes of RDs not in `rds` are
 // dropped and counted), and a flow is looked up in the RD its exporter, VRF id or interface

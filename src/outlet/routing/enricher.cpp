@@ -6,7 +6,7 @@ void RoutingConfig::read(ConfigReader& r) {
   r.section("provider", [&](ConfigReader& p) {
     // BMP settings without a type mean BMP (Akvorado's default provider); akvo's default, with
     // no provider section at all, stays none.
-    if (!p.has("type") && (p.has("listen") || p.has("rds") || p.has("collect-asns") ||
+    if (!p.has("type") && (p.has("listen") || p.has("rds") || p.has("rts") || p.has("collect-asns") ||
                            p.has("collect-aspaths") || p.has("collect-communities") ||
                            p.has("keep") || p.has("receive-buffer") || p.has("vrfs") ||
                            p.has("message-buffer")))
