@@ -71,6 +71,11 @@ void ConsoleConfig::read(ConfigReader& r, const Schema& schema) {
     });
     a.field("logout-url", auth.logout_url);
     a.field("avatar-url", auth.avatar_url);
+    for (const char* key : {"logout-url", "avatar-url"}) {
+      std::string error;
+      renderUserTemplate(key[0] == 'l' ? auth.logout_url : auth.avatar_url, {}, &error);
+      if (!error.empty()) a.fail(key, error);
+    }
   });
   r.section("database", [&](ConfigReader& d) {
     d.field("path", database_path);
@@ -287,18 +292,59 @@ User Console::user(const HttpRequest& req) const {
     u.login = config_.auth.default_login;
     u.name = config_.auth.default_name;
   }
-  auto fill = [&](const std::string& tmpl) {
-    std::string out = tmpl;
-    for (auto [k, v] : {std::pair<std::string, std::string>{"{login}", u.login}, {"{name}", u.name},
-                        {"{email}", u.email}}) {
-      for (size_t p; (p = out.find(k)) != std::string::npos;) out.replace(p, k.size(), v);
-    }
-    return out;
-  };
-  if (u.logout_url.empty()) u.logout_url = fill(config_.auth.logout_url);
-  if (u.avatar_url.empty()) u.avatar_url = fill(config_.auth.avatar_url);
+  // A configured template wins; it sees the headers' URLs as .LogoutURL and .AvatarURL.
+  const User from_headers = u;
+  if (!config_.auth.logout_url.empty())
+    u.logout_url = renderUserTemplate(config_.auth.logout_url, from_headers);
+  if (!config_.auth.avatar_url.empty())
+    u.avatar_url = renderUserTemplate(config_.auth.avatar_url, from_headers);
   if (u.avatar_url.empty()) u.avatar_url = std::string(kPrefix) + "user/avatar";
   return u;
+}
+
+std::string renderUserTemplate(const std::string& tmpl, const User& u, std::string* error) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size();) {
+    if (tmpl.compare(i, 2, "{{") == 0) {
+      size_t end = tmpl.find("}}", i + 2);
+      std::string_view action = std::string_view(tmpl).substr(i + 2, end == std::string::npos
+                                                                        ? std::string::npos
+                                                                        : end - i - 2);
+      while (!action.empty() && action.front() == ' ') action.remove_prefix(1);
+      while (!action.empty() && action.back() == ' ') action.remove_suffix(1);
+      const std::string* v = action == ".Login"       ? &u.login
+                             : action == ".Name"      ? &u.name
+                             : action == ".Email"     ? &u.email
+                             : action == ".LogoutURL" ? &u.logout_url
+                             : action == ".AvatarURL" ? &u.avatar_url
+                                                      : nullptr;
+      if (end == std::string::npos || !v) {
+        if (error && error->empty())
+          *error = end == std::string::npos
+                       ? "unclosed {{ in template"
+                       : fmt::format("unknown template field \"{}\"; valid: .Login, .Name, .Email, "
+                                     ".LogoutURL, .AvatarURL", action);
+        out += tmpl.substr(i, end == std::string::npos ? std::string::npos : end + 2 - i);
+        if (end == std::string::npos) break;
+      } else {
+        out += *v;
+      }
+      i = end + 2;
+      continue;
+    }
+    bool replaced = false;
+    for (auto [k, v] : {std::pair<std::string_view, const std::string*>{"{login}", &u.login},
+                        {"{name}", &u.name}, {"{email}", &u.email}}) {
+      if (tmpl.compare(i, k.size(), k) == 0) {
+        out += *v;
+        i += k.size();
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += tmpl[i++];
+  }
+  return out;
 }
 
 json Console::parseBody(const HttpRequest& req) const {

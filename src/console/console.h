@@ -53,8 +53,11 @@ struct ConsoleConfig {
     std::string header_avatar_url = "X-Avatar-URL";
     std::string default_login = "__default";
     std::string default_name = "Default User";
-    std::string logout_url;  ///< template: {login}, {name}, {email}
-    std::string avatar_url;  ///< template; empty: the generated avatar
+    /// Templates as Akvorado's (Go syntax: `{{ .Login }}`, `.Name`, `.Email`, `.LogoutURL`,
+    /// `.AvatarURL`, the last two from the headers; akvo's `{login}`, `{name}`, `{email}` too).
+    /// Set, they win over the headers.
+    std::string logout_url;
+    std::string avatar_url;  ///< empty, and no header: the generated avatar
   } auth;
   /// Saved filters database; empty: `<clickhouse.path>/console.sqlite` (set by the role).
   std::string database_path;
@@ -67,6 +70,12 @@ struct ConsoleConfig {
 struct User {
   std::string login, name, email, logout_url, avatar_url;
 };
+
+/// `tmpl` with `{{ .Login }}`, `{{ .Name }}`, `{{ .Email }}`, `{{ .LogoutURL }}`,
+/// `{{ .AvatarURL }}` (spaces optional) and `{login}`, `{name}`, `{email}` replaced by `u`'s
+/// values. Another `{{ ... }}` is an error: `error` gets the reason (when given), the action
+/// is left as is.
+std::string renderUserTemplate(const std::string& tmpl, const User& u, std::string* error = nullptr);
 
 /// Responses kept per key for a time; bounded, oldest evicted first.
 class ResponseCache {

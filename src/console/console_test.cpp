@@ -154,6 +154,33 @@ TEST_F(ConsoleNoStore, AuthFromHeaders) {
   EXPECT_EQ(json::parse(r.body)["logout-url"], "/oauth/logout?u=bob");
 }
 
+// Akvorado's Go template syntax for auth.logout-url/avatar-url, the headers' URLs as
+// .LogoutURL/.AvatarURL; a configured template wins over the header; unknown fields are errors.
+TEST(UserTemplate, GoSyntaxAndAkvoSyntax) {
+  User u{"bob", "Bob B", "bob@example.com", "/sso/logout", "/pics/bob.png"};
+  EXPECT_EQ(renderUserTemplate("/logout?u={{ .Login }}&n={{.Name}}&e={{ .Email}}", u),
+            "/logout?u=bob&n=Bob B&e=bob@example.com");
+  EXPECT_EQ(renderUserTemplate("{{ .LogoutURL }}?next=/&who={login}", u), "/sso/logout?next=/&who=bob");
+  EXPECT_EQ(renderUserTemplate("https://img/{{ .AvatarURL }}", u), "https://img//pics/bob.png");
+  EXPECT_EQ(renderUserTemplate("{ not a field } {{", u), "{ not a field } {{");
+  std::string error;
+  renderUserTemplate("/x/{{ .Password }}", u, &error);
+  EXPECT_NE(error.find("unknown template field \".Password\""), std::string::npos) << error;
+  error.clear();
+  renderUserTemplate("/x/{{ .Login", u, &error);
+  EXPECT_NE(error.find("unclosed"), std::string::npos) << error;
+}
+
+TEST_F(ConsoleNoStore, UserTemplateWinsOverHeaders) {
+  ConsoleConfig c;
+  c.auth.logout_url = "{{ .LogoutURL }}?rd=/&user={{ .Login }}";
+  Console con(c, schema_, clickhouse_, nullptr, metrics_);
+  con.start();
+  auto r = call(con, request("GET", "user/info", "",
+                             {{"remote-user", "alice"}, {"x-logout-url", "/oauth2/sign_out"}}));
+  EXPECT_EQ(json::parse(r.body)["logout-url"], "/oauth2/sign_out?rd=/&user=alice");
+}
+
 TEST_F(ConsoleNoStore, Avatar) {
   auto a = call(*console_, request("GET", "user/avatar", "", {{"remote-user", "alice"}}));
   auto b = call(*console_, request("GET", "user/avatar", "", {{"remote-user", "bob"}}));
