@@ -22,7 +22,8 @@
 namespace akvo {
 
 AppConfig AppConfig::load(const std::string& path, bool demo_default) {
-  return fromYaml(loadYamlFile(path), path, demo_default);
+  YamlDocument doc = loadYamlFile(path);
+  return fromYaml(doc.root, path, demo_default, doc.files);
 }
 
 YAML::Node mergeYaml(const YAML::Node& base, const YAML::Node& over) {
@@ -87,7 +88,7 @@ AppConfig AppConfig::fetch(const std::string& url, const std::string& role,
           throw ConfigError(fmt::format("{}: invalid YAML from the orchestrator: {}", full,
                                         e.what()));
         }
-        YAML::Node root = local.empty() ? remote : mergeYaml(remote, loadYamlFile(local));
+        YAML::Node root = local.empty() ? remote : mergeYaml(remote, loadYamlFile(local).root);
         spdlog::info("configuration of the {} fetched from {}{}", role, url,
                      local.empty() ? "" : " (with " + local + " over it)");
         return fromYaml(root, full + (local.empty() ? "" : " + " + local), demo_default);
@@ -111,11 +112,11 @@ AppConfig AppConfig::fetch(const std::string& url, const std::string& role,
 }
 
 AppConfig AppConfig::fromYaml(const YAML::Node& root, const std::string& path,
-                              bool demo_default) {
+                              bool demo_default, std::shared_ptr<const ConfigFiles> files) {
   AppConfig c;
   c.file = path;
   c.demo.enabled = demo_default;
-  ConfigReader r(root, path, "");
+  ConfigReader r(root, path, "", std::move(files));
   r.section("clickhouse", [&](ConfigReader& s) { c.clickhouse.read(s); });
   r.section("schema", [&](ConfigReader& s) {
     s.field("enabled", c.schema.enabled);

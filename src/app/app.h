@@ -47,9 +47,11 @@ struct AppConfig {
 
   /// Reads `path` (empty: defaults only). Throws ConfigError naming file, line and key.
   static AppConfig load(const std::string& path, bool demo_default = false);
-  /// Reads a parsed document; `source` names it in errors.
+  /// Reads a parsed document; `source` names it in errors, unless `files` knows the file a
+  /// node came from (an included file).
   static AppConfig fromYaml(const YAML::Node& root, const std::string& source,
-                            bool demo_default = false);
+                            bool demo_default = false,
+                            std::shared_ptr<const ConfigFiles> files = nullptr);
   /// Fetches the configuration of `role` from the orchestrator at `url` ("http://host:port"),
   /// GET /api/v0/orchestrator/configuration/<role>, retrying while it does not answer (connection
   /// refused, 5xx) for up to `timeout`; then the local file `local` (optional) is laid over it

@@ -72,7 +72,7 @@ void Networks::Config::read(ConfigReader& r) {
     if (!src.IsMap()) r.fail("network-sources", "expected a mapping name → {url, interval}");
     for (const auto& kv : src) {
       std::string name = kv.first.as<std::string>();
-      ConfigReader sr(kv.second, r.file(), r.path() + ".network-sources." + name);
+      ConfigReader sr(r, kv.second, r.path() + ".network-sources." + name);
       Source s;
       sr.field("url", s.url);
       sr.field("interval", s.interval);
