@@ -28,11 +28,15 @@ AppConfig AppConfig::load(const std::string& path, bool demo_default) {
 
 YAML::Node mergeYaml(const YAML::Node& base, const YAML::Node& over) {
   if (!over || over.IsNull()) return YAML::Clone(base);
-  if (!base || !base.IsMap() || !over.IsMap()) return YAML::Clone(over);
+  // `over`'s own nodes, not copies, keys included: errors about them keep naming their file
+  // and line (an unknown key of the local file is never in what the orchestrator serves).
+  if (!base || !base.IsMap() || !over.IsMap()) return over;
   YAML::Node out = YAML::Clone(base);
   for (const auto& kv : over) {
     std::string key = kv.first.as<std::string>();
-    out[key] = mergeYaml(base[key], kv.second);
+    YAML::Node merged = mergeYaml(base[key], kv.second);
+    if (base[key]) out[key] = merged;
+    else out.force_insert(kv.first, merged);
   }
   return out;
 }
@@ -88,10 +92,12 @@ AppConfig AppConfig::fetch(const std::string& url, const std::string& role,
           throw ConfigError(fmt::format("{}: invalid YAML from the orchestrator: {}", full,
                                         e.what()));
         }
-        YAML::Node root = local.empty() ? remote : mergeYaml(remote, loadYamlFile(local).root);
+        YamlDocument over = loadYamlFile(local);
+        YAML::Node root = local.empty() ? remote : mergeYaml(remote, over.root);
         spdlog::info("configuration of the {} fetched from {}{}", role, url,
                      local.empty() ? "" : " (with " + local + " over it)");
-        return fromYaml(root, full + (local.empty() ? "" : " + " + local), demo_default);
+        return fromYaml(root, full + (local.empty() ? "" : " + " + local), demo_default,
+                        over.files);
       }
       if (r.status < 500)
         throw ConfigError(fmt::format("{}: the orchestrator answered {}: {}", full, r.status,

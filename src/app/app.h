@@ -70,7 +70,8 @@ struct AppConfig {
 YAML::Node serviceConfiguration(const AppConfig& c, const std::string& role,
                                 const std::string& host);
 
-/// Lays `over` on `base`: mappings merge key by key, anything else is replaced.
+/// Lays `over` on `base`: mappings merge key by key, anything else is replaced. `base` is not
+/// modified; the result shares `over`'s nodes.
 YAML::Node mergeYaml(const YAML::Node& base, const YAML::Node& over);
 
 /// Runs `role` ("all-in-one", "inlet", "outlet", "orchestrator", "console", "demo-exporter")
