@@ -33,7 +33,14 @@ YAML::Node mergeYaml(const YAML::Node& base, const YAML::Node& over) {
   if (!base || !base.IsMap() || !over.IsMap()) return over;
   YAML::Node out = YAML::Clone(base);
   for (const auto& kv : over) {
+    // The key as served, or written another way (`Workers` for `workers`: keyMatches()).
     std::string key = kv.first.as<std::string>();
+    if (!base[key])
+      for (const auto& b : base)
+        if (b.first.IsScalar() && keyMatches(b.first.Scalar(), key)) {
+          key = b.first.Scalar();
+          break;
+        }
     YAML::Node merged = mergeYaml(base[key], kv.second);
     if (base[key]) out[key] = merged;
     else out.force_insert(kv.first, merged);

@@ -59,6 +59,15 @@ TEST(ServiceConfiguration, LocalFileWins) {
   EXPECT_EQ(base["kafka"]["max-workers"].as<int>(), 5) << "the base is not modified";
 }
 
+// The local file may spell a key another way (keyMatches()): it still replaces the served one.
+TEST(ServiceConfiguration, LocalKeysMatchAsAkvorado) {
+  YAML::Node base = YAML::Load("kafka: {brokers: [a:1], max-workers: 5}");
+  YAML::Node over = YAML::Load("Kafka: {MaxWorkers: 2}");
+  AppConfig c = AppConfig::fromYaml(mergeYaml(base, over), "served");
+  EXPECT_EQ(c.kafka.max_workers, 2);
+  EXPECT_EQ(c.kafka.brokers, std::vector<std::string>{"a:1"});
+}
+
 // The local file keeps its nodes once laid over what the orchestrator serves: an error in it
 // (or in a file it includes) names that file and line, not the orchestrator's URL.
 TEST(ServiceConfiguration, LocalFileErrorsNameTheirFile) {

@@ -18,11 +18,23 @@ namespace {
 // yaml-cpp: a default Node is a defined null, and operator[] on a non-const node inserts.
 bool present(const YAML::Node& n) { return n.IsDefined() && !n.IsNull(); }
 
+// A key as Akvorado compares it: lower case, without dashes.
+std::string canonicalKey(std::string_view key) {
+  std::string out;
+  for (char c : key)
+    if (c != '-') out += char(tolower(uint8_t(c)));
+  return out;
+}
+
 // "file:line:column", as errors start.
 std::string at(const std::string& file, const YAML::Mark& m) {
   return fmt::format("{}:{}:{}", file.empty() ? "<defaults>" : file, m.line + 1, m.column + 1);
 }
 }  // namespace
+
+bool keyMatches(std::string_view written, std::string_view name) {
+  return canonicalKey(written) == canonicalKey(name);
+}
 
 Duration parseDuration(const std::string& text) {
   if (text == "0") return Duration(0);
@@ -146,16 +158,22 @@ std::string ConfigReader::where(const YAML::Mark& mark) const {
 
 void ConfigReader::fail(const std::string& key, const std::string& message) const {
   YAML::Node n(YAML::NodeType::Undefined);
-  const YAML::Node& cn = node_;
-  // An absent key (e.g. a required one) reports at the section: cn[key] would be invalid.
-  if (!key.empty() && node_.IsMap() && present(cn[key])) n.reset(cn[key]);
+  // An absent key (e.g. a required one) reports at the section.
+  if (!key.empty())
+    if (YAML::Node v = lookup(key); present(v)) n.reset(v);
   std::string k = path_.empty() ? key : (key.empty() ? path_ : path_ + "." + key);
   throw ConfigError(fmt::format("{}: {}: {}", where(n), k, message));
 }
 
-bool ConfigReader::has(const std::string& key) const {
-  const YAML::Node& cn = node_;
-  return node_.IsMap() && present(cn[key]);
+bool ConfigReader::has(const std::string& key) const { return present(lookup(key)); }
+
+YAML::Node ConfigReader::lookup(const std::string& key) const {
+  if (node_.IsMap()) {
+    const YAML::Node& cn = node_;
+    for (const auto& kv : cn)
+      if (kv.first.IsScalar() && keyMatches(kv.first.Scalar(), key)) return kv.second;
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
 }
 
 std::string ConfigReader::envName(const std::string& key) const {
@@ -189,9 +207,7 @@ YAML::Node ConfigReader::child(const std::string& key) {
       return YAML::Node(value);
     }
   }
-  if (!node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-  const YAML::Node& cn = node_;
-  YAML::Node n = cn[key];
+  YAML::Node n = lookup(key);
   if (!present(n)) return YAML::Node(YAML::NodeType::Undefined);
   return n;
 }
@@ -355,9 +371,10 @@ std::string legacyHint(std::string full) {
       {"outlet.core.ignore-asn-from-flow", "now outlet.core.asn-providers, without flow"},
       {"outlet.core.workers", "removed from Akvorado: delete it (akvo: outlet.workers)"},
   };
-  if (auto it = kMoved.find(full); it != kMoved.end()) return " (an older Akvorado key: " + it->second + ")";
+  for (const auto& [key, hint] : kMoved)
+    if (keyMatches(full, key)) return " (an older Akvorado key: " + hint + ")";
   std::string last = full.substr(full.rfind('.') + 1);
-  if (last == "system-log-ttl" || last == "prometheus-endpoint")
+  if (keyMatches(last, "system-log-ttl") || keyMatches(last, "prometheus-endpoint"))
     return " (removed from Akvorado: delete it)";
   return "";
 }
@@ -365,22 +382,24 @@ std::string legacyHint(std::string full) {
 
 void ConfigReader::finish() {
   if (!node_.IsMap()) return;
-  std::map<std::string, int> seen;  // key -> line
+  std::map<std::string, int> seen;  // canonical key -> line
   for (const auto& kv : node_) {
     if (!kv.first.IsScalar())
       throw ConfigError(fmt::format("{}: {}: a key must be a plain string", where(kv.first),
                                     path_.empty() ? "(top level)" : path_));
     std::string k = kv.first.Scalar();
     // yaml-cpp keeps both entries of a repeated key and lookups see the first one only: the
-    // second would be dropped without a word (Akvorado's YAML library refuses it too).
-    auto [it, fresh] = seen.emplace(k, kv.first.Mark().line + 1);
+    // second would be dropped without a word (Akvorado's YAML library refuses it too). Two
+    // spellings of one key (`workers`, `Workers`) are one key twice: Akvorado reports the
+    // spelling it did not use as an invalid key.
+    auto [it, fresh] = seen.emplace(canonicalKey(k), kv.first.Mark().line + 1);
     if (!fresh) {
       std::string full = path_.empty() ? k : path_ + "." + k;
       throw ConfigError(fmt::format("{}: duplicate key \"{}\" (first at line {})", where(kv.first),
                                     full, it->second));
     }
     bool found = false;
-    for (const auto& known : known_) found = found || known == k;
+    for (const auto& known : known_) found = found || keyMatches(k, known);
     if (!found) {
       std::string full = path_.empty() ? k : path_ + "." + k;
       throw ConfigError(fmt::format("{}: unknown key \"{}\"{}; valid keys: {}", where(kv.first), full,

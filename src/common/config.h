@@ -14,6 +14,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -25,6 +26,11 @@ class ConfigError : public std::runtime_error {
 };
 
 using Duration = std::chrono::milliseconds;
+/// Whether a key as written in a file is the setting `name`, as Akvorado matches keys to its
+/// settings (helpers.MapStructureMatchName): case and dashes do not count, so
+/// "maximum-batch-size", "MaximumBatchSize" and "maximumbatchsize" are one key.
+bool keyMatches(std::string_view written, std::string_view name);
+
 /// "500ms", "5s", "1m", "1h30m", "15d", "0"; throws std::invalid_argument.
 Duration parseDuration(const std::string& text);
 std::string formatDuration(Duration d);
@@ -103,6 +109,8 @@ class ConfigReader {
 
  private:
   YAML::Node child(const std::string& key);
+  /// The value of `key` in this mapping (keyMatches()), or an undefined node.
+  YAML::Node lookup(const std::string& key) const;
   std::string envName(const std::string& key) const;
   std::string where(const YAML::Node& n) const;
   YAML::Node node_;

@@ -354,6 +354,60 @@ TEST(ConfigInclude, EnvironmentOverridesIncludedValues) {
   EXPECT_EQ(c.outlet.workers, 3);
 }
 
+// Keys match as in Akvorado (helpers.MapStructureMatchName): case and dashes do not count,
+// in hand-read mappings too (exporters, interfaces, networks, SNMP credentials).
+TEST(Config, KeysIgnoreCaseAndDashesAsAkvorado) {
+  AppConfig c = AppConfig::load(writeTemp(R"(HTTP:
+  Listen: 127.0.0.1:9999
+outlet:
+  Workers: 3
+  clickhouse: {MaximumBatchSize: 777, Maximum-Wait-Time: 2s}
+  metadata:
+    providers:
+      - Type: static
+        exporters:
+          192.0.2.1: {Name: edge1, SkipMissingInterfaces: true, IfIndexes: {10: {Name: xe-0/0/0, Speed: 1000}}}
+      - type: snmp
+        credentials: {::/0: {UserName: u, AuthenticationProtocol: SHA, AuthenticationPassphrase: passphrase}}
+  networks:
+    networks:
+      192.0.2.0/24: {Name: office, ROLE: internal}
+)"));
+  EXPECT_EQ(c.http.listen, "127.0.0.1:9999");
+  EXPECT_EQ(c.outlet.workers, 3);
+  EXPECT_EQ(c.outlet.clickhouse.maximum_batch_size, 777);
+  EXPECT_EQ(c.outlet.clickhouse.maximum_wait_time, std::chrono::seconds(2));
+  // config check and the orchestrator show the keys as documented.
+  EXPECT_EQ(c.resolved["outlet"]["clickhouse"]["maximum-batch-size"].as<int>(), 777);
+  EXPECT_FALSE(c.resolved["outlet"]["Workers"]);
+  ASSERT_EQ(c.metadata.providers.size(), 2u);
+  const auto* e = c.metadata.providers[0].static_.exporters.lookup(*IPv6Addr::parse("192.0.2.1"));
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->info.name, "edge1");
+  EXPECT_TRUE(e->skip_missing_interfaces);
+  EXPECT_EQ(e->ifindexes.at(10).name, "xe-0/0/0");
+  EXPECT_EQ(e->ifindexes.at(10).speed, 1000u);
+  const auto* cred = c.metadata.providers[1].snmp.credentials.lookup(*IPv6Addr::parse("::1"));
+  ASSERT_NE(cred, nullptr);
+  EXPECT_EQ(cred->user_name, "u");
+  EXPECT_EQ(cred->authentication_passphrase, "passphrase");
+  ASSERT_EQ(c.networks.networks.size(), 1u);
+  EXPECT_EQ(c.networks.networks[0].second.name, "office");
+  EXPECT_EQ(c.networks.networks[0].second.role, "internal");
+  // Unknown keys stay unknown, named as written; two spellings of one key are that key twice
+  // (Akvorado reports the one it did not use as an invalid key).
+  std::string err = loadError("http:\n  Lisen: x\n");
+  EXPECT_NE(err.find(":2:3: unknown key \"http.Lisen\"; valid keys: listen,"), std::string::npos)
+      << err;
+  err = loadError("outlet:\n  workers: 3\n  Workers: 4\n");
+  EXPECT_NE(err.find(":3:3: duplicate key \"outlet.Workers\" (first at line 2)"), std::string::npos)
+      << err;
+  err = loadError("Inlet:\n  Metadata: {}\n");
+  EXPECT_NE(err.find("unknown key \"inlet.Metadata\" (an older Akvorado key: now outlet.metadata)"),
+            std::string::npos)
+      << err;
+}
+
 TEST(Config, InputsSnmpCredentialsAndBmp) {
   std::string e = loadError(
       "inlet:\n  flow:\n    inputs:\n      - {decoder: netflow, listen: \"0.0.0.0:2055\"}\n"
