@@ -339,9 +339,38 @@ void ConfigReader::list(const std::string& key,
   resolved_[key] = out;
 }
 
+namespace {
+// A copy of `n` that shares no node, even within itself. YAML::Clone keeps the sharing of a
+// node reached twice (an alias, the keys and values a merge key pulls in twice), which the
+// emitter writes as anchors and aliases: `config check` would print `*1 : *2`.
+YAML::Node unsharedCopy(const YAML::Node& n) {
+  YAML::Node out;
+  switch (n.Type()) {
+    case YAML::NodeType::Scalar:
+      out = YAML::Node(n.Scalar());
+      break;
+    case YAML::NodeType::Sequence:
+      out = YAML::Node(YAML::NodeType::Sequence);
+      for (const auto& e : n) out.push_back(unsharedCopy(e));
+      break;
+    case YAML::NodeType::Map:
+      out = YAML::Node(YAML::NodeType::Map);
+      for (const auto& kv : n) out.force_insert(unsharedCopy(kv.first), unsharedCopy(kv.second));
+      break;
+    case YAML::NodeType::Null:
+      return YAML::Node(YAML::NodeType::Null);
+    case YAML::NodeType::Undefined:
+      return YAML::Node(YAML::NodeType::Undefined);
+  }
+  out.SetTag(n.Tag());
+  out.SetStyle(n.Style());
+  return out;
+}
+}  // namespace
+
 YAML::Node ConfigReader::raw(const std::string& key, const char* shown_default) {
   YAML::Node n = child(key);
-  if (present(n)) resolved_[key] = YAML::Clone(n);
+  if (present(n)) resolved_[key] = unsharedCopy(n);
   else if (shown_default) resolved_[key] = YAML::Load(shown_default);
   return n;
 }

@@ -164,6 +164,19 @@ outlet:
 )"));
   EXPECT_EQ(c.outlet.workers, 4);  // the mapping's own key wins over the merged one
   EXPECT_EQ(c.outlet.clickhouse.maximum_wait_time, std::chrono::seconds(2));
+  // What a merge key pulls in twice is printed twice by config check, not as YAML aliases.
+  c = AppConfig::load(writeTemp(R"(.site: &site {site: paris, region: eu}
+outlet:
+  networks:
+    networks:
+      192.0.2.0/24: {<<: *site, name: a}
+      198.51.100.0/24: {<<: *site, name: b}
+)"));
+  YAML::Emitter out;
+  out << c.resolved;
+  EXPECT_EQ(std::string(out.c_str()).find_first_of("&*"), std::string::npos) << out.c_str();
+  EXPECT_EQ(c.resolved["outlet"]["networks"]["networks"]["198.51.100.0/24"]["site"].as<std::string>(),
+            "paris");
   std::string e = loadError("geoip:\n  asn-database: []\n");
   EXPECT_NE(e.find("an older Akvorado key: now outlet.geoip"), std::string::npos) << e;
   e = loadError("outlet:\n  core:\n    ignore-asn-from-flow: true\n");
