@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
     if (demo_flag) c.demo.enabled = true;
     akvo::Reload reload;
     if (orchestrator_url.empty() && !config_file.empty()) {
-      reload.files = {config_file};
+      reload.files = c.files;  // the file and those it includes
       reload.validate = [&] { akvo::AppConfig::load(config_file, demo_flag); };
     }
     int rc = akvo::runRole(chosen, c, reload);

@@ -23,16 +23,30 @@
 namespace akvo {
 
 AppConfig AppConfig::load(const std::string& path, bool demo_default) {
-  return fromYaml(loadYamlFile(path), path, demo_default);
+  YamlDocument doc = loadYamlFile(path);
+  AppConfig c = fromYaml(doc.root, path, demo_default, doc.files);
+  if (!path.empty()) c.files = doc.files->files();
+  return c;
 }
 
 YAML::Node mergeYaml(const YAML::Node& base, const YAML::Node& over) {
   if (!over || over.IsNull()) return YAML::Clone(base);
-  if (!base || !base.IsMap() || !over.IsMap()) return YAML::Clone(over);
+  // `over`'s own nodes, not copies, keys included: errors about them keep naming their file
+  // and line (an unknown key of the local file is never in what the orchestrator serves).
+  if (!base || !base.IsMap() || !over.IsMap()) return over;
   YAML::Node out = YAML::Clone(base);
   for (const auto& kv : over) {
+    // The key as served, or written another way (`Workers` for `workers`: keyMatches()).
     std::string key = kv.first.as<std::string>();
-    out[key] = mergeYaml(base[key], kv.second);
+    if (!base[key])
+      for (const auto& b : base)
+        if (b.first.IsScalar() && keyMatches(b.first.Scalar(), key)) {
+          key = b.first.Scalar();
+          break;
+        }
+    YAML::Node merged = mergeYaml(base[key], kv.second);
+    if (base[key]) out[key] = merged;
+    else out.force_insert(kv.first, merged);
   }
   return out;
 }
@@ -88,10 +102,12 @@ AppConfig AppConfig::fetch(const std::string& url, const std::string& role,
           throw ConfigError(fmt::format("{}: invalid YAML from the orchestrator: {}", full,
                                         e.what()));
         }
-        YAML::Node root = local.empty() ? remote : mergeYaml(remote, loadYamlFile(local));
+        YamlDocument over = loadYamlFile(local);
+        YAML::Node root = local.empty() ? remote : mergeYaml(remote, over.root);
         spdlog::info("configuration of the {} fetched from {}{}", role, url,
                      local.empty() ? "" : " (with " + local + " over it)");
-        return fromYaml(root, full + (local.empty() ? "" : " + " + local), demo_default);
+        return fromYaml(root, full + (local.empty() ? "" : " + " + local), demo_default,
+                        over.files);
       }
       if (r.status < 500)
         throw ConfigError(fmt::format("{}: the orchestrator answered {}: {}", full, r.status,
@@ -112,11 +128,11 @@ AppConfig AppConfig::fetch(const std::string& url, const std::string& role,
 }
 
 AppConfig AppConfig::fromYaml(const YAML::Node& root, const std::string& path,
-                              bool demo_default) {
+                              bool demo_default, std::shared_ptr<const ConfigFiles> files) {
   AppConfig c;
   c.file = path;
   c.demo.enabled = demo_default;
-  ConfigReader r(root, path, "");
+  ConfigReader r(root, path, "", std::move(files));
   r.field("automatic-restart", c.automatic_restart);
   r.section("clickhouse", [&](ConfigReader& s) { c.clickhouse.read(s); });
   r.section("schema", [&](ConfigReader& s) {

@@ -28,6 +28,8 @@ namespace akvo {
 
 struct AppConfig {
   std::string file;
+  /// The files read: the main one, then those it includes (load() only).
+  std::vector<std::string> files;
   /// Restart when the configuration file changes and the new one is valid (Akvorado's
   /// orchestrator key, default true).
   bool automatic_restart = true;
@@ -52,9 +54,11 @@ struct AppConfig {
 
   /// Reads `path` (empty: defaults only). Throws ConfigError naming file, line and key.
   static AppConfig load(const std::string& path, bool demo_default = false);
-  /// Reads a parsed document; `source` names it in errors.
+  /// Reads a parsed document; `source` names it in errors, unless `files` knows the file a
+  /// node came from (an included file).
   static AppConfig fromYaml(const YAML::Node& root, const std::string& source,
-                            bool demo_default = false);
+                            bool demo_default = false,
+                            std::shared_ptr<const ConfigFiles> files = nullptr);
   /// Fetches the configuration of `role` from the orchestrator at `url` ("http://host:port"),
   /// GET /api/v0/orchestrator/configuration/<role>, retrying while it does not answer (connection
   /// refused, 5xx) for up to `timeout`; then the local file `local` (optional) is laid over it
@@ -73,7 +77,8 @@ struct AppConfig {
 YAML::Node serviceConfiguration(const AppConfig& c, const std::string& role,
                                 const std::string& host);
 
-/// Lays `over` on `base`: mappings merge key by key, anything else is replaced.
+/// Lays `over` on `base`: mappings merge key by key, anything else is replaced. `base` is not
+/// modified; the result shares `over`'s nodes.
 YAML::Node mergeYaml(const YAML::Node& base, const YAML::Node& over);
 
 /// How a process reloads its configuration file. `validate` reads the file again as at start

@@ -59,5 +59,37 @@ TEST(ServiceConfiguration, LocalFileWins) {
   EXPECT_EQ(base["kafka"]["max-workers"].as<int>(), 5) << "the base is not modified";
 }
 
+// The local file may spell a key another way (keyMatches()): it still replaces the served one.
+TEST(ServiceConfiguration, LocalKeysMatchAsAkvorado) {
+  YAML::Node base = YAML::Load("kafka: {brokers: [a:1], max-workers: 5}");
+  YAML::Node over = YAML::Load("Kafka: {MaxWorkers: 2}");
+  AppConfig c = AppConfig::fromYaml(mergeYaml(base, over), "served");
+  EXPECT_EQ(c.kafka.max_workers, 2);
+  EXPECT_EQ(c.kafka.brokers, std::vector<std::string>{"a:1"});
+}
+
+// The local file keeps its nodes once laid over what the orchestrator serves: an error in it
+// (or in a file it includes) names that file and line, not the orchestrator's URL.
+TEST(ServiceConfiguration, LocalFileErrorsNameTheirFile) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("akvo-service-config-local-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "local.yaml") << "http: {listen: 127.0.0.1:9000}\noutlet: !include o.yaml\n";
+  std::ofstream(dir / "o.yaml") << "workers: 2\nwrkers: 3\n";
+  YamlDocument local = loadYamlFile((dir / "local.yaml").string());
+  YAML::Node served = YAML::Load("outlet: {workers: 4}\nkafka: {brokers: [k:9092]}\n");
+  std::string e;
+  try {
+    AppConfig::fromYaml(mergeYaml(served, local.root), "http://orch/ + local.yaml", false,
+                        local.files);
+  } catch (const ConfigError& x) {
+    e = x.what();
+  }
+  std::filesystem::remove_all(dir);
+  EXPECT_NE(e.find((dir / "o.yaml").string() + ":2:1: unknown key \"outlet.wrkers\""),
+            std::string::npos)
+      << e;
+}
+
 }  // namespace
 }  // namespace akvo

@@ -2,16 +2,39 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string_view>
 
 namespace akvo {
 
 namespace {
 // yaml-cpp: a default Node is a defined null, and operator[] on a non-const node inserts.
 bool present(const YAML::Node& n) { return n.IsDefined() && !n.IsNull(); }
+
+// A key as Akvorado compares it: lower case, without dashes.
+std::string canonicalKey(std::string_view key) {
+  std::string out;
+  for (char c : key)
+    if (c != '-') out += char(tolower(uint8_t(c)));
+  return out;
+}
+
+// "file:line:column", as errors start.
+std::string at(const std::string& file, const YAML::Mark& m) {
+  return fmt::format("{}:{}:{}", file.empty() ? "<defaults>" : file, m.line + 1, m.column + 1);
+}
 }  // namespace
+
+bool keyMatches(std::string_view written, std::string_view name) {
+  return canonicalKey(written) == canonicalKey(name);
+}
 
 Duration parseDuration(const std::string& text) {
   if (text == "0") return Duration(0);
@@ -64,33 +87,93 @@ std::string formatDuration(Duration d) {
   return out;
 }
 
-ConfigReader::ConfigReader(const YAML::Node& node, std::string file, std::string path)
-    : node_(node), file_(std::move(file)), path_(std::move(path)), resolved_(YAML::NodeType::Map) {
+void ConfigFiles::record(const YAML::Node& node, const std::string& file) {
+  size_t i = std::find(files_.begin(), files_.end(), file) - files_.begin();
+  if (i == files_.size()) files_.push_back(file);
+  if (!node.IsDefined() || fileOf(node)) return;
+  YAML::Mark m = node.Mark();
+  if (m.is_null()) return;
+  nodes_.emplace(std::tuple(m.pos, m.line, m.column), std::pair(node, i));
+}
+
+const std::string* ConfigFiles::fileOf(const YAML::Node& node) const {
+  if (!node.IsDefined()) return nullptr;
+  YAML::Mark m = node.Mark();
+  auto [b, e] = nodes_.equal_range(std::tuple(m.pos, m.line, m.column));
+  for (auto it = b; it != e; ++it)
+    if (it->second.first.is(node)) return &files_[it->second.second];
+  return nullptr;
+}
+
+ConfigReader::ConfigReader(const YAML::Node& node, std::string file, std::string path,
+                           std::shared_ptr<const ConfigFiles> files)
+    : node_(node),
+      file_(std::move(file)),
+      path_(std::move(path)),
+      files_(std::move(files)),
+      resolved_(YAML::NodeType::Map) {
+  file_ = fileOf(node_);
   if (node_.IsDefined() && !node_.IsNull() && !node_.IsMap())
     fail("", "expected a mapping of keys");
 }
 
+ConfigReader::ConfigReader(const ConfigReader& parent, const YAML::Node& node, std::string path)
+    : ConfigReader(node, parent.file_, std::move(path), parent.files_) {}
+
+std::string ConfigReader::fileOf(const YAML::Node& n) const {
+  if (files_)
+    if (const std::string* f = files_->fileOf(n)) return *f;
+  return file_;
+}
+
 std::string ConfigReader::where(const YAML::Node& n) const {
-  std::string f = file_.empty() ? "<defaults>" : file_;
-  if (present(n) && n.Mark().line >= 0)
-    return fmt::format("{}:{}:{}", f, n.Mark().line + 1, n.Mark().column + 1);
-  if (node_.IsDefined() && node_.Mark().line >= 0)
-    return fmt::format("{}:{}:{}", f, node_.Mark().line + 1, node_.Mark().column + 1);
-  return f;
+  if (present(n) && n.Mark().line >= 0) return at(fileOf(n), n.Mark());
+  if (node_.IsDefined() && node_.Mark().line >= 0) return at(file_, node_.Mark());
+  return file_.empty() ? "<defaults>" : file_;
+}
+
+namespace {
+// The node at `mark` under `n` (depth-first; bounded, in case of a recursive alias).
+std::optional<YAML::Node> findAt(const YAML::Node& n, const YAML::Mark& mark, int depth = 0) {
+  if (!n.IsDefined() || depth > 100) return std::nullopt;
+  YAML::Mark m = n.Mark();
+  if (m.pos == mark.pos && m.line == mark.line && m.column == mark.column) return n;
+  if (n.IsSequence()) {
+    for (const auto& e : n)
+      if (auto f = findAt(e, mark, depth + 1)) return f;
+  } else if (n.IsMap()) {
+    for (const auto& kv : n) {
+      if (auto f = findAt(kv.first, mark, depth + 1)) return f;
+      if (auto f = findAt(kv.second, mark, depth + 1)) return f;
+    }
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+std::string ConfigReader::where(const YAML::Mark& mark) const {
+  std::optional<YAML::Node> n = findAt(node_, mark);
+  return at(n ? fileOf(*n) : file_, mark);
 }
 
 void ConfigReader::fail(const std::string& key, const std::string& message) const {
   YAML::Node n(YAML::NodeType::Undefined);
-  const YAML::Node& cn = node_;
-  // An absent key (e.g. a required one) reports at the section: cn[key] would be invalid.
-  if (!key.empty() && node_.IsMap() && present(cn[key])) n.reset(cn[key]);
+  // An absent key (e.g. a required one) reports at the section.
+  if (!key.empty())
+    if (YAML::Node v = lookup(key); present(v)) n.reset(v);
   std::string k = path_.empty() ? key : (key.empty() ? path_ : path_ + "." + key);
   throw ConfigError(fmt::format("{}: {}: {}", where(n), k, message));
 }
 
-bool ConfigReader::has(const std::string& key) const {
-  const YAML::Node& cn = node_;
-  return node_.IsMap() && present(cn[key]);
+bool ConfigReader::has(const std::string& key) const { return present(lookup(key)); }
+
+YAML::Node ConfigReader::lookup(const std::string& key) const {
+  if (node_.IsMap()) {
+    const YAML::Node& cn = node_;
+    for (const auto& kv : cn)
+      if (kv.first.IsScalar() && keyMatches(kv.first.Scalar(), key)) return kv.second;
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
 }
 
 std::string ConfigReader::envName(const std::string& key) const {
@@ -124,9 +207,7 @@ YAML::Node ConfigReader::child(const std::string& key) {
       return YAML::Node(value);
     }
   }
-  if (!node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-  const YAML::Node& cn = node_;
-  YAML::Node n = cn[key];
+  YAML::Node n = lookup(key);
   if (!present(n)) return YAML::Node(YAML::NodeType::Undefined);
   return n;
 }
@@ -219,8 +300,8 @@ void readSection(ConfigReader& sub, const std::function<void(ConfigReader&)>& fn
     fn(sub);
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) sub.fail("", "invalid value: " + e.msg);
-    throw ConfigError(fmt::format("{}:{}:{}: {}: invalid value: {}", sub.file(), e.mark.line + 1,
-                                  e.mark.column + 1, sub.path(), e.msg));
+    throw ConfigError(
+        fmt::format("{}: {}: invalid value: {}", sub.where(e.mark), sub.path(), e.msg));
   }
   sub.finish();
 }
@@ -228,7 +309,7 @@ void readSection(ConfigReader& sub, const std::function<void(ConfigReader&)>& fn
 
 void ConfigReader::section(const std::string& key, const std::function<void(ConfigReader&)>& fn) {
   YAML::Node n = child(key);
-  ConfigReader sub(n, file_, path_.empty() ? key : path_ + "." + key);
+  ConfigReader sub(*this, n, path_.empty() ? key : path_ + "." + key);
   readSection(sub, fn);
   resolved_[key] = sub.resolved();
 }
@@ -242,14 +323,14 @@ void ConfigReader::list(const std::string& key,
     if (!n.IsSequence()) fail(key, "expected a list");
     size_t i = 0;
     for (const auto& e : n) {
-      ConfigReader sub(e, file_, fmt::format("{}[{}]", base, i));
+      ConfigReader sub(*this, e, fmt::format("{}[{}]", base, i));
       readSection(sub, [&](ConfigReader& r) { fn(r, i); });
       out.push_back(sub.resolved());
       i++;
     }
   } else {
     for (size_t i = 0; i < defaults; i++) {
-      ConfigReader sub(YAML::Node(), file_, fmt::format("{}[{}]", base, i));
+      ConfigReader sub(*this, YAML::Node(), fmt::format("{}[{}]", base, i));
       fn(sub, i);
       sub.finish();
       out.push_back(sub.resolved());
@@ -258,9 +339,38 @@ void ConfigReader::list(const std::string& key,
   resolved_[key] = out;
 }
 
+namespace {
+// A copy of `n` that shares no node, even within itself. YAML::Clone keeps the sharing of a
+// node reached twice (an alias, the keys and values a merge key pulls in twice), which the
+// emitter writes as anchors and aliases: `config check` would print `*1 : *2`.
+YAML::Node unsharedCopy(const YAML::Node& n) {
+  YAML::Node out;
+  switch (n.Type()) {
+    case YAML::NodeType::Scalar:
+      out = YAML::Node(n.Scalar());
+      break;
+    case YAML::NodeType::Sequence:
+      out = YAML::Node(YAML::NodeType::Sequence);
+      for (const auto& e : n) out.push_back(unsharedCopy(e));
+      break;
+    case YAML::NodeType::Map:
+      out = YAML::Node(YAML::NodeType::Map);
+      for (const auto& kv : n) out.force_insert(unsharedCopy(kv.first), unsharedCopy(kv.second));
+      break;
+    case YAML::NodeType::Null:
+      return YAML::Node(YAML::NodeType::Null);
+    case YAML::NodeType::Undefined:
+      return YAML::Node(YAML::NodeType::Undefined);
+  }
+  out.SetTag(n.Tag());
+  out.SetStyle(n.Style());
+  return out;
+}
+}  // namespace
+
 YAML::Node ConfigReader::raw(const std::string& key, const char* shown_default) {
   YAML::Node n = child(key);
-  if (present(n)) resolved_[key] = YAML::Clone(n);
+  if (present(n)) resolved_[key] = unsharedCopy(n);
   else if (shown_default) resolved_[key] = YAML::Load(shown_default);
   return n;
 }
@@ -290,9 +400,10 @@ std::string legacyHint(std::string full) {
       {"outlet.core.ignore-asn-from-flow", "now outlet.core.asn-providers, without flow"},
       {"outlet.core.workers", "removed from Akvorado: delete it (akvo: outlet.workers)"},
   };
-  if (auto it = kMoved.find(full); it != kMoved.end()) return " (an older Akvorado key: " + it->second + ")";
+  for (const auto& [key, hint] : kMoved)
+    if (keyMatches(full, key)) return " (an older Akvorado key: " + hint + ")";
   std::string last = full.substr(full.rfind('.') + 1);
-  if (last == "system-log-ttl" || last == "prometheus-endpoint")
+  if (keyMatches(last, "system-log-ttl") || keyMatches(last, "prometheus-endpoint"))
     return " (removed from Akvorado: delete it)";
   return "";
 }
@@ -300,22 +411,24 @@ std::string legacyHint(std::string full) {
 
 void ConfigReader::finish() {
   if (!node_.IsMap()) return;
-  std::map<std::string, int> seen;  // key -> line
+  std::map<std::string, int> seen;  // canonical key -> line
   for (const auto& kv : node_) {
     if (!kv.first.IsScalar())
       throw ConfigError(fmt::format("{}: {}: a key must be a plain string", where(kv.first),
                                     path_.empty() ? "(top level)" : path_));
     std::string k = kv.first.Scalar();
     // yaml-cpp keeps both entries of a repeated key and lookups see the first one only: the
-    // second would be dropped without a word (Akvorado's YAML library refuses it too).
-    auto [it, fresh] = seen.emplace(k, kv.first.Mark().line + 1);
+    // second would be dropped without a word (Akvorado's YAML library refuses it too). Two
+    // spellings of one key (`workers`, `Workers`) are one key twice: Akvorado reports the
+    // spelling it did not use as an invalid key.
+    auto [it, fresh] = seen.emplace(canonicalKey(k), kv.first.Mark().line + 1);
     if (!fresh) {
       std::string full = path_.empty() ? k : path_ + "." + k;
       throw ConfigError(fmt::format("{}: duplicate key \"{}\" (first at line {})", where(kv.first),
                                     full, it->second));
     }
     bool found = false;
-    for (const auto& known : known_) found = found || known == k;
+    for (const auto& known : known_) found = found || keyMatches(k, known);
     if (!found) {
       std::string full = path_.empty() ? k : path_ + "." + k;
       throw ConfigError(fmt::format("{}: unknown key \"{}\"{}; valid keys: {}", where(kv.first), full,
@@ -328,14 +441,11 @@ void ConfigReader::finish() {
 namespace {
 // What Akvorado's loader does before decoding, that yaml-cpp does not: merge keys (`<<: *base`,
 // or a list of them; keys already there win) and hidden keys (a key starting with "." is
-// dropped: Akvorado's shipped files keep anchors there). `!include` is refused plainly.
-void prepareYaml(YAML::Node n, const std::string& path) {
-  if (n.Tag() == "!include")
-    throw ConfigError(fmt::format("{}:{}:{}: !include is not supported by akvo: put the included "
-                                  "section in this file",
-                                  path, n.Mark().line + 1, n.Mark().column + 1));
+// dropped: Akvorado's shipped files keep anchors there). Runs once the includes are replaced,
+// so that a merge key may pull an included mapping in (`<<: !include base.yaml`).
+void prepareYaml(YAML::Node n, const ConfigFiles& files, const std::string& fallback) {
   if (n.IsSequence()) {
-    for (auto e : n) prepareYaml(e, path);
+    for (auto e : n) prepareYaml(e, files, fallback);
     return;
   }
   if (!n.IsMap()) return;
@@ -358,35 +468,174 @@ void prepareYaml(YAML::Node n, const std::string& path) {
       sources.push_back(merge);
     }
     for (const auto& src : sources) {
-      if (!src.IsMap())
-        throw ConfigError(fmt::format("{}:{}:{}: a merge key (<<) needs a mapping or a list of "
-                                      "mappings",
-                                      path, src.Mark().line + 1, src.Mark().column + 1));
+      if (!src.IsMap()) {
+        const std::string* f = files.fileOf(src);
+        throw ConfigError(fmt::format("{}: a merge key (<<) needs a mapping or a list of mappings",
+                                      at(f ? *f : fallback, src.Mark())));
+      }
       const YAML::Node& cn = n;
+      // The key node itself, not a copy of its text: errors about it keep its file and line.
       for (const auto& kv : src)
-        if (kv.first.IsScalar() && !cn[kv.first.Scalar()]) n[kv.first.Scalar()] = kv.second;
+        if (kv.first.IsScalar() && !cn[kv.first.Scalar()]) n.force_insert(kv.first, kv.second);
     }
   }
-  for (auto kv : n) prepareYaml(kv.second, path);
+  for (auto kv : n) prepareYaml(kv.second, files, fallback);
 }
+
+// Akvorado reads an included file through Go's os.DirFS, rooted at the main file's directory:
+// the name must be a valid io/fs path (fs.ValidPath: relative, "/"-separated, no empty, "." or
+// ".." element).
+bool validIncludeName(const std::string& name) {
+  if (name.empty() || name.front() == '/' || name.back() == '/') return false;
+  for (size_t b = 0, e; b <= name.size(); b = e + 1) {
+    e = name.find('/', b);
+    if (e == std::string::npos) e = name.size();
+    std::string_view element(name.data() + b, e - b);
+    if (element.empty() || element == "." || element == "..") return false;
+  }
+  return true;
+}
+
+// The text of a file; throws std::runtime_error with the system's reason.
+std::string readText(const std::filesystem::path& p) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(p, ec)) throw std::runtime_error("is a directory");
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw std::runtime_error(std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw std::runtime_error(std::strerror(errno));
+  return text.str();
+}
+
+// Reads a file and, depth first, the files it includes (Akvorado's
+// common/helpers/yaml.UnmarshalWithInclude): each `!include "name"` node is replaced by the
+// document of `name`, relative to `base` whatever file includes it. Every node read is recorded
+// in `files` with its file.
+class IncludeReader {
+ public:
+  IncludeReader(std::filesystem::path base, ConfigFiles& files)
+      : base_(std::move(base)), files_(files) {}
+
+  /// Reads `text`, the content of file `name` (`real`: its canonical path, for cycles).
+  YAML::Node read(const std::string& name, const std::filesystem::path& real,
+                  const std::string& text) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+      throw ConfigError(fmt::format("{}: invalid YAML: {}", at(name, e.mark), e.msg));
+    }
+    // As Akvorado, at the top of each file: hidden keys go, then a mapping left with the
+    // single key "" stands for its value (so that a file holding a list can keep anchors in
+    // hidden keys).
+    if (root.IsMap()) {
+      std::vector<YAML::Node> hidden;
+      for (const auto& kv : root)
+        if (kv.first.IsScalar() && kv.first.Scalar().starts_with(".")) hidden.push_back(kv.first);
+      for (const auto& k : hidden) root.remove(k);
+      if (root.size() == 1) {
+        auto kv = *root.begin();
+        if (kv.first.IsScalar() && kv.first.Scalar().empty()) root = YAML::Node(kv.second);
+      }
+    }
+    chain_.emplace_back(name, real);
+    files_.record(YAML::Node(YAML::NodeType::Undefined), name);  // in files(), even if empty
+    walk(root, name);
+    chain_.pop_back();
+    return root;
+  }
+
+ private:
+  void walk(YAML::Node n, const std::string& file) {
+    if (!n.IsDefined()) return;
+    if (n.Tag() == "!include") return include(n, file);
+    // Seen already: an alias, or an included document in place of an !include node.
+    if (files_.fileOf(n)) return;
+    files_.record(n, file);
+    if (n.IsSequence()) {
+      for (auto e : n) walk(e, file);
+    } else if (n.IsMap()) {
+      for (auto kv : n) {
+        walk(kv.first, file);
+        walk(kv.second, file);
+      }
+    }
+  }
+
+  void include(YAML::Node n, const std::string& file) {
+    std::string where = at(file, n.Mark());
+    if (!n.IsScalar())
+      throw ConfigError(fmt::format("{}: !include takes a file name{}", where,
+                                    n.IsMap()        ? ", not a mapping"
+                                    : n.IsSequence() ? ", not a list"
+                                                     : ""));
+    const std::string name = n.Scalar();
+    std::filesystem::path p = base_.empty() ? std::filesystem::path(name) : base_ / name;
+    if (!validIncludeName(name))
+      throw ConfigError(fmt::format(
+          "{}: !include \"{}\": an included file is named relative to the directory of the main "
+          "configuration file ({}), without \".\" or \"..\", as in Akvorado",
+          where, name, base_.empty() ? "." : base_.string()));
+    auto cannotRead = [&](const std::string& reason) {
+      return ConfigError(
+          fmt::format("{}: !include \"{}\": cannot read {}: {}", where, name, p.string(), reason));
+    };
+    std::error_code ec;
+    std::filesystem::path real = std::filesystem::canonical(p, ec);
+    if (ec) throw cannotRead(ec.message());
+    for (const auto& [shown, seen] : chain_)
+      if (seen == real) {
+        std::string cycle;
+        for (const auto& c : chain_) cycle += c.first + " -> ";
+        throw ConfigError(fmt::format("{}: !include cycle: {}{}", where, cycle, p.string()));
+      }
+    std::string text;
+    try {
+      text = readText(real);
+    } catch (const std::runtime_error& e) {
+      throw cannotRead(e.what());
+    }
+    YAML::Node doc;
+    try {
+      doc = read(p.string(), real, text);
+    } catch (const ConfigError& e) {
+      throw ConfigError(fmt::format("{} (included from {})", e.what(), where));
+    }
+    n = doc;  // the node, wherever it is (a mapping's value, a list's element, an alias)
+  }
+
+  std::filesystem::path base_;
+  ConfigFiles& files_;
+  std::vector<std::pair<std::string, std::filesystem::path>> chain_;  // files being read
+};
 }  // namespace
 
-YAML::Node loadYamlFile(const std::string& path) {
-  if (path.empty()) return YAML::Node(YAML::NodeType::Map);
+YamlDocument loadYamlFile(const std::string& path) {
+  auto files = std::make_shared<ConfigFiles>();
+  if (path.empty()) return {YAML::Node(YAML::NodeType::Map), files};
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw ConfigError(fmt::format("{}: is a directory, not a configuration file", path));
+  std::filesystem::path given(path), real;
+  std::string text;
   try {
-    YAML::Node n = YAML::LoadFile(path);
-    if (n.IsNull()) return YAML::Node(YAML::NodeType::Map);
-    prepareYaml(n, path);
-    return n;
-  } catch (const YAML::BadFile&) {
-    throw ConfigError(fmt::format("{}: cannot read the configuration file", path));
-  } catch (const YAML::ParserException& e) {
-    throw ConfigError(fmt::format("{}:{}:{}: invalid YAML: {}", path, e.mark.line + 1,
-                                  e.mark.column + 1, e.msg));
+    real = std::filesystem::canonical(given, ec);
+    if (ec) throw std::runtime_error(ec.message());
+    text = readText(real);
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(fmt::format("{}: cannot read the configuration file: {}", path, e.what()));
   }
+  // Includes are relative to the main file's directory once its symbolic links are followed
+  // (Akvorado: filepath.EvalSymlinks, then os.DirFS of its directory). The directory as given
+  // when it is the same one, for shorter names in errors.
+  std::filesystem::path base = given.parent_path();
+  if (!std::filesystem::equivalent(base.empty() ? "." : base, real.parent_path(), ec))
+    base = real.parent_path();
+  YAML::Node root = IncludeReader(base, *files).read(path, real, text);
+  prepareYaml(root, *files, path);
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  return {root, files};
 }
 
 }  // namespace akvo

@@ -1,6 +1,7 @@
 #include "common/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -26,6 +27,38 @@ std::string loadError(const std::string& content) {
   }
   return "";
 }
+
+// A temporary folder of configuration files, removed with its content.
+class ConfigDir {
+ public:
+  ConfigDir() {
+    static int n = 0;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("akvo-config-include-" + std::to_string(getpid()) + "-" + std::to_string(n++));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  ~ConfigDir() { std::filesystem::remove_all(dir_); }
+  /// Writes `content` to `name` (subfolders created) and returns its path.
+  std::string write(const std::string& name, const std::string& content) const {
+    auto p = dir_ / name;
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p) << content;
+    return p.string();
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string error(const std::string& name) const {
+    try {
+      AppConfig::load(path(name));
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
 
 }  // namespace
 
@@ -119,8 +152,8 @@ TEST(Config, DuplicateKeys) {
   EXPECT_NE(e.find("duplicate key \"inlet.flow.inputs[0].decoder\""), std::string::npos) << e;
 }
 
-// What Akvorado's loader accepts: merge keys and hidden keys holding anchors. !include is
-// refused with its reason, older keys with where they went.
+// What Akvorado's loader accepts: merge keys and hidden keys holding anchors. Older keys are
+// refused with where they went.
 TEST(Config, AkvoradoFileFeatures) {
   AppConfig c = AppConfig::load(writeTemp(R"(.defaults: &d
   workers: 3
@@ -131,9 +164,20 @@ outlet:
 )"));
   EXPECT_EQ(c.outlet.workers, 4);  // the mapping's own key wins over the merged one
   EXPECT_EQ(c.outlet.clickhouse.maximum_wait_time, std::chrono::seconds(2));
-  std::string e = loadError("outlet: !include \"outlet.yaml\"\n");
-  EXPECT_NE(e.find("!include is not supported"), std::string::npos) << e;
-  e = loadError("geoip:\n  asn-database: []\n");
+  // What a merge key pulls in twice is printed twice by config check, not as YAML aliases.
+  c = AppConfig::load(writeTemp(R"(.site: &site {site: paris, region: eu}
+outlet:
+  networks:
+    networks:
+      192.0.2.0/24: {<<: *site, name: a}
+      198.51.100.0/24: {<<: *site, name: b}
+)"));
+  YAML::Emitter out;
+  out << c.resolved;
+  EXPECT_EQ(std::string(out.c_str()).find_first_of("&*"), std::string::npos) << out.c_str();
+  EXPECT_EQ(c.resolved["outlet"]["networks"]["networks"]["198.51.100.0/24"]["site"].as<std::string>(),
+            "paris");
+  std::string e = loadError("geoip:\n  asn-database: []\n");
   EXPECT_NE(e.find("an older Akvorado key: now outlet.geoip"), std::string::npos) << e;
   e = loadError("outlet:\n  core:\n    ignore-asn-from-flow: true\n");
   EXPECT_NE(e.find("now outlet.core.asn-providers"), std::string::npos) << e;
@@ -157,6 +201,224 @@ TEST(Config, EnvironmentOverrides) {
   std::string e = loadError("");
   unsetenv("AKVO_CFG_HTTP_MAXCONNECTIONS");
   EXPECT_NE(e.find("http.max-connections: expected an integer, got \"many\""), std::string::npos) << e;
+}
+
+// !include as Akvorado's (common/helpers/yaml/unmarshal.go): the node is replaced by the
+// document of the file, whatever it holds; the orchestrator serves it resolved.
+TEST(ConfigInclude, Mapping) {
+  ConfigDir d;
+  d.write("akvo.yaml", "http: {listen: 127.0.0.1:9000}\noutlet: !include \"outlet.yaml\"\n");
+  d.write("outlet.yaml", "workers: 3\nclickhouse:\n  maximum-batch-size: 777\n");
+  AppConfig c = AppConfig::load(d.path("akvo.yaml"));
+  EXPECT_EQ(c.outlet.workers, 3);
+  EXPECT_EQ(c.outlet.clickhouse.maximum_batch_size, 777);
+  EXPECT_EQ(c.http.listen, "127.0.0.1:9000");
+  YAML::Node served = serviceConfiguration(c, "outlet", "orch:8080");
+  EXPECT_EQ(served["outlet"]["workers"].as<int>(), 3);
+  EXPECT_EQ(served["outlet"]["clickhouse"]["maximum-batch-size"].as<int>(), 777);
+}
+
+TEST(ConfigInclude, ListElementAndList) {
+  ConfigDir d;
+  d.write("akvo.yaml", R"(inlet:
+  flow:
+    inputs:
+      - !include "sflow.yaml"
+      - {decoder: netflow, listen: "0.0.0.0:2055"}
+outlet:
+  core:
+    asn-providers: !include asn.yaml
+)");
+  d.write("sflow.yaml", "decoder: sflow\nlisten: 0.0.0.0:6343\nworkers: 2\n");
+  // Akvorado's way to keep anchors in a file holding a list: hidden keys, then "".
+  d.write("asn.yaml", ".providers:\n  - &first routing\n\"\":\n  - *first\n  - flow\n");
+  AppConfig c = AppConfig::load(d.path("akvo.yaml"));
+  ASSERT_EQ(c.inlet.inputs.size(), 2u);
+  EXPECT_EQ(c.inlet.inputs[0].decoder, "sflow");
+  EXPECT_EQ(c.inlet.inputs[0].workers, 2);
+  EXPECT_EQ(c.inlet.inputs[1].decoder, "netflow");
+  EXPECT_EQ(c.core.asn_providers, (std::vector<std::string>{"routing", "flow"}));
+}
+
+// Every name is relative to the main file's directory, also in an included file of a
+// subfolder (Akvorado reads them all through os.DirFS of that directory).
+TEST(ConfigInclude, NestedFromSubfolder) {
+  ConfigDir d;
+  d.write("akvo.yaml", "outlet: !include \"conf/outlet.yaml\"\n");
+  d.write("conf/outlet.yaml", "workers: 5\ncore: !include conf/core.yaml\n");
+  d.write("conf/core.yaml", "asn-providers: [flow]\n");
+  AppConfig c = AppConfig::load(d.path("akvo.yaml"));
+  EXPECT_EQ(c.outlet.workers, 5);
+  EXPECT_EQ(c.core.asn_providers, std::vector<std::string>{"flow"});
+  EXPECT_EQ(loadYamlFile(d.path("akvo.yaml")).files->files(),
+            (std::vector<std::string>{d.path("akvo.yaml"), d.path("conf/outlet.yaml"),
+                                      d.path("conf/core.yaml")}));
+  // Relative to the including file's folder is not how Akvorado reads it.
+  d.write("conf/outlet.yaml", "workers: 5\ncore: !include core.yaml\n");
+  std::string e = d.error("akvo.yaml");
+  EXPECT_NE(e.find(d.path("conf/outlet.yaml") + ":2:7: !include \"core.yaml\": cannot read " +
+                   d.path("core.yaml")),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("(included from " + d.path("akvo.yaml") + ":1:9)"), std::string::npos) << e;
+  // Nor above it or absolute (Go's fs.ValidPath).
+  for (const char* name : {"../x.yaml", "/etc/hosts", "./conf/core.yaml", "conf//core.yaml"}) {
+    d.write("akvo.yaml", std::string("outlet: !include \"") + name + "\"\n");
+    e = d.error("akvo.yaml");
+    EXPECT_NE(e.find("relative to the directory of the main configuration file"),
+              std::string::npos)
+        << name << ": " << e;
+  }
+}
+
+// The main file's symbolic links are followed first: its includes are beside the real file.
+// An included file may be a symbolic link.
+TEST(ConfigInclude, Symlinks) {
+  ConfigDir d;
+  d.write("real/akvo.yaml", "outlet: !include outlet.yaml\n");
+  d.write("real/outlet.yaml", "workers: 7\ncore: !include core.yaml\n");
+  d.write("elsewhere/core.yaml", "asn-providers: [routing]\n");
+  std::filesystem::create_symlink(d.path("elsewhere/core.yaml"), d.path("real/core.yaml"));
+  std::filesystem::create_directories(d.path("etc"));
+  std::filesystem::create_symlink(d.path("real/akvo.yaml"), d.path("etc/akvo.yaml"));
+  AppConfig c = AppConfig::load(d.path("etc/akvo.yaml"));
+  EXPECT_EQ(c.outlet.workers, 7);
+  EXPECT_EQ(c.core.asn_providers, std::vector<std::string>{"routing"});
+}
+
+TEST(ConfigInclude, CycleAndMissingFile) {
+  ConfigDir d;
+  d.write("akvo.yaml", "outlet: !include a.yaml\n");
+  d.write("a.yaml", "core: !include b.yaml\n");
+  d.write("b.yaml", "x: !include a.yaml\n");
+  std::string e = d.error("akvo.yaml");
+  EXPECT_NE(e.find(d.path("b.yaml") + ":1:4: !include cycle: " + d.path("akvo.yaml") + " -> " +
+                   d.path("a.yaml") + " -> " + d.path("b.yaml") + " -> " + d.path("a.yaml")),
+            std::string::npos)
+      << e;
+  d.write("self.yaml", "http: !include self.yaml\n");
+  e = d.error("self.yaml");
+  EXPECT_NE(e.find("!include cycle"), std::string::npos) << e;
+
+  d.write("akvo.yaml", "http: {listen: 127.0.0.1:9000}\noutlet:\n  core: !include \"missing.yaml\"\n");
+  e = d.error("akvo.yaml");
+  EXPECT_NE(e.find(d.path("akvo.yaml") + ":3:9: !include \"missing.yaml\": cannot read " +
+                   d.path("missing.yaml") + ": No such file or directory"),
+            std::string::npos)
+      << e;
+  d.write("akvo.yaml", "outlet: !include [a.yaml]\n");
+  e = d.error("akvo.yaml");
+  EXPECT_NE(e.find(":1:9: !include takes a file name, not a list"), std::string::npos) << e;
+  d.write("akvo.yaml", "outlet: !include bad.yaml\n");
+  d.write("bad.yaml", "workers: [1\n");
+  e = d.error("akvo.yaml");
+  EXPECT_NE(e.find(d.path("bad.yaml") + ":2:1: invalid YAML"), std::string::npos) << e;
+}
+
+// Errors found while decoding name the included file and its line, not the main file's.
+TEST(ConfigInclude, ErrorsNameTheIncludedFile) {
+  ConfigDir d;
+  d.write("akvo.yaml", "http: {listen: 127.0.0.1:9000}\noutlet: !include outlet.yaml\n");
+  d.write("outlet.yaml", "workers: 3\n\ncore:\n  asn-providers: [flow]\n  bogus: 1\n");
+  std::string e = d.error("akvo.yaml");
+  EXPECT_NE(e.find(d.path("outlet.yaml") + ":5:3: unknown key \"outlet.core.bogus\""),
+            std::string::npos)
+      << e;
+  d.write("outlet.yaml", "workers: many\n");
+  e = d.error("akvo.yaml");
+  EXPECT_NE(e.find(d.path("outlet.yaml") + ":1:10: outlet.workers: expected an integer"),
+            std::string::npos)
+      << e;
+  d.write("outlet.yaml", "workers: 3\nworkers: 4\n");
+  e = d.error("akvo.yaml");
+  EXPECT_NE(e.find(d.path("outlet.yaml") + ":2:1: duplicate key \"outlet.workers\""),
+            std::string::npos)
+      << e;
+  // A value yaml-cpp cannot convert (reported from its exception's position).
+  d.write("akvo.yaml", "clickhouse: !include ch.yaml\n");
+  d.write("ch.yaml", "asns:\n  64501: {name: x}\n");
+  e = d.error("akvo.yaml");
+  EXPECT_NE(e.find(d.path("ch.yaml") + ":2:10: clickhouse: invalid value"), std::string::npos)
+      << e;
+  // The list element of an included list, and a key merged in from an included file.
+  d.write("akvo.yaml", "inlet: {flow: {inputs: !include inputs.yaml}}\n");
+  d.write("inputs.yaml", "- {decoder: netflow}\n- {decoder: sflow, port: 3}\n");
+  e = d.error("akvo.yaml");
+  EXPECT_NE(e.find(d.path("inputs.yaml") + ":2:20: unknown key \"inlet.flow.inputs[1].port\""),
+            std::string::npos)
+      << e;
+  d.write("akvo.yaml", "outlet:\n  <<: !include base.yaml\n  workers: 2\n");
+  d.write("base.yaml", ".anchors: {}\nworkers: 9\nwrkers: 1\n");
+  e = d.error("akvo.yaml");
+  EXPECT_NE(e.find(d.path("base.yaml") + ":3:1: unknown key \"outlet.wrkers\""), std::string::npos)
+      << e;
+  d.write("base.yaml", ".anchors: {}\nworkers: 9\n");
+  EXPECT_EQ(AppConfig::load(d.path("akvo.yaml")).outlet.workers, 2);  // the mapping's own wins
+}
+
+TEST(ConfigInclude, EnvironmentOverridesIncludedValues) {
+  ConfigDir d;
+  d.write("akvo.yaml", "outlet: !include outlet.yaml\n");
+  d.write("outlet.yaml", "workers: 3\nclickhouse: {maximum-batch-size: 5000}\n");
+  setenv("AKVO_CFG_OUTLET_CLICKHOUSE_MAXIMUMBATCHSIZE", "1000", 1);
+  AppConfig c = AppConfig::load(d.path("akvo.yaml"));
+  unsetenv("AKVO_CFG_OUTLET_CLICKHOUSE_MAXIMUMBATCHSIZE");
+  EXPECT_EQ(c.outlet.clickhouse.maximum_batch_size, 1000);
+  EXPECT_EQ(c.outlet.workers, 3);
+}
+
+// Keys match as in Akvorado (helpers.MapStructureMatchName): case and dashes do not count,
+// in hand-read mappings too (exporters, interfaces, networks, SNMP credentials).
+TEST(Config, KeysIgnoreCaseAndDashesAsAkvorado) {
+  AppConfig c = AppConfig::load(writeTemp(R"(HTTP:
+  Listen: 127.0.0.1:9999
+outlet:
+  Workers: 3
+  clickhouse: {MaximumBatchSize: 777, Maximum-Wait-Time: 2s}
+  metadata:
+    providers:
+      - Type: static
+        exporters:
+          192.0.2.1: {Name: edge1, SkipMissingInterfaces: true, IfIndexes: {10: {Name: xe-0/0/0, Speed: 1000}}}
+      - type: snmp
+        credentials: {::/0: {UserName: u, AuthenticationProtocol: SHA, AuthenticationPassphrase: passphrase}}
+  networks:
+    networks:
+      192.0.2.0/24: {Name: office, ROLE: internal}
+)"));
+  EXPECT_EQ(c.http.listen, "127.0.0.1:9999");
+  EXPECT_EQ(c.outlet.workers, 3);
+  EXPECT_EQ(c.outlet.clickhouse.maximum_batch_size, 777);
+  EXPECT_EQ(c.outlet.clickhouse.maximum_wait_time, std::chrono::seconds(2));
+  // config check and the orchestrator show the keys as documented.
+  EXPECT_EQ(c.resolved["outlet"]["clickhouse"]["maximum-batch-size"].as<int>(), 777);
+  EXPECT_FALSE(c.resolved["outlet"]["Workers"]);
+  ASSERT_EQ(c.metadata.providers.size(), 2u);
+  const auto* e = c.metadata.providers[0].static_.exporters.lookup(*IPv6Addr::parse("192.0.2.1"));
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->info.name, "edge1");
+  EXPECT_TRUE(e->skip_missing_interfaces);
+  EXPECT_EQ(e->ifindexes.at(10).name, "xe-0/0/0");
+  EXPECT_EQ(e->ifindexes.at(10).speed, 1000u);
+  const auto* cred = c.metadata.providers[1].snmp.credentials.lookup(*IPv6Addr::parse("::1"));
+  ASSERT_NE(cred, nullptr);
+  EXPECT_EQ(cred->user_name, "u");
+  EXPECT_EQ(cred->authentication_passphrase, "passphrase");
+  ASSERT_EQ(c.networks.networks.size(), 1u);
+  EXPECT_EQ(c.networks.networks[0].second.name, "office");
+  EXPECT_EQ(c.networks.networks[0].second.role, "internal");
+  // Unknown keys stay unknown, named as written; two spellings of one key are that key twice
+  // (Akvorado reports the one it did not use as an invalid key).
+  std::string err = loadError("http:\n  Lisen: x\n");
+  EXPECT_NE(err.find(":2:3: unknown key \"http.Lisen\"; valid keys: listen,"), std::string::npos)
+      << err;
+  err = loadError("outlet:\n  workers: 3\n  Workers: 4\n");
+  EXPECT_NE(err.find(":3:3: duplicate key \"outlet.Workers\" (first at line 2)"), std::string::npos)
+      << err;
+  err = loadError("Inlet:\n  Metadata: {}\n");
+  EXPECT_NE(err.find("unknown key \"inlet.Metadata\" (an older Akvorado key: now outlet.metadata)"),
+            std::string::npos)
+      << err;
 }
 
 TEST(Config, InputsSnmpCredentialsAndBmp) {

@@ -36,18 +36,20 @@ SnmpProvider::Credentials parseCredentials(const YAML::Node& n) {
   for (const auto& kv : n) {
     std::string k = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
-    if (k == "communities") {
+    if (keyMatches(k, "communities")) {
       communities_given = true;
       c.communities.clear();
       if (v.IsScalar()) c.communities.push_back(v.Scalar());
       else
         for (const auto& x : v) c.communities.push_back(x.as<std::string>());
-    } else if (k == "user-name") c.user_name = v.as<std::string>();
-    else if (k == "authentication-protocol") c.authentication_protocol = v.as<std::string>();
-    else if (k == "authentication-passphrase") c.authentication_passphrase = v.as<std::string>();
-    else if (k == "privacy-protocol") c.privacy_protocol = v.as<std::string>();
-    else if (k == "privacy-passphrase") c.privacy_passphrase = v.as<std::string>();
-    else if (k == "context-name") c.context_name = v.as<std::string>();
+    } else if (keyMatches(k, "user-name")) c.user_name = v.as<std::string>();
+    else if (keyMatches(k, "authentication-protocol"))
+      c.authentication_protocol = v.as<std::string>();
+    else if (keyMatches(k, "authentication-passphrase"))
+      c.authentication_passphrase = v.as<std::string>();
+    else if (keyMatches(k, "privacy-protocol")) c.privacy_protocol = v.as<std::string>();
+    else if (keyMatches(k, "privacy-passphrase")) c.privacy_passphrase = v.as<std::string>();
+    else if (keyMatches(k, "context-name")) c.context_name = v.as<std::string>();
     else
       throw std::invalid_argument(fmt::format(
           "unknown key \"{}\"; valid keys: communities, user-name, authentication-protocol, "

@@ -15,12 +15,12 @@ InterfaceInfo parseInterface(const YAML::Node& n) {
     std::string k = kv.first.as<std::string>();
     if (!kv.second.IsScalar()) throw std::invalid_argument(fmt::format("{}: expected a scalar", k));
     std::string v = kv.second.Scalar();
-    if (k == "name") i.name = v;
-    else if (k == "description") i.description = v;
-    else if (k == "speed") i.speed = kv.second.as<uint32_t>();
-    else if (k == "provider") i.provider = v;
-    else if (k == "connectivity") i.connectivity = v;
-    else if (k == "boundary") {
+    if (keyMatches(k, "name")) i.name = v;
+    else if (keyMatches(k, "description")) i.description = v;
+    else if (keyMatches(k, "speed")) i.speed = kv.second.as<uint32_t>();
+    else if (keyMatches(k, "provider")) i.provider = v;
+    else if (keyMatches(k, "connectivity")) i.connectivity = v;
+    else if (keyMatches(k, "boundary")) {
       if (v == "external") i.boundary = Boundary::kExternal;
       else if (v == "internal") i.boundary = Boundary::kInternal;
       else if (v == "undefined" || v.empty()) i.boundary = Boundary::kUndefined;
@@ -44,15 +44,15 @@ StaticProvider::Exporter parseExporter(const YAML::Node& n) {
   for (const auto& kv : n) {
     std::string k = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
-    if (k == "name") e.info.name = v.as<std::string>();
-    else if (k == "region") e.info.region = v.as<std::string>();
-    else if (k == "role") e.info.role = v.as<std::string>();
-    else if (k == "tenant") e.info.tenant = v.as<std::string>();
-    else if (k == "site") e.info.site = v.as<std::string>();
-    else if (k == "group") e.info.group = v.as<std::string>();
-    else if (k == "default") e.default_interface = parseInterface(v);
-    else if (k == "skip-missing-interfaces") e.skip_missing_interfaces = v.as<bool>();
-    else if (k == "ifindexes") {
+    if (keyMatches(k, "name")) e.info.name = v.as<std::string>();
+    else if (keyMatches(k, "region")) e.info.region = v.as<std::string>();
+    else if (keyMatches(k, "role")) e.info.role = v.as<std::string>();
+    else if (keyMatches(k, "tenant")) e.info.tenant = v.as<std::string>();
+    else if (keyMatches(k, "site")) e.info.site = v.as<std::string>();
+    else if (keyMatches(k, "group")) e.info.group = v.as<std::string>();
+    else if (keyMatches(k, "default")) e.default_interface = parseInterface(v);
+    else if (keyMatches(k, "skip-missing-interfaces")) e.skip_missing_interfaces = v.as<bool>();
+    else if (keyMatches(k, "ifindexes")) {
       if (!v.IsMap()) throw std::invalid_argument("ifindexes: expected a mapping ifIndex → interface");
       for (const auto& i : v) {
         uint32_t idx;

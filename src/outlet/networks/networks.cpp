@@ -42,15 +42,15 @@ NetworkAttributes parseNetworkAttributes(const YAML::Node& n) {
     std::string k = kv.first.as<std::string>();
     if (!kv.second.IsScalar()) throw std::invalid_argument(fmt::format("{}: expected a scalar", k));
     std::string v = kv.second.Scalar();
-    if (k == "name") a.name = IStr(v);
-    else if (k == "role") a.role = IStr(v);
-    else if (k == "site") a.site = IStr(v);
-    else if (k == "region") a.region = IStr(v);
-    else if (k == "tenant") a.tenant = IStr(v);
-    else if (k == "city") a.city = IStr(v);
-    else if (k == "state") a.state = IStr(v);
-    else if (k == "country") a.country = v;
-    else if (k == "asn") {
+    if (keyMatches(k, "name")) a.name = IStr(v);
+    else if (keyMatches(k, "role")) a.role = IStr(v);
+    else if (keyMatches(k, "site")) a.site = IStr(v);
+    else if (keyMatches(k, "region")) a.region = IStr(v);
+    else if (keyMatches(k, "tenant")) a.tenant = IStr(v);
+    else if (keyMatches(k, "city")) a.city = IStr(v);
+    else if (keyMatches(k, "state")) a.state = IStr(v);
+    else if (keyMatches(k, "country")) a.country = v;
+    else if (keyMatches(k, "asn")) {
       std::string digits = v;
       if (digits.size() > 2 && (digits[0] == 'A' || digits[0] == 'a')) digits = digits.substr(2);
       auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), a.asn);
@@ -72,7 +72,7 @@ void Networks::Config::read(ConfigReader& r) {
     if (!src.IsMap()) r.fail("network-sources", "expected a mapping name → {url, interval}");
     for (const auto& kv : src) {
       std::string name = kv.first.as<std::string>();
-      ConfigReader sr(kv.second, r.file(), r.path() + ".network-sources." + name);
+      ConfigReader sr(r, kv.second, r.path() + ".network-sources." + name);
       Source s;
       sr.field("url", s.url);
       sr.field("interval", s.interval);
