@@ -21,7 +21,8 @@ class NetflowDecoder : public Decoder {
     /// A template not redefined for this long (seconds, by reception time) is forgotten; 0
     /// keeps templates forever.
     uint32_t template_expiry = 0;
-    /// How IPFIX dataLinkFrameSection (IE 315) headers are read.
+    /// How IPFIX dataLinkFrameSection (IE 315) headers are read; the decapsulation is each
+    /// datagram's (Input::decapsulation), not this one's.
     PacketOptions packet;
     /// Decode records of plain templates through their compiled fields (Template::ops); off,
     /// field by field as other templates (the tests compare both).
@@ -117,6 +118,7 @@ class NetflowDecoder : public Decoder {
   std::vector<uint32_t> shared_domains_;  // scratch for SharedTemplates::domainsOf
   // The datagram being decoded (set once per datagram, read per record).
   const Input* input_ = nullptr;
+  PacketOptions packet_;  // config_.packet with the datagram's decapsulation
   uint16_t version_ = 0;
   uint32_t sys_uptime_ = 0, export_time_ = 0, domain_id_ = 0;
 };

@@ -7,6 +7,7 @@
 
 #include "common/pcap_reader.h"
 #include "demo/encoder.h"
+#include "testing/packets.h"
 
 namespace akvo::decoder {
 namespace {
@@ -566,6 +567,74 @@ TEST(NetflowIpfix, VendorQuirks) {
   EXPECT_EQ(c.flows[0].sampling_rate, 100u);
   EXPECT_EQ(c.flows[1].sampling_rate, 1000u);
   EXPECT_EQ(c.flows[2].sampling_rate, 1000u);
+}
+
+// decapsulation-protocol: an IPFIX record's dataLinkFrameSection (IE 315) gives the inner
+// packet; a record whose frame is not so encapsulated, or that has no frame, is dropped and
+// counted; NetFlow v5, which has no frame, is dropped whole (as Akvorado).
+TEST(NetflowIpfix, Decapsulation) {
+  using namespace akvo::testing;
+  auto inner = ipv6("2001:db8:a::1", "2001:db8:b::2", 17, udp(5353, 53, Bytes(12, 0)));
+  auto srv6 = ethernet(0xaaaa, 0xbbbb, 0x86dd,
+                       ipv6("fc00::1", "fc00::100", 43, srh(41, {"fc00::100"}, inner)));
+  auto plain = ethernet(0xaaaa, 0xbbbb, 0x0800, ipv4("10.0.0.3", "10.0.0.4", 6, tcp(1, 2, 0)));
+  // Template 256: ingressInterface, dataLinkFrameSection (variable length); 257: addresses
+  // and counters, no frame.
+  Ipfix m;
+  m.set(2).u16(256).u16(2).u16(10).u16(4).u16(315).u16(0xffff)
+      .u16(257).u16(4).u16(8).u16(4).u16(12).u16(4).u16(1).u16(4).u16(2).u16(4).end();
+  m.set(256).u32(7).u8(uint8_t(srv6.size()));
+  for (uint8_t b : srv6) m.u8(b);
+  m.u32(8).u8(uint8_t(plain.size()));
+  for (uint8_t b : plain) m.u8(b);
+  m.end();
+  m.set(257).u32(0x0a000001).u32(0x0a000002).u32(1500).u32(1).end();
+  auto msg = m.done();
+  auto decode = [&](NetflowDecoder& d, Collect& c, const std::vector<uint8_t>& p,
+                    Decapsulation decap) {
+    Input in{std::span<const uint8_t>(p), *IPv6Addr::parse("192.0.2.1"), 1700000000,
+             TimestampSource::kInput, false, decap};
+    return d.decode(in, c);
+  };
+  {
+    NetflowDecoder d;
+    Collect c;
+    ASSERT_EQ(decode(d, c, msg, Decapsulation::kSrv6), Status::kOk);
+    EXPECT_EQ(d.stats().flows, 1u);
+    EXPECT_EQ(d.stats().not_encapsulated, 2u);
+    ASSERT_EQ(c.flows.size(), 1u);
+    const auto& f = c.flows[0];
+    EXPECT_EQ(f.src_addr.toString(), "2001:db8:a::1");
+    EXPECT_EQ(f.dst_addr.toString(), "2001:db8:b::2");
+    EXPECT_EQ(f.etype, 0x86ddu);
+    EXPECT_EQ(f.proto, 17u);
+    EXPECT_EQ(f.src_port, 5353);
+    EXPECT_EQ(f.dst_port, 53);
+    EXPECT_EQ(f.bytes, 60u);  // the inner L3 length
+    EXPECT_EQ(f.packets, 1u);
+    EXPECT_EQ(f.in_if, 7u);
+    EXPECT_EQ(f.src_mac, 0u);  // the outer frame's
+  }
+  {
+    NetflowDecoder d;
+    Collect c;
+    ASSERT_EQ(decode(d, c, msg, Decapsulation::kNone), Status::kOk);
+    EXPECT_EQ(d.stats().not_encapsulated, 0u);
+    ASSERT_EQ(c.flows.size(), 3u);
+    EXPECT_EQ(c.flows[0].src_addr.toString(), "fc00::1");  // the outer header
+    EXPECT_EQ(c.flows[0].proto, 41u);  // after the SRH, walked (IPv6 in IPv6)
+    EXPECT_EQ(c.flows[1].src_addr.toString(), "10.0.0.3");
+    EXPECT_EQ(c.flows[2].bytes, 1500u);
+  }
+  {
+    auto v5 = readPcapUdp("../shared/testdata/netflow/nfv5.pcap");
+    ASSERT_EQ(v5.size(), 1u);
+    NetflowDecoder d;
+    Collect c;
+    ASSERT_EQ(decode(d, c, v5[0].payload, Decapsulation::kGre), Status::kOk);
+    EXPECT_TRUE(c.flows.empty());
+    EXPECT_EQ(d.stats().not_encapsulated, 29u);
+  }
 }
 
 TEST(NetflowIpfix, LyingLengthsAreCountedNotCrashed) {

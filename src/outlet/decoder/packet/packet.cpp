@@ -8,7 +8,9 @@ namespace {
 constexpr uint16_t kETypeIPv4 = 0x0800, kETypeIPv6 = 0x86dd, kETypeMpls = 0x8847,
                    kETypeVlan = 0x8100, kETypeQinQ = 0x88a8, kETypeQinQOld = 0x9100;
 constexpr uint8_t kProtoIcmp = 1, kProtoIpIp = 4, kProtoTcp = 6, kProtoUdp = 17, kProtoIPv6 = 41,
-                  kProtoGre = 47, kProtoIcmpv6 = 58;
+                  kProtoRouting = 43, kProtoGre = 47, kProtoIcmpv6 = 58;
+constexpr uint16_t kPortVxlan = 4789;  // RFC 7348 §5
+constexpr uint8_t kRoutingSrh = 4;     // RFC 8754 §2: segment routing header
 
 struct Parser {
   FlowRecord& f;
@@ -57,31 +59,46 @@ struct Parser {
     return 0;
   }
 
-  // GRE (RFC 2784, RFC 2890): version 0, optional key and sequence number; checksum and
-  // routing present are not followed.
+  // GRE (RFC 2784 §2.1, RFC 2890 §2): version 0; the checksum (C), key (K) and sequence
+  // number (S) present bits each add 4 bytes; routing present, the RFC 1701 bits and other
+  // versions are refused (as Akvorado).
   uint64_t gre(const uint8_t* p, size_t n) {
     if (n < 4) return 0;
     uint16_t flags = be16(p);
-    if ((flags & 0x0007) != 0 || (flags & 0xc000) != 0) return 0;
-    size_t off = 4;
-    if (flags & 0x2000) off += 4;  // key
-    if (flags & 0x1000) off += 4;  // sequence number
+    if (flags & 0x4fff) return 0;
+    size_t off = 4 + 4 * size_t(__builtin_popcount(flags));
     if (off > n) return 0;
     return inner(p + off, n - off, be16(p + 2));
+  }
+
+  // VXLAN (RFC 7348 §5): UDP to port 4789, 8 bytes of VXLAN header, then an Ethernet frame,
+  // whose header fills the flow as any frame's does.
+  uint64_t vxlan(const uint8_t* p, size_t n) {
+    if (n < 16 || be16(p + 2) != kPortVxlan || ++depth > 4) return 0;
+    return ethernet(p + 16, n - 16);
+  }
+
+  // The payload of the outer IP header when decapsulating: the tunnel of the input's
+  // protocol, else nothing (the packet is not so encapsulated). A later fragment's payload is
+  // not a header.
+  uint64_t open(const uint8_t* p, size_t n, uint8_t proto, bool first_frag) {
+    if (!first_frag) return 0;
+    switch (o.decap) {
+      case Decapsulation::kIpIp:
+      case Decapsulation::kSrv6:  // IPv6 outer, SRHs walked by ipv6()
+        if (proto == kProtoIpIp) return inner(p, n, kETypeIPv4);
+        if (proto == kProtoIPv6) return inner(p, n, kETypeIPv6);
+        return 0;
+      case Decapsulation::kGre: return proto == kProtoGre ? gre(p, n) : 0;
+      case Decapsulation::kVxlan: return proto == kProtoUdp ? vxlan(p, n) : 0;
+      default: return 0;
+    }
   }
 
   // What follows an IP header: a tunnel to open (when decapsulating) or a transport header.
   // `outer_len` is the L3 length of this header's packet.
   uint64_t next(const uint8_t* p, size_t n, uint8_t proto, uint64_t outer_len, bool first_frag) {
-    if (o.decap == Decapsulation::kIpIp && depth == 0) {
-      if (proto == kProtoIpIp) return inner(p, n, kETypeIPv4);
-      if (proto == kProtoIPv6) return inner(p, n, kETypeIPv6);
-      return 0;
-    }
-    if (o.decap == Decapsulation::kGre && depth == 0) {
-      if (proto == kProtoGre) return gre(p, n);
-      return 0;
-    }
+    if (o.decap != Decapsulation::kNone && depth == 0) return open(p, n, proto, first_frag);
     if (first_frag) l4(p, n, uint8_t(proto));
     return outer_len;
   }
@@ -92,6 +109,7 @@ struct Parser {
     size_t ihl = size_t(p[0] & 0x0f) * 4;
     if (ihl < 20 || ihl > n) return 0;
     bool outer = o.decap != Decapsulation::kNone && depth == 0;
+    if (outer && o.decap == Decapsulation::kSrv6) return 0;  // SRv6 is carried by IPv6
     uint64_t len = be16(p + 2);
     uint16_t frag = be16(p + 6);
     uint8_t proto = p[9];
@@ -126,8 +144,12 @@ struct Parser {
     size_t off = 40;
     bool first_frag = true;
     for (int i = 0; i < 8; i++) {
-      if (nh == 0 || nh == 43 || nh == 60) {
+      if (nh == 0 || nh == kProtoRouting || nh == 60) {
         if (off + 8 > n) break;
+        // SRv6: the routing headers of the outer packet must be segment routing headers.
+        if (outer && o.decap == Decapsulation::kSrv6 && nh == kProtoRouting &&
+            p[off + 2] != kRoutingSrh)
+          return 0;
         uint8_t next_nh = p[off];
         off += (size_t(p[off + 1]) + 1) * 8;
         nh = next_nh;
@@ -154,6 +176,7 @@ struct Parser {
   // null labels say IPv4 (0) or IPv6 (2); otherwise the first nibble; nibble 0 is a pseudowire
   // control word (RFC 4385) followed by Ethernet (EoMPLS, RFC 4448), or Ethernet directly.
   uint64_t mpls(const uint8_t* p, size_t n) {
+    bool outer = o.decap != Decapsulation::kNone && depth == 0;
     size_t off = 0;
     uint32_t last = 0;
     for (;;) {
@@ -161,7 +184,7 @@ struct Parser {
       uint32_t e = be32(p + off);
       off += 4;
       last = e >> 12;
-      f.mpls_labels.push(last);
+      if (!outer) f.mpls_labels.push(last);
       if (e & 0x100) break;
     }
     if (last == 0) return ipv4(p + off, n - off);

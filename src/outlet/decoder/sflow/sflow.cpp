@@ -67,6 +67,8 @@ Status SflowDecoder::decode(const Input& input, FlowSink& sink) {
   uint32_t samples = be32(p + off + 12);
   off += 16;
   input_ = &input;
+  packet_ = config_.packet;
+  packet_.decap = input.decapsulation;
   if (sequences_.size() >= 100000) sequences_.clear();  // bounded against spoofed agents
   SequenceState& seq = sequences_[SequenceKey{agent_, sub_agent_}];
   stats_.lost = sequenceGap(seq.seen, seq.next, sequence, 1);
@@ -136,6 +138,9 @@ Status SflowDecoder::decodeFlowSample(const uint8_t* p, size_t n, bool expanded,
   if (out_format == 0 && out_value != kInterfaceLocal) f.out_if = out_value;
   if (out_format == 1) f.forwarding_status = discardToForwardingStatus(out_value);
 
+  // Decapsulating, only the sampled header describes the inner packet: the other records
+  // describe the outer one (its addresses, MACs, VLANs, routing) and are skipped, as Akvorado.
+  const bool decap = packet_.decap != Decapsulation::kNone;
   uint64_t l3 = 0;
   for (uint32_t i = 0; i < records; i++) {
     if (off + 8 > n) return Status::kTruncated;
@@ -145,6 +150,7 @@ Status SflowDecoder::decodeFlowSample(const uint8_t* p, size_t n, bool expanded,
     if (len > n - off) return Status::kTruncated;
     const uint8_t* r = p + off;
     off += len;
+    if (decap && format != 1) continue;
     switch (format) {
       case 1: {  // sampled header: protocol, frame length, stripped, header length, header
         if (len < 16) return Status::kBadLength;
@@ -153,9 +159,9 @@ Status SflowDecoder::decodeFlowSample(const uint8_t* p, size_t n, bool expanded,
         if (hlen > len - 16) return Status::kBadLength;
         std::span<const uint8_t> h(r + 16, hlen);
         uint64_t got = 0;
-        if (proto == 1) got = parseEthernet(h, f, config_.packet);
-        else if (proto == 11) got = parseIPv4(h, f, config_.packet);
-        else if (proto == 12) got = parseIPv6(h, f, config_.packet);
+        if (proto == 1) got = parseEthernet(h, f, packet_);
+        else if (proto == 11) got = parseIPv4(h, f, packet_);
+        else if (proto == 12) got = parseIPv6(h, f, packet_);
         if (got) l3 = got;
         break;
       }
@@ -229,6 +235,10 @@ Status SflowDecoder::decodeFlowSample(const uint8_t* p, size_t n, bool expanded,
       }
       default: break;  // other records (enterprise or unknown): skipped by their length
     }
+  }
+  if (decap && l3 == 0) {
+    stats_.not_encapsulated++;  // no sampled header, or not so encapsulated: dropped
+    return Status::kOk;
   }
   f.bytes = l3;
   f.packets = 1;
