@@ -637,6 +637,34 @@ TEST(NetflowIpfix, Decapsulation) {
   }
 }
 
+// MACs from elements (sourceMacAddress 56, destinationMacAddress 80) and from the record's
+// frame (dataLinkFrameSection 315): the first in the record wins, as Akvorado writes each
+// column once per flow; the frame used to overwrite the elements before it.
+TEST(NetflowIpfix, FrameKeepsTheMacsOfEarlierElements) {
+  using namespace akvo::testing;
+  auto frame = ethernet(0x0000000000d1, 0x0000000000c1, 0x0800,
+                        ipv4("192.0.2.1", "192.0.2.2", 6, tcp(443, 1234, 0x10)));
+  Ipfix m;
+  // Template 256: MACs then the frame; 257: the frame then the MACs.
+  m.set(2).u16(256).u16(3).u16(56).u16(6).u16(80).u16(6).u16(315).u16(0xffff)
+      .u16(257).u16(3).u16(315).u16(0xffff).u16(56).u16(6).u16(80).u16(6).end();
+  m.set(256).u16(0x0000).u32(0x000000a1).u16(0x0000).u32(0x000000b1).u8(uint8_t(frame.size()));
+  for (uint8_t b : frame) m.u8(b);
+  m.end().set(257).u8(uint8_t(frame.size()));
+  for (uint8_t b : frame) m.u8(b);
+  m.u16(0x0000).u32(0x000000a2).u16(0x0000).u32(0x000000b2).end();
+  NetflowDecoder d;
+  Collect c;
+  ASSERT_EQ(d.decode(inputOf(m.done()), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 2u);
+  EXPECT_EQ(c.flows[0].src_mac, 0xa1u);  // the elements, before the frame
+  EXPECT_EQ(c.flows[0].dst_mac, 0xb1u);
+  EXPECT_EQ(c.flows[0].src_addr.toString(), "192.0.2.1");  // the rest from the frame
+  EXPECT_EQ(c.flows[0].bytes, 40u);
+  EXPECT_EQ(c.flows[1].src_mac, 0xc1u);  // the frame, before the elements
+  EXPECT_EQ(c.flows[1].dst_mac, 0xd1u);
+}
+
 TEST(NetflowIpfix, LyingLengthsAreCountedNotCrashed) {
   NetflowDecoder d;
   Collect c;

@@ -15,6 +15,10 @@ constexpr uint8_t kRoutingSrh = 4;     // RFC 8754 §2: segment routing header
 struct Parser {
   FlowRecord& f;
   const PacketOptions& o;
+  // MACs the flow had before this parse (IPFIX sourceMacAddress and destinationMacAddress
+  // earlier in the record, an sFlow sampled Ethernet record): the first value wins, as in
+  // Akvorado, where a column is written once per flow.
+  const bool keep_src_mac = f.src_mac != 0, keep_dst_mac = f.dst_mac != 0;
   int depth = 0;  // tunnels opened (0: the outer header)
   int hops = 0;   // Ethernet headers met (EoMPLS nests them), bounded against crafted loops
 
@@ -205,8 +209,8 @@ struct Parser {
     if (n < 14 || ++hops > 4) return 0;
     bool outer = o.decap != Decapsulation::kNone && depth == 0;
     if (!outer) {
-      f.dst_mac = mac(p);
-      f.src_mac = mac(p + 6);
+      if (!keep_dst_mac) f.dst_mac = mac(p);
+      if (!keep_src_mac) f.src_mac = mac(p + 6);
     }
     uint16_t etype = be16(p + 12);
     size_t off = 14;

@@ -36,7 +36,8 @@ struct PacketOptions {
 };
 
 /// Parses an Ethernet frame into `flow`. Returns the L3 length (IPv4 total length, IPv6
-/// payload length + 40) or 0 when no IP header was found.
+/// payload length + 40) or 0 when no IP header was found. MACs the flow already has (from
+/// elements or records read before the frame) are kept, as in Akvorado.
 uint64_t parseEthernet(std::span<const uint8_t> frame, FlowRecord& flow,
                        const PacketOptions& options = {});
 /// Parses a packet starting at its IPv4 header. Returns the L3 length or 0.

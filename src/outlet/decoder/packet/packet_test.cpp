@@ -322,6 +322,28 @@ TEST(PacketParser, NotEncapsulatedGivesNothing) {
   EXPECT_EQ(parseFrame(first, Decapsulation::kIpIp).l3, 40u);
 }
 
+// MACs the flow already has (from elements or records read before the frame) are kept; the
+// ones it lacks come from the frame. Within one frame, EoMPLS's inner header still wins.
+TEST(PacketParser, KeepsMacsTheFlowHas) {
+  using namespace akvo::testing;
+  auto frame = ethernet(0xd1, 0xc1, 0x0800, ipv4("192.0.2.1", "192.0.2.2", 6, tcp(1, 2, 0)));
+  FlowRecord f;
+  f.src_mac = 0xa1;
+  EXPECT_EQ(parseEthernet(frame, f), 40u);
+  EXPECT_EQ(f.src_mac, 0xa1u);
+  EXPECT_EQ(f.dst_mac, 0xd1u);
+  FlowRecord g;
+  g.dst_mac = 0xb1;
+  parseEthernet(frame, g);
+  EXPECT_EQ(g.src_mac, 0xc1u);
+  EXPECT_EQ(g.dst_mac, 0xb1u);
+  auto eompls = ethernet(0xd2, 0xc2, 0x8847, mpls(100, true, Bytes(4, 0)));
+  eompls.insert(eompls.end(), frame.begin(), frame.end());  // control word, then the frame
+  FlowRecord h;
+  EXPECT_EQ(parseEthernet(eompls, h), 40u);
+  EXPECT_EQ(h.src_mac, 0xc1u);
+}
+
 // The crafted tunnels as an independent dissector reads them: tshark finds the same inner
 // addresses and ports as the parser when decapsulating (skipped without tshark).
 TEST(PacketParser, CraftedTunnelsAsTsharkReadsThem) {
