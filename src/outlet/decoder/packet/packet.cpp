@@ -19,6 +19,14 @@ struct Parser {
   // earlier in the record, an sFlow sampled Ethernet record): the first value wins, as in
   // Akvorado, where a column is written once per flow.
   const bool keep_src_mac = f.src_mac != 0, keep_dst_mac = f.dst_mac != 0;
+  // Likewise the protocol, ports, ToS and TCP flags that an earlier sFlow record (sampled
+  // IPv4/IPv6) or IPFIX element gave, unless decapsulating: the inner packet then gives them.
+  const bool first_wins = o.decap == Decapsulation::kNone;
+  const bool keep_proto = first_wins && f.proto != 0,
+             keep_src_port = first_wins && f.src_port != 0,
+             keep_dst_port = first_wins && f.dst_port != 0,
+             keep_tos = first_wins && f.ip_tos != 0,
+             keep_tcp_flags = first_wins && f.tcp_flags != 0;
   int depth = 0;  // tunnels opened (0: the outer header)
   int hops = 0;   // Ethernet headers met (EoMPLS nests them), bounded against crafted loops
 
@@ -31,12 +39,12 @@ struct Parser {
   void l4(const uint8_t* p, size_t n, uint8_t proto) {
     switch (proto) {
       case kProtoTcp:
-        if (n >= 14) f.tcp_flags = p[13];
+        if (n >= 14 && !keep_tcp_flags) f.tcp_flags = p[13];
         [[fallthrough]];
       case kProtoUdp:
         if (n >= 4) {
-          f.src_port = be16(p);
-          f.dst_port = be16(p + 2);
+          if (!keep_src_port) f.src_port = be16(p);
+          if (!keep_dst_port) f.dst_port = be16(p + 2);
         }
         break;
       case kProtoIcmp:
@@ -119,11 +127,11 @@ struct Parser {
     uint8_t proto = p[9];
     if (!outer) {
       f.etype = kETypeIPv4;
-      f.ip_tos = p[1];
+      if (!keep_tos) f.ip_tos = p[1];
       f.ip_fragment_id = be16(p + 4);
       f.ip_fragment_offset = frag & 0x1fff;
       f.ip_ttl = p[8];
-      f.proto = proto;
+      if (!keep_proto) f.proto = proto;
       f.src_addr = IPv6Addr::fromV4Bytes(p + 12);
       f.dst_addr = IPv6Addr::fromV4Bytes(p + 16);
     }
@@ -139,7 +147,7 @@ struct Parser {
     uint8_t nh = p[6];
     if (!outer) {
       f.etype = kETypeIPv6;
-      f.ip_tos = uint8_t(be16(p) >> 4);
+      if (!keep_tos) f.ip_tos = uint8_t(be16(p) >> 4);
       f.ipv6_flow_label = be32(p) & 0xfffff;
       f.ip_ttl = p[7];
       f.src_addr = IPv6Addr::fromV6Bytes(p + 8);
@@ -171,7 +179,7 @@ struct Parser {
         break;
       }
     }
-    if (!outer) f.proto = nh;
+    if (!outer && !keep_proto) f.proto = nh;
     if (off > n) return outer ? 0 : len;
     return next(p + off, n - off, nh, len, first_frag);
   }

@@ -37,7 +37,9 @@ struct PacketOptions {
 
 /// Parses an Ethernet frame into `flow`. Returns the L3 length (IPv4 total length, IPv6
 /// payload length + 40) or 0 when no IP header was found. MACs the flow already has (from
-/// elements or records read before the frame) are kept, as in Akvorado.
+/// elements or records read before the frame) are kept, as in Akvorado, which writes each
+/// column once per flow; so are its protocol, ports, ToS and TCP flags, unless decapsulating.
+/// Addresses, EType and the rest come from the packet.
 uint64_t parseEthernet(std::span<const uint8_t> frame, FlowRecord& flow,
                        const PacketOptions& options = {});
 /// Parses a packet starting at its IPv4 header. Returns the L3 length or 0.

@@ -344,6 +344,37 @@ TEST(PacketParser, KeepsMacsTheFlowHas) {
   EXPECT_EQ(h.src_mac, 0xc1u);
 }
 
+// Protocol, ports, ToS and TCP flags the flow already has are kept too (an earlier sFlow
+// record, IPFIX elements), unless decapsulating: the inner packet's then replace them.
+TEST(PacketParser, KeepsTransportFieldsTheFlowHasUnlessDecapsulating) {
+  using namespace akvo::testing;
+  auto inner = ipv4("192.0.2.1", "192.0.2.2", 6, tcp(443, 51000, 0x18), 0, false, 0x20);
+  auto frame = ethernet(0xd1, 0xc1, 0x0800, ipv4("10.0.0.1", "10.0.0.2", 4, inner));
+  auto preset = [] {
+    FlowRecord f;
+    f.proto = 17;
+    f.src_port = 1000;
+    f.dst_port = 2000;
+    f.ip_tos = 8;
+    f.tcp_flags = 0x02;
+    return f;
+  };
+  FlowRecord f = preset();
+  EXPECT_EQ(parseEthernet(frame, f), 60u);
+  EXPECT_EQ(f.proto, 17u);
+  EXPECT_EQ(f.ip_tos, 8);
+  EXPECT_EQ(f.src_addr.toString(), "10.0.0.1");  // addresses: the packet's
+  FlowRecord g = preset();
+  PacketOptions o;
+  o.decap = Decapsulation::kIpIp;
+  EXPECT_EQ(parseEthernet(frame, g, o), 40u);
+  EXPECT_EQ(g.proto, 6u);
+  EXPECT_EQ(g.src_port, 443);
+  EXPECT_EQ(g.dst_port, 51000);
+  EXPECT_EQ(g.ip_tos, 0x20);
+  EXPECT_EQ(g.tcp_flags, 0x18);
+}
+
 // The crafted tunnels as an independent dissector reads them: tshark finds the same inner
 // addresses and ports as the parser when decapsulating (skipped without tshark).
 TEST(PacketParser, CraftedTunnelsAsTsharkReadsThem) {

@@ -47,6 +47,25 @@ size_t readAddress(const uint8_t* p, size_t n, IPv6Addr& out) {
   return 0;
 }
 
+// Several records of a sample may describe its packet (sampled header, sampled IPv4/IPv6,
+// sampled Ethernet): as in Akvorado, which writes each column once per flow, the first record
+// gives the protocol, ports, TCP flags, ToS and MACs (a value of 0 gives nothing); the
+// addresses, EType and L3 length come from the last one.
+template <class T, class V>
+inline void firstValue(T& field, V value) {
+  if (!field) field = T(value);
+}
+
+// The transport fields of a sampled IPv4/IPv6 record: protocol at `proto`, then at `ports`
+// the source and destination ports, TCP flags and ToS (or IPv6 priority), 4 bytes each.
+inline void transport(FlowRecord& f, const uint8_t* proto, const uint8_t* ports) {
+  firstValue(f.proto, be32(proto));
+  firstValue(f.src_port, uint16_t(be32(ports)));
+  firstValue(f.dst_port, uint16_t(be32(ports + 4)));
+  firstValue(f.tcp_flags, uint16_t(be32(ports + 8)));
+  firstValue(f.ip_tos, uint8_t(be32(ports + 12)));
+}
+
 }  // namespace
 
 // Datagram header: version, agent address, sub-agent id, sequence, uptime, sample count.
@@ -168,32 +187,24 @@ Status SflowDecoder::decodeFlowSample(const uint8_t* p, size_t n, bool expanded,
       case 2:  // sampled Ethernet: length, src MAC (padded to 8), dst MAC, type
         if (len < 24) return Status::kBadLength;
         if (!l3 && be32(r) > 16) l3 = be32(r) - 16;
-        f.src_mac = uint64_t(be16(r + 4)) << 32 | be32(r + 6);
-        f.dst_mac = uint64_t(be16(r + 12)) << 32 | be32(r + 14);
+        firstValue(f.src_mac, uint64_t(be16(r + 4)) << 32 | be32(r + 6));
+        firstValue(f.dst_mac, uint64_t(be16(r + 12)) << 32 | be32(r + 14));
         break;
       case 3:  // sampled IPv4: length, protocol, src, dst, src port, dst port, flags, tos
         if (len < 32) return Status::kBadLength;
         l3 = be32(r);
-        f.proto = be32(r + 4);
         f.src_addr = IPv6Addr::fromV4Bytes(r + 8);
         f.dst_addr = IPv6Addr::fromV4Bytes(r + 12);
-        f.src_port = uint16_t(be32(r + 16));
-        f.dst_port = uint16_t(be32(r + 20));
-        f.tcp_flags = uint16_t(be32(r + 24));
-        f.ip_tos = uint8_t(be32(r + 28));
         f.etype = 0x800;
+        transport(f, r + 4, r + 16);
         break;
       case 4:  // sampled IPv6: length, protocol, src, dst, ports, flags, priority
         if (len < 56) return Status::kBadLength;
         l3 = be32(r);
-        f.proto = be32(r + 4);
         f.src_addr = IPv6Addr::fromV6Bytes(r + 8);
         f.dst_addr = IPv6Addr::fromV6Bytes(r + 24);
-        f.src_port = uint16_t(be32(r + 40));
-        f.dst_port = uint16_t(be32(r + 44));
-        f.tcp_flags = uint16_t(be32(r + 48));
-        f.ip_tos = uint8_t(be32(r + 52));
         f.etype = 0x86dd;
+        transport(f, r + 4, r + 40);
         break;
       case 1001:  // extended switch: src vlan, src priority, dst vlan, dst priority
         if (len < 16) return Status::kBadLength;

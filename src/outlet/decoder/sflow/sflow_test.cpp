@@ -215,6 +215,41 @@ TEST(Sflow, Decapsulation) {
   EXPECT_EQ(c.flows[2].src_addr.toString(), "10.0.0.5");
 }
 
+// Several records describing the sample's packet: as Akvorado (each column written once per
+// flow), the first gives protocol, ports, TCP flags, ToS and MACs; addresses and the L3 length
+// come from the last. Later records used to overwrite them all.
+TEST(Sflow, FirstRecordGivesTransportFieldsLastGivesAddresses) {
+  using namespace akvo::testing;
+  auto header = ethernet(0x0000000000d1, 0x0000000000c1, 0x0800,
+                         ipv4("192.0.2.1", "192.0.2.2", 6, tcp(443, 51000, 0x18), 0, false, 0x20));
+  auto v4 = sampledIPv4(1500, 17, "198.51.100.1", "198.51.100.2", 1000, 2000, 0, 8);
+  auto mac = sampledEthernet(1518, 0xa1, 0xb1);
+  auto dgram = sflowDatagram("192.0.2.100", 1,
+                             {{v4, sampledHeader(header), mac}, {sampledHeader(header), v4, mac}});
+  SflowDecoder d;
+  Collect c;
+  ASSERT_EQ(d.decode(Input{std::span<const uint8_t>(dgram), IPv6Addr{}, 1}, c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 2u);
+  const auto& a = c.flows[0];  // sampled IPv4, then the header
+  EXPECT_EQ(a.proto, 17u);
+  EXPECT_EQ(a.src_port, 1000);
+  EXPECT_EQ(a.dst_port, 2000);
+  EXPECT_EQ(a.ip_tos, 8);
+  EXPECT_EQ(a.tcp_flags, 0x18);  // the IPv4 record said 0: nothing
+  EXPECT_EQ(a.src_addr.toString(), "192.0.2.1");
+  EXPECT_EQ(a.bytes, 40u);
+  EXPECT_EQ(a.src_mac, 0xc1u);  // the header's, before the sampled Ethernet record
+  const auto& b = c.flows[1];  // the header, then sampled IPv4
+  EXPECT_EQ(b.proto, 6u);
+  EXPECT_EQ(b.src_port, 443);
+  EXPECT_EQ(b.dst_port, 51000);
+  EXPECT_EQ(b.ip_tos, 0x20);
+  EXPECT_EQ(b.tcp_flags, 0x18);
+  EXPECT_EQ(b.src_addr.toString(), "198.51.100.1");
+  EXPECT_EQ(b.bytes, 1500u);
+  EXPECT_EQ(b.dst_mac, 0xd1u);
+}
+
 TEST(Sflow, SequenceLossAndMalformedInput) {
   auto dgrams = readPcapUdp("../shared/testdata/sflow/data-1140.pcap");
   ASSERT_EQ(dgrams.size(), 1u);
