@@ -978,6 +978,8 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
     std::swap(f.in_if, f.out_if);
     std::swap(f.src_vlan, f.dst_vlan);
     std::swap(f.src_mac, f.dst_mac);
+    std::swap(f.src_addr_nat, f.dst_addr_nat);
+    std::swap(f.src_port_nat, f.dst_port_nat);
   }
   stats_.flows++;
   sink.flow(f);

@@ -665,6 +665,43 @@ TEST(NetflowIpfix, FrameKeepsTheMacsOfEarlierElements) {
   EXPECT_EQ(c.flows[1].dst_mac, 0xd1u);
 }
 
+// RFC 5103 biflow with NAT elements (postNATSource/DestinationIPv4Address 225/226,
+// postNAPTSource/DestinationTransportPort 227/228): the reverse flow swaps the NAT columns with
+// the addresses and ports (they used to stay as in the forward flow).
+TEST(NetflowIpfix, ReverseFlowSwapsNatColumns) {
+  auto m = Ipfix(0, 5)
+               .set(2).u16(271).u16(11)
+               .u16(8).u16(4).u16(12).u16(4).u16(7).u16(2).u16(11).u16(2)
+               .u16(225).u16(4).u16(226).u16(4).u16(227).u16(2).u16(228).u16(2)
+               .u16(1).u16(8).u16(2).u16(8).u16(0x8000 | 2).u16(8).u32(29305)
+               .end()
+               .set(271)
+               .u32(0x0a000001).u32(0xc6336401).u16(40000).u16(443)
+               .u32(0xcb007101).u32(0xc6336401).u16(61000).u16(443)
+               .u64(1000).u64(10).u64(8)
+               .end()
+               .done();
+  NetflowDecoder d;
+  Collect c;
+  ASSERT_EQ(d.decode(inputOf(m), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 2u);
+  const auto& fwd = c.flows[0];
+  EXPECT_EQ(fwd.src_addr_nat.toString(), "203.0.113.1");
+  EXPECT_EQ(fwd.dst_addr_nat.toString(), "198.51.100.1");
+  EXPECT_EQ(fwd.src_port_nat, 61000);
+  EXPECT_EQ(fwd.dst_port_nat, 443);
+  const auto& rev = c.flows[1];
+  EXPECT_EQ(rev.src_addr.toString(), "198.51.100.1");
+  EXPECT_EQ(rev.dst_addr.toString(), "10.0.0.1");
+  EXPECT_EQ(rev.src_port, 443);
+  EXPECT_EQ(rev.dst_port, 40000);
+  EXPECT_EQ(rev.src_addr_nat.toString(), "198.51.100.1");
+  EXPECT_EQ(rev.dst_addr_nat.toString(), "203.0.113.1");
+  EXPECT_EQ(rev.src_port_nat, 443);
+  EXPECT_EQ(rev.dst_port_nat, 61000);
+  EXPECT_EQ(rev.packets, 8u);
+}
+
 TEST(NetflowIpfix, LyingLengthsAreCountedNotCrashed) {
   NetflowDecoder d;
   Collect c;
