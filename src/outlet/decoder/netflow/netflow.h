@@ -106,7 +106,10 @@ class NetflowDecoder : public Decoder {
   SharedTemplates* shared_ = nullptr;
   DomainKey key_;  // domain of the datagram being decoded
   DomainMap domains_;
-  FlowRecord record_;
+  // Cache-line aligned: reset() per flow writes its ~700 first bytes 16 at a time, and a
+  // record that moved 8 bytes off (a field added to DatagramStats) decoded NetFlow v5 25 %
+  // slower.
+  alignas(64) FlowRecord record_;
   Template scratch_;  // template being parsed
   DomainState overflow_;  // state of a domain past kMaxDomains or kMaxDomainsPerExporter
   // Domain ids of each (exporter, version) in domains_ (key domain 0), for borrowed sampling

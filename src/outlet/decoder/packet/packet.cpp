@@ -12,16 +12,19 @@ constexpr uint8_t kProtoIcmp = 1, kProtoIpIp = 4, kProtoTcp = 6, kProtoUdp = 17,
 constexpr uint16_t kPortVxlan = 4789;  // RFC 7348 §5
 constexpr uint8_t kRoutingSrh = 4;     // RFC 8754 §2: segment routing header
 
+// `Earlier`: the flow may already have some of the fields the packet gives (see hasEarlier());
+// without, the checks below are compiled out (the common case: a frame alone, or first).
+template <bool Earlier>
 struct Parser {
   FlowRecord& f;
   const PacketOptions& o;
   // MACs the flow had before this parse (IPFIX sourceMacAddress and destinationMacAddress
   // earlier in the record, an sFlow sampled Ethernet record): the first value wins, as in
   // Akvorado, where a column is written once per flow.
-  const bool keep_src_mac = f.src_mac != 0, keep_dst_mac = f.dst_mac != 0;
+  const bool keep_src_mac = Earlier && f.src_mac != 0, keep_dst_mac = Earlier && f.dst_mac != 0;
   // Likewise the protocol, ports, ToS and TCP flags that an earlier sFlow record (sampled
   // IPv4/IPv6) or IPFIX element gave, unless decapsulating: the inner packet then gives them.
-  const bool first_wins = o.decap == Decapsulation::kNone;
+  const bool first_wins = Earlier && o.decap == Decapsulation::kNone;
   const bool keep_proto = first_wins && f.proto != 0,
              keep_src_port = first_wins && f.src_port != 0,
              keep_dst_port = first_wins && f.dst_port != 0,
@@ -239,24 +242,29 @@ struct Parser {
   }
 };
 
+// Whether the flow has any of the fields an earlier element or record keeps (Parser).
+inline bool hasEarlier(const FlowRecord& f) {
+  return (f.src_mac | f.dst_mac | f.proto | f.src_port | f.dst_port | f.ip_tos | f.tcp_flags) != 0;
+}
+
 }  // namespace
 
 uint64_t parseEthernet(std::span<const uint8_t> frame, FlowRecord& flow,
                        const PacketOptions& options) {
-  Parser parser{flow, options};
-  return parser.ethernet(frame.data(), frame.size());
+  if (hasEarlier(flow)) return Parser<true>{flow, options}.ethernet(frame.data(), frame.size());
+  return Parser<false>{flow, options}.ethernet(frame.data(), frame.size());
 }
 
 uint64_t parseIPv4(std::span<const uint8_t> packet, FlowRecord& flow,
                    const PacketOptions& options) {
-  Parser parser{flow, options};
-  return parser.ipv4(packet.data(), packet.size());
+  if (hasEarlier(flow)) return Parser<true>{flow, options}.ipv4(packet.data(), packet.size());
+  return Parser<false>{flow, options}.ipv4(packet.data(), packet.size());
 }
 
 uint64_t parseIPv6(std::span<const uint8_t> packet, FlowRecord& flow,
                    const PacketOptions& options) {
-  Parser parser{flow, options};
-  return parser.ipv6(packet.data(), packet.size());
+  if (hasEarlier(flow)) return Parser<true>{flow, options}.ipv6(packet.data(), packet.size());
+  return Parser<false>{flow, options}.ipv6(packet.data(), packet.size());
 }
 
 }  // namespace akvo::decoder

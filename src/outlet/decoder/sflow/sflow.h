@@ -45,7 +45,7 @@ class SflowDecoder : public Decoder {
 
   Config config_;
   PacketOptions packet_;  // config_.packet with the datagram's decapsulation
-  FlowRecord record_;
+  alignas(64) FlowRecord record_;  // as NetflowDecoder's: reset() per flow
   const Input* input_ = nullptr;
   IPv6Addr agent_;
   uint32_t sub_agent_ = 0;
