@@ -97,6 +97,8 @@ int main(int argc, char** argv) {
   decode->add_option("--decoder", decode_options.decoder, "auto (by version field), netflow, sflow");
   decode->add_option("--timestamp-source", decode_ts,
                      "input (capture time), netflow-packet or netflow-first-switched");
+  decode->add_option("--decapsulation-protocol", decode_options.decapsulation,
+                     "none, ipip, gre, vxlan or srv6 (as the input option)");
 
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));

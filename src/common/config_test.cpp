@@ -145,6 +145,29 @@ TEST(Config, WrongTypesAndRanges) {
 }
 
 // A repeated key is an error (yaml-cpp would keep the first and drop the second silently).
+// An input's decapsulation-protocol: one of Akvorado's five values; anything else names the
+// file, the line, the key and the valid choices.
+TEST(Config, DecapsulationProtocol) {
+  auto path = writeTemp(
+      "inlet:\n  flow:\n    inputs:\n"
+      "      - {decoder: sflow, listen: 127.0.0.1:6343, decapsulation-protocol: vxlan}\n"
+      "      - {decoder: netflow, listen: 127.0.0.1:2055}\n");
+  auto c = AppConfig::load(path);
+  ASSERT_EQ(c.inlet.inputs.size(), 2u);
+  EXPECT_EQ(c.inlet.inputs[0].decapsulation(), Decapsulation::kVxlan);
+  EXPECT_EQ(c.inlet.inputs[1].decapsulation(), Decapsulation::kNone);  // the default
+  EXPECT_EQ(c.resolved["inlet"]["flow"]["inputs"][1]["decapsulation-protocol"].as<std::string>(),
+            "none");
+  std::string e = loadError(
+      "inlet:\n  flow:\n    inputs:\n      - {decoder: netflow}\n"
+      "      - {decoder: sflow, listen: 0.0.0.0:6343, decapsulation-protocol: mpls}\n");
+  EXPECT_NE(e.find(".yaml:5:"), std::string::npos) << e;
+  EXPECT_NE(e.find("inlet.flow.inputs[1].decapsulation-protocol"), std::string::npos) << e;
+  EXPECT_NE(e.find("\"mpls\" is not a valid choice; valid choices: none, ipip, gre, vxlan, srv6"),
+            std::string::npos)
+      << e;
+}
+
 TEST(Config, DuplicateKeys) {
   std::string e = loadError("outlet:\n  workers: 3\noutlet:\n  workers: 5\n");
   EXPECT_NE(e.find(":3:1: duplicate key \"outlet\" (first at line 1)"), std::string::npos) << e;

@@ -34,6 +34,16 @@ void UdpInputConfig::read(ConfigReader& r) {
            {"input", "udp", "netflow-packet", "netflow-first-switched"});
   r.field("use-src-addr-for-exporter-addr", use_src_addr_for_exporter_addr);
   r.field("rate-limit", rate_limit, 0, int64_t(UINT32_MAX));
+  r.choice("decapsulation-protocol", decapsulation_protocol,
+           {"none", "ipip", "gre", "vxlan", "srv6"});
+}
+
+Decapsulation UdpInputConfig::decapsulation() const {
+  if (decapsulation_protocol == "ipip") return Decapsulation::kIpIp;
+  if (decapsulation_protocol == "gre") return Decapsulation::kGre;
+  if (decapsulation_protocol == "vxlan") return Decapsulation::kVxlan;
+  if (decapsulation_protocol == "srv6") return Decapsulation::kSrv6;
+  return Decapsulation::kNone;
 }
 
 InletConfig::InletConfig() {
@@ -105,6 +115,7 @@ struct Inlet::Socket {
   size_t input = 0;
   DecoderKind decoder;
   TimestampSource ts;
+  Decapsulation decap;
   bool use_src_addr;
   uint32_t rate_limit;
   Counter* packets;
@@ -135,6 +146,7 @@ void Inlet::start() {
       s->ts = in.timestamp_source == "netflow-packet"           ? TimestampSource::kNetflowPacket
               : in.timestamp_source == "netflow-first-switched" ? TimestampSource::kNetflowFirstSwitched
                                                                 : TimestampSource::kInput;
+      s->decap = in.decapsulation();
       s->use_src_addr = in.use_src_addr_for_exporter_addr;
       s->rate_limit = uint32_t(in.rate_limit);
       s->fd = socket(addr.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -282,6 +294,7 @@ void Inlet::receive(Socket& s, std::stop_token st) {
       d.time_received = now;
       d.decoder = s.decoder;
       d.timestamp_source = s.ts;
+      d.decapsulation = s.decap;
       d.input = uint16_t(s.input);
       d.use_src_addr = s.use_src_addr;
       d.rate_limit = s.rate_limit;

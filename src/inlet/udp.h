@@ -27,7 +27,12 @@ struct UdpInputConfig {
   /// Flows per second and exporter above which the outlet drops flows at random and scales up
   /// the sampling rate of the others (0: the outlet's core.rate-limit). Akvorado 2.x's key.
   int64_t rate_limit = 0;
+  /// `none`, `ipip`, `gre`, `vxlan` or `srv6`: the flows' packet headers (sFlow sampled
+  /// header, IPFIX dataLinkFrameSection) are opened through this tunnel and the inner packet
+  /// fills the flow; flows not so encapsulated are dropped (docs/02-decoders.md).
+  std::string decapsulation_protocol = "none";
   void read(ConfigReader& r);
+  Decapsulation decapsulation() const;
 };
 
 struct InletConfig {

@@ -154,11 +154,7 @@ class Outlet::Worker : public decoder::FlowSink {
     dirty_exporters_.clear();
   }
 
-  bool waits(const Datagram& d) {
-    decoder::Input input{std::span<const uint8_t>(d.buffer.data(), d.size), d.exporter,
-                         d.time_received, d.timestamp_source, d.use_src_addr};
-    return netflow_.waitsForTemplates(input);
-  }
+  bool waits(const Datagram& d) { return netflow_.waitsForTemplates(decoder::inputOf(d)); }
 
   static void moveDatagram(Datagram& to, Datagram& from) { to.takeFrom(from); }
 
@@ -207,8 +203,7 @@ class Outlet::Worker : public decoder::FlowSink {
 
   void decode(const Datagram& d) {
     if (enricher_) enricher_->received(d.time_received, d.rate_limit);
-    decoder::Input input{std::span<const uint8_t>(d.buffer.data(), d.size), d.exporter,
-                         d.time_received, d.timestamp_source, d.use_src_addr};
+    const decoder::Input input = decoder::inputOf(d);
     decoder::Status s;
     const decoder::Decoder* used = nullptr;
     switch (d.decoder) {
@@ -232,6 +227,7 @@ class Outlet::Worker : public decoder::FlowSink {
   // Per-exporter counters, created on the first datagram of an exporter (control path).
   struct ExporterCounters {
     Counter *packets, *flows, *missing_templates, *lost;
+    Counter* not_encapsulated = nullptr;  // created on first use (inputs with decapsulation)
     std::array<Counter*, size_t(decoder::Status::kCount)> errors{};
     std::array<Counter*, 3> refused{};  // templates, samplers, domains: created on first use
     uint64_t pending_packets = 0, pending_flows = 0;  // not yet added (see flushCounters())
@@ -287,6 +283,16 @@ class Outlet::Worker : public decoder::FlowSink {
       if (st->missing_templates) c.missing_templates->inc(st->missing_templates);
       // Spread over outlets, this worker sees a share of the sequence: its gaps mean nothing.
       if (st->lost && !spread) c.lost->inc(st->lost);
+      if (st->not_encapsulated) [[unlikely]] {
+        if (!c.not_encapsulated)
+          c.not_encapsulated = &outlet_.metrics_.counter(
+              "akvo_outlet_decoder_not_encapsulated_total",
+              "Flows dropped because their input has a decapsulation-protocol and their packet "
+              "header was not so encapsulated (or absent: NetFlow v5, records without "
+              "dataLinkFrameSection).",
+              {{"exporter", c.label}});
+        c.not_encapsulated->inc(st->not_encapsulated);
+      }
       if (st->refused_templates | st->refused_samplers | st->refused_domains) [[unlikely]]
         countRefused(c, exporter, *st);
     }

@@ -13,6 +13,11 @@ namespace akvo {
 
 enum class DecoderKind : uint8_t { kNetflow = 1, kSflow = 2 };
 enum class TimestampSource : uint8_t { kInput = 0, kNetflowPacket = 1, kNetflowFirstSwitched = 2 };
+/// The input's `decapsulation-protocol`: which tunnel the flows' packet headers (sFlow sampled
+/// header, IPFIX dataLinkFrameSection) are opened through, the inner packet filling the flow.
+/// The values are the Kafka envelope's (kafka.proto) and Akvorado's RawFlow ones.
+enum class Decapsulation : uint8_t { kNone = 0, kIpIp = 1, kGre = 2, kVxlan = 3, kSrv6 = 4 };
+inline constexpr Decapsulation kMaxDecapsulation = Decapsulation::kSrv6;
 
 /// An allocator whose resize() leaves new bytes uninitialized: a receive buffer is written by
 /// the kernel, and zeroing 9 KiB per fresh buffer (every queue slot, on the queue's first lap)
@@ -45,6 +50,7 @@ struct Datagram {
   uint32_t time_received = 0;  ///< unix seconds
   DecoderKind decoder = DecoderKind::kNetflow;
   TimestampSource timestamp_source = TimestampSource::kInput;
+  Decapsulation decapsulation = Decapsulation::kNone;  ///< the input's decapsulation-protocol
   uint16_t input = 0;  ///< index of the inlet input that received it
   bool use_src_addr = false;  ///< sFlow: use the UDP source instead of the agent address
   /// The input's `rate-limit` (flows per second and exporter; 0: the outlet's core.rate-limit).
@@ -77,6 +83,7 @@ struct Datagram {
     time_received = from.time_received;
     decoder = from.decoder;
     timestamp_source = from.timestamp_source;
+    decapsulation = from.decapsulation;
     input = from.input;
     use_src_addr = from.use_src_addr;
     rate_limit = from.rate_limit;

@@ -63,6 +63,10 @@ void encodeEnvelope(const Datagram& d, std::string& out) {
     putTag(out, 9, kVarint);
     putVarint(out, d.rate_limit);
   }
+  if (d.decapsulation != Decapsulation::kNone) {
+    putTag(out, 10, kVarint);
+    putVarint(out, uint8_t(d.decapsulation));
+  }
 }
 
 bool decodeEnvelope(std::span<const uint8_t> in, Datagram& d) {
@@ -76,6 +80,7 @@ bool decodeEnvelope(std::span<const uint8_t> in, Datagram& d) {
   d.timestamp_source = TimestampSource::kInput;
   d.input = 0;
   d.rate_limit = 0;
+  d.decapsulation = Decapsulation::kNone;
   d.spread = false;
   bool have_payload = false;
   while (p < end) {
@@ -93,6 +98,12 @@ bool decodeEnvelope(std::span<const uint8_t> in, Datagram& d) {
         case 7: d.input = uint16_t(v); break;
         case 8: d.spread = v != 0; break;
         case 9: d.rate_limit = uint32_t(std::min<uint64_t>(v, UINT32_MAX)); break;
+        case 10:
+          // A protocol this outlet does not know cannot be opened: refused as malformed, as an
+          // unknown decoder is (its flows would otherwise be stored from the outer header).
+          if (v > uint8_t(kMaxDecapsulation)) return false;
+          d.decapsulation = Decapsulation(uint8_t(v));
+          break;
         default: break;
       }
     } else if (type == kLen) {

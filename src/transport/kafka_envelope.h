@@ -17,8 +17,8 @@ inline constexpr int kEnvelopeVersion = 1;
 void encodeEnvelope(const Datagram& d, std::string& out);
 
 /// Decodes `in` into `d` (its buffer is reused). Returns false on a malformed message (truncated
-/// varint or field, wrong address length, payload over Datagram::kMaxSize); unknown fields are
-/// skipped, as protobuf requires.
+/// varint or field, wrong address length, payload over Datagram::kMaxSize, unknown decoder or
+/// decapsulation protocol); unknown fields are skipped, as protobuf requires.
 bool decodeEnvelope(std::span<const uint8_t> in, Datagram& d);
 
 }  // namespace akvo

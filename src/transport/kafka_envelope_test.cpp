@@ -24,6 +24,7 @@ Datagram sample() {
   d.use_src_addr = true;
   d.spread = true;
   d.rate_limit = 2500;
+  d.decapsulation = Decapsulation::kVxlan;
   return d;
 }
 
@@ -42,6 +43,7 @@ TEST(KafkaEnvelope, RoundTrip) {
   EXPECT_TRUE(back.use_src_addr);
   EXPECT_TRUE(back.spread);
   EXPECT_EQ(back.rate_limit, 2500u);
+  EXPECT_EQ(back.decapsulation, Decapsulation::kVxlan);
   // Defaults are not written and decode as defaults (a reused datagram forgets its old flags).
   Datagram plain;
   plain.buffer.resize(16);
@@ -51,6 +53,30 @@ TEST(KafkaEnvelope, RoundTrip) {
   EXPECT_FALSE(back.spread);
   EXPECT_FALSE(back.use_src_addr);
   EXPECT_EQ(back.rate_limit, 0u);
+  EXPECT_EQ(back.decapsulation, Decapsulation::kNone);
+}
+
+// Field 10 is new: a message without it (an older inlet's) means no decapsulation, and a
+// protocol this outlet does not know is refused rather than decoded from the outer header.
+TEST(KafkaEnvelope, DecapsulationField) {
+  Datagram d = sample(), back;
+  d.decapsulation = Decapsulation::kNone;
+  std::string none;
+  encodeEnvelope(d, none);
+  for (auto decap : {Decapsulation::kNone, Decapsulation::kIpIp, Decapsulation::kGre,
+                     Decapsulation::kVxlan, Decapsulation::kSrv6}) {
+    d.decapsulation = decap;
+    std::string wire;
+    encodeEnvelope(d, wire);
+    // The default is not written: an inlet without decapsulation sends what it sent before.
+    EXPECT_EQ(wire.size(), none.size() + (decap == Decapsulation::kNone ? 0 : 2));
+    back.decapsulation = Decapsulation::kGre;  // a reused datagram forgets it
+    ASSERT_TRUE(decodeEnvelope({reinterpret_cast<const uint8_t*>(wire.data()), wire.size()}, back));
+    EXPECT_EQ(back.decapsulation, decap);
+  }
+  std::string unknown = none + std::string("\x50\x05", 2);  // field 10 = 5: not a protocol
+  EXPECT_FALSE(
+      decodeEnvelope({reinterpret_cast<const uint8_t*>(unknown.data()), unknown.size()}, back));
 }
 
 TEST(KafkaEnvelope, RejectsMalformedAndTruncated) {
@@ -61,7 +87,7 @@ TEST(KafkaEnvelope, RejectsMalformedAndTruncated) {
   size_t refused = 0;
   for (size_t n = 0; n < wire.size(); n++)
     if (!decodeEnvelope({reinterpret_cast<const uint8_t*>(wire.data()), n}, back)) refused++;
-  EXPECT_GE(refused, wire.size() - 4);  // a prefix may end exactly between optional fields
+  EXPECT_GE(refused, wire.size() - 5);  // a prefix may end exactly between optional fields
   std::string bad = "\x0a\xff\xff\xff\xff\x0f";  // payload length 4 GB
   EXPECT_FALSE(decodeEnvelope({reinterpret_cast<const uint8_t*>(bad.data()), bad.size()}, back));
   std::string group = "\x0b";  // wire type 3 (start group)
@@ -103,6 +129,7 @@ TEST(KafkaEnvelope, ProtocDecodesOurEncoding) {
   EXPECT_NE(text.find("use_source_address: true"), std::string::npos) << text;
   EXPECT_NE(text.find("spread: true"), std::string::npos) << text;
   EXPECT_NE(text.find("rate_limit: 2500"), std::string::npos) << text;
+  EXPECT_NE(text.find("decapsulation_protocol: DECAP_VXLAN"), std::string::npos) << text;
   EXPECT_NE(text.find(R"(exporter_address: "\000\000\000\000\000\000\000\000\000\000\377\377\300\000\002\216")"),
             std::string::npos) << text;
 }

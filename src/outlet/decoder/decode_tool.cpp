@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <iterator>
+#include <utility>
 #include <ostream>
 #include <stdexcept>
 
@@ -116,6 +119,16 @@ int runDecodeTool(const DecodeToolOptions& o, std::ostream& out, std::ostream& e
   if (o.decoder != "auto" && o.decoder != "netflow" && o.decoder != "sflow")
     throw std::invalid_argument("--decoder: expected auto, netflow or sflow, got '" + o.decoder +
                                 "'");
+  static constexpr std::pair<const char*, Decapsulation> kDecaps[] = {
+      {"none", Decapsulation::kNone}, {"ipip", Decapsulation::kIpIp},
+      {"gre", Decapsulation::kGre},   {"vxlan", Decapsulation::kVxlan},
+      {"srv6", Decapsulation::kSrv6}};
+  const auto* decap = std::find_if(std::begin(kDecaps), std::end(kDecaps),
+                                   [&](const auto& d) { return o.decapsulation == d.first; });
+  if (decap == std::end(kDecaps))
+    throw std::invalid_argument(
+        "--decapsulation-protocol: expected none, ipip, gre, vxlan or srv6, got '" +
+        o.decapsulation + "'");
   std::vector<PcapDatagram> dgrams;
   try {
     dgrams = readPcapUdp(o.pcap);
@@ -131,14 +144,19 @@ int runDecodeTool(const DecodeToolOptions& o, std::ostream& out, std::ostream& e
                        "ExporterAddress", "SrcAddr", "SrcPort", "DstAddr", "DstPort", "Proto",
                        "EType", "Bytes", "Packets", "Sampling", "InIf", "OutIf");
   std::array<uint64_t, size_t(Status::kCount)> statuses{};
+  uint64_t not_encapsulated = 0;
   for (const auto& d : dgrams) {
-    Input in{std::span<const uint8_t>(d.payload), d.src, d.time, o.timestamp_source, false};
+    Input in{std::span<const uint8_t>(d.payload), d.src, d.time, o.timestamp_source, false,
+             decap->second};
     bool is_sflow = o.decoder == "sflow" ||
                     (o.decoder == "auto" && d.payload.size() >= 4 && be32(d.payload.data()) == 5);
-    Status s = is_sflow ? sflow.decode(in, printer) : netflow.decode(in, printer);
+    Decoder& decoder = is_sflow ? static_cast<Decoder&>(sflow) : netflow;
+    Status s = decoder.decode(in, printer);
     statuses[size_t(s)]++;
+    not_encapsulated += decoder.stats().not_encapsulated;
   }
   err << fmt::format("{} datagrams, {} flows", dgrams.size(), printer.flows);
+  if (not_encapsulated) err << fmt::format(", {} not_encapsulated", not_encapsulated);
   for (size_t i = 1; i < statuses.size(); i++)
     if (statuses[i]) err << fmt::format(", {} {}", statuses[i], statusName(Status(i)));
   err << "\n";

@@ -14,6 +14,8 @@ struct DecodeToolOptions {
   std::string format = "json";   ///< json or table
   std::string decoder = "auto";  ///< auto (by version field), netflow or sflow
   TimestampSource timestamp_source = TimestampSource::kInput;
+  /// none, ipip, gre, vxlan or srv6: as the input option decapsulation-protocol.
+  std::string decapsulation = "none";
 };
 
 /// One flow as a JSON object (one line, no trailing newline). Addresses as text (IPv4 as a

@@ -41,4 +41,18 @@ TEST(DecodeTool, JsonLinesKeyedByColumnNamesForEveryDecoder) {
   EXPECT_THROW(runDecodeTool(o, out3, err3), std::invalid_argument);
 }
 
+// --decapsulation-protocol decodes as an input so configured: the capture's samples are plain
+// traffic, not VXLAN, so all are dropped and counted.
+TEST(DecodeTool, DecapsulationProtocol) {
+  std::ostringstream out, err;
+  DecodeToolOptions o;
+  o.pcap = "../shared/testdata/sflow/data-1140.pcap";
+  o.decapsulation = "vxlan";
+  ASSERT_EQ(runDecodeTool(o, out, err), 0);
+  EXPECT_EQ(out.str(), "");
+  EXPECT_EQ(err.str(), "1 datagrams, 0 flows, 5 not_encapsulated\n");
+  o.decapsulation = "mpls";
+  EXPECT_THROW(runDecodeTool(o, out, err), std::invalid_argument);
+}
+
 }  // namespace akvo::decoder

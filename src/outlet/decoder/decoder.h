@@ -43,7 +43,16 @@ struct Input {
   uint32_t time_received = 0;
   TimestampSource timestamp_source = TimestampSource::kInput;
   bool use_src_addr = false;
+  /// The input's decapsulation-protocol (packet/packet.h): flows whose packet header is not so
+  /// encapsulated are dropped and counted (DatagramStats::not_encapsulated).
+  Decapsulation decapsulation = Decapsulation::kNone;
 };
+
+/// The decoder's view of a datagram the inlet stamped (the outlet decodes with this).
+inline Input inputOf(const Datagram& d) {
+  return Input{std::span<const uint8_t>(d.buffer.data(), d.size), d.exporter, d.time_received,
+               d.timestamp_source, d.use_src_addr, d.decapsulation};
+}
 
 /// Receives each decoded flow. The record is the decoder's: the sink may modify it (enrich)
 /// but must be done with it when flow() returns.
@@ -65,6 +74,9 @@ struct DatagramStats {
   uint32_t refused_templates = 0;
   uint32_t refused_samplers = 0;
   uint32_t refused_domains = 0;
+  /// Flows dropped because the input decapsulates and their packet header was not so
+  /// encapsulated, or absent (NetFlow v5, records without dataLinkFrameSection).
+  uint32_t not_encapsulated = 0;
 };
 
 class Decoder {

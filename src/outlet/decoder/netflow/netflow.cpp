@@ -362,6 +362,12 @@ Status NetflowDecoder::decodeV5(const Input& input, FlowSink& sink) {
   if (len < 24 + size_t(count) * 48) return Status::kTruncated;
   DomainState& dom = domain(DomainKey{input.exporter, be16(p + 20), 5});
   stats_.lost = sequenceGap(dom.sequence_seen, dom.next_sequence, flow_sequence, count);
+  if (input.decapsulation != Decapsulation::kNone) {
+    // v5 records carry no packet header to open: an input that decapsulates drops them all,
+    // as Akvorado (which counts the datagram as a "non-encapsulated packet").
+    stats_.not_encapsulated = count;
+    return Status::kOk;
+  }
   for (uint16_t i = 0; i < count; i++) {
     const uint8_t* r = p + 24 + size_t(i) * 48;
     FlowRecord& f = record_;
@@ -435,6 +441,8 @@ Status NetflowDecoder::decodeV9Ipfix(const Input& input, FlowSink& sink, uint16_
     off = 16;
   }
   input_ = &input;
+  packet_ = config_.packet;
+  packet_.decap = input.decapsulation;
   version_ = version;
   key_ = DomainKey{input.exporter, domain_id_, version};
   DomainState& dom = domain(key_);
@@ -807,7 +815,7 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
       // RFC 7133: a copy of the start of the frame.
       case 315: {
         FlowRecord& rec = f;
-        frame_l3 = parseEthernet(std::span<const uint8_t>(v, len), rec, config_.packet);
+        frame_l3 = parseEthernet(std::span<const uint8_t>(v, len), rec, packet_);
         break;
       }
       default: break;
@@ -955,8 +963,14 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
     default: break;
   }
 
+  if (reverse && f.packets == 0) return used;  // nothing went the other way
+  if (packet_.decap != Decapsulation::kNone && frame_l3 == 0) [[unlikely]] {
+    // Decapsulating needs the record's frame (IE 315) to be so encapsulated: without it, or
+    // with another packet, the record is dropped (Akvorado: "non-encapsulated packet").
+    stats_.not_encapsulated++;
+    return used;
+  }
   if (reverse) {
-    if (f.packets == 0) return used;  // nothing went the other way
     std::swap(f.src_addr, f.dst_addr);
     std::swap(f.src_net_mask, f.dst_net_mask);
     std::swap(f.src_port, f.dst_port);
@@ -964,6 +978,8 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
     std::swap(f.in_if, f.out_if);
     std::swap(f.src_vlan, f.dst_vlan);
     std::swap(f.src_mac, f.dst_mac);
+    std::swap(f.src_addr_nat, f.dst_addr_nat);
+    std::swap(f.src_port_nat, f.dst_port_nat);
   }
   stats_.flows++;
   sink.flow(f);

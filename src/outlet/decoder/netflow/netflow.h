@@ -21,7 +21,8 @@ class NetflowDecoder : public Decoder {
     /// A template not redefined for this long (seconds, by reception time) is forgotten; 0
     /// keeps templates forever.
     uint32_t template_expiry = 0;
-    /// How IPFIX dataLinkFrameSection (IE 315) headers are read.
+    /// How IPFIX dataLinkFrameSection (IE 315) headers are read; the decapsulation is each
+    /// datagram's (Input::decapsulation), not this one's.
     PacketOptions packet;
     /// Decode records of plain templates through their compiled fields (Template::ops); off,
     /// field by field as other templates (the tests compare both).
@@ -105,7 +106,10 @@ class NetflowDecoder : public Decoder {
   SharedTemplates* shared_ = nullptr;
   DomainKey key_;  // domain of the datagram being decoded
   DomainMap domains_;
-  FlowRecord record_;
+  // Cache-line aligned: reset() per flow writes its ~700 first bytes 16 at a time, and a
+  // record that moved 8 bytes off (a field added to DatagramStats) decoded NetFlow v5 25 %
+  // slower.
+  alignas(64) FlowRecord record_;
   Template scratch_;  // template being parsed
   DomainState overflow_;  // state of a domain past kMaxDomains or kMaxDomainsPerExporter
   // Domain ids of each (exporter, version) in domains_ (key domain 0), for borrowed sampling
@@ -117,6 +121,7 @@ class NetflowDecoder : public Decoder {
   std::vector<uint32_t> shared_domains_;  // scratch for SharedTemplates::domainsOf
   // The datagram being decoded (set once per datagram, read per record).
   const Input* input_ = nullptr;
+  PacketOptions packet_;  // config_.packet with the datagram's decapsulation
   uint16_t version_ = 0;
   uint32_t sys_uptime_ = 0, export_time_ = 0, domain_id_ = 0;
 };

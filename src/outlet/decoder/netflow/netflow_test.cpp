@@ -7,6 +7,7 @@
 
 #include "common/pcap_reader.h"
 #include "demo/encoder.h"
+#include "testing/packets.h"
 
 namespace akvo::decoder {
 namespace {
@@ -566,6 +567,139 @@ TEST(NetflowIpfix, VendorQuirks) {
   EXPECT_EQ(c.flows[0].sampling_rate, 100u);
   EXPECT_EQ(c.flows[1].sampling_rate, 1000u);
   EXPECT_EQ(c.flows[2].sampling_rate, 1000u);
+}
+
+// decapsulation-protocol: an IPFIX record's dataLinkFrameSection (IE 315) gives the inner
+// packet; a record whose frame is not so encapsulated, or that has no frame, is dropped and
+// counted; NetFlow v5, which has no frame, is dropped whole (as Akvorado).
+TEST(NetflowIpfix, Decapsulation) {
+  using namespace akvo::testing;
+  auto inner = ipv6("2001:db8:a::1", "2001:db8:b::2", 17, udp(5353, 53, Bytes(12, 0)));
+  auto srv6 = ethernet(0xaaaa, 0xbbbb, 0x86dd,
+                       ipv6("fc00::1", "fc00::100", 43, srh(41, {"fc00::100"}, inner)));
+  auto plain = ethernet(0xaaaa, 0xbbbb, 0x0800, ipv4("10.0.0.3", "10.0.0.4", 6, tcp(1, 2, 0)));
+  // Template 256: ingressInterface, dataLinkFrameSection (variable length); 257: addresses
+  // and counters, no frame.
+  Ipfix m;
+  m.set(2).u16(256).u16(2).u16(10).u16(4).u16(315).u16(0xffff)
+      .u16(257).u16(4).u16(8).u16(4).u16(12).u16(4).u16(1).u16(4).u16(2).u16(4).end();
+  m.set(256).u32(7).u8(uint8_t(srv6.size()));
+  for (uint8_t b : srv6) m.u8(b);
+  m.u32(8).u8(uint8_t(plain.size()));
+  for (uint8_t b : plain) m.u8(b);
+  m.end();
+  m.set(257).u32(0x0a000001).u32(0x0a000002).u32(1500).u32(1).end();
+  auto msg = m.done();
+  auto decode = [&](NetflowDecoder& d, Collect& c, const std::vector<uint8_t>& p,
+                    Decapsulation decap) {
+    Input in{std::span<const uint8_t>(p), *IPv6Addr::parse("192.0.2.1"), 1700000000,
+             TimestampSource::kInput, false, decap};
+    return d.decode(in, c);
+  };
+  {
+    NetflowDecoder d;
+    Collect c;
+    ASSERT_EQ(decode(d, c, msg, Decapsulation::kSrv6), Status::kOk);
+    EXPECT_EQ(d.stats().flows, 1u);
+    EXPECT_EQ(d.stats().not_encapsulated, 2u);
+    ASSERT_EQ(c.flows.size(), 1u);
+    const auto& f = c.flows[0];
+    EXPECT_EQ(f.src_addr.toString(), "2001:db8:a::1");
+    EXPECT_EQ(f.dst_addr.toString(), "2001:db8:b::2");
+    EXPECT_EQ(f.etype, 0x86ddu);
+    EXPECT_EQ(f.proto, 17u);
+    EXPECT_EQ(f.src_port, 5353);
+    EXPECT_EQ(f.dst_port, 53);
+    EXPECT_EQ(f.bytes, 60u);  // the inner L3 length
+    EXPECT_EQ(f.packets, 1u);
+    EXPECT_EQ(f.in_if, 7u);
+    EXPECT_EQ(f.src_mac, 0u);  // the outer frame's
+  }
+  {
+    NetflowDecoder d;
+    Collect c;
+    ASSERT_EQ(decode(d, c, msg, Decapsulation::kNone), Status::kOk);
+    EXPECT_EQ(d.stats().not_encapsulated, 0u);
+    ASSERT_EQ(c.flows.size(), 3u);
+    EXPECT_EQ(c.flows[0].src_addr.toString(), "fc00::1");  // the outer header
+    EXPECT_EQ(c.flows[0].proto, 41u);  // after the SRH, walked (IPv6 in IPv6)
+    EXPECT_EQ(c.flows[1].src_addr.toString(), "10.0.0.3");
+    EXPECT_EQ(c.flows[2].bytes, 1500u);
+  }
+  {
+    auto v5 = readPcapUdp("../shared/testdata/netflow/nfv5.pcap");
+    ASSERT_EQ(v5.size(), 1u);
+    NetflowDecoder d;
+    Collect c;
+    ASSERT_EQ(decode(d, c, v5[0].payload, Decapsulation::kGre), Status::kOk);
+    EXPECT_TRUE(c.flows.empty());
+    EXPECT_EQ(d.stats().not_encapsulated, 29u);
+  }
+}
+
+// MACs from elements (sourceMacAddress 56, destinationMacAddress 80) and from the record's
+// frame (dataLinkFrameSection 315): the first in the record wins, as Akvorado writes each
+// column once per flow; the frame used to overwrite the elements before it.
+TEST(NetflowIpfix, FrameKeepsTheMacsOfEarlierElements) {
+  using namespace akvo::testing;
+  auto frame = ethernet(0x0000000000d1, 0x0000000000c1, 0x0800,
+                        ipv4("192.0.2.1", "192.0.2.2", 6, tcp(443, 1234, 0x10)));
+  Ipfix m;
+  // Template 256: MACs then the frame; 257: the frame then the MACs.
+  m.set(2).u16(256).u16(3).u16(56).u16(6).u16(80).u16(6).u16(315).u16(0xffff)
+      .u16(257).u16(3).u16(315).u16(0xffff).u16(56).u16(6).u16(80).u16(6).end();
+  m.set(256).u16(0x0000).u32(0x000000a1).u16(0x0000).u32(0x000000b1).u8(uint8_t(frame.size()));
+  for (uint8_t b : frame) m.u8(b);
+  m.end().set(257).u8(uint8_t(frame.size()));
+  for (uint8_t b : frame) m.u8(b);
+  m.u16(0x0000).u32(0x000000a2).u16(0x0000).u32(0x000000b2).end();
+  NetflowDecoder d;
+  Collect c;
+  ASSERT_EQ(d.decode(inputOf(m.done()), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 2u);
+  EXPECT_EQ(c.flows[0].src_mac, 0xa1u);  // the elements, before the frame
+  EXPECT_EQ(c.flows[0].dst_mac, 0xb1u);
+  EXPECT_EQ(c.flows[0].src_addr.toString(), "192.0.2.1");  // the rest from the frame
+  EXPECT_EQ(c.flows[0].bytes, 40u);
+  EXPECT_EQ(c.flows[1].src_mac, 0xc1u);  // the frame, before the elements
+  EXPECT_EQ(c.flows[1].dst_mac, 0xd1u);
+}
+
+// RFC 5103 biflow with NAT elements (postNATSource/DestinationIPv4Address 225/226,
+// postNAPTSource/DestinationTransportPort 227/228): the reverse flow swaps the NAT columns with
+// the addresses and ports (they used to stay as in the forward flow).
+TEST(NetflowIpfix, ReverseFlowSwapsNatColumns) {
+  auto m = Ipfix(0, 5)
+               .set(2).u16(271).u16(11)
+               .u16(8).u16(4).u16(12).u16(4).u16(7).u16(2).u16(11).u16(2)
+               .u16(225).u16(4).u16(226).u16(4).u16(227).u16(2).u16(228).u16(2)
+               .u16(1).u16(8).u16(2).u16(8).u16(0x8000 | 2).u16(8).u32(29305)
+               .end()
+               .set(271)
+               .u32(0x0a000001).u32(0xc6336401).u16(40000).u16(443)
+               .u32(0xcb007101).u32(0xc6336401).u16(61000).u16(443)
+               .u64(1000).u64(10).u64(8)
+               .end()
+               .done();
+  NetflowDecoder d;
+  Collect c;
+  ASSERT_EQ(d.decode(inputOf(m), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 2u);
+  const auto& fwd = c.flows[0];
+  EXPECT_EQ(fwd.src_addr_nat.toString(), "203.0.113.1");
+  EXPECT_EQ(fwd.dst_addr_nat.toString(), "198.51.100.1");
+  EXPECT_EQ(fwd.src_port_nat, 61000);
+  EXPECT_EQ(fwd.dst_port_nat, 443);
+  const auto& rev = c.flows[1];
+  EXPECT_EQ(rev.src_addr.toString(), "198.51.100.1");
+  EXPECT_EQ(rev.dst_addr.toString(), "10.0.0.1");
+  EXPECT_EQ(rev.src_port, 443);
+  EXPECT_EQ(rev.dst_port, 40000);
+  EXPECT_EQ(rev.src_addr_nat.toString(), "198.51.100.1");
+  EXPECT_EQ(rev.dst_addr_nat.toString(), "203.0.113.1");
+  EXPECT_EQ(rev.src_port_nat, 443);
+  EXPECT_EQ(rev.dst_port_nat, 61000);
+  EXPECT_EQ(rev.packets, 8u);
 }
 
 TEST(NetflowIpfix, LyingLengthsAreCountedNotCrashed) {

@@ -47,6 +47,25 @@ size_t readAddress(const uint8_t* p, size_t n, IPv6Addr& out) {
   return 0;
 }
 
+// Several records of a sample may describe its packet (sampled header, sampled IPv4/IPv6,
+// sampled Ethernet): as in Akvorado, which writes each column once per flow, the first record
+// gives the protocol, ports, TCP flags, ToS and MACs (a value of 0 gives nothing); the
+// addresses, EType and L3 length come from the last one.
+template <class T, class V>
+inline void firstValue(T& field, V value) {
+  if (!field) field = T(value);
+}
+
+// The transport fields of a sampled IPv4/IPv6 record: protocol at `proto`, then at `ports`
+// the source and destination ports, TCP flags and ToS (or IPv6 priority), 4 bytes each.
+inline void transport(FlowRecord& f, const uint8_t* proto, const uint8_t* ports) {
+  firstValue(f.proto, be32(proto));
+  firstValue(f.src_port, uint16_t(be32(ports)));
+  firstValue(f.dst_port, uint16_t(be32(ports + 4)));
+  firstValue(f.tcp_flags, uint16_t(be32(ports + 8)));
+  firstValue(f.ip_tos, uint8_t(be32(ports + 12)));
+}
+
 }  // namespace
 
 // Datagram header: version, agent address, sub-agent id, sequence, uptime, sample count.
@@ -67,6 +86,8 @@ Status SflowDecoder::decode(const Input& input, FlowSink& sink) {
   uint32_t samples = be32(p + off + 12);
   off += 16;
   input_ = &input;
+  packet_ = config_.packet;
+  packet_.decap = input.decapsulation;
   if (sequences_.size() >= 100000) sequences_.clear();  // bounded against spoofed agents
   SequenceState& seq = sequences_[SequenceKey{agent_, sub_agent_}];
   stats_.lost = sequenceGap(seq.seen, seq.next, sequence, 1);
@@ -136,6 +157,9 @@ Status SflowDecoder::decodeFlowSample(const uint8_t* p, size_t n, bool expanded,
   if (out_format == 0 && out_value != kInterfaceLocal) f.out_if = out_value;
   if (out_format == 1) f.forwarding_status = discardToForwardingStatus(out_value);
 
+  // Decapsulating, only the sampled header describes the inner packet: the other records
+  // describe the outer one (its addresses, MACs, VLANs, routing) and are skipped, as Akvorado.
+  const bool decap = packet_.decap != Decapsulation::kNone;
   uint64_t l3 = 0;
   for (uint32_t i = 0; i < records; i++) {
     if (off + 8 > n) return Status::kTruncated;
@@ -145,6 +169,7 @@ Status SflowDecoder::decodeFlowSample(const uint8_t* p, size_t n, bool expanded,
     if (len > n - off) return Status::kTruncated;
     const uint8_t* r = p + off;
     off += len;
+    if (decap && format != 1) continue;
     switch (format) {
       case 1: {  // sampled header: protocol, frame length, stripped, header length, header
         if (len < 16) return Status::kBadLength;
@@ -153,41 +178,33 @@ Status SflowDecoder::decodeFlowSample(const uint8_t* p, size_t n, bool expanded,
         if (hlen > len - 16) return Status::kBadLength;
         std::span<const uint8_t> h(r + 16, hlen);
         uint64_t got = 0;
-        if (proto == 1) got = parseEthernet(h, f, config_.packet);
-        else if (proto == 11) got = parseIPv4(h, f, config_.packet);
-        else if (proto == 12) got = parseIPv6(h, f, config_.packet);
+        if (proto == 1) got = parseEthernet(h, f, packet_);
+        else if (proto == 11) got = parseIPv4(h, f, packet_);
+        else if (proto == 12) got = parseIPv6(h, f, packet_);
         if (got) l3 = got;
         break;
       }
       case 2:  // sampled Ethernet: length, src MAC (padded to 8), dst MAC, type
         if (len < 24) return Status::kBadLength;
         if (!l3 && be32(r) > 16) l3 = be32(r) - 16;
-        f.src_mac = uint64_t(be16(r + 4)) << 32 | be32(r + 6);
-        f.dst_mac = uint64_t(be16(r + 12)) << 32 | be32(r + 14);
+        firstValue(f.src_mac, uint64_t(be16(r + 4)) << 32 | be32(r + 6));
+        firstValue(f.dst_mac, uint64_t(be16(r + 12)) << 32 | be32(r + 14));
         break;
       case 3:  // sampled IPv4: length, protocol, src, dst, src port, dst port, flags, tos
         if (len < 32) return Status::kBadLength;
         l3 = be32(r);
-        f.proto = be32(r + 4);
         f.src_addr = IPv6Addr::fromV4Bytes(r + 8);
         f.dst_addr = IPv6Addr::fromV4Bytes(r + 12);
-        f.src_port = uint16_t(be32(r + 16));
-        f.dst_port = uint16_t(be32(r + 20));
-        f.tcp_flags = uint16_t(be32(r + 24));
-        f.ip_tos = uint8_t(be32(r + 28));
         f.etype = 0x800;
+        transport(f, r + 4, r + 16);
         break;
       case 4:  // sampled IPv6: length, protocol, src, dst, ports, flags, priority
         if (len < 56) return Status::kBadLength;
         l3 = be32(r);
-        f.proto = be32(r + 4);
         f.src_addr = IPv6Addr::fromV6Bytes(r + 8);
         f.dst_addr = IPv6Addr::fromV6Bytes(r + 24);
-        f.src_port = uint16_t(be32(r + 40));
-        f.dst_port = uint16_t(be32(r + 44));
-        f.tcp_flags = uint16_t(be32(r + 48));
-        f.ip_tos = uint8_t(be32(r + 52));
         f.etype = 0x86dd;
+        transport(f, r + 4, r + 40);
         break;
       case 1001:  // extended switch: src vlan, src priority, dst vlan, dst priority
         if (len < 16) return Status::kBadLength;
@@ -229,6 +246,10 @@ Status SflowDecoder::decodeFlowSample(const uint8_t* p, size_t n, bool expanded,
       }
       default: break;  // other records (enterprise or unknown): skipped by their length
     }
+  }
+  if (decap && l3 == 0) {
+    stats_.not_encapsulated++;  // no sampled header, or not so encapsulated: dropped
+    return Status::kOk;
   }
   f.bytes = l3;
   f.packets = 1;

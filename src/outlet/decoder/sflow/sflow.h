@@ -13,7 +13,9 @@ namespace akvo::decoder {
 class SflowDecoder : public Decoder {
  public:
   struct Config {
-    PacketOptions packet;  ///< how sampled headers are read (decapsulation)
+    /// How sampled headers are read; the decapsulation is each datagram's
+    /// (Input::decapsulation), not this one's.
+    PacketOptions packet;
   };
   SflowDecoder() = default;
   explicit SflowDecoder(Config config) : config_(config) {}
@@ -42,7 +44,8 @@ class SflowDecoder : public Decoder {
   Status decodeFlowSample(const uint8_t* p, size_t n, bool expanded, FlowSink& sink);
 
   Config config_;
-  FlowRecord record_;
+  PacketOptions packet_;  // config_.packet with the datagram's decapsulation
+  alignas(64) FlowRecord record_;  // as NetflowDecoder's: reset() per flow
   const Input* input_ = nullptr;
   IPv6Addr agent_;
   uint32_t sub_agent_ = 0;

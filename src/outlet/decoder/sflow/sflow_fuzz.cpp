@@ -13,5 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Sink sink;
   akvo::decoder::Input in{std::span<const uint8_t>(data, size), {}, 1};
   decoder.decode(in, sink);
+  in.decapsulation = akvo::Decapsulation::kVxlan;  // the other path: sampled headers only
+  decoder.decode(in, sink);
   return 0;
 }

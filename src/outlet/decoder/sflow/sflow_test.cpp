@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/pcap_reader.h"
+#include "testing/packets.h"
 
 namespace akvo::decoder {
 namespace {
@@ -149,6 +150,104 @@ TEST(Sflow, SampledIPv4AndRawIPv4) {
   auto src = decodeFile("data-sflow-ipv4-data.pcap", true);
   ASSERT_EQ(src.flows.size(), 1u);
   EXPECT_EQ(src.flows[0].exporter_address.toString(), "192.0.2.100");
+}
+
+// decapsulation-protocol: the sampled header's inner packet is the flow; the records that
+// describe the outer packet (sampled IPv4/IPv6/Ethernet, extended switch/router/gateway) are
+// not used; a sample whose header is not so encapsulated (or that has none) is dropped and
+// counted.
+TEST(Sflow, Decapsulation) {
+  using namespace akvo::testing;
+  auto inner = ethernet(0x020000000002, 0x020000000001, 0x0800,
+                        ipv4("192.0.2.1", "198.51.100.1", 6, tcp(443, 51000, 0x10)), 42);
+  auto tunnel = ethernet(0x00000000aaaa, 0x00000000bbbb, 0x0800,
+                         ipv4("10.0.0.1", "10.0.0.2", 17, udp(49152, 4789, vxlan(100, inner))));
+  auto plain = ethernet(0xaaaa, 0xbbbb, 0x0800, ipv4("10.0.0.3", "10.0.0.4", 6, tcp(1, 2, 0)));
+  auto dgram = sflowDatagram(
+      "192.0.2.100", 1,
+      {{sampledHeader(tunnel),
+        sampledIPv4(uint32_t(tunnel.size() - 14), 17, "10.0.0.1", "10.0.0.2", 49152, 4789),
+        sampledEthernet(uint32_t(tunnel.size() + 4), 0xbbbb, 0xaaaa), extendedSwitch(100, 200),
+        extendedRouter("10.0.0.254", 24, 16)},
+       {sampledHeader(plain), extendedSwitch(100, 200)},
+       {sampledIPv4(40, 6, "10.0.0.5", "10.0.0.6", 1, 2)}});
+  SflowDecoder d;
+  Collect c;
+  auto decode = [&](Decapsulation decap) {
+    c.flows.clear();
+    Input in{std::span<const uint8_t>(dgram), IPv6Addr{}, 1700000000, TimestampSource::kInput,
+             false, decap};
+    return d.decode(in, c);
+  };
+  ASSERT_EQ(decode(Decapsulation::kVxlan), Status::kOk);
+  EXPECT_EQ(d.stats().not_encapsulated, 2u);
+  EXPECT_EQ(d.stats().flows, 1u);
+  ASSERT_EQ(c.flows.size(), 1u);
+  const auto& f = c.flows[0];
+  EXPECT_EQ(f.src_addr.toString(), "192.0.2.1");
+  EXPECT_EQ(f.dst_addr.toString(), "198.51.100.1");
+  EXPECT_EQ(f.proto, 6u);
+  EXPECT_EQ(f.src_port, 443);
+  EXPECT_EQ(f.dst_port, 51000);
+  EXPECT_EQ(f.bytes, 40u);  // the inner L3 length
+  EXPECT_EQ(f.packets, 1u);
+  EXPECT_EQ(f.src_mac, 0x020000000001u);
+  EXPECT_EQ(f.dst_mac, 0x020000000002u);
+  EXPECT_EQ(f.src_vlan, 42);  // the inner frame's tag, not the switch record's
+  EXPECT_EQ(f.dst_vlan, 0);
+  EXPECT_TRUE(f.next_hop.isZero());
+  EXPECT_EQ(f.src_net_mask, 0);
+  EXPECT_EQ(f.sampling_rate, 1000u);
+  EXPECT_EQ(f.in_if, 10u);
+  EXPECT_EQ(f.out_if, 20u);
+  // Another protocol: nothing is so encapsulated.
+  ASSERT_EQ(decode(Decapsulation::kGre), Status::kOk);
+  EXPECT_EQ(d.stats().not_encapsulated, 3u);
+  EXPECT_TRUE(c.flows.empty());
+  // Without decapsulation, every sample is a flow, the tunnel reported by its outer header.
+  ASSERT_EQ(decode(Decapsulation::kNone), Status::kOk);
+  EXPECT_EQ(d.stats().not_encapsulated, 0u);
+  ASSERT_EQ(c.flows.size(), 3u);
+  EXPECT_EQ(c.flows[0].src_addr.toString(), "10.0.0.1");
+  EXPECT_EQ(c.flows[0].dst_port, 4789);
+  EXPECT_EQ(c.flows[0].src_vlan, 100);
+  EXPECT_EQ(c.flows[0].next_hop.toString(), "10.0.0.254");
+  EXPECT_EQ(c.flows[2].src_addr.toString(), "10.0.0.5");
+}
+
+// Several records describing the sample's packet: as Akvorado (each column written once per
+// flow), the first gives protocol, ports, TCP flags, ToS and MACs; addresses and the L3 length
+// come from the last. Later records used to overwrite them all.
+TEST(Sflow, FirstRecordGivesTransportFieldsLastGivesAddresses) {
+  using namespace akvo::testing;
+  auto header = ethernet(0x0000000000d1, 0x0000000000c1, 0x0800,
+                         ipv4("192.0.2.1", "192.0.2.2", 6, tcp(443, 51000, 0x18), 0, false, 0x20));
+  auto v4 = sampledIPv4(1500, 17, "198.51.100.1", "198.51.100.2", 1000, 2000, 0, 8);
+  auto mac = sampledEthernet(1518, 0xa1, 0xb1);
+  auto dgram = sflowDatagram("192.0.2.100", 1,
+                             {{v4, sampledHeader(header), mac}, {sampledHeader(header), v4, mac}});
+  SflowDecoder d;
+  Collect c;
+  ASSERT_EQ(d.decode(Input{std::span<const uint8_t>(dgram), IPv6Addr{}, 1}, c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 2u);
+  const auto& a = c.flows[0];  // sampled IPv4, then the header
+  EXPECT_EQ(a.proto, 17u);
+  EXPECT_EQ(a.src_port, 1000);
+  EXPECT_EQ(a.dst_port, 2000);
+  EXPECT_EQ(a.ip_tos, 8);
+  EXPECT_EQ(a.tcp_flags, 0x18);  // the IPv4 record said 0: nothing
+  EXPECT_EQ(a.src_addr.toString(), "192.0.2.1");
+  EXPECT_EQ(a.bytes, 40u);
+  EXPECT_EQ(a.src_mac, 0xc1u);  // the header's, before the sampled Ethernet record
+  const auto& b = c.flows[1];  // the header, then sampled IPv4
+  EXPECT_EQ(b.proto, 6u);
+  EXPECT_EQ(b.src_port, 443);
+  EXPECT_EQ(b.dst_port, 51000);
+  EXPECT_EQ(b.ip_tos, 0x20);
+  EXPECT_EQ(b.tcp_flags, 0x18);
+  EXPECT_EQ(b.src_addr.toString(), "198.51.100.1");
+  EXPECT_EQ(b.bytes, 1500u);
+  EXPECT_EQ(b.dst_mac, 0xd1u);
 }
 
 TEST(Sflow, SequenceLossAndMalformedInput) {
