@@ -53,6 +53,10 @@ class Outlet {
     std::string state_persist_file;
     /// `flow.template-expiry`: templates not redefined for this long are forgotten (0: never).
     Duration template_expiry{0};
+    /// `flow.template-max-bytes`: bytes of NetFlow v9/IPFIX templates each worker's decoder
+    /// (and the shared templates) keeps, all exporters together; past it, templates are
+    /// refused (decoder/netflow/templates.h).
+    int64_t template_max_bytes = int64_t(decoder::kMaxTemplateBytes);
     /// `flow.template-wait`: with shared templates (Kafka), a NetFlow v9/IPFIX datagram whose
     /// template (or announced sampling rate) is not known yet is held up to this long, then
     /// decoded with what is known (missing sets counted). 0: never held.

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "outlet/decoder/netflow/netflow.h"
+
 namespace akvo::decoder {
 
 using nlohmann::json;
@@ -32,7 +34,7 @@ json stateToJson(const std::vector<const DomainMap*>& states) {
   return {{"version", kStateVersion}, {"domains", domains}};
 }
 
-void stateFromJson(const json& doc, DomainMap& into) {
+void stateFromJson(const json& doc, DomainMap& into, TemplateBudget& budget) {
   try {
     if (doc.at("version").get<int>() != kStateVersion)
       throw std::runtime_error("unknown state version " + doc.at("version").dump());
@@ -56,7 +58,7 @@ void stateFromJson(const json& doc, DomainMap& into) {
         }
         if (t.min_length == 0) throw std::runtime_error("template without fields");
         t.setPlain();
-        d.templates[jt.at("id").get<uint16_t>()] = std::move(t);
+        d.storeTemplate(jt.at("id").get<uint16_t>(), t, budget);
       }
       for (const auto& js : jd.at("sampling"))
         d.setSamplingRate(js.at(0).get<uint64_t>(), js.at(1).get<uint64_t>());
@@ -78,14 +80,25 @@ void saveStateFile(const std::string& path, const std::vector<const DomainMap*>&
     throw std::runtime_error(path + ": cannot replace the decoder state");
 }
 
-bool loadStateFile(const std::string& path, DomainMap& into) {
+bool loadStateFile(const std::string& path, DomainMap& into, TemplateBudget& budget) {
   std::ifstream in(path);
   if (!in) return false;
   try {
-    stateFromJson(json::parse(in), into);
+    stateFromJson(json::parse(in), into, budget);
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": " + e.what());
   }
+  return true;
+}
+
+bool NetflowDecoder::loadState(const std::string& path) {
+  try {
+    if (!loadStateFile(path, domains_, template_budget_)) return false;
+  } catch (const std::exception&) {
+    clear();  // part of a file that cannot be read is not kept
+    throw;
+  }
+  samplingChanged();  // domains_ changed behind the index: reindex() rebuilds it
   return true;
 }
 
