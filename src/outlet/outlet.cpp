@@ -78,7 +78,9 @@ class Outlet::Worker : public decoder::FlowSink {
   /// The NetFlow decoder's templates and sampling rates (read after join(), or before start()).
   const decoder::DomainMap& netflowState() const { return netflow_.domains(); }
   /// Loads the state file into the NetFlow decoder, before start() (throws as loadStateFile).
-  bool loadNetflowState(const std::string& path) { return netflow_.loadState(path); }
+  bool loadNetflowState(const std::string& path, decoder::StateRefused& refused) {
+    return netflow_.loadState(path, refused);
+  }
 
   void start() {
     thread_ = std::jthread([this](std::stop_token) {
@@ -392,8 +394,10 @@ void Outlet::start() {
     if (!config_.state_persist_file.empty()) {
       // A state that cannot be read costs a few minutes of templates, not the collector.
       try {
-        if (workers_.back()->loadNetflowState(config_.state_persist_file) && i == 0)
+        decoder::StateRefused refused;
+        if (workers_.back()->loadNetflowState(config_.state_persist_file, refused) && i == 0)
           spdlog::info("decoder state loaded from {}", config_.state_persist_file);
+        countStateRefused(refused, i == 0);
       } catch (const std::exception& e) {
         if (i == 0) spdlog::error("decoder state ignored: {}", e.what());
       }
@@ -402,6 +406,25 @@ void Outlet::start() {
   }
   started_ = true;
   spdlog::info("outlet started: {} workers", workers_.size());
+}
+
+// Every worker loads the same file: the first one logs.
+void Outlet::countStateRefused(const decoder::StateRefused& r, bool log) {
+  static const char* help =
+      "NetFlow state file entries refused on load past the decoders' bounds "
+      "(docs/02-decoders.md, Limits), by kind, summed over the workers.";
+  const std::pair<const char*, size_t> kinds[4] = {{"template", r.templates},
+                                                   {"sampler", r.samplers},
+                                                   {"domain", r.domains},
+                                                   {"template_memory", r.template_memory}};
+  for (const auto& [kind, n] : kinds)
+    metrics_.counter("akvo_outlet_decoder_state_refused_total", help, {{"kind", kind}}).inc(n);
+  if (log && r.total())
+    spdlog::warn("decoder state {}: refused past the bounds: {} template ids, {} sampler ids, "
+                 "{} domains, {} templates past flow.template-max-bytes (see "
+                 "docs/02-decoders.md, Limits)",
+                 config_.state_persist_file, r.templates, r.samplers, r.domains,
+                 r.template_memory);
 }
 
 void Outlet::stop() {

@@ -14,6 +14,7 @@
 #include "common/schema.h"
 #include "outlet/decoder/decoder.h"
 #include "outlet/decoder/netflow/shared_templates.h"
+#include "outlet/decoder/netflow/state.h"
 #include "outlet/writer/writer.h"
 #include "transport/queue.h"
 
@@ -80,6 +81,7 @@ class Outlet {
 
  private:
   class Worker;
+  void countStateRefused(const decoder::StateRefused& refused, bool log);
   Config config_;
   const Schema& schema_;
   OutletTransport& transport_;

@@ -15,6 +15,8 @@
 
 namespace akvo::decoder {
 
+struct StateRefused;
+
 class NetflowDecoder : public Decoder {
  public:
   struct Config {
@@ -52,10 +54,11 @@ class NetflowDecoder : public Decoder {
   const DomainMap& domains() const { return domains_; }
   /// Bytes of the templates kept (templateBytes()), against Config::max_template_bytes.
   size_t templateBytesUsed() const { return template_budget_.used; }
-  /// Merges a state file (state.h, loadStateFile) into the decoder, before the first
-  /// datagram. False when there is no file. Throws std::runtime_error naming the file when it
-  /// cannot be read (the decoder is then left empty).
-  bool loadState(const std::string& path);
+  /// Merges a state file (state.h, loadStateFile) into the decoder within its bounds, before
+  /// the first datagram; what does not fit is counted in `refused`. False when there is no
+  /// file. Throws std::runtime_error naming the file when it cannot be read (the decoder is
+  /// then left empty).
+  bool loadState(const std::string& path, StateRefused& refused);
   /// Forgets every template, sampling rate and domain.
   void clear() {
     domains_.clear();
