@@ -518,7 +518,8 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
   std::unique_ptr<KafkaTemplateExchange> template_exchange;
   if (role == "outlet") {
     // Templates first: read every template the other outlets shared before any flow.
-    templates = std::make_unique<decoder::SharedTemplates>();
+    templates =
+        std::make_unique<decoder::SharedTemplates>(size_t(outlet_config.template_max_bytes));
     template_exchange = std::make_unique<KafkaTemplateExchange>(c.kafka, *templates, metrics);
     template_exchange->start();
     consumer = std::make_unique<KafkaConsumer>(c.kafka, metrics);

@@ -53,6 +53,7 @@ void ConsoleConfig::read(ConfigReader& r, const Schema& schema) {
   r.field("dimensions-limit", dimensions_limit, 10, 1000);
   r.field("cache-ttl", cache_ttl);
   r.field("cache-size", cache_size, 0, 1000000);
+  r.field("cache-max-bytes", cache_max_bytes, 0, int64_t(1) << 40);
   r.field("max-request-size", max_request_size, 1024, 16 << 20);
   r.field("query-timeout", query_timeout);
   if (query_timeout.count() < 1000) r.fail("query-timeout", "must be at least 1s");
@@ -94,33 +95,70 @@ void ConsoleConfig::read(ConfigReader& r, const Schema& schema) {
 
 // ---- cache ----
 
+ResponseCache::ResponseCache(size_t max_entries, size_t max_bytes, Metrics& metrics)
+    : max_entries_(max_entries),
+      max_bytes_(max_bytes),
+      evictions_(metrics.counter("akvo_console_cache_evictions_total",
+                                 "Console responses evicted (least recently used first) to keep "
+                                 "the cache within cache-size and cache-max-bytes.")),
+      too_large_(metrics.counter("akvo_console_cache_too_large_total",
+                                 "Console responses not cached: larger than cache-max-bytes.")) {}
+
+size_t ResponseCache::entryBytes(const std::string& key, const HttpResponse& r) {
+  // The key once (order_ points at the map's copy), the response and its headers, and the
+  // map node, the list node and the header vector around them.
+  size_t n = key.size() + r.body.size() + r.content_type.size() + sizeof(Entry) +
+             sizeof(std::string) + 4 * sizeof(void*);
+  for (const auto& [name, value] : r.headers) n += sizeof(name) * 2 + name.size() + value.size();
+  return n;
+}
+
+void ResponseCache::evict(std::unordered_map<std::string, Entry>::iterator it) {
+  bytes_ -= it->second.bytes;
+  order_.erase(it->second.order);
+  entries_.erase(it);
+}
+
 bool ResponseCache::get(const std::string& key, HttpResponse& out) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(key);
   if (it == entries_.end()) return false;
   if (it->second.expires < std::chrono::steady_clock::now()) {
-    order_.erase(it->second.order);
-    entries_.erase(it);
+    evict(it);
     return false;
   }
+  order_.splice(order_.end(), order_, it->second.order);  // now the most recently used
   out = it->second.response;
   return true;
 }
 
 void ResponseCache::put(const std::string& key, const HttpResponse& r, std::chrono::milliseconds ttl) {
-  if (max_ == 0) return;
+  if (max_entries_ == 0 || max_bytes_ == 0) return;
+  const size_t bytes = entryBytes(key, r);
   std::lock_guard lock(mutex_);
-  auto it = entries_.find(key);
-  if (it != entries_.end()) {
-    order_.erase(it->second.order);
-    entries_.erase(it);
+  if (auto it = entries_.find(key); it != entries_.end()) evict(it);
+  if (bytes > max_bytes_) {
+    too_large_.inc();
+    return;
   }
-  while (entries_.size() >= max_) {
-    entries_.erase(order_.front());
-    order_.pop_front();
+  while (!order_.empty() && (entries_.size() >= max_entries_ || bytes_ + bytes > max_bytes_)) {
+    evict(entries_.find(*order_.front()));
+    evictions_.inc();
   }
-  order_.push_back(key);
-  entries_.emplace(key, Entry{r, std::chrono::steady_clock::now() + ttl, std::prev(order_.end())});
+  auto it =
+      entries_.emplace(key, Entry{r, std::chrono::steady_clock::now() + ttl, bytes, {}}).first;
+  it->second.order = order_.insert(order_.end(), &it->first);
+  bytes_ += bytes;
+}
+
+size_t ResponseCache::bytes() const {
+  std::lock_guard lock(mutex_);
+  return bytes_;
+}
+
+size_t ResponseCache::size() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
 }
 
 // ---- avatar: a 5x5 mirrored pattern, PNG with stored (uncompressed) deflate blocks ----
@@ -223,7 +261,7 @@ Console::Console(ConsoleConfig config, const Schema& schema, const ClickHouseCon
       builder_(
           schema, [this](const std::string& sql, const std::string& f) { return runQuery(sql, f); },
           [this] { return tables(); }),
-      cache_(size_t(config_.cache_size)),
+      cache_(size_t(config_.cache_size), size_t(config_.cache_max_bytes), metrics),
       now_([] { return int64_t(time(nullptr)); }),
       cache_hits_(metrics.counter("akvo_console_cache_hits_total", "Console responses served from the cache.")),
       cache_misses_(metrics.counter("akvo_console_cache_misses_total", "Console responses computed.")),

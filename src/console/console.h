@@ -41,7 +41,8 @@ struct ConsoleConfig {
   Duration homepage_graph_timerange = std::chrono::hours(24);
   int64_t dimensions_limit = 50;
   Duration cache_ttl = std::chrono::hours(3);
-  int64_t cache_size = 1000;
+  int64_t cache_size = 1000;                    ///< responses kept at most (0: no cache)
+  int64_t cache_max_bytes = int64_t(64) << 20;  ///< bytes the kept responses hold at most
   int64_t max_request_size = 65536;
   Duration query_timeout = std::chrono::seconds(30);
   bool branding = false;
@@ -77,23 +78,40 @@ struct User {
 /// is left as is.
 std::string renderUserTemplate(const std::string& tmpl, const User& u, std::string* error = nullptr);
 
-/// Responses kept per key for a time; bounded, oldest evicted first.
+/// Responses kept per key for a time, bounded both in entries and in bytes (responses and
+/// their keys: a graph response can be megabytes). Past a bound, the least recently used
+/// responses are evicted (counted); a response larger than the byte bound is not kept at all.
+/// Thread-safe.
 class ResponseCache {
  public:
-  explicit ResponseCache(size_t max_entries) : max_(max_entries) {}
+  /// `max_entries` or `max_bytes` 0: nothing is cached.
+  ResponseCache(size_t max_entries, size_t max_bytes, Metrics& metrics);
+  /// The response of `key` when it is kept and not expired (it becomes the most recently used).
   bool get(const std::string& key, HttpResponse& out);
   void put(const std::string& key, const HttpResponse& r, std::chrono::milliseconds ttl);
+  /// Bytes counted against `max_bytes` (keys, responses and bookkeeping).
+  size_t bytes() const;
+  size_t size() const;
+  /// What one entry counts against the byte bound.
+  static size_t entryBytes(const std::string& key, const HttpResponse& r);
 
  private:
   struct Entry {
     HttpResponse response;
     std::chrono::steady_clock::time_point expires;
-    std::list<std::string>::iterator order;
+    size_t bytes = 0;
+    std::list<const std::string*>::iterator order;
   };
-  size_t max_;
-  std::mutex mutex_;  // guards entries_ and order_
+  void evict(std::unordered_map<std::string, Entry>::iterator it);
+
+  size_t max_entries_, max_bytes_;
+  mutable std::mutex mutex_;  // guards entries_, order_ and bytes_
   std::unordered_map<std::string, Entry> entries_;
-  std::list<std::string> order_;  // insertion order, oldest first
+  /// Keys (those of entries_: its nodes do not move), least recently used first.
+  std::list<const std::string*> order_;
+  size_t bytes_ = 0;
+  Counter& evictions_;
+  Counter& too_large_;
 };
 
 /// A PNG avatar generated from a login (same login, same picture).

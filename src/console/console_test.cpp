@@ -272,7 +272,8 @@ TEST(ConsoleSavedFilters, UpgradeFromVersion1AndSeed) {
 }
 
 TEST(ConsoleCache, EvictsOldestAndExpires) {
-  ResponseCache c(2);
+  Metrics metrics;
+  ResponseCache c(2, 1 << 20, metrics);
   c.put("a", HttpResponse::json("1"), std::chrono::hours(1));
   c.put("b", HttpResponse::json("2"), std::chrono::hours(1));
   c.put("c", HttpResponse::json("3"), std::chrono::hours(1));
@@ -282,6 +283,58 @@ TEST(ConsoleCache, EvictsOldestAndExpires) {
   EXPECT_EQ(r.body, "3");
   c.put("d", HttpResponse::json("4"), std::chrono::milliseconds(-1));
   EXPECT_FALSE(c.get("d", r));
+}
+
+// The byte bound: graph responses can be megabytes each, so 1,000 entries alone could hold
+// gigabytes. Least recently used first; a response larger than the bound is not kept.
+TEST(ConsoleCache, BoundedInBytesLeastRecentlyUsedFirst) {
+  Metrics metrics;
+  const std::string body(100000, 'x');
+  const size_t one = ResponseCache::entryBytes("a", HttpResponse::json(body));
+  ResponseCache c(1000, 3 * one + one / 2, metrics);  // room for three
+  for (const char* k : {"a", "b", "c"}) c.put(k, HttpResponse::json(body), std::chrono::hours(1));
+  EXPECT_EQ(c.size(), 3u);
+  EXPECT_EQ(c.bytes(), 3 * one);
+  HttpResponse r;
+  ASSERT_TRUE(c.get("a", r));  // "a" is now the most recently used: "b" goes first
+  c.put("d", HttpResponse::json(body), std::chrono::hours(1));
+  EXPECT_EQ(c.size(), 3u);
+  EXPECT_LE(c.bytes(), 3 * one + one / 2);
+  EXPECT_FALSE(c.get("b", r));
+  EXPECT_TRUE(c.get("a", r));
+  EXPECT_TRUE(c.get("c", r));
+  EXPECT_TRUE(c.get("d", r));
+  EXPECT_EQ(metrics.sum("akvo_console_cache_evictions_total"), 1u);
+  // A response that needs two slots evicts the two least recently used ("a", then "c").
+  c.put("e", HttpResponse::json(std::string(200000, 'y')), std::chrono::hours(1));
+  EXPECT_FALSE(c.get("a", r));
+  EXPECT_FALSE(c.get("c", r));
+  EXPECT_TRUE(c.get("d", r));
+  EXPECT_TRUE(c.get("e", r));
+  EXPECT_EQ(metrics.sum("akvo_console_cache_evictions_total"), 3u);
+  // Larger than the whole bound: not cached, nothing evicted for it.
+  c.put("huge", HttpResponse::json(std::string(4 * one, 'z')), std::chrono::hours(1));
+  EXPECT_FALSE(c.get("huge", r));
+  EXPECT_TRUE(c.get("d", r));
+  EXPECT_EQ(metrics.sum("akvo_console_cache_too_large_total"), 1u);
+  EXPECT_EQ(metrics.sum("akvo_console_cache_evictions_total"), 3u);
+  // Replacing a key counts its bytes once.
+  const size_t before = c.bytes();
+  c.put("d", HttpResponse::json(body), std::chrono::hours(1));
+  EXPECT_EQ(c.bytes(), before);
+  // Expired entries give their bytes back when found.
+  c.put("f", HttpResponse::json("1"), std::chrono::milliseconds(-1));
+  EXPECT_FALSE(c.get("f", r));
+  EXPECT_EQ(c.bytes(), before);
+}
+
+TEST(ConsoleCache, ZeroBytesCachesNothing) {
+  Metrics metrics;
+  ResponseCache c(1000, 0, metrics);
+  c.put("a", HttpResponse::json("1"), std::chrono::hours(1));
+  HttpResponse r;
+  EXPECT_FALSE(c.get("a", r));
+  EXPECT_EQ(c.bytes(), 0u);
 }
 
 /// The console on a chDB store with the test flows.
@@ -445,6 +498,23 @@ TEST_F(ConsoleApi, CompleteValuesFromTheStore) {
   r = call(*console_, request("POST", "filter/complete", R"({"what":5})"));
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(json::parse(r.body)["message"], "\"what\" must be a string");
+}
+
+TEST_F(ConsoleApi, ResponseLargerThanTheCacheIsNotCached) {
+  YAML::Node n = YAML::Load("cache-max-bytes: 1000");
+  ConfigReader r(n, "test.yaml", "console");
+  ConsoleConfig c;
+  c.read(r, schema_);
+  r.finish();
+  ASSERT_EQ(c.cache_max_bytes, 1000);
+  make(c);
+  std::string body = R"({"start":"2026-11-26T22:00:00Z","end":"2026-11-27T00:00:00Z","dimensions":["SrcAS"],"limit":3,"points":24})";
+  ASSERT_EQ(call(*console_, request("POST", "graph/line", body)).status, 200);
+  int before = queries_;
+  ASSERT_EQ(call(*console_, request("POST", "graph/line", body)).status, 200);
+  EXPECT_GT(queries_, before);  // computed again: the response (over 1,000 bytes) was not kept
+  EXPECT_EQ(metrics_.sum("akvo_console_cache_too_large_total"), 2u);
+  EXPECT_EQ(metrics_.sum("akvo_console_cache_hits_total"), 0u);
 }
 
 TEST_F(ConsoleApi, SlowQueryIsCancelled) {

@@ -30,6 +30,7 @@ void Outlet::Config::read(ConfigReader& r) {
   r.section("flow", [&](ConfigReader& s) {
     s.field("state-persist-file", state_persist_file);
     s.field("template-expiry", template_expiry);
+    s.field("template-max-bytes", template_max_bytes, int64_t(1) << 20, int64_t(1) << 40);
     s.field("template-wait", template_wait);
   });
 }
@@ -41,8 +42,7 @@ class Outlet::Worker : public decoder::FlowSink {
         index_(index),
         queue_(queue),
         batch_(outlet.writer_.emptyBatch()),
-        netflow_(decoder::NetflowDecoder::Config{
-            uint32_t(outlet.config_.template_expiry.count() / 1000), {}}),
+        netflow_(netflowConfig(outlet.config_)),
         flows_(outlet.metrics_.counter("akvo_outlet_core_flows_total", "Flows decoded and batched.")),
         dropped_(outlet.metrics_.counter("akvo_outlet_core_flows_dropped_total",
                                          "Flows dropped by enrichment (rules, missing data).")),
@@ -68,8 +68,19 @@ class Outlet::Worker : public decoder::FlowSink {
           {{"reason", std::string(decoder::statusName(decoder::Status(s)))}});
   }
 
+  static decoder::NetflowDecoder::Config netflowConfig(const Outlet::Config& c) {
+    decoder::NetflowDecoder::Config nc;
+    nc.template_expiry = uint32_t(c.template_expiry.count() / 1000);
+    nc.max_template_bytes = size_t(c.template_max_bytes);
+    return nc;
+  }
+
   /// The NetFlow decoder's templates and sampling rates (read after join(), or before start()).
-  decoder::DomainMap& netflowState() { return netflow_.domains(); }
+  const decoder::DomainMap& netflowState() const { return netflow_.domains(); }
+  /// Loads the state file into the NetFlow decoder, before start() (throws as loadStateFile).
+  bool loadNetflowState(const std::string& path, decoder::StateRefused& refused) {
+    return netflow_.loadState(path, refused);
+  }
 
   void start() {
     thread_ = std::jthread([this](std::stop_token) {
@@ -229,7 +240,8 @@ class Outlet::Worker : public decoder::FlowSink {
     Counter *packets, *flows, *missing_templates, *lost;
     Counter* not_encapsulated = nullptr;  // created on first use (inputs with decapsulation)
     std::array<Counter*, size_t(decoder::Status::kCount)> errors{};
-    std::array<Counter*, 3> refused{};  // templates, samplers, domains: created on first use
+    // templates, samplers, domains, template_memory: created on first use
+    std::array<Counter*, 4> refused{};
     uint64_t pending_packets = 0, pending_flows = 0;  // not yet added (see flushCounters())
     bool dirty = false;                                // in dirty_exporters_
     std::string label;                                 // the exporter label
@@ -293,7 +305,8 @@ class Outlet::Worker : public decoder::FlowSink {
               {{"exporter", c.label}});
         c.not_encapsulated->inc(st->not_encapsulated);
       }
-      if (st->refused_templates | st->refused_samplers | st->refused_domains) [[unlikely]]
+      if (st->refused_templates | st->refused_samplers | st->refused_domains |
+          st->refused_template_memory) [[unlikely]]
         countRefused(c, exporter, *st);
     }
     if (s != decoder::Status::kOk) {
@@ -310,23 +323,29 @@ class Outlet::Worker : public decoder::FlowSink {
   // of new templates, samplers or domains from one exporter, counted and logged.
   void countRefused(ExporterCounters& c, const IPv6Addr& exporter,
                     const decoder::DatagramStats& st) {
-    static constexpr const char* kWhat[3] = {"templates", "samplers", "domains"};
-    static constexpr const char* kHelp[3] = {
+    static constexpr const char* kWhat[4] = {"templates", "samplers", "domains",
+                                             "template_memory"};
+    static constexpr const char* kHelp[4] = {
         "NetFlow v9/IPFIX template ids refused: the observation domain has the most allowed.",
         "NetFlow v9/IPFIX sampler ids refused: the observation domain has the most allowed.",
         "NetFlow v9/IPFIX datagrams of a new observation domain refused: the exporter (or the "
-        "decoder) has the most domains allowed."};
-    const uint32_t n[3] = {st.refused_templates, st.refused_samplers, st.refused_domains};
-    for (size_t i = 0; i < 3; i++) {
+        "decoder) has the most domains allowed.",
+        "NetFlow v9/IPFIX templates (new or redefined) refused: the worker's decoder holds "
+        "flow.template-max-bytes of templates."};
+    static constexpr const char* kLog[4] = {"new template ids", "new sampler ids",
+                                            "new domains", "templates (template-max-bytes)"};
+    const uint32_t n[4] = {st.refused_templates, st.refused_samplers, st.refused_domains,
+                           st.refused_template_memory};
+    for (size_t i = 0; i < 4; i++) {
       if (!n[i]) continue;
       if (!c.refused[i])
         c.refused[i] = &outlet_.metrics_.counter(
             fmt::format("akvo_outlet_decoder_refused_{}_total", kWhat[i]), kHelp[i],
             {{"exporter", c.label}});  // "other" past kMaxExporterLabels
       c.refused[i]->inc(n[i]);
-      refused_log_.warn("exporter {}: {} new NetFlow {} refused: bound reached (see "
+      refused_log_.warn("exporter {}: {} NetFlow {} refused: bound reached (see "
                         "docs/02-decoders.md, Limits)",
-                        exporter.toString(), n[i], kWhat[i]);
+                        exporter.toString(), n[i], kLog[i]);
     }
   }
 
@@ -392,9 +411,10 @@ void Outlet::start() {
     if (!config_.state_persist_file.empty()) {
       // A state that cannot be read costs a few minutes of templates, not the collector.
       try {
-        if (decoder::loadStateFile(config_.state_persist_file, workers_.back()->netflowState()) &&
-            i == 0)
+        decoder::StateRefused refused;
+        if (workers_.back()->loadNetflowState(config_.state_persist_file, refused) && i == 0)
           spdlog::info("decoder state loaded from {}", config_.state_persist_file);
+        countStateRefused(refused, i == 0);
       } catch (const std::exception& e) {
         if (i == 0) spdlog::error("decoder state ignored: {}", e.what());
       }
@@ -403,6 +423,25 @@ void Outlet::start() {
   }
   started_ = true;
   spdlog::info("outlet started: {} workers", workers_.size());
+}
+
+// Every worker loads the same file: the first one logs.
+void Outlet::countStateRefused(const decoder::StateRefused& r, bool log) {
+  static const char* help =
+      "NetFlow state file entries refused on load past the decoders' bounds "
+      "(docs/02-decoders.md, Limits), by kind, summed over the workers.";
+  const std::pair<const char*, size_t> kinds[4] = {{"template", r.templates},
+                                                   {"sampler", r.samplers},
+                                                   {"domain", r.domains},
+                                                   {"template_memory", r.template_memory}};
+  for (const auto& [kind, n] : kinds)
+    metrics_.counter("akvo_outlet_decoder_state_refused_total", help, {{"kind", kind}}).inc(n);
+  if (log && r.total())
+    spdlog::warn("decoder state {}: refused past the bounds: {} template ids, {} sampler ids, "
+                 "{} domains, {} templates past flow.template-max-bytes (see "
+                 "docs/02-decoders.md, Limits)",
+                 config_.state_persist_file, r.templates, r.samplers, r.domains,
+                 r.template_memory);
 }
 
 void Outlet::stop() {

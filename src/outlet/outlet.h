@@ -14,6 +14,7 @@
 #include "common/schema.h"
 #include "outlet/decoder/decoder.h"
 #include "outlet/decoder/netflow/shared_templates.h"
+#include "outlet/decoder/netflow/state.h"
 #include "outlet/writer/writer.h"
 #include "transport/queue.h"
 
@@ -53,6 +54,10 @@ class Outlet {
     std::string state_persist_file;
     /// `flow.template-expiry`: templates not redefined for this long are forgotten (0: never).
     Duration template_expiry{0};
+    /// `flow.template-max-bytes`: bytes of NetFlow v9/IPFIX templates each worker's decoder
+    /// (and the shared templates) keeps, all exporters together; past it, templates are
+    /// refused (decoder/netflow/templates.h).
+    int64_t template_max_bytes = int64_t(decoder::kMaxTemplateBytes);
     /// `flow.template-wait`: with shared templates (Kafka), a NetFlow v9/IPFIX datagram whose
     /// template (or announced sampling rate) is not known yet is held up to this long, then
     /// decoded with what is known (missing sets counted). 0: never held.
@@ -80,6 +85,7 @@ class Outlet {
 
  private:
   class Worker;
+  void countStateRefused(const decoder::StateRefused& refused, bool log);
   Config config_;
   const Schema& schema_;
   OutletTransport& transport_;

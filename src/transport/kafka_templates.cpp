@@ -53,7 +53,9 @@ struct KafkaTemplateExchange::Impl {
                    m.counter("akvo_outlet_kafka_templates_refused_total", help,
                              {{"kind", "sampler"}}),
                    m.counter("akvo_outlet_kafka_templates_refused_total", help,
-                             {{"kind", "domain"}}));
+                             {{"kind", "domain"}}),
+                   m.counter("akvo_outlet_kafka_templates_refused_total", help,
+                             {{"kind", "template_memory"}}));
   }
 
   static void onDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {

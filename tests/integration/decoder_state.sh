@@ -22,3 +22,22 @@ grep -q "decoder state loaded" "$TMP/akvo.log" || fail "state not loaded"
 python3 "$ROOT/tests/tools/pcap_send.py" "127.0.0.1:$NETFLOW_PORT" "$D/data.pcap" --source 127.0.0.3 >/dev/null
 wait_for "SELECT count(), sum(Bytes), any(SamplingRate) FROM flows" "4	5848	30000"
 pass "data after the restart decoded with the saved templates and sampling rate"
+
+# A state file past the decoders' bounds (300 domains of one exporter, 1,100 templates in one
+# domain) loads within them: what is past them is counted and logged, and the outlet runs.
+stop_akvo
+python3 - "$TMP/decoder-state.json" <<'PY'
+import json, sys
+tmpl = lambda i: {"id": i, "options": False, "refreshed": 1, "fields": [[8, 4, 0, False]]}
+domains = [{"exporter": "127.0.0.9", "version": 10, "domain": d, "sampling": [],
+            "templates": [tmpl(256 + i) for i in range(1100 if d == 1 else 1)]}
+           for d in range(1, 301)]
+json.dump({"domains": domains, "version": 1}, open(sys.argv[1], "w"))
+PY
+start_akvo "$CONFIG"
+grep -q "refused past the bounds: 76 template ids, 0 sampler ids, 44 domains" "$TMP/akvo.log" ||
+  fail "state file bounds not applied on load"
+METRICS=$(curl -sf "http://127.0.0.1:$HTTP_PORT/api/v0/metrics")
+grep -q 'akvo_outlet_decoder_state_refused_total{kind="domain"} [1-9]' <<<"$METRICS" ||
+  fail "refused domains not counted"
+pass "a state file past the bounds loads within them (refusals logged and counted)"

@@ -70,13 +70,15 @@ struct DatagramStats {
                        ///< (flows for NetFlow v5 and IPFIX, datagrams for v9 and sFlow)
   /// State refused past the NetFlow decoder's bounds (netflow/templates.h): new template ids
   /// of a full domain, new sampler ids of a full domain, a new domain (1: the datagram's
-  /// domain was refused, its templates and data ignored).
+  /// domain was refused, its templates and data ignored), templates (new or redefined) past
+  /// the decoder's template bytes.
   uint32_t refused_templates = 0;
   uint32_t refused_samplers = 0;
   uint32_t refused_domains = 0;
   /// Flows dropped because the input decapsulates and their packet header was not so
   /// encapsulated, or absent (NetFlow v5, records without dataLinkFrameSection).
   uint32_t not_encapsulated = 0;
+  uint32_t refused_template_memory = 0;
 };
 
 class Decoder {

@@ -61,6 +61,9 @@ void BmpProvider::Config::read(ConfigReader& r) {
   r.field("keep", keep);
   r.field("receive-buffer", receive_buffer, 0, INT32_MAX);  // an int for setsockopt
   r.field("message-buffer", message_buffer, 1, int64_t(1) << 24);
+  // At least the largest message (1 MiB): a full queue then still takes any message.
+  r.field("message-buffer-max-bytes", message_buffer_max_bytes, int64_t(1) << 20,
+          int64_t(1) << 40);
   r.field("max-connections", max_connections, 1, 65536);
   r.field("message-timeout", message_timeout);
   if (message_timeout <= Duration(0)) r.fail("message-timeout", "must be positive");
@@ -81,7 +84,8 @@ BmpProvider::BmpProvider(Config config, Metrics& metrics)
     : config_(std::move(config)),
       metrics_(metrics),
       queue_full_(metrics.counter("akvo_outlet_routing_bmp_queue_full_total",
-                                  "Times a BMP reader found the message queue full and waited.")),
+                                  "Times a BMP reader found the message queue full (message-buffer "
+                                  "messages or message-buffer-max-bytes bytes) and waited.")),
       queue_not_full_(metrics.counter("akvo_outlet_routing_bmp_queue_not_full_total",
                                       "Times a waiting BMP reader could queue again.")),
       lookups_(metrics.counter("akvo_outlet_routing_lookups_total", "Routing lookups.")),
@@ -141,6 +145,11 @@ BmpProvider::BmpProvider(Config config, Metrics& metrics)
                 {}, [this] {
                   std::lock_guard lock(queue_mutex_);
                   return double(queue_.size());
+                });
+  metrics.gauge("akvo_outlet_routing_bmp_queue_bytes",
+                "Bytes of the BMP messages waiting to be processed.", {}, [this] {
+                  std::lock_guard lock(queue_mutex_);
+                  return double(queue_bytes_);
                 });
 }
 
@@ -255,13 +264,20 @@ void BmpProvider::accept(std::stop_token st) {
 }
 
 bool BmpProvider::push(Event e, std::stop_token st) {
+  const size_t bytes = e.message.size();
+  // An empty queue takes any message, so that one larger than the byte bound still passes.
+  auto room = [&] {
+    return queue_.size() < size_t(config_.message_buffer) &&
+           (queue_.empty() || queue_bytes_ + bytes <= size_t(config_.message_buffer_max_bytes));
+  };
   std::unique_lock lock(queue_mutex_);
-  if (queue_.size() >= size_t(config_.message_buffer)) {
+  if (!room()) {
     queue_full_.inc();
-    not_full_.wait(lock, st, [&] { return queue_.size() < size_t(config_.message_buffer); });
+    not_full_.wait(lock, st, room);
     if (st.stop_requested()) return false;
     queue_not_full_.inc();
   }
+  queue_bytes_ += bytes;
   queue_.push_back(std::move(e));
   not_empty_.notify_one();
   return true;
@@ -468,7 +484,10 @@ void BmpProvider::process(std::stop_token st) {
       } else {
         e = std::move(queue_.front());
         queue_.pop_front();
-        not_full_.notify_one();
+        queue_bytes_ -= e.message.size();
+        // Every waiting reader looks: the bytes freed may be enough for a small message but
+        // not for the large one of the reader notify_one() would pick.
+        not_full_.notify_all();
       }
     }
     auto now = std::chrono::steady_clock::now();

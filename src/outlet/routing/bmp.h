@@ -3,8 +3,9 @@
 /// (RFC 7854). One reader thread per connection frames the stream into BMP messages and queues
 /// them; one processor thread decodes them and updates the RIB. The queue (`message-buffer`)
 /// absorbs bursts so that a slow RIB update never stops the socket long enough for the router
-/// to declare the session stuck; when it is full the reader waits (TCP back-pressure) and the
-/// wait is counted.
+/// to declare the session stuck. It is bounded in messages (`message-buffer`) and in bytes
+/// (`message-buffer-max-bytes`); when either is reached the reader waits (TCP back-pressure)
+/// and the wait is counted.
 #include <sys/types.h>
 
 #include <atomic>
@@ -52,6 +53,9 @@ class BmpProvider : public RoutingProvider {
     Duration keep = std::chrono::minutes(5);  ///< how long a disconnected exporter's peers stay
     int64_t receive_buffer = 0;               ///< SO_RCVBUF bytes, 0: kernel default
     int64_t message_buffer = 10000;           ///< BMP messages queued before back-pressure
+    /// Bytes of the queued messages before back-pressure. A message is up to 1 MiB: the count
+    /// alone let the queue hold 10 GB. A message always fits in an empty queue.
+    int64_t message_buffer_max_bytes = int64_t(64) << 20;
     /// Sessions open at once; one more is accepted and closed at once (counted). BMP peers
     /// are routers: a handful per collector.
     int64_t max_connections = 64;
@@ -102,9 +106,10 @@ class BmpProvider : public RoutingProvider {
   uint16_t port_ = 0;
   std::atomic<uint64_t> next_id_{1};
 
-  std::mutex queue_mutex_;  // guards queue_
+  std::mutex queue_mutex_;  // guards queue_ and queue_bytes_
   std::condition_variable_any not_empty_, not_full_;
   std::deque<Event> queue_;
+  size_t queue_bytes_ = 0;  ///< bytes of the messages in queue_
 
   std::mutex readers_mutex_;  // guards readers_ and finished_
   std::map<uint64_t, std::jthread> readers_;

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -222,6 +223,52 @@ TEST(BmpProvider, BackPressure) {
   ASSERT_TRUE(waitUntil([&] { return p.rib().routes() == 20000; }, 10000)) << p.rib().routes();
   std::string text = metrics.render();
   EXPECT_EQ(text.find("akvo_outlet_routing_bmp_queue_full_total 0"), std::string::npos) << text;
+  close(fd);
+  p.stop();
+}
+
+// The queue is bounded in bytes as well as in messages (BMP messages are up to 1 MiB: 10,000
+// of them are 10 GB): past the byte bound the reader waits as for a full count, nothing lost.
+TEST(BmpProvider, BackPressureOnBytes) {
+  Metrics metrics;
+  auto cfg = localConfig();
+  cfg.message_buffer = 100000;               // never reached
+  cfg.message_buffer_max_bytes = 16 * 1024;  // a few route monitoring messages
+  BmpProvider p(cfg, metrics);
+  p.start();
+  demo::BmpSession s;
+  demo::BmpRoute r;
+  for (uint32_t i = 0; i < 100000; i++)
+    r.prefixes.push_back({IPv6Addr::fromV4(0x0a000000 | i << 8), 120});
+  r.as_path = {64497, 65001};
+  std::vector<uint8_t> stream = demo::bmpInitiation("r", "d");
+  auto up = demo::bmpPeerUp(s);
+  stream.insert(stream.end(), up.begin(), up.end());
+  size_t largest = 0;
+  for (const auto& m : demo::bmpRouteMonitoring(s, r)) {
+    stream.insert(stream.end(), m.begin(), m.end());
+    largest = std::max(largest, m.size());
+  }
+  ASSERT_LT(largest, size_t(cfg.message_buffer_max_bytes));
+  // The queue's bytes, sampled while the stream goes through.
+  std::atomic<bool> done{false};
+  double peak = 0;
+  std::thread sampler([&] {
+    while (!done) {
+      peak = std::max(peak, metricValue(metrics, "akvo_outlet_routing_bmp_queue_bytes"));
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  int fd = connectTo(p.boundPort());
+  sendAll(fd, stream);
+  bool all = waitUntil([&] { return p.rib().routes() == 100000; }, 30000);
+  done = true;
+  sampler.join();
+  ASSERT_TRUE(all) << p.rib().routes();
+  EXPECT_GT(metricValue(metrics, "akvo_outlet_routing_bmp_queue_full_total"), 0)
+      << metrics.render();
+  EXPECT_LE(peak, double(cfg.message_buffer_max_bytes));
+  EXPECT_EQ(metricValue(metrics, "akvo_outlet_routing_bmp_queue_bytes"), 0);
   close(fd);
   p.stop();
 }
@@ -657,12 +704,16 @@ TEST(BmpProvider, ConnectionLimitsConfig) {
   EXPECT_EQ(d.max_connections, 64);
   EXPECT_EQ(d.message_timeout, std::chrono::seconds(30));
   EXPECT_EQ(d.idle_timeout, Duration(0));
-  auto c = read("{max-connections: 8, message-timeout: 5s, idle-timeout: 2h}");
+  EXPECT_EQ(d.message_buffer_max_bytes, 64 << 20);
+  auto c = read("{max-connections: 8, message-timeout: 5s, idle-timeout: 2h, "
+                "message-buffer-max-bytes: 8388608}");
   EXPECT_EQ(c.max_connections, 8);
+  EXPECT_EQ(c.message_buffer_max_bytes, 8 << 20);
   EXPECT_EQ(c.message_timeout, std::chrono::seconds(5));
   EXPECT_EQ(c.idle_timeout, std::chrono::hours(2));
   EXPECT_THROW(read("max-connections: 0"), ConfigError);
   EXPECT_THROW(read("message-timeout: 0"), ConfigError);
+  EXPECT_THROW(read("message-buffer-max-bytes: 65536"), ConfigError);  // below one message
 }
 
 TEST(BmpProvider, VrfsConfig) {

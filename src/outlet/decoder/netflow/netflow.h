@@ -15,6 +15,8 @@
 
 namespace akvo::decoder {
 
+struct StateRefused;
+
 class NetflowDecoder : public Decoder {
  public:
   struct Config {
@@ -27,10 +29,14 @@ class NetflowDecoder : public Decoder {
     /// Decode records of plain templates through their compiled fields (Template::ops); off,
     /// field by field as other templates (the tests compare both).
     bool compiled_fields = true;
+    /// Bytes of templates kept, all domains together (templates.h, kMaxTemplateBytes).
+    size_t max_template_bytes = kMaxTemplateBytes;
   };
 
   NetflowDecoder() = default;
-  explicit NetflowDecoder(Config config) : config_(config) {}
+  explicit NetflowDecoder(Config config) : config_(config) {
+    template_budget_.max = config.max_template_bytes;
+  }
 
   Status decode(const Input& input, FlowSink& sink) override;
 
@@ -47,7 +53,21 @@ class NetflowDecoder : public Decoder {
 
   /// The decoder state (templates, sampling rates, sequence numbers), for persistence.
   const DomainMap& domains() const { return domains_; }
-  DomainMap& domains() { return domains_; }
+  /// Bytes of the templates kept (templateBytes()), against Config::max_template_bytes.
+  size_t templateBytesUsed() const { return template_budget_.used; }
+  /// Merges a state file (state.h, loadStateFile) into the decoder within its bounds, before
+  /// the first datagram; what does not fit is counted in `refused`. False when there is no
+  /// file. Throws std::runtime_error naming the file when it cannot be read (the decoder is
+  /// then left empty).
+  bool loadState(const std::string& path, StateRefused& refused);
+  /// Forgets every template, sampling rate and domain.
+  void clear() {
+    domains_.clear();
+    exporter_domains_.clear();
+    indexed_ = 0;
+    template_budget_.used = 0;
+    samplingChanged();
+  }
 
   /// At most this many (exporter, version, domain) states are kept (templates.h), at most
   /// kMaxDomainsPerExporter of one exporter address.
@@ -93,12 +113,13 @@ class NetflowDecoder : public Decoder {
   /// domain's templates): the borrowed rates are looked up again.
   void samplingChanged() { sampling_generation_++; }
 
-  /// Merges the shared state of `key` into `d` when it changed since the last look.
+  /// Merges the shared state of `key` into `d` when it changed since the last look (shared
+  /// templates past the decoder's template bytes are left out, counted).
   void syncShared(const DomainKey& key, DomainState& d) {
     if (!shared_) return;
     uint64_t g = shared_->generation();
     if (g == d.shared_generation) return;
-    shared_->mergeInto(key, d);
+    stats_.refused_template_memory += uint32_t(shared_->mergeInto(key, d, template_budget_));
     d.shared_generation = g;
   }
 
@@ -106,6 +127,7 @@ class NetflowDecoder : public Decoder {
   SharedTemplates* shared_ = nullptr;
   DomainKey key_;  // domain of the datagram being decoded
   DomainMap domains_;
+  TemplateBudget template_budget_;  // of the templates of domains_
   // Cache-line aligned: reset() per flow writes its ~700 first bytes 16 at a time, and a
   // record that moved 8 bytes off (a field added to DatagramStats) decoded NetFlow v5 25 %
   // slower.

@@ -1272,4 +1272,102 @@ TEST(NetflowIpfix, TemplatesAndDomainsAreBounded) {
   EXPECT_FALSE(decodes(data(1, 256), IPv6Addr::fromV4(0x0b000000 + kMaxDomains)));
 }
 
+// The bytes of templates are bounded across the whole decoder (review: within the counts, one
+// source address could hold 256 domains of 1,024 templates of thousands of fields each).
+// Past the bound, new templates are refused (counted), a redefinition that does not fit
+// drops the old definition, and withdrawn templates give their room back.
+TEST(NetflowIpfix, TemplateBytesAreBounded) {
+  // A template of `n` fields (octetDeltaCount, 4 bytes), alone in a datagram.
+  auto big = [](uint32_t domain, uint16_t id, uint16_t n) {
+    Ipfix m(0, domain);
+    m.set(2).u16(id).u16(n);
+    for (uint16_t i = 0; i < n; i++) m.u16(1).u16(4);
+    return m.end().done();
+  };
+  NetflowDecoder d;
+  Collect c;
+  uint64_t refused = 0;
+  size_t stored = 0;
+  for (uint16_t i = 0; i < 250; i++) {
+    ASSERT_EQ(d.decode(inputOf(big(1 + i / 100, uint16_t(256 + i), 16000)), c), Status::kOk);
+    refused += d.stats().refused_template_memory;
+    EXPECT_EQ(d.stats().refused_templates, 0u);
+    EXPECT_LE(d.templateBytesUsed(), kMaxTemplateBytes);
+  }
+  for (const auto& [key, dom] : d.domains()) stored += dom.templates.size();
+  EXPECT_GT(refused, 0u);  // each is ~380 KB: 64 MiB holds about 170
+  EXPECT_EQ(stored + refused, 250u);
+  EXPECT_GT(d.templateBytesUsed(), kMaxTemplateBytes - kMaxTemplateBytes / stored);
+
+  // The same, small: room for three one-field templates.
+  auto templates = [](uint32_t domain, uint16_t first, uint16_t n, uint16_t fields = 1) {
+    Ipfix m(0, domain);
+    m.set(2);
+    for (uint16_t i = 0; i < n; i++) {
+      m.u16(uint16_t(first + i)).u16(fields);
+      for (uint16_t f = 0; f < fields; f++) m.u16(uint16_t(8 + 4 * f)).u16(4);  // src, dst
+    }
+    return m.end().done();
+  };
+  auto data = [](uint32_t domain, uint16_t id) {
+    return Ipfix(0, domain).set(id).u32(0x0a000001).end().done();
+  };
+  auto decodes = [&](NetflowDecoder& dec, const std::vector<uint8_t>& m) {
+    c.flows.clear();
+    dec.decode(inputOf(m), c);
+    return c.flows.size() == 1 && c.flows[0].src_addr.toString() == "10.0.0.1";
+  };
+  NetflowDecoder probe;
+  ASSERT_EQ(probe.decode(inputOf(templates(1, 256, 1)), c), Status::kOk);
+  const size_t one = probe.templateBytesUsed();
+  ASSERT_GT(one, 0u);
+  NetflowDecoder::Config config;
+  config.max_template_bytes = 3 * one;
+  NetflowDecoder s(config);
+  ASSERT_EQ(s.decode(inputOf(templates(1, 256, 4)), c), Status::kOk);
+  EXPECT_EQ(s.stats().refused_template_memory, 1u);  // 259
+  EXPECT_EQ(s.templateBytesUsed(), 3 * one);
+  ASSERT_EQ(s.decode(inputOf(templates(2, 256, 1)), c), Status::kOk);  // another domain: the
+  EXPECT_EQ(s.stats().refused_template_memory, 1u);                    // bound is the decoder's
+  EXPECT_TRUE(decodes(s, data(1, 256)));
+  EXPECT_FALSE(decodes(s, data(1, 259)));
+  EXPECT_EQ(s.stats().missing_templates, 1u);
+  // Resent unchanged: only refreshed, nothing refused.
+  ASSERT_EQ(s.decode(inputOf(templates(1, 256, 3)), c), Status::kOk);
+  EXPECT_EQ(s.stats().refused_template_memory, 0u);
+  // 257 redefined with two fields does not fit: refused, and the old 257 is gone (its data
+  // must not decode with the old fields).
+  ASSERT_EQ(s.decode(inputOf(templates(1, 257, 1, 2)), c), Status::kOk);
+  EXPECT_EQ(s.stats().refused_template_memory, 1u);
+  EXPECT_EQ(s.templateBytesUsed(), 2 * one);
+  EXPECT_FALSE(decodes(s, data(1, 257)));
+  EXPECT_EQ(s.stats().missing_templates, 1u);
+  // Its room is taken by another; a withdrawal (RFC 7011 §8.1) gives room back.
+  ASSERT_EQ(s.decode(inputOf(templates(2, 256, 1)), c), Status::kOk);
+  EXPECT_EQ(s.stats().refused_template_memory, 0u);
+  EXPECT_TRUE(decodes(s, data(2, 256)));
+  ASSERT_EQ(s.decode(inputOf(templates(2, 257, 1)), c), Status::kOk);
+  EXPECT_EQ(s.stats().refused_template_memory, 1u);
+  ASSERT_EQ(s.decode(inputOf(Ipfix(0, 1).set(2).u16(256).u16(0).end().done()), c), Status::kOk);
+  EXPECT_EQ(s.templateBytesUsed(), 2 * one);
+  ASSERT_EQ(s.decode(inputOf(templates(2, 257, 1)), c), Status::kOk);
+  EXPECT_EQ(s.stats().refused_template_memory, 0u);
+  EXPECT_TRUE(decodes(s, data(2, 257)));
+  EXPECT_EQ(s.templateBytesUsed(), 3 * one);
+  // clear() gives all of it back; so do expired templates.
+  s.clear();
+  EXPECT_EQ(s.templateBytesUsed(), 0u);
+  ASSERT_EQ(s.decode(inputOf(templates(1, 256, 3)), c), Status::kOk);
+  EXPECT_EQ(s.stats().refused_template_memory, 0u);
+  NetflowDecoder::Config expiring;
+  expiring.template_expiry = 10;
+  NetflowDecoder e(expiring);
+  auto t = templates(1, 256, 1), later = data(1, 256);
+  e.decode(Input{std::span<const uint8_t>(t), *IPv6Addr::parse("192.0.2.1"), 1700000000}, c);
+  EXPECT_EQ(e.templateBytesUsed(), one);
+  e.decode(Input{std::span<const uint8_t>(later), *IPv6Addr::parse("192.0.2.1"), 1700000100}, c);
+  EXPECT_EQ(e.stats().missing_templates, 1u);
+  EXPECT_EQ(e.templateBytesUsed(), 0u);
+}
+
 }  // namespace akvo::decoder

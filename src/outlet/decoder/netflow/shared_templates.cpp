@@ -90,17 +90,25 @@ SharedTemplates::Applied SharedTemplates::applyTemplate(const DomainKey& key, ui
   DomainState* dp = domainState(key);
   if (!dp) return Applied::kRefused;
   DomainState& d = *dp;
-  if (!d.acceptsTemplate(id)) {
-    refuse(refused_.templates, key, "template id");
-    return Applied::kRefused;
-  }
-  auto [it, inserted] = d.templates.try_emplace(id, t);
-  if (!inserted) {
+  auto it = d.templates.find(id);
+  const bool redefined = it != d.templates.end();
+  if (redefined) {
     if (t.refreshed < it->second.refreshed) return Applied::kUnchanged;  // older, late
     if (it->second.fields == t.fields && it->second.options == t.options &&
         it->second.refreshed == t.refreshed)
       return Applied::kUnchanged;
-    it->second = t;
+  }
+  switch (d.storeTemplate(id, t, budget_)) {
+    case DomainState::Stored::kStored: break;
+    case DomainState::Stored::kTooManyIds:
+      refuse(refused_.templates, key, "template id");
+      return Applied::kRefused;
+    case DomainState::Stored::kNoRoom:
+      // An older definition of the id is gone too: the decoders keep their own copy, but
+      // those merging later must not get it.
+      refuse(refused_.template_memory, key, "template (over template-max-bytes)");
+      if (redefined) generation_.fetch_add(1, std::memory_order_release);
+      return Applied::kRefused;
   }
   generation_.fetch_add(1, std::memory_order_release);
   return Applied::kChanged;
@@ -145,7 +153,8 @@ bool SharedTemplates::apply(std::string_view key, std::string_view value) {
       t.min_length += f.length == 0xffff ? 1 : f.length;
       t.fields.push_back(f);
     }
-    if (t.min_length == 0 || t.min_length > 65535) return false;
+    if (t.min_length == 0 || t.min_length > 65535 || t.fields.size() > kMaxTemplateFields)
+      return false;
     t.setPlain();
     t.published = t.refreshed;
     applyTemplate(k, uint16_t(id), t);
@@ -155,21 +164,26 @@ bool SharedTemplates::apply(std::string_view key, std::string_view value) {
   }
 }
 
-void SharedTemplates::mergeInto(const DomainKey& key, DomainState& local) const {
+size_t SharedTemplates::mergeInto(const DomainKey& key, DomainState& local,
+                                  TemplateBudget& budget) const {
   std::lock_guard lock(mutex_);
   auto it = domains_.find(key);
-  if (it == domains_.end()) return;
+  if (it == domains_.end()) return 0;
+  size_t no_room = 0;
   for (const auto& [id, t] : it->second.templates) {
-    if (!local.acceptsTemplate(id)) continue;  // the local ids fill the domain's bound
-    auto [lt, inserted] = local.templates.try_emplace(id, t);
-    if (inserted) continue;
-    if (t.refreshed >= lt->second.refreshed &&
-        (lt->second.fields != t.fields || lt->second.options != t.options ||
-         t.refreshed > lt->second.refreshed))
-      lt->second = t;
+    if (auto lt = local.templates.find(id); lt != local.templates.end()) {
+      if (t.refreshed < lt->second.refreshed ||
+          (lt->second.fields == t.fields && lt->second.options == t.options &&
+           t.refreshed == lt->second.refreshed))
+        continue;
+    }
+    // Past the domain's ids (the local ones fill it), a shared one is left out; past the
+    // holder's bytes too, counted.
+    if (local.storeTemplate(id, t, budget) == DomainState::Stored::kNoRoom) no_room++;
   }
   // Past the bound (local samplers fill it), a shared one is left out.
   for (const auto& [sampler, rate] : it->second.sampling) local.setSamplingRate(sampler, rate);
+  return no_room;
 }
 
 void SharedTemplates::domainsOf(const DomainKey& exporter, std::vector<uint32_t>& out) const {
@@ -184,6 +198,11 @@ size_t SharedTemplates::templates() const {
   size_t n = 0;
   for (const auto& [k, d] : domains_) n += d.templates.size();
   return n;
+}
+
+size_t SharedTemplates::templateBytesUsed() const {
+  std::lock_guard lock(mutex_);
+  return budget_.used;
 }
 
 size_t SharedTemplates::samplingRates() const {

@@ -24,6 +24,11 @@ namespace akvo::decoder {
 
 class SharedTemplates {
  public:
+  /// `max_template_bytes`: bytes of templates kept, all domains together (templates.h).
+  explicit SharedTemplates(size_t max_template_bytes = kMaxTemplateBytes) {
+    budget_.max = max_template_bytes;
+  }
+
   /// Sends one record (key, value) to the other outlets. Called with no lock held, from decoder
   /// threads (the control path: a template or sampling rate that changed).
   using Publisher = std::function<void(const std::string& key, const std::string& value)>;
@@ -32,16 +37,19 @@ class SharedTemplates {
   void setPublisher(Publisher p) { publisher_ = std::move(p); }
 
   /// What the store refuses past its bounds (templates.h: the decoders' bounds), apart from
-  /// malformed records: new template ids, new sampler ids, new domains. The store's own
-  /// counters until countRefused() (set before the decoders start) points them elsewhere.
+  /// malformed records: new template ids, new sampler ids, new domains, templates past its
+  /// template bytes. The store's own counters until countRefused() (set before the decoders
+  /// start) points them elsewhere.
   struct Refused {
     Counter* templates;
     Counter* samplers;
     Counter* domains;
+    Counter* template_memory;
   };
   const Refused& refused() const { return refused_; }
-  void countRefused(Counter& templates, Counter& samplers, Counter& domains) {
-    refused_ = {&templates, &samplers, &domains};
+  void countRefused(Counter& templates, Counter& samplers, Counter& domains,
+                    Counter& template_memory) {
+    refused_ = {&templates, &samplers, &domains, &template_memory};
   }
 
   /// A decoder learned a template that is new or differs from the shared one (or refreshes it).
@@ -57,8 +65,10 @@ class SharedTemplates {
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   /// Copies the shared templates and sampling rates of `key` into `local` where they differ
-  /// (a shared template wins when it is at least as recent as the local one).
-  void mergeInto(const DomainKey& key, DomainState& local) const;
+  /// (a shared template wins when it is at least as recent as the local one), within the
+  /// bounds of `local` and of its holder's `budget`. Returns how many templates the budget
+  /// had no room for.
+  size_t mergeInto(const DomainKey& key, DomainState& local, TemplateBudget& budget) const;
 
   /// The domain ids the store holds for `exporter`'s exporter and version (its domain is
   /// ignored), into `out` (cleared first; its capacity is reused).
@@ -66,6 +76,8 @@ class SharedTemplates {
 
   size_t templates() const;
   size_t samplingRates() const;
+  /// Bytes of the templates kept (templateBytes()).
+  size_t templateBytesUsed() const;
 
   /// The record encoding (the topic's key and value), exposed for tests and tools.
   static std::string templateKey(const DomainKey& key, uint16_t id);
@@ -83,15 +95,16 @@ class SharedTemplates {
   /// Counts and logs (rate-limited) a refusal of `what` for `key`'s exporter.
   void refuse(Counter* counter, const DomainKey& key, const char* what);
 
-  mutable std::mutex mutex_;  // guards domains_ and exporter_domains_
+  mutable std::mutex mutex_;  // guards domains_, exporter_domains_ and budget_
   DomainMap domains_;
+  TemplateBudget budget_;  // of the templates of domains_
   /// Domain ids of each (exporter, version) in domains_ (key domain 0); domains are never
   /// removed.
   ExporterDomains exporter_domains_;
   std::atomic<uint64_t> generation_{0};
   Publisher publisher_;
-  Counter own_refused_[3];
-  Refused refused_{&own_refused_[0], &own_refused_[1], &own_refused_[2]};
+  Counter own_refused_[4];
+  Refused refused_{&own_refused_[0], &own_refused_[1], &own_refused_[2], &own_refused_[3]};
   RateLimitedLog log_;
 };
 

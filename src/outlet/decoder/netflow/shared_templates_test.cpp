@@ -130,7 +130,8 @@ TEST(SharedTemplates, ALateOlderDefinitionDoesNotWin) {
   s.templateLearned(k, 300, v2);
   EXPECT_TRUE(s.apply(SharedTemplates::templateKey(k, 300), SharedTemplates::templateValue(v1)));
   DomainState local;
-  s.mergeInto(k, local);
+  TemplateBudget budget;
+  s.mergeInto(k, local, budget);
   ASSERT_EQ(local.templates.count(300), 1u);
   EXPECT_EQ(local.templates[300].fields.size(), 2u);
 }
@@ -211,9 +212,69 @@ TEST(SharedTemplates, BoundedLikeTheDecoders) {
   EXPECT_EQ(published, 1u);
   // A decoder merging the full domain gets the bounded state.
   DomainState local;
-  shared.mergeInto(key, local);
+  TemplateBudget budget;
+  shared.mergeInto(key, local, budget);
   EXPECT_EQ(local.templates.size(), kMaxTemplatesPerDomain);
   EXPECT_EQ(local.sampling.size(), kMaxSamplersPerDomain);
+}
+
+// The shared store bounds its template bytes as the decoders do; a decoder merging the shared
+// templates stays within its own bound (the templates left out are counted).
+TEST(SharedTemplates, TemplateBytesAreBounded) {
+  const std::string tmpl = R"({"options":false,"refreshed":1,"fields":[[8,4,0,false]]})";
+  SharedTemplates probe;
+  ASSERT_TRUE(probe.apply("t/192.0.2.1/10/1/256", tmpl));
+  const size_t one = probe.templateBytesUsed();
+  ASSERT_GT(one, 0u);
+  SharedTemplates shared(3 * one);
+  size_t published = 0;
+  shared.setPublisher([&](const std::string&, const std::string&) { published++; });
+  for (int i = 0; i < 5; i++)
+    EXPECT_TRUE(shared.apply(fmt::format("t/192.0.2.1/10/{}/{}", 1 + i % 2, 256 + i), tmpl));
+  EXPECT_EQ(shared.templates(), 3u);
+  EXPECT_EQ(shared.templateBytesUsed(), 3 * one);
+  EXPECT_EQ(shared.refused().template_memory->value(), 2u);
+  EXPECT_EQ(shared.refused().templates->value(), 0u);
+  // A decoder's template that does not fit is not published.
+  Template t;
+  t.fields = {{8, 4}};
+  t.min_length = 4;
+  t.refreshed = 2;
+  shared.templateLearned(DomainKey{*IPv6Addr::parse("192.0.2.1"), 3, 10}, 256, t);
+  EXPECT_EQ(published, 0u);
+  EXPECT_EQ(shared.refused().template_memory->value(), 3u);
+  // A decoder with room for two gets two of the three, and counts the third.
+  DomainState d1, d2;
+  TemplateBudget budget{0, 2 * one};
+  size_t left_out = shared.mergeInto(DomainKey{*IPv6Addr::parse("192.0.2.1"), 1, 10}, d1, budget);
+  left_out += shared.mergeInto(DomainKey{*IPv6Addr::parse("192.0.2.1"), 2, 10}, d2, budget);
+  EXPECT_EQ(d1.templates.size() + d2.templates.size(), 2u);
+  EXPECT_EQ(left_out, 1u);
+  EXPECT_EQ(budget.used, 2 * one);
+  // A record defining more fields than a datagram can carry is malformed.
+  std::string huge = R"({"options":false,"refreshed":1,"fields":[)";
+  for (size_t i = 0; i <= kMaxTemplateFields; i++)
+    huge += std::string(i ? "," : "") + "[8,0,0,false]";
+  huge += R"(,[8,4,0,false]]})";
+  EXPECT_FALSE(shared.apply("t/192.0.2.1/10/1/300", huge));
+}
+
+TEST(SharedTemplates, ADecoderMergesWithinItsTemplateBytes) {
+  SharedTemplates shared;
+  NetflowDecoder a;
+  NetflowDecoder::Config small;
+  small.max_template_bytes = 1;  // no room for any template
+  NetflowDecoder b(small);
+  a.share(&shared);
+  b.share(&shared);
+  Collect ca, cb;
+  feed(a, "template.pcap", ca);
+  ASSERT_EQ(shared.templates(), 1u);
+  auto data = datagrams("data.pcap");
+  EXPECT_EQ(b.decode(in(data[0]), cb), Status::kMissingTemplate);
+  EXPECT_EQ(b.stats().refused_template_memory, 1u);
+  EXPECT_EQ(b.templateBytesUsed(), 0u);
+  EXPECT_TRUE(cb.flows.empty());
 }
 
 }  // namespace akvo::decoder

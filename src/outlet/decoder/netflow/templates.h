@@ -3,6 +3,7 @@
 /// (exporter address, version, observation domain / source id). Templates are learned on the
 /// control path (they allocate); data records only look them up.
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <unordered_map>
 #include <utility>
@@ -34,6 +35,17 @@ inline constexpr size_t kMaxDomainsPerExporter = 256;
 /// Domains in all: (exporter, version, domain) states kept by one decoder or the shared
 /// templates (a throwaway state serves the others: their data counts as missing templates).
 inline constexpr size_t kMaxDomains = 65536;
+/// Bytes of templates (templateBytes()) one decoder, or the shared templates, keeps by
+/// default, all domains together (`outlet.flow.template-max-bytes`). The bounds above let one
+/// exporter address hold 256 x 1,024 templates of up to ~16,000 fields (hundreds of KB each):
+/// counts alone bound nothing. Real templates (6 to 30 fields) take 200 to 900 bytes: 64 MiB
+/// holds over 70,000 of them. Past it, new or redefined templates are refused (counted) and,
+/// for a redefinition, the old definition is dropped too: its data must not decode with the
+/// wrong fields.
+inline constexpr size_t kMaxTemplateBytes = size_t(64) << 20;
+/// Fields of one template: more than a template record in a 65,535-byte datagram can hold.
+/// Bounds what the shared templates and a state file can define (the wire bounds the rest).
+inline constexpr size_t kMaxTemplateFields = 16384;
 
 /// One field specifier of a template. `length` 0xFFFF means variable length (RFC 7011 §7).
 struct TemplateField {
@@ -77,6 +89,25 @@ struct Template {
   /// The template record as it came on the wire (from its id): a resent template with the
   /// same bytes is only refreshed. Empty for templates from the shared store or a state file.
   std::vector<uint8_t> raw;
+};
+
+/// What a stored template counts against its holder's TemplateBudget: its fields, compiled
+/// fields and wire bytes, and the hash map node around them. Stored templates are copies
+/// (DomainState::storeTemplate), whose vectors hold no spare capacity.
+inline size_t templateBytes(const Template& t) {
+  return sizeof(std::pair<const uint16_t, Template>) + 2 * sizeof(void*) +
+         t.fields.size() * sizeof(TemplateField) + t.ops.size() * sizeof(FieldOp) + t.raw.size();
+}
+
+/// The bytes of templates one holder (a decoder, the shared templates) keeps, all domains
+/// together, and its bound. Kept by DomainState's template functions.
+struct TemplateBudget {
+  size_t used = 0;
+  size_t max = kMaxTemplateBytes;
+  /// True when a template of `old_bytes` (0: none) can become one of `new_bytes`.
+  bool fits(size_t old_bytes, size_t new_bytes) const {
+    return used - old_bytes + new_bytes <= max;
+  }
 };
 
 /// Sampler / selector id -> sampling rate of one domain, at most kMaxSamplersPerDomain: a
@@ -127,8 +158,10 @@ class SamplingRates {
 
 /// State of one (exporter, version, domain).
 struct DomainState {
-  /// At most kMaxTemplatesPerDomain (learnTemplates, SharedTemplates refuse new ids past it).
-  std::unordered_map<uint16_t, Template> templates;
+  using Templates = std::unordered_map<uint16_t, Template>;
+  /// At most kMaxTemplatesPerDomain, within the holder's TemplateBudget: changed only through
+  /// storeTemplate() and eraseTemplate(), which keep the budget.
+  Templates templates;
   SamplingRates sampling;
   bool sequence_seen = false;
   uint32_t next_sequence = 0;  ///< sequence number expected in the next message
@@ -152,6 +185,19 @@ struct DomainState {
   bool acceptsTemplate(uint16_t id) const {
     return templates.size() < kMaxTemplatesPerDomain || templates.contains(id);
   }
+
+  enum class Stored { kStored, kTooManyIds, kNoRoom };
+  /// Stores a copy of `t` as template `id`, counting its bytes in `budget` (the holder's, for
+  /// all its domains). Refused when `id` is new and the domain has kMaxTemplatesPerDomain
+  /// (kTooManyIds), or when `budget` has no room for it (kNoRoom: a definition of `id` held
+  /// before is removed too, so that its data never decodes with the wrong fields). The
+  /// control path (templates.cpp: out of line, kept out of the decoder's hot code).
+  Stored storeTemplate(uint16_t id, const Template& t, TemplateBudget& budget);
+  /// Removes a template, giving its bytes back to `budget`.
+  Templates::iterator eraseTemplate(Templates::iterator it, TemplateBudget& budget);
+  void eraseTemplate(uint16_t id, TemplateBudget& budget);
+  /// Removes the options templates (`options`) or the data templates.
+  void eraseTemplates(bool options, TemplateBudget& budget);
 };
 
 struct DomainKey {
