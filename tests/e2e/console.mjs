@@ -159,6 +159,15 @@ await step("visualize: options live in the URL and survive a reload", async () =
   assert.equal(await page.getByTestId("units").inputValue(), "pps");
   assert.equal(await page.getByTestId("limit").inputValue(), "7");
   assert.equal(await page.getByTestId("range-start").inputValue(), "1 hour ago");
+  // Auto-refresh as Akvorado's, offered only while the range ends now.
+  const refresh = await page.getByTestId("auto-refresh").locator("option").evaluateAll((os) => os.map((o) => o.value));
+  assert.deepEqual(refresh, ["0", "5", "10", "30", "60", "300"]);
+  await page.getByTestId("range-end").fill("2026-01-02 00:00");
+  await page.getByTestId("range-end").press("Tab");
+  await page.getByTestId("auto-refresh").waitFor({ state: "detached" });
+  await page.getByTestId("range-end").fill("now");
+  await page.getByTestId("range-end").press("Tab");
+  await page.getByTestId("auto-refresh").waitFor();
   // An unknown time is refused before any request.
   await page.getByTestId("range-start").fill("next blue moon");
   await page.getByTestId("range-start").press("Tab");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseTime, resolveRange, shiftRange } from "./timeparse";
+import { endsNow, parseTime, refreshIntervals, resolveRange, shiftRange } from "./timeparse";
 
 const now = new Date(2026, 10, 27, 12, 30, 0); // local time, Friday
 
@@ -30,5 +30,17 @@ describe("natural-language times", () => {
     const back = shiftRange("6 hours ago", "now", -1, now);
     expect(back).toEqual({ start: "2026-11-27 00:30", end: "2026-11-27 06:30" });
     expect(shiftRange(back.start, back.end, 1, now)).toEqual({ start: "2026-11-27 06:30", end: "now" });
+  });
+});
+
+describe("auto-refresh", () => {
+  it("offers Akvorado's intervals: off, 5 s, 10 s, 30 s, 1 min, 5 min", () => {
+    expect(refreshIntervals.map((r) => r.seconds)).toEqual([0, 5, 10, 30, 60, 300]);
+  });
+  it("is offered only when the range ends now", () => {
+    expect(endsNow("now")).toBe(true);
+    expect(endsNow(" Now ")).toBe(true);
+    expect(endsNow("today")).toBe(false);
+    expect(endsNow("2026-11-27 12:00")).toBe(false);
   });
 });

@@ -96,6 +96,21 @@ export const presets: Preset[] = [
   { label: "This month", start: "this month", end: "now" },
 ];
 
+/** Auto-refresh choices of the Visualize page (seconds, 0 is off), as Akvorado's. */
+export const refreshIntervals: { seconds: number; label: string }[] = [
+  { seconds: 0, label: "off" },
+  { seconds: 5, label: "5 s" },
+  { seconds: 10, label: "10 s" },
+  { seconds: 30, label: "30 s" },
+  { seconds: 60, label: "1 min" },
+  { seconds: 300, label: "5 min" },
+];
+
+/** Whether a range ending at `end` moves with time: only then is auto-refresh offered. */
+export function endsNow(end: string): boolean {
+  return end.trim().toLowerCase() === "now";
+}
+
 /** "2026-11-26 10:00" in local time, for a resolved range shown or written back to inputs. */
 export function formatLocal(d: Date): string {
   const p = (n: number) => String(n).padStart(2, "0");
