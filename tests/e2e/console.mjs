@@ -209,6 +209,22 @@ await step("visualize: first graph within 2 s of load", async () => {
   assert.ok(elapsed < 2000, `first graph took ${elapsed} ms`);
 });
 
+await step("visualize: Akvorado's time presets, a range ending in the future (Today) draws", async () => {
+  if (!hasApi) return noApi;
+  await page.goto(`${base}/visualize`);
+  await page.getByTestId("options").waitFor();
+  const labels = await page.getByTestId("range-preset").locator("option:not([disabled])").allInnerTexts();
+  for (const l of ["Last evening", "Last 5 years", "Day before yesterday", "This year", "This day last week", "Previous week", "Previous month", "Previous year"]) {
+    assert.ok(labels.includes(l), `presets: ${labels}`);
+  }
+  await page.getByTestId("range-preset").selectOption({ label: "Today" });
+  assert.equal(await page.getByTestId("range-end").inputValue(), "end of today");
+  const r = await applyAndWait();
+  const request = JSON.parse(r.request().postData());
+  assert.ok(new Date(request.end) > new Date(), `end of today is ahead: ${request.end}`);
+  assert.ok((await r.json()).rows.length >= 1, "today has traffic");
+});
+
 await step("visualize: stacked by SrcAS with InIfBoundary = external; table total equals the API's", async () => {
   if (!hasApi) return noApi;
   await page.goto(`${base}/visualize`);
