@@ -273,6 +273,15 @@ await step("visualize: lines, grid and sankey", async () => {
     await page.waitForTimeout(300);
     await shot(`visualize-${g}`);
   }
+  // Grid is bidirectional too (as Akvorado): the reverse series go below zero in each small graph.
+  assert.equal(await page.getByTestId("bidirectional").isEnabled(), true);
+  await page.getByTestId("bidirectional").check();
+  const bi = await applyAndWait();
+  assert.equal(JSON.parse(bi.request().postData()).bidirectional, true);
+  assert.ok((await bi.json()).axis.includes(2), "reverse series");
+  await page.waitForTimeout(300);
+  await shot("visualize-grid-bidirectional");
+  await page.getByTestId("bidirectional").uncheck();
   // Sankey of all the traffic (the demo's flows carry AS numbers but no boundary without enrichment).
   await setFilter("");
   await page.getByTestId("graph-sankey").click();

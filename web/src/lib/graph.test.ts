@@ -33,9 +33,23 @@ describe("graph options", () => {
     expect(o.series[0].data[0][1] + o.series[1].data[0][1]).toBeCloseTo(100);
   });
   it("draws one small multiple per direct series", () => {
-    const o = lineOption(response, "grid", "l3bps") as { grid: unknown[]; series: unknown[] };
+    const direct: LineResponse = { ...response, rows: response.rows.slice(0, 2), points: response.points.slice(0, 2), axis: [1, 1] };
+    const o = lineOption(direct, "grid", "l3bps") as { grid: unknown[]; series: unknown[]; yAxis: { min?: number; max: number }[] };
     expect(o.grid).toHaveLength(2);
     expect(o.series).toHaveLength(2);
+    expect(o.yAxis[0]).toMatchObject({ min: undefined, max: 300 });
+  });
+  it("draws the reverse direction below zero in the same small multiple (bidirectional grid)", () => {
+    const o = lineOption(response, "grid", "l3bps") as {
+      grid: unknown[]; title: { text: string }[];
+      series: { name: string; xAxisIndex: number; data: [number, number][] }[]; yAxis: { min?: number; max: number }[];
+    };
+    expect(o.grid).toHaveLength(2);
+    expect(o.title.map((t) => t.text)).toEqual(["15169: Google", "Other"]);
+    expect(o.series).toHaveLength(3);
+    expect(o.series[2]).toMatchObject({ name: "15169: Google", xAxisIndex: 0 });
+    expect(o.series[2].data.map((d) => d[1])).toEqual([-5, -5, -5]);
+    expect(o.yAxis[0]).toMatchObject({ min: -5, max: 300 });
   });
   it("builds sankey data from object or string nodes", () => {
     const o = sankeyOption({ rows: [], xps: [], nodes: ["SrcAS: 1", { name: "DstAS: 2", axis: 1 }], links: [{ source: "SrcAS: 1", target: "DstAS: 2", xps: 5, axis: 1 }, { source: "a", target: "b", xps: 1, axis: 2 }] }, "pps") as { series: { data: { name: string }[]; links: unknown[] }[] };

@@ -67,27 +67,35 @@ export function lineOption(r: LineResponse, graphType: GraphType, unit: string):
   }
   const yFormatter = (v: number) => (percent ? `${Math.abs(v)}%` : formatXps(Math.abs(v), unit));
   if (graphType === "grid") {
-    const direct = rows.filter((s) => s.axis === 1);
-    const cols = direct.length <= 4 ? direct.length : direct.length <= 9 ? 3 : 4;
-    const nrows = Math.ceil(direct.length / Math.max(cols, 1));
-    const ymax = Math.max(...direct.map((s) => s.max), 1);
+    // One small graph per series name, the same scale for all; with bidirectional, the reverse
+    // series of a name goes below zero in the same small graph (as Akvorado).
+    const shown = rows.filter((s) => s.axis <= 2);
+    const names = [...new Set(shown.map((s) => s.name))];
+    const cols = names.length <= 4 ? names.length : names.length <= 9 ? 3 : 4;
+    const nrows = Math.ceil(names.length / Math.max(cols, 1));
+    const ymax = Math.max(...shown.filter((s) => s.axis === 1).map((s) => s.max), 1);
+    const reverse = shown.filter((s) => s.axis === 2);
+    const ymin = reverse.length ? -Math.max(...reverse.map((s) => s.max), 1) : undefined;
     return {
       tooltip: { trigger: "axis", formatter: timeTooltip(unit) },
-      title: direct.map((s, k) => ({
-        text: s.name, textStyle: { fontSize: 11, fontWeight: 500 },
+      title: names.map((name, k) => ({
+        text: name, textStyle: { fontSize: 11, fontWeight: 500 },
         left: `${((k % cols) / cols) * 100 + 1}%`, top: `${(Math.floor(k / cols) / nrows) * 100}%`,
       })),
-      grid: direct.map((_, k) => ({
+      grid: names.map((_, k) => ({
         left: `${((k % cols) / cols) * 100 + 4}%`, width: `${100 / cols - 6}%`,
         top: `${(Math.floor(k / cols) / nrows) * 100 + 6}%`, height: `${100 / nrows - 12}%`,
       })),
-      xAxis: direct.map((_, k) => ({ type: "time", gridIndex: k, axisLabel: { fontSize: 9, hideOverlap: true } })),
-      yAxis: direct.map((_, k) => ({ type: "value", gridIndex: k, max: ymax, axisLabel: { fontSize: 9, formatter: yFormatter }, splitNumber: 2 })),
-      series: direct.map((s, k) => ({
-        name: s.name, type: "line", xAxisIndex: k, yAxisIndex: k, showSymbol: false, color: s.color,
-        areaStyle: { opacity: 0.3 }, lineStyle: { width: 1 },
-        data: times.map((t, j) => [t, values[s.index][j]]),
-      })),
+      xAxis: names.map((_, k) => ({ type: "time", gridIndex: k, axisLabel: { fontSize: 9, hideOverlap: true } })),
+      yAxis: names.map((_, k) => ({ type: "value", gridIndex: k, max: ymax, min: ymin, axisLabel: { fontSize: 9, formatter: yFormatter }, splitNumber: 2 })),
+      series: shown.map((s) => {
+        const k = names.indexOf(s.name);
+        return {
+          name: s.name, type: "line", xAxisIndex: k, yAxisIndex: k, showSymbol: false, color: s.color,
+          areaStyle: { opacity: s.axis === 2 ? 0.15 : 0.3 }, lineStyle: { width: 1 },
+          data: times.map((t, j) => [t, values[s.index][j]]),
+        };
+      }),
     };
   }
   const stacked = graphType !== "lines";
