@@ -54,7 +54,9 @@ await step("static files: hashed assets cached for a year, SPA routes get index.
   assert.equal(index.status, 200);
   assert.equal(index.headers.get("cache-control"), "no-cache");
   const html = await index.text();
-  const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+  // Relative to <base href="/"> (console.url-prefix, none here).
+  assert.match(html, /<base href="\/">/);
+  const asset = /src="\.(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
   assert.ok(asset, "index.html references a hashed script");
   const js = await fetch(`${base}${asset}`);
   assert.equal(js.status, 200);
