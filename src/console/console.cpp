@@ -21,7 +21,7 @@ using nlohmann::json;
 void ConsoleConfig::read(ConfigReader& r, const Schema& schema) {
   r.section("default-visualize-options", [&](ConfigReader& s) {
     auto& o = default_visualize_options;
-    s.choice("graph-type", o.graph_type, {"stacked", "stacked100", "lines", "grid", "sankey"});
+    s.choice("graph-type", o.graph_type, {"stacked", "stacked100", "lines", "grid", "heatmap", "sankey"});
     s.field("start", o.start);
     s.field("end", o.end);
     s.field("filter", o.filter);

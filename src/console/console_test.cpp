@@ -128,6 +128,19 @@ TEST_F(ConsoleNoStore, ConfigurationAndDocs) {
   EXPECT_EQ(r.status, 413);
 }
 
+// Akvorado's graph types, heatmap included, as default-visualize-options' graph-type.
+TEST(ConsoleConfig, DefaultGraphTypes) {
+  Schema schema;
+  auto graphType = [&](const std::string& type) {
+    ConsoleConfig c;
+    ConfigReader r(YAML::Load("default-visualize-options: {graph-type: " + type + "}"), "akvo.yaml", "console");
+    c.read(r, schema);
+    return c.default_visualize_options.graph_type;
+  };
+  for (const char* t : {"stacked", "stacked100", "lines", "grid", "heatmap", "sankey"}) EXPECT_EQ(graphType(t), t);
+  EXPECT_THROW(graphType("pie"), ConfigError);
+}
+
 TEST_F(ConsoleNoStore, AuthFromHeaders) {
   auto r = call(*console_, request("GET", "user/info"));
   EXPECT_EQ(json::parse(r.body),

@@ -265,7 +265,7 @@ await step("visualize: stacked by SrcAS with InIfBoundary = external; table tota
   }
 });
 
-await step("visualize: lines, grid and sankey", async () => {
+await step("visualize: lines, grid, heatmap and sankey", async () => {
   if (!hasApi) return noApi;
   await setFilter("InIfBoundary = external");
   for (const g of ["lines", "grid"]) {
@@ -284,6 +284,12 @@ await step("visualize: lines, grid and sankey", async () => {
   await page.waitForTimeout(300);
   await shot("visualize-grid-bidirectional");
   await page.getByTestId("bidirectional").uncheck();
+  // Heatmap: rows × time, colored by value.
+  await page.getByTestId("graph-heatmap").click();
+  const hm = await applyAndWait();
+  assert.equal(JSON.parse(hm.request().postData()).points, 200);
+  await page.waitForTimeout(300);
+  await shot("visualize-heatmap");
   // Sankey of all the traffic (the demo's flows carry AS numbers but no boundary without enrichment).
   await setFilter("");
   await page.getByTestId("graph-sankey").click();

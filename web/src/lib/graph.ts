@@ -1,6 +1,6 @@
 // ECharts options for the Visualize page, from graph/line and graph/sankey answers.
 import type { LineResponse, SankeyResponse } from "./api";
-import { otherColor, palette } from "./echarts";
+import { magma, otherColor, palette } from "./echarts";
 import type { GraphType } from "./state";
 import { formatXps } from "./units";
 
@@ -119,6 +119,54 @@ export function lineOption(r: LineResponse, graphType: GraphType, unit: string):
         data: times.map((t, j) => [t, values[s.index][j]]),
       };
     }),
+  };
+}
+
+/**
+ * Heatmap, as Akvorado's: one row per series ("Other" left out, rows sorted by name, numbers
+ * in numeric order), one cell per time bucket, the value as a magma color (darker is more on a
+ * light page, lighter on a dark one); empty cells are not drawn. The reverse direction
+ * (bidirectional) has its own rows, "name (reverse)", with negative values and its own scale.
+ */
+export function heatmapOption(r: LineResponse, unit: string, dark = false): Record<string, unknown> {
+  const rows = seriesRows(r).filter((s) => s.axis <= 2 && !s.dimensions.every((d) => d === "Other"));
+  const label = (s: SeriesRow) => (s.axis === 2 ? `${s.name} (reverse)` : s.name);
+  const sorted = [...rows].sort((a, b) => label(a).localeCompare(label(b), "en", { numeric: true }));
+  const names = sorted.map(label);
+  const times = r.t.map((t) => new Date(t).getTime());
+  const colors = dark ? [...magma].reverse() : magma;
+  const cells = (axis: number) =>
+    sorted.flatMap((s, y) => (s.axis !== axis ? [] : r.points[s.index].flatMap((v, x) => (v ? [[x, y, axis === 2 ? -v : v]] : []))));
+  const maxOf = (axis: number) => Math.max(1, ...rows.filter((s) => s.axis === axis).map((s) => s.max));
+  const reverse = rows.some((s) => s.axis === 2);
+  const visualMap = [{
+    type: "continuous", seriesIndex: 0, min: 0, max: maxOf(1), calculable: true, orient: "horizontal",
+    right: "5%", bottom: 0, itemHeight: 160, inRange: { color: colors }, formatter: (v: number) => formatXps(v, unit),
+  }];
+  if (reverse) {
+    visualMap.push({
+      type: "continuous", seriesIndex: 1, min: -maxOf(2), max: 0, calculable: true, orient: "horizontal",
+      right: "40%", bottom: 0, itemHeight: 160, inRange: { color: [...colors].reverse() },
+      formatter: (v: number) => `↓ ${formatXps(Math.abs(v), unit)}`,
+    });
+  }
+  const series = [{ name: "Direct", type: "heatmap", data: cells(1), progressive: 0 }];
+  if (reverse) series.push({ name: "Reverse", type: "heatmap", data: cells(2), progressive: 0 });
+  return {
+    animation: false,
+    tooltip: {
+      trigger: "item", confine: true,
+      formatter: (p: { value: [number, number, number] }) =>
+        `${new Date(times[p.value[0]]).toLocaleString()}<br>${names[p.value[1]]}<br><b>${formatXps(Math.abs(p.value[2]), unit)}</b>`,
+    },
+    grid: { left: 160, right: 24, top: 16, bottom: 72 },
+    xAxis: {
+      type: "category", data: times,
+      axisLabel: { hideOverlap: true, formatter: (t: string) => new Date(Number(t)).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) },
+    },
+    yAxis: { type: "category", data: names, axisLabel: { width: 150, overflow: "truncate" } },
+    visualMap,
+    series,
   };
 }
 
