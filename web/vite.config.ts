@@ -5,6 +5,8 @@ import tailwindcss from "@tailwindcss/vite";
 
 // `npm run dev` proxies the API to a running akvo (make run): AKVO_API overrides the address.
 export default defineConfig({
+  // Relative URLs everywhere: under console.url-prefix, akvo's <base href> decides where they go.
+  base: "./",
   plugins: [vue(), tailwindcss()],
   server: {
     proxy: { "/api": process.env.AKVO_API ?? "http://127.0.0.1:8081" },

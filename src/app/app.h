@@ -49,7 +49,7 @@ struct AppConfig {
   routing::RoutingConfig routing;  ///< outlet.routing
   demo::DemoExporter::Config demo;
   console::ConsoleConfig console;
-  console::WebAssets::Config web;  ///< console.web-root
+  console::WebAssets::Config web;  ///< console.web-root, console.url-prefix
   YAML::Node resolved;  ///< the whole configuration with defaults, for `config check`
 
   /// Reads `path` (empty: defaults only). Throws ConfigError naming file, line and key.

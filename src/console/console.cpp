@@ -21,7 +21,7 @@ using nlohmann::json;
 void ConsoleConfig::read(ConfigReader& r, const Schema& schema) {
   r.section("default-visualize-options", [&](ConfigReader& s) {
     auto& o = default_visualize_options;
-    s.choice("graph-type", o.graph_type, {"stacked", "stacked100", "lines", "grid", "sankey"});
+    s.choice("graph-type", o.graph_type, {"stacked", "stacked100", "lines", "grid", "heatmap", "sankey"});
     s.field("start", o.start);
     s.field("end", o.end);
     s.field("filter", o.filter);
@@ -708,6 +708,31 @@ HttpResponse Console::filterComplete(const HttpRequest& req) {
         topValues(fmt::format("toString(`{}`)", col->name), "v != '' AND v ILIKE", true);
         break;
       case FilterType::kUInt:
+        if (col->key == ColumnKey::kSrcPort || col->key == ColumnKey::kDstPort) {
+          // As Akvorado: the port number, its service name as detail; recent ports first, then
+          // the tcp and udp dictionaries. What was typed is the start of a number or a part of
+          // a name ("ht" finds 80 http, 443 https...).
+          std::string p = sqlQuote(prefix);
+          std::string name = fmt::format(
+              "multiIf(Proto = 6, dictGetOrDefault('tcp', 'name', toUInt64(`{0}`), ''), Proto = 17, "
+              "dictGetOrDefault('udp', 'name', toUInt64(`{0}`), ''), '')",
+              col->name);
+          // Counted per (port, protocol) first: the names are looked up once per pair.
+          fromStore(fmt::format("SELECT v, if(n = '', 'port', n) FROM (SELECT toString(`{0}`) AS v, max({1}) AS n "
+                                "FROM (SELECT `{0}`, Proto, count() AS c FROM flows WHERE {2} GROUP BY `{0}`, Proto) "
+                                "GROUP BY `{0}` HAVING v LIKE {3} OR ({4} != '' AND positionCaseInsensitive(n, {4}) > 0) "
+                                "ORDER BY sum(c) DESC, `{0}` LIMIT {5})",
+                                col->name, name, recent, like, p, limit),
+                    "port", false);
+          if (!prefix.empty())
+            fromStore(fmt::format("SELECT toString(port) AS v, name FROM (SELECT port, name FROM tcp_data UNION "
+                                  "DISTINCT SELECT port, name FROM udp_data) WHERE v LIKE {0} OR "
+                                  "positionCaseInsensitive(name, {1}) > 0 ORDER BY v LIKE {0} DESC, "
+                                  "positionCaseInsensitive(name, {1}), port, name LIMIT {2}",
+                                  like, p, limit),
+                      "port", false);
+          break;
+        }
         topValues(fmt::format("toString(`{}`)", col->name), "v LIKE", false);
         break;
       case FilterType::kIP:

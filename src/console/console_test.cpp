@@ -128,6 +128,19 @@ TEST_F(ConsoleNoStore, ConfigurationAndDocs) {
   EXPECT_EQ(r.status, 413);
 }
 
+// Akvorado's graph types, heatmap included, as default-visualize-options' graph-type.
+TEST(ConsoleConfig, DefaultGraphTypes) {
+  Schema schema;
+  auto graphType = [&](const std::string& type) {
+    ConsoleConfig c;
+    ConfigReader r(YAML::Load("default-visualize-options: {graph-type: " + type + "}"), "akvo.yaml", "console");
+    c.read(r, schema);
+    return c.default_visualize_options.graph_type;
+  };
+  for (const char* t : {"stacked", "stacked100", "lines", "grid", "heatmap", "sankey"}) EXPECT_EQ(graphType(t), t);
+  EXPECT_THROW(graphType("pie"), ConfigError);
+}
+
 TEST_F(ConsoleNoStore, AuthFromHeaders) {
   auto r = call(*console_, request("GET", "user/info"));
   EXPECT_EQ(json::parse(r.body),
@@ -515,6 +528,47 @@ TEST_F(ConsoleApi, ResponseLargerThanTheCacheIsNotCached) {
   EXPECT_GT(queries_, before);  // computed again: the response (over 1,000 bytes) was not kept
   EXPECT_EQ(metrics_.sum("akvo_console_cache_too_large_total"), 2u);
   EXPECT_EQ(metrics_.sum("akvo_console_cache_hits_total"), 0u);
+}
+
+// Ports as Akvorado completes them: the number, its service name as detail; by number or by a
+// part of the name; recent ports first, then the tcp and udp dictionaries.
+TEST_F(ConsoleApi, CompletePortsByNumberOrServiceName) {
+  auto complete = [&](const char* body) {
+    auto r = call(*console_, request("POST", "filter/complete", body));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body)["completions"];
+  };
+  // The test flows go to 443 and 80, TCP and UDP: both recent, with their names.
+  json c = complete(R"({"what":"value","column":"DstPort"})");
+  ASSERT_GE(c.size(), 2u) << c;
+  std::set<std::string> first = {c[0]["label"].get<std::string>(), c[1]["label"].get<std::string>()};
+  EXPECT_EQ(first, (std::set<std::string>{"443", "80"})) << c;
+  for (size_t i = 0; i < 2; i++)
+    EXPECT_EQ(c[i]["detail"], c[i]["label"] == "443" ? "https" : "http") << c;
+  EXPECT_EQ(c[0]["quoted"], false);
+  // By a part of the name: "http" finds the recent 80 and 443 first, then the dictionaries'
+  // other HTTP services (8080 http-alt), each port once.
+  c = complete(R"({"what":"value","column":"DstPort","prefix":"http"})");
+  ASSERT_GE(c.size(), 3u) << c;
+  std::set<std::string> labels;
+  for (const auto& x : c) {
+    EXPECT_TRUE(labels.insert(x["label"].get<std::string>()).second) << "twice: " << x;
+    EXPECT_NE(x["detail"].get<std::string>().find("http"), std::string::npos) << x;
+  }
+  EXPECT_TRUE(labels.count("80") && labels.count("443") && labels.count("8080")) << c;
+  EXPECT_TRUE(c[0]["label"] == "443" || c[0]["label"] == "80") << c;
+  // Case does not matter; a name no flow carries comes from the dictionaries.
+  c = complete(R"({"what":"value","column":"SrcPort","prefix":"SSH"})");
+  ASSERT_FALSE(c.empty());
+  EXPECT_EQ(c[0], json::parse(R"({"label":"22","detail":"ssh","quoted":false})"));
+  // By number: the recent source ports (1024 to 1123) starting with 110, then the dictionaries'.
+  c = complete(R"({"what":"value","column":"SrcPort","prefix":"110","limit":50})");
+  ASSERT_GE(c.size(), 10u) << c;
+  for (const auto& x : c) EXPECT_TRUE(x["label"].get<std::string>().starts_with("110")) << x;
+  EXPECT_EQ(c[0]["label"].get<std::string>().size(), 4u) << c;  // a recent one, 1100-1109
+  // Hostile text is just text.
+  c = complete(R"({"what":"value","column":"DstPort","prefix":"' OR 1=1 --"})");
+  for (const auto& x : c) EXPECT_EQ(x["detail"], "column name") << x;
 }
 
 TEST_F(ConsoleApi, SlowQueryIsCancelled) {

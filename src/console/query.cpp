@@ -227,6 +227,14 @@ GraphBuilder::GraphBuilder(const Schema& schema, QueryFn query,
 
 std::string GraphBuilder::displayExpr(const ColumnDef& col, const std::string& v) {
   std::string_view type = col.type;
+  if (col.key == ColumnKey::kTCPFlags) {
+    // As Akvorado (tcpdump's letters, "." for ACK): 18 is "S.".
+    static constexpr char kLetters[] = "FSRP.UECN";
+    std::vector<std::string> bits;
+    for (int i = 0; i < 9; i++)
+      bits.push_back(fmt::format("if(bitTest({}, {}) = 1, '{}', '')", v, i, kLetters[i]));
+    return fmt::format("arrayStringConcat([{}], '')", fmt::join(bits, ", "));
+  }
   switch (col.filter) {
     case FilterType::kASN:
       return fmt::format("concat(toString({0}), ': ', dictGetOrDefault('asns', 'name', toUInt64({0}), '?\?\?'))", v);
@@ -256,12 +264,21 @@ std::string GraphBuilder::displayExpr(const ColumnDef& col, const std::string& v
 std::string GraphBuilder::dimensionExpr(ColumnKey k, const GraphRequest& req) const {
   const ColumnDef& c = columnDef(k);
   std::string name = fmt::format("`{}`", c.name);
+  if (k == ColumnKey::kSrcPort || k == ColumnKey::kDstPort) return portExpr(name);
   if (c.truncatable && (req.truncate_v4 < 32 || req.truncate_v6 < 128))
     return fmt::format(
         "if(startsWith(IPv6NumToString({0}), '::ffff:'), IPv6CIDRToRange({0}, {1}).1, "
         "IPv6CIDRToRange({0}, {2}).1)",
         name, 96 + req.truncate_v4, req.truncate_v6);
   return name;
+}
+
+std::string portExpr(const std::string& port) {
+  return fmt::format(
+      "replaceRegexpOne(multiIf(Proto = 6, concat(toString({0}), '/', "
+      "dictGetOrDefault('tcp', 'name', toUInt64({0}), '')), Proto = 17, concat(toString({0}), '/', "
+      "dictGetOrDefault('udp', 'name', toUInt64({0}), '')), toString({0})), '/$', '')",
+      port);
 }
 
 std::string GraphBuilder::unitExpr(const std::string& units) {

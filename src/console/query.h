@@ -111,5 +111,9 @@ SeriesStats seriesStats(const std::vector<double>& points);
 /// The shift of the previous-period series for a range and its name ("hour", "day", "week",
 /// "month" (4 weeks), "year"), as Akvorado chooses them.
 std::pair<int64_t, std::string> previousPeriod(int64_t start, int64_t end);
+/// SQL rendering a port column (`port`, an expression) as Akvorado: "443/https" for TCP and UDP
+/// with the service name of the `tcp` or `udp` dictionary, "443" without one or for another
+/// protocol. Reads the row's Proto.
+std::string portExpr(const std::string& port);
 
 }  // namespace akvo::console

@@ -294,6 +294,54 @@ TEST_F(ConsoleStore, LimitTypesAndRawTable) {
   }
 }
 
+// Ports as Akvorado shows them: "443/https" for TCP and UDP with the tcp and udp dictionaries'
+// names, the number alone without one (UDP 80 here). Series are the shown values: TCP and UDP
+// 443 are one "443/https".
+TEST_F(ConsoleStore, PortsShowTheirServiceName) {
+  auto res = builder_->line(request(R"(,"dimensions":["DstPort"],"limit":10,"points":24)"), now_);
+  const json& b = res.body;
+  std::map<std::string, double> got;
+  for (size_t i = 0; i < b["rows"].size(); i++) got[b["rows"][i][0]] = b["average"][i];
+  ASSERT_EQ(got.size(), 3u) << b["rows"];
+  ASSERT_TRUE(got.count("443/https") && got.count("80/http") && got.count("80")) << b["rows"];
+  auto bps = [&](const char* where) {
+    return scalar(fmt::format("SELECT sum(Bytes * SamplingRate * 8) / 7200 FROM flows WHERE {}", where));
+  };
+  EXPECT_NEAR(got["443/https"], bps("DstPort = 443"), 1.0);
+  EXPECT_NEAR(got["80/http"], bps("DstPort = 80 AND Proto = 6"), 1.0);
+  EXPECT_NEAR(got["80"], bps("DstPort = 80 AND Proto = 17"), 1.0);
+  // The reverse direction shows the source ports the same way (1024 to 1123: 1080/socks...).
+  auto bi = builder_->line(request(R"x(,"dimensions":["DstPort"],"points":24,"bidirectional":true,"filter":"DstPort IN (1024, 1080)")x"), now_).body;
+  std::set<std::string> reverse;
+  for (size_t i = 0; i < bi["rows"].size(); i++)
+    if (bi["axis"][i] == 2) reverse.insert(bi["rows"][i][0]);
+  EXPECT_EQ(reverse, (std::set<std::string>{"1024", "1080/socks", "1080"})) << bi["rows"];  // 1080/udp: none
+  // Sankey: the same values.
+  auto sk = builder_->sankey(request(R"(,"dimensions":["Proto","DstPort"],"limit":10)"), now_).body;
+  std::set<std::string> nodes;
+  for (const auto& n : sk["nodes"]) nodes.insert(n["name"]);
+  EXPECT_TRUE(nodes.count("DstPort: 443/https") && nodes.count("DstPort: 80")) << sk["nodes"];
+  // Other protocols: the number only.
+  EXPECT_EQ(conn_->query(fmt::format("SELECT {} FROM (SELECT 1 AS Proto, 443 AS p)", portExpr("p")), "TSVRaw"), "443\n");
+}
+
+// TCP flags as Akvorado shows them: tcpdump's letters, "." for ACK.
+TEST_F(ConsoleStore, TCPFlagsShowAsLetters) {
+  auto show = [&](int flags) {
+    std::string out = conn_->query(
+        fmt::format("SELECT {}", GraphBuilder::displayExpr(columnDef(ColumnKey::kTCPFlags),
+                                                           fmt::format("toUInt16({})", flags))),
+        "TSVRaw");
+    return out.substr(0, out.find('\n'));
+  };
+  EXPECT_EQ(show(2), "S");
+  EXPECT_EQ(show(18), "S.");
+  EXPECT_EQ(show(17), "F.");
+  EXPECT_EQ(show(4 | 16), "R.");
+  EXPECT_EQ(show(1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256), "FSRP.UECN");
+  EXPECT_EQ(show(0), "");
+}
+
 TEST_F(ConsoleStore, L2AndPacketUnits) {
   auto l3 = builder_->line(request(R"(,"points":24)"), now_).body;
   auto l2 = builder_->line(request(R"(,"points":24,"units":"l2bps")"), now_).body;

@@ -332,6 +332,10 @@ void Migrations::lookupTables() {
       {"icmp", "proto UInt8, type UInt8, code UInt8, name String", "proto, type, code",
        std::string(embeddedData("icmp.csv")), "COMPLEX_KEY_HASHED()"},
       {"asns", "asn UInt32, name String", "asn", asns_csv, "HASHED()"},
+      // Service names of well-known ports, as Akvorado's tcp and udp dictionaries: the console
+      // shows ports as "443/https".
+      {"tcp", "port UInt16, name String", "port", std::string(embeddedData("tcp.csv")), "HASHED()"},
+      {"udp", "port UInt16, name String", "port", std::string(embeddedData("udp.csv")), "HASHED()"},
   };
   for (const auto& l : lookups) {
     std::string source = l.name + "_data";

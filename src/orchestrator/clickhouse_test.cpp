@@ -34,7 +34,7 @@ TEST(Migrations, CreateThenNothingToDo) {
   m.run();
   EXPECT_FALSE(m.applied().empty());
   for (const char* t : {"flows", "flows_1m0s", "flows_5m0s", "flows_1h0m0s", "flows_5m0s_consumer",
-                        "flows_1h0m0s_consumer", "protocols", "icmp", "asns"}) {
+                        "flows_1h0m0s_consumer", "protocols", "icmp", "asns", "tcp", "udp"}) {
     EXPECT_EQ(trim(conn->query(fmt::format("SELECT count() FROM system.tables WHERE database = "
                                            "currentDatabase() AND name = '{}'", t))), "1") << t;
   }
@@ -52,6 +52,9 @@ TEST(Migrations, CreateThenNothingToDo) {
   EXPECT_EQ(trim(conn->query("SELECT dictGet('protocols', 'name', toUInt64(6))")), "TCP");
   EXPECT_EQ(trim(conn->query("SELECT dictGet('asns', 'name', toUInt64(15169))")), "Google");
   EXPECT_EQ(trim(conn->query("SELECT dictGet('icmp', 'name', (1, 8, 0))")), "echo-request");
+  EXPECT_EQ(trim(conn->query("SELECT dictGet('tcp', 'name', toUInt64(443))")), "https");
+  EXPECT_EQ(trim(conn->query("SELECT dictGet('udp', 'name', toUInt64(53))")), "domain");
+  EXPECT_EQ(trim(conn->query("SELECT dictGetOrDefault('udp', 'name', toUInt64(80), '')")), "");
   // A second run changes nothing.
   Migrations again(config, schema, *conn, metrics);
   again.run();

@@ -54,7 +54,9 @@ await step("static files: hashed assets cached for a year, SPA routes get index.
   assert.equal(index.status, 200);
   assert.equal(index.headers.get("cache-control"), "no-cache");
   const html = await index.text();
-  const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+  // Relative to <base href="/"> (console.url-prefix, none here).
+  assert.match(html, /<base href="\/">/);
+  const asset = /src="\.(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
   assert.ok(asset, "index.html references a hashed script");
   const js = await fetch(`${base}${asset}`);
   assert.equal(js.status, 200);
@@ -159,6 +161,15 @@ await step("visualize: options live in the URL and survive a reload", async () =
   assert.equal(await page.getByTestId("units").inputValue(), "pps");
   assert.equal(await page.getByTestId("limit").inputValue(), "7");
   assert.equal(await page.getByTestId("range-start").inputValue(), "1 hour ago");
+  // Auto-refresh as Akvorado's, offered only while the range ends now.
+  const refresh = await page.getByTestId("auto-refresh").locator("option").evaluateAll((os) => os.map((o) => o.value));
+  assert.deepEqual(refresh, ["0", "5", "10", "30", "60", "300"]);
+  await page.getByTestId("range-end").fill("2026-01-02 00:00");
+  await page.getByTestId("range-end").press("Tab");
+  await page.getByTestId("auto-refresh").waitFor({ state: "detached" });
+  await page.getByTestId("range-end").fill("now");
+  await page.getByTestId("range-end").press("Tab");
+  await page.getByTestId("auto-refresh").waitFor();
   // An unknown time is refused before any request.
   await page.getByTestId("range-start").fill("next blue moon");
   await page.getByTestId("range-start").press("Tab");
@@ -200,6 +211,25 @@ await step("visualize: first graph within 2 s of load", async () => {
   assert.ok(elapsed < 2000, `first graph took ${elapsed} ms`);
 });
 
+await step("visualize: Akvorado's time presets, a range ending in the future (Today) draws", async () => {
+  if (!hasApi) return noApi;
+  await page.goto(`${base}/visualize`);
+  await page.getByTestId("options").waitFor();
+  // The default graph first: its answer must not be taken for this one's.
+  await page.locator('[data-testid="graph"] canvas').first().waitFor({ timeout: 10000 });
+  await page.getByTestId("graph-loading").waitFor({ state: "detached" });
+  const labels = await page.getByTestId("range-preset").locator("option:not([disabled])").allInnerTexts();
+  for (const l of ["Last evening", "Last 5 years", "Day before yesterday", "This year", "This day last week", "Previous week", "Previous month", "Previous year"]) {
+    assert.ok(labels.includes(l), `presets: ${labels}`);
+  }
+  await page.getByTestId("range-preset").selectOption({ label: "Today" });
+  assert.equal(await page.getByTestId("range-end").inputValue(), "end of today");
+  const r = await applyAndWait();
+  const request = JSON.parse(r.request().postData());
+  assert.ok(new Date(request.end) > new Date(), `end of today is ahead: ${request.end}`);
+  assert.ok((await r.json()).rows.length >= 1, "today has traffic");
+});
+
 await step("visualize: stacked by SrcAS with InIfBoundary = external; table total equals the API's", async () => {
   if (!hasApi) return noApi;
   await page.goto(`${base}/visualize`);
@@ -235,7 +265,7 @@ await step("visualize: stacked by SrcAS with InIfBoundary = external; table tota
   }
 });
 
-await step("visualize: lines, grid and sankey", async () => {
+await step("visualize: lines, grid, heatmap and sankey", async () => {
   if (!hasApi) return noApi;
   await setFilter("InIfBoundary = external");
   for (const g of ["lines", "grid"]) {
@@ -245,6 +275,21 @@ await step("visualize: lines, grid and sankey", async () => {
     await page.waitForTimeout(300);
     await shot(`visualize-${g}`);
   }
+  // Grid is bidirectional too (as Akvorado): the reverse series go below zero in each small graph.
+  assert.equal(await page.getByTestId("bidirectional").isEnabled(), true);
+  await page.getByTestId("bidirectional").check();
+  const bi = await applyAndWait();
+  assert.equal(JSON.parse(bi.request().postData()).bidirectional, true);
+  assert.ok((await bi.json()).axis.includes(2), "reverse series");
+  await page.waitForTimeout(300);
+  await shot("visualize-grid-bidirectional");
+  await page.getByTestId("bidirectional").uncheck();
+  // Heatmap: rows × time, colored by value.
+  await page.getByTestId("graph-heatmap").click();
+  const hm = await applyAndWait();
+  assert.equal(JSON.parse(hm.request().postData()).points, 200);
+  await page.waitForTimeout(300);
+  await shot("visualize-heatmap");
   // Sankey of all the traffic (the demo's flows carry AS numbers but no boundary without enrichment).
   await setFilter("");
   await page.getByTestId("graph-sankey").click();

@@ -27,3 +27,19 @@ AKVO_URL="http://127.0.0.1:$HTTP_PORT" ARTIFACTS="$ARTIFACTS" CHROMIUM="$CHROMIU
   node "$ROOT/tests/e2e/console.mjs" || fail "browser checks failed (screenshots in $ARTIFACTS)"
 stop_akvo
 pass "web console end to end"
+
+# The same akvo published under /akvo/ by a reverse proxy that strips it (console.url-prefix).
+write_config "$CONFIG" "console:
+  web-root: $ROOT/web/dist
+  url-prefix: /akvo/
+demo-exporter:
+  enabled: true
+  target: 127.0.0.1:$NETFLOW_PORT
+  flows-per-second: 500
+  snmp-port: $SNMP_PORT"
+add_demo_enrichment "$CONFIG" "$SNMP_PORT"
+start_akvo "$CONFIG"
+AKVO_URL="http://127.0.0.1:$HTTP_PORT" ARTIFACTS="$ARTIFACTS" CHROMIUM="$CHROMIUM" \
+  node "$ROOT/tests/e2e/console_prefix.mjs" || fail "browser checks under url-prefix failed"
+stop_akvo
+pass "web console under a URL prefix"

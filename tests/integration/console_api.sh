@@ -3,7 +3,8 @@
 #  1. /graph/line numbers equal a direct SQL computation (top N + Other = total), X-SQL-Query;
 #  2. sankey, table-interval, filter validate/complete, configuration, docs, widgets;
 #  3. users from headers, 401 when a login is required, saved filters surviving a restart;
-#  4. JSON errors with the right status (400, 404, 405, 413).
+#  4. JSON errors with the right status (400, 404, 405, 413);
+#  5. filter errors on graphs, bytes that are not UTF-8; 6. ports with their service names.
 source "$(dirname "$0")/../tools/lib.sh"
 CONFIG="$TMP/akvo.yaml"
 write_config "$CONFIG" "console:
@@ -116,4 +117,15 @@ code=$(get docs/%ff); [[ "$code" == 404 ]] || fail "docs/%ff: $code"
 code=$(get %zz); [[ "$code" == 400 && "$(json 'd["message"]')" == *"percent escape"* ]] || fail "bad escape: $code"
 [[ "$(curl -s "http://127.0.0.1:$HTTP_PORT/api/v0/healthcheck")" == *'"status":"ok"}' ]] || fail "akvo died"
 pass "filter errors with their position; invalid UTF-8 and bad escapes answered, akvo alive"
+
+# 6. Ports as Akvorado shows them: "443/https" through the tcp and udp dictionaries that the
+# orchestrator created, the number alone for other protocols; completed by service name.
+sql --write "INSERT INTO flows (TimeReceived, SamplingRate, Proto, DstPort, Bytes, Packets)
+  VALUES (toDateTime($T0 + 120), 1, 6, 443, 1000, 1), (toDateTime($T0 + 120), 1, 17, 53, 500, 1)"
+code=$(post graph/line "{\"start\":\"$START\",\"end\":\"$END\",\"dimensions\":[\"DstPort\"],\"filter\":\"DstPort IN (443, 53)\"}")
+[[ "$code" == 200 && "$(json 'sorted(r[0] for r in d["rows"])')" == "['443', '443/https', '53/domain']" ]] ||
+  fail "ports: $code $(cat "$TMP/body")"
+post filter/complete '{"what":"value","column":"DstPort","prefix":"doma"}' >/dev/null
+[[ "$(json 'd["completions"][0] == {"label": "53", "detail": "domain", "quoted": False}')" == True ]] || fail "complete ports: $(cat "$TMP/body")"
+pass "ports shown as 443/https, completed by service name"
 stop_akvo

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <strings.h>
+
+#include <cctype>
 #include <fstream>
 #include <sstream>
 #include <system_error>
@@ -10,7 +13,64 @@ namespace akvo::console {
 
 namespace fs = std::filesystem;
 
-void WebAssets::Config::read(ConfigReader& r) { r.field("web-root", web_root); }
+void WebAssets::Config::read(ConfigReader& r) {
+  r.field("web-root", web_root);
+  r.field("url-prefix", url_prefix);
+  std::string normalized = normalizeUrlPrefix(url_prefix);
+  if (normalized.empty())
+    r.fail("url-prefix", fmt::format("\"{}\" is not a URL path such as /akvo/ (letters, digits "
+                                     "and -._~ between slashes)",
+                                     url_prefix));
+  url_prefix = normalized;
+}
+
+std::string normalizeUrlPrefix(const std::string& prefix) {
+  std::string out = "/";
+  size_t i = 0;
+  while (i < prefix.size()) {
+    size_t slash = prefix.find('/', i);
+    if (slash == std::string::npos) slash = prefix.size();
+    std::string seg = prefix.substr(i, slash - i);
+    i = slash + 1;
+    if (seg.empty()) continue;  // leading, trailing or doubled slashes
+    if (seg == "." || seg == "..") return "";
+    for (char c : seg)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_' && c != '~')
+        return "";
+    out += seg + "/";
+  }
+  return out;
+}
+
+namespace {
+/// Position of `needle` in `hay`, ASCII case-insensitively, from `from`.
+size_t findNoCase(const std::string& hay, std::string_view needle, size_t from = 0) {
+  for (size_t i = from; i + needle.size() <= hay.size(); i++)
+    if (strncasecmp(hay.data() + i, needle.data(), needle.size()) == 0) return i;
+  return std::string::npos;
+}
+}  // namespace
+
+std::string withBaseHref(std::string html, const std::string& prefix) {
+  std::string tag = fmt::format("<base href=\"{}\">", prefix);
+  size_t base = findNoCase(html, "<base");
+  if (base != std::string::npos && base + 5 < html.size() &&
+      (std::isspace(static_cast<unsigned char>(html[base + 5])) || html[base + 5] == '>' || html[base + 5] == '/')) {
+    size_t end = html.find('>', base);
+    if (end != std::string::npos) return html.replace(base, end + 1 - base, tag);
+  }
+  if (prefix == "/") return html;  // relative URLs already resolve from the root
+  size_t at = 0;
+  size_t head = findNoCase(html, "<head");
+  if (head != std::string::npos) {
+    at = html.find('>', head);
+    at = at == std::string::npos ? html.size() : at + 1;
+  } else if (size_t doctype = findNoCase(html, "<!doctype"); doctype != std::string::npos) {
+    at = html.find('>', doctype);
+    at = at == std::string::npos ? html.size() : at + 1;
+  }
+  return html.insert(at, tag);
+}
 
 namespace {
 /// Where `make build` leaves the web console: web/dist of the source tree, found from the
@@ -30,6 +90,8 @@ fs::path defaultWebRoot() {
 
 WebAssets::WebAssets(Config config) {
   root_ = config.web_root.empty() ? defaultWebRoot() : fs::path(config.web_root);
+  std::string prefix = normalizeUrlPrefix(config.url_prefix);
+  url_prefix_ = prefix.empty() ? std::string(1, '/') : std::move(prefix);  // read() refuses it first
 }
 
 void WebAssets::registerRoutes(HttpServer& http) {
@@ -131,6 +193,12 @@ HttpResponse WebAssets::serve(const HttpRequest& req) const {
     }
   }
   std::string etag = etagOf(file);
+  if (file == root_ / "index.html") {
+    // The page names the prefix it is served under: a new prefix is a new page.
+    body = withBaseHref(std::move(body), url_prefix_);
+    if (url_prefix_ != "/")
+      etag.insert(etag.size() - 1, fmt::format("-{:x}", std::hash<std::string>{}(url_prefix_)));
+  }
   // Vite names assets by content hash: they never change under the same name.
   resp.headers.emplace_back("Cache-Control",
                             asset ? "public, max-age=31536000, immutable" : "no-cache");

@@ -15,6 +15,10 @@ class WebAssets {
   struct Config {
     /// Folder holding index.html and assets/; empty: web/dist of the source tree.
     std::string web_root;
+    /// The path the console is published under behind a reverse proxy that strips it
+    /// ("/akvo/"): index.html gets `<base href="/akvo/">`, so that the application's assets,
+    /// API calls and links go through the proxy. Always starts and ends with "/".
+    std::string url_prefix = "/";
     void read(ConfigReader& r);
   };
 
@@ -27,7 +31,15 @@ class WebAssets {
 
  private:
   std::filesystem::path root_;
+  std::string url_prefix_;
 };
+
+/// `url-prefix` as written ("akvo", "/akvo", "/akvo/") made "/akvo/"; empty when it holds
+/// anything but letters, digits and -._~ path segments.
+std::string normalizeUrlPrefix(const std::string& prefix);
+/// index.html with its `<base href>` set to `prefix` (the tag replaced, or added at the start of
+/// <head> when the page has none and the prefix is not "/").
+std::string withBaseHref(std::string html, const std::string& prefix);
 
 /// MIME type for a file name, by extension ("application/octet-stream" when unknown).
 std::string contentTypeFor(const std::string& name);

@@ -25,8 +25,9 @@ class WebAssetsTest : public ::testing::Test {
   void write(const std::string& rel, const std::string& content) {
     std::ofstream(root_ / rel, std::ios::binary) << content;
   }
-  HttpResponse get(const std::string& path, std::map<std::string, std::string> headers = {}) {
-    WebAssets w({root_.string()});
+  HttpResponse get(const std::string& path, std::map<std::string, std::string> headers = {},
+                   const std::string& url_prefix = "/") {
+    WebAssets w({root_.string(), url_prefix});
     HttpRequest req;
     req.method = "GET";
     req.path = path;
@@ -94,6 +95,59 @@ TEST_F(WebAssetsTest, EtagGivesNotModified) {
   auto again = get("/assets/index-3f2a.js", {{"if-none-match", etag}});
   EXPECT_EQ(again.status, 304);
   EXPECT_TRUE(again.body.empty());
+}
+
+// console.url-prefix, as Akvorado's: behind a proxy that strips /akvo/, index.html says
+// <base href="/akvo/"> so that the page's relative URLs (assets, API, routes) take the prefix.
+TEST_F(WebAssetsTest, IndexGetsTheBaseHrefOfTheUrlPrefix) {
+  write("index.html",
+        "<!doctype html><html><head><meta charset=\"UTF-8\" /><base href=\"/\" />"
+        "<script type=\"module\" src=\"./assets/index-3f2a.js\"></script></head><body></body></html>");
+  for (const char* p : {"/", "/index.html", "/visualize/v1-abc", "/docs/intro"}) {
+    auto r = get(p, {}, "/akvo/");
+    EXPECT_EQ(r.status, 200) << p;
+    EXPECT_EQ(r.body,
+              "<!doctype html><html><head><meta charset=\"UTF-8\" /><base href=\"/akvo/\">"
+              "<script type=\"module\" src=\"./assets/index-3f2a.js\"></script></head><body></body></html>")
+        << p;
+  }
+  // Without a prefix the page is as built; assets are never rewritten.
+  EXPECT_NE(get("/").body.find("<base href=\"/\">"), std::string::npos);
+  EXPECT_EQ(get("/assets/index-3f2a.js", {}, "/akvo/").body, "console.log(1)");
+  // A page changed by the prefix is another page for caches.
+  EXPECT_NE(header(get("/", {}, "/akvo/"), "ETag"), header(get("/"), "ETag"));
+  auto again = get("/", {{"if-none-match", header(get("/", {}, "/akvo/"), "ETag")}}, "/akvo/");
+  EXPECT_EQ(again.status, 304);
+}
+
+TEST(WebAssets, BaseHrefInsertedWhereThePageHasNone) {
+  EXPECT_EQ(withBaseHref("<html><HEAD lang=x><title>t</title></HEAD></html>", "/a/b/"),
+            "<html><HEAD lang=x><base href=\"/a/b/\"><title>t</title></HEAD></html>");
+  EXPECT_EQ(withBaseHref("<!doctype html><div id=app></div>", "/a/"),
+            "<!doctype html><base href=\"/a/\"><div id=app></div>");
+  EXPECT_EQ(withBaseHref("<!doctype html><div id=app></div>", "/"), "<!doctype html><div id=app></div>");
+  EXPECT_EQ(withBaseHref("<head><BASE HREF='/old/'></head>", "/new/"), "<head><base href=\"/new/\"></head>");
+  // <basefont> is not <base>.
+  EXPECT_EQ(withBaseHref("<head><basefont size=3></head>", "/p/"), "<head><base href=\"/p/\"><basefont size=3></head>");
+}
+
+TEST(WebAssets, UrlPrefixIsNormalizedOrRefused) {
+  EXPECT_EQ(normalizeUrlPrefix(""), "/");
+  EXPECT_EQ(normalizeUrlPrefix("/"), "/");
+  EXPECT_EQ(normalizeUrlPrefix("akvo"), "/akvo/");
+  EXPECT_EQ(normalizeUrlPrefix("/akvo"), "/akvo/");
+  EXPECT_EQ(normalizeUrlPrefix("//tools//akvo-1.2_x~/"), "/tools/akvo-1.2_x~/");
+  for (const char* bad : {"/a/../b", "/a b/", "/\"><script>", "/a?x=1", "/%2e%2e/", "http://x/"})
+    EXPECT_EQ(normalizeUrlPrefix(bad), "") << bad;
+  auto read = [](const std::string& yaml) {
+    WebAssets::Config c;
+    ConfigReader r(YAML::Load(yaml), "akvo.yaml", "console");
+    c.read(r);
+    return c.url_prefix;
+  };
+  EXPECT_EQ(read("url-prefix: /akvo"), "/akvo/");
+  EXPECT_EQ(read("{}"), "/");
+  EXPECT_THROW(read("url-prefix: /a/../b"), ConfigError);
 }
 
 TEST_F(WebAssetsTest, UnbuiltConsoleExplainsItself) {

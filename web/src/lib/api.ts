@@ -10,7 +10,8 @@ export class ApiError extends Error {
   }
 }
 
-export const apiBase = "/api/v0/console";
+/** Relative: resolved against the page's <base href> (console.url-prefix). */
+export const apiBase = "api/v0/console";
 
 /** Sorts object keys recursively so identical requests have identical bodies (server cache). */
 export function sortedJson(value: unknown): string {
@@ -30,7 +31,7 @@ export function sortedJson(value: unknown): string {
 export async function api<T>(path: string, init: { method?: string; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(path.startsWith("/api/") ? path : `${apiBase}/${path}`, {
+    response = await fetch(path.startsWith("api/") ? path : `${apiBase}/${path}`, {
       method: init.method ?? (init.body === undefined ? "GET" : "POST"),
       headers: init.body === undefined ? {} : { "Content-Type": "application/json" },
       body: init.body === undefined ? undefined : sortedJson(init.body),

@@ -11,7 +11,7 @@ describe("documentation pages", () => {
     const r = renderDoc("# T\n## Set up\ntext [api](03-console-api.md#graphs)\n## Set up\n```yaml\nkey: 1\n```\n");
     expect(r.toc.map((h) => h.id)).toEqual(["set-up", "set-up-1"]);
     expect(r.html).toContain('id="set-up"');
-    expect(r.html).toContain('href="/docs/console-api#graphs"');
+    expect(r.html).toContain('href="docs/console-api#graphs"');
     expect(r.html).toContain("hljs-attr");
   });
 });

@@ -76,7 +76,8 @@ export function renderDoc(markdown: string): Rendered {
         const text = (this as unknown as { parser: { parseInline(t: Tokens.Generic[]): string } }).parser.parseInline(tokens);
         let target = href;
         const m = /^(?:\.\/)?(\d+-[\w-]+)\.md(#.*)?$/.exec(href);
-        if (m) target = `/docs/${docName(m[1])}${m[2] ?? ""}`;
+        // Relative to the page's <base href>, so that it also opens in a new tab under a prefix.
+        if (m) target = `docs/${docName(m[1])}${m[2] ?? ""}`;
         const external = /^https?:/.test(target);
         return `<a href="${target}"${title ? ` title="${title}"` : ""}${external ? ' target="_blank" rel="noopener"' : ""}>${text}</a>`;
       },

@@ -1,15 +1,16 @@
 // The parts of ECharts the console uses (tree-shaken).
 import * as echarts from "echarts/core";
-import { LineChart, PieChart, SankeyChart, BarChart } from "echarts/charts";
+import { LineChart, PieChart, SankeyChart, BarChart, HeatmapChart } from "echarts/charts";
 import {
   GridComponent, TooltipComponent, LegendComponent, BrushComponent, ToolboxComponent,
-  TitleComponent, AxisPointerComponent, GraphicComponent,
+  TitleComponent, AxisPointerComponent, GraphicComponent, VisualMapComponent,
 } from "echarts/components";
 import { CanvasRenderer } from "echarts/renderers";
 
 echarts.use([
-  LineChart, PieChart, SankeyChart, BarChart, GridComponent, TooltipComponent, LegendComponent,
-  BrushComponent, ToolboxComponent, TitleComponent, AxisPointerComponent, GraphicComponent, CanvasRenderer,
+  LineChart, PieChart, SankeyChart, BarChart, HeatmapChart, GridComponent, TooltipComponent,
+  LegendComponent, BrushComponent, ToolboxComponent, TitleComponent, AxisPointerComponent,
+  GraphicComponent, VisualMapComponent, CanvasRenderer,
 ]);
 
 export { echarts };
@@ -20,3 +21,5 @@ export const palette = [
   "#a855f7", "#f97316", "#14b8a6", "#eab308", "#06b6d4", "#d946ef", "#22c55e", "#f43f5e",
 ];
 export const otherColor = "#94a3b8";
+/** Akvorado's heatmap colors (magma), from the smallest value to the largest, on a light page. */
+export const magma = ["#fcfdbf", "#fc8961", "#b73779", "#51127c", "#000004"];

@@ -12,6 +12,9 @@ describe("filter from displayed values", () => {
     expect(conditionFor("SrcAddr", "::ffff:192.0.2.1")).toBe("SrcAddr = 192.0.2.1");
     expect(conditionFor("SrcCountry", "FR")).toBe('SrcCountry = "FR"');
     expect(conditionFor("InIfDescription", 'say "hi"')).toBe('InIfDescription = "say \\"hi\\""');
+    expect(conditionFor("DstPort", "80")).toBe("DstPort = 80");
+    expect(conditionFor("TCPFlags", "S.")).toBe("TCPFlags = 18");
+    expect(conditionFor("TCPFlags", "FSRP.UECN")).toBe("TCPFlags = 511");
     expect(conditionFor("SrcAS", "Other")).toBeNull();
   });
   it("adds with AND, parenthesising an OR", () => {

@@ -14,6 +14,10 @@ export function filterOperand(dimension: string, value: string): string | null {
     const m = /(?:^|\/)(\d+)(?:\/|$)/.exec(v);
     return m ? m[1] : null;
   }
+  if (dimension === "TCPFlags" && /^[FSRP.UECN]+$/.test(v)) {
+    // "S." as the console shows flags (tcpdump's letters, "." for ACK): 18.
+    return String([...v].reduce((n, c) => n | (1 << "FSRP.UECN".indexOf(c)), 0));
+  }
   if (/Boundary$/.test(dimension) || dimension === "EType" || dimension === "FlowDirection") return v;
   if (/(Addr|NextHop)/.test(dimension)) return v.replace(/^::ffff:/, "");
   if (/^(VLAN|Src|Dst|In|Out)?(VLAN|Speed|TTL|ToS|PacketSize|FlowLabel|FragmentID|FragmentOffset|ICMPv[46]Type|ICMPv[46]Code|TCPFlags|ForwardingStatus|MPLSLabels|VRF)$/.test(dimension) && /^\d+$/.test(v))

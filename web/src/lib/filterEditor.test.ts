@@ -49,7 +49,7 @@ describe("FilterEditor component", () => {
       expect(wrapper.find('[data-testid="filter-error"]').exists()).toBe(true);
     }, { timeout: 3000, interval: 100 });
     expect(wrapper.find('[data-testid="filter-error"]').text()).toContain("expecting a condition");
-    expect(calls.at(-1)).toEqual(["/api/v0/console/filter/validate", { filter: "SrcAS = 15169 AND" }]);
+    expect(calls.at(-1)).toEqual(["api/v0/console/filter/validate", { filter: "SrcAS = 15169 AND" }]);
     // Fixing it clears the message.
     view.dispatch({ changes: { from: 13, to: view.state.doc.length, insert: "" } });
     await vi.waitFor(async () => {

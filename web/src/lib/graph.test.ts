@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lineOption, sankeyOption, seriesRows } from "./graph";
+import { heatmapOption, lineOption, sankeyOption, seriesRows } from "./graph";
 import type { LineResponse } from "./api";
 
 const response: LineResponse = {
@@ -33,13 +33,63 @@ describe("graph options", () => {
     expect(o.series[0].data[0][1] + o.series[1].data[0][1]).toBeCloseTo(100);
   });
   it("draws one small multiple per direct series", () => {
-    const o = lineOption(response, "grid", "l3bps") as { grid: unknown[]; series: unknown[] };
+    const direct: LineResponse = { ...response, rows: response.rows.slice(0, 2), points: response.points.slice(0, 2), axis: [1, 1] };
+    const o = lineOption(direct, "grid", "l3bps") as { grid: unknown[]; series: unknown[]; yAxis: { min?: number; max: number }[] };
     expect(o.grid).toHaveLength(2);
     expect(o.series).toHaveLength(2);
+    expect(o.yAxis[0]).toMatchObject({ min: undefined, max: 300 });
+  });
+  it("draws the reverse direction below zero in the same small multiple (bidirectional grid)", () => {
+    const o = lineOption(response, "grid", "l3bps") as {
+      grid: unknown[]; title: { text: string }[];
+      series: { name: string; xAxisIndex: number; data: [number, number][] }[]; yAxis: { min?: number; max: number }[];
+    };
+    expect(o.grid).toHaveLength(2);
+    expect(o.title.map((t) => t.text)).toEqual(["15169: Google", "Other"]);
+    expect(o.series).toHaveLength(3);
+    expect(o.series[2]).toMatchObject({ name: "15169: Google", xAxisIndex: 0 });
+    expect(o.series[2].data.map((d) => d[1])).toEqual([-5, -5, -5]);
+    expect(o.yAxis[0]).toMatchObject({ min: -5, max: 300 });
   });
   it("builds sankey data from object or string nodes", () => {
     const o = sankeyOption({ rows: [], xps: [], nodes: ["SrcAS: 1", { name: "DstAS: 2", axis: 1 }], links: [{ source: "SrcAS: 1", target: "DstAS: 2", xps: 5, axis: 1 }, { source: "a", target: "b", xps: 1, axis: 2 }] }, "pps") as { series: { data: { name: string }[]; links: unknown[] }[] };
     expect(o.series[0].data.map((n) => n.name)).toEqual(["SrcAS: 1", "DstAS: 2"]);
     expect(o.series[0].links).toHaveLength(1);
+  });
+});
+
+describe("heatmap", () => {
+  const r: LineResponse = {
+    t: ["2026-11-26T18:00:00Z", "2026-11-26T18:05:00Z"],
+    rows: [["10: B"], ["9: A"], ["Other"], ["10: B"]],
+    points: [[100, 0], [50, 60], [500, 500], [7, 0]],
+    axis: [1, 1, 1, 2],
+    average: [50, 55, 500, 3.5], min: [100, 50, 500, 7], max: [100, 60, 500, 7], last: [100, 50, 500, 7], "95th": [95, 59, 500, 7],
+  };
+  type Heatmap = {
+    yAxis: { data: string[] }; xAxis: { data: number[] };
+    series: { type: string; data: [number, number, number][] }[];
+    visualMap: { seriesIndex: number; min: number; max: number; inRange: { color: string[] } }[];
+  };
+  it("draws rows by name in numeric order, one cell per non-empty bucket, Other left out", () => {
+    const direct: LineResponse = { ...r, rows: r.rows.slice(0, 3), points: r.points.slice(0, 3), axis: [1, 1, 1] };
+    const o = heatmapOption(direct, "l3bps") as unknown as Heatmap;
+    expect(o.yAxis.data).toEqual(["9: A", "10: B"]);
+    expect(o.xAxis.data).toEqual([Date.parse("2026-11-26T18:00:00Z"), Date.parse("2026-11-26T18:05:00Z")]);
+    expect(o.series).toHaveLength(1);
+    expect(o.series[0].type).toBe("heatmap");
+    expect(o.series[0].data).toEqual([[0, 0, 50], [1, 0, 60], [0, 1, 100]]);
+    // The scale stops at the largest series but Other; magma, reversed on a dark page.
+    expect(o.visualMap).toHaveLength(1);
+    expect(o.visualMap[0]).toMatchObject({ min: 0, max: 100 });
+    expect(o.visualMap[0].inRange.color[0]).toBe("#fcfdbf");
+    expect((heatmapOption(direct, "l3bps", true) as unknown as Heatmap).visualMap[0].inRange.color[0]).toBe("#000004");
+  });
+  it("gives the reverse direction its own rows, negative, with its own scale", () => {
+    const o = heatmapOption(r, "l3bps") as unknown as Heatmap;
+    expect(o.yAxis.data).toEqual(["9: A", "10: B", "10: B (reverse)"]);
+    expect(o.series).toHaveLength(2);
+    expect(o.series[1].data).toEqual([[0, 2, -7]]);
+    expect(o.visualMap[1]).toMatchObject({ seriesIndex: 1, min: -7, max: 0 });
   });
 });

@@ -1,6 +1,6 @@
 // ECharts options for the Visualize page, from graph/line and graph/sankey answers.
 import type { LineResponse, SankeyResponse } from "./api";
-import { otherColor, palette } from "./echarts";
+import { magma, otherColor, palette } from "./echarts";
 import type { GraphType } from "./state";
 import { formatXps } from "./units";
 
@@ -67,27 +67,35 @@ export function lineOption(r: LineResponse, graphType: GraphType, unit: string):
   }
   const yFormatter = (v: number) => (percent ? `${Math.abs(v)}%` : formatXps(Math.abs(v), unit));
   if (graphType === "grid") {
-    const direct = rows.filter((s) => s.axis === 1);
-    const cols = direct.length <= 4 ? direct.length : direct.length <= 9 ? 3 : 4;
-    const nrows = Math.ceil(direct.length / Math.max(cols, 1));
-    const ymax = Math.max(...direct.map((s) => s.max), 1);
+    // One small graph per series name, the same scale for all; with bidirectional, the reverse
+    // series of a name goes below zero in the same small graph (as Akvorado).
+    const shown = rows.filter((s) => s.axis <= 2);
+    const names = [...new Set(shown.map((s) => s.name))];
+    const cols = names.length <= 4 ? names.length : names.length <= 9 ? 3 : 4;
+    const nrows = Math.ceil(names.length / Math.max(cols, 1));
+    const ymax = Math.max(...shown.filter((s) => s.axis === 1).map((s) => s.max), 1);
+    const reverse = shown.filter((s) => s.axis === 2);
+    const ymin = reverse.length ? -Math.max(...reverse.map((s) => s.max), 1) : undefined;
     return {
       tooltip: { trigger: "axis", formatter: timeTooltip(unit) },
-      title: direct.map((s, k) => ({
-        text: s.name, textStyle: { fontSize: 11, fontWeight: 500 },
+      title: names.map((name, k) => ({
+        text: name, textStyle: { fontSize: 11, fontWeight: 500 },
         left: `${((k % cols) / cols) * 100 + 1}%`, top: `${(Math.floor(k / cols) / nrows) * 100}%`,
       })),
-      grid: direct.map((_, k) => ({
+      grid: names.map((_, k) => ({
         left: `${((k % cols) / cols) * 100 + 4}%`, width: `${100 / cols - 6}%`,
         top: `${(Math.floor(k / cols) / nrows) * 100 + 6}%`, height: `${100 / nrows - 12}%`,
       })),
-      xAxis: direct.map((_, k) => ({ type: "time", gridIndex: k, axisLabel: { fontSize: 9, hideOverlap: true } })),
-      yAxis: direct.map((_, k) => ({ type: "value", gridIndex: k, max: ymax, axisLabel: { fontSize: 9, formatter: yFormatter }, splitNumber: 2 })),
-      series: direct.map((s, k) => ({
-        name: s.name, type: "line", xAxisIndex: k, yAxisIndex: k, showSymbol: false, color: s.color,
-        areaStyle: { opacity: 0.3 }, lineStyle: { width: 1 },
-        data: times.map((t, j) => [t, values[s.index][j]]),
-      })),
+      xAxis: names.map((_, k) => ({ type: "time", gridIndex: k, axisLabel: { fontSize: 9, hideOverlap: true } })),
+      yAxis: names.map((_, k) => ({ type: "value", gridIndex: k, max: ymax, min: ymin, axisLabel: { fontSize: 9, formatter: yFormatter }, splitNumber: 2 })),
+      series: shown.map((s) => {
+        const k = names.indexOf(s.name);
+        return {
+          name: s.name, type: "line", xAxisIndex: k, yAxisIndex: k, showSymbol: false, color: s.color,
+          areaStyle: { opacity: s.axis === 2 ? 0.15 : 0.3 }, lineStyle: { width: 1 },
+          data: times.map((t, j) => [t, values[s.index][j]]),
+        };
+      }),
     };
   }
   const stacked = graphType !== "lines";
@@ -111,6 +119,54 @@ export function lineOption(r: LineResponse, graphType: GraphType, unit: string):
         data: times.map((t, j) => [t, values[s.index][j]]),
       };
     }),
+  };
+}
+
+/**
+ * Heatmap, as Akvorado's: one row per series ("Other" left out, rows sorted by name, numbers
+ * in numeric order), one cell per time bucket, the value as a magma color (darker is more on a
+ * light page, lighter on a dark one); empty cells are not drawn. The reverse direction
+ * (bidirectional) has its own rows, "name (reverse)", with negative values and its own scale.
+ */
+export function heatmapOption(r: LineResponse, unit: string, dark = false): Record<string, unknown> {
+  const rows = seriesRows(r).filter((s) => s.axis <= 2 && !s.dimensions.every((d) => d === "Other"));
+  const label = (s: SeriesRow) => (s.axis === 2 ? `${s.name} (reverse)` : s.name);
+  const sorted = [...rows].sort((a, b) => label(a).localeCompare(label(b), "en", { numeric: true }));
+  const names = sorted.map(label);
+  const times = r.t.map((t) => new Date(t).getTime());
+  const colors = dark ? [...magma].reverse() : magma;
+  const cells = (axis: number) =>
+    sorted.flatMap((s, y) => (s.axis !== axis ? [] : r.points[s.index].flatMap((v, x) => (v ? [[x, y, axis === 2 ? -v : v]] : []))));
+  const maxOf = (axis: number) => Math.max(1, ...rows.filter((s) => s.axis === axis).map((s) => s.max));
+  const reverse = rows.some((s) => s.axis === 2);
+  const visualMap = [{
+    type: "continuous", seriesIndex: 0, min: 0, max: maxOf(1), calculable: true, orient: "horizontal",
+    right: "5%", bottom: 0, itemHeight: 160, inRange: { color: colors }, formatter: (v: number) => formatXps(v, unit),
+  }];
+  if (reverse) {
+    visualMap.push({
+      type: "continuous", seriesIndex: 1, min: -maxOf(2), max: 0, calculable: true, orient: "horizontal",
+      right: "40%", bottom: 0, itemHeight: 160, inRange: { color: [...colors].reverse() },
+      formatter: (v: number) => `↓ ${formatXps(Math.abs(v), unit)}`,
+    });
+  }
+  const series = [{ name: "Direct", type: "heatmap", data: cells(1), progressive: 0 }];
+  if (reverse) series.push({ name: "Reverse", type: "heatmap", data: cells(2), progressive: 0 });
+  return {
+    animation: false,
+    tooltip: {
+      trigger: "item", confine: true,
+      formatter: (p: { value: [number, number, number] }) =>
+        `${new Date(times[p.value[0]]).toLocaleString()}<br>${names[p.value[1]]}<br><b>${formatXps(Math.abs(p.value[2]), unit)}</b>`,
+    },
+    grid: { left: 160, right: 24, top: 16, bottom: 72 },
+    xAxis: {
+      type: "category", data: times,
+      axisLabel: { hideOverlap: true, formatter: (t: string) => new Date(Number(t)).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) },
+    },
+    yAxis: { type: "category", data: names, axisLabel: { width: 150, overflow: "truncate" } },
+    visualMap,
+    series,
   };
 }
 

@@ -62,4 +62,13 @@ describe("URL state", () => {
     expect(req["previous-period"]).toBe(false); // only for stacked graphs
     expect(() => lineRequest({ ...builtinDefaults, start: "whenever" }, now)).toThrow(/start/);
   });
+
+  it("keeps a heatmap in the URL; it asks for 200 points, bidirectional allowed", () => {
+    const heatmap: VisualizeState = { ...builtinDefaults, graphType: "heatmap", bidirectional: true };
+    expect(decodeState(encodeState(heatmap), builtinDefaults)).toEqual(heatmap);
+    const req = lineRequest({ ...heatmap, previousPeriod: true }, new Date("2026-11-27T00:00:00Z"));
+    expect(req.points).toBe(200);
+    expect(req.bidirectional).toBe(true);
+    expect(req["previous-period"]).toBe(false);
+  });
 });

@@ -5,7 +5,7 @@ import { sortedJson, type ConsoleConfiguration, type LineRequest } from "./api";
 import { resolveRange } from "./timeparse";
 import type { Unit } from "./units";
 
-export type GraphType = "stacked" | "stacked100" | "lines" | "grid" | "sankey";
+export type GraphType = "stacked" | "stacked100" | "lines" | "grid" | "heatmap" | "sankey";
 export type LimitType = "avg" | "max" | "last";
 
 export interface VisualizeState {
@@ -28,6 +28,7 @@ export const graphTypes: { value: GraphType; label: string }[] = [
   { value: "stacked100", label: "Stacked 100 %" },
   { value: "lines", label: "Lines" },
   { value: "grid", label: "Grid" },
+  { value: "heatmap", label: "Heatmap" },
   { value: "sankey", label: "Sankey" },
 ];
 
