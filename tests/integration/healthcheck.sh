@@ -12,11 +12,14 @@ field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eva
 "$AKVO" healthcheck -c "$CONFIG" > "$TMP/h1" || fail "healthcheck failed: $(cat "$TMP/h1")"
 [[ "$(field "$TMP/h1" 'd["status"], d["details"]["outlet"]["status"], d["details"]["http"]["status"]')" == "('ok', 'ok', 'ok')" ]] ||
   fail "unexpected health: $(cat "$TMP/h1")"
+# Answers are read whole before grep: with pipefail, `curl | grep -q` fails when grep exits
+# first and curl gets SIGPIPE (the metrics page is large).
+get() { curl -sf "http://127.0.0.1:$HTTP_PORT$1" > "$TMP/body" || fail "GET $1"; }
 for p in outlet inlet console orchestrator; do
-  curl -sf "http://127.0.0.1:$HTTP_PORT/api/v0/$p/healthcheck" | grep -q '"status":"ok"' || fail "/api/v0/$p/healthcheck"
-  curl -sf "http://127.0.0.1:$HTTP_PORT/api/v0/$p/version" | grep -q '"version"' || fail "/api/v0/$p/version"
+  get "/api/v0/$p/healthcheck"; grep -q '"status":"ok"' "$TMP/body" || fail "/api/v0/$p/healthcheck"
+  get "/api/v0/$p/version"; grep -q '"version"' "$TMP/body" || fail "/api/v0/$p/version"
 done
-curl -sf "http://127.0.0.1:$HTTP_PORT/api/v0/outlet/metrics" | grep -q '^akvo_' || fail "/api/v0/outlet/metrics"
+get /api/v0/outlet/metrics; grep -q '^akvo_' "$TMP/body" || fail "/api/v0/outlet/metrics"
 pass "healthy: ok for every component, and under each service's prefix"
 
 sql --write "DETACH TABLE flows" >/dev/null
