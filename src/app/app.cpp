@@ -119,17 +119,7 @@ AppConfig AppConfig::fromYaml(const YAML::Node& root, const std::string& path,
   ConfigReader r(root, path, "");
   r.field("automatic-restart", c.automatic_restart);
   r.section("clickhouse", [&](ConfigReader& s) { c.clickhouse.read(s); });
-  r.section("schema", [&](ConfigReader& s) {
-    s.field("enabled", c.schema.enabled);
-    s.field("disabled", c.schema.disabled);
-    s.field("main-table-only", c.schema.main_table_only);
-    s.field("not-main-table-only", c.schema.not_main_table_only);
-    try {
-      Schema check(c.schema);
-    } catch (const std::invalid_argument& e) {
-      s.fail("", e.what());
-    }
-  });
+  r.section("schema", [&](ConfigReader& s) { c.schema.read(s); });
   r.section("http", [&](ConfigReader& s) { c.http.read(s); });
   r.section("inlet", [&](ConfigReader& s) {
     c.inlet.read(s);

@@ -258,6 +258,14 @@ void ConfigReader::list(const std::string& key,
   resolved_[key] = out;
 }
 
+std::vector<std::string> ConfigReader::keys() const {
+  std::vector<std::string> out;
+  if (!node_.IsMap()) return out;
+  for (const auto& kv : node_)
+    if (kv.first.IsScalar()) out.push_back(kv.first.Scalar());
+  return out;
+}
+
 YAML::Node ConfigReader::raw(const std::string& key, const char* shown_default) {
   YAML::Node n = child(key);
   if (present(n)) resolved_[key] = YAML::Clone(n);

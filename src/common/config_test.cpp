@@ -111,6 +111,40 @@ TEST(Config, WrongTypesAndRanges) {
   EXPECT_THROW(AppConfig::load(std::filesystem::temp_directory_path().string()), ConfigError);
 }
 
+// schema.indexes and schema.no-indexes as Akvorado's: a bad index or column names the key, the
+// file and the line, and the valid forms; `config check` shows the indexes in force.
+TEST(Config, SchemaIndexes) {
+  AppConfig c = AppConfig::load(writeTemp(R"(schema:
+  indexes:
+    SrcAddr: bloom(0.01)
+    SrcNetName: bloom(0.001)
+  no-indexes:
+    - DstAddr
+)"));
+  EXPECT_EQ(c.schema.indexes.at("SrcAddr"), "bloom(0.01)");
+  EXPECT_EQ(c.schema.indexes.at("SrcNetName"), "bloom(0.001)");
+  EXPECT_EQ(c.schema.no_indexes, std::vector<std::string>{"DstAddr"});
+  EXPECT_EQ(c.resolved["schema"]["indexes"]["SrcAddr"].as<std::string>(), "bloom(0.01)");
+  EXPECT_EQ(c.resolved["schema"]["indexes"]["DstPort"].as<std::string>(), "bloom(0.001)");
+  EXPECT_EQ(c.resolved["schema"]["indexes"]["InIfBoundary"].as<std::string>(), "set(0)");
+  EXPECT_FALSE(c.resolved["schema"]["indexes"]["DstAddr"].IsDefined());
+  std::string e = loadError("schema:\n  indexes:\n    SrcAddr: bloom(1.5)\n");
+  EXPECT_NE(e.find(":3:14: schema.indexes.SrcAddr: invalid index \"bloom(1.5)\""),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("valid forms: bloom(P) with 0 < P < 1"), std::string::npos) << e;
+  e = loadError("schema:\n  indexes:\n    DstPort: hash\n");
+  EXPECT_NE(e.find(":3:14: schema.indexes.DstPort: invalid index \"hash\""),
+            std::string::npos)
+      << e;
+  e = loadError("schema:\n  indexes:\n    SrcAdr: minmax\n");
+  EXPECT_NE(e.find(":3:13: schema.indexes.SrcAdr: unknown column"), std::string::npos) << e;
+  e = loadError("schema:\n  no-indexes: [DstAddr, Nope]\n");
+  EXPECT_NE(e.find(":2:15: schema.no-indexes: unknown column \"Nope\""), std::string::npos) << e;
+  e = loadError("schema:\n  indexes:\n    SrcAddr: minmax\n  no-indexes: [SrcAddr]\n");
+  EXPECT_NE(e.find("also in schema.indexes"), std::string::npos) << e;
+}
+
 // A repeated key is an error (yaml-cpp would keep the first and drop the second silently).
 TEST(Config, DuplicateKeys) {
   std::string e = loadError("outlet:\n  workers: 3\noutlet:\n  workers: 5\n");

@@ -92,6 +92,11 @@ class Migrations {
   /// The columns a consolidated table groups by (quoted), TimeReceived, Bytes, Packets excluded.
   std::vector<std::string> consolidatedKey() const;
   std::string ttlClause(const Resolution& r) const;
+  /// The data-skipping indexes of resolution i's table: those of the schema whose column the
+  /// table has (the consolidated tables lack the main-table-only columns).
+  std::vector<SkipIndex> skipIndexes(size_t i) const;
+  /// Adds, replaces and drops the indexes of an existing table to match skipIndexes(i).
+  void reconcileSkipIndexes(size_t i);
   // Cluster mode (clickhouse.cluster set): tables are "<name>_local" (Replicated engines) on
   // every node, created ON CLUSTER, with a Distributed table "<name>" over them.
   std::string onCluster() const;
