@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <set>
 
@@ -55,6 +56,58 @@ void ClickHouseConfig::read(ConfigReader& r) {
       asns[asn] = kv.second.as<std::string>();
     }
   }
+}
+
+namespace {
+/// "24.8.4.13", "23.8.11.29.altinitystable", "18.16.1" -> {24, 8, 4, 13}...; empty when the
+/// string does not start with a number.
+std::vector<int64_t> versionNumbers(std::string_view v) {
+  std::vector<int64_t> out;
+  size_t i = 0;
+  while (i < v.size() && isdigit(uint8_t(v[i]))) {
+    int64_t n = 0;
+    while (i < v.size() && isdigit(uint8_t(v[i])) && n < 1000000000) n = n * 10 + (v[i++] - '0');
+    out.push_back(n);
+    if (i + 1 < v.size() && v[i] == '.' && isdigit(uint8_t(v[i + 1]))) i++;
+    else break;
+  }
+  return out;
+}
+}  // namespace
+
+ServerVersionCheck checkClickHouseVersion(std::string_view version) {
+  ServerVersionCheck out;
+  std::vector<int64_t> have = versionNumbers(version);
+  if (have.empty()) {
+    out.ok = false;
+    out.error = fmt::format("cannot read the ClickHouse version \"{}\" (akvo needs {} or later)",
+                            version, kMinimumClickHouse);
+    return out;
+  }
+  // Lexicographic on the numbers: 23.10 is after 23.2.
+  auto before = [&](std::string_view other) { return have < versionNumbers(other); };
+  // The orchestrator loads its lookup tables with format(CSVWithNames, structure, data): the
+  // table function takes a structure since 23.2 (ClickHouse #45873). Nothing else akvo sends
+  // is known to need more (the rest is older: Native inserts, skip indexes, views with a
+  // COMMENT since 22.1, SummingMergeTree, ttl_only_drop_parts).
+  if (before(kMinimumClickHouse)) {
+    out.ok = false;
+    out.error = fmt::format("ClickHouse {} is too old: akvo needs {} or later", version,
+                            kMinimumClickHouse);
+    return out;
+  }
+  // akvo's queries are written and tested on the engine's new query analyzer (the default
+  // since 24.3); older servers run them with the old one.
+  if (before(kAnalyzerClickHouse))
+    out.warnings.push_back(fmt::format(
+        "ClickHouse {} is older than {}: it runs akvo's queries with its old query analyzer, "
+        "while they are tested with the new one (the default since {}): upgrade if a console "
+        "query fails",
+        version, kAnalyzerClickHouse, kAnalyzerClickHouse));
+  // Akvorado's other refusals do not apply to akvo: the IPv6 bug of 23.1-23.5 is in the
+  // Protobuf format (its Kafka engine; akvo inserts Native), and the 24.3-24.5 analyzer bug is
+  // with INTERPOLATE (akvo puts the zeros of missing points itself).
+  return out;
 }
 
 std::string flowsTableName(Duration interval) {
@@ -566,6 +619,12 @@ void Migrations::consumer(size_t i) {
 
 void Migrations::run() {
   applied_.clear();
+  // Even when someone else manages the schema: akvo's inserts and queries need the version.
+  std::string version = scalar("SELECT version()");
+  ServerVersionCheck check = checkClickHouseVersion(version);
+  if (!check.ok) throw StoreError(check.error);
+  for (const auto& w : check.warnings) spdlog::warn("{}", w);
+  spdlog::info("ClickHouse {}", version);
   if (config_.skip_migrations) {
     spdlog::info("migrations skipped (clickhouse.skip-migrations)");
     return;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/config.h"
@@ -43,6 +44,19 @@ struct ClickHouseConfig {
   bool embedded() const { return servers.empty(); }
 };
 
+/// What akvo thinks of a ClickHouse server's version (`SELECT version()`, e.g. "24.8.4.13").
+struct ServerVersionCheck {
+  bool ok = true;                     ///< false: akvo refuses to run with it
+  std::string error;                  ///< why, naming the version found and the minimum
+  std::vector<std::string> warnings;  ///< supported, with a caveat
+};
+/// The oldest ClickHouse akvo's SQL runs on; and the first whose default query analyzer is the
+/// one akvo's queries are written and tested on (the new one; akvo is tested with chDB 26.x).
+inline constexpr std::string_view kMinimumClickHouse = "23.2";
+inline constexpr std::string_view kAnalyzerClickHouse = "24.3";
+/// Pure: decides from the version string alone.
+ServerVersionCheck checkClickHouseVersion(std::string_view version);
+
 /// Table name for a resolution: "flows" for 0, else "flows_" + Go duration ("flows_1m0s").
 std::string flowsTableName(Duration interval);
 
@@ -50,7 +64,9 @@ class Migrations {
  public:
   Migrations(const ClickHouseConfig& config, const Schema& schema, StoreConnection& conn,
              Metrics& metrics);
-  /// Brings the store to the wanted schema. Throws StoreError naming the failed step.
+  /// Checks the server's version (checkClickHouseVersion: StoreError when refused, warnings
+  /// logged), then brings the store to the wanted schema. Throws StoreError naming the failed
+  /// step.
   void run();
   /// Steps applied by the last run (empty when nothing had to change).
   const std::vector<std::string>& applied() const { return applied_; }

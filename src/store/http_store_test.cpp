@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/metrics.h"
+#include "orchestrator/clickhouse.h"
 
 extern char** environ;
 
@@ -237,6 +238,30 @@ TEST_F(HttpStoreTest, SurvivesAServerRestart) {
   EXPECT_EQ(conn->query("SELECT 2"), "2\n");
   EXPECT_EQ(static_cast<HttpConnection&>(*conn).server(), 1u);
   a_->start();
+}
+
+// CH-1 on a real server: Debian's 18.16 is older than akvo's SQL needs (format() with a
+// structure, 23.2). The migrations stop before their first statement, naming the version found
+// and the minimum, even when someone else manages the schema (skip-migrations).
+TEST_F(HttpStoreTest, MigrationsRefuseAnOldServer) {
+  HttpStore store({.servers = {a_->address()}});
+  auto conn = store.connect();
+  Metrics metrics;
+  ClickHouseConfig config;
+  config.servers = {a_->address()};
+  Schema schema;
+  for (bool skip : {false, true}) {
+    config.skip_migrations = skip;
+    Migrations m(config, schema, *conn, metrics);
+    try {
+      m.run();
+      ADD_FAILURE() << "ClickHouse 18.16 accepted";
+    } catch (const StoreError& e) {
+      EXPECT_STREQ(e.what(), "ClickHouse 18.16.1 is too old: akvo needs 23.2 or later");
+    }
+    EXPECT_TRUE(m.applied().empty());
+  }
+  EXPECT_EQ(conn->query("EXISTS TABLE protocols_data"), "0\n");
 }
 
 TEST(HttpStoreConfig, NeedsAServer) { EXPECT_THROW(HttpStore(HttpStore::Config{}), std::invalid_argument); }
