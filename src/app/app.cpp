@@ -239,17 +239,8 @@ void registerSqlRoute(HttpServer& http, StorePool& read_pool, StorePool& write_p
 namespace {
 
 std::unique_ptr<Store> openStore(const AppConfig& c, Metrics* metrics = nullptr) {
-  if (!c.clickhouse.embedded()) {
-    HttpStore::Config hc;
-    hc.servers = c.clickhouse.servers;
-    hc.database = c.clickhouse.database;
-    hc.username = c.clickhouse.username;
-    hc.password = c.clickhouse.password;
-    hc.compression = c.clickhouse.compression == "none"   ? HttpStore::Compression::kNone
-                     : c.clickhouse.compression == "gzip" ? HttpStore::Compression::kGzip
-                                                          : HttpStore::Compression::kZstd;
-    return std::make_unique<HttpStore>(hc, metrics);
-  }
+  if (!c.clickhouse.embedded())
+    return std::make_unique<HttpStore>(httpStoreConfig(c.clickhouse), metrics);
   ChdbStore::Config sc;
   sc.path = c.clickhouse.path;
   sc.library = c.clickhouse.library;

@@ -21,6 +21,17 @@ void ClickHouseConfig::read(ConfigReader& r) {
   r.field("password", password);
   r.field("cluster", cluster);
   r.choice("compression", compression, {"none", "gzip", "zstd"});
+  r.section("tls", [&](ConfigReader& s) {
+    tls.read(s);
+    if (tls.enable && servers.empty())
+      s.fail("enable", "TLS is for clickhouse.servers; the embedded store (no servers) has none");
+  });
+  if (tls.enable)
+    for (const auto& s : servers)
+      if (s.rfind("http://", 0) == 0)
+        r.fail("servers", fmt::format("{} says http:// while tls.enable is true (write "
+                                      "https:// or host:port)",
+                                      s));
   bool resolutions_given = r.has("resolutions");
   std::vector<Resolution> res;
   r.list(
@@ -56,6 +67,23 @@ void ClickHouseConfig::read(ConfigReader& r) {
       asns[asn] = kv.second.as<std::string>();
     }
   }
+}
+
+HttpStore::Config httpStoreConfig(const ClickHouseConfig& c) {
+  HttpStore::Config hc;
+  hc.servers = c.servers;
+  hc.database = c.database;
+  hc.username = c.username;
+  hc.password = c.password;
+  hc.compression = c.compression == "none"   ? HttpStore::Compression::kNone
+                   : c.compression == "gzip" ? HttpStore::Compression::kGzip
+                                             : HttpStore::Compression::kZstd;
+  hc.tls = c.tls.enable;
+  hc.tls_verify = !c.tls.skip_verify;
+  hc.ca_file = c.tls.ca_file;
+  hc.cert_file = c.tls.cert_file;
+  hc.key_file = c.tls.key_file;
+  return hc;
 }
 
 namespace {

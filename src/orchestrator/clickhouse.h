@@ -12,6 +12,8 @@
 #include "common/config.h"
 #include "common/metrics.h"
 #include "common/schema.h"
+#include "common/tls.h"
+#include "store/http_store.h"
 #include "store/store.h"
 
 namespace akvo {
@@ -30,6 +32,7 @@ struct ClickHouseConfig {
   std::string password;
   std::string cluster;
   std::string compression = "zstd";  ///< of inserts to servers: none, gzip, zstd (HTTP store)
+  TlsConfig tls;                     ///< to the servers
   std::vector<Resolution> resolutions = {
       {Duration(0), std::chrono::hours(24 * 15)},
       {std::chrono::minutes(1), std::chrono::hours(24 * 7)},
@@ -56,6 +59,9 @@ inline constexpr std::string_view kMinimumClickHouse = "23.2";
 inline constexpr std::string_view kAnalyzerClickHouse = "24.3";
 /// Pure: decides from the version string alone.
 ServerVersionCheck checkClickHouseVersion(std::string_view version);
+
+/// The HTTP store's configuration for `clickhouse.servers` (TLS included).
+HttpStore::Config httpStoreConfig(const ClickHouseConfig& c);
 
 /// Table name for a resolution: "flows" for 0, else "flows_" + Go duration ("flows_1m0s").
 std::string flowsTableName(Duration interval);
