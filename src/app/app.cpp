@@ -135,17 +135,7 @@ AppConfig AppConfig::fromYaml(const YAML::Node& root, const std::string& path,
   ConfigReader r(root, path, "", std::move(files));
   r.field("automatic-restart", c.automatic_restart);
   r.section("clickhouse", [&](ConfigReader& s) { c.clickhouse.read(s); });
-  r.section("schema", [&](ConfigReader& s) {
-    s.field("enabled", c.schema.enabled);
-    s.field("disabled", c.schema.disabled);
-    s.field("main-table-only", c.schema.main_table_only);
-    s.field("not-main-table-only", c.schema.not_main_table_only);
-    try {
-      Schema check(c.schema);
-    } catch (const std::invalid_argument& e) {
-      s.fail("", e.what());
-    }
-  });
+  r.section("schema", [&](ConfigReader& s) { c.schema.read(s); });
   r.section("http", [&](ConfigReader& s) { c.http.read(s); });
   r.section("inlet", [&](ConfigReader& s) {
     c.inlet.read(s);
@@ -265,17 +255,8 @@ void registerSqlRoute(HttpServer& http, StorePool& read_pool, StorePool& write_p
 namespace {
 
 std::unique_ptr<Store> openStore(const AppConfig& c, Metrics* metrics = nullptr) {
-  if (!c.clickhouse.embedded()) {
-    HttpStore::Config hc;
-    hc.servers = c.clickhouse.servers;
-    hc.database = c.clickhouse.database;
-    hc.username = c.clickhouse.username;
-    hc.password = c.clickhouse.password;
-    hc.compression = c.clickhouse.compression == "none"   ? HttpStore::Compression::kNone
-                     : c.clickhouse.compression == "gzip" ? HttpStore::Compression::kGzip
-                                                          : HttpStore::Compression::kZstd;
-    return std::make_unique<HttpStore>(hc, metrics);
-  }
+  if (!c.clickhouse.embedded())
+    return std::make_unique<HttpStore>(httpStoreConfig(c.clickhouse), metrics);
   ChdbStore::Config sc;
   sc.path = c.clickhouse.path;
   sc.library = c.clickhouse.library;

@@ -339,6 +339,14 @@ void ConfigReader::list(const std::string& key,
   resolved_[key] = out;
 }
 
+std::vector<std::string> ConfigReader::keys() const {
+  std::vector<std::string> out;
+  if (!node_.IsMap()) return out;
+  for (const auto& kv : node_)
+    if (kv.first.IsScalar()) out.push_back(kv.first.Scalar());
+  return out;
+}
+
 namespace {
 // A copy of `n` that shares no node, even within itself. YAML::Clone keeps the sharing of a
 // node reached twice (an alias, the keys and values a merge key pulls in twice), which the

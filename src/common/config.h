@@ -106,6 +106,9 @@ class ConfigReader {
   /// The resolved values read so far, in declaration order.
   const YAML::Node& resolved() const { return resolved_; }
   bool has(const std::string& key) const;
+  /// The keys given in this section (file order), for sections whose keys are names chosen by
+  /// the user (a column -> value mapping): each still has to be read with field().
+  std::vector<std::string> keys() const;
 
  private:
   YAML::Node child(const std::string& key);

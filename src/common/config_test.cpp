@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -7,6 +8,8 @@
 #include <fstream>
 
 #include "app/app.h"
+#include "orchestrator/clickhouse.h"
+#include "store/http_store.h"
 
 namespace akvo {
 namespace {
@@ -142,6 +145,97 @@ TEST(Config, WrongTypesAndRanges) {
   e = loadError("? [a, b]\n: 1\n");
   EXPECT_NE(e.find("a key must be a plain string"), std::string::npos) << e;
   EXPECT_THROW(AppConfig::load(std::filesystem::temp_directory_path().string()), ConfigError);
+}
+
+// schema.indexes and schema.no-indexes as Akvorado's: a bad index or column names the key, the
+// file and the line, and the valid forms; `config check` shows the indexes in force.
+TEST(Config, SchemaIndexes) {
+  AppConfig c = AppConfig::load(writeTemp(R"(schema:
+  indexes:
+    SrcAddr: bloom(0.01)
+    SrcNetName: bloom(0.001)
+  no-indexes:
+    - DstAddr
+)"));
+  EXPECT_EQ(c.schema.indexes.at("SrcAddr"), "bloom(0.01)");
+  EXPECT_EQ(c.schema.indexes.at("SrcNetName"), "bloom(0.001)");
+  EXPECT_EQ(c.schema.no_indexes, std::vector<std::string>{"DstAddr"});
+  EXPECT_EQ(c.resolved["schema"]["indexes"]["SrcAddr"].as<std::string>(), "bloom(0.01)");
+  EXPECT_EQ(c.resolved["schema"]["indexes"]["DstPort"].as<std::string>(), "bloom(0.001)");
+  EXPECT_EQ(c.resolved["schema"]["indexes"]["InIfBoundary"].as<std::string>(), "set(0)");
+  EXPECT_FALSE(c.resolved["schema"]["indexes"]["DstAddr"].IsDefined());
+  std::string e = loadError("schema:\n  indexes:\n    SrcAddr: bloom(1.5)\n");
+  EXPECT_NE(e.find(":3:14: schema.indexes.SrcAddr: invalid index \"bloom(1.5)\""),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("valid forms: bloom(P) with 0 < P < 1"), std::string::npos) << e;
+  e = loadError("schema:\n  indexes:\n    DstPort: hash\n");
+  EXPECT_NE(e.find(":3:14: schema.indexes.DstPort: invalid index \"hash\""),
+            std::string::npos)
+      << e;
+  e = loadError("schema:\n  indexes:\n    SrcAdr: minmax\n");
+  EXPECT_NE(e.find(":3:13: schema.indexes.SrcAdr: unknown column"), std::string::npos) << e;
+  e = loadError("schema:\n  no-indexes: [DstAddr, Nope]\n");
+  EXPECT_NE(e.find(":2:15: schema.no-indexes: unknown column \"Nope\""), std::string::npos) << e;
+  e = loadError("schema:\n  indexes:\n    SrcAddr: minmax\n  no-indexes: [SrcAddr]\n");
+  EXPECT_NE(e.find("also in schema.indexes"), std::string::npos) << e;
+}
+
+// clickhouse.tls as Akvorado's TLS block: keys, defaults (skip-verify false), and errors that
+// name the key, the file and why; the HTTP store gets https and the certificates.
+TEST(Config, ClickHouseTls) {
+  AppConfig plain = AppConfig::load(writeTemp("clickhouse:\n  servers: [ch1:8123]\n"));
+  EXPECT_FALSE(plain.clickhouse.tls.enable);
+  EXPECT_FALSE(plain.clickhouse.tls.skip_verify);
+  EXPECT_EQ(plain.resolved["clickhouse"]["tls"]["skip-verify"].as<std::string>(), "false");
+  HttpStore::Config hc = httpStoreConfig(plain.clickhouse);
+  EXPECT_FALSE(hc.tls);
+  EXPECT_TRUE(hc.tls_verify);
+  EXPECT_EQ(HttpStore(hc).describe(), "http://ch1:8123/");
+
+  std::string ca = writeTemp("CA"), cert = writeTemp("CERT"), key = writeTemp("KEY");
+  AppConfig c = AppConfig::load(writeTemp(fmt::format(R"(clickhouse:
+  servers: [ch1:8443, "https://ch2:9443"]
+  tls:
+    enable: true
+    skip-verify: true
+    ca-file: {}
+    cert-file: {}
+    key-file: {}
+)",
+                                                      ca, cert, key)));
+  hc = httpStoreConfig(c.clickhouse);
+  EXPECT_TRUE(hc.tls);
+  EXPECT_FALSE(hc.tls_verify);
+  EXPECT_EQ(hc.ca_file, ca);
+  EXPECT_EQ(hc.cert_file, cert);
+  EXPECT_EQ(hc.key_file, key);
+  EXPECT_EQ(HttpStore(hc).describe(), "https://ch1:8443/,https://ch2:9443/");
+
+  std::string e = loadError(
+      "clickhouse:\n  servers: [ch1:8443]\n  tls:\n    enable: true\n    ca-file: /nope/ca.pem\n");
+  EXPECT_NE(e.find(":5:14: clickhouse.tls.ca-file: cannot read \"/nope/ca.pem\": No such file or "
+                   "directory"),
+            std::string::npos)
+      << e;
+  e = loadError(fmt::format(
+      "clickhouse:\n  servers: [ch1:8443]\n  tls:\n    enable: true\n    key-file: {}\n", key));
+  EXPECT_NE(e.find("clickhouse.tls.key-file: needs cert-file"), std::string::npos) << e;
+  e = loadError(fmt::format(
+      "clickhouse:\n  servers: [ch1:8443]\n  tls:\n    cert-file: {}\n", cert));
+  EXPECT_NE(e.find(":4:16: clickhouse.tls.cert-file: set while tls.enable is false"),
+            std::string::npos)
+      << e;
+  e = loadError("clickhouse:\n  tls: {enable: true}\n");
+  EXPECT_NE(e.find("clickhouse.tls.enable: TLS is for clickhouse.servers"), std::string::npos) << e;
+  e = loadError("clickhouse:\n  servers: [\"http://ch1:8123\"]\n  tls: {enable: true}\n");
+  EXPECT_NE(e.find("clickhouse.servers: http://ch1:8123 says http:// while tls.enable is true"),
+            std::string::npos)
+      << e;
+  e = loadError("clickhouse:\n  servers: [ch1:8443]\n  tls: {enable: true, verify: false}\n");
+  EXPECT_NE(e.find("valid keys: enable, skip-verify, ca-file, cert-file, key-file"),
+            std::string::npos)
+      << e;
 }
 
 // A repeated key is an error (yaml-cpp would keep the first and drop the second silently).

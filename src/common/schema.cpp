@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <strings.h>
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <stdexcept>
 
 namespace akvo {
@@ -166,6 +169,110 @@ const ColumnDef* findColumn(std::string_view name) {
   return nullptr;
 }
 
+std::string SkipIndex::name() const {
+  std::string out = "idx_";
+  for (char c : columnDef(column).name) out += char(tolower(uint8_t(c)));
+  return out;
+}
+
+std::string skipIndexType(std::string_view value) {
+  std::string_view v = value;
+  while (!v.empty() && isspace(uint8_t(v.front()))) v.remove_prefix(1);
+  while (!v.empty() && isspace(uint8_t(v.back()))) v.remove_suffix(1);
+  auto invalid = [&](std::string_view why) {
+    return std::invalid_argument(fmt::format(
+        "invalid index \"{}\"{}; valid forms: bloom(P) with 0 < P < 1 (e.g. bloom(0.001)), "
+        "minmax, set(N) with N >= 0 (0: no limit)",
+        value, why));
+  };
+  // The argument of "name(...)", or nullopt when v is not that call.
+  auto argument = [&](std::string_view name) -> std::optional<std::string_view> {
+    if (v.size() < name.size() + 2 || v.substr(0, name.size()) != name ||
+        v[name.size()] != '(' || v.back() != ')')
+      return std::nullopt;
+    return v.substr(name.size() + 1, v.size() - name.size() - 2);
+  };
+  if (v == "minmax") return "minmax";
+  if (auto arg = argument("set")) {
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(arg->data(), arg->data() + arg->size(), n);
+    if (arg->empty() || ec != std::errc() || end != arg->data() + arg->size())
+      throw invalid(": set(N) takes a whole number");
+    return fmt::format("set({})", n);
+  }
+  if (auto arg = argument("bloom")) {
+    double p = 0;
+    auto [end, ec] = std::from_chars(arg->data(), arg->data() + arg->size(), p);
+    if (arg->empty() || ec != std::errc() || end != arg->data() + arg->size() || !(p > 0 && p < 1))
+      throw invalid(": the false-positive probability P must be between 0 and 1, both excluded");
+    return fmt::format("bloom_filter({})", p);
+  }
+  throw invalid("");
+}
+
+const std::vector<std::pair<std::string_view, std::string_view>>& defaultSkipIndexes() {
+  static const std::vector<std::pair<std::string_view, std::string_view>> kDefaults = {
+      {"SrcAddr", "bloom(0.001)"},     {"DstAddr", "bloom(0.001)"},
+      {"SrcAS", "bloom(0.001)"},       {"DstAS", "bloom(0.001)"},
+      {"SrcPort", "bloom(0.001)"},     {"DstPort", "bloom(0.001)"},
+      {"SrcCountry", "bloom(0.001)"},  {"DstCountry", "bloom(0.001)"},
+      {"ExporterName", "minmax"},      {"InIfProvider", "set(0)"},
+      {"OutIfProvider", "set(0)"},     {"InIfConnectivity", "set(0)"},
+      {"OutIfConnectivity", "set(0)"}, {"InIfBoundary", "set(0)"},
+      {"OutIfBoundary", "set(0)"},
+  };
+  return kDefaults;
+}
+
+void SchemaConfig::read(ConfigReader& r) {
+  r.field("enabled", enabled);
+  r.field("disabled", disabled);
+  r.field("main-table-only", main_table_only);
+  r.field("not-main-table-only", not_main_table_only);
+  r.field("no-indexes", no_indexes);
+  for (const auto& n : no_indexes)
+    if (!findColumn(n)) r.fail("no-indexes", fmt::format("unknown column \"{}\"", n));
+  r.section("indexes", [&](ConfigReader& s) {
+    std::vector<ColumnKey> given;
+    for (const auto& key : s.keys()) {
+      std::string value;
+      s.field(key, value);
+      const ColumnDef* c = findColumn(key);
+      if (!c) s.fail(key, "unknown column (`akvo version -d` lists them)");
+      try {
+        skipIndexType(value);
+      } catch (const std::invalid_argument& e) {
+        s.fail(key, e.what());
+      }
+      indexes[key] = value;
+      given.push_back(c->key);
+    }
+    // The defaults, so that `config check` shows the indexes in force (an environment override
+    // of one of them counts as given).
+    for (const auto& [name, type] : defaultSkipIndexes()) {
+      ColumnKey k = findColumn(name)->key;
+      if (std::find(given.begin(), given.end(), k) != given.end()) continue;
+      bool removed = false;
+      for (const auto& n : no_indexes) removed = removed || findColumn(n)->key == k;
+      if (removed) continue;
+      std::string value(type);
+      s.field(std::string(name), value);
+      if (value == type) continue;
+      try {
+        skipIndexType(value);
+      } catch (const std::invalid_argument& e) {
+        s.fail(std::string(name), e.what());
+      }
+      indexes[std::string(name)] = value;
+    }
+  });
+  try {
+    Schema check(*this);
+  } catch (const std::invalid_argument& e) {
+    r.fail("", e.what());
+  }
+}
+
 Schema::Schema(const SchemaConfig& config) {
   for (const auto& c : registry()) {
     enabled_[size_t(c.key)] = c.enabled_by_default;
@@ -210,6 +317,35 @@ Schema::Schema(const SchemaConfig& config) {
     columns_.push_back(c.key);
     if (!c.alias && !c.generated) inserted_.push_back(c.key);
   }
+  // Data-skipping indexes: the defaults, the configuration's over them, minus `no-indexes`.
+  std::array<std::string, size_t(K::kCount)> index;  // column -> TYPE clause, "" for none
+  for (const auto& [name, type] : defaultSkipIndexes())
+    index[size_t(findColumn(name)->key)] = skipIndexType(type);
+  std::array<bool, size_t(K::kCount)> given{};
+  for (const auto& [name, type] : config.indexes) {
+    const auto& c = lookup(name, "indexes");
+    if (given[size_t(c.key)])
+      throw std::invalid_argument(fmt::format("schema.indexes: column {} is given twice", c.name));
+    given[size_t(c.key)] = true;
+    if (c.alias)
+      throw std::invalid_argument(fmt::format(
+          "schema.indexes: column {} is computed at query time (ALIAS): it cannot be indexed",
+          c.name));
+    try {
+      index[size_t(c.key)] = skipIndexType(type);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(fmt::format("schema.indexes.{}: {}", c.name, e.what()));
+    }
+  }
+  for (const auto& n : config.no_indexes) {
+    const auto& c = lookup(n, "no-indexes");
+    if (given[size_t(c.key)])
+      throw std::invalid_argument(fmt::format(
+          "schema.no-indexes: column {} is also in schema.indexes", c.name));
+    index[size_t(c.key)].clear();
+  }
+  for (auto k : columns_)
+    if (!index[size_t(k)].empty()) skip_indexes_.push_back(SkipIndex{k, index[size_t(k)]});
 }
 
 std::vector<ColumnKey> Schema::consolidatedColumns() const {

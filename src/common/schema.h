@@ -4,11 +4,15 @@
 /// encoder, the consolidated tables, the filter language and the console's dimension list.
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "common/config.h"
 
 namespace akvo {
 
@@ -152,13 +156,42 @@ const ColumnDef& columnDef(ColumnKey key);
 /// Case-insensitive lookup by name.
 const ColumnDef* findColumn(std::string_view name);
 
+/// A ClickHouse data-skipping index on one column of the flows tables (Akvorado's SCH-6).
+struct SkipIndex {
+  ColumnKey column;
+  std::string type;  ///< the TYPE clause: "bloom_filter(0.001)", "minmax", "set(0)"
+  /// The index's name in the tables, as Akvorado's: "idx_" + the column's name in lower case.
+  std::string name() const;
+};
+
+/// Every index in the tables has this granularity (4 granules of 8192 rows), as Akvorado's.
+inline constexpr int kSkipIndexGranularity = 4;
+
+/// Parses an index as the configuration writes it (Akvorado's forms): "bloom(P)" with 0 < P < 1,
+/// "minmax", "set(N)" with N >= 0. Returns the TYPE clause for ClickHouse ("bloom_filter(P)",
+/// "minmax", "set(N)"). Throws std::invalid_argument naming the value and the valid forms.
+std::string skipIndexType(std::string_view value);
+
+/// The indexes of a flows table when the configuration says nothing, by column name (Akvorado's
+/// defaults): bloom(0.001) on Src/DstAddr, Src/DstAS, Src/DstPort, Src/DstCountry; minmax on
+/// ExporterName; set(0) on In/OutIfProvider, In/OutIfConnectivity, In/OutIfBoundary.
+const std::vector<std::pair<std::string_view, std::string_view>>& defaultSkipIndexes();
+
 /// The configuration section `schema`: which columns are enabled, which stay in consolidated
-/// tables.
+/// tables, which are indexed.
 struct SchemaConfig {
   std::vector<std::string> enabled;
   std::vector<std::string> disabled;
   std::vector<std::string> main_table_only;
   std::vector<std::string> not_main_table_only;
+  /// `indexes`: column -> index in the configuration's form ("bloom(0.01)"), added to the
+  /// defaults or replacing theirs.
+  std::map<std::string, std::string> indexes;
+  /// `no-indexes`: columns whose default index is removed.
+  std::vector<std::string> no_indexes;
+
+  /// Reads the section; a bad column or index names its key, file and line.
+  void read(ConfigReader& r);
 };
 
 /// The schema in force: the registry with the user's choices applied.
@@ -180,12 +213,17 @@ class Schema {
   std::vector<ColumnKey> consolidatedInsertedColumns() const;
   /// Stable fingerprint of the inserted columns (name and type), hex.
   std::string hash() const;
+  /// The data-skipping indexes of the enabled columns, in registry order (defaults, then the
+  /// configuration's `indexes` and `no-indexes`). Each goes on every flows table that has its
+  /// column (consolidated tables have no main-table-only column).
+  const std::vector<SkipIndex>& skipIndexes() const { return skip_indexes_; }
 
  private:
   std::array<bool, size_t(ColumnKey::kCount)> enabled_{};
   std::array<bool, size_t(ColumnKey::kCount)> main_only_{};
   std::vector<ColumnKey> columns_;
   std::vector<ColumnKey> inserted_;
+  std::vector<SkipIndex> skip_indexes_;
 };
 
 }  // namespace akvo

@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <set>
 
 namespace akvo {
@@ -19,6 +21,17 @@ void ClickHouseConfig::read(ConfigReader& r) {
   r.field("password", password);
   r.field("cluster", cluster);
   r.choice("compression", compression, {"none", "gzip", "zstd"});
+  r.section("tls", [&](ConfigReader& s) {
+    tls.read(s);
+    if (tls.enable && servers.empty())
+      s.fail("enable", "TLS is for clickhouse.servers; the embedded store (no servers) has none");
+  });
+  if (tls.enable)
+    for (const auto& s : servers)
+      if (s.rfind("http://", 0) == 0)
+        r.fail("servers", fmt::format("{} says http:// while tls.enable is true (write "
+                                      "https:// or host:port)",
+                                      s));
   bool resolutions_given = r.has("resolutions");
   std::vector<Resolution> res;
   r.list(
@@ -56,6 +69,75 @@ void ClickHouseConfig::read(ConfigReader& r) {
   }
 }
 
+HttpStore::Config httpStoreConfig(const ClickHouseConfig& c) {
+  HttpStore::Config hc;
+  hc.servers = c.servers;
+  hc.database = c.database;
+  hc.username = c.username;
+  hc.password = c.password;
+  hc.compression = c.compression == "none"   ? HttpStore::Compression::kNone
+                   : c.compression == "gzip" ? HttpStore::Compression::kGzip
+                                             : HttpStore::Compression::kZstd;
+  hc.tls = c.tls.enable;
+  hc.tls_verify = !c.tls.skip_verify;
+  hc.ca_file = c.tls.ca_file;
+  hc.cert_file = c.tls.cert_file;
+  hc.key_file = c.tls.key_file;
+  return hc;
+}
+
+namespace {
+/// "24.8.4.13", "23.8.11.29.altinitystable", "18.16.1" -> {24, 8, 4, 13}...; empty when the
+/// string does not start with a number.
+std::vector<int64_t> versionNumbers(std::string_view v) {
+  std::vector<int64_t> out;
+  size_t i = 0;
+  while (i < v.size() && isdigit(uint8_t(v[i]))) {
+    int64_t n = 0;
+    while (i < v.size() && isdigit(uint8_t(v[i])) && n < 1000000000) n = n * 10 + (v[i++] - '0');
+    out.push_back(n);
+    if (i + 1 < v.size() && v[i] == '.' && isdigit(uint8_t(v[i + 1]))) i++;
+    else break;
+  }
+  return out;
+}
+}  // namespace
+
+ServerVersionCheck checkClickHouseVersion(std::string_view version) {
+  ServerVersionCheck out;
+  std::vector<int64_t> have = versionNumbers(version);
+  if (have.empty()) {
+    out.ok = false;
+    out.error = fmt::format("cannot read the ClickHouse version \"{}\" (akvo needs {} or later)",
+                            version, kMinimumClickHouse);
+    return out;
+  }
+  // Lexicographic on the numbers: 23.10 is after 23.2.
+  auto before = [&](std::string_view other) { return have < versionNumbers(other); };
+  // The orchestrator loads its lookup tables with format(CSVWithNames, structure, data): the
+  // table function takes a structure since 23.2 (ClickHouse #45873). Nothing else akvo sends
+  // is known to need more (the rest is older: Native inserts, skip indexes, views with a
+  // COMMENT since 22.1, SummingMergeTree, ttl_only_drop_parts).
+  if (before(kMinimumClickHouse)) {
+    out.ok = false;
+    out.error = fmt::format("ClickHouse {} is too old: akvo needs {} or later", version,
+                            kMinimumClickHouse);
+    return out;
+  }
+  // akvo's queries are written and tested on the engine's new query analyzer (the default
+  // since 24.3); older servers run them with the old one.
+  if (before(kAnalyzerClickHouse))
+    out.warnings.push_back(fmt::format(
+        "ClickHouse {} is older than {}: it runs akvo's queries with its old query analyzer, "
+        "while they are tested with the new one (the default since {}): upgrade if a console "
+        "query fails",
+        version, kAnalyzerClickHouse, kAnalyzerClickHouse));
+  // Akvorado's other refusals do not apply to akvo: the IPv6 bug of 23.1-23.5 is in the
+  // Protobuf format (its Kafka engine; akvo inserts Native), and the 24.3-24.5 analyzer bug is
+  // with INTERPOLATE (akvo puts the zeros of missing points itself).
+  return out;
+}
+
 std::string flowsTableName(Duration interval) {
   int64_t s = interval.count() / 1000;
   if (s == 0) return "flows";
@@ -82,6 +164,58 @@ std::string quote(std::string_view s) {
 /// the raw table from 16.9 to 12.6 bytes per flow (AS numbers, ports, protocol, arrays gain most).
 std::string codecOf(const ColumnDef& c) {
   return c.codec.empty() ? std::string(kDefaultCodec) : std::string(c.codec);
+}
+
+std::string indexDefinition(const SkipIndex& x) {
+  return fmt::format("INDEX {} `{}` TYPE {} GRANULARITY {}", x.name(), columnDef(x.column).name,
+                     x.type, kSkipIndexGranularity);
+}
+
+/// An index as the engine shows it in `create_table_query`.
+struct ExistingIndex {
+  std::string expr, type;
+  int64_t granularity = 0;
+};
+
+/// The indexes of a table from its `create_table_query` ("..., INDEX idx_srcaddr SrcAddr TYPE
+/// bloom_filter(0.001) GRANULARITY 4, ..."): read there rather than from
+/// system.data_skipping_indices, whose column with the type's arguments (type_full) older
+/// servers lack.
+std::map<std::string, ExistingIndex> existingIndexes(const std::string& create) {
+  std::map<std::string, ExistingIndex> out;
+  for (size_t pos = 0; (pos = create.find(", INDEX ", pos)) != std::string::npos;) {
+    pos += 8;
+    size_t type = create.find(" TYPE ", pos);
+    size_t gran = type == std::string::npos ? type : create.find(" GRANULARITY ", type);
+    if (gran == std::string::npos) break;
+    size_t space = create.find(' ', pos);
+    ExistingIndex x;
+    std::string name = create.substr(pos, space - pos);
+    x.expr = create.substr(space + 1, type - space - 1);
+    x.type = create.substr(type + 6, gran - type - 6);
+    x.granularity = std::strtoll(create.c_str() + gran + 13, nullptr, 10);
+    std::erase(name, '`');
+    std::erase(x.expr, '`');
+    out[name] = x;
+  }
+  return out;
+}
+
+/// "bloom_filter(0.001)" and "bloom_filter(1e-3)" are the same index; spaces do not count.
+bool sameIndexType(std::string a, std::string b) {
+  std::erase(a, ' ');
+  std::erase(b, ' ');
+  if (a == b) return true;
+  auto argument = [](const std::string& t, double& v) {
+    size_t open = t.find('(');
+    if (open == std::string::npos || t.back() != ')') return false;
+    char* end = nullptr;
+    v = std::strtod(t.c_str() + open + 1, &end);
+    return end == t.c_str() + t.size() - 1;
+  };
+  double x, y;
+  return a.substr(0, a.find('(')) == b.substr(0, b.find('(')) && argument(a, x) &&
+         argument(b, y) && x == y;
 }
 
 /// "CODEC(Delta(4), ZSTD(1))" and "Delta(4),ZSTD(1)" compare equal.
@@ -215,12 +349,59 @@ std::string Migrations::createTableSQL(size_t i) const {
     key = fmt::format("PRIMARY KEY ({})\nORDER BY ({})", fmt::join(pk, ", "),
                       fmt::join(order, ", "));
   }
+  for (const auto& x : skipIndexes(i)) cols.push_back(indexDefinition(x));
   std::string ttl = ttlClause(r);
   return fmt::format(
       "CREATE TABLE IF NOT EXISTS {}{} (\n  {}\n)\nENGINE = {}\nPARTITION BY {}\n{}\n{}"
       "SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1",
       local(name), onCluster(), fmt::join(cols, ",\n  "), replicated(engine), partitionBy(r), key,
       ttl.empty() ? "" : "TTL " + ttl + "\n");
+}
+
+std::vector<SkipIndex> Migrations::skipIndexes(size_t i) const {
+  const bool raw = config_.resolutions[i].interval.count() == 0;
+  std::vector<SkipIndex> out;
+  for (const auto& x : schema_.skipIndexes())
+    if (raw || !schema_.mainOnly(x.column)) out.push_back(x);
+  return out;
+}
+
+void Migrations::reconcileSkipIndexes(size_t i) {
+  const std::string name = local(flowsTableName(config_.resolutions[i].interval));
+  auto have = existingIndexes(scalar(fmt::format(
+      "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND "
+      "name = {}",
+      quote(name))));
+  std::vector<std::string> drop, drop_names, add, add_names;
+  std::set<std::string> wanted;
+  for (const auto& x : skipIndexes(i)) {
+    wanted.insert(x.name());
+    auto it = have.find(x.name());
+    if (it != have.end() && it->second.expr == columnDef(x.column).name &&
+        it->second.granularity == kSkipIndexGranularity && sameIndexType(it->second.type, x.type))
+      continue;
+    if (it != have.end()) {
+      drop.push_back(fmt::format("DROP INDEX IF EXISTS {}", x.name()));
+      drop_names.push_back(x.name());
+    }
+    add.push_back("ADD " + indexDefinition(x));
+    add_names.push_back(fmt::format("{} {}", x.name(), x.type));
+  }
+  // Ours are named idx_*, as Akvorado's: one no longer wanted goes (a column disabled, an index
+  // removed with no-indexes); other indexes are someone else's.
+  for (const auto& [n, x] : have)
+    if (n.rfind("idx_", 0) == 0 && !wanted.contains(n)) {
+      drop.push_back(fmt::format("DROP INDEX IF EXISTS {}", n));
+      drop_names.push_back(n);
+    }
+  // Only metadata and new parts: data already stored is indexed as merges rewrite it (or by
+  // hand with ALTER TABLE ... MATERIALIZE INDEX), as Akvorado leaves it.
+  if (!drop.empty())
+    exec(fmt::format("drop index {} of {}", fmt::join(drop_names, ", "), name),
+         fmt::format("ALTER TABLE {}{} {}", name, onCluster(), fmt::join(drop, ", ")));
+  if (!add.empty())
+    exec(fmt::format("add index {} to {}", fmt::join(add_names, ", "), name),
+         fmt::format("ALTER TABLE {}{} {}", name, onCluster(), fmt::join(add, ", ")));
 }
 
 std::vector<std::string> Migrations::consolidatedKey() const {
@@ -450,6 +631,7 @@ void Migrations::flowsTable(size_t i) {
            fmt::format("ALTER TABLE {}{} MODIFY TTL {} SETTINGS materialize_ttl_after_modify = 0",
                        local(name), onCluster(), ttl));
   }
+  reconcileSkipIndexes(i);
 }
 
 void Migrations::consumer(size_t i) {
@@ -469,6 +651,12 @@ void Migrations::consumer(size_t i) {
 
 void Migrations::run() {
   applied_.clear();
+  // Even when someone else manages the schema: akvo's inserts and queries need the version.
+  std::string version = scalar("SELECT version()");
+  ServerVersionCheck check = checkClickHouseVersion(version);
+  if (!check.ok) throw StoreError(check.error);
+  for (const auto& w : check.warnings) spdlog::warn("{}", w);
+  spdlog::info("ClickHouse {}", version);
   if (config_.skip_migrations) {
     spdlog::info("migrations skipped (clickhouse.skip-migrations)");
     return;

@@ -6,11 +6,14 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/config.h"
 #include "common/metrics.h"
 #include "common/schema.h"
+#include "common/tls.h"
+#include "store/http_store.h"
 #include "store/store.h"
 
 namespace akvo {
@@ -29,6 +32,7 @@ struct ClickHouseConfig {
   std::string password;
   std::string cluster;
   std::string compression = "zstd";  ///< of inserts to servers: none, gzip, zstd (HTTP store)
+  TlsConfig tls;                     ///< to the servers
   std::vector<Resolution> resolutions = {
       {Duration(0), std::chrono::hours(24 * 15)},
       {std::chrono::minutes(1), std::chrono::hours(24 * 7)},
@@ -43,6 +47,22 @@ struct ClickHouseConfig {
   bool embedded() const { return servers.empty(); }
 };
 
+/// What akvo thinks of a ClickHouse server's version (`SELECT version()`, e.g. "24.8.4.13").
+struct ServerVersionCheck {
+  bool ok = true;                     ///< false: akvo refuses to run with it
+  std::string error;                  ///< why, naming the version found and the minimum
+  std::vector<std::string> warnings;  ///< supported, with a caveat
+};
+/// The oldest ClickHouse akvo's SQL runs on; and the first whose default query analyzer is the
+/// one akvo's queries are written and tested on (the new one; akvo is tested with chDB 26.x).
+inline constexpr std::string_view kMinimumClickHouse = "23.2";
+inline constexpr std::string_view kAnalyzerClickHouse = "24.3";
+/// Pure: decides from the version string alone.
+ServerVersionCheck checkClickHouseVersion(std::string_view version);
+
+/// The HTTP store's configuration for `clickhouse.servers` (TLS included).
+HttpStore::Config httpStoreConfig(const ClickHouseConfig& c);
+
 /// Table name for a resolution: "flows" for 0, else "flows_" + Go duration ("flows_1m0s").
 std::string flowsTableName(Duration interval);
 
@@ -50,7 +70,9 @@ class Migrations {
  public:
   Migrations(const ClickHouseConfig& config, const Schema& schema, StoreConnection& conn,
              Metrics& metrics);
-  /// Brings the store to the wanted schema. Throws StoreError naming the failed step.
+  /// Checks the server's version (checkClickHouseVersion: StoreError when refused, warnings
+  /// logged), then brings the store to the wanted schema. Throws StoreError naming the failed
+  /// step.
   void run();
   /// Steps applied by the last run (empty when nothing had to change).
   const std::vector<std::string>& applied() const { return applied_; }
@@ -92,6 +114,11 @@ class Migrations {
   /// The columns a consolidated table groups by (quoted), TimeReceived, Bytes, Packets excluded.
   std::vector<std::string> consolidatedKey() const;
   std::string ttlClause(const Resolution& r) const;
+  /// The data-skipping indexes of resolution i's table: those of the schema whose column the
+  /// table has (the consolidated tables lack the main-table-only columns).
+  std::vector<SkipIndex> skipIndexes(size_t i) const;
+  /// Adds, replaces and drops the indexes of an existing table to match skipIndexes(i).
+  void reconcileSkipIndexes(size_t i);
   // Cluster mode (clickhouse.cluster set): tables are "<name>_local" (Replicated engines) on
   // every node, created ON CLUSTER, with a Distributed table "<name>" over them.
   std::string onCluster() const;

@@ -60,7 +60,7 @@ HttpStore::HttpStore(Config config, Metrics* metrics) : config_(std::move(config
   curlGlobalInit();
   for (const auto& s : config_.servers) {
     std::string url = s;
-    if (url.find("://") == std::string::npos) url = "http://" + url;
+    if (url.find("://") == std::string::npos) url = (config_.tls ? "https://" : "http://") + url;
     while (!url.empty() && url.back() == '/') url.pop_back();
     urls_.push_back(url + "/");
   }
@@ -167,16 +167,26 @@ std::string HttpConnection::request(const std::string& query_param, std::string_
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, cfg.tls_verify ? 1L : 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, cfg.tls_verify ? 2L : 0L);
     if (!cfg.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, cfg.ca_file.c_str());
+    if (!cfg.cert_file.empty()) {
+      curl_easy_setopt(curl, CURLOPT_SSLCERT, cfg.cert_file.c_str());
+      curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+      const std::string& key = cfg.key_file.empty() ? cfg.cert_file : cfg.key_file;
+      curl_easy_setopt(curl, CURLOPT_SSLKEY, key.c_str());
+      curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+    }
     curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/octet-stream");
     headers = curl_slist_append(headers, "Expect:");
     if (encoding) headers = curl_slist_append(headers, encoding);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     response_.clear();
+    char detail[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, writeBody);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response_);
     if (store_.requests_) store_.requests_->inc();
     if (store_.bytes_sent_) store_.bytes_sent_->inc(payload.size());
     CURLcode rc = curl_easy_perform(curl);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);  // `detail` lives in this loop only
     curl_slist_free_all(headers);
     long status = 0, opened = 0;
     if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -192,7 +202,22 @@ std::string HttpConnection::request(const std::string& query_param, std::string_
         throw StoreError(fmt::format("{} (HTTP {}): {}", store_.urls_[server_], status, msg));
       last_error = fmt::format("HTTP {}: {}", status, msg);
     } else {
+      // curl's own words, then what its TLS library said ("SSL certificate problem: unable to
+      // get local issuer certificate", "tlsv13 alert certificate required"...).
       last_error = curl_easy_strerror(rc);
+      if (detail[0] && last_error.find(detail) == std::string::npos)
+        last_error = fmt::format("{}: {}", last_error, detail);
+      // A certificate the configuration points at that cannot be used, or a server certificate
+      // that does not verify: trying again changes nothing.
+      if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CERTPROBLEM ||
+          rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CIPHER ||
+          rc == CURLE_SSL_ISSUER_ERROR)
+        throw StoreError(fmt::format("{}: {}", store_.urls_[server_], last_error));
+      // A server that wants a client certificate and gets none closes the connection once the
+      // handshake is over (TLS 1.3): the request then fails to go out or to come back.
+      if (store_.urls_[server_].rfind("https://", 0) == 0 && cfg.cert_file.empty() &&
+          (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_SSL_CONNECT_ERROR))
+        last_error += " (if the server requires a client certificate, none was given)";
     }
     spdlog::warn("ClickHouse {}: {} (attempt {} of {})", store_.urls_[server_], last_error,
                  attempt + 1, cfg.max_retries + 1);
@@ -201,8 +226,8 @@ std::string HttpConnection::request(const std::string& query_param, std::string_
       if (store_.failovers_) store_.failovers_->inc();
     }
   }
-  throw StoreError(fmt::format("ClickHouse unreachable after {} attempts: {}", cfg.max_retries + 1,
-                               last_error));
+  throw StoreError(fmt::format("ClickHouse unreachable after {} attempts: {}: {}",
+                               cfg.max_retries + 1, store_.urls_[server_], last_error));
 }
 
 }  // namespace akvo

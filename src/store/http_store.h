@@ -31,8 +31,11 @@ class HttpStore : public Store {
     std::chrono::milliseconds initial_backoff{100};
     std::chrono::milliseconds connect_timeout{2000};
     std::chrono::milliseconds timeout{300000};  ///< whole request
+    bool tls = false;        ///< servers given without a scheme are https:// (else http://)
     bool tls_verify = true;  ///< https: verify the server certificate and host
-    std::string ca_file;     ///< https: extra CA bundle
+    std::string ca_file;     ///< https: CA bundle (PEM) instead of the system's
+    std::string cert_file;   ///< https: client certificate (PEM); empty: none
+    std::string key_file;    ///< https: key of cert_file (PEM); empty: in cert_file
     /// Query settings sent with every request (URL parameters: name=value).
     std::vector<std::pair<std::string, std::string>> settings;
   };

@@ -336,7 +336,13 @@ await step("saved filters: save, reuse, delete", async () => {
   await setFilter("SrcAS = 1");
   await page.getByTestId("saved-filters").click();
   await page.getByTestId("saved-list").getByText(description).click();
-  assert.equal(await page.locator('[data-testid="filter-editor"] .cm-content').innerText(), 'InIfBoundary = external AND Proto = "TCP"');
+  // The editor takes the saved filter after the click's handlers ran: poll (reading it at once
+  // failed on a loaded CI machine, still showing the previous filter).
+  const editor = page.locator('[data-testid="filter-editor"] .cm-content');
+  const wanted = 'InIfBoundary = external AND Proto = "TCP"';
+  let text = "";
+  for (let i = 0; i < 50 && (text = await editor.innerText()) !== wanted; i++) await page.waitForTimeout(100);
+  assert.equal(text, wanted);
   await page.getByTestId("saved-filters").click();
   await page.getByTestId("saved-list").locator("li", { hasText: description }).getByRole("button", { name: /Delete/ }).click();
   await page.getByTestId("saved-list").getByText(description).waitFor({ state: "detached", timeout: 5000 });
