@@ -12,6 +12,41 @@
 
 namespace akvo {
 
+namespace {
+std::string settingsSQL(const std::vector<std::pair<std::string, std::string>>& settings) {
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : settings) parts.push_back(k + " = " + v);
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+// A setting's value as SQL: a number as written, anything else a quoted string.
+std::string settingLiteral(const std::string& v) {
+  bool number = !v.empty();
+  for (size_t i = 0; i < v.size(); i++)
+    number = number && (std::isdigit(static_cast<unsigned char>(v[i])) || (v[i] == '.' && i > 0) ||
+                        (v[i] == '-' && i == 0 && v.size() > 1));
+  if (number) return v;
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+// The table's settings: akvo's, with the configuration's over them, in order.
+std::vector<std::pair<std::string, std::string>> tableSettings(const Resolution& r) {
+  std::vector<std::pair<std::string, std::string>> out = {{"index_granularity", "8192"},
+                                                          {"ttl_only_drop_parts", "1"}};
+  for (const auto& [k, v] : r.table_settings) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == k; });
+    if (it != out.end()) it->second = v;
+    else out.emplace_back(k, v);
+  }
+  return out;
+}
+}  // namespace
+
 void ClickHouseConfig::read(ConfigReader& r) {
   r.field("path", path);
   r.field("library", library);
@@ -41,6 +76,22 @@ void ClickHouseConfig::read(ConfigReader& r) {
         s.field("interval", x.interval);
         s.field("ttl", x.ttl);
         if (x.interval.count() % 1000 != 0) s.fail("interval", "must be a whole number of seconds");
+        YAML::Node ts = s.raw("table-settings");
+        if (ts.IsDefined() && !ts.IsNull()) {
+          if (!ts.IsMap()) s.fail("table-settings", "expected a mapping of MergeTree setting to value");
+          x.table_settings.clear();
+          for (const auto& kv : ts) {
+            const std::string name = kv.first.as<std::string>();
+            bool ok_name = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+            for (char ch : name) ok_name = ok_name && (std::islower(static_cast<unsigned char>(ch)) ||
+                                                     std::isdigit(static_cast<unsigned char>(ch)) || ch == '_');
+            if (!ok_name)
+              s.fail("table-settings", fmt::format("\"{}\" is not a setting name (lower case, digits, _)", name));
+            if (!kv.second.IsScalar())
+              s.fail("table-settings", fmt::format("{}: expected a number or a string", name));
+            x.table_settings.emplace_back(name, settingLiteral(kv.second.Scalar()));
+          }
+        }
         res.push_back(x);
       },
       resolutions.size());
@@ -353,9 +404,9 @@ std::string Migrations::createTableSQL(size_t i) const {
   std::string ttl = ttlClause(r);
   return fmt::format(
       "CREATE TABLE IF NOT EXISTS {}{} (\n  {}\n)\nENGINE = {}\nPARTITION BY {}\n{}\n{}"
-      "SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1",
+      "SETTINGS {}",
       local(name), onCluster(), fmt::join(cols, ",\n  "), replicated(engine), partitionBy(r), key,
-      ttl.empty() ? "" : "TTL " + ttl + "\n");
+      ttl.empty() ? "" : "TTL " + ttl + "\n", settingsSQL(tableSettings(r)));
 }
 
 std::vector<SkipIndex> Migrations::skipIndexes(size_t i) const {
@@ -630,6 +681,20 @@ void Migrations::flowsTable(size_t i) {
       exec(fmt::format("set ttl of {} to {}", name, formatDuration(r.ttl)),
            fmt::format("ALTER TABLE {}{} MODIFY TTL {} SETTINGS materialize_ttl_after_modify = 0",
                        local(name), onCluster(), ttl));
+  }
+  // Table settings follow the configuration (Akvorado: merged with the defaults, altered when
+  // different); one the engine shows another way or not at all is set again, which is harmless.
+  const size_t at = engine_full.rfind(" SETTINGS ");
+  const std::string shown = at == std::string::npos ? "" : engine_full.substr(at + 10) + ",";
+  for (const auto& [k, v] : tableSettings(r)) {
+    if ((" " + shown).find(fmt::format(" {} = {},", k, v)) != std::string::npos) continue;
+    if (k == "index_granularity") {
+      spdlog::warn("{}: index_granularity cannot change on an existing table (asked {}): "
+                   "it applies to new tables only", name, v);
+      continue;
+    }
+    exec(fmt::format("set {} of {}", k, name),
+         fmt::format("ALTER TABLE {}{} MODIFY SETTING {} = {}", local(name), onCluster(), k, v));
   }
   reconcileSkipIndexes(i);
 }

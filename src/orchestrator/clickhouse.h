@@ -21,6 +21,10 @@ namespace akvo {
 struct Resolution {
   Duration interval{0};  ///< 0 is the raw table.
   Duration ttl{0};       ///< 0 keeps forever.
+  /// `table-settings` (Akvorado's): MergeTree settings of the table, name -> SQL literal
+  /// (numbers as written, anything else quoted), over akvo's own (index_granularity = 8192,
+  /// ttl_only_drop_parts = 1); applied at creation, altered when they differ later.
+  std::vector<std::pair<std::string, std::string>> table_settings;
 };
 
 struct ClickHouseConfig {

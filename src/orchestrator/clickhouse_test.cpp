@@ -371,6 +371,52 @@ TEST(Migrations, TtlAndColumnsFollowTheConfiguration) {
   EXPECT_TRUE(again.applied().empty()) << again.applied().front();
 }
 
+// resolutions[].table-settings (Akvorado's): set at creation over akvo's own, altered when they
+// change, nothing to do when they agree; bad names are configuration errors.
+TEST(Migrations, TableSettingsFollowTheConfiguration) {
+  AKVO_REQUIRE_STORE();
+  auto conn = testing::freshDatabase();
+  Metrics metrics;
+  auto read = [](const std::string& yaml) {
+    YAML::Node n = YAML::Load(yaml);
+    ConfigReader r(n, "test.yaml", "clickhouse");
+    ClickHouseConfig c;
+    c.read(r);
+    r.finish();
+    return c;
+  };
+  ClickHouseConfig config = read(
+      "resolutions: [{interval: 0, ttl: 15d}, {interval: 1m, ttl: 7d, table-settings: "
+      "{merge_with_ttl_timeout: 3600, ttl_only_drop_parts: 0}}]");
+  Schema schema;
+  Migrations(config, schema, *conn, metrics).run();
+  auto engine = [&](const char* t) {
+    return trim(conn->query(fmt::format("SELECT engine_full FROM system.tables WHERE database = "
+                                        "currentDatabase() AND name = '{}'", t)));
+  };
+  EXPECT_NE(engine("flows_1m0s").find("ttl_only_drop_parts = 0, merge_with_ttl_timeout = 3600"),
+            std::string::npos) << engine("flows_1m0s");
+  EXPECT_NE(engine("flows").find("ttl_only_drop_parts = 1"), std::string::npos) << engine("flows");
+  EXPECT_EQ(engine("flows").find("merge_with_ttl_timeout"), std::string::npos);
+  Migrations same(config, schema, *conn, metrics);
+  same.run();
+  EXPECT_TRUE(same.applied().empty()) << same.applied().front();
+  config = read(
+      "resolutions: [{interval: 0, ttl: 15d}, {interval: 1m, ttl: 7d, table-settings: "
+      "{merge_with_ttl_timeout: 7200, ttl_only_drop_parts: 0}}]");
+  Migrations changed(config, schema, *conn, metrics);
+  changed.run();
+  EXPECT_EQ(changed.applied(), std::vector<std::string>{"set merge_with_ttl_timeout of flows_1m0s"});
+  EXPECT_NE(engine("flows_1m0s").find("merge_with_ttl_timeout = 7200"), std::string::npos);
+  try {
+    read("resolutions: [{interval: 0, table-settings: {\"DROP TABLE\": 1}}]");
+    FAIL() << "a bad setting name was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("is not a setting name"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("test.yaml:1"), std::string::npos) << e.what();
+  }
+}
+
 // A column enabled later joins the consolidated tables' sorting key: the summing engine keeps
 // apart rows that differ by it (before, two MACs merged into one row with either MAC).
 TEST(Migrations, ColumnsEnabledLaterJoinTheConsolidatedKey) {
