@@ -72,9 +72,10 @@ void ConsoleConfig::read(ConfigReader& r, const Schema& schema) {
     });
     a.field("logout-url", auth.logout_url);
     a.field("avatar-url", auth.avatar_url);
-    for (const char* key : {"logout-url", "avatar-url"}) {
+    for (const auto& [key, tmpl] : {std::pair<const char*, const std::string*>{"logout-url", &auth.logout_url},
+                                    {"avatar-url", &auth.avatar_url}}) {
       std::string error;
-      renderUserTemplate(key[0] == 'l' ? auth.logout_url : auth.avatar_url, {}, &error);
+      renderUserTemplate(*tmpl, {}, &error);
       if (!error.empty()) a.fail(key, error);
     }
   });
