@@ -668,9 +668,11 @@ Consolidator::Consolidator(const std::vector<ColumnKey>& columns, uint32_t inter
   block_ = inside && covered == kConsolidatedEnd - kConsolidatedBegin - sizeof(FlowRecord::consolidated_pad_);
   if (block_) {
     for (Field& fd : fields_) fd.key_pos = uint32_t(fd.offset - kConsolidatedBegin);
+    // addBlock()'s layout: the block, the interval's start, Dst1st..3rdAS (zeros unless
+    // among the columns).
     time_pos_ = uint32_t(kConsolidatedEnd - kConsolidatedBegin);
     path_pos_ = time_pos_ + 4;
-    key_size_ = (path_pos_ + (path_ ? 12 : 0) + 7) & ~size_t(7);
+    key_size_ = kBlockKeyWords * 8;
   } else {
     // Widest first: add() copies each width with its own loop of fixed-size copies.
     std::stable_sort(fields_.begin(), fields_.end(),
@@ -691,9 +693,85 @@ Consolidator::Consolidator(const std::vector<ColumnKey>& columns, uint32_t inter
   table_.assign(1024, 0);
 }
 
+namespace {
+// Pairs of words multiplied (128-bit, folded) and summed: independent multiplies, so the hash
+// of a 200-byte key takes a few cycles per word, not a dependent chain per word (that chain was
+// most of the consolidator's cost).
+[[gnu::always_inline]] inline uint64_t mixPair(uint64_t a, uint64_t b, size_t i) {
+  __uint128_t m = __uint128_t(a ^ (0x9E3779B97F4A7C15ull * (i + 1))) *
+                  (b ^ (0xC2B2AE3D27D4EB4Full * (i + 2)));
+  return uint64_t(m) ^ uint64_t(m >> 64);
+}
+[[gnu::always_inline]] inline uint32_t finishHash(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 29;
+  return uint32_t(h >> 32);
+}
+inline uint64_t loadWord(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+}  // namespace
+
+// The default schema's key: FlowRecord's consolidated block, read in place, then one word with
+// the interval's start and Dst1stAS, one with Dst2ndAS and Dst3rdAS, built in registers. The
+// record is hashed and compared where it is, with sizes known here: no copy into a scratch key
+// (whose 4-byte writes then read as 8-byte words stalled store forwarding), no loops over a
+// run-time word count. A key is only copied when it starts a group.
+[[gnu::always_inline]] inline void Consolidator::addBlock(const FlowRecord& f, uint32_t bucket) {
+  constexpr size_t kBlockWords = (kConsolidatedEnd - kConsolidatedBegin) / 8;
+  static_assert(kBlockWords % 2 == 0 && kBlockWords + 2 == kBlockKeyWords);
+  const char* src = reinterpret_cast<const char*>(&f) + kConsolidatedBegin;
+  uint32_t as[3] = {0, 0, 0};
+  if (path_ && !f.dst_as_path.empty()) compactPath(f, as);
+  const uint64_t e0 = bucket | uint64_t(as[0]) << 32, e1 = as[1] | uint64_t(as[2]) << 32;
+  uint64_t h = kBlockKeyWords;
+#pragma GCC unroll 16
+  for (size_t i = 0; i < kBlockWords; i += 2) h += mixPair(loadWord(src + i * 8), loadWord(src + i * 8 + 8), i);
+  h += mixPair(e0, e1, kBlockWords);
+  const uint32_t h32 = finishHash(h);
+  const size_t mask = table_.size() - 1;
+  size_t slot = h32 & mask;
+  while (uint32_t e = table_[slot]) {
+    const uint32_t g = e - 1;
+    if (hashes_[g] == h32) {
+      const uint64_t* k = keys_.data() + size_t(g) * kBlockKeyWords;
+      uint64_t diff = (k[kBlockWords] ^ e0) | (k[kBlockWords + 1] ^ e1);
+#pragma GCC unroll 16
+      for (size_t i = 0; i < kBlockWords; i++) diff |= k[i] ^ loadWord(src + i * 8);
+      if (diff == 0) {
+        sums_[g].bytes += f.bytes;
+        sums_[g].packets += f.packets;
+        return;
+      }
+    }
+    slot = (slot + 1) & mask;
+  }
+  const uint32_t g = uint32_t(sums_.size());
+  const size_t at = keys_.size();
+  keys_.resize(at + kBlockKeyWords);
+  std::memcpy(keys_.data() + at, src, kBlockWords * 8);
+  keys_[at + kBlockWords] = e0;
+  keys_[at + kBlockWords + 1] = e1;
+  sums_.push_back({f.bytes, f.packets});
+  hashes_.push_back(h32);
+  table_[slot] = g + 1;
+  if (sums_.size() * 2 > table_.size()) grow();
+}
+
+// arrayCompact(DstASPath)[1..3]: the path without consecutive repeats (prepending).
+void Consolidator::compactPath(const FlowRecord& f, uint32_t (&as)[3]) {
+  unsigned n = 0;
+  for (uint32_t a : f.dst_as_path) {
+    if (n && as[n - 1] == a) continue;
+    if (n == 3) break;
+    as[n++] = a;
+  }
+}
+
 void Consolidator::add(const FlowRecord& f) {
-  char* k = reinterpret_cast<char*>(scratch_.data());
-  const char* src = reinterpret_cast<const char*>(&f);
   // Flows come in runs with one reception time (a datagram): divide once per run.
   if (f.time_received != last_time_) [[unlikely]] {
     last_time_ = f.time_received;
@@ -701,8 +779,12 @@ void Consolidator::add(const FlowRecord& f) {
   }
   const uint32_t bucket = last_bucket_;
   if (block_) {
-    std::memcpy(k, src + kConsolidatedBegin, kConsolidatedEnd - kConsolidatedBegin);
-  } else {
+    addBlock(f, bucket);
+    return;
+  }
+  char* k = reinterpret_cast<char*>(scratch_.data());
+  const char* src = reinterpret_cast<const char*>(&f);
+  {
     size_t pos = 4;
     const Field* fd = fields_.data();
     auto copies = [&]<size_t W>(size_t n) {
@@ -716,32 +798,16 @@ void Consolidator::add(const FlowRecord& f) {
   }
   std::memcpy(k + time_pos_, &bucket, 4);
   if (path_) {
-    // arrayCompact(DstASPath)[1..3]: the path without consecutive repeats (prepending).
     uint32_t as[3] = {0, 0, 0};
-    unsigned n = 0;
-    for (uint32_t a : f.dst_as_path) {
-      if (n && as[n - 1] == a) continue;
-      if (n == 3) break;
-      as[n++] = a;
-    }
+    compactPath(f, as);
     std::memcpy(k + path_pos_, as, 12);
   }
-  // Pairs of words multiplied (128-bit, folded) and summed: independent multiplies, so the
-  // hash of a 200-byte key takes a few cycles per word, not a dependent chain per word (that
-  // chain was most of this function's cost).
   const size_t words = key_size_ / 8;
   uint64_t h = words;
   size_t i = 0;
-  for (; i + 2 <= words; i += 2) {
-    __uint128_t m = __uint128_t(scratch_[i] ^ (0x9E3779B97F4A7C15ull * (i + 1))) *
-                    (scratch_[i + 1] ^ (0xC2B2AE3D27D4EB4Full * (i + 2)));
-    h += uint64_t(m) ^ uint64_t(m >> 64);
-  }
+  for (; i + 2 <= words; i += 2) h += mixPair(scratch_[i], scratch_[i + 1], i);
   if (i < words) h += scratch_[i] * 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 29;
-  uint32_t h32 = uint32_t(h >> 32);
+  uint32_t h32 = finishHash(h);
   size_t mask = table_.size() - 1;
   size_t slot = h32 & mask;
   while (uint32_t e = table_[slot]) {

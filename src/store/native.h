@@ -73,6 +73,10 @@ class Consolidator {
   struct Sums {
     uint64_t bytes, packets;
   };
+  /// Words of a key in block mode: the block, then the interval's start and three ASes.
+  static constexpr size_t kBlockKeyWords = (kConsolidatedEnd - kConsolidatedBegin) / 8 + 2;
+  void addBlock(const FlowRecord& f, uint32_t bucket);
+  static void compactPath(const FlowRecord& f, uint32_t (&as)[3]);
   void grow();
   bool sameKey(const uint64_t* group_key, size_t words) const;
   std::vector<Field> fields_;  ///< widest first
