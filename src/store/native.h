@@ -110,16 +110,17 @@ class NativeBatch {
   NativeBatch& operator=(NativeBatch&&) noexcept;
 
   void append(const FlowRecord& flow) {
-    if (consolidator_) {
+    if (consolidated_only_) {
       consolidator_->add(flow);
-      if (consolidated_only_) {
-        skipped_rows_++;
-        return;
-      }
+      skipped_rows_++;
+      return;
     }
     if (chunk_rows_ == chunk_capacity_) [[unlikely]]
       nextChunk();
     appendRow(flow);
+    // After the row: the consolidator reads the record by words, and the decoder's and the
+    // enricher's narrower stores to it, still in flight just before, stalled those loads.
+    if (consolidator_) consolidator_->add(flow);
   }
   /// Benchmarks (outlet.clickhouse.discard with a consolidated table): flows are only grouped
   /// into the consolidated rows, as a collector that aggregates in memory does; no per-flow row
