@@ -50,12 +50,14 @@ struct FlowRecord {
   uint64_t sampling_rate = 0;  ///< 0 means unknown (a default may apply in the outlet).
   IStr exporter_name, exporter_group, exporter_role, exporter_site, exporter_region,
       exporter_tenant;
-  IStr src_net_name, dst_net_name, src_net_role, dst_net_role, src_net_site,
-      dst_net_site, src_net_region, dst_net_region, src_net_tenant, dst_net_tenant;
-  IStr src_geo_city, dst_geo_city, src_geo_state, dst_geo_state;
+  // Each side's network attributes in NetworkAttributes' order, and each interface's strings
+  // in the enricher's slot order: the enricher copies each group as one block.
+  IStr src_net_name, src_net_role, src_net_site, src_net_region, src_net_tenant;
+  IStr dst_net_name, dst_net_role, dst_net_site, dst_net_region, dst_net_tenant;
+  IStr src_geo_city, src_geo_state, dst_geo_city, dst_geo_state;
   // Interfaces: names and classes from metadata and classifiers.
-  IStr in_if_name, out_if_name, in_if_description, out_if_description;
-  IStr in_if_connectivity, out_if_connectivity, in_if_provider, out_if_provider;
+  IStr in_if_name, in_if_description, in_if_provider, in_if_connectivity;
+  IStr out_if_name, out_if_description, out_if_provider, out_if_connectivity;
   uint32_t src_as = 0, dst_as = 0;
   uint32_t in_if_speed = 0, out_if_speed = 0;  ///< Mbps.
   uint32_t etype = 0;  ///< 0x800 IPv4, 0x86dd IPv6, 0 unknown.

@@ -201,21 +201,16 @@ class CoreEnricher : public FlowEnricher {
         pending_[kRejected]++;
         return false;
       }
-      f.exporter_name = any->exporter_name;
-      f.exporter_group = any->exporter_group;
-      f.exporter_role = any->exporter_role;
-      f.exporter_site = any->exporter_site;
-      f.exporter_region = any->exporter_region;
-      f.exporter_tenant = any->exporter_tenant;
+      // The six names, side by side in the slot and in the record: one block.
+      static_assert(offsetof(IfSlot, exporter_tenant) == offsetof(IfSlot, exporter_name) + 20);
+      static_assert(offsetof(FlowRecord, exporter_tenant) ==
+                    offsetof(FlowRecord, exporter_name) + 20);
+      std::memcpy(static_cast<void*>(&f.exporter_name), &any->exporter_name, 24);
     }
 
     // 5. Interfaces, output then input.
-    if (!applyInterface(out_slot, f.out_if_name, f.out_if_description,
-                        f.out_if_speed, f.out_if_provider, f.out_if_connectivity,
-                        f.out_if_boundary) ||
-        !applyInterface(in_slot, f.in_if_name, f.in_if_description,
-                        f.in_if_speed, f.in_if_provider, f.in_if_connectivity,
-                        f.in_if_boundary)) {
+    if (!applyInterface(out_slot, &f.out_if_name, f.out_if_speed, f.out_if_boundary) ||
+        !applyInterface(in_slot, &f.in_if_name, f.in_if_speed, f.in_if_boundary)) {
       pending_[kRejected]++;
       return false;
     }
@@ -240,12 +235,8 @@ class CoreEnricher : public FlowEnricher {
     f.dst_net_mask = selectMask(f.dst_net_mask, dst_route);
     f.next_hop = selectNextHop(f.next_hop, dst_route);
 
-    applyNetwork(src_net, src_geo, f.src_net_name, f.src_net_role, f.src_net_site,
-                 f.src_net_region, f.src_net_tenant, f.src_country, f.src_geo_city,
-                 f.src_geo_state);
-    applyNetwork(dst_net, dst_geo, f.dst_net_name, f.dst_net_role, f.dst_net_site,
-                 f.dst_net_region, f.dst_net_tenant, f.dst_country, f.dst_geo_city,
-                 f.dst_geo_state);
+    applyNetwork(src_net, src_geo, &f.src_net_name, f.src_country, f.src_geo_city, f.src_geo_state);
+    applyNetwork(dst_net, dst_geo, &f.dst_net_name, f.dst_country, f.dst_geo_city, f.dst_geo_state);
     return true;
   }
 
@@ -505,21 +496,34 @@ class CoreEnricher : public FlowEnricher {
     return &it->second;
   }
 
-  static bool applyInterface(const IfSlot* slot, IStr& name, IStr& description, uint32_t& speed,
-                             IStr& provider, IStr& connectivity, Boundary& boundary) {
+  // `strs`: the record's name, description, provider and connectivity of the interface, in
+  // that order, as the slot keeps them (static_asserts below).
+  static bool applyInterface(const IfSlot* slot, IStr* strs, uint32_t& speed, Boundary& boundary) {
     if (slot->reject) return false;
     if (slot->has_info) {
-      name = slot->name;
-      description = slot->description;
       speed = slot->speed;
+      if (slot->has_class) {  // the usual case: the four strings as one block
+        std::memcpy(static_cast<void*>(strs), &slot->name, 16);
+        boundary = slot->boundary;
+        return true;
+      }
+      std::memcpy(static_cast<void*>(strs), &slot->name, 8);
     }
     if (slot->has_class) {
-      provider = slot->provider;
-      connectivity = slot->connectivity;
+      std::memcpy(static_cast<void*>(strs + 2), &slot->provider, 8);
       boundary = slot->boundary;
     }
     return true;
   }
+  static_assert(offsetof(IfSlot, description) == offsetof(IfSlot, name) + 4 &&
+                offsetof(IfSlot, provider) == offsetof(IfSlot, name) + 8 &&
+                offsetof(IfSlot, connectivity) == offsetof(IfSlot, name) + 12);
+  static_assert(offsetof(FlowRecord, in_if_description) == offsetof(FlowRecord, in_if_name) + 4 &&
+                offsetof(FlowRecord, in_if_provider) == offsetof(FlowRecord, in_if_name) + 8 &&
+                offsetof(FlowRecord, in_if_connectivity) == offsetof(FlowRecord, in_if_name) + 12);
+  static_assert(offsetof(FlowRecord, out_if_description) == offsetof(FlowRecord, out_if_name) + 4 &&
+                offsetof(FlowRecord, out_if_provider) == offsetof(FlowRecord, out_if_name) + 8 &&
+                offsetof(FlowRecord, out_if_connectivity) == offsetof(FlowRecord, out_if_name) + 12);
 
   uint32_t selectAsn(uint32_t flow_asn, uint8_t flow_mask, const RouteInfo& route,
                      const NetworkAttributes* net, const GeoInfo& geo) const {
@@ -563,9 +567,10 @@ class CoreEnricher : public FlowEnricher {
     return IPv6Addr{};
   }
 
+  // `strs`: the record's name, role, site, region and tenant of the side, in that order.
   [[gnu::always_inline]] static void applyNetwork(const NetworkAttributes* net, const GeoInfo& geo,
-                           IStr& name, IStr& role, IStr& site, IStr& region, IStr& tenant,
-                           char (&country)[2], IStr& city, IStr& state) {
+                                                  IStr* strs, char (&country)[2], IStr& city,
+                                                  IStr& state) {
     if (!net) {  // the common case: GeoIP alone
       if (geo.country[0]) {
         country[0] = geo.country[0];
@@ -578,11 +583,8 @@ class CoreEnricher : public FlowEnricher {
     // Per attribute, the most specific prefix wins between the networks (with what they
     // inherit) and GeoIP; the network for equal prefixes (Akvorado's merged tree).
     const NetworkAttributes& n = *net;
-    name = n.name;
-    role = n.role;
-    site = n.site;
-    region = n.region;
-    tenant = n.tenant;
+    // name, role, site, region, tenant: side by side in both (static_asserts below).
+    std::memcpy(static_cast<void*>(strs), &n.name, 20);
     const bool geo_wins_city = !geo.city.empty() && (n.city.empty() || geo.location_len > n.city_len);
     city = geo_wins_city ? geo.city : n.city;
     const bool geo_wins_state = !geo.state.empty() && (n.state.empty() || geo.location_len > n.state_len);
@@ -595,6 +597,16 @@ class CoreEnricher : public FlowEnricher {
       country[1] = n.country[1];
     }
   }
+
+  static_assert(offsetof(NetworkAttributes, tenant) == offsetof(NetworkAttributes, name) + 16);
+  static_assert(offsetof(FlowRecord, src_net_role) == offsetof(FlowRecord, src_net_name) + 4 &&
+                offsetof(FlowRecord, src_net_site) == offsetof(FlowRecord, src_net_name) + 8 &&
+                offsetof(FlowRecord, src_net_region) == offsetof(FlowRecord, src_net_name) + 12 &&
+                offsetof(FlowRecord, src_net_tenant) == offsetof(FlowRecord, src_net_name) + 16);
+  static_assert(offsetof(FlowRecord, dst_net_role) == offsetof(FlowRecord, dst_net_name) + 4 &&
+                offsetof(FlowRecord, dst_net_site) == offsetof(FlowRecord, dst_net_name) + 8 &&
+                offsetof(FlowRecord, dst_net_region) == offsetof(FlowRecord, dst_net_name) + 12 &&
+                offsetof(FlowRecord, dst_net_tenant) == offsetof(FlowRecord, dst_net_name) + 16);
 
   Core& core_;
   std::unordered_map<metadata::Query, std::shared_ptr<const metadata::Entry>, metadata::QueryHash>
