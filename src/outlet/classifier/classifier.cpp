@@ -7,7 +7,10 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <limits>
+#include <optional>
 
 namespace akvo::classifier {
 
@@ -23,6 +26,16 @@ std::string normalize(std::string_view s) {
 }
 
 namespace {
+
+/// Bytes one rule may produce while it runs on one item (strings, lists, copies read from let
+/// variables), as expr's memory budget: past it the rule fails at run time instead of taking
+/// the process down. Real rules produce a few hundred bytes.
+constexpr size_t kMemoryBudget = size_t(16) << 20;
+/// expr's limit on repeat()'s count.
+constexpr int64_t kMaxRepeat = 1000000;
+/// Deepest expression accepted (nesting and operator chains): parsing, checking and evaluation
+/// recurse that deep.
+constexpr size_t kMaxDepth = 500;
 
 struct Value {
   enum Type { kNil, kBool, kInt, kFloat, kStr, kList } t = kNil;
@@ -55,6 +68,12 @@ struct Value {
     x.s = std::move(v);
     return x;
   }
+  static Value array(std::vector<Value> v) {
+    Value x;
+    x.t = kList;
+    x.list = std::move(v);
+    return x;
+  }
   const char* typeName() const {
     switch (t) {
       case kNil: return "nil";
@@ -62,7 +81,7 @@ struct Value {
       case kInt: return "int";
       case kFloat: return "float";
       case kStr: return "string";
-      default: return "array";
+      default: return "list";
     }
   }
   bool isNumber() const { return t == kInt || t == kFloat; }
@@ -79,34 +98,78 @@ struct Value {
       default: return list == o.list;
     }
   }
+  /// What the value holds in memory, counted against kMemoryBudget.
+  size_t footprint() const {
+    size_t n = sizeof(Value) + s.size();
+    for (const auto& x : list) n += x.footprint();
+    return n;
+  }
 };
 
 enum class Var { kExporterIP, kExporterName, kIfIndex, kIfName, kIfDescription, kIfSpeed, kIfVlan };
 
 enum class Op {
-  kLit, kVar, kCall, kList, kNot, kNeg, kPos, kAnd, kOr, kCond, kEq, kNe, kLt, kLe, kGt, kGe,
-  kIn, kMatches, kStartsWith, kEndsWith, kContains
+  kLit, kVar, kLocal, kLet, kCall, kList, kNot, kNeg, kPos, kAnd, kOr, kCond, kEq, kNe, kLt, kLe,
+  kGt, kGe, kIn, kMatches, kStartsWith, kEndsWith, kContains, kAdd, kSub, kMul, kDiv, kMod, kPow,
+  kRange, kCoalesce, kIndex, kSlice
 };
 
-/// Static types of the checker (expr's natures, reduced to what rules can express).
-enum class Type { kNil, kBool, kNumber, kString, kList, kUnknown };
+/// Static types of the checker (expr's natures, reduced to what rules can express). kUnknown is
+/// expr's interface{}: checked when the rule runs.
+enum class Type { kNil, kBool, kInt, kFloat, kString, kList, kUnknown };
 
 const char* typeName(Type t) {
   switch (t) {
     case Type::kNil: return "nil";
     case Type::kBool: return "bool";
-    case Type::kNumber: return "number";
+    case Type::kInt: return "int";
+    case Type::kFloat: return "float";
     case Type::kString: return "string";
     case Type::kList: return "list";
     default: return "unknown";
   }
 }
+bool isNumber(Type t) { return t == Type::kInt || t == Type::kFloat; }
 
 /// Built-in functions.
 enum class Fn {
   kGroup, kRole, kSite, kRegion, kTenant, kConnectivity, kProvider,  // ClassifyX (+Regex)
-  kExternal, kInternal, kSetName, kSetDescription, kReject, kFormat, kLower, kUpper, kTrim
+  kExternal, kInternal, kSetName, kSetDescription, kReject, kFormat, kLower, kUpper, kTrim,
+  kTrimPrefix, kTrimSuffix, kHasPrefix, kHasSuffix, kIndexOf, kLastIndexOf, kSplit, kSplitAfter,
+  kReplace, kRepeat, kJoin, kLen, kAbs, kCeil, kFloor, kRound, kMax, kMin, kInt, kFloat, kString,
+  kFirst, kLast
 };
+
+/// What a function accepts as one argument.
+enum class Arg {
+  kString, kInt, kNumber, kNumberOrString, kStringOrList, kList, kNumberOrList, kAny
+};
+
+const char* argName(Arg a) {
+  switch (a) {
+    case Arg::kString: return "a string";
+    case Arg::kInt: return "an int";
+    case Arg::kNumber: return "a number";
+    case Arg::kNumberOrString: return "a number or a string";
+    case Arg::kStringOrList: return "a string or a list";
+    case Arg::kList: return "a list";
+    case Arg::kNumberOrList: return "a number or a list of numbers";
+    default: return "any value";
+  }
+}
+bool accepts(Arg a, Type t) {
+  if (t == Type::kUnknown) return true;  // checked at run time
+  switch (a) {
+    case Arg::kString: return t == Type::kString;
+    case Arg::kInt: return t == Type::kInt;
+    case Arg::kNumber: return isNumber(t);
+    case Arg::kNumberOrString: return isNumber(t) || t == Type::kString;
+    case Arg::kStringOrList: return t == Type::kString || t == Type::kList;
+    case Arg::kList: return t == Type::kList;
+    case Arg::kNumberOrList: return isNumber(t) || t == Type::kList;
+    default: return true;
+  }
+}
 
 struct FnDef {
   const char* name;
@@ -114,41 +177,76 @@ struct FnDef {
   bool regex;  // the ...Regex(input, regex, template) form
   int exporter_ok, interface_ok;
   int min_args, max_args;
-  Type result;
-  Type first_arg;   // the type of the first argument
-  Type other_args;  // the type of the others (kUnknown: any type, as Format's)
+  Type result;  // kUnknown: derived from the arguments by the checker
+  std::array<Arg, 4> args;  // what argument k accepts; past the fourth, what the fourth does
 };
 
-constexpr Type kB = Type::kBool, kS = Type::kString, kAny = Type::kUnknown;
+constexpr Type kB = Type::kBool, kS = Type::kString, kI = Type::kInt, kF = Type::kFloat,
+               kDerived = Type::kUnknown;
+constexpr Arg aS = Arg::kString, aI = Arg::kInt, aN = Arg::kNumber, aNS = Arg::kNumberOrString,
+              aSL = Arg::kStringOrList, aL = Arg::kList, aNL = Arg::kNumberOrList,
+              aAny = Arg::kAny;
 
-// Signatures are Akvorado's (outlet/core/classifier.go) and expr's builtins.
+// Signatures are Akvorado's (outlet/core/classifier.go) and expr's builtins (builtin/builtin.go).
 const FnDef kFunctions[] = {
-    {"Classify", Fn::kGroup, false, 1, 0, 1, 1, kB, kS, kS},
-    {"ClassifyRegex", Fn::kGroup, true, 1, 0, 3, 3, kB, kS, kS},
-    {"ClassifyGroup", Fn::kGroup, false, 1, 0, 1, 1, kB, kS, kS},
-    {"ClassifyGroupRegex", Fn::kGroup, true, 1, 0, 3, 3, kB, kS, kS},
-    {"ClassifyRole", Fn::kRole, false, 1, 0, 1, 1, kB, kS, kS},
-    {"ClassifyRoleRegex", Fn::kRole, true, 1, 0, 3, 3, kB, kS, kS},
-    {"ClassifySite", Fn::kSite, false, 1, 0, 1, 1, kB, kS, kS},
-    {"ClassifySiteRegex", Fn::kSite, true, 1, 0, 3, 3, kB, kS, kS},
-    {"ClassifyRegion", Fn::kRegion, false, 1, 0, 1, 1, kB, kS, kS},
-    {"ClassifyRegionRegex", Fn::kRegion, true, 1, 0, 3, 3, kB, kS, kS},
-    {"ClassifyTenant", Fn::kTenant, false, 1, 0, 1, 1, kB, kS, kS},
-    {"ClassifyTenantRegex", Fn::kTenant, true, 1, 0, 3, 3, kB, kS, kS},
-    {"ClassifyConnectivity", Fn::kConnectivity, false, 0, 1, 1, 1, kB, kS, kS},
-    {"ClassifyConnectivityRegex", Fn::kConnectivity, true, 0, 1, 3, 3, kB, kS, kS},
-    {"ClassifyProvider", Fn::kProvider, false, 0, 1, 1, 1, kB, kS, kS},
-    {"ClassifyProviderRegex", Fn::kProvider, true, 0, 1, 3, 3, kB, kS, kS},
-    {"ClassifyExternal", Fn::kExternal, false, 0, 1, 0, 0, kB, kS, kS},
-    {"ClassifyInternal", Fn::kInternal, false, 0, 1, 0, 0, kB, kS, kS},
-    {"SetName", Fn::kSetName, false, 0, 1, 1, 1, kB, kS, kS},
-    {"SetDescription", Fn::kSetDescription, false, 0, 1, 1, 1, kB, kS, kS},
-    {"Reject", Fn::kReject, false, 1, 1, 0, 0, kB, kS, kS},
-    {"Format", Fn::kFormat, false, 1, 1, 1, 16, kS, kS, kAny},
-    {"lower", Fn::kLower, false, 1, 1, 1, 1, kS, kS, kS},
-    {"upper", Fn::kUpper, false, 1, 1, 1, 1, kS, kS, kS},
-    {"trim", Fn::kTrim, false, 1, 1, 1, 1, kS, kS, kS},
+    {"Classify", Fn::kGroup, false, 1, 0, 1, 1, kB, {aS, aS, aS, aS}},
+    {"ClassifyRegex", Fn::kGroup, true, 1, 0, 3, 3, kB, {aS, aS, aS, aS}},
+    {"ClassifyGroup", Fn::kGroup, false, 1, 0, 1, 1, kB, {aS, aS, aS, aS}},
+    {"ClassifyGroupRegex", Fn::kGroup, true, 1, 0, 3, 3, kB, {aS, aS, aS, aS}},
+    {"ClassifyRole", Fn::kRole, false, 1, 0, 1, 1, kB, {aS, aS, aS, aS}},
+    {"ClassifyRoleRegex", Fn::kRole, true, 1, 0, 3, 3, kB, {aS, aS, aS, aS}},
+    {"ClassifySite", Fn::kSite, false, 1, 0, 1, 1, kB, {aS, aS, aS, aS}},
+    {"ClassifySiteRegex", Fn::kSite, true, 1, 0, 3, 3, kB, {aS, aS, aS, aS}},
+    {"ClassifyRegion", Fn::kRegion, false, 1, 0, 1, 1, kB, {aS, aS, aS, aS}},
+    {"ClassifyRegionRegex", Fn::kRegion, true, 1, 0, 3, 3, kB, {aS, aS, aS, aS}},
+    {"ClassifyTenant", Fn::kTenant, false, 1, 0, 1, 1, kB, {aS, aS, aS, aS}},
+    {"ClassifyTenantRegex", Fn::kTenant, true, 1, 0, 3, 3, kB, {aS, aS, aS, aS}},
+    {"ClassifyConnectivity", Fn::kConnectivity, false, 0, 1, 1, 1, kB, {aS, aS, aS, aS}},
+    {"ClassifyConnectivityRegex", Fn::kConnectivity, true, 0, 1, 3, 3, kB, {aS, aS, aS, aS}},
+    {"ClassifyProvider", Fn::kProvider, false, 0, 1, 1, 1, kB, {aS, aS, aS, aS}},
+    {"ClassifyProviderRegex", Fn::kProvider, true, 0, 1, 3, 3, kB, {aS, aS, aS, aS}},
+    {"ClassifyExternal", Fn::kExternal, false, 0, 1, 0, 0, kB, {aS, aS, aS, aS}},
+    {"ClassifyInternal", Fn::kInternal, false, 0, 1, 0, 0, kB, {aS, aS, aS, aS}},
+    {"SetName", Fn::kSetName, false, 0, 1, 1, 1, kB, {aS, aS, aS, aS}},
+    {"SetDescription", Fn::kSetDescription, false, 0, 1, 1, 1, kB, {aS, aS, aS, aS}},
+    {"Reject", Fn::kReject, false, 1, 1, 0, 0, kB, {aS, aS, aS, aS}},
+    {"Format", Fn::kFormat, false, 1, 1, 1, 16, kS, {aS, aAny, aAny, aAny}},
+    {"lower", Fn::kLower, false, 1, 1, 1, 1, kS, {aS, aS, aS, aS}},
+    {"upper", Fn::kUpper, false, 1, 1, 1, 1, kS, {aS, aS, aS, aS}},
+    {"trim", Fn::kTrim, false, 1, 1, 1, 2, kS, {aS, aS, aS, aS}},
+    {"trimPrefix", Fn::kTrimPrefix, false, 1, 1, 1, 2, kS, {aS, aS, aS, aS}},
+    {"trimSuffix", Fn::kTrimSuffix, false, 1, 1, 1, 2, kS, {aS, aS, aS, aS}},
+    {"hasPrefix", Fn::kHasPrefix, false, 1, 1, 2, 2, kB, {aS, aS, aS, aS}},
+    {"hasSuffix", Fn::kHasSuffix, false, 1, 1, 2, 2, kB, {aS, aS, aS, aS}},
+    {"indexOf", Fn::kIndexOf, false, 1, 1, 2, 2, kI, {aS, aS, aS, aS}},
+    {"lastIndexOf", Fn::kLastIndexOf, false, 1, 1, 2, 2, kI, {aS, aS, aS, aS}},
+    {"split", Fn::kSplit, false, 1, 1, 2, 3, kDerived, {aS, aS, aI, aI}},
+    {"splitAfter", Fn::kSplitAfter, false, 1, 1, 2, 3, kDerived, {aS, aS, aI, aI}},
+    {"replace", Fn::kReplace, false, 1, 1, 3, 4, kS, {aS, aS, aS, aI}},
+    {"repeat", Fn::kRepeat, false, 1, 1, 2, 2, kS, {aS, aI, aI, aI}},
+    {"join", Fn::kJoin, false, 1, 1, 1, 2, kS, {aL, aS, aS, aS}},
+    {"len", Fn::kLen, false, 1, 1, 1, 1, kI, {aSL, aSL, aSL, aSL}},
+    {"abs", Fn::kAbs, false, 1, 1, 1, 1, kDerived, {aN, aN, aN, aN}},
+    {"ceil", Fn::kCeil, false, 1, 1, 1, 1, kF, {aN, aN, aN, aN}},
+    {"floor", Fn::kFloor, false, 1, 1, 1, 1, kF, {aN, aN, aN, aN}},
+    {"round", Fn::kRound, false, 1, 1, 1, 1, kF, {aN, aN, aN, aN}},
+    {"max", Fn::kMax, false, 1, 1, 1, 64, kDerived, {aNL, aNL, aNL, aNL}},
+    {"min", Fn::kMin, false, 1, 1, 1, 64, kDerived, {aNL, aNL, aNL, aNL}},
+    {"int", Fn::kInt, false, 1, 1, 1, 1, kI, {aNS, aNS, aNS, aNS}},
+    {"float", Fn::kFloat, false, 1, 1, 1, 1, kF, {aNS, aNS, aNS, aNS}},
+    {"string", Fn::kString, false, 1, 1, 1, 1, kS, {aAny, aAny, aAny, aAny}},
+    {"first", Fn::kFirst, false, 1, 1, 1, 1, kDerived, {aL, aL, aL, aL}},
+    {"last", Fn::kLast, false, 1, 1, 1, 1, kDerived, {aL, aL, aL, aL}},
 };
+
+/// expr's other builtins: recognised to say they are not available, and reserved as in expr
+/// (a let variable cannot take their name).
+const char* const kUnsupportedBuiltins[] = {
+    "all", "none", "any", "one", "filter", "map", "find", "findIndex", "findLast", "findLastIndex",
+    "count", "sum", "groupBy", "sortBy", "reduce", "type", "mean", "median", "toJSON", "fromJSON",
+    "toBase64", "fromBase64", "now", "duration", "date", "timezone", "get", "take", "reverse",
+    "uniq", "concat", "flatten", "sort", "keys", "values", "toPairs", "fromPairs", "bitand",
+    "bitor", "bitxor", "bitnand", "bitnot", "bitshl", "bitshr", "bitushr"};
 
 struct EvalError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -163,6 +261,9 @@ struct Node {
   Var var = Var::kExporterIP;
   const FnDef* fn = nullptr;
   bool negate = false;  // "not in", "not matches", "not contains", "not startsWith", "not endsWith"
+  size_t slot = 0;      // kLet, kLocal: the variable's slot in Context::locals
+  size_t depth = 1;     // height of the tree under this node, bounded by kMaxDepth
+  // Operands in order; kSlice's bounds are null when left out (s[:2], s[1:]).
   std::vector<std::unique_ptr<Node>> args;
   std::unique_ptr<RE2> re;  // compiled at parse time when the regex is a literal
 };
@@ -218,10 +319,12 @@ class Parser {
  public:
   Parser(const std::string& text, Kind kind) : text_(text), kind_(kind) { tokenize(); }
 
-  std::unique_ptr<Node> parse(bool& uses_vlan) {
+  /// Parses the rule; `slots` is the number of let variables it declares.
+  std::unique_ptr<Node> parse(bool& uses_vlan, size_t& slots) {
     auto n = parseExpression();
     if (peek().type != Token::kEnd) fail(peek(), "expected an operator or the end of the rule");
     uses_vlan = uses_vlan_;
+    slots = slots_;
     return n;
   }
 
@@ -258,6 +361,13 @@ class Parser {
         i++;
         continue;
       }
+      if (c == '/' && i + 1 < s.size() && (s[i + 1] == '/' || s[i + 1] == '*')) {  // a comment
+        bool line = s[i + 1] == '/';
+        size_t end = line ? s.find('\n', i) : s.find("*/", i + 2);
+        if (end == std::string::npos && !line) failAt(i, "unterminated comment");
+        i = end == std::string::npos ? s.size() : end + (line ? 1 : 2);
+        continue;
+      }
       Token t;
       t.pos = i;
       if (std::isalpha(uint8_t(c)) || c == '_') {
@@ -266,7 +376,8 @@ class Parser {
         t.type = Token::kIdent;
         t.text = s.substr(i, j - i);
         i = j;
-      } else if (std::isdigit(uint8_t(c))) {
+      } else if (std::isdigit(uint8_t(c)) ||
+                 (c == '.' && i + 1 < s.size() && std::isdigit(uint8_t(s[i + 1])))) {
         // expr's scanNumber: 0x/0o/0b prefixes, digits and _, a fraction, an exponent.
         size_t j = i;
         auto run = [&](bool hex) {
@@ -281,7 +392,8 @@ class Parser {
           run(s[i + 1] == 'x' || s[i + 1] == 'X');
         } else {
           run(false);
-          if (j < s.size() && s[j] == '.') {
+          // A fraction, unless ".." follows: 1..3 is a range.
+          if (j < s.size() && s[j] == '.' && !(j + 1 < s.size() && s[j + 1] == '.')) {
             j++;
             run(false);
           }
@@ -346,12 +458,12 @@ class Parser {
         t.text = v;
         i = j;
       } else {
-        static const char* kTwo[] = {"&&", "||", "==", "!=", "<=", ">="};
+        static const char* kTwo[] = {"&&", "||", "==", "!=", "<=", ">=", "**", "..", "??"};
         t.type = Token::kPunct;
         for (const char* two : kTwo)
           if (s.compare(i, 2, two) == 0) t.text = two;
         if (t.text.empty()) {
-          if (std::string_view("()[],.!<>-+?:").find(c) == std::string_view::npos)
+          if (std::string_view("()[],.!<>-+?:*/%^;=").find(c) == std::string_view::npos)
             failAt(i, fmt::format("unexpected character '{}'", c));
           t.text = std::string(1, c);
         }
@@ -377,96 +489,160 @@ class Parser {
     next();
   }
 
+
   static std::unique_ptr<Node> node(Op op, size_t pos) {
     auto n = std::make_unique<Node>();
     n->op = op;
     n->pos = pos;
     return n;
   }
+  /// Sets the depth of a node whose operands are complete; refuses trees deeper than kMaxDepth.
+  std::unique_ptr<Node> seal(std::unique_ptr<Node> n) const {
+    size_t deepest = 0;
+    for (const auto& a : n->args)
+      if (a) deepest = std::max(deepest, a->depth);
+    n->depth = deepest + 1;
+    if (n->depth > kMaxDepth)
+      failAt(n->pos, fmt::format("the expression is too deep (more than {} levels)", kMaxDepth));
+    return n;
+  }
   std::unique_ptr<Node> binary(Op op, size_t pos, std::unique_ptr<Node> a,
-                               std::unique_ptr<Node> b) {
+                               std::unique_ptr<Node> b) const {
     auto n = node(op, pos);
     n->args.push_back(std::move(a));
     n->args.push_back(std::move(b));
-    return n;
+    return seal(std::move(n));
   }
 
-  std::unique_ptr<Node> parseExpression() {
-    auto cond = parseOr();
-    if (!isPunct("?")) return cond;
-    auto n = node(Op::kCond, next().pos);
-    n->args.push_back(std::move(cond));
-    n->args.push_back(parseExpression());
-    expectPunct(":");
-    n->args.push_back(parseExpression());
-    return n;
-  }
-  std::unique_ptr<Node> parseOr() {
-    auto left = parseAnd();
-    while (isPunct("||") || isIdent("or")) {
-      size_t pos = next().pos;
-      left = binary(Op::kOr, pos, std::move(left), parseAnd());
+  /// Bounds the parser's own recursion (parentheses and calls that build no node of their own).
+  struct Nesting {
+    Parser& p;
+    Nesting(Parser& parser, size_t pos) : p(parser) {
+      if (++p.nesting_ > kMaxDepth)
+        p.failAt(pos, fmt::format("the expression is too deep (more than {} levels)", kMaxDepth));
     }
-    return left;
+    ~Nesting() { p.nesting_--; }
+  };
+
+  struct BinaryOp {
+    const char* text;
+    bool punct;
+    Op op;
+    int precedence;
+    bool right;  // right-associative
+  };
+  /// expr's binary operators and precedences (parser/operator/operator.go).
+  static const BinaryOp* binaryOp(const Token& t) {
+    static const BinaryOp kOps[] = {
+        {"||", true, Op::kOr, 10, false},          {"or", false, Op::kOr, 10, false},
+        {"&&", true, Op::kAnd, 15, false},         {"and", false, Op::kAnd, 15, false},
+        {"==", true, Op::kEq, 20, false},          {"!=", true, Op::kNe, 20, false},
+        {"<", true, Op::kLt, 20, false},           {">", true, Op::kGt, 20, false},
+        {"<=", true, Op::kLe, 20, false},          {">=", true, Op::kGe, 20, false},
+        {"in", false, Op::kIn, 20, false},         {"matches", false, Op::kMatches, 20, false},
+        {"contains", false, Op::kContains, 20, false},
+        {"startsWith", false, Op::kStartsWith, 20, false},
+        {"endsWith", false, Op::kEndsWith, 20, false},
+        {"..", true, Op::kRange, 25, false},       {"+", true, Op::kAdd, 30, false},
+        {"-", true, Op::kSub, 30, false},          {"*", true, Op::kMul, 60, false},
+        {"/", true, Op::kDiv, 60, false},          {"%", true, Op::kMod, 60, false},
+        {"**", true, Op::kPow, 100, true},         {"^", true, Op::kPow, 100, true},
+        {"??", true, Op::kCoalesce, 500, false}};
+    if (t.type != Token::kPunct && t.type != Token::kIdent) return nullptr;
+    for (const auto& o : kOps)
+      if ((t.type == Token::kPunct) == o.punct && t.text == o.text) return &o;
+    return nullptr;
   }
-  std::unique_ptr<Node> parseAnd() {
-    auto left = parseComparison();
-    while (isPunct("&&") || isIdent("and")) {
-      size_t pos = next().pos;
-      left = binary(Op::kAnd, pos, std::move(left), parseComparison());
-    }
-    return left;
-  }
-  std::unique_ptr<Node> parseComparison() {
+  static constexpr int kComparisonPrecedence = 20, kNotPrecedence = 50, kSignPrecedence = 90;
+
+  /// expr's parseExpression: precedence climbing over the binary operators whose precedence is
+  /// at least `precedence`; at 0, a `let` may start the expression and a ?: may end it.
+  std::unique_ptr<Node> parseExpression(int precedence = 0) {
+    Nesting nesting(*this, peek().pos);
+    if (precedence == 0 && isIdent("let")) return parseLet();
     auto left = parseUnary();
-    struct {
-      const char* text;
-      bool punct;
-      Op op;
-    } static const kOps[] = {{"==", true, Op::kEq},           {"!=", true, Op::kNe},
-                             {"<=", true, Op::kLe},           {">=", true, Op::kGe},
-                             {"<", true, Op::kLt},            {">", true, Op::kGt},
-                             {"in", false, Op::kIn},          {"matches", false, Op::kMatches},
-                             {"startsWith", false, Op::kStartsWith},
-                             {"endsWith", false, Op::kEndsWith},
-                             {"contains", false, Op::kContains}};
+    bool after_coalesce = false;
     for (;;) {
-      bool negate = false;
       size_t pos = peek().pos;
-      if (isIdent("not")) {
+      bool negate = false;
+      if (isIdent("not")) {  // "a not in b", "a not matches b"...
         if (!negatable(peek(1)))
           fail(peek(1), "expected in, matches, contains, startsWith or endsWith after not");
+        if (kComparisonPrecedence < precedence) break;
         negate = true;
-        next();
       }
-      bool found = false;
-      for (const auto& o : kOps) {
-        if (o.punct ? isPunct(o.text) : isIdent(o.text)) {
-          next();
-          auto right = parseUnary();
-          if (o.op == Op::kMatches &&
-              (right->op != Op::kLit || right->lit.t != Value::kStr))
-            failAt(right->pos, "matches needs a string literal (a regular expression)");
-          auto n = binary(o.op, pos, std::move(left), std::move(right));
-          n->negate = negate;
-          if (o.op == Op::kMatches) n->re = compile(n->args[1]->lit.s, n->args[1]->pos);
-          left = std::move(n);
-          found = true;
-          break;
-        }
-      }
-      if (!found) return left;
+      const BinaryOp* op = binaryOp(peek(negate ? 1 : 0));
+      if (!op || op->precedence < precedence) break;
+      if (after_coalesce && op->op != Op::kCoalesce)
+        failAt(pos, fmt::format("{} and ?? cannot be mixed without parentheses", op->text));
+      if (negate) next();
+      next();
+      auto right = parseExpression(op->right ? op->precedence : op->precedence + 1);
+      if (op->op == Op::kMatches && (right->op != Op::kLit || right->lit.t != Value::kStr))
+        failAt(right->pos, "matches needs a string literal (a regular expression)");
+      auto n = binary(op->op, pos, std::move(left), std::move(right));
+      n->negate = negate;
+      if (op->op == Op::kMatches) n->re = compile(n->args[1]->lit.s, n->args[1]->pos);
+      left = std::move(n);
+      after_coalesce = op->op == Op::kCoalesce;
     }
+    if (precedence == 0 && isPunct("?")) {
+      auto n = node(Op::kCond, next().pos);
+      n->args.push_back(std::move(left));
+      n->args.push_back(parseExpression());
+      expectPunct(":");
+      n->args.push_back(parseExpression());
+      left = seal(std::move(n));
+    }
+    return left;
   }
+
+  /// Names a let variable cannot take: they mean something else (expr refuses to redeclare them).
+  std::string reservedName(const std::string& name) const {
+    static const char* const kWords[] = {"true", "false", "nil", "let", "not", "and", "or", "in",
+                                         "matches", "contains", "startsWith", "endsWith",
+                                         "Exporter", "Interface"};
+    for (const char* w : kWords)
+      if (name == w) return "a keyword or a variable of the rules";
+    for (const auto& f : kFunctions)
+      if (name == f.name) return "a function";
+    for (const char* b : kUnsupportedBuiltins)
+      if (name == b) return "an expr builtin";
+    for (const auto& [scoped, slot] : scope_)
+      if (name == scoped) return "a variable already declared";
+    return "";
+  }
+
+  /// let name = value; body — name is visible in body only.
+  std::unique_ptr<Node> parseLet() {
+    auto n = node(Op::kLet, next().pos);
+    Token name = next();
+    if (name.type != Token::kIdent) fail(name, "expected a variable name after let");
+    if (std::string why = reservedName(name.text); !why.empty())
+      failAt(name.pos, fmt::format("cannot declare {}: it is {}", name.text, why));
+    n->pos = name.pos;
+    expectPunct("=");
+    n->args.push_back(parseExpression());
+    expectPunct(";");
+    n->slot = slots_++;
+    scope_.emplace_back(name.text, n->slot);
+    n->args.push_back(parseExpression());
+    scope_.pop_back();
+    return seal(std::move(n));
+  }
+
+  /// The unary operators bind as in expr: ! and not take what binds tighter than 50 (* / % **
+  /// ??), so `!a == b` is `(!a) == b`; - and + take what binds tighter than 90 (** and ??), so
+  /// `-2 ** 2` is -4.
   std::unique_ptr<Node> parseUnary() {
     if (isPunct("!") || isIdent("not")) {
       auto n = node(Op::kNot, next().pos);
-      n->args.push_back(parseUnary());
-      return n;
+      n->args.push_back(parseExpression(kNotPrecedence));
+      return seal(std::move(n));
     }
     if (isPunct("-") || isPunct("+")) {
       Token sign = next();
-      auto operand = parseUnary();
+      auto operand = parseExpression(kSignPrecedence);
       if (operand->op == Op::kLit && operand->lit.isNumber()) {  // a literal: fold it
         if (sign.text == "-") {
           // Wraps like Go's int64 negation instead of overflowing.
@@ -478,9 +654,32 @@ class Parser {
       }
       auto n = node(sign.text == "-" ? Op::kNeg : Op::kPos, sign.pos);
       n->args.push_back(std::move(operand));
-      return n;
+      return seal(std::move(n));
     }
-    return parsePrimary();
+    return parsePostfix(parsePrimary());
+  }
+
+  /// Indexing and slicing: a[i], a[i:j], a[:j], a[i:], a[:].
+  std::unique_ptr<Node> parsePostfix(std::unique_ptr<Node> base) {
+    while (isPunct("[")) {
+      size_t pos = next().pos;
+      std::unique_ptr<Node> from, to;
+      if (!isPunct(":")) from = parseExpression();
+      if (!isPunct(":")) {
+        expectPunct("]");
+        base = binary(Op::kIndex, pos, std::move(base), std::move(from));
+        continue;
+      }
+      next();
+      if (!isPunct("]")) to = parseExpression();
+      expectPunct("]");
+      auto n = node(Op::kSlice, pos);
+      n->args.push_back(std::move(base));
+      n->args.push_back(std::move(from));
+      n->args.push_back(std::move(to));
+      base = seal(std::move(n));
+    }
+    return base;
   }
 
   std::unique_ptr<RE2> compile(const std::string& pattern, size_t pos) {
@@ -503,6 +702,7 @@ class Parser {
     }
     if (base == 10 && x.find_first_of(".eE") != std::string::npos) {
       std::string f = x.back() == '.' ? x + "0" : x;  // "3." is 3.0, as in Go
+      if (f[0] == '.') f = "0" + f;                   // ".5" is 0.5
       double v = 0;
       auto [p, ec] = std::from_chars(f.data(), f.data() + f.size(), v);
       if (ec != std::errc() || p != f.data() + f.size()) fail(t, "expected a number");
@@ -542,7 +742,7 @@ class Parser {
             }
           }
           expectPunct("]");
-          return n;
+          return seal(std::move(n));
         }
         break;
       case Token::kIdent: {
@@ -551,6 +751,9 @@ class Parser {
           return n;
         }
         if (t.text == "nil") return n;
+        if (t.text == "let")
+          failAt(t.pos,
+                 "let must start the expression (put it in parentheses: 1 + (let x = 2; x))");
         if (isPunct("(")) return parseCall(t);
         if (t.text == "Exporter" || t.text == "Interface") {
           expectPunct(".");
@@ -585,8 +788,15 @@ class Parser {
                                           "Interface.VLAN"
                                         : ""));
         }
-        failAt(t.pos, fmt::format("unknown name \"{}\" (expected Exporter.*{}, a function call, "
-                                  "a string or a number)",
+        for (auto it = scope_.rbegin(); it != scope_.rend(); ++it) {
+          if (it->first == t.text) {
+            n->op = Op::kLocal;
+            n->slot = it->second;
+            return n;
+          }
+        }
+        failAt(t.pos, fmt::format("unknown name \"{}\" (expected Exporter.*{}, a variable declared "
+                                  "with let, a function call, a string or a number)",
                                   t.text, kind_ == Kind::kInterface ? ", Interface.*" : ""));
       }
       default: break;
@@ -601,6 +811,10 @@ class Parser {
     for (const auto& f : kFunctions)
       if (name.text == f.name) n->fn = &f;
     if (!n->fn || !(kind_ == Kind::kExporter ? n->fn->exporter_ok : n->fn->interface_ok)) {
+      for (const char* b : kUnsupportedBuiltins)
+        if (name.text == b)
+          failAt(name.pos, fmt::format("expr's builtin {} is not available in classifiers",
+                                       name.text));
       std::vector<std::string> valid;
       for (const auto& f : kFunctions)
         if (kind_ == Kind::kExporter ? f.exporter_ok : f.interface_ok) valid.push_back(f.name);
@@ -609,12 +823,10 @@ class Parser {
                                    fmt::join(valid, ", ")));
     }
     expectPunct("(");
-    if (!isPunct(")")) {
-      for (;;) {
-        n->args.push_back(parseExpression());
-        if (!isPunct(",")) break;
-        next();
-      }
+    while (!isPunct(")")) {
+      n->args.push_back(parseExpression());
+      if (!isPunct(",")) break;
+      next();  // a trailing comma is allowed, as in expr
     }
     expectPunct(")");
     int count = int(n->args.size());
@@ -630,7 +842,7 @@ class Parser {
         failAt(re.pos, "the regular expression must be a string literal");
       n->re = compile(re.lit.s, re.pos);
     }
-    return n;
+    return seal(std::move(n));
   }
 
   const std::string& text_;
@@ -638,23 +850,29 @@ class Parser {
   std::vector<Token> tokens_;
   size_t at_ = 0;
   bool uses_vlan_ = false;
+  size_t nesting_ = 0;
+  size_t slots_ = 0;
+  std::vector<std::pair<std::string, size_t>> scope_;  // let variables visible here, innermost last
 };
 
 // ---- Type checking --------------------------------------------------------------------------
 
 /// Akvorado compiles rules with expr's checker and expr.AsBool(): a rule whose types do not fit
 /// is a configuration error, not a run-time one. The rules are expr's (checker.go), reduced to
-/// the types rules can express (one number type: expr compares ints and floats freely). The
-/// first error found (depth first, left to right) is reported, at the operator's position, or at
-/// the offending operand's for && || and function arguments.
+/// the types rules can express; a value whose type is only known when the rule runs (an element
+/// of a list mixing types, first() of such a list...) is kUnknown and checked then, as expr does
+/// with interface{}. The first error found (depth first, left to right) is reported, at the
+/// operator's position, or at the offending operand's for && || and function arguments.
 class TypeChecker {
  public:
   explicit TypeChecker(const std::string& text) : text_(text) {}
 
   void checkRule(const Node& root) {
     Type t = check(root).type;
-    if (t != Type::kBool)
-      failAt(root.pos, fmt::format("the rule must be a bool expression, got {} (a comparison or "
+    const Node* value = &root;  // what gives the rule its value: the body of its lets
+    while (value->op == Op::kLet) value = value->args[1].get();
+    if (t != Type::kBool && t != Type::kUnknown)
+      failAt(value->pos, fmt::format("the rule must be a bool expression, got {} (a comparison or "
                                    "a function such as ClassifyProvider(...))",
                                    typeName(t)));
   }
@@ -668,7 +886,7 @@ class TypeChecker {
   [[noreturn]] void failAt(size_t pos, const std::string& message) const {
     throw ParseError(fmt::format("at position {}: {}", pos + 1, message));
   }
-  /// The operator as written ("and" or "&&", "not in"...).
+  /// The operator as written ("and" or "&&", "not in", "**" or "^"...).
   std::string opText(const Node& n) const {
     char first = n.pos < text_.size() ? text_[n.pos] : ' ';
     std::string op;
@@ -684,6 +902,14 @@ class TypeChecker {
       case Op::kLe: return "<=";
       case Op::kGt: return ">";
       case Op::kGe: return ">=";
+      case Op::kAdd: return "+";
+      case Op::kSub: return "-";
+      case Op::kMul: return "*";
+      case Op::kDiv: return "/";
+      case Op::kMod: return "%";
+      case Op::kPow: return first == '^' ? "^" : "**";
+      case Op::kRange: return "..";
+      case Op::kCoalesce: return "??";
       case Op::kIn: op = "in"; break;
       case Op::kMatches: op = "matches"; break;
       case Op::kStartsWith: op = "startsWith"; break;
@@ -695,7 +921,7 @@ class TypeChecker {
   }
   static bool comparable(Type l, Type r) {
     return l == Type::kUnknown || r == Type::kUnknown || l == Type::kNil || r == Type::kNil ||
-           l == r;
+           l == r || (isNumber(l) && isNumber(r));
   }
   /// Checks that `n` is of type `want`; the error is reported at `pos` (n's by default).
   void expect(const Node& n, Type want, const std::string& what, size_t pos = SIZE_MAX) {
@@ -703,14 +929,26 @@ class TypeChecker {
     if (got != want && got != Type::kUnknown)
       failAt(pos == SIZE_MAX ? n.pos : pos, fmt::format("{}, got {}", what, typeName(got)));
   }
+  /// An operand that must be an integer (an index, a bound of a range).
+  void expectInt(const Node& n, const std::string& what) {
+    Type got = check(n).type;
+    if (got != Type::kInt && got != Type::kUnknown)
+      failAt(n.pos, fmt::format("{} must be an int, got {}", what, typeName(got)));
+  }
+
+  [[noreturn]] void mismatch(const Node& n, const Checked& l, const Checked& r,
+                             const char* needs) const {
+    failAt(n.pos, fmt::format("{} needs {}, got {} and {}", opText(n), needs, typeName(l.type),
+                              typeName(r.type)));
+  }
 
   Checked check(const Node& n) {
     switch (n.op) {
       case Op::kLit:
         switch (n.lit.t) {
           case Value::kBool: return {Type::kBool};
-          case Value::kInt:
-          case Value::kFloat: return {Type::kNumber};
+          case Value::kInt: return {Type::kInt};
+          case Value::kFloat: return {Type::kFloat};
           case Value::kStr: return {Type::kString};
           default: return {Type::kNil};
         }
@@ -718,9 +956,16 @@ class TypeChecker {
         switch (n.var) {
           case Var::kIfIndex:
           case Var::kIfSpeed:
-          case Var::kIfVlan: return {Type::kNumber};
+          case Var::kIfVlan: return {Type::kInt};
           default: return {Type::kString};
         }
+      case Op::kLet: {
+        Checked value = check(*n.args[0]);
+        if (locals_.size() <= n.slot) locals_.resize(n.slot + 1, {Type::kUnknown});
+        locals_[n.slot] = value;
+        return check(*n.args[1]);
+      }
+      case Op::kLocal: return n.slot < locals_.size() ? locals_[n.slot] : Checked{Type::kUnknown};
       case Op::kList: {
         Checked out{Type::kList};
         for (size_t k = 0; k < n.args.size(); k++) {
@@ -733,9 +978,12 @@ class TypeChecker {
         expect(*n.args[0], Type::kBool, fmt::format("{} needs a bool", opText(n)), n.pos);
         return {Type::kBool};
       case Op::kNeg:
-      case Op::kPos:
-        expect(*n.args[0], Type::kNumber, fmt::format("{} needs a number", opText(n)), n.pos);
-        return {Type::kNumber};
+      case Op::kPos: {
+        Type t = check(*n.args[0]).type;
+        if (!isNumber(t) && t != Type::kUnknown)
+          failAt(n.pos, fmt::format("{} needs a number, got {}", opText(n), typeName(t)));
+        return {t};
+      }
       case Op::kAnd:
       case Op::kOr:
         expect(*n.args[0], Type::kBool, fmt::format("{} needs a bool", opText(n)));
@@ -746,29 +994,38 @@ class TypeChecker {
         Checked a = check(*n.args[1]), b = check(*n.args[2]);
         if (a.type == Type::kNil) return b;
         if (b.type == Type::kNil) return a;
-        if (a.type != b.type)
+        if (isNumber(a.type) && isNumber(b.type) && a.type != b.type) return {Type::kUnknown};
+        if (a.type != b.type && a.type != Type::kUnknown && b.type != Type::kUnknown)
           failAt(n.pos, fmt::format("the two branches of ?: must have the same type, got {} and {}",
                                     typeName(a.type), typeName(b.type)));
+        if (a.type != b.type) return {Type::kUnknown};
         if (a.elem != b.elem) a.elem = Type::kUnknown;
         return a;
       }
-      case Op::kCall: {
-        const FnDef& f = *n.fn;
-        for (size_t k = 0; k < n.args.size(); k++) {
-          Type want = k == 0 ? f.first_arg : f.other_args;
-          if (want == Type::kUnknown) {
-            check(*n.args[k]);
-            continue;
-          }
-          expect(*n.args[k], want,
-                 fmt::format("{} expects a {} as argument {}", f.name, typeName(want), k + 1));
-        }
-        return {f.result};
+      case Op::kCall: return checkCall(n);
+      case Op::kIndex: {
+        Checked base = check(*n.args[0]);
+        expectInt(*n.args[1], "an index");
+        if (base.type == Type::kList) return {base.elem};
+        if (base.type == Type::kString)
+          failAt(n.pos, "a string cannot be indexed (as in expr); take a slice such as s[0:1]");
+        if (base.type != Type::kUnknown)
+          failAt(n.pos, fmt::format("cannot index a value of type {}", typeName(base.type)));
+        return {Type::kUnknown};
+      }
+      case Op::kSlice: {
+        Checked base = check(*n.args[0]);
+        if (n.args[1]) expectInt(*n.args[1], "a slice bound");
+        if (n.args[2]) expectInt(*n.args[2], "a slice bound");
+        if (base.type != Type::kList && base.type != Type::kString && base.type != Type::kUnknown)
+          failAt(n.pos, fmt::format("cannot slice a value of type {}", typeName(base.type)));
+        return base;
       }
       default: break;
     }
     Checked l = check(*n.args[0]), r = check(*n.args[1]);
     std::string op = opText(n);
+    bool unknown = l.type == Type::kUnknown || r.type == Type::kUnknown;
     switch (n.op) {
       case Op::kEq:
       case Op::kNe:
@@ -780,11 +1037,9 @@ class TypeChecker {
       case Op::kLe:
       case Op::kGt:
       case Op::kGe: {
-        bool ok = l.type == Type::kUnknown || r.type == Type::kUnknown ||
-                  (l.type == r.type && (l.type == Type::kNumber || l.type == Type::kString));
-        if (!ok)
-          failAt(n.pos, fmt::format("{} needs two numbers or two strings, got {} and {}", op,
-                                    typeName(l.type), typeName(r.type)));
+        bool ok = unknown || (isNumber(l.type) && isNumber(r.type)) ||
+                  (l.type == Type::kString && r.type == Type::kString);
+        if (!ok) mismatch(n, l, r, "two numbers or two strings");
         break;
       }
       case Op::kIn:
@@ -795,6 +1050,49 @@ class TypeChecker {
           failAt(n.pos, fmt::format("cannot look for a {} in a list of {}", typeName(l.type),
                                     typeName(r.elem)));
         break;
+      case Op::kAdd:
+        if (l.type == Type::kString && r.type == Type::kString) return {Type::kString};
+        if (isNumber(l.type) && isNumber(r.type))
+          return {l.type == Type::kInt && r.type == Type::kInt ? Type::kInt : Type::kFloat};
+        if (unknown) {
+          Type known = l.type == Type::kUnknown ? r.type : l.type;
+          if (known == Type::kUnknown || isNumber(known) || known == Type::kString)
+            return {Type::kUnknown};
+        }
+        mismatch(n, l, r, "two numbers or two strings");
+      case Op::kSub:
+      case Op::kMul:
+        if (isNumber(l.type) && isNumber(r.type))
+          return {l.type == Type::kInt && r.type == Type::kInt ? Type::kInt : Type::kFloat};
+        if (unknown && (isNumber(l.type) || isNumber(r.type) || l.type == r.type))
+          return {Type::kUnknown};
+        mismatch(n, l, r, "two numbers");
+      case Op::kDiv:
+      case Op::kPow:  // always a float, as in expr
+        if ((isNumber(l.type) || l.type == Type::kUnknown) &&
+            (isNumber(r.type) || r.type == Type::kUnknown))
+          return {Type::kFloat};
+        mismatch(n, l, r, "two numbers");
+      case Op::kMod:
+        if ((l.type == Type::kInt || l.type == Type::kUnknown) &&
+            (r.type == Type::kInt || r.type == Type::kUnknown)) {
+          // expr folds constants and refuses this one when it compiles the rule.
+          if (n.args[0]->op == Op::kLit && n.args[1]->op == Op::kLit && r.type == Type::kInt &&
+              n.args[1]->lit.i == 0)
+            failAt(n.pos, "integer divide by zero");
+          return {unknown ? Type::kUnknown : Type::kInt};
+        }
+        mismatch(n, l, r, "two ints");
+      case Op::kRange:
+        if ((l.type == Type::kInt || l.type == Type::kUnknown) &&
+            (r.type == Type::kInt || r.type == Type::kUnknown))
+          return {Type::kList, Type::kInt};
+        mismatch(n, l, r, "two ints");
+      case Op::kCoalesce:
+        if (l.type == Type::kNil) return r;
+        if (r.type == Type::kNil || (l.type == r.type && l.elem == r.elem)) return l;
+        if (l.type == r.type) return {l.type};
+        return {Type::kUnknown};
       default:  // matches, contains, startsWith, endsWith
         if (l.type != Type::kString && l.type != Type::kUnknown)
           failAt(n.pos, fmt::format("{} needs a string on its left, got {}", op, typeName(l.type)));
@@ -805,10 +1103,46 @@ class TypeChecker {
     return {Type::kBool};
   }
 
+  Checked checkCall(const Node& n) {
+    const FnDef& f = *n.fn;
+    std::vector<Checked> args;
+    for (size_t k = 0; k < n.args.size(); k++) {
+      Checked c = check(*n.args[k]);
+      Arg want = f.args[std::min<size_t>(k, f.args.size() - 1)];
+      if (!accepts(want, c.type))
+        failAt(n.args[k]->pos, fmt::format("{} expects {} as argument {}, got {}", f.name,
+                                           argName(want), k + 1, typeName(c.type)));
+      bool numbers = want == Arg::kNumberOrList;
+      if (c.type == Type::kList && c.elem != Type::kUnknown &&
+          (numbers ? !isNumber(c.elem) : f.fn == Fn::kJoin && c.elem != Type::kString))
+        failAt(n.args[k]->pos,
+               fmt::format("{} expects a list of {} as argument {}, got a list of {}", f.name,
+                           numbers ? "numbers" : "strings", k + 1, typeName(c.elem)));
+      args.push_back(c);
+    }
+    switch (f.fn) {
+      case Fn::kSplit:
+      case Fn::kSplitAfter: return {Type::kList, Type::kString};
+      case Fn::kAbs: return {args[0].type};
+      case Fn::kFirst:
+      case Fn::kLast: return {args[0].type == Type::kList ? args[0].elem : Type::kUnknown};
+      case Fn::kMax:
+      case Fn::kMin: {
+        // The type of the numbers compared when they all have the same, else known at run time.
+        Type t = args[0].type == Type::kList ? args[0].elem : args[0].type;
+        for (const auto& a : args)
+          if ((a.type == Type::kList ? a.elem : a.type) != t) t = Type::kUnknown;
+        return {t};
+      }
+      default: return {f.result};
+    }
+  }
+
   const std::string& text_;
+  std::vector<Checked> locals_;  // the type of each let variable, by slot
 };
 
-// ---- Evaluation -----------------------------------------------------------------------------
+// ---- Regex templates ------------------------------------------------------------------------
 
 /// Go's unicode.IsLetter || unicode.IsDigit for the rune at the start of `s`; returns its length
 /// in bytes, 0 when it is neither (or is not valid UTF-8).
@@ -878,6 +1212,7 @@ std::string expand(std::string_view tmpl, const RE2& re, const re2::StringPiece*
   return out;
 }
 
+
 struct Context {
   Kind kind;
   const ExporterInput* exporter = nullptr;
@@ -885,22 +1220,252 @@ struct Context {
   ExporterResult* er = nullptr;
   InterfaceResult* ir = nullptr;
   bool reject = false;
+  std::vector<Value> locals;        // the let variables of the rule running, by slot
+  size_t budget = kMemoryBudget;    // bytes the rule running may still produce
 };
+
+[[noreturn]] void evalFail(const Node& n, const std::string& message) {
+  throw EvalError(fmt::format("at position {}: {}", n.pos + 1, message));
+}
+
+/// Refuses to build a value of `bytes` when the rule's budget cannot hold it: checked before
+/// the functions whose result can be much larger than their arguments allocate it.
+void fits(const Context& ctx, size_t bytes, const Node& n) {
+  if (bytes > ctx.budget) evalFail(n, "memory budget exceeded");
+}
 
 Value eval(const Node& n, Context& ctx);
 
-// The checker guarantees the types below; these checks only keep a bug from becoming a crash.
+// The checker guarantees most of the types below; these checks keep a value whose type was
+// unknown when the rule was compiled (or a bug) from becoming a crash.
 bool truthy(const Value& v, const Node& n) {
-  if (v.t != Value::kBool)
-    throw EvalError(fmt::format("at position {}: expected a bool, got {}", n.pos + 1, v.typeName()));
+  if (v.t != Value::kBool) evalFail(n, fmt::format("expected a bool, got {}", v.typeName()));
   return v.b;
 }
 const std::string& asString(const Value& v, const Node& n) {
-  if (v.t != Value::kStr)
-    throw EvalError(
-        fmt::format("at position {}: expected a string, got {}", n.pos + 1, v.typeName()));
+  if (v.t != Value::kStr) evalFail(n, fmt::format("expected a string, got {}", v.typeName()));
   return v.s;
 }
+int64_t asInt(const Value& v, const Node& n) {
+  if (v.t != Value::kInt) evalFail(n, fmt::format("expected an int, got {}", v.typeName()));
+  return v.i;
+}
+const std::vector<Value>& asList(const Value& v, const Node& n) {
+  if (v.t != Value::kList) evalFail(n, fmt::format("expected a list, got {}", v.typeName()));
+  return v.list;
+}
+
+// ---- Go's string functions, which expr's builtins call --------------------------------------
+
+/// utf8.DecodeRuneInString: the code point at the start of `s` and its length; an invalid
+/// sequence is U+FFFD of length 1. `s` must not be empty.
+std::pair<uint32_t, size_t> decodeRune(std::string_view s) {
+  uint8_t c0 = uint8_t(s[0]);
+  if (c0 < 0x80) return {c0, 1};
+  size_t more;
+  uint32_t cp;
+  uint8_t lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (c0 >= 0xC2 && c0 <= 0xDF) {
+    more = 1;
+    cp = c0 & 0x1F;
+  } else if (c0 >= 0xE0 && c0 <= 0xEF) {
+    more = 2;
+    cp = c0 & 0x0F;
+    if (c0 == 0xE0) lo = 0xA0;
+    if (c0 == 0xED) hi = 0x9F;  // no surrogates
+  } else if (c0 >= 0xF0 && c0 <= 0xF4) {
+    more = 3;
+    cp = c0 & 0x07;
+    if (c0 == 0xF0) lo = 0x90;
+    if (c0 == 0xF4) hi = 0x8F;  // up to U+10FFFF
+  } else {
+    return {0xFFFD, 1};
+  }
+  if (s.size() <= more) return {0xFFFD, 1};
+  for (size_t k = 1; k <= more; k++) {
+    uint8_t c = uint8_t(s[k]);
+    if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) return {0xFFFD, 1};
+    cp = (cp << 6) | (c & 0x3F);
+  }
+  return {cp, more + 1};
+}
+
+/// utf8.DecodeLastRuneInString. `s` must not be empty.
+std::pair<uint32_t, size_t> decodeLastRune(std::string_view s) {
+  size_t end = s.size(), start = end - 1;
+  if (uint8_t(s[start]) < 0x80) return {uint8_t(s[start]), 1};
+  size_t lim = end >= 4 ? end - 4 : 0;
+  while (start > lim && (uint8_t(s[start]) & 0xC0) == 0x80) start--;
+  auto [cp, size] = decodeRune(s.substr(start));
+  if (start + size != end) return {0xFFFD, 1};
+  return {cp, size};
+}
+
+/// unicode.IsSpace.
+bool isSpace(uint32_t c) {
+  return (c >= '\t' && c <= '\r') || c == ' ' || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+         c == 0x205F || c == 0x3000;
+}
+
+/// strings.TrimSpace, or strings.Trim(s, cutset) when `cutset` is given.
+std::string trim(std::string_view s, const std::string* cutset) {
+  std::vector<uint32_t> set;
+  if (cutset) {
+    if (cutset->empty()) return std::string(s);
+    for (std::string_view c = *cutset; !c.empty();) {
+      auto [cp, size] = decodeRune(c);
+      set.push_back(cp);
+      c.remove_prefix(size);
+    }
+  }
+  auto drop = [&](uint32_t cp) {
+    return cutset ? std::find(set.begin(), set.end(), cp) != set.end() : isSpace(cp);
+  };
+  while (!s.empty()) {
+    auto [cp, size] = decodeRune(s);
+    if (!drop(cp)) break;
+    s.remove_prefix(size);
+  }
+  while (!s.empty()) {
+    auto [cp, size] = decodeLastRune(s);
+    if (!drop(cp)) break;
+    s.remove_suffix(size);
+  }
+  return std::string(s);
+}
+
+/// strings.SplitN (keep = 0) and strings.SplitAfterN (keep = the separator's length): at most
+/// n pieces (all when n < 0, none when n == 0); an empty separator splits into code points.
+Value split(std::string_view s, std::string_view sep, size_t keep, int64_t n, const Context& ctx,
+            const Node& node) {
+  std::vector<Value> out;
+  auto push = [&](std::string_view piece) {
+    fits(ctx, (out.size() + 1) * sizeof(Value) + s.size(), node);
+    out.push_back(Value::str(std::string(piece)));
+  };
+  if (n == 0) return Value::array({});
+  if (sep.empty()) {
+    while (!s.empty() && (n < 0 || int64_t(out.size()) < n - 1)) {
+      size_t size = decodeRune(s).second;
+      push(s.substr(0, size));
+      s.remove_prefix(size);
+    }
+    if (!s.empty()) push(s);
+    return Value::array(std::move(out));
+  }
+  while (n < 0 || int64_t(out.size()) < n - 1) {
+    size_t m = s.find(sep);
+    if (m == std::string_view::npos) break;
+    push(s.substr(0, m + keep));
+    s.remove_prefix(m + sep.size());
+  }
+  push(s);
+  return Value::array(std::move(out));
+}
+
+/// strings.Replace: the first n occurrences of `old` (all when n < 0); an empty `old` matches
+/// before every code point and at the end.
+std::string replace(std::string_view s, std::string_view old, std::string_view with, int64_t n,
+                    const Context& ctx, const Node& node) {
+  if (old == with || n == 0) return std::string(s);
+  int64_t count = 0;  // strings.Count
+  if (old.empty()) {
+    for (std::string_view r = s; !r.empty(); r.remove_prefix(decodeRune(r).second)) count++;
+    count++;
+  } else {
+    for (size_t at = s.find(old); at != std::string_view::npos; at = s.find(old, at + old.size()))
+      count++;
+  }
+  if (count == 0) return std::string(s);
+  if (n < 0 || count < n) n = count;
+  if (with.size() > old.size())
+    fits(ctx, s.size() + size_t(n) * (with.size() - old.size()), node);
+  std::string out;
+  size_t start = 0;
+  for (int64_t i = 0; i < n; i++) {
+    size_t j = start;
+    if (old.empty()) {
+      if (i > 0) j += decodeRune(s.substr(start)).second;
+    } else {
+      j = s.find(old, start);
+    }
+    out.append(s.substr(start, j - start));
+    out.append(with);
+    start = j + old.size();
+  }
+  out.append(s.substr(start));
+  return out;
+}
+
+/// Go's %v of a float64 (strconv.FormatFloat(f, 'g', -1, 64)): the shortest representation
+/// that reads back the same, with an exponent when it is below -4 or at least 6 (1e+06).
+std::string goFloat(double f) {
+  if (std::isnan(f)) return "NaN";
+  if (std::isinf(f)) return f > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), f, std::chars_format::scientific);
+  std::string sci(buf, end);  // d.ddde±XX
+  size_t e = sci.find('e');
+  int exp = std::atoi(sci.c_str() + e + 1);
+  if (exp < -4 || exp >= 6) return sci;  // both write at least two exponent digits
+  auto [fend, fec] = std::to_chars(buf, buf + sizeof(buf), f, std::chars_format::fixed);
+  return std::string(buf, fend);
+}
+
+/// fmt.Sprintf("%v", v), which expr's string() and Akvorado's Format() use.
+std::string goString(const Value& v) {
+  switch (v.t) {
+    case Value::kNil: return "<nil>";
+    case Value::kBool: return v.b ? "true" : "false";
+    case Value::kInt: return std::to_string(v.i);
+    case Value::kFloat: return goFloat(v.f);
+    case Value::kStr: return v.s;
+    default: {
+      std::string out = "[";
+      for (size_t k = 0; k < v.list.size(); k++) {
+        if (k) out.push_back(' ');
+        out += goString(v.list[k]);
+      }
+      return out + "]";
+    }
+  }
+}
+
+/// strconv.Atoi, which expr's int() calls on strings.
+std::optional<int64_t> parseInt(const std::string& s) {
+  std::string_view d = s;
+  bool negative = !d.empty() && d[0] == '-';
+  if (!d.empty() && (d[0] == '-' || d[0] == '+')) d.remove_prefix(1);
+  if (d.empty() || d[0] == '-' || d[0] == '+') return std::nullopt;
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(d.data(), d.data() + d.size(), v);
+  if (ec != std::errc() || p != d.data() + d.size()) return std::nullopt;
+  if (v > uint64_t(std::numeric_limits<int64_t>::max()) + (negative ? 1 : 0)) return std::nullopt;
+  return negative ? int64_t(0 - v) : int64_t(v);
+}
+
+/// strconv.ParseFloat, which expr's float() calls on strings (decimal forms, inf and nan).
+std::optional<double> parseFloat(const std::string& s) {
+  std::string_view d = s;
+  bool negative = !d.empty() && d[0] == '-';
+  if (!d.empty() && (d[0] == '-' || d[0] == '+')) d.remove_prefix(1);
+  std::string lower(d);
+  for (auto& c : lower) c = char(std::tolower(uint8_t(c)));
+  double v = 0;
+  if (lower == "inf" || lower == "infinity") {
+    v = std::numeric_limits<double>::infinity();
+  } else if (lower == "nan") {
+    v = std::numeric_limits<double>::quiet_NaN();
+  } else {
+    if (d.empty() || !(std::isdigit(uint8_t(d[0])) || d[0] == '.')) return std::nullopt;
+    auto [p, ec] = std::from_chars(d.data(), d.data() + d.size(), v);
+    if (ec != std::errc() || p != d.data() + d.size()) return std::nullopt;
+  }
+  return negative ? -v : v;
+}
+
+// ---- Evaluation -----------------------------------------------------------------------------
 
 void setOnce(std::string& field, std::string value) {
   if (field.empty()) field = std::move(value);
@@ -919,9 +1484,9 @@ std::string* classField(Fn fn, Context& ctx) {
   }
 }
 
-std::string format(const Node& n, Context& ctx) {
-  Value fv = eval(*n.args[0], ctx);
-  const std::string& f = asString(fv, *n.args[0]);
+/// Akvorado's Format: fmt.Sprintf, every verb printing its argument as %v.
+std::string format(const Node& n, const std::vector<Value>& args) {
+  const std::string& f = asString(args[0], *n.args[0]);
   std::string out;
   size_t arg = 1;
   for (size_t i = 0; i < f.size(); i++) {
@@ -934,22 +1499,35 @@ std::string format(const Node& n, Context& ctx) {
       out.push_back('%');
       continue;
     }
-    if (arg >= n.args.size()) {
+    if (arg >= args.size()) {
       out += fmt::format("%!{}(MISSING)", verb);
       continue;
     }
-    Value v = eval(*n.args[arg++], ctx);
-    switch (v.t) {
-      case Value::kStr: out += v.s; break;
-      case Value::kInt: out += std::to_string(v.i); break;
-      case Value::kFloat: out += fmt::format("{}", v.f); break;
-      case Value::kBool: out += v.b ? "true" : "false"; break;
-      default: out += "<nil>";
-    }
+    out += goString(args[arg++]);
   }
   return out;
 }
 
+/// runtime.Less for max() and min(): numbers of any type.
+bool less(const Value& a, const Value& b) {
+  if (a.t == Value::kInt && b.t == Value::kInt) return a.i < b.i;
+  return a.asDouble() < b.asDouble();
+}
+
+/// expr's max and min: the largest (smallest) number of the arguments and of the lists among
+/// them; nil when there is none.
+void minMax(const Value& v, bool max, Value& best, const Node& n) {
+  if (v.t == Value::kList) {
+    for (const auto& x : v.list) minMax(x, max, best, n);
+    return;
+  }
+  if (!v.isNumber())
+    evalFail(n, fmt::format("invalid argument for {} (type {})", max ? "max" : "min",
+                            v.typeName()));
+  if (best.t == Value::kNil || (max ? less(best, v) : less(v, best))) best = v;
+}
+
+/// expr's builtins and the classification functions, once their arguments are evaluated.
 Value call(const Node& n, Context& ctx) {
   Fn fn = n.fn->fn;
   switch (fn) {
@@ -959,40 +1537,141 @@ Value call(const Node& n, Context& ctx) {
       if (ctx.ir->boundary == Boundary::kUndefined)
         ctx.ir->boundary = fn == Fn::kExternal ? Boundary::kExternal : Boundary::kInternal;
       return Value::boolean(true);
+    default: break;
+  }
+  std::vector<Value> args;
+  args.reserve(n.args.size());
+  for (const auto& a : n.args) args.push_back(eval(*a, ctx));
+  auto str = [&](size_t k) -> const std::string& { return asString(args[k], *n.args[k]); };
+  auto integer = [&](size_t k) { return asInt(args[k], *n.args[k]); };
+  auto number = [&](size_t k) -> const Value& {
+    if (!args[k].isNumber())
+      evalFail(*n.args[k], fmt::format("expected a number, got {}", args[k].typeName()));
+    return args[k];
+  };
+  switch (fn) {
     // As Akvorado: set while still empty (an empty value sets nothing), the interface's own
     // name and description filling what is still empty at the end.
     case Fn::kSetName:
-      if (ctx.ir->name.empty()) ctx.ir->name = asString(eval(*n.args[0], ctx), *n.args[0]);
+      if (ctx.ir->name.empty()) ctx.ir->name = str(0);
       return Value::boolean(true);
     case Fn::kSetDescription:
-      if (ctx.ir->description.empty())
-        ctx.ir->description = asString(eval(*n.args[0], ctx), *n.args[0]);
+      if (ctx.ir->description.empty()) ctx.ir->description = str(0);
       return Value::boolean(true);
-    case Fn::kFormat: return Value::str(format(n, ctx));
+    case Fn::kFormat: return Value::str(format(n, args));
     case Fn::kLower:
-    case Fn::kUpper:
-    case Fn::kTrim: {
-      std::string s = asString(eval(*n.args[0], ctx), *n.args[0]);
-      if (fn == Fn::kTrim) {
-        size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
-        return Value::str(b == std::string::npos ? "" : s.substr(b, e - b + 1));
+    case Fn::kUpper: {
+      std::string s = str(0);
+      for (auto& c : s)
+        c = char(fn == Fn::kLower ? std::tolower(uint8_t(c)) : std::toupper(uint8_t(c)));
+      return Value::str(std::move(s));
+    }
+    case Fn::kTrim: return Value::str(trim(str(0), args.size() > 1 ? &str(1) : nullptr));
+    case Fn::kTrimPrefix:
+    case Fn::kTrimSuffix: {
+      const std::string& s = str(0);
+      std::string affix = args.size() > 1 ? str(1) : " ";  // expr's default
+      if (s.size() < affix.size()) return args[0];
+      if (fn == Fn::kTrimPrefix)
+        return s.compare(0, affix.size(), affix) == 0 ? Value::str(s.substr(affix.size()))
+                                                      : args[0];
+      return s.compare(s.size() - affix.size(), affix.size(), affix) == 0
+                 ? Value::str(s.substr(0, s.size() - affix.size()))
+                 : args[0];
+    }
+    case Fn::kHasPrefix:
+    case Fn::kHasSuffix: {
+      std::string_view s = str(0), affix = str(1);
+      return Value::boolean(fn == Fn::kHasPrefix ? s.starts_with(affix) : s.ends_with(affix));
+    }
+    case Fn::kIndexOf:
+    case Fn::kLastIndexOf: {
+      size_t at = fn == Fn::kIndexOf ? str(0).find(str(1)) : str(0).rfind(str(1));
+      return Value::integer(at == std::string::npos ? -1 : int64_t(at));
+    }
+    case Fn::kSplit:
+    case Fn::kSplitAfter:
+      return split(str(0), str(1), fn == Fn::kSplitAfter ? str(1).size() : 0,
+                   args.size() > 2 ? integer(2) : -1, ctx, n);
+    case Fn::kReplace:
+      return Value::str(replace(str(0), str(1), str(2), args.size() > 3 ? integer(3) : -1, ctx, n));
+    case Fn::kRepeat: {
+      int64_t count = integer(1);
+      if (count < 0)
+        evalFail(n, fmt::format("invalid argument for repeat (expected positive integer, got {})",
+                                count));
+      if (count > kMaxRepeat) evalFail(n, "memory budget exceeded");
+      fits(ctx, str(0).size() * size_t(count), n);
+      std::string out;
+      for (int64_t k = 0; k < count; k++) out += str(0);
+      return Value::str(std::move(out));
+    }
+    case Fn::kJoin: {
+      const auto& list = asList(args[0], *n.args[0]);
+      std::string glue = args.size() > 1 ? str(1) : "";
+      size_t size = glue.size() * list.size();
+      for (const auto& x : list) size += asString(x, *n.args[0]).size();
+      fits(ctx, size, n);
+      std::string out;
+      for (size_t k = 0; k < list.size(); k++) {
+        if (k) out += glue;
+        out += list[k].s;
       }
-      for (auto& c : s) c = char(fn == Fn::kLower ? std::tolower(uint8_t(c)) : std::toupper(uint8_t(c)));
-      return Value::str(s);
+      return Value::str(std::move(out));
+    }
+    case Fn::kLen:
+      if (args[0].t == Value::kStr) return Value::integer(int64_t(args[0].s.size()));
+      return Value::integer(int64_t(asList(args[0], *n.args[0]).size()));
+    case Fn::kAbs: {
+      const Value& v = number(0);
+      if (v.t == Value::kInt) return Value::integer(v.i < 0 ? int64_t(0 - uint64_t(v.i)) : v.i);
+      return Value::floating(v.f < 0 ? -v.f : v.f);
+    }
+    case Fn::kCeil: return Value::floating(std::ceil(number(0).asDouble()));
+    case Fn::kFloor: return Value::floating(std::floor(number(0).asDouble()));
+    case Fn::kRound: return Value::floating(std::round(number(0).asDouble()));
+    case Fn::kMax:
+    case Fn::kMin: {
+      Value best;
+      for (size_t k = 0; k < args.size(); k++) minMax(args[k], fn == Fn::kMax, best, *n.args[k]);
+      return best;
+    }
+    case Fn::kInt: {
+      const Value& v = args[0];
+      if (v.t == Value::kInt) return v;
+      if (v.t == Value::kFloat) {
+        // Go's conversion truncates; out of range it is undefined: an error here.
+        if (!(v.f >= -9223372036854775808.0 && v.f < 9223372036854775808.0))
+          evalFail(n, fmt::format("invalid operation: int({})", goFloat(v.f)));
+        return Value::integer(int64_t(v.f));
+      }
+      if (auto i = parseInt(str(0))) return Value::integer(*i);
+      evalFail(n, fmt::format("invalid operation: int({})", str(0)));
+    }
+    case Fn::kFloat: {
+      const Value& v = args[0];
+      if (v.isNumber()) return Value::floating(v.asDouble());
+      if (auto f = parseFloat(str(0))) return Value::floating(*f);
+      evalFail(n, fmt::format("invalid operation: float({})", str(0)));
+    }
+    case Fn::kString: return Value::str(goString(args[0]));
+    case Fn::kFirst:
+    case Fn::kLast: {
+      const auto& list = asList(args[0], *n.args[0]);
+      if (list.empty()) return Value();  // nil, as expr
+      return fn == Fn::kFirst ? list.front() : list.back();
     }
     default: break;
   }
   std::string* field = classField(fn, ctx);
   if (!n.fn->regex) {
-    setOnce(*field, normalize(asString(eval(*n.args[0], ctx), *n.args[0])));
+    setOnce(*field, normalize(str(0)));
     return Value::boolean(true);
   }
   // Akvorado's classifyStringWithRegex: the arguments are evaluated (expr does it before the
   // call), then a value already set makes the function return true without matching.
-  Value input_value = eval(*n.args[0], ctx);
-  Value tmpl_value = eval(*n.args[2], ctx);
-  const std::string& input = asString(input_value, *n.args[0]);
-  const std::string& tmpl = asString(tmpl_value, *n.args[2]);
+  const std::string& input = str(0);
+  const std::string& tmpl = str(2);
   if (!field->empty()) return Value::boolean(true);
   int ngroups = n.re->NumberOfCapturingGroups() + 1;
   std::array<re2::StringPiece, 10> small;
@@ -1022,24 +1701,105 @@ Value variable(Var v, Context& ctx) {
   return {};
 }
 
-Value eval(const Node& n, Context& ctx) {
+/// expr's arithmetic: ints stay ints (wrapping on overflow, as Go), a float makes a float, / and
+/// ** always give a float (1 / 0 is +Inf), % takes ints only and fails on 0, + joins strings.
+Value arithmetic(const Node& n, const Value& a, const Value& b, const Context& ctx) {
+  if (n.op == Op::kAdd && a.t == Value::kStr && b.t == Value::kStr) {
+    fits(ctx, a.s.size() + b.s.size(), n);
+    return Value::str(a.s + b.s);
+  }
+  static const char* const kSymbols[] = {"+", "-", "*", "/", "%", "**"};
+  const char* symbol = kSymbols[int(n.op) - int(Op::kAdd)];
+  if (!a.isNumber() || !b.isNumber())
+    evalFail(n, fmt::format("invalid operation: {} {} {}", a.typeName(), symbol, b.typeName()));
+  bool ints = a.t == Value::kInt && b.t == Value::kInt;
+  uint64_t x = uint64_t(a.i), y = uint64_t(b.i);
+  double p = a.asDouble(), q = b.asDouble();
+  switch (n.op) {
+    case Op::kAdd: return ints ? Value::integer(int64_t(x + y)) : Value::floating(p + q);
+    case Op::kSub: return ints ? Value::integer(int64_t(x - y)) : Value::floating(p - q);
+    case Op::kMul: return ints ? Value::integer(int64_t(x * y)) : Value::floating(p * q);
+    case Op::kDiv: return Value::floating(p / q);
+    case Op::kPow: return Value::floating(std::pow(p, q));
+    default: break;
+  }
+  if (!ints)
+    evalFail(n, fmt::format("invalid operation: {} % {}", a.typeName(), b.typeName()));
+  if (b.i == 0) evalFail(n, "integer divide by zero");
+  if (b.i == -1) return Value::integer(0);  // Go's x % -1, even for the most negative x
+  return Value::integer(a.i % b.i);
+}
+
+/// The bounds of a..b.
+std::pair<int64_t, int64_t> range(const Node& n, Context& ctx) {
+  return {asInt(eval(*n.args[0], ctx), *n.args[0]), asInt(eval(*n.args[1], ctx), *n.args[1])};
+}
+
+Value compare(const Node& n, const Value& a, const Value& b) {
+  int cmp;
+  if (a.t == Value::kInt && b.t == Value::kInt) {
+    cmp = a.i < b.i ? -1 : a.i > b.i;
+  } else if (a.isNumber() && b.isNumber()) {
+    double x = a.asDouble(), y = b.asDouble();
+    if (x != x || y != y) return Value::boolean(false);  // NaN compares false, as in Go
+    cmp = x < y ? -1 : x > y;
+  } else if (a.t == Value::kStr && b.t == Value::kStr) {
+    cmp = a.s.compare(b.s);
+  } else {
+    evalFail(n, fmt::format("cannot compare {} and {}", a.typeName(), b.typeName()));
+  }
+  switch (n.op) {
+    case Op::kLt: return Value::boolean(cmp < 0);
+    case Op::kLe: return Value::boolean(cmp <= 0);
+    case Op::kGt: return Value::boolean(cmp > 0);
+    default: return Value::boolean(cmp >= 0);
+  }
+}
+
+Value index(const Node& n, const Value& base, const Value& at) {
+  const auto& list = asList(base, *n.args[0]);
+  int64_t i = asInt(at, *n.args[1]), size = int64_t(list.size());
+  if (i < 0) i += size;
+  if (i < 0 || i >= size)
+    evalFail(n, fmt::format("index out of range: {} (array length is {})", i, size));
+  return list[size_t(i)];
+}
+
+/// runtime.Slice: negative bounds count from the end, bounds past the ends are clamped.
+Value slice(const Node& n, Context& ctx) {
+  Value base = eval(*n.args[0], ctx);
+  if (base.t != Value::kStr && base.t != Value::kList)
+    evalFail(n, fmt::format("cannot slice a {}", base.typeName()));
+  int64_t size = int64_t(base.t == Value::kStr ? base.s.size() : base.list.size());
+  int64_t from = n.args[1] ? asInt(eval(*n.args[1], ctx), *n.args[1]) : 0;
+  int64_t to = n.args[2] ? asInt(eval(*n.args[2], ctx), *n.args[2]) : size;
+  if (from < 0) from = std::max<int64_t>(size + from, 0);
+  if (to < 0) to = std::max<int64_t>(size + to, 0);
+  to = std::min(to, size);
+  from = std::min(from, to);
+  if (base.t == Value::kStr) return Value::str(base.s.substr(size_t(from), size_t(to - from)));
+  return Value::array(std::vector<Value>(base.list.begin() + from, base.list.begin() + to));
+}
+
+Value evalNode(const Node& n, Context& ctx) {
   switch (n.op) {
     case Op::kLit: return n.lit;
     case Op::kVar: return variable(n.var, ctx);
+    case Op::kLocal: return ctx.locals[n.slot];
+    case Op::kLet:
+      ctx.locals[n.slot] = eval(*n.args[0], ctx);
+      return eval(*n.args[1], ctx);
     case Op::kCall: return call(n, ctx);
     case Op::kList: {
-      Value v;
-      v.t = Value::kList;
-      for (const auto& a : n.args) v.list.push_back(eval(*a, ctx));
-      return v;
+      std::vector<Value> list;
+      for (const auto& a : n.args) list.push_back(eval(*a, ctx));
+      return Value::array(std::move(list));
     }
     case Op::kNot: return Value::boolean(!truthy(eval(*n.args[0], ctx), *n.args[0]));
     case Op::kNeg:
     case Op::kPos: {
       Value v = eval(*n.args[0], ctx);
-      if (!v.isNumber())
-        throw EvalError(fmt::format("at position {}: expected a number, got {}", n.pos + 1,
-                                    v.typeName()));
+      if (!v.isNumber()) evalFail(n, fmt::format("expected a number, got {}", v.typeName()));
       if (n.op == Op::kNeg) {
         if (v.t == Value::kInt) v.i = int64_t(0 - uint64_t(v.i));
         else v.f = -v.f;
@@ -1055,6 +1815,23 @@ Value eval(const Node& n, Context& ctx) {
       return Value::boolean(truthy(eval(*n.args[1], ctx), *n.args[1]));
     case Op::kCond:
       return eval(truthy(eval(*n.args[0], ctx), *n.args[0]) ? *n.args[1] : *n.args[2], ctx);
+    case Op::kCoalesce: {
+      Value v = eval(*n.args[0], ctx);
+      return v.t != Value::kNil ? v : eval(*n.args[1], ctx);
+    }
+    case Op::kSlice: return slice(n, ctx);
+    case Op::kRange: {
+      auto [lo, hi] = range(n, ctx);
+      if (hi < lo) return Value::array({});
+      if (uint64_t(hi) - uint64_t(lo) >= ctx.budget / sizeof(Value))
+        evalFail(n, "memory budget exceeded");
+      std::vector<Value> list;
+      for (int64_t k = lo;; k++) {
+        list.push_back(Value::integer(k));
+        if (k == hi) break;
+      }
+      return Value::array(std::move(list));
+    }
     case Op::kIn:
       if (n.args[1]->op == Op::kList) {  // a literal: compare element by element, no list built
         Value a = eval(*n.args[0], ctx);
@@ -1064,6 +1841,14 @@ Value eval(const Node& n, Context& ctx) {
             found = true;
             break;
           }
+        return Value::boolean(found != n.negate);
+      }
+      if (n.args[1]->op == Op::kRange) {  // x in a..b: compare with the bounds, no list built
+        Value a = eval(*n.args[0], ctx);
+        auto [lo, hi] = range(*n.args[1], ctx);
+        bool found = (a.t == Value::kInt && a.i >= lo && a.i <= hi) ||
+                     (a.t == Value::kFloat && a.f >= double(lo) && a.f <= double(hi) &&
+                      std::floor(a.f) == a.f);
         return Value::boolean(found != n.negate);
       }
       break;
@@ -1078,45 +1863,24 @@ Value eval(const Node& n, Context& ctx) {
     case Op::kLt:
     case Op::kLe:
     case Op::kGt:
-    case Op::kGe: {
-      int cmp;
-      if (a.t == Value::kInt && b.t == Value::kInt) {
-        cmp = a.i < b.i ? -1 : a.i > b.i;
-      } else if (a.isNumber() && b.isNumber()) {
-        double x = a.asDouble(), y = b.asDouble();
-        if (x != x || y != y) return Value::boolean(false);  // NaN compares false, as in Go
-        cmp = x < y ? -1 : x > y;
-      } else if (a.t == Value::kStr && b.t == Value::kStr) {
-        cmp = a.s.compare(b.s);
-      } else {
-        throw EvalError(fmt::format("at position {}: cannot compare {} and {}", n.pos + 1,
-                                    a.typeName(), b.typeName()));
-      }
-      r = n.op == Op::kLt   ? cmp < 0
-          : n.op == Op::kLe ? cmp <= 0
-          : n.op == Op::kGt ? cmp > 0
-                            : cmp >= 0;
-      return Value::boolean(r);
-    }
+    case Op::kGe: return compare(n, a, b);
+    case Op::kAdd:
+    case Op::kSub:
+    case Op::kMul:
+    case Op::kDiv:
+    case Op::kMod:
+    case Op::kPow: return arithmetic(n, a, b, ctx);
+    case Op::kIndex: return index(n, a, b);
     case Op::kIn:
-      if (b.t != Value::kList)
-        throw EvalError(fmt::format("at position {}: in needs a list, got {}", n.pos + 1,
-                                    b.typeName()));
-      for (const auto& x : b.list) r = r || x == a;
+      for (const auto& x : asList(b, *n.args[1])) r = r || x == a;
       break;
     case Op::kMatches: r = RE2::PartialMatch(asString(a, *n.args[0]), *n.re); break;
-    case Op::kStartsWith: {
-      const auto& s = asString(a, *n.args[0]);
-      const auto& p = asString(b, *n.args[1]);
-      r = s.size() >= p.size() && s.compare(0, p.size(), p) == 0;
+    case Op::kStartsWith:
+      r = std::string_view(asString(a, *n.args[0])).starts_with(asString(b, *n.args[1]));
       break;
-    }
-    case Op::kEndsWith: {
-      const auto& s = asString(a, *n.args[0]);
-      const auto& p = asString(b, *n.args[1]);
-      r = s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+    case Op::kEndsWith:
+      r = std::string_view(asString(a, *n.args[0])).ends_with(asString(b, *n.args[1]));
       break;
-    }
     case Op::kContains:
       r = asString(a, *n.args[0]).find(asString(b, *n.args[1])) != std::string::npos;
       break;
@@ -1125,11 +1889,22 @@ Value eval(const Node& n, Context& ctx) {
   return Value::boolean(r != n.negate);
 }
 
+/// Evaluates a node and charges what it produced to the rule's budget.
+Value eval(const Node& n, Context& ctx) {
+  Value v = evalNode(n, ctx);
+  if (v.t == Value::kStr || v.t == Value::kList) {
+    size_t bytes = v.footprint();
+    if (bytes > ctx.budget) evalFail(n, "memory budget exceeded");
+    ctx.budget -= bytes;
+  }
+  return v;
+}
+
 }  // namespace
 
 Rule::Rule(std::string text, Kind kind) : text_(std::move(text)), kind_(kind) {
   Parser p(text_, kind);
-  root_ = p.parse(uses_vlan_);
+  root_ = p.parse(uses_vlan_, slots_);
   TypeChecker(text_).checkRule(*root_);
 }
 Rule::~Rule() = default;
@@ -1154,17 +1929,30 @@ bool RuleSet::usesVlan() const {
   return false;
 }
 
+namespace {
+
+/// Runs a rule; false when it failed at run time (counted in `errors`): the caller stops there,
+/// as Akvorado does.
+bool run(const Node& root, size_t slots, Context& ctx, uint64_t* errors) {
+  ctx.locals.assign(slots, Value());
+  ctx.budget = kMemoryBudget;
+  try {
+    Value v = eval(root, ctx);
+    (void)v;  // the rule's value is not used, as in Akvorado: what counts is what it classified
+  } catch (const std::exception&) {  // EvalError, or anything unexpected: never past here
+    if (errors) (*errors)++;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 ExporterResult RuleSet::classify(const ExporterInput& in, uint64_t* errors) const {
   ExporterResult out;
   Context ctx{Kind::kExporter, &in, nullptr, &out, nullptr};
   for (const auto& r : rules_) {
-    try {
-      Value v = eval(*r.root_, ctx);
-      (void)v;
-    } catch (const std::exception&) {  // EvalError, or anything unexpected: never past here
-      if (errors) (*errors)++;
-      break;
-    }
+    if (!run(*r.root_, r.slots_, ctx, errors)) break;
     if (ctx.reject) {
       out.reject = true;
       break;
@@ -1178,13 +1966,7 @@ InterfaceResult RuleSet::classify(const InterfaceInput& in, uint64_t* errors) co
   InterfaceResult out;
   Context ctx{Kind::kInterface, nullptr, &in, nullptr, &out};
   for (const auto& r : rules_) {
-    try {
-      Value v = eval(*r.root_, ctx);
-      (void)v;
-    } catch (const std::exception&) {  // EvalError, or anything unexpected: never past here
-      if (errors) (*errors)++;
-      break;
-    }
+    if (!run(*r.root_, r.slots_, ctx, errors)) break;
     if (ctx.reject) {
       out.reject = true;
       break;

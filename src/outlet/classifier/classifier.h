@@ -2,25 +2,39 @@
 /// Classifiers: Akvorado-compatible rules written in a subset of the expr language
 /// (https://expr-lang.org), evaluated in order for each exporter and each interface.
 ///
-/// Supported: string literals ("...", '...' with Go's escapes \" \' \\ \n \t \r \a \f \v
-/// \uXXXX \UXXXXXXXX, other escapes kept as written for RE2; `...` raw), numbers (integers,
-/// 0x/0o/0b, _ separators, floats 1.5 1e3, unary - +), true, false, nil, lists [a, b]; variables
-/// Exporter.IP, Exporter.Name and, for interface rules, Interface.Index, Interface.Name,
-/// Interface.Description, Interface.Speed, Interface.VLAN; operators with expr's precedences:
-/// cond ? a : b, || or, && and, == != < <= > >= in matches startsWith endsWith contains and
-/// their "not" forms (not in, not matches...), then ! not - + (tighter than comparisons, so
-/// `!a == b` is `(!a) == b`), parentheses; functions lower(s), upper(s), trim(s),
-/// Format(fmt, args...) and the classification functions (Classify*, Classify*Regex,
-/// ClassifyExternal/Internal, SetName, SetDescription, Reject). Regexes use RE2 syntax (the one
-/// Akvorado's Go regexp accepts); templates expand like Go's Regexp.ExpandString.
+/// Supported, with expr's syntax, semantics and precedences:
+/// - literals: strings ("...", '...' with Go's escapes \" \' \\ \n \t \r \a \f \v \uXXXX
+///   \UXXXXXXXX, other escapes kept as written for RE2; `...` raw), numbers (integers, 0x/0o/0b,
+///   _ separators, floats 1.5 .5 1e3), true, false, nil, lists [a, b]; comments // and /* */;
+/// - variables Exporter.IP, Exporter.Name and, for interface rules, Interface.Index,
+///   Interface.Name, Interface.Description, Interface.Speed, Interface.VLAN; `let name = value;
+///   body` (lets chain; a name is visible in its body only and cannot be redeclared);
+/// - operators, loosest first: cond ? a : b; || or; && and; == != < <= > >= (numbers or
+///   strings) in matches startsWith endsWith contains and their "not" forms; .. (an int range);
+///   + - (+ also joins strings); ! not; * / %; unary - +; ** ^ (right-associative); ??; then
+///   a[i] (lists; negative from the end), a[i:j] a[:j] a[i:] (lists and strings, clamped).
+///   Ints stay ints (wrapping as Go's int64), a float makes a float, / and ** give a float
+///   (x / 0 is ±Inf), % takes ints;
+/// - functions: expr's len, lower, upper, trim, trimPrefix, trimSuffix, hasPrefix, hasSuffix,
+///   indexOf, lastIndexOf, split, splitAfter, replace, repeat, join, abs, ceil, floor, round,
+///   max, min, int, float, string, first, last; Akvorado's Format(fmt, args...) and the
+///   classification functions (Classify*, Classify*Regex, ClassifyExternal/Internal, SetName,
+///   SetDescription, Reject). Regexes use RE2 syntax (the one Akvorado's Go regexp accepts);
+///   templates expand like Go's Regexp.ExpandString.
+/// Not supported: maps, member access other than the variables above, the predicate builtins
+/// (all, any, filter, map...), expr's other builtins, ?. and the | pipe; a regex must be a
+/// string literal.
 ///
 /// Rules are type checked when compiled, as expr does for Akvorado: a rule that is not a bool,
-/// an operator or a function given the wrong types is a ParseError, not a run-time error.
+/// an operator or a function given the wrong types is a ParseError, not a run-time error. What
+/// can only fail while running (% by zero, an index out of range, int("x"), more than a rule's
+/// memory budget) stops the rules for that item and is counted in `errors`.
 ///
 /// Classification values are normalised as Akvorado does: lower-cased, every character
 /// outside [a-z0-9.+-] removed. The first rule that sets a value wins; a ...Regex form whose
 /// value is already set returns true without matching (Akvorado's classifyStringWithRegex).
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -89,6 +103,7 @@ class Rule {
   Kind kind_;
   std::unique_ptr<Node> root_;
   bool uses_vlan_ = false;
+  size_t slots_ = 0;  // let variables: the values a run keeps
 };
 
 /// An ordered list of rules of one kind.
@@ -99,8 +114,8 @@ class RuleSet {
   ~RuleSet();
   bool empty() const { return rules_.empty(); }
   bool usesVlan() const;
-  /// Runs the rules on an exporter. `errors` counts rules that failed at run time (none should
-  /// once type checked: the count is kept as a guard).
+  /// Runs the rules on an exporter. `errors` counts rules that failed at run time (% by zero,
+  /// an index out of range...): the rules after a failed one do not run, as in Akvorado.
   ExporterResult classify(const ExporterInput& in, uint64_t* errors = nullptr) const;
   /// Runs the rules on an interface; name and description default to the input's.
   InterfaceResult classify(const InterfaceInput& in, uint64_t* errors = nullptr) const;

@@ -19,6 +19,41 @@ InterfaceResult iface(const std::vector<std::string>& rules, std::string_view de
                                      description, speed, vlan});
 }
 
+/// Runs the bool expression `expr` in an interface rule: "true", "false", or "error" when it
+/// failed at run time (counted as Akvorado counts classifier errors).
+std::string truth(const std::string& expr, uint32_t vlan = 100) {
+  RuleSet set({"(" + expr + R"r() ? ClassifyProvider("true") : ClassifyProvider("false"))r"},
+              Kind::kInterface);
+  uint64_t errors = 0;
+  auto r = set.classify(
+      InterfaceInput{{"192.0.2.1", "par-edge1.example.net"}, 3, "Gi0/0/3", "Transit: Cogent",
+                     10000, vlan},
+      &errors);
+  return errors ? "error" : r.provider;
+}
+
+/// What `expr` prints as (Go's %v), through an interface rule; "error" when it failed.
+std::string value(const std::string& expr) {
+  RuleSet set({R"r(SetDescription(Format("<%v>", )r" + expr + "))"}, Kind::kInterface);
+  uint64_t errors = 0;
+  auto r = set.classify(
+      InterfaceInput{{"192.0.2.1", "par-edge1.example.net"}, 3, "Gi0/0/3", "Transit: Cogent",
+                     10000, 100},
+      &errors);
+  if (errors) return "error";
+  return r.description.substr(1, r.description.size() - 2);
+}
+
+/// The ParseError of an interface rule, "no error" when it compiles.
+std::string compileError(const std::string& rule, Kind kind = Kind::kInterface) {
+  try {
+    RuleSet set({rule}, kind);
+  } catch (const ParseError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 TEST(Classifier, Normalize) {
   EXPECT_EQ(normalize("Transit: Cogent"), "transitcogent");
   EXPECT_EQ(normalize("AMS-IX v2.0+"), "ams-ixv2.0+");
@@ -159,25 +194,25 @@ TEST(Classifier, TypeErrorsAtLoad) {
     EXPECT_NE(e.find("position " + position + ":"), std::string::npos) << rule << ": " << e;
     EXPECT_NE(e.find(what), std::string::npos) << rule << ": " << e;
   };
-  expectError(R"r(Interface.Speed startsWith "100")r", "17", "startsWith needs a string on its left, got number");
+  expectError(R"r(Interface.Speed startsWith "100")r", "17", "startsWith needs a string on its left, got int");
   expectError(R"r(Interface.Description)r", "1", "the rule must be a bool expression, got string");
   expectError(R"r(Format("%d", Interface.Index))r", "1", "must be a bool expression, got string");
   expectError(R"r("foo" && ClassifyExternal())r", "1", "&& needs a bool, got string");
-  expectError(R"r(ClassifyExternal() or 1)r", "23", "or needs a bool, got number");
+  expectError(R"r(ClassifyExternal() or 1)r", "23", "or needs a bool, got int");
   expectError(R"r(ClassifyConnectivity(Interface.Speed))r", "22",
-              "ClassifyConnectivity expects a string as argument 1, got number");
+              "ClassifyConnectivity expects a string as argument 1, got int");
   expectError(R"r(ClassifyProviderRegex(Interface.Description, "(.*)", Interface.Index))r", "54",
-              "ClassifyProviderRegex expects a string as argument 3, got number");
-  expectError(R"r(SetName(Interface.Index))r", "9", "expects a string as argument 1, got number");
+              "ClassifyProviderRegex expects a string as argument 3, got int");
+  expectError(R"r(SetName(Interface.Index))r", "9", "expects a string as argument 1, got int");
   expectError(R"r(lower(Interface.VLAN) == "x")r", "7", "lower expects a string");
   expectError(R"r(Format(Interface.Index, "x") == "x")r", "8", "Format expects a string as argument 1");
-  expectError(R"r(Interface.Description == 3)r", "23", "cannot compare string and number");
-  expectError(R"r(Interface.Index != "3")r", "17", "cannot compare number and string");
+  expectError(R"r(Interface.Description == 3)r", "23", "cannot compare string and int");
+  expectError(R"r(Interface.Index != "3")r", "17", "cannot compare int and string");
   expectError(R"r(!Interface.Description)r", "1", "! needs a bool, got string");
   expectError(R"r(not Interface.Name startsWith "x")r", "1", "not needs a bool, got string");
   expectError(R"r(Interface.Speed < "10")r", "17", "< needs two numbers or two strings");
   expectError(R"r(Interface.Name in "Gi0/0/0")r", "16", "in needs a list");
-  expectError(R"r(Interface.Name in [1, 2])r", "16", "cannot look for a string in a list of number");
+  expectError(R"r(Interface.Name in [1, 2])r", "16", "cannot look for a string in a list of int");
   expectError(R"r(Interface.Name matches 3)r", "24", "matches needs a string literal");
   expectError(R"r(-Interface.Name == "x")r", "1", "- needs a number, got string");
   expectError(R"r(Exporter.Name > 3)r", "15", "> needs two numbers or two strings", Kind::kExporter);
@@ -327,6 +362,326 @@ TEST(Classifier, ParseErrorsSayWhereAndWhat) {
   EXPECT_NE(error(R"r(ClassifySite("a)r").find("unterminated string"), std::string::npos);
   EXPECT_NE(error(R"r(ClassifySite("a") ClassifyRole("b"))r").find("expected an operator"),
             std::string::npos);
+}
+
+// ---- expr's let, arithmetic, indexing and builtins -----------------------------------------
+
+TEST(Classifier, LetVariables) {
+  auto e = exporter({R"r(let site = split(Exporter.Name, "-")[0]; ClassifySite(site))r",
+                     R"r(let a = 1; let b = a + 1; b == 2 && ClassifyRole("role" + string(b)))r"},
+                    "par-edge1.example.net");
+  EXPECT_EQ(e.site, "par");
+  EXPECT_EQ(e.role, "role2");
+  auto i = iface({R"r((let x = "in"; ClassifyProvider(x)) && ClassifyConnectivity("after"))r",
+                  R"r(let n = Interface.Name; let short = n[0:2]; SetName(short + short))r",
+                  R"r(SetDescription(let d = lower(Interface.Description); trimPrefix(d, "transit: ")))r"},
+                 "Transit: Cogent", "Gi0/0/3");
+  EXPECT_EQ(i.provider, "in");
+  EXPECT_EQ(i.connectivity, "after");
+  EXPECT_EQ(i.name, "GiGi");
+  EXPECT_EQ(i.description, "cogent");
+  // A variable keeps its value in the body, whatever else the body computes.
+  EXPECT_EQ(truth("let x = 2; let y = x * 10; x + y == 22"), "true");
+  EXPECT_EQ(truth("let s = Interface.Name; s + s == \"Gi0/0/3Gi0/0/3\""), "true");
+}
+
+TEST(Classifier, LetErrors) {
+  auto expectError = [](const std::string& rule, const std::string& position,
+                        const std::string& what) {
+    std::string e = compileError(rule);
+    EXPECT_NE(e.find("position " + position + ":"), std::string::npos) << rule << ": " << e;
+    EXPECT_NE(e.find(what), std::string::npos) << rule << ": " << e;
+  };
+  expectError("let a = 1; b == 1", "12", R"(unknown name "b")");
+  expectError("(let a = 1; a == 1) && a == 1", "24", R"(unknown name "a")");  // out of scope
+  expectError("let a = a; true", "9", R"(unknown name "a")");
+  expectError("let a = 1; let a = 2; a == 2", "16", "cannot declare a: it is a variable already");
+  expectError("let len = 1; true", "5", "cannot declare len: it is a function");
+  expectError("let Interface = 1; true", "5", "cannot declare Interface");
+  expectError("let filter = 1; true", "5", "cannot declare filter: it is an expr builtin");
+  expectError("1 + let a = 1; a", "5", "let must start the expression");
+  expectError("let a = 1 a == 1", "11", R"(expected ";")");
+  expectError("let 1 = 1; true", "5", "expected a variable name after let");
+  // The variable's type is its value's: checked when the rule is compiled.
+  expectError(R"r(let s = Interface.Speed; s startsWith "1")r", "28",
+              "startsWith needs a string on its left, got int");
+  expectError(R"r(let x = 1; x + "a" == "b")r", "14",
+              "+ needs two numbers or two strings, got int and string");
+  expectError("let x = 1; x", "12", "the rule must be a bool expression, got int");
+  EXPECT_NE(compileError("let x = 1; x == 1").find("no error"), std::string::npos);
+}
+
+TEST(Classifier, ArithmeticPrecedence) {
+  for (std::string yes : {"1 + 2 * 3 == 7", "(1 + 2) * 3 == 9", "10 - 4 - 3 == 3",
+                          "2 ** 3 ** 2 == 512", "2 ^ 3 ^ 2 == 512", "(2 ** 3) ** 2 == 64",
+                          "-2 ** 2 == -4", "2 * 3 % 4 == 2", "7 % 4 * 2 == 6", "12 / 2 / 3 == 2",
+                          "1 + 2 in [3]", "!(1 + 1 == 3)", "1 + 1 == 2 && 2 * 2 == 4",
+                          "-Interface.Index + 1 == -2", "Interface.Speed - 1 > 9998",
+                          "2 * -3 == -6", "1 + 2 > 2 ? true : false", ".5 + .5 == 1"})
+    EXPECT_EQ(truth(yes), "true") << yes;
+  for (std::string no : {"1 + 2 * 3 == 9", "2 ** 3 ** 2 == 64", "10 - 4 - 3 == 9"})
+    EXPECT_EQ(truth(no), "false") << no;
+  std::vector<std::string> rules = {
+      R"r(Interface.Speed * 1000 >= 10000000 && ClassifyConnectivity("core"))r"};
+  EXPECT_EQ(iface(rules, "", "x", 10000).connectivity, "core");
+  EXPECT_EQ(iface(rules, "", "x", 9999).connectivity, "");
+}
+
+// expr: ints stay ints, a float makes a float, / and ** always give a float, % takes ints.
+TEST(Classifier, IntegerAndFloat) {
+  EXPECT_EQ(value("7 / 2"), "3.5");
+  EXPECT_EQ(value("6 / 2"), "3");  // the float 3.0, printed as Go prints it
+  EXPECT_EQ(truth("6 / 2 == 3"), "true");
+  EXPECT_EQ(value("1 + 2"), "3");
+  EXPECT_EQ(value("1 + 2.5"), "3.5");
+  EXPECT_EQ(value("2 ** 10"), "1024");
+  EXPECT_EQ(value("1000000.0"), "1e+06");
+  EXPECT_EQ(value("0.1 + 0.2"), "0.30000000000000004");
+  EXPECT_EQ(value("-7 % 3"), "-1");  // Go's %: the sign of the dividend
+  EXPECT_EQ(value("5 % -1"), "0");
+  EXPECT_EQ(value("(-9223372036854775807 - 1) % -1"), "0");  // Go's result, not a trap
+  EXPECT_EQ(value("9223372036854775807 + 1"), "-9223372036854775808");  // wraps, as Go
+  EXPECT_EQ(value("1 / 0"), "+Inf");  // expr divides as floats: no error
+  EXPECT_EQ(value("-1 / 0"), "-Inf");
+  EXPECT_EQ(value("Interface.Speed / 3"), "3333.3333333333335");
+  EXPECT_EQ(value("Interface.Speed * 3"), "30000");
+  EXPECT_EQ(value("int(7 / 2)"), "3");
+  EXPECT_EQ(value("float(7) / 2"), "3.5");
+  EXPECT_EQ(value("int(-3.9)"), "-3");
+  EXPECT_EQ(value("int(\"42\") + 1"), "43");
+  EXPECT_EQ(value("float(\"1.5\") * 2"), "3");
+  // % takes ints only and + adds strings to strings only: errors when the rule is compiled.
+  EXPECT_NE(compileError("1.5 % 2 == 1").find("position 5: % needs two ints, got float and int"),
+            std::string::npos);
+  EXPECT_NE(compileError("Interface.Speed / 2 % 2 == 1").find("% needs two ints, got float"),
+            std::string::npos);
+  EXPECT_NE(compileError(R"r("a" - "b" == "")r").find("- needs two numbers, got string and string"),
+            std::string::npos);
+  EXPECT_NE(compileError(R"r(Interface.Name + 1 == "x")r")
+                .find("+ needs two numbers or two strings, got string and int"),
+            std::string::npos);
+  EXPECT_NE(compileError("Interface.Name * 2 == 2").find("position 16: * needs two numbers"),
+            std::string::npos);
+  EXPECT_NE(compileError("1 % 0 == 0").find("position 3: integer divide by zero"),
+            std::string::npos);
+  EXPECT_NE(compileError("ClassifyProvider(1 + 2)").find("expects a string as argument 1, got int"),
+            std::string::npos);
+}
+
+TEST(Classifier, StringConcatenationAndComparison) {
+  EXPECT_EQ(iface({R"r(ClassifyProvider(Interface.Name + "-" + Interface.Description))r"},
+                  "Transit: Cogent", "Gi0/0/3")
+                .provider,
+            "gi003-transitcogent");
+  for (std::string yes : {R"r("abc" < "abd")r", R"r("b" > "a")r", R"r("a" <= "a")r",
+                          R"r(Interface.Name >= "Gi")r", R"r("a" + "b" == "ab")r"})
+    EXPECT_EQ(truth(yes), "true") << yes;
+  EXPECT_EQ(truth(R"r("b" < "a")r"), "false");
+}
+
+TEST(Classifier, IndexAndSlice) {
+  for (std::string yes :
+       {"[1, 2, 3][0] == 1", "[1, 2, 3][-1] == 3", "[1, 2, 3][1:] == [2, 3]",
+        "[1, 2, 3][:2] == [1, 2]", "[1, 2, 3][:] == [1, 2, 3]", "[1, 2, 3][1:-1] == [2]",
+        "[1, 2, 3][-10:10] == [1, 2, 3]", "[1, 2, 3][2:1] == []",
+        R"r(Interface.Name[0:2] == "Gi")r", R"r(Interface.Name[:2] == "Gi")r",
+        R"r(Interface.Name[2:] == "0/0/3")r", R"r(Interface.Name[-1:] == "3")r",
+        R"r("abc"[1:3] == "bc")r", R"r(split(Exporter.Name, ".")[1] == "example")r",
+        R"r(split(Exporter.Name, ".")[-1][1:] == "et")r", R"r([[1, 2], [3]][0][1] == 2)r",
+        R"r(["a", "b"][Interface.Index - 2] == "b")r"})
+    EXPECT_EQ(truth(yes), "true") << yes;
+  // Out of range: a run-time error, as in expr.
+  EXPECT_EQ(truth("[1, 2][2] == 1"), "error");
+  EXPECT_EQ(truth("[1][-2] == 1"), "error");
+  EXPECT_EQ(truth(R"r(split(Interface.Description, ",")[1] == "x")r"), "error");
+  EXPECT_EQ(truth("[][0] == 1"), "error");
+  // expr does not index strings (a byte is not a string): a compile error, as slicing is not.
+  EXPECT_NE(compileError(R"r(Interface.Name[0] == "G")r").find("position 15: a string cannot be indexed"),
+            std::string::npos);
+  EXPECT_NE(compileError(R"r([1, 2]["a"] == 1)r").find("an index must be an int, got string"),
+            std::string::npos);
+  EXPECT_NE(compileError("[1, 2][1.5] == 1").find("an index must be an int, got float"),
+            std::string::npos);
+  EXPECT_NE(compileError("Interface.Speed[0] == 1").find("cannot index a value of type int"),
+            std::string::npos);
+  EXPECT_NE(compileError("Interface.Speed[0:1] == 1").find("cannot slice a value of type int"),
+            std::string::npos);
+}
+
+TEST(Classifier, StringBuiltins) {
+  EXPECT_EQ(iface({R"r(ClassifyProvider(replace(Interface.Description, "Transit: ", "")))r"},
+                  "Transit: Cogent")
+                .provider,
+            "cogent");
+  std::vector<std::string> rules = {R"r(len(Interface.Name) > 3 && ClassifyProvider("long"))r"};
+  EXPECT_EQ(iface(rules, "", "Gi0/0/3").provider, "long");
+  EXPECT_EQ(iface(rules, "", "Gi0").provider, "");
+  for (std::string yes : {
+           R"r(len(Interface.Name) == 7)r", R"r(len([1, 2]) == 2)r",
+           R"r(len("\u00e9") == 2)r",  // bytes, as Go's len
+           R"r(split("a,b,c", ",") == ["a", "b", "c"])r",
+           R"r(split("a,b,c", ",", 2) == ["a", "b,c"])r", R"r(split("", ",") == [""])r",
+           R"r(split("ab\u00e9", "") == ["a", "b", "\u00e9"])r",
+           R"r(split("a,b", ",", 0) == [])r", R"r(split("a,b", ",", -1) == ["a", "b"])r",
+           R"r(splitAfter("a,b,c", ",") == ["a,", "b,", "c"])r",
+           R"r(splitAfter("a,b,c", ",", 2) == ["a,", "b,c"])r",
+           R"r(replace("aaa", "a", "b", 2) == "bba")r", R"r(replace("ab", "", "-") == "-a-b-")r",
+           R"r(trimPrefix("HelloWorld", "Hello") == "World")r",
+           R"r(trimSuffix("HelloWorld", "World") == "Hello")r",
+           R"r(trimPrefix(" x") == "x")r", R"r(trimPrefix("x", "y") == "x")r",
+           R"r(trim("  x \t\n") == "x")r", R"r(trim("__x__", "_") == "x")r",
+           R"r(trim("\u00a0x") == "x")r", R"r(hasPrefix(Interface.Name, "Gi"))r",
+           R"r(!hasSuffix(Interface.Name, "Gi"))r", R"r(indexOf("apple pie", "pie") == 6)r",
+           R"r(indexOf("a", "z") == -1)r", R"r(lastIndexOf("apple pie apple", "apple") == 10)r",
+           R"r(repeat("ab", 3) == "ababab")r", R"r(repeat("x", 0) == "")r",
+           R"r(join(["a", "b"], "-") == "a-b")r", R"r(join(split("a b c", " ")) == "abc")r",
+           R"r(upper("a") + lower("B") == "Ab")r"})
+    EXPECT_EQ(truth(yes), "true") << yes;
+  EXPECT_EQ(value("string(42)"), "42");
+  EXPECT_EQ(value("string(true)"), "true");
+  EXPECT_EQ(value("string(nil)"), "<nil>");
+  EXPECT_EQ(value(R"r(string([1, "a", 1.5]))r"), "[1 a 1.5]");
+  EXPECT_EQ(truth(R"r(repeat("x", -1) == "")r"), "error");
+  EXPECT_NE(compileError(R"r(join([1, 2]) == "")r").find("join expects a list of strings"),
+            std::string::npos);
+  EXPECT_NE(compileError(R"r(len(3) == 1)r").find("len expects a string or a list as argument 1"),
+            std::string::npos);
+  EXPECT_NE(compileError(R"r(repeat("a", 1.5) == "")r").find("expects an int as argument 2, got float"),
+            std::string::npos);
+  EXPECT_NE(compileError(R"r(split("a") == [])r").find("split takes 2 to 3 arguments, got 1"),
+            std::string::npos);
+  EXPECT_NE(compileError(R"r(type(1) == "int")r").find("builtin type is not available"),
+            std::string::npos);
+}
+
+TEST(Classifier, NumberBuiltins) {
+  for (std::string yes : {"abs(-5) == 5", "abs(-1.5) == 1.5", "max(5, 7) == 7", "min(5, 7) == 5",
+                          "max(1, 2.5) == 2.5", "max([1, 9, 3]) == 9", "min([4, 2], 3) == 2",
+                          "max(Interface.Speed, 1) == 10000", "ceil(1.2) == 2", "floor(1.8) == 1",
+                          "round(1.5) == 2", "round(-1.5) == -2", "int(\"-42\") == -42",
+                          "int(3.99) == 3", "float(\"1e3\") == 1000", "float(2) == 2"})
+    EXPECT_EQ(truth(yes), "true") << yes;
+  EXPECT_EQ(value("abs(-5)"), "5");
+  EXPECT_EQ(value("max(1, 2.5, 2)"), "2.5");
+  EXPECT_EQ(value("float(2)"), "2");
+  // int() and float() of a string that is not a number: run-time errors, as in expr.
+  EXPECT_EQ(truth(R"r(int("4x") == 4)r"), "error");
+  EXPECT_EQ(truth(R"r(int(" 4") == 4)r"), "error");
+  EXPECT_EQ(truth(R"r(int("99999999999999999999") == 4)r"), "error");
+  EXPECT_EQ(truth(R"r(float("abc") == 1)r"), "error");
+  EXPECT_NE(compileError(R"r(abs("1") == 1)r").find("abs expects a number as argument 1"),
+            std::string::npos);
+  EXPECT_NE(compileError(R"r(int(true) == 1)r").find("int expects a number or a string"),
+            std::string::npos);
+  EXPECT_NE(compileError(R"r(max(["a"]) == 1)r").find("max expects a list of numbers"),
+            std::string::npos);
+}
+
+TEST(Classifier, ListBuiltinsRangesAndCoalesce) {
+  for (std::string yes :
+       {"first([1, 2]) == 1", "last([1, 2]) == 2", "first([]) == nil",
+        R"r(first(split(Exporter.Name, ".")) == "par-edge1")r",
+        R"r((first([]) ?? "none") == "none")r", "(nil ?? 1) == 1", "(2 ?? 1) == 2",
+        "1 == nil ?? 1", "1..3 == [1, 2, 3]", "len(1..0) == 0", "3 not in 1..2",
+        "2.0 in 1..3", "!(2.5 in 1..3)", "Interface.VLAN in 100..199",
+        "5 in 0..100000000000"})  // no list is built for `in`
+    EXPECT_EQ(truth(yes), "true") << yes;
+  EXPECT_EQ(truth("Interface.VLAN in 100..199", 200), "false");
+  // As in expr, ?? cannot be followed by another operator without parentheses.
+  EXPECT_NE(compileError("1 ?? 2 + 3 == 3").find("+ and ?? cannot be mixed"), std::string::npos);
+  EXPECT_NE(compileError("nil ?? 1 == 1").find("== and ?? cannot be mixed"), std::string::npos);
+  EXPECT_NE(compileError("1.5..3 == []").find(".. needs two ints, got float and int"),
+            std::string::npos);
+  EXPECT_NE(compileError("first(1) == 1").find("first expects a list as argument 1, got int"),
+            std::string::npos);
+}
+
+// A rule failing at run time stops the rules for that item and is counted, as in Akvorado.
+TEST(Classifier, RunTimeErrorsAreCounted) {
+  RuleSet set({R"r(ClassifyConnectivity("first"))r",
+               R"r(Interface.Speed % (Interface.Index - 3) == 0 && ClassifyProvider("mod"))r",
+               R"r(ClassifyProvider("never"))r"},
+              Kind::kInterface);
+  uint64_t errors = 0;
+  auto r = set.classify(InterfaceInput{{"192.0.2.1", "e1"}, 3, "Gi0", "", 10000, 0}, &errors);
+  EXPECT_EQ(errors, 1u);
+  EXPECT_EQ(r.connectivity, "first");
+  EXPECT_EQ(r.provider, "");
+  errors = 0;
+  r = set.classify(InterfaceInput{{"192.0.2.1", "e1"}, 4, "Gi0", "", 10000, 0}, &errors);
+  EXPECT_EQ(errors, 0u);
+  EXPECT_EQ(r.provider, "mod");
+  RuleSet sites({R"r(let parts = split(Exporter.Name, "."); ClassifySite(parts[2]))r",
+                 R"r(ClassifyRegion("never"))r"},
+                Kind::kExporter);
+  errors = 0;
+  auto e = sites.classify(ExporterInput{"192.0.2.1", "edge1.par"}, &errors);
+  EXPECT_EQ(errors, 1u);
+  EXPECT_EQ(e.site, "");
+  EXPECT_EQ(e.region, "");
+  errors = 0;
+  e = sites.classify(ExporterInput{"192.0.2.1", "edge1.par.fr"}, &errors);
+  EXPECT_EQ(errors, 0u);
+  EXPECT_EQ(e.site, "fr");
+  EXPECT_EQ(e.region, "never");
+  // A float division by zero is +Inf in expr, not an error.
+  errors = 0;
+  RuleSet inf({R"r(Interface.Speed / (Interface.Index - 3) > 1e300 && ClassifyProvider("inf"))r"},
+              Kind::kInterface);
+  EXPECT_EQ(inf.classify(InterfaceInput{{"192.0.2.1", "e1"}, 3, "Gi0", "", 10000, 0}, &errors)
+                .provider,
+            "inf");
+  EXPECT_EQ(errors, 0u);
+}
+
+TEST(Classifier, MemoryBudgetAndDepth) {
+  EXPECT_EQ(truth(R"r(len(repeat("x", 1000000)) == 1000000)r"), "true");
+  EXPECT_EQ(truth(R"r(len(repeat("x", 1000001)) > 0)r"), "error");
+  EXPECT_EQ(truth(R"r(let a = repeat("xx", 1000000); let b = a + a; let c = b + b;
+                      let d = c + c; let e = d + d; len(e + e) > 0)r"),
+            "error");
+  EXPECT_EQ(truth(R"r(len(split(repeat("a", 1000000), "")) > 0)r"), "error");
+  EXPECT_EQ(truth(R"r(len(replace(repeat("a", 100000), "", repeat("b", 1000))) > 0)r"), "error");
+  EXPECT_EQ(truth("len(0..100000000) > 0"), "error");
+  std::string deep_parens = std::string(600, '(') + "true" + std::string(600, ')');
+  EXPECT_NE(compileError(deep_parens).find("too deep"), std::string::npos);
+  std::string long_sum = "1";
+  for (int k = 0; k < 600; k++) long_sum += " + 1";
+  EXPECT_NE(compileError(long_sum + " > 0").find("too deep"), std::string::npos);
+  // Long but reasonable rules still work.
+  std::string many = "false";
+  for (int k = 0; k < 400; k++) many += " || Interface.Index == " + std::to_string(k + 10);
+  EXPECT_EQ(truth(many + " || Interface.Index == 3"), "true");
+}
+
+TEST(Classifier, Comments) {
+  EXPECT_EQ(iface({"Interface.Index == 3 /* the third */ && ClassifyProvider(\"c\") // end"}, "")
+                .provider,
+            "c");
+  EXPECT_NE(compileError("true /* open").find("unterminated comment"), std::string::npos);
+}
+
+// The examples of docs/06-enrichment.md.
+TEST(Classifier, DocumentationExamples) {
+  std::vector<std::string> rules = {
+      R"r(let d = Interface.Description; d startsWith "Transit: " && ClassifyProvider(trimPrefix(d, "Transit: ")) && ClassifyConnectivity("transit"))r",
+      R"r(Interface.Speed * 1000 >= 100000000 && ClassifyConnectivity("core"))r"};
+  auto t = iface(rules, "Transit: Cogent", "et-0/0/0", 100000);
+  EXPECT_EQ(t.provider, "cogent");
+  EXPECT_EQ(t.connectivity, "transit");
+  auto c = iface(rules, "to core2", "et-0/0/1", 100000);
+  EXPECT_EQ(c.provider, "");
+  EXPECT_EQ(c.connectivity, "core");
+  EXPECT_EQ(iface(rules, "to core2", "et-0/0/1", 10000).connectivity, "");
+  auto e = exporter(
+      {R"r(let parts = split(Exporter.Name, "-"); len(parts) > 1 && ClassifySite(parts[0]) && ClassifyRole(parts[1][:4]))r"},
+      "par-edge1.example.net");
+  EXPECT_EQ(e.site, "par");
+  EXPECT_EQ(e.role, "edge");
+  EXPECT_EQ(exporter({R"r(let parts = split(Exporter.Name, "-"); len(parts) > 1 && ClassifySite(parts[0]))r"},
+                     "router")
+                .site,
+            "");
 }
 
 }  // namespace
