@@ -942,7 +942,8 @@ size_t NetflowDecoder::decodeFlowRecord(DomainState& d, const Template& t, const
   if (!f.in_if) f.in_if = in_phys;
   if (!f.out_if) f.out_if = out_phys;
 
-  if (f.proto == 1 || f.proto == 58) {
+  // Without ICMP elements, a record's frame (IE 315) has given type and code already.
+  if ((f.proto == 1 || f.proto == 58) && (have_icmp || !frame_l3)) {
     // Without ICMP elements, exporters put type and code in the destination port (Cisco's
     // NetFlow v5 habit), when the source port is 0.
     if (!have_icmp && f.src_port == 0) icmp = f.dst_port;

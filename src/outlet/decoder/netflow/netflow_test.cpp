@@ -665,6 +665,32 @@ TEST(NetflowIpfix, FrameKeepsTheMacsOfEarlierElements) {
   EXPECT_EQ(c.flows[1].dst_mac, 0xd1u);
 }
 
+// An ICMP echo request in a record's frame (IE 315) with no ICMP element: type and code come
+// from the frame (they used to be zeroed by the destination-port fallback, since the frame
+// leaves the ports at 0); an ICMP element in the record still wins over the frame.
+TEST(NetflowIpfix, FrameGivesIcmpTypeAndCode) {
+  using namespace akvo::testing;
+  Bytes echo = {8, 0, 0, 0, 0, 1, 0, 1};  // type 8 (echo request), code 0, id, sequence
+  auto frame = ethernet(0xaaaa, 0xbbbb, 0x0800, ipv4("192.0.2.1", "192.0.2.2", 1, echo));
+  Ipfix m;
+  // Template 256: the frame alone; 257: the frame, then icmpTypeCodeIPv4 (32) = 0x0b00.
+  m.set(2).u16(256).u16(1).u16(315).u16(0xffff)
+      .u16(257).u16(2).u16(315).u16(0xffff).u16(32).u16(2).end();
+  m.set(256).u8(uint8_t(frame.size()));
+  for (uint8_t b : frame) m.u8(b);
+  m.end().set(257).u8(uint8_t(frame.size()));
+  for (uint8_t b : frame) m.u8(b);
+  m.u16(0x0b00).end();
+  NetflowDecoder d;
+  Collect c;
+  ASSERT_EQ(d.decode(inputOf(m.done()), c), Status::kOk);
+  ASSERT_EQ(c.flows.size(), 2u);
+  EXPECT_EQ(c.flows[0].proto, 1u);
+  EXPECT_EQ(c.flows[0].icmpv4_type, 8);
+  EXPECT_EQ(c.flows[0].icmpv4_code, 0);
+  EXPECT_EQ(c.flows[1].icmpv4_type, 11);  // the element
+}
+
 // RFC 5103 biflow with NAT elements (postNATSource/DestinationIPv4Address 225/226,
 // postNAPTSource/DestinationTransportPort 227/228): the reverse flow swaps the NAT columns with
 // the addresses and ports (they used to stay as in the forward flow).
