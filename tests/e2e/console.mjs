@@ -301,6 +301,16 @@ await step("visualize: lines, grid, heatmap and sankey", async () => {
   assert.ok(body.links.length >= 1, "sankey links");
   await page.waitForTimeout(300);
   await shot("visualize-sankey");
+  // Bidirectional sankey: the reverse links come with axis 2 (drawn as a mirrored right half).
+  await page.getByTestId("bidirectional").check();
+  const rb = await applyAndWait();
+  assert.equal(JSON.parse(rb.request().postData()).bidirectional, true);
+  const bbody = await rb.json();
+  assert.ok(bbody.links.some((l) => l.axis === 2), "reverse sankey links");
+  assert.ok(bbody.links.some((l) => l.axis === 1), "direct sankey links");
+  await page.waitForTimeout(300);
+  await shot("visualize-sankey-bidirectional");
+  await page.getByTestId("bidirectional").uncheck();
 });
 
 await step("filter editor: a bad filter shows the error, completion offers columns", async () => {

@@ -118,6 +118,7 @@ export interface SankeyResponse {
   axis?: number[];
   nodes: (string | { name: string; axis?: number })[];
   links: { source: string; target: string; xps: number; axis?: number }[];
+  "axis-names"?: Record<string, string>;
 }
 
 export interface SavedFilter {

@@ -52,9 +52,31 @@ describe("graph options", () => {
     expect(o.yAxis[0]).toMatchObject({ min: -5, max: 300 });
   });
   it("builds sankey data from object or string nodes", () => {
-    const o = sankeyOption({ rows: [], xps: [], nodes: ["SrcAS: 1", { name: "DstAS: 2", axis: 1 }], links: [{ source: "SrcAS: 1", target: "DstAS: 2", xps: 5, axis: 1 }, { source: "a", target: "b", xps: 1, axis: 2 }] }, "pps") as { series: { data: { name: string }[]; links: unknown[] }[] };
+    const o = sankeyOption({ rows: [], xps: [], nodes: ["SrcAS: 1", { name: "DstAS: 2", axis: 1 }], links: [{ source: "SrcAS: 1", target: "DstAS: 2", xps: 5, axis: 1 }] }, "pps") as { series: { data: { name: string }[]; links: unknown[] }[] };
+    expect(o.series).toHaveLength(1);
     expect(o.series[0].data.map((n) => n.name)).toEqual(["SrcAS: 1", "DstAS: 2"]);
     expect(o.series[0].links).toHaveLength(1);
+  });
+  it("mirrors the reverse direction of a bidirectional sankey on the right half", () => {
+    type Sankey = {
+      title: { text: string }[];
+      series: { left: number | string; right: number | string; data: { name: string }[]; links: { source: string; target: string; value: number }[]; label: { position?: string } }[];
+    };
+    const o = sankeyOption({
+      rows: [], xps: [], "axis-names": { "1": "Direct", "2": "Reverse" },
+      nodes: [{ name: "SrcAS: 1", axis: 1 }, { name: "DstAS: 2", axis: 1 }, { name: "SrcAS: 2", axis: 2 }, { name: "DstAS: 1", axis: 2 }],
+      links: [{ source: "SrcAS: 1", target: "DstAS: 2", xps: 5, axis: 1 }, { source: "SrcAS: 2", target: "DstAS: 1", xps: 3, axis: 2 }],
+    }, "pps") as unknown as Sankey;
+    expect(o.series).toHaveLength(2);
+    expect(o.title.map((t) => t.text)).toEqual(["Direct", "Reverse"]);
+    expect(o.series[0].data.map((n) => n.name)).toEqual(["SrcAS: 1", "DstAS: 2"]);
+    expect(o.series[0].links).toEqual([{ source: "SrcAS: 1", target: "DstAS: 2", value: 5 }]);
+    // The reverse half: its own nodes, links turned around so its first dimension is rightmost.
+    expect(o.series[1].data.map((n) => n.name)).toEqual(["SrcAS: 2", "DstAS: 1"]);
+    expect(o.series[1].links).toEqual([{ source: "DstAS: 1", target: "SrcAS: 2", value: 3 }]);
+    expect(o.series[1].label.position).toBe("left");
+    expect(o.series[0].right).toBe("54%");
+    expect(o.series[1].left).toBe("54%");
   });
 });
 

@@ -170,25 +170,54 @@ export function heatmapOption(r: LineResponse, unit: string, dark = false): Reco
   };
 }
 
-/** Sankey option; node names may be plain strings (older API) or {name, axis}. */
+/**
+ * Sankey option; node names may be plain strings (older API) or {name, axis}. A bidirectional
+ * answer (links of axis 2) is drawn as Akvorado draws it: the direct sankey on the left half,
+ * the reverse one mirrored on the right half (its links turned around, so its first dimension
+ * is at the far right and both halves meet at their last dimension), each titled with its
+ * axis name.
+ */
 export function sankeyOption(r: SankeyResponse, unit: string): Record<string, unknown> {
-  const nodes = r.nodes.map((n, i) => {
-    const name = typeof n === "string" ? n : n.name;
-    return { name, itemStyle: { color: palette[i % palette.length] } };
-  });
-  return {
-    animation: false,
-    tooltip: {
-      trigger: "item",
-      formatter: (p: { dataType: string; data: { source?: string; target?: string; xps?: number; name?: string }; value: number }) =>
-        p.dataType === "edge" ? `${p.data.source} → ${p.data.target}<br><b>${formatXps(p.value, unit)}</b>` : `${p.data.name}<br><b>${formatXps(p.value, unit)}</b>`,
+  const axisOf = (a: number | undefined) => a ?? 1;
+  const nodesOf = (axis: number) =>
+    r.nodes
+      .map((n, i) => ({ name: typeof n === "string" ? n : n.name, axis: typeof n === "string" ? 1 : axisOf(n.axis), i }))
+      .filter((n) => n.axis === axis)
+      .map((n) => ({ name: n.name, itemStyle: { color: palette[n.i % palette.length] } }));
+  const linksOf = (axis: number, mirrored: boolean) =>
+    r.links
+      .filter((l) => axisOf(l.axis) === axis)
+      .map((l) => (mirrored ? { source: l.target, target: l.source, value: l.xps } : { source: l.source, target: l.target, value: l.xps }));
+  const bidirectional = r.links.some((l) => axisOf(l.axis) === 2);
+  const base = {
+    type: "sankey", top: bidirectional ? 40 : 16, bottom: 16, nodeGap: 10, draggable: false,
+    emphasis: { focus: "adjacency" }, lineStyle: { color: "gradient", opacity: 0.35 },
+  };
+  const tooltip = {
+    trigger: "item",
+    formatter: (p: { dataType: string; seriesIndex?: number; data: { source?: string; target?: string; name?: string }; value: number }) => {
+      if (p.dataType !== "edge") return `${p.data.name}<br><b>${formatXps(p.value, unit)}</b>`;
+      // The mirrored half's links were turned around: show them in the flows' direction.
+      const [from, to] = p.seriesIndex === 1 ? [p.data.target, p.data.source] : [p.data.source, p.data.target];
+      return `${from} → ${to}<br><b>${formatXps(p.value, unit)}</b>`;
     },
-    series: [{
-      type: "sankey", left: 16, right: 220, top: 16, bottom: 16, nodeGap: 10, draggable: false,
-      emphasis: { focus: "adjacency" }, lineStyle: { color: "gradient", opacity: 0.35 },
-      label: { fontSize: 11, width: 210, overflow: "truncate" },
-      data: nodes,
-      links: r.links.filter((l) => (l.axis ?? 1) === 1).map((l) => ({ source: l.source, target: l.target, value: l.xps })),
-    }],
+  };
+  if (!bidirectional) {
+    return {
+      animation: false, tooltip,
+      series: [{ ...base, left: 16, right: 220, label: { fontSize: 11, width: 210, overflow: "truncate" }, data: nodesOf(1), links: linksOf(1, false) }],
+    };
+  }
+  const names = r["axis-names"] ?? {};
+  return {
+    animation: false, tooltip,
+    title: [
+      { text: names["1"] ?? "Direct", left: "4%", top: 4, textStyle: { fontSize: 12, fontWeight: "normal" } },
+      { text: names["2"] ?? "Reverse", right: "4%", top: 4, textStyle: { fontSize: 12, fontWeight: "normal" } },
+    ],
+    series: [
+      { ...base, left: 16, right: "54%", label: { fontSize: 11, width: 120, overflow: "truncate" }, data: nodesOf(1), links: linksOf(1, false) },
+      { ...base, left: "54%", right: 16, label: { fontSize: 11, width: 120, overflow: "truncate", position: "left" }, data: nodesOf(2), links: linksOf(2, true) },
+    ],
   };
 }
