@@ -309,6 +309,8 @@ await step("visualize: lines, grid, heatmap and sankey", async () => {
   assert.ok(bbody.links.some((l) => l.axis === 2), "reverse sankey links");
   assert.ok(bbody.links.some((l) => l.axis === 1), "direct sankey links");
   await page.waitForTimeout(300);
+  const directions = await page.getByTestId("table-direction").allInnerTexts();
+  assert.ok(directions.includes("Reverse") && directions.includes("Direct"), `directions: ${directions}`);
   await shot("visualize-sankey-bidirectional");
   await page.getByTestId("bidirectional").uncheck();
 });
