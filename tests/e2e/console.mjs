@@ -290,6 +290,7 @@ await step("visualize: lines, grid, heatmap and sankey", async () => {
   assert.equal(JSON.parse(hm.request().postData()).points, 200);
   await page.waitForTimeout(300);
   await shot("visualize-heatmap");
+
   // Sankey of all the traffic (the demo's flows carry AS numbers but no boundary without enrichment).
   await setFilter("");
   await page.getByTestId("graph-sankey").click();
@@ -313,6 +314,35 @@ await step("visualize: lines, grid, heatmap and sankey", async () => {
   assert.ok(directions.includes("Reverse") && directions.includes("Direct"), `directions: ${directions}`);
   await shot("visualize-sankey-bidirectional");
   await page.getByTestId("bidirectional").uncheck();
+});
+
+await step("visualize: dragging across the heatmap or the stacked graph zooms on that range", async () => {
+  if (!hasApi) return noApi;
+  await page.getByTestId("range-preset").selectOption({ label: "Last hour" });
+  await page.getByTestId("bidirectional").uncheck();
+  await setFilter("");
+  for (const g of ["heatmap", "stacked"]) {
+    await page.getByTestId(`graph-${g}`).click();
+    const shown = JSON.parse((await applyAndWait()).request().postData());
+    await page.waitForTimeout(300);
+    const box = await page.locator('[data-testid="graph"] canvas').first().boundingBox();
+    const y = box.y + box.height * 0.4;
+    const zoomed = page.waitForResponse((r) => /\/api\/v0\/console\/graph\/line$/.test(r.url()), { timeout: 10000 });
+    await page.mouse.move(box.x + box.width * 0.45, y);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, y, { steps: 8 });
+    await page.mouse.move(box.x + box.width * 0.75, y, { steps: 8 });
+    await page.mouse.up();
+    const z = JSON.parse((await zoomed).request().postData());
+    const [s0, e0, s1, e1] = [shown.start, shown.end, z.start, z.end].map((t) => Date.parse(t));
+    assert.ok(s1 >= s0 - 60e3 && e1 <= e0 + 60e3 && e1 - s1 >= 60e3 && e1 - s1 < (e0 - s0) / 2,
+      `${g} zoom: ${shown.start} → ${shown.end} became ${z.start} → ${z.end}`);
+    console.log(`  ${g}: dragging zoomed to ${z.start} → ${z.end}`);
+    await page.getByTestId("graph-loading").waitFor({ state: "detached" });
+    await shot(`visualize-${g}-zoomed`);
+  }
+  await page.getByTestId("range-preset").selectOption({ label: "Last hour" });
+  await applyAndWait();
 });
 
 await step("filter editor: a bad filter shows the error, completion offers columns", async () => {

@@ -160,6 +160,8 @@ export function heatmapOption(r: LineResponse, unit: string, dark = false): Reco
         `${new Date(times[p.value[0]]).toLocaleString()}<br>${names[p.value[1]]}<br><b>${formatXps(Math.abs(p.value[2]), unit)}</b>`,
     },
     grid: { left: 160, right: 24, top: 16, bottom: 72 },
+    // Dragging across selects time buckets to zoom on (as on the line graphs).
+    brush: { xAxisIndex: 0, brushType: "lineX", brushMode: "single", throttleType: "debounce", transformable: false, outOfBrush: { colorAlpha: 1 } },
     xAxis: {
       type: "category", data: times,
       axisLabel: { hideOverlap: true, formatter: (t: string) => new Date(Number(t)).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) },
