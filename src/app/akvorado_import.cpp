@@ -467,7 +467,8 @@ void Src::leftOut(const std::string& key, const std::string& why) {
 Src Src::child(const std::string& key) {
   Origin o = origin(key);
   YAML::Node v = take(key);
-  if (v.IsDefined() && !v.IsNull() && !v.IsMap()) {
+  if (!meaningful(v)) return Src(c_, YAML::Node(YAML::NodeType::Undefined), keyPath(key));
+  if (!v.IsMap()) {
     c_->report(o, "expected a mapping: left out");
     return Src(c_, YAML::Node(YAML::NodeType::Undefined), keyPath(key));
   }

@@ -492,6 +492,7 @@ TEST(AkvoradoImport, EverythingCarriedOverMeansNoDiagnostic) {
       "clickhouse: {resolutions: [{interval: 0, ttl: 30d}, {interval: 5m, ttl: 100d}]}\n"
       "outlet:\n"
       "  routing: {provider: {type: bmp}}\n"
+      "  networks: {network-sources: []}\n"
       "  metadata: {providers: [{type: snmp, credentials: {::/0: {communities: c1}}}]}\n"
       "demo-exporter: []\n";
   AkvoradoImport r = convert(text);
