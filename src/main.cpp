@@ -12,6 +12,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "app/akvorado_import.h"
 #include "app/app.h"
 #include "common/schema.h"
 #include "tools/replay.h"
@@ -70,6 +71,17 @@ int main(int argc, char** argv) {
   auto* check = config_cmd->add_subcommand("check", "validate a file and print it with defaults");
   std::string check_file;
   check->add_option("file", check_file, "configuration file")->required();
+  auto* import_akvorado = config_cmd->add_subcommand(
+      "import-akvorado",
+      "convert an Akvorado configuration (orchestrator file and its includes) into an akvo one "
+      "(exit 0: all carried over, 2: some settings left out, listed on stderr, 1: error)");
+  std::string import_file, import_output;
+  akvo::AkvoradoImportOptions import_options;
+  import_akvorado->add_option("file", import_file, "Akvorado's configuration file")->required();
+  import_akvorado->add_option("-o,--output", import_output,
+                              "write the akvo configuration here (default: standard output)");
+  import_akvorado->add_option("--index", import_options.index,
+                              "entry of the inlet, outlet and console lists to convert (default 0)");
   config_cmd->require_subcommand(1);
 
   auto* sql = app.add_subcommand("sql", "run a query on the store (through a running akvo if any)");
@@ -127,6 +139,9 @@ int main(int argc, char** argv) {
       if (health_target.empty()) health_target = akvo::AppConfig::load(config_file).http.listen;
       return akvo::runHealthcheck(health_target);
     }
+    if (*import_akvorado)
+      return akvo::runImportAkvorado(import_file, import_output, import_options, std::cout,
+                                     std::cerr);
     if (*check) {
       auto c = akvo::AppConfig::load(check_file);
       YAML::Emitter out;

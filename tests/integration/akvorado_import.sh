@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# `akvo config import-akvorado`: an Akvorado configuration split over several files (the
+# orchestrator's, including the inlet, outlet and console ones, as lists of services) becomes
+# one akvo configuration; the settings akvo has no equivalent for are listed on stderr with
+# their file and line (exit 2), and `akvo config check` accepts what was written.
+source "$(dirname "$0")/../tools/lib.sh"
+SRC="$TMP/akvorado"
+mkdir -p "$SRC/services"
+cat > "$SRC/akvorado.yaml" <<'YAML'
+---
+kafka:
+  topic: lab-flows
+  brokers: [kafka-1:9092]
+  topic-configuration:
+    num-partitions: 4
+    config-entries:
+      retention.ms: 7200000
+      cleanup.policy: delete
+clickhousedb:
+  servers: [db-1:9000]
+  username: writer
+  dial-timeout: 3s
+clickhouse:
+  prometheus-endpoint: /metrics
+  resolutions:
+    - {interval: 0, ttl: 120h}
+    - {interval: 5m, ttl: 720h}
+inlet: !include "services/inlet.yaml"
+outlet: !include "services/outlet.yaml"
+console: !include "services/console.yaml"
+YAML
+cat > "$SRC/services/inlet.yaml" <<'YAML'
+- flow:
+    inputs:
+      - {type: udp, decoder: netflow, listen: ":2055", workers: 2}
+      - {type: udp, decoder: sflow, listen: ":6343"}
+  kafka:
+    compression-codec: zstd
+- flow:
+    inputs:
+      - {type: udp, decoder: netflow, listen: ":3055"}
+- flow:
+    inputs:
+      - {type: udp, decoder: sflow, listen: ":7343"}
+YAML
+cat > "$SRC/services/outlet.yaml" <<'YAML'
+- core:
+    default-sampling-rate: 512
+    exporter-classifiers:
+      - ClassifyRegion("eu-west")
+  metadata:
+    providers:
+      - type: snmp
+        credentials:
+          ::/0: {communities: [lab-ro]}
+        poller-coalesce: 5
+  routing:
+    provider: {type: bioris, ris-instances: []}
+YAML
+cat > "$SRC/services/console.yaml" <<'YAML'
+- homepage-top-widgets: [src-as, exporter]
+  branding: true
+  http:
+    listen: ":8181"
+YAML
+line() { grep -n -- "$2" "$1" | head -1 | cut -d: -f1; }
+
+set +e
+"$AKVO" config import-akvorado "$SRC/akvorado.yaml" -o "$TMP/akvo.yaml" > "$TMP/stdout" 2> "$TMP/stderr"
+rc=$?
+set -e
+cat "$TMP/stderr"
+[[ $rc -eq 2 ]] || fail "exit status $rc, expected 2 (settings left out)"
+[[ -s "$TMP/akvo.yaml" ]] || fail "nothing written to -o"
+[[ ! -s "$TMP/stdout" ]] || fail "with -o, nothing goes to stdout"
+
+# Each left-out setting: file:line: key: why, the file being the included one where it is.
+expect() {  # expect FILE NEEDLE KEY
+  local l; l=$(line "$1" "$2")
+  grep -qF "$1:$l: $3: " "$TMP/stderr" || fail "not reported as $1:$l: $3"
+  grep -qF "#   $1:$l: $3: " "$TMP/akvo.yaml" || fail "$3 not in the comment at the top of the output"
+}
+expect "$SRC/akvorado.yaml" "cleanup.policy" "kafka.topic-configuration.config-entries.cleanup.policy"
+expect "$SRC/akvorado.yaml" "dial-timeout" "clickhousedb.dial-timeout"
+expect "$SRC/akvorado.yaml" "prometheus-endpoint" "clickhouse.prometheus-endpoint"
+expect "$SRC/services/outlet.yaml" "poller-coalesce" "outlet[0].metadata.providers[0].poller-coalesce"
+expect "$SRC/services/outlet.yaml" "type: bioris" "outlet[0].routing.provider"
+expect "$SRC/services/console.yaml" "http:" "console[0].http"
+[[ $(grep -c "^$SRC" "$TMP/stderr") -eq 6 ]] || fail "expected 6 settings left out"
+grep -q "6 Akvorado settings left out" "$TMP/stderr" || fail "no summary line"
+grep -q "^# inlet: entry 0 of 3 (--index N converts another)" "$TMP/akvo.yaml" \
+  || fail "the comment does not say which inlet entry was used"
+pass "left-out settings reported with their file and line"
+
+# akvo loads it: the values in force.
+"$AKVO" config check "$TMP/akvo.yaml" > "$TMP/check" 2>&1 || { cat "$TMP/check"; fail "config check refuses the output"; }
+python3 - "$TMP/check" <<'PY' || fail "unexpected values in force"
+import sys, yaml
+# PyYAML (YAML 1.1) does not read a plain "::/0" inside a flow mapping, as yaml-cpp writes it.
+c = yaml.safe_load(open(sys.argv[1]).read().replace("{::/0:", '{"::/0":'))
+inputs = c["inlet"]["flow"]["inputs"]
+assert [i["listen"] for i in inputs] == [":2055", ":6343"], inputs
+assert inputs[0]["workers"] == 2
+assert c["kafka"]["topic"] == "lab-flows" and c["kafka"]["brokers"] == ["kafka-1:9092"]
+assert c["kafka"]["compression-codec"] == "zstd"
+assert c["kafka"]["topic-configuration"]["num-partitions"] == 4
+assert c["kafka"]["topic-configuration"]["retention"] == "2h", c["kafka"]["topic-configuration"]
+assert c["clickhouse"]["servers"] == ["db-1:8123"], c["clickhouse"]["servers"]
+assert c["clickhouse"]["username"] == "writer"
+assert [(r["interval"], r["ttl"]) for r in c["clickhouse"]["resolutions"]] == [("0s", "5d"), ("5m", "30d")], c["clickhouse"]["resolutions"]
+assert c["outlet"]["core"]["exporter-classifiers"] == ['ClassifyRegion("eu-west")']
+assert c["outlet"]["metadata"]["providers"][0]["credentials"] == {"::/0": {"communities": ["lab-ro"]}}
+assert c["outlet"]["routing"]["provider"]["type"] == "none"
+assert c["console"]["homepage-top-widgets"] == ["src-as", "exporter"]
+assert c["console"]["branding"] is True
+PY
+pass "config check accepts the output, with Akvorado's values"
+
+# To stdout by default; --index converts another entry of each list.
+set +e
+"$AKVO" config import-akvorado "$SRC/akvorado.yaml" --index 2 > "$TMP/index2.yaml" 2> /dev/null
+rc=$?
+set -e
+[[ $rc -eq 2 ]] || fail "--index 2: exit status $rc"
+grep -q "^# inlet: entry 2 of 3" "$TMP/index2.yaml" || fail "--index 2: inlet entry not said"
+grep -q "^# outlet: entry 0 of 1 (no entry 2: entry 0, as Akvorado)" "$TMP/index2.yaml" \
+  || fail "--index 2: the fallback to entry 0 is not said"
+"$AKVO" config check "$TMP/index2.yaml" > "$TMP/index2.check" || fail "--index 2: config check refuses it"
+grep -q ':7343' "$TMP/index2.check" || fail "--index 2: not the third inlet"
+pass "--index"
+
+# Everything carried over: exit 0, no comment about left-out settings.
+cat > "$TMP/simple.yaml" <<'YAML'
+clickhousedb: {servers: ["db-2:8123"]}
+outlet:
+  core: {default-sampling-rate: 100}
+YAML
+"$AKVO" config import-akvorado "$TMP/simple.yaml" > "$TMP/simple.out" 2> "$TMP/simple.err" \
+  || fail "a configuration fully carried over exits $?"
+[[ ! -s "$TMP/simple.err" ]] || fail "stderr not empty: $(cat "$TMP/simple.err")"
+grep -q "Left out" "$TMP/simple.out" && fail "a left-out comment with nothing left out"
+pass "nothing left out: exit 0"
+
+# Hard errors: exit 1.
+echo "inlet: [unclosed" > "$TMP/broken.yaml"
+set +e
+"$AKVO" config import-akvorado "$TMP/broken.yaml" > /dev/null 2> "$TMP/broken.err"; rc=$?
+"$AKVO" config import-akvorado "$TMP/missing.yaml" > /dev/null 2>&1; rc_missing=$?
+set -e
+[[ $rc -eq 1 ]] || fail "invalid YAML: exit $rc, expected 1"
+grep -qE "broken.yaml:[0-9]+:[0-9]+: invalid YAML" "$TMP/broken.err" || fail "invalid YAML: the error does not name the file"
+[[ $rc_missing -eq 1 ]] || fail "missing file: exit $rc_missing, expected 1"
+pass "hard errors exit 1"
