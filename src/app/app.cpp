@@ -157,25 +157,26 @@ AppConfig AppConfig::fromYaml(const YAML::Node& root, const std::string& path,
   });
   c.kafka.configured = r.has("kafka");
   r.section("kafka", [&](ConfigReader& s) { c.kafka.read(s); });
-  r.section("demo-exporter", [&](ConfigReader& s) {
-    c.demo.read(s);
-    // By default the demo sends to the first NetFlow input.
-    if (!s.has("target"))
-      for (const auto& in : c.inlet.inputs)
-        if (in.decoder == "netflow") {
-          c.demo.target = in.listen;
-          break;
-        }
-    // And its BMP speaker to the BMP listener when routing uses BMP.
-    if (c.routing.type == "bmp" && !s.has("bmp")) {
-      std::string listen = c.routing.bmp.listen;
-      auto colon = listen.rfind(':');
-      std::string host = listen.substr(0, colon);
-      if (host.empty() || host == "0.0.0.0") listen = "127.0.0.1" + listen.substr(colon);
-      if (host == "[::]") listen = "[::1]" + listen.substr(colon);
-      c.demo.bmp.target = listen;
+  // The demo's defaults come from the inputs, set before its section is read so that the keys
+  // given override them and `config check` (and the orchestrator's configuration) show them:
+  // it sends to the first NetFlow input, its BMP speaker to the BMP listener when routing uses
+  // BMP (a `bmp` section without `target` keeps that), on loopback when they listen on every
+  // address.
+  auto reachable = [](std::string listen) {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) return listen;
+    std::string host = listen.substr(0, colon);
+    if (host.empty() || host == "0.0.0.0") listen = "127.0.0.1" + listen.substr(colon);
+    if (host == "[::]") listen = "[::1]" + listen.substr(colon);
+    return listen;
+  };
+  for (const auto& in : c.inlet.inputs)
+    if (in.decoder == "netflow") {
+      c.demo.target = reachable(in.listen);
+      break;
     }
-  });
+  if (c.routing.type == "bmp") c.demo.bmp.target = reachable(c.routing.bmp.listen);
+  r.section("demo-exporter", [&](ConfigReader& s) { c.demo.read(s); });
   r.finish();
   c.resolved = r.resolved();
   return c;

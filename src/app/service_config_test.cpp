@@ -93,3 +93,34 @@ TEST(ServiceConfiguration, LocalFileErrorsNameTheirFile) {
 
 }  // namespace
 }  // namespace akvo
+
+namespace akvo {
+namespace {
+
+// The demo's targets default to the first NetFlow input and the BMP listener (on loopback when
+// they listen on every address); the defaults are part of the configuration served to a
+// demo-exporter role, and a `bmp` section that does not name a target keeps the default one.
+TEST(ServiceConfiguration, DemoTargetsDefaultToTheInputsAndAreServed) {
+  AppConfig c = load(
+      "inlet: {flow: {inputs: [{decoder: sflow, listen: ':6343'},"
+      " {decoder: netflow, listen: '0.0.0.0:9999'}]}}\n"
+      "outlet: {routing: {provider: {type: bmp, listen: ':11179'}}}\n"
+      "demo-exporter: {enabled: true, bmp: {local-asn: 65000}}\n");
+  EXPECT_EQ(c.demo.target, "127.0.0.1:9999");
+  EXPECT_EQ(c.demo.bmp.target, "127.0.0.1:11179");
+  YAML::Node served = serviceConfiguration(c, "demo-exporter", "orch:8080");
+  ASSERT_TRUE(served["demo-exporter"]) << YAML::Dump(served);
+  EXPECT_EQ(served["demo-exporter"]["target"].as<std::string>(), "127.0.0.1:9999");
+  AppConfig d = AppConfig::fromYaml(served, "served");
+  EXPECT_EQ(d.demo.target, "127.0.0.1:9999");
+
+  // A target given wins; no BMP routing, no BMP target.
+  AppConfig e = load(
+      "inlet: {flow: {inputs: [{decoder: netflow, listen: '0.0.0.0:9999'}]}}\n"
+      "demo-exporter: {target: '127.0.0.2:2055'}\n");
+  EXPECT_EQ(e.demo.target, "127.0.0.2:2055");
+  EXPECT_EQ(e.demo.bmp.target, "");
+}
+
+}  // namespace
+}  // namespace akvo

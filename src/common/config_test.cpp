@@ -106,7 +106,8 @@ demo-exporter:
   EXPECT_EQ(c.inlet.inputs[0].workers, 2);
   EXPECT_EQ(c.inlet.inputs[0].receive_buffer, 8388608);
   EXPECT_TRUE(c.demo.enabled);
-  EXPECT_EQ(c.demo.target, "0.0.0.0:2055");
+  EXPECT_EQ(c.demo.target, "127.0.0.1:2055");  // the first NetFlow input, on loopback
+  EXPECT_EQ(c.resolved["demo-exporter"]["target"].as<std::string>(), "127.0.0.1:2055");
   EXPECT_EQ(c.resolved["inlet"]["flow"]["inputs"][1]["workers"].as<int>(), 1);
 }
 

@@ -9,7 +9,9 @@ void RoutingConfig::read(ConfigReader& r) {
     if (!p.has("type") && (p.has("listen") || p.has("rds") || p.has("rts") || p.has("collect-asns") ||
                            p.has("collect-aspaths") || p.has("collect-communities") ||
                            p.has("keep") || p.has("receive-buffer") || p.has("vrfs") ||
-                           p.has("message-buffer")))
+                           p.has("message-buffer") || p.has("message-buffer-max-bytes") ||
+                           p.has("max-connections") || p.has("message-timeout") ||
+                           p.has("idle-timeout")))
       type = "bmp";
     p.choice("type", type, {"none", "bmp"});
     bmp.read(p);
