@@ -26,7 +26,7 @@ void ConsoleConfig::read(ConfigReader& r, const Schema& schema) {
     s.field("end", o.end);
     s.field("filter", o.filter);
     s.field("dimensions", o.dimensions);
-    s.field("limit", o.limit, 1, 50);
+    s.field("limit", o.limit, 1, 1000);  // and at most dimensions-limit, checked below
     s.choice("limit-type", o.limit_type, {"avg", "max", "last"});
     s.field("bidirectional", o.bidirectional);
     s.field("previous-period", o.previous_period);
@@ -51,6 +51,12 @@ void ConsoleConfig::read(ConfigReader& r, const Schema& schema) {
   r.field("homepage-graph-filter", homepage_graph_filter);
   r.field("homepage-graph-timerange", homepage_graph_timerange);
   r.field("dimensions-limit", dimensions_limit, 10, 1000);
+  // The API refuses a limit above dimensions-limit: a default above it would fail every graph.
+  if (default_visualize_options.limit > dimensions_limit)
+    r.fail("dimensions-limit",
+           fmt::format("{} is below default-visualize-options.limit ({}): the default graph "
+                       "would be refused",
+                       dimensions_limit, default_visualize_options.limit));
   r.field("cache-ttl", cache_ttl);
   r.field("cache-size", cache_size, 0, 1000000);
   r.field("cache-max-bytes", cache_max_bytes, 0, int64_t(1) << 40);

@@ -141,6 +141,26 @@ TEST(ConsoleConfig, DefaultGraphTypes) {
   EXPECT_THROW(graphType("pie"), ConfigError);
 }
 
+// The default limit may go up to dimensions-limit (it was capped at 50), never above it: the
+// API would refuse every default graph.
+TEST(ConsoleConfig, DefaultLimitWithinDimensionsLimit) {
+  Schema schema;
+  auto read = [&](const std::string& yaml) {
+    ConsoleConfig c;
+    ConfigReader r(YAML::Load(yaml), "akvo.yaml", "console");
+    c.read(r, schema);
+    return c;
+  };
+  EXPECT_EQ(read("{default-visualize-options: {limit: 200}, dimensions-limit: 300}").default_visualize_options.limit, 200);
+  try {
+    read("{default-visualize-options: {limit: 60}}");
+    FAIL() << "a default limit above dimensions-limit (50) was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("dimensions-limit"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("60"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(ConsoleNoStore, AuthFromHeaders) {
   auto r = call(*console_, request("GET", "user/info"));
   EXPECT_EQ(json::parse(r.body),
