@@ -78,7 +78,12 @@ std::string resolveUrl(const std::string& base, const std::string& ref) {
   return out;
 }
 
-Response httpGet(const RemoteSource& s, const std::string& url, Duration timeout) {
+int stopRequested(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::stop_token*>(user)->stop_requested() ? 1 : 0;
+}
+
+Response httpGet(const RemoteSource& s, const std::string& url, Duration timeout,
+                 const std::stop_token& stop) {
   curlGlobalInit();
   CURL* curl = curl_easy_init();
   if (!curl) throw RemoteSourceError("fetch", "curl_easy_init failed");
@@ -130,6 +135,9 @@ Response httpGet(const RemoteSource& s, const std::string& url, Duration timeout
       curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
     }
   }
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, stopRequested);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &stop);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, writeBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
@@ -391,7 +399,7 @@ void RemoteSource::read(ConfigReader& r) {
   }
 }
 
-std::vector<jq::Value> fetchRemoteSource(const RemoteSource& s) {
+std::vector<jq::Value> fetchRemoteSource(const RemoteSource& s, std::stop_token stop) {
   std::shared_ptr<const jq::Program> program = s.program;
   if (!program) {
     try {
@@ -411,7 +419,7 @@ std::vector<jq::Value> fetchRemoteSource(const RemoteSource& s) {
       throw RemoteSourceError("fetch", fmt::format("{}: timeout ({}) reached after {} pages", url,
                                                    formatDuration(s.timeout), page - 1));
     seen.insert(url);
-    Response r = httpGet(s, url, left);
+    Response r = httpGet(s, url, left, stop);
     jq::Value doc;
     try {
       doc = parseRemoteBody(r.body, s.parser);
@@ -517,7 +525,7 @@ void RemoteSources::run(std::stop_token st, const std::string& name, const Remot
     try {
       std::vector<jq::Value> values;
       try {
-        values = fetchRemoteSource(source);
+        values = fetchRemoteSource(source, st);
       } catch (const RemoteSourceError&) {
         throw;
       } catch (const std::exception& e) {
@@ -541,6 +549,7 @@ void RemoteSources::run(std::stop_token st, const std::string& name, const Remot
       retry = first_retry;
       wait = source.interval;
     } catch (const RemoteSourceError& e) {
+      if (st.stop_requested()) return;  // aborted by stop()
       if (metrics_)
         metrics_
             ->counter(prefix_ + "_errors_total", "Failed updates of a remote data source.",

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,7 +72,8 @@ class RemoteSourceError : public std::runtime_error {
 /// Fetches every page of `source` once, parses each and runs the transform on it: the values
 /// it emitted, pages in order. Throws RemoteSourceError (an empty result is an error, as in
 /// Akvorado).
-std::vector<jq::Value> fetchRemoteSource(const RemoteSource& source);
+/// A stop requested on `stop` aborts the transfer under way (at shutdown).
+std::vector<jq::Value> fetchRemoteSource(const RemoteSource& source, std::stop_token stop = {});
 
 /// Parses a body with `parser` into the document the transform gets. Throws
 /// RemoteSourceError("parse").

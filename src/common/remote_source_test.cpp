@@ -294,6 +294,28 @@ TEST(RemoteSources, FailingSourceKeepsDataAndRetries) {
   EXPECT_EQ(updates[1], 2);
 }
 
+// Stopping does not wait for a slow server: the transfer under way is aborted.
+TEST(RemoteSources, StopAbortsAFetchUnderWay) {
+  Server s;
+  std::atomic<bool> release{false};
+  s.http.route("GET", "/slow", [&](const HttpRequest&) {
+    for (int i = 0; i < 100 && !release; i++) std::this_thread::sleep_for(50ms);
+    return HttpResponse::json("[1]");
+  });
+  s.start();
+  std::map<std::string, RemoteSource> sources{{"slow", source(s.url("/slow"))}};
+  sources["slow"].timeout = 30s;
+  RemoteSources rs(sources, nullptr, "akvo_test_remote", "test",
+                   [](const std::string&, const std::vector<jq::Value>& v) { return v.size(); });
+  rs.start();
+  std::this_thread::sleep_for(200ms);  // the request is under way
+  auto t0 = std::chrono::steady_clock::now();
+  rs.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_FALSE(rs.ready());
+  release = true;
+}
+
 // An update the component rejects is an error of kind "validate", and not ready yet.
 TEST(RemoteSources, RejectedUpdateIsAValidateError) {
   Server s;
