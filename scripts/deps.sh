@@ -12,7 +12,7 @@ build_pkgs=(cmake ninja-build g++ ccache pkg-config libfmt-dev libspdlog-dev lib
   libpcap-dev libcurl4-openssl-dev libzstd-dev liblz4-dev libre2-dev libmaxminddb-dev
   libsnmp-dev librdkafka-dev libprotobuf-dev protobuf-compiler libsqlite3-dev snmpd)
 test_pkgs=(tshark wireshark-common tcpreplay softflowd nfdump pmacct snmp clang libclang-rt-14-dev
-  python3 curl chromium gobgpd clickhouse-server openjdk-17-jre-headless maven zstd)
+  python3 curl chromium gobgpd clickhouse-server openjdk-17-jre-headless maven zstd jq openssl)
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")

@@ -463,7 +463,7 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
       geoip = std::make_unique<GeoIP>(c.geoip, metrics);
       geoip->start();
     }
-    networks = std::make_unique<Networks>(c.networks);
+    networks = std::make_unique<Networks>(c.networks, &metrics);
     networks->start();
     if (c.routing.type == "bmp") {
       bmp = std::make_unique<routing::BmpProvider>(c.routing.bmp, metrics);

@@ -48,7 +48,7 @@ Metadata::Metadata(Config config, Metrics& metrics)
         std::vector<std::unique_ptr<Provider>> list;
         for (auto& p : config.providers) {
           if (p.type == "snmp") list.push_back(std::make_unique<SnmpProvider>(p.snmp, metrics));
-          else list.push_back(std::make_unique<StaticProvider>(p.static_));
+          else list.push_back(std::make_unique<StaticProvider>(p.static_, &metrics));
         }
         return list;
       }()) {}
@@ -86,6 +86,7 @@ void Metadata::start() {
   started_ = true;
   if (!config_.cache_persist_file.empty() && std::filesystem::exists(config_.cache_persist_file))
     load(config_.cache_persist_file);
+  for (auto& p : providers_) p->start();
   if (has_async_)
     for (int64_t i = 0; i < config_.max_in_flight; i++)
       threads_.emplace_back([this](std::stop_token st) { poller(st); });
@@ -98,6 +99,7 @@ void Metadata::stop() {
   for (auto& t : threads_) t.request_stop();
   queue_cv_.notify_all();
   threads_.clear();  // joins
+  for (auto& p : providers_) p->stop();
   if (!config_.cache_persist_file.empty()) save(config_.cache_persist_file);
 }
 
@@ -129,6 +131,7 @@ std::shared_ptr<const Entry> Metadata::lookup(const Query& q, int64_t now) {
       insert(q, Answer{}, false, now);
       break;
     case Chain::kPending: enqueue(q, next); return nullptr;
+    case Chain::kNotReady: return nullptr;  // nothing cached: a later flow asks again
   }
   std::shared_lock lock(cache_mutex_);
   auto it = cache_.find(q);
@@ -138,7 +141,11 @@ std::shared_ptr<const Entry> Metadata::lookup(const Query& q, int64_t now) {
 Metadata::Chain Metadata::runSynchronous(const Query& q, size_t& next, Answer& out) {
   for (; next < providers_.size(); next++) {
     if (!providers_[next]->synchronous()) return Chain::kPending;
-    if (providers_[next]->query(q, out) == Provider::Result::kAnswered) return Chain::kAnswered;
+    switch (providers_[next]->query(q, out)) {
+      case Provider::Result::kAnswered: return Chain::kAnswered;
+      case Provider::Result::kFailed: return Chain::kNotReady;
+      case Provider::Result::kSkip: break;
+    }
   }
   return Chain::kNegative;
 }
@@ -273,6 +280,7 @@ void Metadata::refresher(std::stop_token st) {
         case Chain::kAnswered: insert(q, std::move(a), false, now); break;
         case Chain::kNegative: insert(q, Answer{}, false, now); break;
         case Chain::kPending: enqueue(q, next); break;
+        case Chain::kNotReady: break;  // the cached answer stays
       }
     }
   }

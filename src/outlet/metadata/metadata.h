@@ -79,7 +79,8 @@ class Metadata {
   bool load(const std::string& path);
 
  private:
-  enum class Chain { kAnswered, kPending, kNegative };
+  /// kNotReady: a synchronous provider cannot answer yet (static's exporter sources).
+  enum class Chain { kAnswered, kPending, kNegative, kNotReady };
   /// Runs the synchronous providers from `first`; returns where to continue (or answered).
   Chain runSynchronous(const Query& q, size_t& next, Answer& out);
   void insert(const Query& q, Answer answer, bool failed, int64_t now);

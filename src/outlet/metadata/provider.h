@@ -62,6 +62,9 @@ class Provider {
   /// Answers one query. Asynchronous providers are called from poller threads (blocking I/O
   /// with timeouts); must be thread-safe.
   virtual Result query(const Query& q, Answer& out) = 0;
+  /// Starts what the provider runs in the background (remote sources...); stop() ends it.
+  virtual void start() {}
+  virtual void stop() {}
 };
 
 }  // namespace akvo::metadata

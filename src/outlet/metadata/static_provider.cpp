@@ -1,6 +1,7 @@
 #include "outlet/metadata/static_provider.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "outlet/networks/subnet_map.h"
 
@@ -86,18 +87,228 @@ StaticProvider::Exporter parseExporter(const YAML::Node& n) {
 void StaticProvider::Config::read(ConfigReader& r) {
   YAML::Node n = r.raw("exporters");
   exporters = readSubnetMap<Exporter>(r, "exporters", n, parseExporter);
+  // The same entries with their prefixes (readSubnetMap has checked them).
+  exporter_list.clear();
+  if (isSubnetMap(n)) {
+    for (const auto& kv : n)
+      exporter_list.emplace_back(*IPv6Prefix::parse(kv.first.as<std::string>()),
+                                 parseExporter(kv.second));
+  } else if (n.IsDefined() && !n.IsNull() && !(n.IsMap() && n.size() == 0)) {
+    exporter_list.emplace_back(*IPv6Prefix::parse("::/0"), parseExporter(n));
+  }
+  YAML::Node src = r.raw("exporter-sources");
+  exporter_sources.clear();
+  if (src.IsDefined() && !src.IsNull()) {
+    if (!src.IsMap()) r.fail("exporter-sources", "expected a mapping from names to sources");
+    for (const auto& kv : src) {
+      std::string name = kv.first.as<std::string>();
+      ConfigReader sr(r, kv.second, r.path() + ".exporter-sources." + name);
+      RemoteSource s;
+      s.read(sr);
+      sr.finish();
+      exporter_sources[name] = std::move(s);
+    }
+  }
+  r.field("exporter-sources-timeout", exporter_sources_timeout);
+}
+
+namespace {
+
+std::string remoteString(const jq::Value& v, const std::string& key) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number() || v.is_boolean()) return v.dump();
+  throw std::invalid_argument(fmt::format("{}: expected a string", key));
+}
+
+InterfaceInfo remoteInterface(const jq::Value& v, uint32_t* ifindex) {
+  if (!v.is_object()) throw std::invalid_argument("expected an interface object");
+  InterfaceInfo i;
+  bool has_index = false;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    const std::string& k = it.key();
+    const jq::Value& x = *it;
+    if (x.is_null()) continue;
+    if (keyMatches(k, "name"))
+      i.name = remoteString(x, k);
+    else if (keyMatches(k, "description"))
+      i.description = remoteString(x, k);
+    else if (keyMatches(k, "provider"))
+      i.provider = remoteString(x, k);
+    else if (keyMatches(k, "connectivity"))
+      i.connectivity = remoteString(x, k);
+    else if (keyMatches(k, "speed") || (ifindex && keyMatches(k, "ifindex"))) {
+      double d = x.is_number() ? x.get<double>() : -1;
+      if (x.is_string()) {
+        try {
+          size_t used = 0;
+          d = std::stod(x.get<std::string>(), &used);
+          if (used != x.get<std::string>().size()) d = -1;
+        } catch (const std::exception&) {
+          d = -1;
+        }
+      }
+      if (d < 0 || d > 4294967295.0 || d != double(uint64_t(d)))
+        throw std::invalid_argument(
+            fmt::format("{}: {} is not a non-negative integer", k, x.dump()));
+      if (keyMatches(k, "speed"))
+        i.speed = uint32_t(d);
+      else
+        *ifindex = uint32_t(d), has_index = true;
+    } else if (keyMatches(k, "boundary")) {
+      std::string b = remoteString(x, k);
+      if (b == "external")
+        i.boundary = Boundary::kExternal;
+      else if (b == "internal")
+        i.boundary = Boundary::kInternal;
+      else if (b == "undefined" || b.empty())
+        i.boundary = Boundary::kUndefined;
+      else
+        throw std::invalid_argument(fmt::format(
+            "boundary: \"{}\" is not a valid choice; valid choices: external, internal, "
+            "undefined",
+            b));
+    }
+  }
+  if (ifindex && !has_index) throw std::invalid_argument("an interface needs an ifindex");
+  return i;
+}
+
+}  // namespace
+
+StaticProvider::ExporterList StaticProvider::fromRemote(const std::vector<jq::Value>& values) {
+  ExporterList out;
+  for (size_t n = 0; n < values.size(); n++) {
+    const jq::Value& v = values[n];
+    try {
+      if (!v.is_object()) throw std::invalid_argument("expected an object");
+      Exporter e;
+      std::optional<IPv6Prefix> subnet;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        const std::string& k = it.key();
+        const jq::Value& x = *it;
+        if (x.is_null()) continue;
+        if (keyMatches(k, "exportersubnet")) {
+          std::string text = remoteString(x, k);
+          subnet = IPv6Prefix::parse(text);
+          if (!subnet)
+            throw std::invalid_argument(
+                fmt::format("exportersubnet: \"{}\" is not a subnet", text));
+        } else if (keyMatches(k, "name"))
+          e.info.name = remoteString(x, k);
+        else if (keyMatches(k, "region"))
+          e.info.region = remoteString(x, k);
+        else if (keyMatches(k, "role"))
+          e.info.role = remoteString(x, k);
+        else if (keyMatches(k, "tenant"))
+          e.info.tenant = remoteString(x, k);
+        else if (keyMatches(k, "site"))
+          e.info.site = remoteString(x, k);
+        else if (keyMatches(k, "group"))
+          e.info.group = remoteString(x, k);
+        else if (keyMatches(k, "default")) {
+          try {
+            e.default_interface = remoteInterface(x, nullptr);
+          } catch (const std::exception& err) {
+            throw std::invalid_argument(fmt::format("default: {}", err.what()));
+          }
+        } else if (keyMatches(k, "skipmissinginterfaces")) {
+          if (!x.is_boolean())
+            throw std::invalid_argument(fmt::format("{}: expected a boolean", k));
+          e.skip_missing_interfaces = x.get<bool>();
+        } else if (keyMatches(k, "interfaces")) {
+          if (!x.is_array()) throw std::invalid_argument("interfaces: expected an array");
+          for (size_t i = 0; i < x.size(); i++) {
+            uint32_t idx = 0;
+            try {
+              InterfaceInfo iface = remoteInterface(x[i], &idx);
+              e.ifindexes[idx] = std::move(iface);
+            } catch (const std::exception& err) {
+              throw std::invalid_argument(fmt::format("interfaces[{}]: {}", i, err.what()));
+            }
+          }
+        }
+      }
+      if (!subnet) throw std::invalid_argument("no exportersubnet");
+      if (e.info.name.empty()) throw std::invalid_argument("name: an exporter needs a name");
+      out.emplace_back(*subnet, std::move(e));
+    } catch (const std::exception& err) {
+      throw std::runtime_error(fmt::format(
+          "exporter {} ({}): {}", n + 1,
+          v.dump(-1, ' ', false, jq::Value::error_handler_t::replace).substr(0, 120), err.what()));
+    }
+  }
+  return out;
+}
+
+StaticProvider::StaticProvider(Config config, Metrics* metrics) : config_(std::move(config)) {
+  rebuild();
+  if (config_.exporter_sources.empty()) return;
+  if (metrics)
+    not_ready_ = &metrics->counter(
+        "akvo_outlet_metadata_static_not_ready_total",
+        "Static metadata queries failed because the exporter sources have not loaded yet.");
+  sources_ = std::make_unique<RemoteSources>(
+      config_.exporter_sources, metrics, "akvo_outlet_metadata_static_remote", "metadata",
+      [this](const std::string& name, const std::vector<jq::Value>& values) {
+        ExporterList list = fromRemote(values);
+        size_t n = list.size();
+        {
+          std::lock_guard lock(mutex_);
+          remote_[name] = std::move(list);
+        }
+        rebuild();
+        return n;
+      });
+}
+
+StaticProvider::~StaticProvider() { stop(); }
+
+void StaticProvider::rebuild() {
+  // Remote entries first, static ones last: for the same subnet, the static entry wins; the
+  // most specific subnet wins otherwise (Akvorado's merge).
+  auto tree = std::make_shared<PrefixTree<Exporter>>();
+  std::lock_guard lock(mutex_);
+  for (const auto& [name, list] : remote_)
+    for (const auto& [prefix, e] : list) tree->insert(prefix, e);
+  for (const auto& [prefix, e] : config_.exporter_list) tree->insert(prefix, e);
+  tree_ = std::move(tree);
+}
+
+void StaticProvider::start() {
+  if (!sources_) return;
+  sources_->start();
+  if (config_.exporter_sources_timeout.count() > 0 &&
+      !sources_->waitReady(config_.exporter_sources_timeout))
+    spdlog::warn(
+        "metadata: not every exporter source loaded within {}; exporters stay unnamed "
+        "until they do",
+        formatDuration(config_.exporter_sources_timeout));
+}
+
+void StaticProvider::stop() {
+  if (sources_) sources_->stop();
 }
 
 Provider::Result StaticProvider::query(const Query& q, Answer& out) {
-  const Exporter* e = config_.exporters.lookup(q.exporter);
+  if (sources_ && !sources_->ready()) {
+    if (not_ready_) not_ready_->inc();
+    return Result::kFailed;
+  }
+  std::shared_ptr<const PrefixTree<Exporter>> tree;
+  {
+    std::lock_guard lock(mutex_);
+    tree = tree_;
+  }
+  const Exporter* e = tree->lookup(q.exporter);
   if (!e) return Result::kSkip;
   auto it = e->ifindexes.find(q.ifindex);
+  // As Akvorado: skip-missing-interfaces before the default (remote entries may set both).
   if (it != e->ifindexes.end()) {
     out.iface = it->second;
-  } else if (e->default_interface) {
-    out.iface = *e->default_interface;
   } else if (e->skip_missing_interfaces && q.ifindex != 0) {
     return Result::kSkip;
+  } else if (e->default_interface) {
+    out.iface = *e->default_interface;
   }
   out.found = true;
   out.exporter = e->info;

@@ -7,10 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
-#include <condition_variable>
-#include <sstream>
-
-#include "common/http_server.h"
+#include <optional>
 
 #include "outlet/networks/subnet_map.h"
 
@@ -68,19 +65,16 @@ NetworkAttributes parseNetworkAttributes(const YAML::Node& n) {
 
 void Networks::Config::read(ConfigReader& r) {
   YAML::Node src = r.raw("network-sources");
+  network_sources.clear();
   if (src.IsDefined() && !src.IsNull()) {
-    if (!src.IsMap()) r.fail("network-sources", "expected a mapping name → {url, interval}");
+    if (!src.IsMap()) r.fail("network-sources", "expected a mapping from names to sources");
     for (const auto& kv : src) {
       std::string name = kv.first.as<std::string>();
       ConfigReader sr(r, kv.second, r.path() + ".network-sources." + name);
-      Source s;
-      sr.field("url", s.url);
-      sr.field("interval", s.interval);
-      sr.field("timeout", s.timeout);
+      RemoteSource s;
+      s.read(sr);
       sr.finish();
-      if (s.url.rfind("http://", 0) != 0)
-        sr.fail("url", fmt::format("\"{}\" is not an http:// URL", s.url));
-      network_sources[name] = s;
+      network_sources[name] = std::move(s);
     }
   }
   r.field("network-sources-timeout", network_sources_timeout);
@@ -123,7 +117,22 @@ std::shared_ptr<const NetworkTree> Networks::build(const NetworkList& list) {
   return tree;
 }
 
-Networks::Networks(const Config& config) : config_(config), current_(build(config.networks)) {}
+Networks::Networks(const Config& config, Metrics* metrics)
+    : config_(config), current_(build(config.networks)) {
+  if (config_.network_sources.empty()) return;
+  sources_ = std::make_unique<RemoteSources>(
+      config_.network_sources, metrics, "akvo_outlet_networks_remote", "networks",
+      [this](const std::string& name, const std::vector<jq::Value>& values) {
+        NetworkList list = fromRemote(values);
+        size_t n = list.size();
+        {
+          std::lock_guard lock(mutex_);
+          remote_[name] = std::move(list);
+        }
+        rebuild();
+        return n;
+      });
+}
 
 Networks::~Networks() { stop(); }
 
@@ -148,125 +157,59 @@ void Networks::rebuild() {
   generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
-NetworkList Networks::parseSource(const std::string& body) {
+NetworkList Networks::fromRemote(const std::vector<jq::Value>& values) {
   NetworkList out;
-  size_t first = body.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return out;
-  auto add = [&](const std::string& prefix, const YAML::Node& attrs) {
-    auto p = IPv6Prefix::parse(prefix);
-    if (!p) throw std::runtime_error(fmt::format("\"{}\" is not a subnet", prefix));
-    out.emplace_back(*p, parseNetworkAttributes(attrs));
-  };
-  if (body[first] == '[' || body[first] == '{') {
-    nlohmann::json j = nlohmann::json::parse(body);
-    if (j.is_object() && j.contains("networks")) j = j["networks"];
-    if (!j.is_array()) throw std::runtime_error("expected a JSON array of networks");
-    for (const auto& e : j) {
-      if (!e.is_object() || !e.contains("prefix"))
-        throw std::runtime_error("each network needs a \"prefix\"");
-      YAML::Node attrs(YAML::NodeType::Map);
-      for (const auto& [k, v] : e.items()) {
-        if (k == "prefix") continue;
-        attrs[k] = v.is_string() ? v.get<std::string>() : v.dump();
-      }
-      add(e["prefix"].get<std::string>(), attrs);
-    }
-    return out;
-  }
-  // CSV: a header line, then one network per line (no quoting).
-  std::istringstream in(body);
-  std::string line;
-  std::vector<std::string> header;
-  auto split = [](const std::string& l) {
-    std::vector<std::string> cells;
-    std::string cell;
-    std::istringstream ls(l);
-    while (std::getline(ls, cell, ',')) {
-      while (!cell.empty() && (cell.back() == '\r' || cell.back() == ' ')) cell.pop_back();
-      while (!cell.empty() && cell.front() == ' ') cell.erase(0, 1);
-      cells.push_back(cell);
-    }
-    return cells;
-  };
-  while (std::getline(in, line)) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto cells = split(line);
-    if (header.empty()) {
-      header = cells;
-      if (std::find(header.begin(), header.end(), "prefix") == header.end())
-        throw std::runtime_error("the CSV header has no \"prefix\" column");
-      continue;
-    }
+  static const char* const kAttributes[] = {"name", "role",  "site",    "region", "tenant",
+                                            "city", "state", "country", "asn"};
+  for (size_t i = 0; i < values.size(); i++) {
+    const jq::Value& v = values[i];
+    auto fail = [&](const std::string& why) {
+      throw std::runtime_error(fmt::format(
+          "object {} ({}): {}", i + 1,
+          v.dump(-1, ' ', false, jq::Value::error_handler_t::replace).substr(0, 120), why));
+    };
+    if (!v.is_object()) fail("expected an object with a prefix and attributes");
+    std::optional<IPv6Prefix> prefix;
     YAML::Node attrs(YAML::NodeType::Map);
-    std::string prefix;
-    for (size_t i = 0; i < cells.size() && i < header.size(); i++) {
-      if (header[i] == "prefix") prefix = cells[i];
-      else if (!cells[i].empty()) attrs[header[i]] = cells[i];
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      const std::string& k = it.key();
+      if (keyMatches(k, "prefix")) {
+        if (!it->is_string()) fail("prefix: expected a string");
+        prefix = IPv6Prefix::parse(it->get<std::string>());
+        if (!prefix) fail(fmt::format("\"{}\" is not a subnet", it->get<std::string>()));
+        continue;
+      }
+      bool known = false;
+      for (const char* a : kAttributes) known = known || keyMatches(k, a);
+      if (!known || it->is_null()) continue;
+      if (it->is_string())
+        attrs[k] = it->get<std::string>();
+      else if (it->is_number())
+        attrs[k] = it->dump();
+      else
+        fail(fmt::format("{}: expected a string", k));
     }
-    add(prefix, attrs);
+    if (!prefix) fail("no prefix");
+    try {
+      out.emplace_back(*prefix, parseNetworkAttributes(attrs));
+    } catch (const std::exception& e) {
+      fail(e.what());
+    }
   }
   return out;
 }
 
-bool Networks::fetch(const std::string& name, const Source& s) {
-  try {
-    std::string rest = s.url.substr(7);
-    size_t slash = rest.find('/');
-    std::string host = rest.substr(0, slash), target = slash == std::string::npos ? "/" : rest.substr(slash);
-    auto r = httpRequest(host, "GET", target, "", int(s.timeout.count()));
-    if (r.status != 200) throw std::runtime_error(fmt::format("HTTP status {}", r.status));
-    NetworkList list = parseSource(r.body);
-    size_t n = list.size();
-    {
-      std::lock_guard lock(mutex_);
-      remote_[name] = std::move(list);
-    }
-    rebuild();
-    spdlog::info("networks: source {} loaded ({} networks)", name, n);
-    return true;
-  } catch (const std::exception& e) {
-    spdlog::warn("networks: source {} ({}): {} (keeping the previous networks)", name, s.url,
-                 e.what());
-    return false;
-  }
-}
-
 void Networks::start() {
-  if (config_.network_sources.empty()) return;
-  auto first = std::make_shared<std::atomic<bool>>(false);
-  thread_ = std::jthread([this, first](std::stop_token st) {
-    std::map<std::string, std::chrono::steady_clock::time_point> next;
-    for (const auto& [name, s] : config_.network_sources) next[name] = {};
-    bool initial = true;
-    std::mutex wm;
-    std::condition_variable_any wcv;
-    while (!st.stop_requested()) {
-      auto now = std::chrono::steady_clock::now();
-      for (const auto& [name, s] : config_.network_sources) {
-        if (now < next[name]) continue;
-        // A failed fetch is retried sooner than the interval.
-        bool ok = fetch(name, s);
-        next[name] = now + (ok ? s.interval : std::min<Duration>(s.interval, Duration(10000)));
-      }
-      if (initial) {
-        first->store(true);
-        initial = false;
-      }
-      std::unique_lock lock(wm);
-      wcv.wait_for(lock, st, std::chrono::milliseconds(200), [] { return false; });
-    }
-  });
-  // Wait (bounded) for the first round so that the first flows see the remote networks.
-  auto deadline = std::chrono::steady_clock::now() + config_.network_sources_timeout;
-  while (!first->load() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!sources_) return;
+  sources_->start();
+  // Wait (bounded) for the first fetches so that the first flows see the remote networks.
+  if (!sources_->waitReady(config_.network_sources_timeout))
+    spdlog::warn("networks: not every source loaded within {}; static networks apply meanwhile",
+                 formatDuration(config_.network_sources_timeout));
 }
 
 void Networks::stop() {
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    thread_.join();
-  }
+  if (sources_) sources_->stop();
 }
 
 }  // namespace akvo

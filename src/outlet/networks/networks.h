@@ -8,10 +8,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/config.h"
 #include "common/intern.h"
+#include "common/metrics.h"
+#include "common/remote_source.h"
 #include "outlet/networks/prefix_tree.h"
 
 namespace akvo {
@@ -33,22 +34,19 @@ using NetworkList = std::vector<std::pair<IPv6Prefix, NetworkAttributes>>;
 
 class Networks {
  public:
-  /// A remote list of networks, fetched over HTTP every `interval`: a JSON array of objects
-  /// with a `prefix` and attributes, or CSV with a header line naming `prefix` and attributes.
-  struct Source {
-    std::string url;  ///< http://host:port/path (plain HTTP)
-    Duration interval{10 * 60 * 1000};
-    Duration timeout{10000};
-  };
   struct Config {
     /// prefix → attributes, in configuration order (a bare string is the name).
     NetworkList networks;
-    std::map<std::string, Source> network_sources;
+    /// Remote lists (Akvorado's network-sources): the transform emits objects with a `prefix`
+    /// and attributes.
+    std::map<std::string, RemoteSource> network_sources;
     Duration network_sources_timeout{10000};  ///< how long start() waits for the first fetch
     void read(ConfigReader& r);
   };
 
-  explicit Networks(const Config& config);
+  /// `metrics` (may be null) gets the remote sources' counters
+  /// (akvo_outlet_networks_remote_{updates,errors,data}_total).
+  explicit Networks(const Config& config, Metrics* metrics = nullptr);
   ~Networks();
   /// Fetches the remote sources (waiting up to network-sources-timeout for the first time),
   /// then keeps refreshing them in the background. Static networks apply meanwhile.
@@ -66,18 +64,19 @@ class Networks {
   /// Builds a merged tree (most specific wins per attribute; for equal prefixes the later
   /// entry of `list` wins).
   static std::shared_ptr<const NetworkTree> build(const NetworkList& list);
-  /// Parses a source's body (JSON or CSV). Throws std::runtime_error with the reason.
-  static NetworkList parseSource(const std::string& body);
+  /// The networks a source's transform emitted: objects with a `prefix` (a subnet or an
+  /// address) and attributes (strings, or numbers for `asn`; unknown keys and nulls are
+  /// ignored, as Akvorado). Throws std::runtime_error naming the bad object.
+  static NetworkList fromRemote(const std::vector<jq::Value>& values);
 
  private:
-  bool fetch(const std::string& name, const Source& s);
   void rebuild();
   Config config_;
   mutable std::mutex mutex_;  // guards current_ and remote_
   std::shared_ptr<const NetworkTree> current_;
   std::map<std::string, NetworkList> remote_;
   std::atomic<uint64_t> generation_{1};
-  std::jthread thread_;
+  std::unique_ptr<RemoteSources> sources_;
 };
 
 /// Decodes one attribute set (a mapping, or a string for the name). Throws std::exception.

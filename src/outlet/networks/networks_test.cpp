@@ -173,18 +173,31 @@ TEST(SubnetMap, EmptyMapAndBadDottedKey) {
 namespace akvo {
 namespace {
 
-TEST(Networks, ParseSourcesJsonAndCsv) {
-  auto j = Networks::parseSource(
-      R"([{"prefix": "192.0.2.0/24", "name": "remote", "tenant": "t9", "asn": 64510}])");
-  ASSERT_EQ(j.size(), 1u);
-  EXPECT_EQ(j[0].second.name, "remote");
-  EXPECT_EQ(j[0].second.asn, 64510u);
-  auto c = Networks::parseSource("prefix,name,role\n2001:db8::/32,v6,edge\n198.51.100.0/24,csv,\n");
-  ASSERT_EQ(c.size(), 2u);
-  EXPECT_EQ(c[0].second.role, "edge");
-  EXPECT_EQ(c[1].second.name, "csv");
-  EXPECT_THROW(Networks::parseSource("name\nx\n"), std::runtime_error);
-  EXPECT_THROW(Networks::parseSource(R"([{"prefix": "nope"}])"), std::runtime_error);
+TEST(Networks, FromRemoteObjects) {
+  auto list = Networks::fromRemote(
+      {jq::Value::parse(R"({"prefix": "192.0.2.0/24", "name": "remote", "tenant": "t9",
+                             "asn": 64510, "region": null, "comment": "ignored"})"),
+       jq::Value::parse(R"({"Prefix": "2001:db8::1", "ASN": "AS64511"})")});
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].second.name, "remote");
+  EXPECT_EQ(list[0].second.tenant, "t9");
+  EXPECT_EQ(list[0].second.asn, 64510u);
+  EXPECT_EQ(list[1].first.len, 128);  // a bare address
+  EXPECT_EQ(list[1].second.asn, 64511u);
+  auto error = [](const char* json) -> std::string {
+    try {
+      Networks::fromRemote({jq::Value::parse(json)});
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  EXPECT_EQ(error(R"({"name": "x"})"), R"(object 1 ({"name":"x"}): no prefix)");
+  EXPECT_EQ(error(R"({"prefix": "nope"})"), R"(object 1 ({"prefix":"nope"}): "nope" is not a subnet)");
+  EXPECT_EQ(error(R"("192.0.2.0/24")"),
+            R"(object 1 ("192.0.2.0/24"): expected an object with a prefix and attributes)");
+  EXPECT_NE(error(R"({"prefix": "192.0.2.0/24", "asn": "x"})").find("is not an AS number"),
+            std::string::npos);
 }
 
 TEST(Networks, RemoteSourceOverHttpStaticWins) {
@@ -204,10 +217,11 @@ TEST(Networks, RemoteSourceOverHttpStaticWins) {
 networks:
   192.0.2.0/24: {{name: static}}
 network-sources:
-  test: {{url: "http://127.0.0.1:{}/networks.json", interval: 300ms}}
+  test: {{url: "http://127.0.0.1:{}/networks.json", interval: 1m}}
 )",
                                   http.port()));
-  Networks n(c);
+  c.network_sources["test"].interval = std::chrono::milliseconds(300);  // below 1m for the test
+  Networks n(c, &metrics);
   n.start();
   auto* a = n.lookup(ip("192.0.2.1"));
   ASSERT_NE(a, nullptr);
@@ -222,7 +236,87 @@ network-sources:
   EXPECT_EQ(n.lookup(ip("198.51.100.1")), nullptr);
   EXPECT_EQ(snap->lookup(ip("198.51.100.1"))->name, "remote2");  // old snapshot still valid
   n.stop();
+  EXPECT_GE(metrics.sum("akvo_outlet_networks_remote_updates_total"), 2u);
   http.stop();
+}
+
+// Akvorado's documented AWS example, verbatim, on a document shaped as ip-ranges.json.
+TEST(Networks, AwsIpRangesWithAkvoradoTransform) {
+  Metrics metrics;
+  HttpServer::Config hc;
+  hc.listen = "127.0.0.1:0";
+  HttpServer http(hc, metrics);
+  http.route("GET", "/ip-ranges.json", [&](const HttpRequest&) {
+    return HttpResponse::json(R"({
+      "syncToken": "1717000000", "createDate": "2024-05-29-16-13-44",
+      "prefixes": [
+        {"ip_prefix": "3.2.34.0/26", "region": "af-south-1", "service": "AMAZON",
+         "network_border_group": "af-south-1"},
+        {"ip_prefix": "52.94.76.0/22", "region": "us-west-2", "service": "EC2",
+         "network_border_group": "us-west-2"}],
+      "ipv6_prefixes": [
+        {"ipv6_prefix": "2600:1f14::/35", "region": "us-west-2", "service": "S3",
+         "network_border_group": "us-west-2"}]})");
+  });
+  http.start();
+  auto c = readConfig(fmt::format(R"(
+network-sources-timeout: 10s
+network-sources:
+  amazon:
+    url: http://127.0.0.1:{}/ip-ranges.json
+    interval: 10m
+    transform: |
+      (.prefixes + .ipv6_prefixes)[] |
+      {{ prefix: (.ip_prefix // .ipv6_prefix), tenant: "amazon", region: .region, role: .service|ascii_downcase }}
+)",
+                                  http.port()));
+  Networks n(c, &metrics);
+  n.start();
+  auto* a = n.lookup(ip("52.94.77.1"));
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->tenant, "amazon");
+  EXPECT_EQ(a->region, "us-west-2");
+  EXPECT_EQ(a->role, "ec2");
+  auto* b = n.lookup(ip("2600:1f14::1"));
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->role, "s3");
+  EXPECT_EQ(n.lookup(ip("3.2.34.1"))->role, "amazon");
+  EXPECT_NE(metrics.render().find(R"(akvo_outlet_networks_remote_data_total{source="amazon"} 3)"),
+            std::string::npos);
+  n.stop();
+  http.stop();
+}
+
+// akvo's earlier CSV layout (a header line naming the columns) is the csv-header parser.
+TEST(Networks, CsvWithHeaderLine) {
+  Metrics metrics;
+  HttpServer::Config hc;
+  hc.listen = "127.0.0.1:0";
+  HttpServer http(hc, metrics);
+  http.route("GET", "/n.csv", [&](const HttpRequest&) {
+    return HttpResponse::text("prefix,name,role\n2001:db8::/32,v6,edge\n198.51.100.0/24,csv,\n");
+  });
+  http.start();
+  auto c = readConfig(fmt::format(R"(
+network-sources:
+  csv: {{url: "http://127.0.0.1:{}/n.csv", interval: 1m, parser: csv-header}}
+)",
+                                  http.port()));
+  Networks n(c);
+  n.start();
+  ASSERT_NE(n.lookup(ip("2001:db8::1")), nullptr);
+  EXPECT_EQ(n.lookup(ip("2001:db8::1"))->role, "edge");
+  EXPECT_EQ(n.lookup(ip("198.51.100.1"))->name, "csv");
+  n.stop();
+}
+
+TEST(Networks, RemoteSourceConfigErrors) {
+  try {
+    readConfig("network-sources:\n  x:\n    url: http://192.0.2.1/\n    interval: 10s\n");
+    FAIL() << "accepted a 10s interval";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "test.yaml:4:15: networks.network-sources.x.interval: must be at least 1m");
+  }
 }
 
 }  // namespace

@@ -1,0 +1,1 @@
+if .n then 1 elif .x then 2 else 3 end

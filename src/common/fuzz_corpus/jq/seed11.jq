@@ -1,0 +1,1 @@
+.prefixes | sort_by(.region) | group_by(.region) | map(length)

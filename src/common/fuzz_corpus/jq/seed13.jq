@@ -1,0 +1,1 @@
+. as $d | $d.prefixes[0] | has("region"), keys

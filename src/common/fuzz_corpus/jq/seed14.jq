@@ -1,0 +1,1 @@
+.prefixes[0].ip_prefix | split("/") | .[0] | ltrimstr("3.") | sub("(?<a>[0-9]+)"; "<\(.a)>")

@@ -1,0 +1,1 @@
+(.prefixes + .ipv6_prefixes)[] | { prefix: (.ip_prefix // .ipv6_prefix), tenant: "amazon", region: .region, role: .service|ascii_downcase }

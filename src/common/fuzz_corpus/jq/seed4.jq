@@ -1,0 +1,1 @@
+.n | map(tostring) | join(",")

@@ -1,0 +1,1 @@
+[.prefixes[] | select(.region | test("^us"))]

@@ -1,0 +1,1 @@
+reduce .n[] as $x (0; . + ($x | numbers))

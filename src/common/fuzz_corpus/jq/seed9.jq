@@ -1,0 +1,1 @@
+to_entries | from_entries
