@@ -292,8 +292,6 @@ const char* knownReason(const std::string& path) {
       {"load-balance", "not for the enriched output"},
       {"shutdown-timeout", "akvo flushes the enriched output at stop"},
       {"rib-shards", "akvo's RIB is not sharded"},
-      {"exporter-sources", "akvo's static provider has no remote sources"},
-      {"exporter-sources-timeout", "akvo's static provider has no remote sources"},
       {"driver", "akvo keeps saved filters in its own SQLite file (console.database.path)"},
       {"dsn", "akvo keeps saved filters in its own SQLite file (console.database.path)"},
       {"homepage-graph-filter-sql", "not an akvo setting"},
@@ -1077,7 +1075,8 @@ void Converter::metadata(Src& s, Tree& out_m) {
       if (type == "snmp")
         snmpProvider(p, *t);
       else
-        copy(p, "exporters", *t);
+        for (const char* k : {"exporters", "exporter-sources", "exporter-sources-timeout"})
+          copy(p, k, *t);
       p.finish();
     } else {
       report(p.self(), fmt::format("akvo has no \"{}\" metadata provider (snmp, static): the whole "
@@ -1184,24 +1183,19 @@ void Converter::networks(Src& s, Tree& out_n) {
     std::string name = kv.first.Scalar();
     Src src = sources.child(name);
     if (!src.valid()) continue;
-    std::string url = src.has("url") ? src.value("url").Scalar() : "";
-    std::string why;
-    if (src.has("transform"))
-      why =
-          "akvo's network sources take no jq transform (shape the list at its source, "
-          "docs/06-enrichment.md)";
-    else if (url.rfind("http://", 0) != 0)
-      why = "akvo fetches network sources over plain http:// only";
-    if (!why.empty()) {
-      report(src.self(), why + ": the whole source is left out");
+    // akvo's remote data sources have Akvorado's keys (docs/06-enrichment.md). Both require a
+    // url and an interval of at least 1m; a source without them does not load in Akvorado.
+    if (!src.has("url") || !src.has("interval")) {
+      report(src.self(), std::string("no ") + (src.has("url") ? "interval" : "url") +
+                             " (required, in Akvorado too): the whole source is left out");
       src.taken_.clear();
       for (const auto& x : src.node_) src.taken_.insert(x.first.Scalar());
       continue;
     }
     Tree& t = out_n.at("network-sources").at(name);
-    for (const char* key : {"url", "interval", "timeout"}) copy(src, key, t);
-    if (src.has("method") && keyMatches(src.value("method").Scalar(), "get")) src.take("method");
-    if (src.has("parser") && src.value("parser").Scalar() == "json") src.take("parser");
+    for (const char* key : {"url", "method", "headers", "proxy", "timeout", "interval", "tls",
+                            "parser", "pagination", "transform"})
+      copy(src, key, t);
     src.finish();
   }
 }

@@ -506,6 +506,52 @@ TEST(AkvoradoImport, EverythingCarriedOverMeansNoDiagnostic) {
   EXPECT_EQ(c.routing.bmp.listen, ":10179");
 }
 
+// Remote data sources (network-sources, the static provider's exporter-sources) carry every
+// key of Akvorado's engine, jq transform and https included; a source without an interval
+// does not load in Akvorado either, and is left out with that reason.
+TEST(AkvoradoImport, RemoteDataSources) {
+  const char* text =
+      "outlet:\n"
+      "  - networks:\n"
+      "      network-sources:\n"
+      "        amazon:\n"
+      "          url: https://ip-ranges.amazonaws.com/ip-ranges.json\n"
+      "          interval: 10m\n"
+      "          headers: {X-Token: abc}\n"
+      "          pagination: none\n"
+      "          transform: '(.prefixes + .ipv6_prefixes)[] | {prefix: (.ip_prefix // "
+      ".ipv6_prefix), tenant: \"amazon\"}'\n"
+      "        broken:\n"
+      "          url: http://192.0.2.1/x.json\n"
+      "    metadata:\n"
+      "      providers:\n"
+      "        - type: static\n"
+      "          exporter-sources:\n"
+      "            inventory:\n"
+      "              url: http://192.0.2.2/exporters.csv\n"
+      "              interval: 1h\n"
+      "              parser: csv-comma\n"
+      "              transform: '.[] | {exportersubnet: .f1, name: .f2}'\n"
+      "          exporter-sources-timeout: 30s\n";
+  AkvoradoImport r = convert(text);
+  ASSERT_EQ(r.left_out.size(), 1u) << listed(r);
+  EXPECT_EQ(r.left_out[0].key, "outlet[0].networks.network-sources.broken") << listed(r);
+  EXPECT_NE(r.left_out[0].why.find("no interval"), std::string::npos) << r.left_out[0].why;
+  AppConfig c = loadResult(r);
+  ASSERT_EQ(c.networks.network_sources.count("amazon"), 1u);
+  const RemoteSource& a = c.networks.network_sources.at("amazon");
+  EXPECT_EQ(a.url, "https://ip-ranges.amazonaws.com/ip-ranges.json");
+  EXPECT_EQ(a.headers.at("X-Token"), "abc");
+  EXPECT_EQ(a.pagination, RemoteSource::Pagination::kNone);
+  EXPECT_NE(a.transform.find(".ipv6_prefix"), std::string::npos);
+  EXPECT_EQ(c.networks.network_sources.count("broken"), 0u);
+  ASSERT_EQ(c.metadata.providers.size(), 1u);
+  const auto& st = c.metadata.providers[0].static_;
+  ASSERT_EQ(st.exporter_sources.count("inventory"), 1u);
+  EXPECT_EQ(st.exporter_sources.at("inventory").transform, ".[] | {exportersubnet: .f1, name: .f2}");
+  EXPECT_EQ(st.exporter_sources_timeout, std::chrono::seconds(30));
+}
+
 TEST(AkvoradoImport, DemoExporters) {
   const char* text =
       "demo-exporter:\n"
