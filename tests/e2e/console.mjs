@@ -335,7 +335,9 @@ await step("visualize: dragging across the heatmap or the stacked graph zooms on
     await page.mouse.up();
     const z = JSON.parse((await zoomed).request().postData());
     const [s0, e0, s1, e1] = [shown.start, shown.end, z.start, z.end].map((t) => Date.parse(t));
-    assert.ok(s1 >= s0 - 60e3 && e1 <= e0 + 60e3 && e1 - s1 >= 60e3 && e1 - s1 < (e0 - s0) / 2,
+    // Inside the range shown and shorter (the axis may begin at a coarse table's bucket
+    // before the range, so the share of the range selected is not the share of the canvas).
+    assert.ok(s1 >= s0 - 60e3 && e1 <= e0 + 60e3 && e1 - s1 >= 60e3 && e1 - s1 <= (e0 - s0) * 0.75,
       `${g} zoom: ${shown.start} → ${shown.end} became ${z.start} → ${z.end}`);
     console.log(`  ${g}: dragging zoomed to ${z.start} → ${z.end}`);
     await page.getByTestId("graph-loading").waitFor({ state: "detached" });

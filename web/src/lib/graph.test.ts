@@ -20,6 +20,16 @@ describe("graph options", () => {
     expect(rows[2].axisName).toBe("Reverse");
     expect(rows[0].p95).toBe(290);
   });
+  it("spans the time axis over the requested range, even for an answer of one bucket", () => {
+    const one: LineResponse = { ...response, t: ["2026-11-26T18:00:00Z"], points: [[100], [10], [5]] };
+    const range = { start: Date.parse("2026-11-26T18:12:00Z"), end: Date.parse("2026-11-26T18:34:00Z") };
+    const o = lineOption(one, "stacked", "l3bps", range) as { xAxis: { min: number; max: number } };
+    expect(o.xAxis.min).toBe(Date.parse("2026-11-26T18:00:00Z"));  // the bucket before the range
+    expect(o.xAxis.max).toBe(range.end);
+    const g = lineOption(response, "grid", "l3bps", range) as { xAxis: { min: number; max: number }[] };
+    expect(g.xAxis[0].min).toBe(Date.parse("2026-11-26T18:00:00Z"));
+    expect(g.xAxis[0].max).toBe(range.end);
+  });
   it("stacks per axis and draws the reverse direction below zero", () => {
     const o = lineOption(response, "stacked", "l3bps") as { series: { stack?: string; data: [number, number][] }[] };
     expect(o.series[0].stack).toBe("axis1");

@@ -52,9 +52,17 @@ function timeTooltip(unit: string) {
 }
 
 /** Stacked, stacked 100 %, lines and grid options. Reverse axes are drawn below zero. */
-export function lineOption(r: LineResponse, graphType: GraphType, unit: string): Record<string, unknown> {
+/**
+ * `range` (ms): the requested time range. The time axes span it (and every bucket of the
+ * answer): left to the data, an answer of one point (a coarse table's single bucket) got an
+ * axis of hours around it, and dragging to zoom selected times outside the range asked for.
+ */
+export function lineOption(r: LineResponse, graphType: GraphType, unit: string, range?: { start: number; end: number }): Record<string, unknown> {
   const rows = seriesRows(r);
   const times = r.t.map((t) => new Date(t).getTime());
+  const span = range && times.length
+    ? { min: Math.min(range.start, times[0]), max: Math.max(range.end, times[times.length - 1]) }
+    : range ? { min: range.start, max: range.end } : {};
   const percent = graphType === "stacked100";
   let values = r.points.map((pts, i) => pts.map((v) => ((rows[i].axis % 2 === 0) ? -v : v)));
   if (percent) {
@@ -86,7 +94,7 @@ export function lineOption(r: LineResponse, graphType: GraphType, unit: string):
         left: `${((k % cols) / cols) * 100 + 4}%`, width: `${100 / cols - 6}%`,
         top: `${(Math.floor(k / cols) / nrows) * 100 + 6}%`, height: `${100 / nrows - 12}%`,
       })),
-      xAxis: names.map((_, k) => ({ type: "time", gridIndex: k, axisLabel: { fontSize: 9, hideOverlap: true } })),
+      xAxis: names.map((_, k) => ({ type: "time", gridIndex: k, ...span, axisLabel: { fontSize: 9, hideOverlap: true } })),
       yAxis: names.map((_, k) => ({ type: "value", gridIndex: k, max: ymax, min: ymin, axisLabel: { fontSize: 9, formatter: yFormatter }, splitNumber: 2 })),
       series: shown.map((s) => {
         const k = names.indexOf(s.name);
@@ -106,7 +114,7 @@ export function lineOption(r: LineResponse, graphType: GraphType, unit: string):
     grid: { left: 64, right: 24, top: 24, bottom: 64 },
     toolbox: { show: false },
     brush: { xAxisIndex: 0, brushType: "lineX", brushMode: "single", throttleType: "debounce", transformable: false, outOfBrush: { colorAlpha: 1 } },
-    xAxis: { type: "time" },
+    xAxis: { type: "time", ...span },
     yAxis: { type: "value", axisLabel: { formatter: yFormatter }, max: percent ? 100 : undefined, min: percent && rows.some((s) => s.axis === 2) ? -100 : undefined },
     series: rows.map((s) => {
       const previous = s.axis >= 3;
