@@ -132,6 +132,10 @@ std::shared_ptr<const Entry> Metadata::lookup(const Query& q, int64_t now) {
       break;
     case Chain::kPending: enqueue(q, next); return nullptr;
     case Chain::kNotReady: return nullptr;  // nothing cached: a later flow asks again
+    case Chain::kProvisional:
+      answers_.inc();
+      insert(q, std::move(answer), false, now, true);
+      break;
   }
   std::shared_lock lock(cache_mutex_);
   auto it = cache_.find(q);
@@ -144,23 +148,24 @@ Metadata::Chain Metadata::runSynchronous(const Query& q, size_t& next, Answer& o
     switch (providers_[next]->query(q, out)) {
       case Provider::Result::kAnswered: return Chain::kAnswered;
       case Provider::Result::kFailed: return Chain::kNotReady;
+      case Provider::Result::kProvisional: return Chain::kProvisional;
       case Provider::Result::kSkip: break;
     }
   }
   return Chain::kNegative;
 }
 
-void Metadata::insert(const Query& q, Answer answer, bool failed, int64_t now) {
+void Metadata::insert(const Query& q, Answer answer, bool failed, int64_t now, bool provisional) {
   auto e = std::make_shared<Entry>();
   e->answer = std::move(answer);
   e->fetched = now;
-  e->failed = failed;
+  e->failed = failed || provisional;
   e->last_access.store(now);
   {
     std::unique_lock lock(cache_mutex_);
     auto it = cache_.find(q);
     // A failed refresh keeps the answer we had.
-    if (failed && it != cache_.end() && it->second->answer.found) {
+    if (failed && !provisional && it != cache_.end() && it->second->answer.found) {
       auto kept = std::make_shared<Entry>();
       kept->answer = it->second->answer;
       kept->fetched = it->second->fetched;
@@ -213,10 +218,13 @@ void Metadata::poller(std::stop_token st) {
     }
     const Query& q = job.first;
     Answer answer;
-    bool answered = false, failed = false;
+    bool answered = false, failed = false, provisional = false;
     for (size_t i = job.second; i < providers_.size() && !answered && !failed; i++) {
       Answer a;
       switch (providers_[i]->query(q, a)) {
+        case Provider::Result::kProvisional:
+          provisional = true;
+          [[fallthrough]];
         case Provider::Result::kAnswered:
           answer = std::move(a);
           answered = true;
@@ -229,7 +237,7 @@ void Metadata::poller(std::stop_token st) {
     if (answered) answers_.inc();
     else if (failed) failures_.inc();
     else skips_.inc();
-    insert(q, std::move(answer), failed, now);
+    insert(q, std::move(answer), failed, now, provisional);
     {
       std::lock_guard lock(queue_mutex_);
       pending_.erase(q);
@@ -281,6 +289,7 @@ void Metadata::refresher(std::stop_token st) {
         case Chain::kNegative: insert(q, Answer{}, false, now); break;
         case Chain::kPending: enqueue(q, next); break;
         case Chain::kNotReady: break;  // the cached answer stays
+        case Chain::kProvisional: insert(q, std::move(a), false, now, true); break;
       }
     }
   }

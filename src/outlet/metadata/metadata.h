@@ -80,10 +80,12 @@ class Metadata {
 
  private:
   /// kNotReady: a synchronous provider cannot answer yet (static's exporter sources).
-  enum class Chain { kAnswered, kPending, kNegative, kNotReady };
+  enum class Chain { kAnswered, kPending, kNegative, kNotReady, kProvisional };
   /// Runs the synchronous providers from `first`; returns where to continue (or answered).
   Chain runSynchronous(const Query& q, size_t& next, Answer& out);
-  void insert(const Query& q, Answer answer, bool failed, int64_t now);
+  /// `failed`: asked again after failure-retry, keeping the answer cached before if any;
+  /// `provisional`: asked again after failure-retry, this answer replacing the cached one.
+  void insert(const Query& q, Answer answer, bool failed, int64_t now, bool provisional = false);
   void enqueue(const Query& q, size_t first_provider);
   void poller(std::stop_token st);
   void refresher(std::stop_token st);

@@ -54,6 +54,9 @@ class Provider {
     kAnswered,  ///< `out` holds the answer
     kSkip,      ///< this provider does not know: ask the next one
     kFailed,    ///< it should know but could not answer now (timeout...): retry later
+    /// `out` holds what the provider knows so far (its remote sources have not all loaded):
+    /// used, and asked again after failure-retry, as a failed query is.
+    kProvisional,
   };
   virtual ~Provider() = default;
   virtual std::string_view name() const = 0;

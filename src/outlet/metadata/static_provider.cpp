@@ -246,7 +246,8 @@ StaticProvider::StaticProvider(Config config, Metrics* metrics) : config_(std::m
   if (metrics)
     not_ready_ = &metrics->counter(
         "akvo_outlet_metadata_static_not_ready_total",
-        "Static metadata queries failed because the exporter sources have not loaded yet.");
+        "Static metadata queries asked before every exporter source loaded: answered "
+        "provisionally from what is known, or failed when not found.");
   sources_ = std::make_unique<RemoteSources>(
       config_.exporter_sources, metrics, "akvo_outlet_metadata_static_remote", "metadata",
       [this](const std::string& name, const std::vector<jq::Value>& values) {
@@ -289,30 +290,34 @@ void StaticProvider::stop() {
   if (sources_) sources_->stop();
 }
 
+// Until every exporter source has loaded once, an exporter found among what is known (the
+// static entries, the sources loaded so far) is answered provisionally: named at once, and
+// asked again after failure-retry, when a more specific remote entry may have come. One not
+// found fails (not cached): it may be in a source still loading. Akvorado makes its queries
+// wait and then fail, static exporters included; akvo's lookups never wait.
 Provider::Result StaticProvider::query(const Query& q, Answer& out) {
-  if (sources_ && !sources_->ready()) {
-    if (not_ready_) not_ready_->inc();
-    return Result::kFailed;
-  }
+  const bool ready = !sources_ || sources_->ready();
+  if (!ready && not_ready_) not_ready_->inc();
   std::shared_ptr<const PrefixTree<Exporter>> tree;
   {
     std::lock_guard lock(mutex_);
     tree = tree_;
   }
   const Exporter* e = tree->lookup(q.exporter);
-  if (!e) return Result::kSkip;
+  if (!e) return ready ? Result::kSkip : Result::kFailed;
+  const Result answered = ready ? Result::kAnswered : Result::kProvisional;
   auto it = e->ifindexes.find(q.ifindex);
   // As Akvorado: skip-missing-interfaces before the default (remote entries may set both).
   if (it != e->ifindexes.end()) {
     out.iface = it->second;
   } else if (e->skip_missing_interfaces && q.ifindex != 0) {
-    return Result::kSkip;
+    return ready ? Result::kSkip : Result::kFailed;
   } else if (e->default_interface) {
     out.iface = *e->default_interface;
   }
   out.found = true;
   out.exporter = e->info;
-  return Result::kAnswered;
+  return answered;
 }
 
 }  // namespace akvo::metadata

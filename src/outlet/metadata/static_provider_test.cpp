@@ -94,6 +94,8 @@ struct DeviceServer {
 TEST(StaticExporterSources, OverHttpStaticOverridesAndNotReadyFirst) {
   DeviceServer server;
   auto c = readConfig(fmt::format(R"(
+failure-retry: 0s
+cache-check-interval: 50ms
 providers:
   - type: static
     exporters:
@@ -117,38 +119,51 @@ providers:
   Metrics m;
   Metadata md(c, m);
   md.start();
-  // Not ready: no answer, nothing cached, counted.
-  EXPECT_EQ(md.lookup({ip("192.0.2.1"), 1}, 1000), nullptr);
-  EXPECT_EQ(md.lookup({ip("203.0.113.1"), 1}, 1000), nullptr);  // even the catch-all
-  EXPECT_EQ(md.size(), 0u);
-  EXPECT_GE(m.sum("akvo_outlet_metadata_static_not_ready_total"), 2u);
+  // Not ready: what is known answers provisionally (the static catch-all), counted; asked
+  // again (failure-retry) until the sources have loaded.
+  auto unixNow = [] {
+    return int64_t(std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count());
+  };
+  const int64_t now = unixNow();
+  auto early = md.lookup({ip("192.0.2.1"), 1}, now);
+  ASSERT_NE(early, nullptr);
+  EXPECT_EQ(early->answer.exporter.name, "catch-all");
+  EXPECT_TRUE(early->failed);  // asked again
+  EXPECT_GE(m.sum("akvo_outlet_metadata_static_not_ready_total"), 1u);
   for (int i = 0; i < 100 && m.sum("akvo_outlet_metadata_static_remote_errors_total") == 0; i++)
     std::this_thread::sleep_for(20ms);
   EXPECT_GE(m.sum("akvo_outlet_metadata_static_remote_errors_total"), 1u);
-  EXPECT_EQ(md.lookup({ip("192.0.2.1"), 1}, 1000), nullptr);  // still failing: still not ready
+  EXPECT_EQ(md.lookup({ip("192.0.2.1"), 1}, now)->answer.exporter.name, "catch-all");  // still
   server.up = true;
+  // Once loaded, the next refresh puts the remote entry, more specific, in place.
   std::shared_ptr<const Entry> e;
-  for (int i = 0; i < 100 && !(e = md.lookup({ip("192.0.2.1"), 1}, 1000)); i++)
+  for (int i = 0; i < 100; i++) {
+    e = md.lookup({ip("192.0.2.1"), 1}, unixNow());
+    if (e && e->answer.exporter.name == "remote-edge") break;
     std::this_thread::sleep_for(50ms);
+  }
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->answer.exporter.name, "remote-edge");
+  EXPECT_FALSE(e->failed);
   EXPECT_EQ(e->answer.exporter.site, "ams");
   EXPECT_EQ(e->answer.iface.name, "et-0/0/1");
   EXPECT_EQ(e->answer.iface.speed, 100000u);
-  auto d = md.lookup({ip("192.0.2.1"), 99}, 1000);  // the remote default interface
+  auto d = md.lookup({ip("192.0.2.1"), 99}, unixNow());  // the remote default interface
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->answer.iface.name, "unknown");
-  auto s = md.lookup({ip("198.51.100.1"), 5}, 1000);  // static wins on the same subnet
+  auto s = md.lookup({ip("198.51.100.1"), 5}, unixNow());  // static wins on the same subnet
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->answer.exporter.name, "static-core");
   EXPECT_EQ(s->answer.iface.name, "static-if");
-  auto specific = md.lookup({ip("198.51.100.200"), 0}, 1000);  // a more specific remote one
+  auto specific = md.lookup({ip("198.51.100.200"), 0}, unixNow());  // a more specific remote one
   ASSERT_NE(specific, nullptr);
   EXPECT_EQ(specific->answer.exporter.name, "remote-specific");
-  auto skipped = md.lookup({ip("198.51.100.200"), 3}, 1000);  // skipmissinginterfaces
+  auto skipped = md.lookup({ip("198.51.100.200"), 3}, unixNow());  // skipmissinginterfaces
   ASSERT_NE(skipped, nullptr);
   EXPECT_FALSE(skipped->answer.found);
-  auto other = md.lookup({ip("203.0.113.1"), 1}, 1000);
+  auto other = md.lookup({ip("203.0.113.1"), 1}, unixNow());
   ASSERT_NE(other, nullptr);
   EXPECT_EQ(other->answer.exporter.name, "catch-all");
   EXPECT_NE(m.render().find(R"(akvo_outlet_metadata_static_remote_data_total{source="netbox"} 3)"),
