@@ -316,6 +316,7 @@ bool Metadata::save(const std::string& path) const {
                          {"ifindex", q.ifindex},
                          {"found", a.found},
                          {"fetched", e->fetched},
+                         {"retry", e->failed},  // a provisional or failed refresh: ask again soon
                          {"exporter-info",
                           {{"name", a.exporter.name},
                            {"region", a.exporter.region},
@@ -382,6 +383,7 @@ bool Metadata::load(const std::string& path) {
       a.iface.connectivity = i.at("connectivity");
       a.iface.boundary = boundaryFrom(i.at("boundary"));
       e->fetched = j.at("fetched");
+      e->failed = j.value("retry", false);
       e->last_access.store(now);
       cache_[Query{*addr, j.at("ifindex").get<uint32_t>()}] = e;
       n++;
