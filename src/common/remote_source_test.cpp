@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/http_server.h"
+#include "testing/ports.h"
 
 extern char** environ;
 
@@ -409,17 +410,7 @@ transform: |
       std::string::npos);
 }
 
-uint16_t freePort() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  close(s);
-  return ntohs(a.sin_port);
-}
+uint16_t freePort() { return testing::freeLoopbackPort(SOCK_STREAM); }
 
 // HTTPS against a real TLS server (Python's http.server wrapped in ssl) with a certificate
 // made by openssl for the test: verified with the test CA, refused with the system CAs,

@@ -22,6 +22,7 @@
 
 #include "common/metrics.h"
 #include "orchestrator/clickhouse.h"
+#include "testing/ports.h"
 
 extern char** environ;
 
@@ -30,17 +31,7 @@ namespace {
 
 constexpr const char* kServer = "/usr/sbin/clickhouse-server";
 
-uint16_t freePort() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  close(s);
-  return ntohs(a.sin_port);
-}
+uint16_t freePort() { return testing::freeLoopbackPort(SOCK_STREAM); }
 
 /// The files of a test PKI, made with openssl in `dir`: a CA, a server certificate for
 /// 127.0.0.1 signed by it, a client certificate signed by it (also with its key in one file),

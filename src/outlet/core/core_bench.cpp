@@ -10,18 +10,14 @@
 #include "outlet/decoder/netflow/netflow.h"
 #include "outlet/decoder/sflow/sflow.h"
 #include "store/native.h"
+#include "testing/config.h"
 
 namespace akvo {
 namespace {
 
 template <class T>
 T read(const std::string& yaml, const char* path) {
-  YAML::Node n = YAML::Load(yaml);
-  ConfigReader r(n, "bench.yaml", path);
-  T c;
-  c.read(r);
-  r.finish();
-  return c;
+  return testing::readSection<T>(yaml, path, "bench.yaml");
 }
 
 struct Traffic {

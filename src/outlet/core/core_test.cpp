@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/config.h"
+
 namespace akvo {
 namespace {
 
@@ -9,12 +11,7 @@ IPv6Addr ip(const char* s) { return *IPv6Addr::parse(s); }
 
 template <class T>
 T read(const std::string& yaml, const char* path) {
-  YAML::Node n = YAML::Load(yaml);
-  ConfigReader r(n, "test.yaml", path);
-  T c;
-  c.read(r);
-  r.finish();
-  return c;
+  return testing::readSection<T>(yaml, path, "test.yaml");
 }
 
 const char* kMetadata = R"y(

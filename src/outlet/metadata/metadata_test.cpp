@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "outlet/metadata/snmpd_fixture.h"
+#include "testing/config.h"
 
 namespace akvo::metadata {
 namespace {
@@ -13,12 +14,7 @@ namespace {
 IPv6Addr ip(const char* s) { return *IPv6Addr::parse(s); }
 
 Metadata::Config readConfig(const std::string& yaml) {
-  YAML::Node n = YAML::Load(yaml);
-  ConfigReader r(n, "test.yaml", "metadata");
-  Metadata::Config c;
-  c.read(r);
-  r.finish();
-  return c;
+  return testing::readSection<Metadata::Config>(yaml, "metadata");
 }
 
 const char* kRouter = R"(

@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include "testing/ports.h"
+
 namespace akvo::testing {
 
 class Snmpd {
@@ -61,17 +63,7 @@ class Snmpd {
   uint16_t port() const { return port_; }
   bool running() const { return pid_ > 0 && kill(pid_, 0) == 0; }
 
-  static uint16_t freeUdpPort() {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    close(fd);
-    return ntohs(a.sin_port);
-  }
+  static uint16_t freeUdpPort() { return freeLoopbackPort(SOCK_DGRAM); }
 
  private:
   static int& counter() {

@@ -6,6 +6,7 @@
 
 #include "common/http_server.h"
 #include "outlet/metadata/metadata.h"
+#include "testing/config.h"
 
 namespace akvo::metadata {
 namespace {
@@ -15,12 +16,7 @@ using namespace std::chrono_literals;
 IPv6Addr ip(const char* s) { return *IPv6Addr::parse(s); }
 
 Metadata::Config readConfig(const std::string& yaml) {
-  YAML::Node n = YAML::Load(yaml);
-  ConfigReader r(n, "test.yaml", "metadata");
-  Metadata::Config c;
-  c.read(r);
-  r.finish();
-  return c;
+  return testing::readSection<Metadata::Config>(yaml, "metadata");
 }
 
 TEST(StaticExporterSources, FromRemoteObjects) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "outlet/networks/subnet_map.h"
+#include "testing/config.h"
 
 #include <thread>
 
@@ -12,12 +13,7 @@ namespace {
 IPv6Addr ip(const char* s) { return *IPv6Addr::parse(s); }
 
 Networks::Config readConfig(const std::string& yaml) {
-  YAML::Node n = YAML::Load(yaml);
-  ConfigReader r(n, "test.yaml", "networks");
-  Networks::Config c;
-  c.read(r);
-  r.finish();
-  return c;
+  return testing::readSection<Networks::Config>(yaml, "networks");
 }
 
 TEST(PrefixTree, LongestMatchV4AndV6) {
