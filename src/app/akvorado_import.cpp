@@ -403,6 +403,14 @@ class Converter {
     if (!v.IsDefined() || v.IsNull()) return nullptr;
     return set(parent, okey.empty() ? akey : okey, treeOf(v), o);
   }
+  /// Copies `keys` of `s`'s section `name`, when present, to `out`; its other keys are
+  /// reported.
+  void copySection(Src& s, const char* name, std::initializer_list<const char*> keys, Tree& out) {
+    Src child = s.child(name);
+    if (!child.valid()) return;
+    for (const char* key : keys) copy(child, key, out);
+    child.finish();
+  }
 
  private:
   /// The entry of service list `key` to convert (a single mapping is a list of one).
@@ -1011,17 +1019,9 @@ void Converter::outlet(Src& s) {
   Src cdb = s.child("clickhousedb");
   clickhouseConnection(cdb);
   cdb.finish();
-  Src ch = s.child("clickhouse");
-  if (ch.valid()) {
-    for (const char* key : {"maximum-batch-size", "maximum-wait-time", "grace-period"})
-      copy(ch, key, o.at("clickhouse"));
-    ch.finish();
-  }
-  Src flow = s.child("flow");
-  if (flow.valid()) {
-    copy(flow, "state-persist-file", o.at("flow"));
-    flow.finish();
-  }
+  copySection(s, "clickhouse", {"maximum-batch-size", "maximum-wait-time", "grace-period"},
+              o.at("clickhouse"));
+  copySection(s, "flow", {"state-persist-file"}, o.at("flow"));
   Src md = s.child("metadata");
   metadata(md, o.at("metadata"));
   md.finish();
@@ -1242,11 +1242,7 @@ void Converter::console(Src& s) {
     copy(auth, "avatar-url", a);
     auth.finish();
   }
-  Src db = s.child("database");
-  if (db.valid()) {
-    copy(db, "saved-filters", c.at("database"));
-    db.finish();
-  }
+  copySection(s, "database", {"saved-filters"}, c.at("database"));
   Src ch = s.child("clickhouse");
   clickhouseConnection(ch);
   ch.finish();
