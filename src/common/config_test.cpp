@@ -86,6 +86,14 @@ TEST(Config, DefaultsWithoutFile) {
   EXPECT_EQ(c.clickhouse.resolutions[0].ttl, std::chrono::hours(24 * 15));
   EXPECT_FALSE(c.demo.enabled);
   EXPECT_TRUE(AppConfig::load("", true).demo.enabled);
+  // config check prints the free-form mappings too, empty when absent.
+  for (const YAML::Node& n :
+       {c.resolved["outlet"]["networks"]["networks"], c.resolved["outlet"]["networks"]["network-sources"],
+        c.resolved["outlet"]["core"]["default-sampling-rate"], c.resolved["outlet"]["core"]["override-sampling-rate"],
+        c.resolved["clickhouse"]["asns"], c.resolved["kafka"]["options"],
+        c.resolved["clickhouse"]["resolutions"][0]["table-settings"]}) {
+    EXPECT_TRUE(n.IsMap() && n.size() == 0) << YAML::Dump(n);
+  }
 }
 
 TEST(Config, IssueExample) {

@@ -76,7 +76,7 @@ void ClickHouseConfig::read(ConfigReader& r) {
         s.field("interval", x.interval);
         s.field("ttl", x.ttl);
         if (x.interval.count() % 1000 != 0) s.fail("interval", "must be a whole number of seconds");
-        YAML::Node ts = s.raw("table-settings");
+        YAML::Node ts = s.raw("table-settings", "{}");
         if (ts.IsDefined() && !ts.IsNull()) {
           if (!ts.IsMap()) s.fail("table-settings", "expected a mapping of MergeTree setting to value");
           x.table_settings.clear();
@@ -105,7 +105,7 @@ void ClickHouseConfig::read(ConfigReader& r) {
   resolutions = res;
   r.intField("max-partitions", max_partitions, 1, 10000);
   r.field("skip-migrations", skip_migrations);
-  YAML::Node a = r.raw("asns");
+  YAML::Node a = r.raw("asns", "{}");
   if (a.IsDefined()) {
     if (!a.IsMap()) r.fail("asns", "expected a mapping of ASN to name");
     for (const auto& kv : a) {

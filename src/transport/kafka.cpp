@@ -29,7 +29,7 @@ void KafkaConfig::read(ConfigReader& r) {
   r.field("max-workers", max_workers, 1, 256);
   r.field("fetch-queue-kbytes", fetch_queue_kbytes, 64, 1 << 20);
   r.field("templates-catch-up", templates_catch_up);
-  YAML::Node opts = r.raw("options");
+  YAML::Node opts = r.raw("options", "{}");
   if (opts && opts.IsMap())
     for (const auto& kv : opts) options[kv.first.as<std::string>()] = kv.second.as<std::string>();
   else if (opts && !opts.IsNull())

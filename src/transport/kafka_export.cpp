@@ -19,7 +19,7 @@ void KafkaOutputConfig::read(ConfigReader& r) {
   if (topic.empty()) r.fail("topic", "must not be empty");
   r.choice("compression-codec", compression_codec, {"none", "gzip", "snappy", "lz4", "zstd"});
   r.field("queue-size", queue_size, 1, 10'000'000);
-  YAML::Node opts = r.raw("options");
+  YAML::Node opts = r.raw("options", "{}");
   if (opts && opts.IsMap())
     for (const auto& kv : opts) options[kv.first.as<std::string>()] = kv.second.as<std::string>();
   else if (opts && !opts.IsNull())

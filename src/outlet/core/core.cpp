@@ -40,9 +40,9 @@ void Core::Config::read(ConfigReader& r) {
   r.field("interface-classifiers", interface_classifiers);
   r.field("classifier-cache-duration", classifier_cache_duration);
   r.field("startup-delay", startup_delay);
-  YAML::Node d = r.raw("default-sampling-rate");
+  YAML::Node d = r.raw("default-sampling-rate", "{}");
   default_sampling_rate = readSubnetMap<uint64_t>(r, "default-sampling-rate", d, parseRate);
-  YAML::Node o = r.raw("override-sampling-rate");
+  YAML::Node o = r.raw("override-sampling-rate", "{}");
   override_sampling_rate = readSubnetMap<uint64_t>(r, "override-sampling-rate", o, parseRate);
   r.field("asn-providers", asn_providers);
   for (const auto& p : asn_providers)

@@ -257,7 +257,7 @@ void SnmpProvider::Config::read(ConfigReader& r) {
       return uint16_t(v);
     });
   }
-  YAML::Node a = r.raw("agents");
+  YAML::Node a = r.raw("agents", "{}");
   if (a.IsDefined() && !a.IsNull()) {
     if (!a.IsMap()) r.fail("agents", "expected a mapping exporter address → agent address");
     for (const auto& kv : a) {

@@ -85,7 +85,7 @@ StaticProvider::Exporter parseExporter(const YAML::Node& n) {
 }  // namespace
 
 void StaticProvider::Config::read(ConfigReader& r) {
-  YAML::Node n = r.raw("exporters");
+  YAML::Node n = r.raw("exporters", "{}");
   exporters = readSubnetMap<Exporter>(r, "exporters", n, parseExporter);
   // The same entries with their prefixes (readSubnetMap has checked them).
   exporter_list.clear();
@@ -96,7 +96,7 @@ void StaticProvider::Config::read(ConfigReader& r) {
   } else if (n.IsDefined() && !n.IsNull() && !(n.IsMap() && n.size() == 0)) {
     exporter_list.emplace_back(*IPv6Prefix::parse("::/0"), parseExporter(n));
   }
-  YAML::Node src = r.raw("exporter-sources");
+  YAML::Node src = r.raw("exporter-sources", "{}");
   exporter_sources.clear();
   if (src.IsDefined() && !src.IsNull()) {
     if (!src.IsMap()) r.fail("exporter-sources", "expected a mapping from names to sources");

@@ -64,7 +64,7 @@ NetworkAttributes parseNetworkAttributes(const YAML::Node& n) {
 }
 
 void Networks::Config::read(ConfigReader& r) {
-  YAML::Node src = r.raw("network-sources");
+  YAML::Node src = r.raw("network-sources", "{}");
   network_sources.clear();
   if (src.IsDefined() && !src.IsNull()) {
     if (!src.IsMap()) r.fail("network-sources", "expected a mapping from names to sources");
@@ -78,7 +78,7 @@ void Networks::Config::read(ConfigReader& r) {
     }
   }
   r.field("network-sources-timeout", network_sources_timeout);
-  YAML::Node n = r.raw("networks");
+  YAML::Node n = r.raw("networks", "{}");
   networks.clear();
   if (!n.IsDefined() || n.IsNull()) return;
   if (!n.IsMap()) r.fail("networks", "expected a mapping from subnets to attributes");
