@@ -142,6 +142,8 @@ TEST(Config, WrongTypesAndRanges) {
   EXPECT_NE(e.find("interval: 0"), std::string::npos) << e;
   e = loadError("schema:\n  disabled: [Bytes]\n");
   EXPECT_NE(e.find("cannot be disabled"), std::string::npos) << e;
+  e = loadError("schema:\n  disabled: [SrcGeoCity, InIfName]\n");  // the raw table sorts by it
+  EXPECT_NE(e.find("column InIfName is in the primary key"), std::string::npos) << e;
   e = loadError("http: [1, 2\n");
   EXPECT_NE(e.find("invalid YAML"), std::string::npos) << e;
   // A value yaml-cpp cannot convert: file, line and section, not a bare library message.

@@ -288,6 +288,10 @@ Schema::Schema(const SchemaConfig& config) {
     const auto& c = lookup(n, "disabled");
     if (!c.disableable)
       throw std::invalid_argument(fmt::format("schema.disabled: column {} cannot be disabled", c.name));
+    // As Akvorado: the tables' primary keys name these columns.
+    if (c.consolidated_pk)
+      throw std::invalid_argument(
+          fmt::format("schema.disabled: column {} is in the primary key and cannot be disabled", c.name));
     enabled_[size_t(c.key)] = false;
   }
   for (const auto& n : config.main_table_only) {
