@@ -73,7 +73,13 @@ Metadata::Metadata(Config config, Metrics& metrics,
       refreshes_(metrics.counter("akvo_outlet_metadata_cache_refreshes_total",
                                  "Metadata cache entries polled again before expiry.")),
       queue_full_(metrics.counter("akvo_outlet_metadata_queue_full_total",
-                                  "Metadata polls not queued: too many waiting (asked again later).")) {
+                                  "Metadata polls not queued: too many waiting (asked again later).")),
+      breaker_opens_(metrics.counter(
+          "akvo_outlet_metadata_provider_breaker_opens_total",
+          "Exporters whose polls failed 20 times in a row: not polled for a minute.")),
+      breaker_refused_(metrics.counter(
+          "akvo_outlet_metadata_provider_breaker_refused_total",
+          "Metadata polls not made because the exporter's circuit breaker was open (failed).")) {
   for (const auto& p : providers_) has_async_ = has_async_ || !p->synchronous();
   metrics.gauge("akvo_outlet_metadata_cache_size_entries", "Entries in the metadata cache.", {},
                 [this] { return double(size()); });
@@ -219,6 +225,11 @@ void Metadata::poller(std::stop_token st) {
     const Query& q = job.first;
     Answer answer;
     bool answered = false, failed = false, provisional = false;
+    const bool refused = breakerOpen(q.exporter, unixNow());
+    if (refused) {
+      failed = true;
+      breaker_refused_.inc();
+    }
     for (size_t i = job.second; i < providers_.size() && !answered && !failed; i++) {
       Answer a;
       switch (providers_[i]->query(q, a)) {
@@ -234,6 +245,7 @@ void Metadata::poller(std::stop_token st) {
       }
     }
     int64_t now = unixNow();
+    if (!refused) breakerResult(q.exporter, failed, now);
     if (answered) answers_.inc();
     else if (failed) failures_.inc();
     else skips_.inc();
@@ -245,6 +257,30 @@ void Metadata::poller(std::stop_token st) {
       if (queue_.empty() && in_flight_ == 0) idle_cv_.notify_all();
     }
   }
+}
+
+bool Metadata::breakerOpen(const IPv6Addr& exporter, int64_t now) {
+  std::lock_guard lock(breaker_mutex_);
+  auto it = breakers_.find(exporter);
+  return it != breakers_.end() && it->second.open_until > now;
+}
+
+void Metadata::breakerResult(const IPv6Addr& exporter, bool failed, int64_t now) {
+  std::lock_guard lock(breaker_mutex_);
+  if (!failed) {
+    breakers_.erase(exporter);  // one answer closes it
+    return;
+  }
+  if (breakers_.size() >= 65536) breakers_.clear();  // spoofed exporters: stay bounded
+  Breaker& b = breakers_[exporter];
+  // Polls queued before the breaker opened still fail after: they do not open it again.
+  if (b.open_until > now || ++b.errors < kBreakerErrors) return;
+  b.errors = 0;
+  b.open_until = now + kBreakerOpen;
+  breaker_opens_.inc();
+  static RateLimitedLog log;
+  log.warn("metadata: exporter {}: {} polls failed in a row, not polled for {} s",
+           exporter.toString(), kBreakerErrors, kBreakerOpen);
 }
 
 void Metadata::refresher(std::stop_token st) {

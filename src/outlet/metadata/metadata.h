@@ -106,7 +106,23 @@ class Metadata {
   std::unordered_set<Query, QueryHash> pending_;
   size_t in_flight_ = 0;
 
-  Counter &hits_, &misses_, &answers_, &failures_, &skips_, &expired_, &refreshes_, &queue_full_;
+  // A circuit breaker per exporter, as Akvorado's: after kBreakerErrors failed polls in a row,
+  // the exporter's polls fail at once for kBreakerOpen (cached as failed, asked again after
+  // failure-retry), so that a dead exporter does not hold the pollers in its timeouts.
+  struct Breaker {
+    uint32_t errors = 0;     ///< failed polls in a row
+    int64_t open_until = 0;  ///< unix seconds
+  };
+  static constexpr uint32_t kBreakerErrors = 20;
+  static constexpr int64_t kBreakerOpen = 60;
+  /// True (and the poll is not made) while the exporter's breaker is open.
+  bool breakerOpen(const IPv6Addr& exporter, int64_t now);
+  void breakerResult(const IPv6Addr& exporter, bool failed, int64_t now);
+  std::mutex breaker_mutex_;  // guards breakers_
+  std::unordered_map<IPv6Addr, Breaker, IPv6AddrHash> breakers_;
+
+  Counter &hits_, &misses_, &answers_, &failures_, &skips_, &expired_, &refreshes_, &queue_full_,
+      &breaker_opens_, &breaker_refused_;
   static constexpr size_t kMaxQueued = 10000;  ///< polls waiting (exporters x interfaces)
   std::vector<std::jthread> threads_;
   bool started_ = false;

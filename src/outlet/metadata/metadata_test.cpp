@@ -244,6 +244,52 @@ TEST(MetadataCache, StopsWithPollsQueuedAndBoundsTheQueue) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
 }
 
+// Fails at once for 192.0.2.1 (an exporter that refuses SNMP), answers for the others.
+struct DeadExporterProvider : Provider {
+  std::atomic<int> dead_calls{0}, live_calls{0};
+  std::string_view name() const override { return "dead"; }
+  bool synchronous() const override { return false; }
+  Result query(const Query& q, Answer& out) override {
+    if (q.exporter == *IPv6Addr::parse("192.0.2.1")) {
+      dead_calls++;
+      return Result::kFailed;
+    }
+    live_calls++;
+    out.found = true;
+    out.exporter.name = "alive";
+    return Result::kAnswered;
+  }
+};
+
+// As Akvorado: 20 failed polls in a row open the exporter's breaker; its next polls fail
+// without asking the provider, other exporters are polled as before.
+TEST(MetadataCache, CircuitBreakerPerExporter) {
+  Metrics m;
+  auto c = readConfig("max-in-flight: 1\n");
+  auto p = std::make_unique<DeadExporterProvider>();
+  DeadExporterProvider& provider = *p;
+  std::vector<std::unique_ptr<Provider>> providers;
+  providers.push_back(std::move(p));
+  Metadata md(c, m, std::move(providers));
+  md.start();
+  const IPv6Addr dead = *IPv6Addr::parse("192.0.2.1"), live = *IPv6Addr::parse("192.0.2.2");
+  for (uint32_t i = 1; i <= 30; i++) md.lookup({dead, i}, 1000);
+  ASSERT_TRUE(md.waitIdle(std::chrono::seconds(5)));
+  EXPECT_EQ(provider.dead_calls.load(), 20);
+  EXPECT_EQ(m.sum("akvo_outlet_metadata_provider_breaker_opens_total"), 1u);
+  EXPECT_EQ(m.sum("akvo_outlet_metadata_provider_breaker_refused_total"), 10u);
+  EXPECT_EQ(m.sum("akvo_outlet_metadata_provider_failures_total"), 30u);
+  for (uint32_t i = 1; i <= 5; i++) md.lookup({live, i}, 1000);
+  md.lookup({dead, 31}, 1000);
+  ASSERT_TRUE(md.waitIdle(std::chrono::seconds(5)));
+  EXPECT_EQ(provider.live_calls.load(), 5);
+  EXPECT_EQ(provider.dead_calls.load(), 20);  // still open
+  auto e = md.lookup({live, 1}, 1000);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->answer.exporter.name, "alive");
+  md.stop();
+}
+
 TEST(MetadataCache, RefreshesBeforeExpiryAndForgetsUnusedEntries) {
   auto c = readConfig(R"(
 cache-duration: 2s
