@@ -195,6 +195,13 @@ void Inlet::start() {
       sockets_.push_back(std::move(s));
     }
     bound_ports_.push_back(port);
+    // The buffer the kernel gave (it halves what it reports), whether asked for or its default.
+    int rcvbuf = 0;
+    socklen_t rl = sizeof rcvbuf;
+    getsockopt(sockets_.back()->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &rl);
+    metrics_.gauge("akvo_inlet_flow_input_udp_buffer_size_bytes",
+                   "Receive buffer of each socket of the input, as the kernel set it.", labels,
+                   [size = double(rcvbuf / 2)] { return size; });
     spdlog::info("input {} ({}) listening on port {} with {} worker(s)", in.listen, in.decoder, port,
                  in.workers);
   }

@@ -80,6 +80,13 @@ TEST(Inlet, CountsTheKernelsDrops) {
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   inlet.stop();
+  // The buffer the kernel set: the 64 KiB asked (root passes rmem_max), or the cap below it.
+  const std::string text = metrics.render();
+  auto at = text.find("akvo_inlet_flow_input_udp_buffer_size_bytes{");
+  ASSERT_NE(at, std::string::npos) << text;
+  double size = std::stod(text.substr(text.find("} ", at) + 2));
+  EXPECT_GT(size, 1000);
+  EXPECT_LE(size, 65536);
   EXPECT_GT(metrics.sum(name), 0u) << "a 64 KiB buffer cannot hold 2000 datagrams of 1000 bytes";
   EXPECT_EQ(transport.received() + metrics.sum(name), kSent) << "each datagram received or counted";
 }
