@@ -380,8 +380,13 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
     }
   }
   if (role == "orchestrator" && c.kafka.configured) {
-    spdlog::info("kafka: {}", ensureKafkaTopic(c.kafka));
-    spdlog::info("kafka: {}", ensureTemplatesTopic(c.kafka));
+    if (c.kafka.manage_topic) {
+      spdlog::info("kafka: {}", ensureKafkaTopic(c.kafka));
+      spdlog::info("kafka: {}", ensureTemplatesTopic(c.kafka));
+    } else {
+      spdlog::info("kafka: manage-topic is false: topics {} and {} are left as they are",
+                   c.kafka.fullTopic(), c.kafka.templatesTopic());
+    }
   }
 
   HttpServer http(c.http, metrics);

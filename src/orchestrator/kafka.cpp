@@ -1,6 +1,7 @@
 #include "orchestrator/kafka.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <librdkafka/rdkafka.h>
 
 #include <memory>
@@ -28,14 +29,18 @@ rd_kafka_event_t* waitFor(rd_kafka_queue_t* q, rd_kafka_event_type_t type, int t
   }
 }
 
-int partitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+// The topic's partitions (-1 if unknown) and the replicas of its first partition.
+int partitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms, int* replicas = nullptr) {
   rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, timeout_ms);
   rd_kafka_topic_destroy(t);
   if (e) throw std::runtime_error(std::string("kafka metadata: ") + rd_kafka_err2str(e));
   int n = -1;
-  if (md->topic_cnt == 1 && !md->topics[0].err) n = md->topics[0].partition_cnt;
+  if (md->topic_cnt == 1 && !md->topics[0].err) {
+    n = md->topics[0].partition_cnt;
+    if (replicas && n > 0) *replicas = md->topics[0].partitions[0].replica_cnt;
+  }
   rd_kafka_metadata_destroy(md);
   return n;
 }
@@ -126,7 +131,17 @@ std::string ensureKafkaTopic(const KafkaConfig& c, std::chrono::milliseconds tim
                                          rd_kafka_topic_result_error_string(res[0])));
 
   // It exists: grow its partitions if fewer than configured (they can never shrink).
-  int have = partitionCount(h.rk, topic, tmo);
+  int replicas = 0;
+  int have = partitionCount(h.rk, topic, tmo, &replicas);
+  // As Akvorado: a replication factor cannot be changed here, only said.
+  if (have > 0 && replicas != c.replication_factor)
+    spdlog::warn("kafka: topic {} has a replication factor of {}, {} configured "
+                 "(topic-configuration.replication-factor): change it with Kafka's tools",
+                 topic, replicas, c.replication_factor);
+  if (have > c.num_partitions)
+    spdlog::warn("kafka: topic {} has {} partitions, more than the {} configured (partitions "
+                 "cannot be removed)",
+                 topic, have, c.num_partitions);
   if (have < 0 || have >= c.num_partitions)
     return fmt::format("topic {} exists ({} partitions)", topic, have);
   rd_kafka_NewPartitions_t* np =

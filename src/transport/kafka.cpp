@@ -15,6 +15,7 @@ void KafkaConfig::read(ConfigReader& r) {
   if (brokers.empty()) r.fail("brokers", "at least one broker (host:port) is needed");
   r.field("topic", topic);
   if (topic.empty()) r.fail("topic", "must not be empty");
+  r.field("manage-topic", manage_topic);
   r.section("topic-configuration", [&](ConfigReader& s) {
     s.field("num-partitions", num_partitions, 1, 10000);
     s.field("replication-factor", replication_factor, 1, 100);

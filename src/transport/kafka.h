@@ -28,6 +28,8 @@ struct KafkaConfig {
   int64_t num_partitions = 8;
   int64_t replication_factor = 1;
   Duration retention = std::chrono::hours(6);
+  /// false: the orchestrator and outlets leave the topics alone (created by the Kafka admins).
+  bool manage_topic = true;
   // Producer (inlet).
   std::string compression_codec = "zstd";  ///< none, gzip, snappy, lz4, zstd
   int64_t queue_size = 100000;             ///< datagrams held while the broker is slow or away

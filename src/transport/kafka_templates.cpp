@@ -118,7 +118,7 @@ void KafkaTemplateExchange::start() {
   // The orchestrator creates it too: a broker away now is no reason not to start (the
   // consumer below retries), but say it.
   try {
-    spdlog::info("kafka: {}", ensureTemplatesTopic(c, std::chrono::seconds(10)));
+    if (c.manage_topic) spdlog::info("kafka: {}", ensureTemplatesTopic(c, std::chrono::seconds(10)));
   } catch (const std::exception& e) {
     spdlog::warn("kafka: cannot check the templates topic {}: {}", x.topic, e.what());
   }

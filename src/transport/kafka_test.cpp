@@ -35,6 +35,8 @@ TEST(KafkaConfig, DefaultsAndValues) {
   AppConfig d = load("");
   EXPECT_EQ(d.kafka.fullTopic(), "flows-v1");
   EXPECT_EQ(d.kafka.partitioning, "random");
+  EXPECT_TRUE(d.kafka.manage_topic);
+  EXPECT_FALSE(load("kafka: {manage-topic: false}\n").kafka.manage_topic);
   AppConfig c = load(
       "kafka:\n  brokers: [a:9092, b:9093]\n  topic: netflows\n"
       "  topic-configuration: {num-partitions: 16, replication-factor: 3, retention: 12h}\n"

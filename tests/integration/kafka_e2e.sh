@@ -101,3 +101,19 @@ start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
 grep -q "topic flows-v1: partitions 4 -> 6" "$TMP/orch.log" || fail "topic not grown to 6 partitions"
 stop_role orch
 pass "orchestrator grew flows-v1 from 4 to 6 partitions"
+
+# 5. A topic that differs from the configuration in what cannot be changed: said, left alone.
+sed -i 's/num-partitions: 6/num-partitions: 4, replication-factor: 2/' "$CONFIG"
+start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
+grep -q "topic flows-v1 has a replication factor of 1, 2 configured" "$TMP/orch.log" || fail "no warning for the replication factor"
+grep -q "topic flows-v1 has 6 partitions, more than the 4 configured" "$TMP/orch.log" || fail "no warning for the partitions"
+stop_role orch
+pass "orchestrator warns that flows-v1 has 6 partitions (4 configured) and replication 1 (2 configured)"
+
+# 6. manage-topic: false: the orchestrator creates no topic (here, a new base name).
+sed -i 's/topic-configuration:/manage-topic: false, topic: unmanaged, topic-configuration:/' "$CONFIG"
+start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
+grep -q "manage-topic is false: topics unmanaged-v1 and unmanaged-v1-templates are left as they are" "$TMP/orch.log" || fail "manage-topic: false not said"
+! grep -q "created topic unmanaged" "$TMP/orch.log" || fail "manage-topic: false created a topic"
+stop_role orch
+pass "manage-topic: false: no topic created"
