@@ -103,7 +103,8 @@ class Rule {
   Kind kind_;
   std::unique_ptr<Node> root_;
   bool uses_vlan_ = false;
-  size_t slots_ = 0;  // let variables: the values a run keeps
+  size_t slots_ = 0;   // let variables: the values a run keeps
+  size_t frames_ = 0;  // closures: the deepest nesting, the frames a run keeps
 };
 
 /// An ordered list of rules of one kind.
