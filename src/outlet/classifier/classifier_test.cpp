@@ -971,6 +971,14 @@ TEST(Classifier, DocumentationExamples) {
                      "router")
                 .site,
             "");
+  std::vector<std::string> closures = {
+      R"r(any(split(Interface.Description, " "), # in ["transit", "ix"]) && ClassifyExternal())r"};
+  EXPECT_EQ(iface(closures, "ix franceix").boundary, Boundary::kExternal);
+  EXPECT_EQ(iface(closures, "Transit: Cogent").boundary, Boundary::kUndefined);
+  std::vector<std::string> tenants = {
+      R"r(count(split(Exporter.Name, "-"), len(#) > 2) >= 2 && ClassifyTenant(Exporter.Name | split("-") | last()))r"};
+  EXPECT_EQ(exporter(tenants, "par-Edge1").tenant, "edge1");
+  EXPECT_EQ(exporter(tenants, "par-e1").tenant, "");
 }
 
 }  // namespace
