@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <unordered_set>
 
 namespace akvo::classifier {
 
@@ -111,8 +112,12 @@ enum class Var { kExporterIP, kExporterName, kIfIndex, kIfName, kIfDescription, 
 enum class Op {
   kLit, kVar, kLocal, kLet, kCall, kList, kNot, kNeg, kPos, kAnd, kOr, kCond, kEq, kNe, kLt, kLe,
   kGt, kGe, kIn, kMatches, kStartsWith, kEndsWith, kContains, kAdd, kSub, kMul, kDiv, kMod, kPow,
-  kRange, kCoalesce, kIndex, kSlice
+  kRange, kCoalesce, kIndex, kSlice, kPointer
 };
+
+/// What a closure's pointer names: # (the element), #index (its index), #acc (reduce's
+/// accumulator).
+enum class Pointer { kElement, kIndex, kAcc };
 
 /// Static types of the checker (expr's natures, reduced to what rules can express). kUnknown is
 /// expr's interface{}: checked when the rule runs.
@@ -137,12 +142,14 @@ enum class Fn {
   kExternal, kInternal, kSetName, kSetDescription, kReject, kFormat, kLower, kUpper, kTrim,
   kTrimPrefix, kTrimSuffix, kHasPrefix, kHasSuffix, kIndexOf, kLastIndexOf, kSplit, kSplitAfter,
   kReplace, kRepeat, kJoin, kLen, kAbs, kCeil, kFloor, kRound, kMax, kMin, kInt, kFloat, kString,
-  kFirst, kLast
+  kFirst, kLast, kAll, kAny, kNone, kOne, kFilter, kMap, kFind, kFindIndex, kFindLast,
+  kFindLastIndex, kCount, kSum, kReduce, kReverse, kSort, kUniq, kConcat, kTake, kType
 };
 
 /// What a function accepts as one argument.
 enum class Arg {
-  kString, kInt, kNumber, kNumberOrString, kStringOrList, kList, kNumberOrList, kAny
+  kString, kInt, kNumber, kNumberOrString, kStringOrList, kList, kNumberOrList, kAny,
+  kPredicate  // a closure, checked by the checker with its list's element type
 };
 
 const char* argName(Arg a) {
@@ -154,6 +161,7 @@ const char* argName(Arg a) {
     case Arg::kStringOrList: return "a string or a list";
     case Arg::kList: return "a list";
     case Arg::kNumberOrList: return "a number or a list of numbers";
+    case Arg::kPredicate: return "a predicate";
     default: return "any value";
   }
 }
@@ -179,13 +187,14 @@ struct FnDef {
   int min_args, max_args;
   Type result;  // kUnknown: derived from the arguments by the checker
   std::array<Arg, 4> args;  // what argument k accepts; past the fourth, what the fourth does
+  bool closure = false;     // argument 2 is a predicate evaluated for each element of argument 1
 };
 
 constexpr Type kB = Type::kBool, kS = Type::kString, kI = Type::kInt, kF = Type::kFloat,
                kDerived = Type::kUnknown;
 constexpr Arg aS = Arg::kString, aI = Arg::kInt, aN = Arg::kNumber, aNS = Arg::kNumberOrString,
               aSL = Arg::kStringOrList, aL = Arg::kList, aNL = Arg::kNumberOrList,
-              aAny = Arg::kAny;
+              aAny = Arg::kAny, aP = Arg::kPredicate;
 
 // Signatures are Akvorado's (outlet/core/classifier.go) and expr's builtins (builtin/builtin.go).
 const FnDef kFunctions[] = {
@@ -237,16 +246,34 @@ const FnDef kFunctions[] = {
     {"string", Fn::kString, false, 1, 1, 1, 1, kS, {aAny, aAny, aAny, aAny}},
     {"first", Fn::kFirst, false, 1, 1, 1, 1, kDerived, {aL, aL, aL, aL}},
     {"last", Fn::kLast, false, 1, 1, 1, 1, kDerived, {aL, aL, aL, aL}},
+    // expr's predicate builtins (compiler.go's BuiltinNode): the second argument is a closure.
+    {"all", Fn::kAll, false, 1, 1, 2, 2, kB, {aL, aP, aP, aP}, true},
+    {"any", Fn::kAny, false, 1, 1, 2, 2, kB, {aL, aP, aP, aP}, true},
+    {"none", Fn::kNone, false, 1, 1, 2, 2, kB, {aL, aP, aP, aP}, true},
+    {"one", Fn::kOne, false, 1, 1, 2, 2, kB, {aL, aP, aP, aP}, true},
+    {"filter", Fn::kFilter, false, 1, 1, 2, 2, kDerived, {aL, aP, aP, aP}, true},
+    {"map", Fn::kMap, false, 1, 1, 2, 2, kDerived, {aL, aP, aP, aP}, true},
+    {"find", Fn::kFind, false, 1, 1, 2, 2, kDerived, {aL, aP, aP, aP}, true},
+    {"findIndex", Fn::kFindIndex, false, 1, 1, 2, 2, kI, {aL, aP, aP, aP}, true},
+    {"findLast", Fn::kFindLast, false, 1, 1, 2, 2, kDerived, {aL, aP, aP, aP}, true},
+    {"findLastIndex", Fn::kFindLastIndex, false, 1, 1, 2, 2, kI, {aL, aP, aP, aP}, true},
+    {"count", Fn::kCount, false, 1, 1, 1, 2, kI, {aL, aP, aP, aP}, true},
+    {"sum", Fn::kSum, false, 1, 1, 1, 2, kDerived, {aL, aP, aP, aP}, true},
+    {"reduce", Fn::kReduce, false, 1, 1, 2, 3, kDerived, {aL, aP, aAny, aAny}, true},
+    {"reverse", Fn::kReverse, false, 1, 1, 1, 1, kDerived, {aL, aL, aL, aL}},
+    {"sort", Fn::kSort, false, 1, 1, 1, 2, kDerived, {aL, aS, aS, aS}},
+    {"uniq", Fn::kUniq, false, 1, 1, 1, 1, kDerived, {aL, aL, aL, aL}},
+    {"concat", Fn::kConcat, false, 1, 1, 1, 64, kDerived, {aL, aL, aL, aL}},
+    {"take", Fn::kTake, false, 1, 1, 2, 2, kDerived, {aL, aI, aI, aI}},
+    {"type", Fn::kType, false, 1, 1, 1, 1, kS, {aAny, aAny, aAny, aAny}},
 };
 
 /// expr's other builtins: recognised to say they are not available, and reserved as in expr
 /// (a let variable cannot take their name).
 const char* const kUnsupportedBuiltins[] = {
-    "all", "none", "any", "one", "filter", "map", "find", "findIndex", "findLast", "findLastIndex",
-    "count", "sum", "groupBy", "sortBy", "reduce", "type", "mean", "median", "toJSON", "fromJSON",
-    "toBase64", "fromBase64", "now", "duration", "date", "timezone", "get", "take", "reverse",
-    "uniq", "concat", "flatten", "sort", "keys", "values", "toPairs", "fromPairs", "bitand",
-    "bitor", "bitxor", "bitnand", "bitnot", "bitshl", "bitshr", "bitushr"};
+    "groupBy", "sortBy", "mean", "median", "toJSON", "fromJSON", "toBase64", "fromBase64", "now",
+    "duration", "date", "timezone", "get", "flatten", "keys", "values", "toPairs", "fromPairs",
+    "bitand", "bitor", "bitxor", "bitnand", "bitnot", "bitshl", "bitshr", "bitushr"};
 
 struct EvalError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -261,7 +288,9 @@ struct Node {
   Var var = Var::kExporterIP;
   const FnDef* fn = nullptr;
   bool negate = false;  // "not in", "not matches", "not contains", "not startsWith", "not endsWith"
-  size_t slot = 0;      // kLet, kLocal: the variable's slot in Context::locals
+  size_t slot = 0;      // kLet, kLocal: the variable's slot in Context::locals; kPointer and
+                        // closure calls: the closure's nesting depth, its Context::frames slot
+  Pointer pointer = Pointer::kElement;  // kPointer
   size_t depth = 1;     // height of the tree under this node, bounded by kMaxDepth
   // Operands in order; kSlice's bounds are null when left out (s[:2], s[1:]).
   std::vector<std::unique_ptr<Node>> args;
@@ -319,12 +348,14 @@ class Parser {
  public:
   Parser(const std::string& text, Kind kind) : text_(text), kind_(kind) { tokenize(); }
 
-  /// Parses the rule; `slots` is the number of let variables it declares.
-  std::unique_ptr<Node> parse(bool& uses_vlan, size_t& slots) {
+  /// Parses the rule; `slots` is the number of let variables it declares, `frames` the deepest
+  /// nesting of its closures.
+  std::unique_ptr<Node> parse(bool& uses_vlan, size_t& slots, size_t& frames) {
     auto n = parseExpression();
     if (peek().type != Token::kEnd) fail(peek(), "expected an operator or the end of the rule");
     uses_vlan = uses_vlan_;
     slots = slots_;
+    frames = frames_;
     return n;
   }
 
@@ -458,12 +489,14 @@ class Parser {
         t.text = v;
         i = j;
       } else {
-        static const char* kTwo[] = {"&&", "||", "==", "!=", "<=", ">=", "**", "..", "??"};
+        static const char* kTwo[] = {"&&", "||", "==", "!=", "<=", ">=", "**", "..", "??", "?."};
         t.type = Token::kPunct;
         for (const char* two : kTwo)
           if (s.compare(i, 2, two) == 0) t.text = two;
+        // As expr's lexer: `a?.5:1` is a ternary, not optional chaining.
+        if (t.text == "?." && i + 2 < s.size() && std::isdigit(uint8_t(s[i + 2]))) t.text.clear();
         if (t.text.empty()) {
-          if (std::string_view("()[],.!<>-+?:*/%^;=").find(c) == std::string_view::npos)
+          if (std::string_view("()[],.!<>-+?:*/%^;=#{}|").find(c) == std::string_view::npos)
             failAt(i, fmt::format("unexpected character '{}'", c));
           t.text = std::string(1, c);
         }
@@ -564,6 +597,19 @@ class Parser {
     bool after_coalesce = false;
     for (;;) {
       size_t pos = peek().pos;
+      if (precedence == 0 && isPunct("|")) {
+        // expr's pipe binds loosest (precedence 0, below ||): `a || b | f(c)` is f(a || b, c);
+        // only ?: is looser. It may follow ?? (expr checks the pipe first).
+        next();
+        Token name = next();
+        if (name.type != Token::kIdent || !isPunct("("))
+          fail(name.type == Token::kIdent ? peek() : name, "expected a function call after |");
+        std::vector<std::unique_ptr<Node>> first;
+        first.push_back(std::move(left));
+        left = parseCall(name, std::move(first));
+        after_coalesce = false;
+        continue;
+      }
       bool negate = false;
       if (isIdent("not")) {  // "a not in b", "a not matches b"...
         if (!negatable(peek(1)))
@@ -661,7 +707,9 @@ class Parser {
 
   /// Indexing and slicing: a[i], a[i:j], a[:j], a[i:], a[:].
   std::unique_ptr<Node> parsePostfix(std::unique_ptr<Node> base) {
-    while (isPunct("[")) {
+    for (;;) {
+      if (isPunct("?.") && isPunct("[", 1)) next();  // a?.[i]: our values are never nil
+      if (!isPunct("[")) break;
       size_t pos = next().pos;
       std::unique_ptr<Node> from, to;
       if (!isPunct(":")) from = parseExpression();
@@ -728,6 +776,10 @@ class Parser {
           expectPunct(")");
           return inner;
         }
+        if (t.text == "#") return parsePointer(t);
+        if (t.text == "." && !closures_.empty())
+          failAt(t.pos, "elements have no fields (.name is #.name, for maps, which rules do not "
+                        "have)");
         if (t.text == "[") {
           n->op = Op::kList;
           if (!isPunct("]")) {
@@ -756,7 +808,9 @@ class Parser {
                  "let must start the expression (put it in parentheses: 1 + (let x = 2; x))");
         if (isPunct("(")) return parseCall(t);
         if (t.text == "Exporter" || t.text == "Interface") {
-          expectPunct(".");
+          // Exporter?.Name is Exporter.Name: the variables are never nil.
+          if (!isPunct("?.")) expectPunct(".");
+          else next();
           Token f = next();
           if (f.type != Token::kIdent) fail(f, "expected a field name");
           std::string name = t.text + "." + f.text;
@@ -804,10 +858,52 @@ class Parser {
     fail(t, "expected a value (string, number, variable, function call, list or parenthesis)");
   }
 
-  std::unique_ptr<Node> parseCall(const Token& name) {
+  /// `# name`: expr's PointerNode. A name that is an operator ("# in [...]") is not one.
+  std::unique_ptr<Node> parsePointer(const Token& hash) {
+    if (closures_.empty())
+      failAt(hash.pos,
+             "# is only valid in the predicate of all, any, none, one, filter, map, find, "
+             "findIndex, findLast, findLastIndex, count, sum or reduce");
+    auto n = node(Op::kPointer, hash.pos);
+    n->slot = closures_.size() - 1;
+    static const char* const kOperators[] = {"in",       "matches",  "contains", "startsWith",
+                                             "endsWith", "not",      "and",      "or"};
+    if (peek().type == Token::kIdent &&
+        std::none_of(std::begin(kOperators), std::end(kOperators),
+                     [&](const char* op) { return peek().text == op; })) {
+      Token name = next();
+      if (name.text == "index") {
+        n->pointer = Pointer::kIndex;
+      } else if (name.text == "acc" && closures_.back() == Fn::kReduce) {
+        n->pointer = Pointer::kAcc;
+      } else {
+        failAt(hash.pos, fmt::format("unknown pointer #{} (valid: #, #index{})", name.text,
+                                     closures_.back() == Fn::kReduce ? ", #acc" : ""));
+      }
+    }
+    return n;
+  }
+
+  /// A closure: an expression, optionally in braces (expr's `{# > 1}`), where # is the element.
+  std::unique_ptr<Node> parsePredicate(Fn fn) {
+    bool braces = isPunct("{");
+    if (braces) next();
+    closures_.push_back(fn);
+    frames_ = std::max(frames_, closures_.size());
+    auto body = parseExpression();
+    closures_.pop_back();
+    if (braces) expectPunct("}");
+    return body;
+  }
+
+  /// A call; `args` holds the value piped into it (x | f(a) is f(x, a)), if any.
+  std::unique_ptr<Node> parseCall(const Token& name,
+                                  std::vector<std::unique_ptr<Node>> args = {}) {
     auto n = std::make_unique<Node>();
     n->op = Op::kCall;
     n->pos = name.pos;
+    n->args = std::move(args);
+    n->slot = closures_.size();
     for (const auto& f : kFunctions)
       if (name.text == f.name) n->fn = &f;
     if (!n->fn || !(kind_ == Kind::kExporter ? n->fn->exporter_ok : n->fn->interface_ok)) {
@@ -822,9 +918,12 @@ class Parser {
                                    kind_ == Kind::kExporter ? "exporter" : "interface",
                                    fmt::join(valid, ", ")));
     }
+    // A closure call uses its frame even without a predicate (count(list), sum(list)).
+    if (n->fn->closure) frames_ = std::max(frames_, closures_.size() + 1);
     expectPunct("(");
     while (!isPunct(")")) {
-      n->args.push_back(parseExpression());
+      bool predicate = n->fn->closure && n->args.size() == 1;
+      n->args.push_back(predicate ? parsePredicate(n->fn->fn) : parseExpression());
       if (!isPunct(",")) break;
       next();  // a trailing comma is allowed, as in expr
     }
@@ -852,6 +951,8 @@ class Parser {
   bool uses_vlan_ = false;
   size_t nesting_ = 0;
   size_t slots_ = 0;
+  size_t frames_ = 0;      // deepest closure nesting
+  std::vector<Fn> closures_;  // the closures being parsed, innermost last
   std::vector<std::pair<std::string, size_t>> scope_;  // let variables visible here, innermost last
 };
 
@@ -966,6 +1067,11 @@ class TypeChecker {
         return check(*n.args[1]);
       }
       case Op::kLocal: return n.slot < locals_.size() ? locals_[n.slot] : Checked{Type::kUnknown};
+      case Op::kPointer:
+        // expr's checker: # has the type of the list's elements, #index is an int, #acc unknown.
+        if (n.pointer == Pointer::kIndex) return {Type::kInt};
+        if (n.pointer == Pointer::kAcc || n.slot >= closures_.size()) return {Type::kUnknown};
+        return closures_[n.slot];
       case Op::kList: {
         Checked out{Type::kList};
         for (size_t k = 0; k < n.args.size(); k++) {
@@ -1103,8 +1209,64 @@ class TypeChecker {
     return {Type::kBool};
   }
 
+  /// expr's checker for the predicate builtins: the first argument must be a list, the predicate
+  /// is checked with # of the list's element type and must give a bool where expr wants one.
+  Checked checkClosure(const Node& n) {
+    const FnDef& f = *n.fn;
+    Checked list = check(*n.args[0]);
+    if (list.type != Type::kList && list.type != Type::kUnknown)
+      failAt(n.args[0]->pos, fmt::format("{} expects a list as argument 1, got {}", f.name,
+                                         typeName(list.type)));
+    Checked elem{list.type == Type::kList ? list.elem : Type::kUnknown};
+    Checked pred{Type::kUnknown};
+    bool has_pred = n.args.size() > 1;
+    if (has_pred) {
+      closures_.push_back(elem);
+      pred = check(*n.args[1]);
+      closures_.pop_back();
+    }
+    if (f.fn == Fn::kReduce && n.args.size() > 2) check(*n.args[2]);
+    auto wantBool = [&] {
+      if (pred.type != Type::kBool && pred.type != Type::kUnknown)
+        failAt(n.args[1]->pos, fmt::format("the predicate of {} must be a bool, got {}", f.name,
+                                           typeName(pred.type)));
+    };
+    switch (f.fn) {
+      case Fn::kFilter: wantBool(); return {Type::kList, elem.type};
+      case Fn::kMap: return {Type::kList, pred.type};
+      case Fn::kFind:
+      case Fn::kFindLast: wantBool(); return elem;
+      case Fn::kFindIndex:
+      case Fn::kFindLastIndex: wantBool(); return {Type::kInt};
+      case Fn::kCount:
+        if (has_pred) {
+          wantBool();
+        } else if (elem.type != Type::kBool && elem.type != Type::kUnknown) {
+          failAt(n.args[0]->pos,
+                 fmt::format("count without a predicate counts the true elements of a list of "
+                             "bool, got a list of {}",
+                             typeName(elem.type)));
+        }
+        return {Type::kInt};
+      case Fn::kSum: {
+        Type t = has_pred ? pred.type : elem.type;
+        if (!isNumber(t) && t != Type::kUnknown)
+          failAt(n.args[has_pred ? 1 : 0]->pos,
+                 has_pred ? fmt::format("the predicate of sum must be a number, got {}",
+                                        typeName(t))
+                          : fmt::format("sum expects a list of numbers as argument 1, got a list "
+                                        "of {}",
+                                        typeName(t)));
+        return {t};
+      }
+      case Fn::kReduce: return pred;
+      default: wantBool(); return {Type::kBool};  // all, any, none, one
+    }
+  }
+
   Checked checkCall(const Node& n) {
     const FnDef& f = *n.fn;
+    if (f.closure) return checkClosure(n);
     std::vector<Checked> args;
     for (size_t k = 0; k < n.args.size(); k++) {
       Checked c = check(*n.args[k]);
@@ -1126,6 +1288,25 @@ class TypeChecker {
       case Fn::kAbs: return {args[0].type};
       case Fn::kFirst:
       case Fn::kLast: return {args[0].type == Type::kList ? args[0].elem : Type::kUnknown};
+      case Fn::kSort: {
+        Type e = args[0].type == Type::kList ? args[0].elem : Type::kUnknown;
+        if (e != Type::kUnknown && !isNumber(e) && e != Type::kString)
+          failAt(n.args[0]->pos,
+                 fmt::format("sort expects a list of numbers or strings as argument 1, got a "
+                             "list of {}",
+                             typeName(e)));
+        return {Type::kList, e};
+      }
+      case Fn::kReverse:
+      case Fn::kUniq:
+      case Fn::kTake:
+        return {Type::kList, args[0].type == Type::kList ? args[0].elem : Type::kUnknown};
+      case Fn::kConcat: {
+        Checked out{Type::kList, args[0].type == Type::kList ? args[0].elem : Type::kUnknown};
+        for (const auto& a : args)
+          if (a.type != Type::kList || a.elem != out.elem) out.elem = Type::kUnknown;
+        return out;
+      }
       case Fn::kMax:
       case Fn::kMin: {
         // The type of the numbers compared when they all have the same, else known at run time.
@@ -1139,7 +1320,8 @@ class TypeChecker {
   }
 
   const std::string& text_;
-  std::vector<Checked> locals_;  // the type of each let variable, by slot
+  std::vector<Checked> locals_;    // the type of each let variable, by slot
+  std::vector<Checked> closures_;  // the type of # in each closure being checked, by depth
 };
 
 // ---- Regex templates ------------------------------------------------------------------------
@@ -1213,6 +1395,13 @@ std::string expand(std::string_view tmpl, const RE2& re, const re2::StringPiece*
 }
 
 
+/// What a closure's pointers read while it runs: set before each call of its predicate.
+struct Frame {
+  const Value* element = nullptr;
+  int64_t index = 0;
+  Value acc;  // reduce's #acc
+};
+
 struct Context {
   Kind kind;
   const ExporterInput* exporter = nullptr;
@@ -1221,6 +1410,7 @@ struct Context {
   InterfaceResult* ir = nullptr;
   bool reject = false;
   std::vector<Value> locals;        // the let variables of the rule running, by slot
+  std::vector<Frame> frames;        // the closures running, by nesting depth
   size_t budget = kMemoryBudget;    // bytes the rule running may still produce
 };
 
@@ -1527,9 +1717,138 @@ void minMax(const Value& v, bool max, Value& best, const Node& n) {
   if (best.t == Value::kNil || (max ? less(best, v) : less(v, best))) best = v;
 }
 
+/// runtime.Add for sum(): ints stay ints (wrapping), a float makes a float.
+Value add(const Value& a, const Value& b, const Node& n) {
+  if (a.t == Value::kInt && b.t == Value::kInt)
+    return Value::integer(int64_t(uint64_t(a.i) + uint64_t(b.i)));
+  if (!a.isNumber() || !b.isNumber())
+    evalFail(n, fmt::format("invalid operation: {} + {}", a.typeName(), b.typeName()));
+  return Value::floating(a.asDouble() + b.asDouble());
+}
+
+/// expr's predicate builtins, as its compiler emits them: all, any, none and the find forms
+/// stop at the first element that decides; one, count, filter, map, sum and reduce call the
+/// predicate on every element (it may classify: the calls are what expr makes). Each call
+/// counts against the rule's budget as one list element, so that a closure cannot run for long
+/// without producing anything.
+Value closure(const Node& n, Context& ctx) {
+  Fn fn = n.fn->fn;
+  Value list_value = eval(*n.args[0], ctx);
+  const auto& list = asList(list_value, *n.args[0]);
+  const Node* body = n.args.size() > 1 ? n.args[1].get() : nullptr;
+  const Node& where = body ? *body : *n.args[0];
+  Frame& frame = ctx.frames[n.slot];
+  auto invoke = [&](size_t k) -> Value {
+    if (ctx.budget < sizeof(Value)) evalFail(n, "memory budget exceeded");
+    ctx.budget -= sizeof(Value);
+    frame.element = &list[k];
+    frame.index = int64_t(k);
+    return body ? eval(*body, ctx) : list[k];
+  };
+  auto test = [&](size_t k) { return truthy(invoke(k), where); };
+  size_t size = list.size();
+  switch (fn) {
+    case Fn::kAll:
+    case Fn::kNone:
+      for (size_t k = 0; k < size; k++)
+        if (test(k) != (fn == Fn::kAll)) return Value::boolean(false);
+      return Value::boolean(true);
+    case Fn::kAny:
+      for (size_t k = 0; k < size; k++)
+        if (test(k)) return Value::boolean(true);
+      return Value::boolean(false);
+    case Fn::kOne:
+    case Fn::kCount: {
+      int64_t count = 0;
+      for (size_t k = 0; k < size; k++) count += test(k);
+      return fn == Fn::kOne ? Value::boolean(count == 1) : Value::integer(count);
+    }
+    case Fn::kFilter:
+    case Fn::kMap: {
+      std::vector<Value> out;
+      for (size_t k = 0; k < size; k++) {
+        if (fn == Fn::kMap) out.push_back(invoke(k));
+        else if (test(k)) out.push_back(list[k]);
+      }
+      return Value::array(std::move(out));
+    }
+    // Not found: nil, for the index forms too (expr's compiler emits OpNil).
+    case Fn::kFind:
+    case Fn::kFindIndex:
+      for (size_t k = 0; k < size; k++)
+        if (test(k)) return fn == Fn::kFind ? list[k] : Value::integer(int64_t(k));
+      return Value();
+    case Fn::kFindLast:
+    case Fn::kFindLastIndex:
+      for (size_t k = size; k-- > 0;)
+        if (test(k)) return fn == Fn::kFindLast ? list[k] : Value::integer(int64_t(k));
+      return Value();
+    case Fn::kSum: {
+      Value acc = Value::integer(0);
+      for (size_t k = 0; k < size; k++) acc = add(acc, invoke(k), where);
+      return acc;
+    }
+    default: break;  // reduce
+  }
+  // reduce(list, predicate[, initial]): without an initial value the first element is, and the
+  // predicate runs from the second; an empty list then fails as in expr.
+  size_t start = 0;
+  if (n.args.size() > 2) {
+    Value initial = eval(*n.args[2], ctx);
+    frame.acc = std::move(initial);
+  } else {
+    if (size == 0) evalFail(n, "reduce of an empty list without an initial value");
+    frame.acc = list[0];
+    start = 1;
+  }
+  for (size_t k = start; k < size; k++) {
+    Value next = invoke(k);
+    frame.acc = std::move(next);
+  }
+  return std::move(frame.acc);
+}
+
+/// expr's runtime.Less for sort(): numbers of any type (compared exactly: long double holds
+/// every int64 and every double; NaN first, as Go's sort.Float64s), or strings.
+bool sortLess(const Value& a, const Value& b) {
+  if (a.t == Value::kStr) return a.s < b.s;
+  if (a.t == Value::kInt && b.t == Value::kInt) return a.i < b.i;
+  long double x = a.t == Value::kInt ? (long double)a.i : (long double)a.f;
+  long double y = b.t == Value::kInt ? (long double)b.i : (long double)b.f;
+  if (std::isnan(x) || std::isnan(y)) return std::isnan(x) && !std::isnan(y);
+  return x < y;
+}
+
+/// A key equal for values expr's runtime.Equal says are equal (1 and 1.0 too), for uniq();
+/// empty for a value equal to nothing (NaN, or a list holding one).
+std::string uniqKey(const Value& v) {
+  switch (v.t) {
+    case Value::kNil: return "n";
+    case Value::kBool: return v.b ? "t" : "f";
+    case Value::kInt: return "i" + std::to_string(v.i);
+    case Value::kFloat:
+      if (std::isnan(v.f)) return "";
+      if (v.f >= -9223372036854775808.0 && v.f < 9223372036854775808.0 &&
+          std::floor(v.f) == v.f)
+        return "i" + std::to_string(int64_t(v.f));
+      return "f" + goFloat(v.f);
+    case Value::kStr: return "s" + std::to_string(v.s.size()) + ":" + v.s;
+    default: {
+      std::string out = "l" + std::to_string(v.list.size()) + ":";
+      for (const auto& x : v.list) {
+        std::string k = uniqKey(x);
+        if (k.empty()) return "";
+        out += std::to_string(k.size()) + ":" + k;
+      }
+      return out;
+    }
+  }
+}
+
 /// expr's builtins and the classification functions, once their arguments are evaluated.
 Value call(const Node& n, Context& ctx) {
   Fn fn = n.fn->fn;
+  if (n.fn->closure) return closure(n, ctx);
   switch (fn) {
     case Fn::kReject: ctx.reject = true; return Value::boolean(false);
     case Fn::kExternal:
@@ -1661,6 +1980,58 @@ Value call(const Node& n, Context& ctx) {
       if (list.empty()) return Value();  // nil, as expr
       return fn == Fn::kFirst ? list.front() : list.back();
     }
+    case Fn::kReverse: {
+      std::vector<Value> list = asList(args[0], *n.args[0]);
+      std::reverse(list.begin(), list.end());
+      return Value::array(std::move(list));
+    }
+    case Fn::kTake: {
+      const auto& list = asList(args[0], *n.args[0]);
+      int64_t count = integer(1);
+      if (count < 0) evalFail(n, fmt::format("cannot take {} elements", count));
+      if (uint64_t(count) >= list.size()) return args[0];
+      return Value::array(std::vector<Value>(list.begin(), list.begin() + count));
+    }
+    case Fn::kSort: {
+      std::vector<Value> list = asList(args[0], *n.args[0]);
+      bool desc = false;
+      if (args.size() > 1) {
+        if (str(1) != "asc" && str(1) != "desc")
+          evalFail(*n.args[1], fmt::format("invalid order {}, expected asc or desc", str(1)));
+        desc = str(1) == "desc";
+      }
+      // All numbers or all strings: runtime.Less fails on anything else.
+      for (const auto& x : list)
+        if (!(list[0].isNumber() ? x.isNumber() : list[0].t == Value::kStr && x.t == Value::kStr))
+          evalFail(n, fmt::format("cannot sort a list holding {} and {}", list[0].typeName(),
+                                  x.typeName()));
+      std::stable_sort(list.begin(), list.end(), [desc](const Value& a, const Value& b) {
+        return desc ? sortLess(b, a) : sortLess(a, b);
+      });
+      return Value::array(std::move(list));
+    }
+    case Fn::kUniq: {
+      const auto& list = asList(args[0], *n.args[0]);
+      std::unordered_set<std::string> seen;  // the keys stay within the list's footprint
+      std::vector<Value> out;
+      for (const auto& x : list) {
+        std::string key = uniqKey(x);
+        if (!key.empty() && !seen.insert(std::move(key)).second) continue;
+        out.push_back(x);
+      }
+      return Value::array(std::move(out));
+    }
+    case Fn::kConcat: {
+      size_t size = 0;
+      for (size_t k = 0; k < args.size(); k++) size += asList(args[k], *n.args[k]).size();
+      fits(ctx, size * sizeof(Value), n);
+      std::vector<Value> out;
+      out.reserve(size);
+      for (auto& a : args)
+        for (auto& x : a.list) out.push_back(std::move(x));
+      return Value::array(std::move(out));
+    }
+    case Fn::kType: return Value::str(args[0].t == Value::kList ? "array" : args[0].typeName());
     default: break;
   }
   std::string* field = classField(fn, ctx);
@@ -1786,6 +2157,13 @@ Value evalNode(const Node& n, Context& ctx) {
     case Op::kLit: return n.lit;
     case Op::kVar: return variable(n.var, ctx);
     case Op::kLocal: return ctx.locals[n.slot];
+    case Op::kPointer: {
+      const Frame& f = ctx.frames[n.slot];
+      if (n.pointer == Pointer::kIndex) return Value::integer(f.index);
+      if (n.pointer == Pointer::kAcc) return f.acc;
+      if (!f.element) evalFail(n, "# outside its closure");  // the parser prevents it
+      return *f.element;
+    }
     case Op::kLet:
       ctx.locals[n.slot] = eval(*n.args[0], ctx);
       return eval(*n.args[1], ctx);
@@ -1904,7 +2282,7 @@ Value eval(const Node& n, Context& ctx) {
 
 Rule::Rule(std::string text, Kind kind) : text_(std::move(text)), kind_(kind) {
   Parser p(text_, kind);
-  root_ = p.parse(uses_vlan_, slots_);
+  root_ = p.parse(uses_vlan_, slots_, frames_);
   TypeChecker(text_).checkRule(*root_);
 }
 Rule::~Rule() = default;
@@ -1933,8 +2311,9 @@ namespace {
 
 /// Runs a rule; false when it failed at run time (counted in `errors`): the caller stops there,
 /// as Akvorado does.
-bool run(const Node& root, size_t slots, Context& ctx, uint64_t* errors) {
+bool run(const Node& root, size_t slots, size_t frames, Context& ctx, uint64_t* errors) {
   ctx.locals.assign(slots, Value());
+  ctx.frames.assign(frames, Frame());
   ctx.budget = kMemoryBudget;
   try {
     Value v = eval(root, ctx);
@@ -1952,7 +2331,7 @@ ExporterResult RuleSet::classify(const ExporterInput& in, uint64_t* errors) cons
   ExporterResult out;
   Context ctx{Kind::kExporter, &in, nullptr, &out, nullptr};
   for (const auto& r : rules_) {
-    if (!run(*r.root_, r.slots_, ctx, errors)) break;
+    if (!run(*r.root_, r.slots_, r.frames_, ctx, errors)) break;
     if (ctx.reject) {
       out.reject = true;
       break;
@@ -1966,7 +2345,7 @@ InterfaceResult RuleSet::classify(const InterfaceInput& in, uint64_t* errors) co
   InterfaceResult out;
   Context ctx{Kind::kInterface, nullptr, &in, nullptr, &out};
   for (const auto& r : rules_) {
-    if (!run(*r.root_, r.slots_, ctx, errors)) break;
+    if (!run(*r.root_, r.slots_, r.frames_, ctx, errors)) break;
     if (ctx.reject) {
       out.reject = true;
       break;

@@ -17,18 +17,28 @@
 ///   (x / 0 is ±Inf), % takes ints;
 /// - functions: expr's len, lower, upper, trim, trimPrefix, trimSuffix, hasPrefix, hasSuffix,
 ///   indexOf, lastIndexOf, split, splitAfter, replace, repeat, join, abs, ceil, floor, round,
-///   max, min, int, float, string, first, last; Akvorado's Format(fmt, args...) and the
-///   classification functions (Classify*, Classify*Regex, ClassifyExternal/Internal, SetName,
-///   SetDescription, Reject). Regexes use RE2 syntax (the one Akvorado's Go regexp accepts);
-///   templates expand like Go's Regexp.ExpandString.
-/// Not supported: maps, member access other than the variables above, the predicate builtins
-/// (all, any, filter, map...), expr's other builtins, ?. and the | pipe; a regex must be a
-/// string literal.
+///   max, min, int, float, string, first, last, reverse, sort(list[, "asc"|"desc"]), uniq,
+///   concat, take, type; Akvorado's Format(fmt, args...) and the classification functions
+///   (Classify*, Classify*Regex, ClassifyExternal/Internal, SetName, SetDescription, Reject).
+///   Regexes use RE2 syntax (the one Akvorado's Go regexp accepts); templates expand like Go's
+///   Regexp.ExpandString;
+/// - expr's predicate builtins, whose second argument is a closure (braces optional): all, any,
+///   none, one, filter, map, find, findIndex, findLast, findLastIndex, count(list[, pred]),
+///   sum(list[, expr]), reduce(list, expr[, initial]). In the closure # is the element, #index
+///   its index, #acc reduce's accumulator; closures nest, the inner # shadowing the outer.
+///   They call the closure as expr's compiler does (all, any, none and the find forms stop at
+///   the deciding element); find* give nil when nothing matches, the index forms too;
+/// - the pipe, binding loosest but for ?: (`a + b | f(c)` is f(a + b, c)); ?. after Exporter
+///   and Interface, and ?.[ on lists (same as . and [: our values are never nil).
+/// Not supported: maps (so no .field in closures), member access other than the variables
+/// above, groupBy, sortBy and expr's other builtins (get, flatten, mean, median, keys, dates,
+/// JSON, base64, bit operations); a regex must be a string literal.
 ///
 /// Rules are type checked when compiled, as expr does for Akvorado: a rule that is not a bool,
 /// an operator or a function given the wrong types is a ParseError, not a run-time error. What
 /// can only fail while running (% by zero, an index out of range, int("x"), more than a rule's
-/// memory budget) stops the rules for that item and is counted in `errors`.
+/// memory budget, which each call of a closure also draws on) stops the rules for that item and
+/// is counted in `errors`.
 ///
 /// Classification values are normalised as Akvorado does: lower-cased, every character
 /// outside [a-z0-9.+-] removed. The first rule that sets a value wins; a ...Regex form whose
@@ -103,7 +113,8 @@ class Rule {
   Kind kind_;
   std::unique_ptr<Node> root_;
   bool uses_vlan_ = false;
-  size_t slots_ = 0;  // let variables: the values a run keeps
+  size_t slots_ = 0;   // let variables: the values a run keeps
+  size_t frames_ = 0;  // closures: the deepest nesting, the frames a run keeps
 };
 
 /// An ordered list of rules of one kind.

@@ -398,7 +398,8 @@ TEST(Classifier, LetErrors) {
   expectError("let a = 1; let a = 2; a == 2", "16", "cannot declare a: it is a variable already");
   expectError("let len = 1; true", "5", "cannot declare len: it is a function");
   expectError("let Interface = 1; true", "5", "cannot declare Interface");
-  expectError("let filter = 1; true", "5", "cannot declare filter: it is an expr builtin");
+  expectError("let groupBy = 1; true", "5", "cannot declare groupBy: it is an expr builtin");
+  expectError("let filter = 1; true", "5", "cannot declare filter: it is a function");
   expectError("1 + let a = 1; a", "5", "let must start the expression");
   expectError("let a = 1 a == 1", "11", R"(expected ";")");
   expectError("let 1 = 1; true", "5", "expected a variable name after let");
@@ -550,7 +551,7 @@ TEST(Classifier, StringBuiltins) {
             std::string::npos);
   EXPECT_NE(compileError(R"r(split("a") == [])r").find("split takes 2 to 3 arguments, got 1"),
             std::string::npos);
-  EXPECT_NE(compileError(R"r(type(1) == "int")r").find("builtin type is not available"),
+  EXPECT_NE(compileError(R"r(toJSON(1) == "1")r").find("builtin toJSON is not available"),
             std::string::npos);
 }
 
@@ -661,6 +662,294 @@ TEST(Classifier, Comments) {
   EXPECT_NE(compileError("true /* open").find("unterminated comment"), std::string::npos);
 }
 
+// ---- expr's predicate builtins, closures, the pipe and ?. -------------------------------------
+
+// The results below are the ones expr's documentation gives (language-definition.md) or follow
+// from its compiler (compiler.go's BuiltinNode).
+TEST(Classifier, PredicateBuiltins) {
+  // Empty lists: all and none are true, any and one false.
+  EXPECT_EQ(value("all([], # > 1)"), "true");
+  EXPECT_EQ(value("none([], # > 1)"), "true");
+  EXPECT_EQ(value("any([], # > 1)"), "false");
+  EXPECT_EQ(value("one([], # > 1)"), "false");
+  EXPECT_EQ(value("all([1, 2, 3], # > 0)"), "true");
+  EXPECT_EQ(value("all([1, 2, 3], # > 1)"), "false");
+  EXPECT_EQ(value("any([1, 2, 3], # > 2)"), "true");
+  EXPECT_EQ(value("any([1, 2, 3], # > 3)"), "false");
+  EXPECT_EQ(value("none([1, 2, 3], # > 3)"), "true");
+  EXPECT_EQ(value("none([1, 2, 3], # > 2)"), "false");
+  EXPECT_EQ(value("one([1, 2, 3], # > 2)"), "true");
+  EXPECT_EQ(value("one([1, 2, 3], # > 1)"), "false");
+  EXPECT_EQ(value("filter(0..9, {# % 2 == 0})"), "[0 2 4 6 8]");  // expr's example, in braces
+  EXPECT_EQ(value("filter(1..3, # > 5)"), "[]");
+  EXPECT_EQ(value(R"r(map(split(Exporter.Name, "."), upper(#)))r"), "[PAR-EDGE1 EXAMPLE NET]");
+  EXPECT_EQ(value(R"r(map(split(Exporter.Name, "."), upper(#))[0])r"), "PAR-EDGE1");
+  EXPECT_EQ(value("map(1..3, # * 1.5)"), "[1.5 3 4.5]");
+  EXPECT_EQ(value("find([1, 2, 3, 4], # > 2)"), "3");
+  EXPECT_EQ(value("findIndex([1, 2, 3, 4], # > 2)"), "2");
+  EXPECT_EQ(value("findLast([1, 2, 3, 4], # > 2)"), "4");
+  EXPECT_EQ(value("findLastIndex([1, 2, 3, 4], # > 2)"), "3");
+  // Nothing found: nil, for the index forms too (expr's compiler pushes nil).
+  EXPECT_EQ(value("find([1, 2], # > 5)"), "<nil>");
+  EXPECT_EQ(value("findIndex([1, 2], # > 5)"), "<nil>");
+  EXPECT_EQ(value("findLast([1, 2], # > 5)"), "<nil>");
+  EXPECT_EQ(value("findLastIndex([1, 2], # > 5)"), "<nil>");
+  EXPECT_EQ(value("findIndex([1, 2], # > 5) ?? -1"), "-1");
+  EXPECT_EQ(value(R"r(count(split(Exporter.Name, "-"), len(#) > 2))r"), "2");
+  EXPECT_EQ(value("count([true, false, true])"), "2");  // no predicate: the true elements
+  EXPECT_EQ(value("count(1..10, # % 3 == 0)"), "3");
+  EXPECT_EQ(value("sum([1, 2, 3])"), "6");
+  EXPECT_EQ(value("sum([1, 2.5])"), "3.5");
+  EXPECT_EQ(value("sum([])"), "0");
+  EXPECT_EQ(value(R"r(sum(split("a-bb-ccc", "-"), len(#)))r"), "6");
+  EXPECT_EQ(value("sum(1..4, # * 0.5)"), "5");
+  EXPECT_EQ(value("reduce(1..9, #acc + #)"), "45");  // expr's examples
+  EXPECT_EQ(value("reduce(1..9, #acc + #, 10)"), "55");
+  EXPECT_EQ(value(R"r(reduce(["a", "b", "c"], #acc + "-" + #))r"), "a-b-c");
+  EXPECT_EQ(value("reduce([], #acc + #, 7)"), "7");
+  EXPECT_EQ(value("reduce([4], #acc * #)"), "4");
+  EXPECT_EQ(value("reduce([], #acc + #)"), "error");  // no initial value: fails, as in expr
+  // The brief's rules.
+  EXPECT_EQ(truth(R"r(count(split(Exporter.Name, "-"), len(#) > 2) >= 2)r"), "true");
+  EXPECT_EQ(truth(R"r(map(split(Exporter.Name, "."), upper(#))[0] == "PAR-EDGE1")r"), "true");
+  std::vector<std::string> rules = {
+      R"r(any(split(Interface.Description, " "), # in ["transit", "ix"]) && ClassifyExternal())r"};
+  EXPECT_EQ(iface(rules, "ix franceix").boundary, Boundary::kExternal);
+  EXPECT_EQ(iface(rules, "to transit").boundary, Boundary::kExternal);
+  EXPECT_EQ(iface(rules, "Transit: Cogent").boundary, Boundary::kUndefined);
+}
+
+// all, any, none and the find forms stop at the first element that decides; one, count,
+// filter, map, sum and reduce call their predicate on every element. It matters when the
+// predicate classifies.
+TEST(Classifier, PredicateCallsAsExpr) {
+  auto provider = [](const std::string& rule) { return iface({rule}, "d").provider; };
+  EXPECT_EQ(provider(R"r(all([1, 2], # == 1 || ClassifyProvider("p" + string(#))))r"), "p2");
+  EXPECT_EQ(provider(R"r(all([2, 1], # == 1 || ClassifyProvider("p" + string(#))))r"), "p2");
+  EXPECT_EQ(provider(R"r(any([1, 2], # == 1 || ClassifyProvider("p" + string(#))))r"), "");
+  EXPECT_EQ(provider(R"r(none([1, 2], # == 1 && ClassifyProvider("p" + string(#))))r"), "p1");
+  EXPECT_EQ(provider(R"r(find([1, 2], # == 1 || ClassifyProvider("p" + string(#))) == 1)r"), "");
+  EXPECT_EQ(provider(R"r(findLast([1, 2], # == 2 || ClassifyProvider("p" + string(#))) == 2)r"),
+            "");
+  EXPECT_EQ(provider(R"r(one([1, 2], # == 1 || ClassifyProvider("p" + string(#))))r"), "p2");
+  EXPECT_EQ(provider(R"r(count([1, 2], # == 1 || ClassifyProvider("p" + string(#))) == 2)r"),
+            "p2");
+  // map calls in order: the first value set wins.
+  EXPECT_EQ(provider(R"r(len(map(["a", "b"], ClassifyProvider(#))) == 2)r"), "a");
+  EXPECT_EQ(provider(R"r(len(map(["a", "b"], ClassifyProvider(#))) == 2)r"), "a");
+  // A rule setting a value per element: the first part of the description that is a known
+  // connectivity.
+  std::vector<std::string> rules = {
+      R"r(any(split(lower(Interface.Description), " "), # in ["pni", "ix", "transit"] && ClassifyConnectivity(#)))r"};
+  EXPECT_EQ(iface(rules, "Cogent Transit PNI").connectivity, "transit");
+  EXPECT_EQ(iface(rules, "customer").connectivity, "");
+}
+
+TEST(Classifier, ClosureIndexAndNesting) {
+  EXPECT_EQ(value(R"r(map(["a", "b", "c"], # + string(#index)))r"), "[a0 b1 c2]");
+  EXPECT_EQ(value(R"r(filter(["a", "b", "c", "d"], #index % 2 == 1))r"), "[b d]");
+  EXPECT_EQ(value("reduce([5, 6, 7], #acc + #index, 0)"), "3");
+  EXPECT_EQ(value("reduce([5, 6, 7], #acc + #index)"), "8");  // from the second element: 5+1+2
+  EXPECT_EQ(value("findIndex([5, 6, 7], #index == 1)"), "1");
+  // Nested closures: the inner # and #index shadow the outer ones.
+  EXPECT_EQ(value("map([[1, 2], [3]], map(#, # * 10))"), "[[10 20] [30]]");
+  EXPECT_EQ(value(R"r(map(["x", "y"], map([7, 8], #index)))r"), "[[0 1] [0 1]]");
+  // The inner list is evaluated with the outer #.
+  EXPECT_EQ(value(R"r(map(["ab", "c"], map(split(#, ""), # + "!")))r"), "[[a! b!] [c!]]");
+  EXPECT_EQ(truth(R"r(any(split(Exporter.Name, "."), any(split(#, "-"), # == "edge1")))r"),
+            "true");
+  EXPECT_EQ(value(R"r(count(["a-b", "c", "d-e-f"], count(split(#, "-"), true) > 1))r"), "2");
+  // A let in a closure is evaluated for each element; it can keep the outer #.
+  EXPECT_EQ(value(R"r(map(["a", "b"], let o = #; map([1, 2], o + string(#))))r"),
+            "[[a1 a2] [b1 b2]]");
+  // Closures with a let outside.
+  EXPECT_EQ(value(R"r(let parts = split(Exporter.Name, "."); filter(parts, # != parts[0]))r"),
+            "[example net]");
+  // A closure after another at the same depth, and in reduce's initial value.
+  EXPECT_EQ(value("map(filter(1..6, # > 3), # * 2)"), "[8 10 12]");
+  EXPECT_EQ(value("reduce([1, 2], #acc + #, sum(map([10, 20], # + 1)))"), "35");
+}
+
+TEST(Classifier, PipeOperator) {
+  EXPECT_EQ(value("Exporter.Name | upper()"), "PAR-EDGE1.EXAMPLE.NET");
+  // expr's example: user.Name | lower() | split(" ").
+  EXPECT_EQ(value(R"r(Interface.Description | lower() | split(" "))r"), "[transit: cogent]");
+  EXPECT_EQ(value(R"r(Exporter.Name | split(".") | map(upper(#)) | join("+"))r"),
+            "PAR-EDGE1+EXAMPLE+NET");
+  EXPECT_EQ(value(R"r(split("b,a,c", ",") | sort() | reverse() | join(","))r"), "c,b,a");
+  EXPECT_EQ(value("1..5 | filter(# > 2) | sum()"), "12");
+  EXPECT_EQ(value("1..3 | reduce(#acc * #, 10)"), "60");
+  EXPECT_EQ(value("[true, false] | count()"), "1");
+  // The pipe binds loosest (expr's precedence 0): 1 + 2 | string() is string(1 + 2), and
+  // false || true | string() is string(false || true); what follows applies to its result.
+  EXPECT_EQ(value("1 + 2 | string()"), "3");
+  EXPECT_EQ(value("false || true | string()"), "true");
+  EXPECT_EQ(truth(R"r(1 + 2 | string() == "3")r"), "true");
+  // Only ?: is looser.
+  EXPECT_EQ(value(R"r(Interface.Index | string() == "3" ? "yes" : "no")r"), "yes");
+  EXPECT_EQ(value(R"r(false ? "a" : "b" | upper())r"), "B");
+  EXPECT_EQ(value(R"r(nil ?? "x" | upper())r"), "X");  // may follow ??
+  EXPECT_EQ(value(R"r(("a" | upper()) + "b")r"), "Ab");
+  // Into the classification functions, the regex forms too.
+  EXPECT_EQ(iface({R"r(Interface.Description | lower() | ClassifyProvider())r"}, "Transit: Cogent")
+                .provider,
+            "transitcogent");
+  EXPECT_EQ(iface({R"r(Interface.Description | ClassifyProviderRegex("^\w+: (\w+)", "$1"))r"},
+                  "Transit: Cogent")
+                .provider,
+            "cogent");
+  EXPECT_EQ(exporter({R"r(Exporter.Name | split("-") | first() | ClassifySite())r"},
+                     "par-edge1.example.net")
+                .site,
+            "par");
+  EXPECT_NE(compileError("Interface.Name | 1 == 1").find("position 18: expected a function call "
+                                                          "after |"),
+            std::string::npos);
+  EXPECT_NE(compileError("Interface.Name | lower == 1").find("expected a function call after |"),
+            std::string::npos);
+  EXPECT_NE(compileError("Interface.Name | nope() == 1").find("unknown function nope"),
+            std::string::npos);
+  EXPECT_NE(compileError("Interface.Name | trim(1, 2) == 1").find("trim takes 1 to 2 arguments, "
+                                                                   "got 3"),
+            std::string::npos);
+  // As in expr, nothing is indexed after a piped call without parentheses.
+  EXPECT_NE(compileError(R"r(split(Interface.Name, "/") | first()[0] == "G")r")
+                .find("expected an operator or the end of the rule"),
+            std::string::npos);
+}
+
+TEST(Classifier, OptionalChaining) {
+  EXPECT_EQ(truth(R"r(Exporter?.Name == "par-edge1.example.net")r"), "true");
+  EXPECT_EQ(truth("Interface?.Index == 3 && Interface?.VLAN == 100"), "true");
+  EXPECT_EQ(truth("[1, 2]?.[1] == 2"), "true");
+  EXPECT_EQ(value("true?.5:1"), "0.5");  // a ternary, as expr reads it
+  EXPECT_NE(compileError("Interface?.Nope == 1").find("unknown variable Interface.Nope"),
+            std::string::npos);
+}
+
+TEST(Classifier, OtherListBuiltins) {
+  EXPECT_EQ(value("reverse([1, 2, 3])"), "[3 2 1]");
+  EXPECT_EQ(value("reverse([])"), "[]");
+  EXPECT_EQ(value("sort([3, 1, 2.5])"), "[1 2.5 3]");
+  EXPECT_EQ(value(R"r(sort(["b", "a", "C"]))r"), "[C a b]");
+  EXPECT_EQ(value(R"r(sort([3, 1, 2], "desc"))r"), "[3 2 1]");  // expr's examples
+  EXPECT_EQ(value(R"r(sort([3, 1, 4], "asc"))r"), "[1 3 4]");
+  EXPECT_EQ(value("sort([9223372036854775807, 9223372036854775806, 1.5])"),
+            "[1.5 9223372036854775806 9223372036854775807]");
+  EXPECT_EQ(value(R"r(uniq([1, 2, 1, 1.0, "a", "a", [1], [1.0]]))r"), "[1 2 a [1]]");
+  EXPECT_EQ(value(R"r(uniq(split("a,b,a,c,b", ",")))r"), "[a b c]");
+  EXPECT_EQ(value("concat([1], [2, 3], [])"), "[1 2 3]");
+  EXPECT_EQ(value(R"r(concat(split("a,b", ","), ["c"]))r"), "[a b c]");
+  EXPECT_EQ(value("take([1, 2, 3, 4], 2)"), "[1 2]");  // expr's example
+  EXPECT_EQ(value("take([1], 5)"), "[1]");
+  EXPECT_EQ(value("take([1], 0)"), "[]");
+  EXPECT_EQ(value("type(42)"), "int");
+  EXPECT_EQ(value("type(1.5)"), "float");
+  EXPECT_EQ(value(R"r(type("hello"))r"), "string");
+  EXPECT_EQ(value("type([1])"), "array");
+  EXPECT_EQ(value("type(nil)"), "nil");
+  EXPECT_EQ(value("type(Interface.Speed > 1)"), "bool");
+  EXPECT_EQ(value(R"r(type(split(Exporter.Name, ".")))r"), "array");
+  // Run-time errors, as in expr.
+  EXPECT_EQ(value(R"r(sort([1, "a"]))r"), "error");
+  EXPECT_EQ(value(R"r(sort([1], "up"))r"), "error");
+  EXPECT_EQ(value("take([1], -1)"), "error");
+  // Load-time errors.
+  EXPECT_NE(compileError("len(sort([true])) == 1").find("position 10: sort expects a list of "
+                                                         "numbers or strings"),
+            std::string::npos);
+  EXPECT_NE(compileError(R"r(len(take([1], "a")) == 1)r").find("take expects an int as argument "
+                                                               "2, got string"),
+            std::string::npos);
+  EXPECT_NE(compileError("len(reverse(1)) == 1").find("reverse expects a list as argument 1"),
+            std::string::npos);
+  EXPECT_NE(compileError(R"r(concat([1], "a") == [])r").find("concat expects a list as argument "
+                                                            "2, got string"),
+            std::string::npos);
+  EXPECT_NE(compileError("type(1) == 1").find("cannot compare string and int"),
+            std::string::npos);
+}
+
+// expr's checker refuses these when the rule is compiled: so does akvo, at load.
+TEST(Classifier, ClosureTypeErrorsAtLoad) {
+  auto expectError = [](const std::string& rule, const std::string& position,
+                        const std::string& what) {
+    std::string e = compileError(rule);
+    EXPECT_NE(e.find("position " + position + ":"), std::string::npos) << rule << ": " << e;
+    EXPECT_NE(e.find(what), std::string::npos) << rule << ": " << e;
+  };
+  expectError("all(Interface.Speed, # > 1)", "5", "all expects a list as argument 1, got int");
+  expectError(R"r(map(Interface.Name, #) == [])r", "5", "map expects a list as argument 1");
+  expectError(R"r(any(split(Interface.Name, "/"), len(#)))r", "33",
+              "the predicate of any must be a bool, got int");
+  expectError(R"r(len(filter([1], "x")) == 1)r", "17",
+              "the predicate of filter must be a bool, got string");
+  // # has the type of the list's elements.
+  expectError(R"r(any(split(Interface.Name, "/"), # > 1))r", "35",
+              "> needs two numbers or two strings, got string and int");
+  expectError(R"r(all(1..3, # startsWith "1"))r", "13", "startsWith needs a string on its left");
+  expectError("all([[1], [2]], # > 1)", "19", "> needs two numbers or two strings, got list");
+  expectError(R"r(find(["a"], # == "a") + 1 > 0)r", "23", "+ needs two numbers or two strings, "
+                                                          "got string and int");
+  expectError(R"r(map(["a"], len(#)) == 1)r", "20", "cannot compare list and int");
+  expectError("len(findIndex([1], # == 1)) == 1", "5", "len expects a string or a list");
+  expectError("map([1], #index) + 1 == 1", "18", "+ needs two numbers");
+  expectError(R"r(count(["a"]) == 1)r", "7", "count without a predicate counts the true elements "
+                                             "of a list of bool, got a list of string");
+  expectError(R"r(sum(["a"]) > 0)r", "5", "sum expects a list of numbers as argument 1");
+  expectError(R"r(sum([1], "x") > 0)r", "10", "the predicate of sum must be a number, got string");
+  // Pointers.
+  expectError("# > 1", "1", "# is only valid in the predicate of all");
+  expectError("[1][#] == 1", "5", "# is only valid in the predicate");
+  expectError("all([1], #acc > 1)", "10", "unknown pointer #acc (valid: #, #index)");
+  expectError("all([1], #foo > 1)", "10", "unknown pointer #foo");
+  expectError("all([1], .Name > 1)", "10", "elements have no fields");
+  expectError("all([1], {# > 1)", "16", R"(expected "}")");
+  expectError("all([1])", "1", "all takes 2 argument(s), got 1");
+  expectError("reduce([1])", "1", "reduce takes 2 to 3 arguments, got 1");
+  // Still accepted: what expr accepts (a list whose elements are known only at run time).
+  for (std::string ok : {"all([1, \"a\"], # == 1)", "any(map([1], #), # > 0)",
+                         "reduce([1, 2], #acc > # ? #acc : #) > 1",
+                         "all([1], { let x = # + 1; x > 1 })", "all([], # in [1, 2])"})
+    EXPECT_EQ(compileError(ok), "no error") << ok;
+}
+
+TEST(Classifier, ClosureRunTimeErrorsAreCounted) {
+  RuleSet set({R"r(ClassifyConnectivity("first"))r",
+               R"r(len(map(split(Interface.Description, " "), split(#, ":")[1])) > 0 && ClassifyProvider("parts"))r",
+               R"r(ClassifyProvider("never"))r"},
+              Kind::kInterface);
+  uint64_t errors = 0;
+  auto r = set.classify(InterfaceInput{{"192.0.2.1", "e1"}, 3, "Gi0", "Transit: Cogent", 10, 0},
+                        &errors);
+  EXPECT_EQ(errors, 1u);  // "Cogent" has no ":": its [1] is out of range
+  EXPECT_EQ(r.connectivity, "first");
+  EXPECT_EQ(r.provider, "");
+  errors = 0;
+  r = set.classify(InterfaceInput{{"192.0.2.1", "e1"}, 3, "Gi0", "a:b c:d", 10, 0}, &errors);
+  EXPECT_EQ(errors, 0u);
+  EXPECT_EQ(r.provider, "parts");
+  EXPECT_EQ(truth("all([1, 0], 1 % # == 0)"), "error");
+  EXPECT_EQ(truth("all([0, 1], 1 % # == 0)"), "error");
+  EXPECT_EQ(truth("any([1, 0], 1 % # == 0)"), "true");  // stops before the 0
+  EXPECT_EQ(truth("findIndex([1], # > 5) >= 0"), "error");  // nil, as in expr
+  EXPECT_EQ(truth(R"r(sum([1, "a"]) > 0)r"), "error");
+  EXPECT_EQ(truth(R"r(all([1, "a"], # > 0))r"), "error");
+}
+
+// Each predicate call counts against the rule's memory budget as one list element, so that
+// closures over huge lists or nested closures fail instead of running for long.
+TEST(Classifier, ClosureBudget) {
+  EXPECT_EQ(truth(R"r(len(map(split(repeat("a,", 1000), ","), #)) == 1001)r"), "true");
+  EXPECT_EQ(truth(R"r(len(map(split(repeat("a,", 100000), ","), #)) > 0)r"), "error");
+  EXPECT_EQ(truth(R"r(count(split(repeat("a,", 150000), ","), true) > 0)r"), "error");
+  EXPECT_EQ(truth("all(0..2000, all(0..2000, true))"), "error");
+  EXPECT_EQ(truth("count(0..10000, # % 7 == 0) == 1429"), "true");
+  EXPECT_EQ(truth(R"r(len(reduce(1..100000, #acc + "x", "")) > 0)r"), "error");
+  // uniq is not a closure: linear (hashed), within the budget.
+  EXPECT_EQ(truth(R"r(len(uniq(split(repeat("a,", 100000), ","))) == 2)r"), "true");
+}
+
 // The examples of docs/06-enrichment.md.
 TEST(Classifier, DocumentationExamples) {
   std::vector<std::string> rules = {
@@ -682,6 +971,14 @@ TEST(Classifier, DocumentationExamples) {
                      "router")
                 .site,
             "");
+  std::vector<std::string> closures = {
+      R"r(any(split(Interface.Description, " "), # in ["transit", "ix"]) && ClassifyExternal())r"};
+  EXPECT_EQ(iface(closures, "ix franceix").boundary, Boundary::kExternal);
+  EXPECT_EQ(iface(closures, "Transit: Cogent").boundary, Boundary::kUndefined);
+  std::vector<std::string> tenants = {
+      R"r(count(split(Exporter.Name, "-"), len(#) > 2) >= 2 && ClassifyTenant(Exporter.Name | split("-") | last()))r"};
+  EXPECT_EQ(exporter(tenants, "par-Edge1").tenant, "edge1");
+  EXPECT_EQ(exporter(tenants, "par-e1").tenant, "");
 }
 
 }  // namespace
