@@ -807,8 +807,31 @@ HttpResponse Console::savedFilters(const HttpRequest& req, const User& u, const 
 HttpResponse Console::widget(const HttpRequest& req, const std::string& name) {
   int64_t now = now_();
   if (name == "flow-last") {
+    // As Akvorado: MACs as text, communities as "asn:value" and large communities as
+    // "asn:local1:local2" strings, not the numbers they are stored as.
+    std::vector<std::string> replace;
+    for (ColumnKey k : schema_.columns()) {
+      const ColumnDef& c = columnDef(k);
+      if (c.alias) continue;
+      if (c.filter == FilterType::kMAC) {
+        replace.push_back(fmt::format("MACNumToString(`{0}`) AS `{0}`", c.name));
+      } else if (c.filter == FilterType::kCommunity) {
+        replace.push_back(fmt::format(
+            "arrayMap(c -> concat(toString(bitShiftRight(c, 16)), ':', toString(bitAnd(c, 65535))), "
+            "`{0}`) AS `{0}`",
+            c.name));
+      } else if (k == ColumnKey::kSrcLargeCommunities || k == ColumnKey::kDstLargeCommunities) {
+        replace.push_back(fmt::format(
+            "arrayMap(c -> concat(toString(bitShiftRight(c, 64)), ':', "
+            "toString(bitAnd(bitShiftRight(c, 32), 4294967295)), ':', toString(bitAnd(c, 4294967295))), "
+            "`{0}`) AS `{0}`",
+            c.name));
+      }
+    }
     std::string out = runQuery(
-        "SELECT * FROM flows WHERE TimeReceived = (SELECT max(TimeReceived) FROM flows) LIMIT 1",
+        fmt::format("SELECT *{} FROM flows WHERE TimeReceived = (SELECT max(TimeReceived) FROM "
+                    "flows) LIMIT 1",
+                    replace.empty() ? "" : fmt::format(" REPLACE ({})", fmt::join(replace, ", "))),
         "JSONEachRow");
     if (out.empty()) return HttpResponse::json("{}");
     json row = json::parse(validUtf8(out.substr(0, out.find('\n'))));

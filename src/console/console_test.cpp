@@ -477,6 +477,20 @@ TEST_F(ConsoleApi, Widgets) {
   EXPECT_GT(gbps, 0);
 }
 
+// As Akvorado, the last flow shows communities as text, not the numbers they are stored as.
+TEST_F(ConsoleApi, LastFlowShowsCommunitiesAsText) {
+  conn_->query(fmt::format("INSERT INTO flows (TimeReceived, SamplingRate, ExporterAddress, "
+                           "DstCommunities, DstLargeCommunities, Bytes, Packets) SELECT "
+                           "toDateTime({}), 10, toIPv6('::ffff:192.0.2.9'), [65000 * 65536 + 100, 1], "
+                           "[bitOr(bitShiftLeft(toUInt128(65001), 64), toUInt128(4294967298))], 1, 1",
+                           kT0 + 7200),
+               "TSV");
+  json last = get("widget/flow-last");
+  EXPECT_EQ(last["ExporterAddress"], "192.0.2.9");
+  EXPECT_EQ(last["DstCommunities"], json::array({"65000:100", "0:1"})) << last;
+  EXPECT_EQ(last["DstLargeCommunities"], json::array({"65001:1:2"})) << last;
+}
+
 TEST_F(ConsoleApi, CompleteValuesFromTheStore) {
   auto r = call(*console_, request("POST", "filter/complete",
                                    R"({"what":"value","column":"InIfProvider","prefix":"co"})"));
