@@ -250,6 +250,10 @@ await step("visualize: stacked by SrcAS with InIfBoundary = external; table tota
   const apiTotal = body.average.filter((_, i) => (body.axis?.[i] ?? 1) === 1).reduce((a, b) => a + b, 0);
   const tableTotal = Number(await page.getByTestId("table-total").getAttribute("data-value"));
   assert.ok(Math.abs(tableTotal - apiTotal) <= 1e-6 * Math.max(1, apiTotal), `table ${tableTotal} vs API ${apiTotal}`);
+  // Each series' total over the range (bytes, for bits/s), as the API gives it.
+  const seriesTotals = await page.getByTestId("table-series-total").evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-value"))));
+  assert.deepEqual(seriesTotals, body.total);
+  assert.match(await page.getByTestId("table-series-total").first().innerText(), /^[\d.]+[kMGTPE]?B$/);
   // The same request straight to the API gives the same total.
   const direct = await (await fetch(`${base}/api/v0/console/graph/line`, { method: "POST", body: r.request().postData() })).json();
   assert.deepEqual(direct.average, body.average);

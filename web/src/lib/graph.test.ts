@@ -19,6 +19,9 @@ describe("graph options", () => {
     expect(rows[1].color).toBe("#94a3b8");
     expect(rows[2].axisName).toBe("Reverse");
     expect(rows[0].p95).toBe(290);
+    expect(rows[0].total).toBeUndefined();  // % units: no total
+    const withTotals = seriesRows({ ...response, total: [75000, 7500, 1875] });
+    expect(withTotals.map((r) => r.total)).toEqual([75000, 7500, 1875]);
   });
   it("spans the time axis over the requested range, even for an answer of one bucket", () => {
     const one: LineResponse = { ...response, t: ["2026-11-26T18:00:00Z"], points: [[100], [10], [5]] };

@@ -16,6 +16,8 @@ export interface SeriesRow {
   average: number;
   last: number;
   p95: number;
+  /** Bytes (bit units), packets or flows over the range; undefined for % units. */
+  total?: number;
 }
 
 const defaultAxisNames: Record<number, string> = { 1: "Direct", 2: "Reverse", 3: "Previous period", 4: "Previous period (reverse)" };
@@ -34,6 +36,7 @@ export function seriesRows(r: LineResponse): SeriesRow[] {
       index: i, axis, axisName: r["axis-names"]?.[axis] ?? defaultAxisNames[axis] ?? `Axis ${axis}`,
       name, dimensions: dims, color: colorOf.get(name)!,
       min: r.min?.[i] ?? 0, max: r.max?.[i] ?? 0, average: r.average?.[i] ?? 0, last, p95: r["95th"]?.[i] ?? 0,
+      total: r.total?.[i],
     };
   });
 }

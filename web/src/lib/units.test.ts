@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, formatRate, formatXps, siFormat } from "./units";
+import { formatDuration, formatRate, formatTotal, formatXps, siFormat } from "./units";
 
 describe("units", () => {
   it("formats with SI prefixes and 3 significant digits", () => {
@@ -18,6 +18,11 @@ describe("units", () => {
     expect(formatXps(42.46, "inl2%")).toBe("42.5%");
     expect(formatXps(0.5, "outl2%")).toBe("0.50%");
     expect(formatXps(12, "fps")).toBe("12fps");
+  });
+  it("formats a series' total in bytes, packets or flows", () => {
+    expect(formatTotal(1.25e12, "l3bps")).toBe("1.25TB");
+    expect(formatTotal(4200, "pps")).toBe("4.2k packets");
+    expect(formatTotal(12, "fps")).toBe("12 flows");
   });
   it("formats rates and durations", () => {
     expect(formatRate(1234.4)).toBe("1,234");

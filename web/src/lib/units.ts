@@ -47,6 +47,22 @@ export function formatXps(value: number, unit: Unit | string): string {
   }
 }
 
+/** A series' total over the range (the API's `total`): bytes for bit units, else packets or flows. */
+export function formatTotal(value: number, unit: Unit | string): string {
+  if (!Number.isFinite(value)) return "–";
+  switch (unit) {
+    case "l3bps":
+    case "l2bps":
+      return `${siFormat(value)}B`;
+    case "pps":
+      return `${siFormat(value)} packets`;
+    case "fps":
+      return `${siFormat(value)} flows`;
+    default:
+      return siFormat(value);
+  }
+}
+
 /** Flows per second for the home widget: "1,234 flows/s" style with SI prefixes past 10k. */
 export function formatRate(rate: number): string {
   if (!Number.isFinite(rate)) return "–";
