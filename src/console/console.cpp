@@ -713,6 +713,26 @@ HttpResponse Console::filterComplete(const HttpRequest& req) {
       }
       case FilterType::kString:
         topValues(fmt::format("toString(`{}`)", col->name), "v != '' AND v ILIKE", true);
+        if (col->key == ColumnKey::kICMPv4 || col->key == ColumnKey::kICMPv6)
+          // Then the names of the icmp dictionary (Akvorado's list), for types not seen lately.
+          fromStore(fmt::format("SELECT name, 'ICMP type' FROM icmp_data WHERE proto = {} AND "
+                                "name ILIKE {} ORDER BY type, code LIMIT {}",
+                                col->key == ColumnKey::kICMPv4 ? 1 : 58,
+                                sqlQuote("%" + literal(prefix) + "%"), limit),
+                    "ICMP type", true);
+        break;
+      case FilterType::kMAC:
+        topValues(fmt::format("MACNumToString(`{}`)", col->name),
+                  "v != '00:00:00:00:00:00' AND v ILIKE", false);
+        break;
+      case FilterType::kCommunity:  // the communities flows carried lately, as asn:value
+        topValues(fmt::format("arrayJoin(arrayMap(c -> concat(toString(bitShiftRight(c, 16)), ':', "
+                              "toString(bitAnd(c, 65535))), `{}`))",
+                              col->name),
+                  "v LIKE", false);
+        break;
+      case FilterType::kArrayUInt:  // MPLS labels
+        topValues(fmt::format("toString(arrayJoin(`{}`))", col->name), "v LIKE", false);
         break;
       case FilterType::kUInt:
         if (col->key == ColumnKey::kSrcPort || col->key == ColumnKey::kDstPort) {

@@ -412,7 +412,9 @@ class ConsoleApi : public ::testing::Test {
   }
 
   ConsoleConfig config_;
-  Schema schema_;
+  // With the columns that are off by default whose values the console formats or completes.
+  Schema schema_{SchemaConfig{.enabled = {"SrcMAC", "DstMAC", "MPLSLabels", "ICMPv4Type",
+                                          "ICMPv4Code", "ICMPv4"}}};
   ClickHouseConfig clickhouse_;
   Metrics metrics_;
   std::mutex mutex_;
@@ -487,8 +489,41 @@ TEST_F(ConsoleApi, LastFlowShowsCommunitiesAsText) {
                "TSV");
   json last = get("widget/flow-last");
   EXPECT_EQ(last["ExporterAddress"], "192.0.2.9");
+  EXPECT_EQ(last["SrcMAC"], "00:00:00:00:00:00");
   EXPECT_EQ(last["DstCommunities"], json::array({"65000:100", "0:1"})) << last;
   EXPECT_EQ(last["DstLargeCommunities"], json::array({"65001:1:2"})) << last;
+}
+
+// MACs, communities and MPLS labels complete from recent flows, in the filter's syntax; ICMP
+// names also from the icmp dictionary.
+TEST_F(ConsoleApi, CompleteMacsCommunitiesLabelsAndIcmp) {
+  // The consolidated table (where completions of its columns look) lacks the main-table-only ones.
+  for (const char* table : {"flows", "flows_1m0s"})
+    conn_->query(fmt::format("INSERT INTO {0} (TimeReceived, SamplingRate, ExporterAddress, SrcMAC, "
+                             "Proto, ICMPv4Type, Bytes, Packets{1}) SELECT toDateTime({2}), 10, "
+                             "toIPv6('::ffff:192.0.2.9'), MACStringToNum('00:11:22:33:44:55'), 1, 8, "
+                             "1, 1{3}",
+                             table, table == std::string("flows") ? ", DstCommunities, MPLSLabels" : "",
+                             kT0 + 7000,
+                             table == std::string("flows") ? ", [65000 * 65536 + 100], [16001, 3]" : ""),
+                 "TSV");
+  auto labels = [&](const char* column, const char* prefix) {
+    auto r = call(*console_, request("POST", "filter/complete",
+                                     fmt::format(R"({{"what":"value","column":"{}","prefix":"{}"}})",
+                                                 column, prefix)));
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<std::string> out;
+    const json body = json::parse(r.body);
+    for (const auto& c : body["completions"]) out.push_back(c["label"]);
+    return out;
+  };
+  EXPECT_EQ(labels("SrcMAC", "00:11"), std::vector<std::string>{"00:11:22:33:44:55"});
+  EXPECT_EQ(labels("DstCommunities", "6500"), std::vector<std::string>{"65000:100"});
+  EXPECT_EQ(labels("MPLSLabels", "160"), std::vector<std::string>{"16001"});
+  auto icmp = labels("ICMPv4", "echo");
+  ASSERT_EQ(icmp.size(), 2u);
+  EXPECT_EQ(icmp[0], "echo-request");  // seen in flows: first
+  EXPECT_EQ(icmp[1], "echo-reply");    // from the dictionary
 }
 
 TEST_F(ConsoleApi, CompleteValuesFromTheStore) {
