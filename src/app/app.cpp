@@ -79,6 +79,14 @@ AppConfig AppConfig::fetch(const std::string& url, const std::string& role,
                            const std::string& local, std::chrono::milliseconds timeout,
                            bool demo_default) {
   std::string rest = url;
+  // As Akvorado: "http://orchestrator:8080#2" asks for the service's configuration number 2.
+  std::string index;
+  if (auto hash = rest.find('#'); hash != std::string::npos) {
+    index = rest.substr(hash + 1);
+    rest.erase(hash);
+    if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos)
+      throw ConfigError(url + ": the fragment must be a configuration index (#0, #1...)");
+  }
   if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
   else if (rest.find("://") != std::string::npos)
     throw ConfigError(url + ": only http:// orchestrator URLs are supported");
@@ -87,7 +95,8 @@ AppConfig AppConfig::fetch(const std::string& url, const std::string& role,
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
   if (host_port.empty() || host_port.find(':') == std::string::npos)
     throw ConfigError(url + ": expected http://host:port of the orchestrator");
-  const std::string target = prefix + "/api/v0/orchestrator/configuration/" + role;
+  const std::string target =
+      prefix + "/api/v0/orchestrator/configuration/" + role + (index.empty() ? "" : "/" + index);
   const std::string full = "http://" + host_port + target;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string last_error;
@@ -397,17 +406,30 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
                            : std::vector<std::string>{role});
   if (role == "orchestrator") {
     // One file for every role: the others start with this orchestrator's URL.
-    for (std::string service : {"inlet", "outlet", "console", "demo-exporter"})
-      http.route("GET", "/api/v0/orchestrator/configuration/" + service,
-                 [&c, service](const HttpRequest& req) {
-                   std::string host = req.header("host");
-                   if (host.empty()) host = c.http.listen;
-                   YAML::Emitter out;
-                   out << serviceConfiguration(c, service, host);
-                   HttpResponse r = HttpResponse::text(out.c_str());
-                   r.content_type = "application/yaml";
-                   return r;
-                 });
+    for (std::string service : {"inlet", "outlet", "console", "demo-exporter"}) {
+      auto serve = [&c, service](const HttpRequest& req) {
+        std::string host = req.header("host");
+        if (host.empty()) host = c.http.listen;
+        YAML::Emitter out;
+        out << serviceConfiguration(c, service, host);
+        HttpResponse r = HttpResponse::text(out.c_str());
+        r.content_type = "application/yaml";
+        return r;
+      };
+      http.route("GET", "/api/v0/orchestrator/configuration/" + service, serve);
+      // Akvorado's /configuration/<service>/<index> (URL fragment #index): akvo's file holds
+      // one configuration per service, number 0; lay a local file (-c) over it for variants.
+      const std::string under = "/api/v0/orchestrator/configuration/" + service + "/";
+      http.prefix("GET", under,
+                       [serve, service, under](const HttpRequest& req) {
+                         std::string rest = req.path.substr(under.size());
+                         if (rest == "0") return serve(req);
+                         throw HttpError(404, fmt::format(
+                             "no configuration {} for the {}: akvo serves one per service "
+                             "(#0); lay a local file over it with -c for variants",
+                             rest, service));
+                       });
+    }
   }
   std::unique_ptr<console::WebAssets> web;
   if (all || role == "console") {

@@ -90,5 +90,14 @@ rc=0
 out=$("$AKVO" outlet "http://127.0.0.1:$ORCH_HTTP/nowhere" --orchestrator-timeout 30s 2>&1) || rc=$?
 [[ $rc -eq 2 ]] || fail "refused: exit code $rc"
 grep -q "the orchestrator answered 404" <<< "$out" || fail "unclear error: $out"
+# Akvorado's URL fragment: #0 is the one configuration akvo serves, #1 a clear 404.
+curl -sf "$URL/api/v0/orchestrator/configuration/outlet/0" | cmp -s - "$TMP/outlet-served.yaml" ||
+  fail "/configuration/outlet/0 differs from /configuration/outlet"
+rc=0
+out=$("$AKVO" outlet "http://127.0.0.1:$ORCH_HTTP#1" --orchestrator-timeout 30s 2>&1) || rc=$?
+[[ $rc -eq 2 ]] || fail "#1: exit code $rc"
+grep -q "answered 404: .*no configuration 1 for the outlet: akvo serves one per service" <<< "$out" || fail "#1: unclear error: $out"
+out=$("$AKVO" outlet "http://127.0.0.1:$ORCH_HTTP#x" 2>&1) || true
+grep -q "the fragment must be a configuration index" <<< "$out" || fail "#x: unclear error: $out"
 stop_role orch
-pass "no orchestrator: exit 2 after the timeout; a 404 fails at once (${out:0:120}...)"
+pass "no orchestrator: exit 2 after the timeout; a 404 fails at once; #0 serves the configuration, #1 and #x are refused"
