@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   std::string chosen = "all-in-one";
   std::string orchestrator_url;
   std::string orchestrator_timeout = "2m";
+  bool check_only = false, dump_config = false;
   for (const auto& r : roles) {
     auto* sub = app.add_subcommand(r, "run the " + r + " role");
     sub->add_option("-c,--config", config_file,
@@ -54,6 +55,10 @@ int main(int argc, char** argv) {
                       "how long to retry while the orchestrator does not answer (default 2m)");
     }
     sub->add_flag("--demo", demo_flag, "run the demo exporter too");
+    sub->add_flag("--check", check_only, "check the configuration and exit (as Akvorado's --check)");
+    sub->add_flag("--dump", dump_config,
+                  "print the configuration in force, defaults included, and exit (as Akvorado's "
+                  "--dump)");
     sub->callback([&chosen, r] { chosen = r; });
   }
   auto* version = app.add_subcommand("version", "print the version");
@@ -173,6 +178,12 @@ int main(int argc, char** argv) {
                  : akvo::AppConfig::fetch(orchestrator_url, chosen, config_file,
                                           akvo::parseDuration(orchestrator_timeout), demo_flag);
     if (demo_flag) c.demo.enabled = true;
+    if (dump_config) {
+      YAML::Emitter out;
+      out << c.resolved;
+      std::cout << out.c_str() << "\n";
+    }
+    if (check_only || dump_config) return 0;  // a bad configuration threw ConfigError: exit 2
     akvo::Reload reload;
     if (orchestrator_url.empty() && !config_file.empty()) {
       reload.files = c.files;  // the file and those it includes

@@ -59,6 +59,13 @@ grep -q "127.0.0.1:$ORCH_HTTP/clickhouse" "$TMP/outlet-served.yaml" || fail "out
 grep -q "maximum-wait-time: 300ms" "$TMP/outlet-served.yaml" || fail "outlet section not served"
 ! grep -q "^http:" "$TMP/outlet-served.yaml" || fail "http section served (each process has its own)"
 ! grep -q "^inlet:" "$TMP/outlet-served.yaml" || fail "inlet section served to the outlet"
+# --dump and --check (Akvorado's flags): the configuration in force, then exit.
+"$AKVO" outlet "$URL" --dump > "$TMP/outlet-dump.yaml" || fail "--dump failed"
+grep -q "maximum-wait-time: 300ms" "$TMP/outlet-dump.yaml" || fail "--dump does not show the served outlet section"
+echo "outlet: {workers: 0}" > "$TMP/bad-local.yaml"
+rc=0; out=$("$AKVO" outlet "$URL" -c "$TMP/bad-local.yaml" --check 2>&1) || rc=$?
+[[ $rc -eq 2 ]] && grep -q "bad-local.yaml:1:.*workers" <<< "$out" || fail "--check of a bad local file: rc $rc, $out"
+"$AKVO" outlet "$URL" --check || fail "--check of a good configuration failed"
 start_remote outlet outlet "$OUT_HTTP"
 start_remote console console "$CONSOLE_HTTP"
 grep -q "kafka consumer of flows-v1 on 127.0.0.1:$KAFKA_PORT (group akvo-outlet, 3 workers)" "$TMP/outlet.log" ||
