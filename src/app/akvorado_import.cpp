@@ -284,8 +284,6 @@ const char* knownReason(const std::string& path) {
        "akvo fills its lookup tables itself: ClickHouse never calls the orchestrator"},
       {"custom-dictionaries", "akvo has no custom dictionaries"},
       {"materialize", "akvo computes every column at insertion; nothing to materialize"},
-      {"manage-topic", "akvo's orchestrator always creates and grows the topic"},
-      {"config-entries-strict-sync", "akvo sets only the topic's retention"},
       {"min-workers", "akvo's outlet runs kafka.max-workers workers, without autoscaling"},
       {"worker-increase-rate-limit", "akvo's outlet does not autoscale its workers"},
       {"worker-decrease-rate-limit", "akvo's outlet does not autoscale its workers"},
@@ -577,7 +575,7 @@ void Converter::top(Src& root) {
   Src k = root.child("kafka");
   kafkaConnection(k, out.at("kafka"), true);
   kafkaTopicConfiguration(k);
-  k.leftOut("manage-topic", "akvo's orchestrator always creates and grows the topic");
+  copy(k, "manage-topic", out.at("kafka"));
   k.finish();
   if (k.valid())
     out.at("kafka").comments = {
@@ -777,23 +775,9 @@ void Converter::kafkaTopicConfiguration(Src& s) {
   Tree& out_tc = out.at("kafka").at("topic-configuration");
   copy(tc, "num-partitions", out_tc);
   copy(tc, "replication-factor", out_tc);
-  Src entries = tc.child("config-entries");
-  if (entries.valid()) {
-    if (entries.has("retention.ms")) {
-      Origin o = entries.origin("retention.ms");
-      YAML::Node v = entries.take("retention.ms");
-      try {
-        int64_t ms = std::stoll(v.Scalar());
-        if (ms <= 0) throw std::invalid_argument("not positive");
-        set(out_tc, "retention", Tree::of(formatDuration(Duration(ms))), o);
-      } catch (const std::exception&) {
-        report(o, "akvo needs a positive retention (kafka.topic-configuration.retention)");
-      }
-    }
-    entries.finish(
-        "akvo sets only the retention of the topic (kafka.topic-configuration.retention)");
-  }
-  tc.leftOut("config-entries-strict-sync", "akvo sets only the retention of the topic");
+  // The topic's properties, retention.ms included, as they are: akvo keeps them on the topic.
+  copy(tc, "config-entries", out_tc);
+  copy(tc, "config-entries-strict-sync", out_tc);
   tc.finish();
 }
 

@@ -66,6 +66,74 @@ void openAdmin(const KafkaConfig& c, Handle& h) {
   h.q = rd_kafka_queue_new(h.rk);
 }
 
+// The topic's properties set on it (not the broker's defaults): DescribeConfigs.
+std::map<std::string, std::string> topicOverrides(Handle& h, const std::string& topic, int tmo) {
+  char err[512];
+  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(h.rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+  rd_kafka_AdminOptions_set_request_timeout(opts, tmo, err, sizeof err);
+  rd_kafka_DescribeConfigs(h.rk, &res, 1, opts, h.q);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_ConfigResource_destroy(res);
+  rd_kafka_event_t* ev = waitFor(h.q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, tmo);
+  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> guard(ev, rd_kafka_event_destroy);
+  if (rd_kafka_event_error(ev))
+    throw std::runtime_error(fmt::format("kafka: cannot read the properties of {}: {}", topic,
+                                         rd_kafka_event_error_string(ev)));
+  size_t n = 0;
+  const rd_kafka_ConfigResource_t** rs =
+      rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+  std::map<std::string, std::string> out;
+  if (n != 1 || rd_kafka_ConfigResource_error(rs[0]))
+    throw std::runtime_error(fmt::format("kafka: cannot read the properties of {}: {}", topic,
+                                         n ? rd_kafka_ConfigResource_error_string(rs[0]) : "no answer"));
+  size_t m = 0;
+  const rd_kafka_ConfigEntry_t** es = rd_kafka_ConfigResource_configs(rs[0], &m);
+  for (size_t i = 0; i < m; i++) {
+    if (rd_kafka_ConfigEntry_source(es[i]) != RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG) continue;
+    const char* v = rd_kafka_ConfigEntry_value(es[i]);
+    out[rd_kafka_ConfigEntry_name(es[i])] = v ? v : "";
+  }
+  return out;
+}
+
+// Makes the topic's own properties what the configuration says (Akvorado's config-entries):
+// listed ones set, unlisted ones removed when strict. AlterConfigs replaces the whole set (the
+// incremental call needs librdkafka 2.2). Returns what changed, "" when nothing did.
+std::string syncTopicConfig(Handle& h, const std::string& topic,
+                            const std::map<std::string, std::string>& wanted, bool strict, int tmo) {
+  char err[512];
+  const auto have = topicOverrides(h, topic, tmo);
+  std::map<std::string, std::string> target = strict ? std::map<std::string, std::string>{} : have;
+  for (const auto& [k, v] : wanted) target[k] = v;
+  if (target == have) return "";
+  std::vector<std::string> changes;
+  for (const auto& [k, v] : target) {
+    auto it = have.find(k);
+    if (it == have.end()) changes.push_back(fmt::format("{}={}", k, v));
+    else if (it->second != v) changes.push_back(fmt::format("{}: {} -> {}", k, it->second, v));
+  }
+  for (const auto& [k, v] : have)
+    if (!target.count(k)) changes.push_back(fmt::format("{} removed (was {})", k, v));
+  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  for (const auto& [k, v] : target) rd_kafka_ConfigResource_set_config(res, k.c_str(), v.c_str());
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(h.rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
+  rd_kafka_AdminOptions_set_request_timeout(opts, tmo, err, sizeof err);
+  rd_kafka_AlterConfigs(h.rk, &res, 1, opts, h.q);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_ConfigResource_destroy(res);
+  rd_kafka_event_t* ev = waitFor(h.q, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, tmo);
+  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> guard(ev, rd_kafka_event_destroy);
+  size_t n = 0;
+  const rd_kafka_ConfigResource_t** rs =
+      rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
+  if (rd_kafka_event_error(ev) || (n && rd_kafka_ConfigResource_error(rs[0])))
+    throw std::runtime_error(fmt::format(
+        "kafka: cannot set the properties of {} ({}): {}", topic, fmt::join(changes, ", "),
+        rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev) : rd_kafka_ConfigResource_error_string(rs[0])));
+  return fmt::format("topic {}: properties {}", topic, fmt::join(changes, ", "));
+}
+
 }  // namespace
 
 std::string ensureTemplatesTopic(const KafkaConfig& c, std::chrono::milliseconds timeout) {
@@ -108,8 +176,8 @@ std::string ensureKafkaTopic(const KafkaConfig& c, std::chrono::milliseconds tim
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), int(c.num_partitions),
                                                   int(c.replication_factor), err, sizeof err);
   if (!nt) throw std::runtime_error(std::string("kafka topic: ") + err);
-  auto retention = std::chrono::duration_cast<std::chrono::milliseconds>(c.retention).count();
-  rd_kafka_NewTopic_set_config(nt, "retention.ms", std::to_string(retention).c_str());
+  const auto wanted = c.topicConfig();
+  for (const auto& [k, v] : wanted) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
   rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(h.rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_AdminOptions_set_operation_timeout(opts, tmo, err, sizeof err);
   rd_kafka_CreateTopics(h.rk, &nt, 1, opts, h.q);
@@ -129,6 +197,11 @@ std::string ensureKafkaTopic(const KafkaConfig& c, std::chrono::milliseconds tim
   if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
     throw std::runtime_error(fmt::format("kafka create topic {}: {}", topic,
                                          rd_kafka_topic_result_error_string(res[0])));
+
+  // It exists: its properties as configured (retention, config-entries).
+  if (std::string changed = syncTopicConfig(h, topic, wanted, c.config_entries_strict_sync, tmo);
+      !changed.empty())
+    spdlog::info("kafka: {}", changed);
 
   // It exists: grow its partitions if fewer than configured (they can never shrink).
   int replicas = 0;

@@ -20,6 +20,19 @@ void KafkaConfig::read(ConfigReader& r) {
     s.field("num-partitions", num_partitions, 1, 10000);
     s.field("replication-factor", replication_factor, 1, 100);
     s.field("retention", retention);
+    YAML::Node e = s.raw("config-entries", "{}");
+    config_entries.clear();
+    if (e.IsDefined() && !e.IsNull()) {
+      if (!e.IsMap()) s.fail("config-entries", "expected a mapping of topic property to value");
+      for (const auto& kv : e) {
+        if (!kv.second.IsScalar())
+          s.fail("config-entries", fmt::format("{}: expected a number or a string", kv.first.as<std::string>()));
+        config_entries[kv.first.as<std::string>()] = kv.second.as<std::string>();
+      }
+    }
+    if (s.has("retention") && config_entries.count("retention.ms"))
+      s.fail("config-entries", "retention.ms and retention both set: keep one");
+    s.field("config-entries-strict-sync", config_entries_strict_sync);
   });
   r.choice("compression-codec", compression_codec, {"none", "gzip", "snappy", "lz4", "zstd"});
   r.field("queue-size", queue_size, 1, 10'000'000);
@@ -35,6 +48,14 @@ void KafkaConfig::read(ConfigReader& r) {
     for (const auto& kv : opts) options[kv.first.as<std::string>()] = kv.second.as<std::string>();
   else if (opts && !opts.IsNull())
     r.fail("options", "must be a mapping of librdkafka properties");
+}
+
+std::map<std::string, std::string> KafkaConfig::topicConfig() const {
+  std::map<std::string, std::string> c = config_entries;
+  if (!c.count("retention.ms"))
+    c["retention.ms"] =
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(retention).count());
+  return c;
 }
 
 std::string KafkaConfig::fullTopic() const { return fmt::format("{}-v{}", topic, kEnvelopeVersion); }

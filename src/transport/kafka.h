@@ -28,6 +28,13 @@ struct KafkaConfig {
   int64_t num_partitions = 8;
   int64_t replication_factor = 1;
   Duration retention = std::chrono::hours(6);
+  /// Topic properties (retention.ms, segment.bytes...) the orchestrator keeps on the topic, as
+  /// Akvorado's config-entries; `retention` is retention.ms unless given here.
+  std::map<std::string, std::string> config_entries;
+  /// Properties set on the topic but not listed are removed (back to the broker's defaults).
+  bool config_entries_strict_sync = true;
+  /// The properties the topic must have: config_entries, with retention.ms from `retention`.
+  std::map<std::string, std::string> topicConfig() const;
   /// false: the orchestrator and outlets leave the topics alone (created by the Kafka admins).
   bool manage_topic = true;
   // Producer (inlet).

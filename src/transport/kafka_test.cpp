@@ -37,6 +37,13 @@ TEST(KafkaConfig, DefaultsAndValues) {
   EXPECT_EQ(d.kafka.partitioning, "random");
   EXPECT_TRUE(d.kafka.manage_topic);
   EXPECT_FALSE(load("kafka: {manage-topic: false}\n").kafka.manage_topic);
+  // Topic properties: retention is retention.ms unless config-entries gives it.
+  EXPECT_EQ(d.kafka.topicConfig(), (std::map<std::string, std::string>{{"retention.ms", "21600000"}}));
+  AppConfig e = load("kafka: {topic-configuration: {config-entries: {segment.bytes: 1073741824, "
+                     "retention.ms: 86400000}, config-entries-strict-sync: false}}\n");
+  EXPECT_EQ(e.kafka.topicConfig(), (std::map<std::string, std::string>{
+                                       {"retention.ms", "86400000"}, {"segment.bytes", "1073741824"}}));
+  EXPECT_FALSE(e.kafka.config_entries_strict_sync);
   AppConfig c = load(
       "kafka:\n  brokers: [a:9092, b:9093]\n  topic: netflows\n"
       "  topic-configuration: {num-partitions: 16, replication-factor: 3, retention: 12h}\n"
@@ -61,6 +68,10 @@ TEST(KafkaConfig, ClearErrors) {
   EXPECT_NE(e.find("random"), std::string::npos) << e;
   e = error("kafka:\n  brokers: []\n");
   EXPECT_NE(e.find("at least one broker"), std::string::npos) << e;
+  e = error("kafka: {topic-configuration: {retention: 1h, config-entries: {retention.ms: 5}}}\n");
+  EXPECT_NE(e.find("retention.ms and retention both set"), std::string::npos) << e;
+  e = error("kafka: {topic-configuration: {config-entries: [a]}}\n");
+  EXPECT_NE(e.find("expected a mapping of topic property to value"), std::string::npos) << e;
   e = error("kafka:\n  topic-configuration: {num-partitions: 0}\n");
   EXPECT_NE(e.find("num-partitions"), std::string::npos) << e;
   e = error("kafka:\n  max-worker: 3\n");

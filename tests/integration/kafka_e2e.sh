@@ -117,3 +117,29 @@ grep -q "manage-topic is false: topics unmanaged-v1 and unmanaged-v1-templates a
 ! grep -q "created topic unmanaged" "$TMP/orch.log" || fail "manage-topic: false created a topic"
 stop_role orch
 pass "manage-topic: false: no topic created"
+
+# 7. Topic properties (config-entries, retention) kept on the existing topic; with strict sync,
+#    a property set by hand and not listed is removed. Read back with Kafka's own tool.
+describe_topic() {
+  "$(bash "$KAFKA_SH" java)" -cp "$(bash "$KAFKA_SH" libs)/*" kafka.admin.ConfigCommand \
+    --bootstrap-server "127.0.0.1:$KAFKA_PORT" --entity-type topics --entity-name flows-v1 --describe 2>/dev/null
+}
+"$(bash "$KAFKA_SH" java)" -cp "$(bash "$KAFKA_SH" libs)/*" kafka.admin.ConfigCommand \
+  --bootstrap-server "127.0.0.1:$KAFKA_PORT" --entity-type topics --entity-name flows-v1 --alter \
+  --add-config max.message.bytes=2000000 >/dev/null 2>&1 || fail "kafka-configs --alter failed"
+describe_topic | grep -q "max.message.bytes=2000000" || fail "the hand-set property is not there"
+KAFKA="kafka: {brokers: [127.0.0.1:$KAFKA_PORT], topic-configuration: {num-partitions: 6, retention: 12h, config-entries: {segment.bytes: 104857600}}}"
+orchestrator_config
+start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
+grep -q "topic flows-v1: properties .*retention.ms: 21600000 -> 43200000" "$TMP/orch.log" || fail "retention not synced"
+grep -q "topic flows-v1: properties .*segment.bytes=104857600" "$TMP/orch.log" || fail "segment.bytes not set"
+grep -q "topic flows-v1: properties .*max.message.bytes removed (was 2000000)" "$TMP/orch.log" || fail "strict sync did not remove max.message.bytes"
+stop_role orch
+d=$(describe_topic)
+grep -q "retention.ms=43200000" <<< "$d" && grep -q "segment.bytes=104857600" <<< "$d" && ! grep -q "max.message.bytes=2000000" <<< "$d" ||
+  fail "the topic's properties are not as configured: $d"
+lines=$(grep -c "topic flows-v1: properties" "$TMP/orch.log")
+start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
+stop_role orch
+[[ $(grep -c "topic flows-v1: properties" "$TMP/orch.log") -eq $lines ]] || fail "properties changed again though in sync"
+pass "orchestrator keeps flows-v1's properties as configured (retention 12h, segment.bytes), removes the unlisted one"

@@ -6,6 +6,7 @@
 #                                  on CPORT); waits until it answers; PID in DIR/kafka.pid
 #   kafka.sh stop DIR              SIGTERM the broker and wait for it
 #   kafka.sh kill DIR              SIGKILL the broker
+#   kafka.sh java | libs           the java binary and the jars' folder (to run Kafka's tools)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${AKVO_CACHE:-$HOME/.cache/akvo}/kafka"
@@ -102,5 +103,7 @@ case "${1:-}" in
   start) start "$2" "$3" "$4" ;;
   stop) stop "$2" TERM ;;
   kill) stop "$2" KILL ;;
-  *) sed -n '2,9p' "$0"; exit 2 ;;
+  java) java17 ;;
+  libs) fetch; echo "$libs" ;;
+  *) sed -n '2,10p' "$0"; exit 2 ;;
 esac
