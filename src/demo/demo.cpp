@@ -30,7 +30,7 @@ void DemoExporter::Config::read(ConfigReader& r) {
   r.field("routers", routers, 1, 200);
   r.field("snmp-port", snmp_port, 0, 65535);
   r.section("bmp", [&](ConfigReader& s) { bmp.read(s); });
-  r.choice("protocol", protocol, {"netflow-v5", "ipfix"});
+  r.choice("protocol", protocol, {"netflow-v5", "netflow-v9", "ipfix"});
 }
 
 namespace {
@@ -225,7 +225,7 @@ void DemoExporter::run(std::stop_token st) {
         f.src_net_mask = inbound ? 16 : 24;
         f.dst_net_mask = inbound ? 24 : 16;
         f.next_hop = IPv6Addr::fromV4(0xc0000201);  // 192.0.2.1
-        if (config_.protocol == "ipfix" && rng() % 5 == 0 && f.proto != 1) {
+        if (config_.protocol != "netflow-v5" && rng() % 5 == 0 && f.proto != 1) {
           // The same conversation over IPv6: 2001:db8:<remote /16>::<host> and 2001:db8:cafe::.
           auto v6 = [](uint32_t v4, bool local) {
             IPv6Addr a;
@@ -243,8 +243,8 @@ void DemoExporter::run(std::stop_token st) {
         f.first_switched = unix_secs;
         pending.push_back(f);
       }
-      const bool ipfix = config_.protocol == "ipfix";
-      const size_t per_dgram = ipfix ? 12 : 30;  // IPFIX: under 1500 bytes even all IPv6
+      const bool ipfix = config_.protocol == "ipfix", v9 = config_.protocol == "netflow-v9";
+      const size_t per_dgram = ipfix || v9 ? 12 : 30;  // v9, IPFIX: under 1500 bytes even all IPv6
       for (size_t off = 0; off < pending.size(); off += per_dgram) {
         size_t m = std::min<size_t>(per_dgram, pending.size() - off);
         std::span<const FlowRecord> chunk(pending.data() + off, m);
@@ -253,6 +253,11 @@ void DemoExporter::run(std::stop_token st) {
           IpfixHeader h{unix_secs, sequences[ri], uint32_t(ri), uint32_t(config_.sampling_rate), true};
           dgram = encodeIpfix(h, chunk);
           sequences[ri] += 1;  // the options record
+        } else if (v9) {
+          // Sequences count export packets in v9 (records in IPFIX, flows in v5).
+          V9Header h{uptime, unix_secs, sequences[ri], uint32_t(ri), uint32_t(config_.sampling_rate), true};
+          dgram = encodeNetflowV9(h, chunk);
+          sequences[ri] += 1 - uint32_t(m);  // +m below
         } else {
           V5Header h{uptime, unix_secs, sequences[ri], uint16_t(config_.sampling_rate)};
           dgram = encodeNetflowV5(h, chunk);

@@ -181,4 +181,115 @@ std::vector<uint8_t> encodeIpfix(const IpfixHeader& h, std::span<const FlowRecor
   return b;
 }
 
+std::vector<uint8_t> encodeNetflowV9(const V9Header& h, std::span<const FlowRecord> flows) {
+  // The IPFIX fields, flowStartSeconds (150) replaced by FIRST_SWITCHED and LAST_SWITCHED.
+  auto v9Fields = [](bool v6) {
+    std::vector<std::pair<uint16_t, uint16_t>> f;
+    for (size_t i = 0; i < kIpfixFieldCount; i++) {
+      if (kIpfixFields[i][0] == 150) continue;
+      f.emplace_back(ipfixType(i, v6), ipfixLength(i, v6));
+    }
+    f.emplace_back(22, 4);
+    f.emplace_back(21, 4);
+    return f;
+  };
+  auto pad = [](std::vector<uint8_t>& b, size_t at) {
+    while ((b.size() - at) % 4) b.push_back(0);
+    setLength(b, at);
+  };
+  std::vector<uint8_t> b;
+  uint16_t count = 0;  // records: templates, options and data
+  put16(b, 9);
+  put16(b, 0);  // count, set below
+  put32(b, h.sys_uptime_ms);
+  put32(b, h.unix_secs);
+  put32(b, h.sequence);
+  put32(b, h.source_id);
+  if (h.templates) {
+    size_t at = b.size();
+    put16(b, 0);
+    put16(b, 0);
+    for (bool v6 : {false, true}) {
+      auto fields = v9Fields(v6);
+      put16(b, v6 ? 261 : 260);
+      put16(b, uint16_t(fields.size()));
+      for (auto [t, l] : fields) {
+        put16(b, t);
+        put16(b, l);
+      }
+      count++;
+    }
+    pad(b, at);
+    if (h.sampling_interval) {
+      at = b.size();
+      put16(b, 1);
+      put16(b, 0);
+      put16(b, 262);
+      put16(b, 4);  // scope length: one field
+      put16(b, 8);  // options length: two fields
+      put16(b, 1);  // scope System
+      put16(b, 4);
+      put16(b, 34);  // SAMPLING_INTERVAL
+      put16(b, 4);
+      put16(b, 35);  // SAMPLING_ALGORITHM
+      put16(b, 1);
+      pad(b, at);
+      count++;
+    }
+  }
+  if (h.sampling_interval) {
+    size_t at = b.size();
+    put16(b, 262);
+    put16(b, 0);
+    put32(b, h.source_id);
+    put32(b, h.sampling_interval);
+    b.push_back(1);  // deterministic
+    pad(b, at);
+    count++;
+  }
+  for (bool v6 : {false, true}) {
+    size_t at = b.size();
+    put16(b, v6 ? 261 : 260);
+    put16(b, 0);
+    size_t n = 0;
+    for (const auto& f : flows) {
+      if (f.src_addr.isV4Mapped() == v6) continue;
+      n++;
+      for (auto [t, l] : v9Fields(v6)) {
+        switch (t) {
+          case 1: putN(b, f.bytes, 8); break;
+          case 2: putN(b, f.packets, 8); break;
+          case 8: case 27: putAddr(b, f.src_addr, v6); break;
+          case 12: case 28: putAddr(b, f.dst_addr, v6); break;
+          case 9: case 29: b.push_back(f.src_net_mask); break;
+          case 13: case 30: b.push_back(f.dst_net_mask); break;
+          case 15: case 62: putAddr(b, f.next_hop, v6); break;
+          case 7: put16(b, f.src_port); break;
+          case 11: put16(b, f.dst_port); break;
+          case 4: b.push_back(uint8_t(f.proto)); break;
+          case 5: b.push_back(f.ip_tos); break;
+          case 6: b.push_back(uint8_t(f.tcp_flags)); break;
+          case 10: put32(b, f.in_if); break;
+          case 14: put32(b, f.out_if); break;
+          case 16: put32(b, f.src_as); break;
+          case 17: put32(b, f.dst_as); break;
+          case 22: {  // sysUptime when the flow started: first_switched seconds before now
+            uint64_t ago = f.first_switched && f.first_switched <= h.unix_secs
+                               ? uint64_t(h.unix_secs - f.first_switched) * 1000 : 0;
+            put32(b, uint32_t(ago < h.sys_uptime_ms ? h.sys_uptime_ms - ago : 0));
+            break;
+          }
+          case 21: put32(b, h.sys_uptime_ms); break;
+        }
+      }
+    }
+    count = uint16_t(count + n);
+    if (n == 0) b.resize(at);
+    else pad(b, at);
+  }
+  b[2] = uint8_t(count >> 8);
+  b[3] = uint8_t(count);
+  return b;
+}
+
 }  // namespace akvo::demo

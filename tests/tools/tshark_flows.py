@@ -22,8 +22,9 @@ with tempfile.TemporaryDirectory() as d:
 rows = []
 for line in out.splitlines():
     cols = [c.split(",") if c else [] for c in line.split("\t")]
-    src = cols[0] or cols[1]
-    dst = cols[2] or cols[3]
+    # A packet holding both families has its IPv4 records first (one flowset per template).
+    src = cols[0] + cols[1]
+    dst = cols[2] + cols[3]
     n = len(cols[7])
     for i in range(n):
         rows.append(" ".join(str(x) for x in (src[i], dst[i], cols[4][i], cols[5][i], cols[6][i],

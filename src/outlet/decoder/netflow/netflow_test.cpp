@@ -364,10 +364,8 @@ TEST(NetflowIpfix, DataAndTemplatesInOneCapture) {
   EXPECT_EQ(r.missing, 1u);  // one data set in that capture has no template anywhere
 }
 
-TEST(NetflowIpfix, RoundTripWithTheDemoEncoder) {
-  uint64_t seed = std::random_device{}();
-  SCOPED_TRACE(::testing::Message() << "seed " << seed);
-  std::mt19937_64 rng(seed);
+// 20 flows, IPv4 and IPv6, every field the demo's templates carry random.
+std::vector<FlowRecord> randomTemplateFlows(std::mt19937_64& rng) {
   std::vector<FlowRecord> in(20);
   for (auto& f : in) {
     bool v6 = rng() % 2;
@@ -396,17 +394,19 @@ TEST(NetflowIpfix, RoundTripWithTheDemoEncoder) {
     f.dst_as = uint32_t(rng());
     f.first_switched = 1699999000 + uint32_t(rng() % 1000);
   }
-  auto dgram = demo::encodeIpfix({1700000000, 0, 7, 512, true}, in);
-  NetflowDecoder d;
-  Collect c;
-  ASSERT_EQ(d.decode(inputOf(dgram), c), Status::kOk);
-  ASSERT_EQ(c.flows.size(), in.size());
-  std::vector<const FlowRecord*> v4, v6;
-  for (const auto& f : in) (f.src_addr.isV4Mapped() ? v4 : v6).push_back(&f);
-  std::vector<const FlowRecord*> order = v4;
-  order.insert(order.end(), v6.begin(), v6.end());  // one data set per family, v4 first
+  return in;
+}
+
+// Each field as encoded; the records come one data set per family, IPv4 first.
+void expectSameFlows(const std::vector<FlowRecord>& in, const std::vector<FlowRecord>& out,
+                     uint64_t sampling_rate, uint32_t domain) {
+  ASSERT_EQ(out.size(), in.size());
+  std::vector<const FlowRecord*> order;
+  for (bool v6 : {false, true})
+    for (const auto& f : in)
+      if (f.src_addr.isV4Mapped() != v6) order.push_back(&f);
   for (size_t i = 0; i < in.size(); i++) {
-    const auto &a = *order[i], &b = c.flows[i];
+    const auto &a = *order[i], &b = out[i];
     EXPECT_EQ(a.src_addr, b.src_addr);
     EXPECT_EQ(a.dst_addr, b.dst_addr);
     EXPECT_EQ(a.next_hop, b.next_hop);
@@ -425,9 +425,41 @@ TEST(NetflowIpfix, RoundTripWithTheDemoEncoder) {
     EXPECT_EQ(a.dst_as, b.dst_as);
     EXPECT_EQ(a.first_switched, b.first_switched);
     EXPECT_EQ(b.etype, a.src_addr.isV4Mapped() ? 0x800u : 0x86ddu);
-    EXPECT_EQ(b.sampling_rate, 512u);  // (packet interval 1 + space 511) / 1
-    EXPECT_EQ(b.observation_domain, 7u);
+    EXPECT_EQ(b.sampling_rate, sampling_rate);
+    EXPECT_EQ(b.observation_domain, domain);
   }
+}
+
+TEST(NetflowV9, RoundTripWithTheDemoEncoder) {
+  uint64_t seed = std::random_device{}();
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  std::mt19937_64 rng(seed);
+  std::vector<FlowRecord> in = randomTemplateFlows(rng);
+  // Uptime of an hour: every start time (up to 1000 s before the export) is within it.
+  auto dgram = demo::encodeNetflowV9({3600000, 1700000000, 0, 9, 256, true}, in);
+  NetflowDecoder d;
+  Collect c;
+  ASSERT_EQ(d.decode(inputOf(dgram), c), Status::kOk);
+  expectSameFlows(in, c.flows, 256, 9);
+  // Next packet without templates: remembered; v9 sequences count packets.
+  auto next = demo::encodeNetflowV9({3601000, 1700000001, 1, 9, 0, false}, std::span(in).first(3));
+  c.flows.clear();
+  ASSERT_EQ(d.decode(inputOf(next), c), Status::kOk);
+  EXPECT_EQ(c.flows.size(), 3u);
+  EXPECT_EQ(c.flows[0].sampling_rate, 256u);
+  EXPECT_EQ(d.stats().lost, 0u);
+}
+
+TEST(NetflowIpfix, RoundTripWithTheDemoEncoder) {
+  uint64_t seed = std::random_device{}();
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  std::mt19937_64 rng(seed);
+  std::vector<FlowRecord> in = randomTemplateFlows(rng);
+  auto dgram = demo::encodeIpfix({1700000000, 0, 7, 512, true}, in);
+  NetflowDecoder d;
+  Collect c;
+  ASSERT_EQ(d.decode(inputOf(dgram), c), Status::kOk);
+  expectSameFlows(in, c.flows, 512, 7);  // sampling: (packet interval 1 + space 511) / 1
   // Next message without templates: they are remembered. The sequence says 5 records went
   // missing (this one should have been 21: 20 flows + 1 options record).
   auto next = demo::encodeIpfix({1700000001, 26, 7, 0, false}, std::span(in).first(3));
