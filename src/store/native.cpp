@@ -174,7 +174,9 @@ struct Layout {
 // Where each inserted column's value is in FlowRecord and how it is written. Every plain
 // column is a copy of the field's bytes: the field types match the column types (little-endian
 // host; enums are one byte like Int8/Enum8; countries are two chars like FixedString(2)).
-std::optional<Layout> layoutOf(ColumnKey k) {
+static_assert(kFlowCustomStrings == kCustomStringSlots && kFlowCustomUInts == kCustomUIntSlots);
+
+std::optional<Layout> layoutOf(ColumnKey k, const ColumnDef& def) {
   using K = ColumnKey;
   using Op = NativeBatch::Column::Op;
   auto copy = [](uint32_t off, size_t width) {
@@ -182,6 +184,17 @@ std::optional<Layout> layoutOf(ColumnKey k) {
           : width == 8 ? Op::kCopy8 : Op::kCopy16;
     return Layout{op, off};
   };
+  // Custom dictionary columns: a slot of FlowRecord, as wide as the configured type.
+  if (isCustomStringColumn(k))
+    return Layout{Op::kLCString, uint32_t(offsetof(FlowRecord, custom_strings) +
+                                          (size_t(k) - size_t(K::kCustomString0)) * sizeof(IStr))};
+  if (isCustomColumn(k)) {
+    if (def.name.empty()) return std::nullopt;  // an unnamed slot (no Schema given)
+    size_t width = def.type == "UInt8" ? 1 : def.type == "UInt16" ? 2 : def.type == "UInt32" ? 4 : 8;
+    return copy(uint32_t(offsetof(FlowRecord, custom_uints) +
+                         (size_t(k) - size_t(K::kCustomUInt0)) * sizeof(uint64_t)),
+                width);
+  }
 #define COPY(field) copy(AKVO_FIELD(field), sizeof(FlowRecord::field))
 #define LC(field) Layout{Op::kLCString, AKVO_FIELD(field)}
   switch (k) {
@@ -308,15 +321,27 @@ size_t rowWidth(NativeBatch::Column::Op op) {
 
 }  // namespace
 
-NativeBatch::NativeBatch(const Schema& schema, size_t chunk_rows)
-    : NativeBatch(schema.insertedColumns(), chunk_rows) {}
+std::optional<FlowField> flowField(ColumnKey k) {
+  if (isCustomColumn(k)) return std::nullopt;
+  auto layout = layoutOf(k, columnDef(k));
+  using Op = NativeBatch::Column::Op;
+  if (!layout || layout->op == Op::kArrayU32 || layout->op == Op::kArrayLarge) return std::nullopt;
+  uint32_t width = layout->op == Op::kLCIPv6 ? 16 : layout->op == Op::kLCString ? 4
+                   : uint32_t(rowWidth(layout->op));
+  return FlowField{layout->offset, width};
+}
 
-NativeBatch::NativeBatch(const std::vector<ColumnKey>& columns, size_t chunk_rows)
+NativeBatch::NativeBatch(const Schema& schema, size_t chunk_rows)
+    : NativeBatch(schema.insertedColumns(), chunk_rows, &schema) {}
+
+NativeBatch::NativeBatch(const std::vector<ColumnKey>& columns, size_t chunk_rows,
+                         const Schema* schema)
     : chunk_size_(std::max<size_t>(chunk_rows, 1)) {
   for (ColumnKey k : columns) {
-    auto layout = layoutOf(k);
+    const ColumnDef& def = schema ? schema->column(k) : columnDef(k);
+    if (isCustomColumn(k) && def.name.empty()) continue;  // an unnamed slot
+    auto layout = layoutOf(k, def);
     if (!layout) continue;
-    const ColumnDef& def = columnDef(k);
     Column& c = columns_.emplace_back();
     c.op = layout->op;
     c.offset = layout->offset;
@@ -642,11 +667,12 @@ const std::string& NativeBatch::encode() {
 
 // Consolidation.
 
-Consolidator::Consolidator(const std::vector<ColumnKey>& columns, uint32_t interval_seconds)
+Consolidator::Consolidator(const std::vector<ColumnKey>& columns, uint32_t interval_seconds,
+                           const Schema* schema)
     : interval_(std::max<uint32_t>(interval_seconds, 1)) {
   size_t bytes = 4;  // the interval's start
   for (ColumnKey k : columns) {
-    const ColumnDef& def = columnDef(k);
+    const ColumnDef& def = schema ? schema->column(k) : columnDef(k);
     if (def.alias || k == ColumnKey::kTimeReceived || k == ColumnKey::kBytes ||
         k == ColumnKey::kPackets)
       continue;
@@ -654,7 +680,7 @@ Consolidator::Consolidator(const std::vector<ColumnKey>& columns, uint32_t inter
       path_ = true;
       continue;
     }
-    auto layout = layoutOf(k);
+    auto layout = layoutOf(k, def);
     using Op = NativeBatch::Column::Op;
     if (!layout || layout->op == Op::kArrayU32 || layout->op == Op::kArrayLarge)
       throw std::logic_error("column " + std::string(def.name) + " cannot be consolidated");
@@ -877,9 +903,10 @@ void Consolidator::clear() {
   std::fill(table_.begin(), table_.end(), 0);
 }
 
-void NativeBatch::consolidate(const std::vector<ColumnKey>& columns, uint32_t interval_seconds) {
-  consolidator_ = std::make_unique<Consolidator>(columns, interval_seconds);
-  consolidated_ = std::make_unique<NativeBatch>(columns);
+void NativeBatch::consolidate(const std::vector<ColumnKey>& columns, uint32_t interval_seconds,
+                              const Schema* schema) {
+  consolidator_ = std::make_unique<Consolidator>(columns, interval_seconds, schema);
+  consolidated_ = std::make_unique<NativeBatch>(columns, kChunkRows, schema);
   consolidated_done_ = false;
 }
 
