@@ -78,6 +78,10 @@ class Consolidator {
   };
   /// Words of a key in block mode: the block, then the interval's start and three ASes.
   static constexpr size_t kBlockKeyWords = (kConsolidatedEnd - kConsolidatedBegin) / 8 + 2;
+  /// Words of custom dictionary columns a block-mode key can take after the block (8 String
+  /// and 4 UInt columns at most).
+  static constexpr size_t kMaxExtraWords = 8;
+  template <bool kExtras>
   void addBlock(const FlowRecord& f, uint32_t bucket);
   static void compactPath(const FlowRecord& f, uint32_t (&as)[3]);
   void grow();
@@ -88,6 +92,8 @@ class Consolidator {
   /// The columns are exactly FlowRecord's consolidated block: the key starts with the block,
   /// copied in one piece, instead of field by field.
   bool block_ = false;
+  std::vector<Field> extras_;  ///< block mode: the custom dictionary columns after the block
+  size_t extra_words_ = 0;
   uint32_t time_pos_ = 0, path_pos_ = 0;  ///< of the interval's start and Dst1st..3rdAS in a key
   uint32_t interval_;
   uint32_t last_time_ = 0, last_bucket_ = 0;  ///< the interval of the last TimeReceived seen

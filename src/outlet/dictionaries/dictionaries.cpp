@@ -307,6 +307,9 @@ std::shared_ptr<const CustomDictionaries::Snapshot> CustomDictionaries::snapshot
 
 // The applier.
 
+/// ip_trie dictionaries up to this many prefixes are looked up without the per-worker cache.
+constexpr size_t kDirectTrieEntries = 1024;
+
 CustomDictionaryApplier::CustomDictionaryApplier(const CustomDictionaries& dictionaries)
     : dictionaries_(dictionaries) {
   const Schema& schema = dictionaries_.schema();
@@ -357,9 +360,17 @@ void CustomDictionaryApplier::apply(FlowRecord& f) {
     if (d.trie()) {
       IPv6Addr a;
       std::memcpy(a.bytes.data(), src + l.keys[0].offset, 16);
-      row = caches_[l.dictionary]->get(a, [&d](const IPv6Addr& x, uint8_t* len) {
-        return d.findPrefix(x, len);
-      });
+      // A small tree stays in cache: walking it is cheaper than the cache in front (measured,
+      // BM_DecodeEnrichBatchDictionaries: 4.5 -> 5.0 M flows/s with 4 prefixes); a large one
+      // costs a cache miss per level.
+      if (d.entries() <= kDirectTrieEntries) {
+        uint8_t len;
+        row = d.findPrefix(a, &len);
+      } else {
+        row = caches_[l.dictionary]->get(a, [&d](const IPv6Addr& x, uint8_t* len) {
+          return d.findPrefix(x, len);
+        });
+      }
     } else {
       uint64_t key[2 * CustomDictionary::kMaxKeys];
       size_t w = 0;

@@ -204,6 +204,35 @@ TEST_F(DictionaryFiles, IpTrieMostSpecificPrefixAndDefaults) {
   EXPECT_EQ(f.custom_strings[dst_role], "unknown");
 }
 
+TEST_F(DictionaryFiles, LargeIpTrieThroughTheWorkerCache) {
+  // Over 1024 prefixes, lookups go through the worker's prefix cache.
+  std::string csv = "prefix,role,weight\n10.0.0.0/8,ten,1\n10.3.7.128/25,inner,2\n";
+  for (int x = 0; x < 8; x++)
+    for (int y = 0; y < 256; y++) csv += fmt::format("10.{}.{}.0/24,r{}-{},3\n", x, y, x, y);
+  write("roles.csv", csv);
+  Schema s(read(kRoles));
+  Metrics metrics;
+  CustomDictionaries dicts(s, metrics, Duration(0));
+  ASSERT_GT((*dicts.snapshot())[0]->entries(), 1024u);
+  CustomDictionaryApplier apply(dicts);
+  const size_t src = size_t(s.find("SrcAddrRole")->key) - size_t(ColumnKey::kCustomString0);
+  const size_t dst = size_t(s.find("DstAddrRole")->key) - size_t(ColumnKey::kCustomString0);
+  for (int round = 0; round < 2; round++) {  // the second from the cache
+    FlowRecord f = flow("10.3.7.200", "10.3.7.1");
+    apply.apply(f);
+    EXPECT_EQ(f.custom_strings[src], "inner");
+    EXPECT_EQ(f.custom_strings[dst], "r3-7");
+    f = flow("10.200.0.1", "11.0.0.1");
+    apply.apply(f);
+    EXPECT_EQ(f.custom_strings[src], "ten");
+    EXPECT_EQ(f.custom_strings[dst], "unknown");
+    f = flow("10.3.7.127", "10.7.255.255");
+    apply.apply(f);
+    EXPECT_EQ(f.custom_strings[src], "r3-7");
+    EXPECT_EQ(f.custom_strings[dst], "r7-255");
+  }
+}
+
 TEST_F(DictionaryFiles, HashedStringKeysMatchDimensionAndReload) {
   write("exporters.csv", "name,site\nedge1,paris\nedge2,berlin\n");
   write("ifs.csv",
@@ -273,6 +302,38 @@ custom-dictionaries:
   EXPECT_FALSE(dicts.reloadChanged());
   apply.apply(f);
   EXPECT_EQ(str(f, "ExporterNameSite"), "madrid");
+}
+
+TEST_F(DictionaryFiles, ConsolidatedRowsKeepTheCustomColumnsApart) {
+  write("roles.csv", kRolesCsv);
+  Schema s(read(kRoles));
+  const size_t role = size_t(s.find("SrcAddrRole")->key) - size_t(ColumnKey::kCustomString0);
+  const size_t weight = size_t(s.find("DstAddrWeight")->key) - size_t(ColumnKey::kCustomUInt0);
+  Consolidator c(s.consolidatedInsertedColumns(), 60, &s);
+  FlowRecord f{};
+  f.time_received = 120;
+  f.bytes = 10;
+  f.packets = 1;
+  f.custom_strings[role] = IStr("servers");
+  c.add(f);
+  c.add(f);
+  EXPECT_EQ(c.groups(), 1u);
+  f.custom_strings[role] = IStr("clients");
+  c.add(f);
+  EXPECT_EQ(c.groups(), 2u);
+  f.custom_uints[weight] = 7;
+  c.add(f);
+  EXPECT_EQ(c.groups(), 3u);
+  c.add(f);
+  EXPECT_EQ(c.groups(), 3u);
+  // The rows carry them: a batch of the consolidated columns encodes the three groups.
+  NativeBatch out(s.consolidatedInsertedColumns(), NativeBatch::kChunkRows, &s);
+  c.writeTo(out);
+  EXPECT_EQ(out.rows(), 3u);
+  EXPECT_NE(out.columnList().find("DstAddrWeight"), std::string::npos);
+  const std::string& bytes = out.encode();
+  EXPECT_NE(bytes.find("servers"), std::string::npos);
+  EXPECT_NE(bytes.find("clients"), std::string::npos);
 }
 
 TEST(CustomDictionary, BadEntriesNameTheLine) {
