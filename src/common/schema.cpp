@@ -15,9 +15,10 @@ namespace {
 
 /// A mistake in one custom dictionary, with the key of its section it is about.
 struct CustomDictError : std::invalid_argument {
-  CustomDictError(std::string k, const std::string& message)
-      : std::invalid_argument(message), key(std::move(k)) {}
-  std::string key;
+  /// `full`: the message with its path (what()), `bare`: without (for ConfigReader::fail()).
+  CustomDictError(std::string k, const std::string& full, std::string bare)
+      : std::invalid_argument(full), key(std::move(k)), message(std::move(bare)) {}
+  std::string key, message;
 };
 
 const std::vector<std::string> kCustomKeyTypes = {"String", "UInt8",  "UInt16",
@@ -366,7 +367,7 @@ void SchemaConfig::read(ConfigReader& r) {
           Schema check(trial);
           d = check.customDictionaries().back();  // normalized (types, layout)
         } catch (const CustomDictError& e) {
-          c.fail(e.key, e.what());
+          c.fail(e.key, e.message.empty() ? e.what() : e.message);
         }
         std::vector<std::string> header;
         try {
@@ -482,7 +483,8 @@ void Schema::buildCustom(const std::vector<CustomDictionaryConfig>& dictionaries
     CustomDictionaryConfig d = dictionaries[di];
     const std::string where = "schema.custom-dictionaries." + d.name;
     auto fail = [&](const std::string& key, const std::string& message) {
-      throw CustomDictError(key, fmt::format("{}: {}", key.empty() ? where : where + "." + key, message));
+      throw CustomDictError(key, fmt::format("{}: {}", key.empty() ? where : where + "." + key, message),
+                            message);
     };
     if (!alphanumeric(d.name)) fail("", "the name must be letters and digits");
     if (d.layout == "iptrie") d.layout = "ip_trie";  // Akvorado's former spelling
@@ -591,7 +593,8 @@ void Schema::buildCustom(const std::vector<CustomDictionaryConfig>& dictionaries
                         "from custom dictionaries (one per dimension and attribute); this configuration "
                         "asks for {} String ({}) and {} UInt ({})",
                         kCustomStringSlots, kCustomUIntSlots, wanted_strings.size(),
-                        fmt::join(wanted_strings, ", "), wanted_uints.size(), fmt::join(wanted_uints, ", ")));
+                        fmt::join(wanted_strings, ", "), wanted_uints.size(), fmt::join(wanted_uints, ", ")),
+        "");
   std::sort(custom->columns.begin(), custom->columns.end(),
             [](const CustomColumn& a, const CustomColumn& b) { return a.key < b.key; });
   // Bidirectional twins among the custom columns (SrcAddrRole <-> DstAddrRole).

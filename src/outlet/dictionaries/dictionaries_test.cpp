@@ -121,6 +121,7 @@ TEST_F(DictionaryFiles, ConfigurationMistakesNameFileLineAndChoices) {
   EXPECT_NE(e.find("test.yaml:"), std::string::npos) << e;
   EXPECT_NE(e.find("schema.custom-dictionaries.ips.dimensions"), std::string::npos) << e;
   EXPECT_NE(e.find("\"SrcAdr\", which does not exist"), std::string::npos) << e;
+  EXPECT_EQ(e.find("dimensions: schema."), std::string::npos) << "the path once: " << e;
 
   e = error(with(kRoles, "roles.csv", "missing.csv"));
   EXPECT_NE(e.find("test.yaml:15:"), std::string::npos) << e;  // the line of `source`
