@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
       std::cout << "akvo " << AKVO_VERSION << "\n";
       if (list_columns)
         for (const auto& c : akvo::allColumns())
+          if (!c.name.empty())  // custom dictionary slots are named by the configuration
           std::cout << (c.enabled_by_default ? "  + " : "  - ") << c.name << " " << c.type << "\n";
       return 0;
     }

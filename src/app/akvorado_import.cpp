@@ -282,7 +282,6 @@ const char* knownReason(const std::string& path) {
        "akvo fills its lookup tables itself: ClickHouse never calls the orchestrator"},
       {"orchestrator-basic-auth",
        "akvo fills its lookup tables itself: ClickHouse never calls the orchestrator"},
-      {"custom-dictionaries", "akvo has no custom dictionaries"},
       {"materialize", "akvo computes every column at insertion; nothing to materialize"},
       {"min-workers", "akvo's outlet runs kafka.max-workers workers, without autoscaling"},
       {"worker-increase-rate-limit", "akvo's outlet does not autoscale its workers"},
@@ -878,8 +877,9 @@ void Converter::schema(Src& s) {
   if (!s.valid()) return;
   Tree& out_s = out.at("schema");
   for (const char* key :
-       {"enabled", "disabled", "main-table-only", "not-main-table-only", "indexes", "no-indexes"})
-    copy(s, key, out_s);
+       {"enabled", "disabled", "main-table-only", "not-main-table-only", "indexes", "no-indexes",
+        "custom-dictionaries"})
+    copy(s, key, out_s);  // custom dictionaries: the same keys (akvo fills them in the outlet)
 }
 
 void Converter::inlet(Src& s) {

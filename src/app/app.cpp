@@ -477,6 +477,7 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
   std::unique_ptr<metadata::Metadata> metadata;
   std::unique_ptr<GeoIP> geoip;
   std::unique_ptr<Networks> networks;
+  std::unique_ptr<CustomDictionaries> dictionaries;
   std::unique_ptr<Core> core;
   std::unique_ptr<Outlet> outlet;
   std::unique_ptr<Inlet> inlet;
@@ -497,8 +498,12 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
       bmp->start();
       bmp_for_core = std::make_unique<routing::CoreRouting>(*bmp);
     }
+    if (!schema.customDictionaries().empty()) {
+      dictionaries = std::make_unique<CustomDictionaries>(schema, metrics);
+      dictionaries->start();
+    }
     core = std::make_unique<Core>(c.core, metrics, metadata.get(), networks.get(), geoip.get(),
-                                  bmp_for_core.get());
+                                  bmp_for_core.get(), dictionaries.get());
     // The core selects AS numbers, masks and next hops (asn-providers, net-providers) with the
     // routing lookups; the routing enricher then adds AS paths and communities.
     enrichers = [&core, p = bmp.get()](size_t) -> std::unique_ptr<FlowEnricher> {
@@ -572,6 +577,7 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
   if (metadata) metadata->stop();  // saves the cache
   if (geoip) geoip->stop();
   if (networks) networks->stop();
+  if (dictionaries) dictionaries->stop();
   if (bmp) bmp->stop();
   http.stop();
   pool.reset();

@@ -39,6 +39,10 @@ struct LargeCommunity {
   uint32_t asn = 0, local1 = 0, local2 = 0;
 };
 
+/// Custom dictionary columns a flow carries (schema.custom-dictionaries; the schema has as many
+/// slots).
+inline constexpr unsigned kFlowCustomStrings = 8, kFlowCustomUInts = 4;
+
 enum class Boundary : uint8_t { kUndefined = 0, kExternal = 1, kInternal = 2 };
 enum class FlowDirection : uint8_t { kUndefined = 0, kIngress = 1, kEgress = 2 };
 
@@ -108,6 +112,13 @@ struct FlowRecord {
   InlineVec<uint32_t, 32> src_communities, dst_communities;
   InlineVec<LargeCommunity, 16> src_large_communities, dst_large_communities;
   InlineVec<uint32_t, 10> mpls_labels;
+
+  // Custom dictionary columns, after the arrays: reset() does not touch them (the default
+  // schema never reads them), and when dictionaries are configured the enricher writes every
+  // configured slot of every flow (a match or the attribute's default). UInt slots hold the
+  // value in their low bytes (little-endian: a UInt8 column copies the first byte).
+  IStr custom_strings[kFlowCustomStrings];
+  uint64_t custom_uints[kFlowCustomUInts] = {};
 
   /// Back to the defaults, which are all zero bytes (views, addresses, enums, counters), up to
   /// the arrays, which are only emptied: a record is reset per flow, and the arrays are most

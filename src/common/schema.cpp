@@ -8,8 +8,53 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "common/csv.h"
+
 namespace akvo {
 namespace {
+
+/// A mistake in one custom dictionary, with the key of its section it is about.
+struct CustomDictError : std::invalid_argument {
+  /// `full`: the message with its path (what()), `bare`: without (for ConfigReader::fail()).
+  CustomDictError(std::string k, const std::string& full, std::string bare)
+      : std::invalid_argument(full), key(std::move(k)), message(std::move(bare)) {}
+  std::string key, message;
+};
+
+const std::vector<std::string> kCustomKeyTypes = {"String", "UInt8",  "UInt16",
+                                                  "UInt32", "UInt64", "IPv6"};
+const std::vector<std::string> kCustomAttributeTypes = {"String", "UInt8", "UInt16", "UInt32",
+                                                        "UInt64"};
+
+/// The type among `choices`, whatever its case, or "".
+std::string normalizeType(std::string_view t, const std::vector<std::string>& choices) {
+  for (const auto& c : choices)
+    if (c.size() == t.size() && strncasecmp(c.data(), t.data(), t.size()) == 0) return c;
+  return "";
+}
+
+bool alphanumeric(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!isalnum(uint8_t(c))) return false;
+  return true;
+}
+
+/// The twin of a column name for bidirectional graphs: Src <-> Dst, In <-> Out.
+std::string reverseName(std::string_view n) {
+  if (n.starts_with("Src")) return "Dst" + std::string(n.substr(3));
+  if (n.starts_with("Dst")) return "Src" + std::string(n.substr(3));
+  if (n.starts_with("In")) return "Out" + std::string(n.substr(2));
+  if (n.starts_with("Out")) return "In" + std::string(n.substr(3));
+  return "";
+}
+
+uint64_t maxOfType(std::string_view type) {
+  if (type == "UInt8") return 0xff;
+  if (type == "UInt16") return 0xffff;
+  if (type == "UInt32") return 0xffffffffull;
+  return ~0ull;
+}
 
 using K = ColumnKey;
 using F = FilterType;
@@ -142,6 +187,12 @@ std::array<ColumnDef, size_t(K::kCount)> buildRegistry() {
   b.push_back(Builder(K::kIngressVRFID, "IngressVRFID", "UInt32", F::kUInt).off("VRF").rev(K::kEgressVRFID));
   b.push_back(Builder(K::kEgressVRFID, "EgressVRFID", "UInt32", F::kUInt).off("VRF").rev(K::kIngressVRFID));
 
+  // Custom dictionary slots: named by the configuration (Schema), disabled here.
+  for (size_t i = 0; i < kCustomStringSlots; i++)
+    b.push_back(Builder(K(size_t(K::kCustomString0) + i), "", kLCS, F::kString).off());
+  for (size_t i = 0; i < kCustomUIntSlots; i++)
+    b.push_back(Builder(K(size_t(K::kCustomUInt0) + i), "", "UInt64", F::kUInt).off());
+
   std::array<ColumnDef, size_t(K::kCount)> out{};
   if (b.size() != size_t(K::kCount)) throw std::logic_error("schema registry: missing columns");
   for (size_t i = 0; i < b.size(); i++) {
@@ -163,10 +214,28 @@ std::span<const ColumnDef> allColumns() { return registry(); }
 const ColumnDef& columnDef(ColumnKey key) { return registry()[size_t(key)]; }
 
 const ColumnDef* findColumn(std::string_view name) {
+  if (name.empty()) return nullptr;  // the unnamed custom slots
   for (const auto& c : registry())
     if (c.name.size() == name.size() && strncasecmp(c.name.data(), name.data(), name.size()) == 0)
       return &c;
   return nullptr;
+}
+
+std::string titleCase(std::string_view name) {
+  std::string out(name);
+  for (size_t i = 0; i < out.size(); i++)
+    out[i] = char(i == 0 ? toupper(uint8_t(out[i])) : tolower(uint8_t(out[i])));
+  return out;
+}
+
+std::string_view customKeyKind(const ColumnDef& c) {
+  if (c.alias || c.generated || c.name.empty()) return {};
+  if (c.type == "IPv6" || c.type == "LowCardinality(IPv6)") return "ip";
+  if (c.type == "LowCardinality(String)") return "string";
+  if (c.type == "FixedString(2)") return "bytes";
+  if (c.type == "UInt8" || c.type == "UInt16" || c.type == "UInt32" || c.type == "UInt64")
+    return "uint";
+  return {};
 }
 
 std::string SkipIndex::name() const {
@@ -266,6 +335,61 @@ void SchemaConfig::read(ConfigReader& r) {
       indexes[std::string(name)] = value;
     }
   });
+  r.section("custom-dictionaries", [&](ConfigReader& s) {
+    for (const auto& name : s.keys()) {
+      CustomDictionaryConfig d;
+      d.name = name;
+      s.section(name, [&](ConfigReader& c) {
+        c.field("layout", d.layout);
+        c.list("keys", [&](ConfigReader& k, size_t) {
+          CustomDictKey key;
+          k.field("name", key.name);
+          k.field("type", key.type);
+          k.field("match-dimension", key.match_dimension);
+          k.field("match-dimension-suffix", key.match_dimension_suffix);
+          d.keys.push_back(std::move(key));
+        });
+        c.list("attributes", [&](ConfigReader& a, size_t) {
+          CustomDictAttribute attr;
+          a.field("name", attr.name);
+          a.field("type", attr.type);
+          a.field("label", attr.label);
+          attr.has_default = a.has("default");
+          a.field("default", attr.default_value);
+          d.attributes.push_back(std::move(attr));
+        });
+        c.field("source", d.source);
+        c.field("dimensions", d.dimensions);
+        // Every mistake at the key it is about: the checks of the Schema, then the CSV header.
+        SchemaConfig trial = *this;
+        trial.custom_dictionaries.push_back(d);
+        try {
+          Schema check(trial);
+          d = check.customDictionaries().back();  // normalized (types, layout)
+        } catch (const CustomDictError& e) {
+          c.fail(e.key, e.message.empty() ? e.what() : e.message);
+        }
+        std::vector<std::string> header;
+        try {
+          const std::string text = readTextFile(d.source);  // the parser reads it in place
+          CsvParser csv(text);
+          if (!csv.next(header)) c.fail("source", fmt::format("{} is empty: its first line names "
+                                                             "the keys and attributes", d.source));
+        } catch (const std::runtime_error& e) {
+          if (dynamic_cast<const ConfigError*>(&e)) throw;
+          c.fail("source", fmt::format("{}: {}", d.source, e.what()));
+        }
+        auto need = [&](const std::string& col, std::string_view what) {
+          if (std::find(header.begin(), header.end(), col) == header.end())
+            c.fail("source", fmt::format("the header of {} has no column \"{}\" ({}); its columns: {}",
+                                         d.source, col, what, fmt::join(header, ", ")));
+        };
+        for (const auto& k : d.keys) need(k.name, "a key");
+        for (const auto& a : d.attributes) need(a.name, "an attribute");
+      });
+      custom_dictionaries.push_back(std::move(d));
+    }
+  });
   try {
     Schema check(*this);
   } catch (const std::invalid_argument& e) {
@@ -350,6 +474,170 @@ Schema::Schema(const SchemaConfig& config) {
   }
   for (auto k : columns_)
     if (!index[size_t(k)].empty()) skip_indexes_.push_back(SkipIndex{k, index[size_t(k)]});
+  if (!config.custom_dictionaries.empty()) buildCustom(config.custom_dictionaries);
+}
+
+// Custom dictionary columns (Akvorado's schema.New): for each dictionary, dimension and
+// attribute, a column <Dimension><Label or TitleCase(name)>, after the fixed ones.
+void Schema::buildCustom(const std::vector<CustomDictionaryConfig>& dictionaries) {
+  auto custom = std::make_shared<Custom>();
+  size_t strings = 0, uints = 0;
+  std::vector<std::string> wanted_strings, wanted_uints;
+  for (size_t di = 0; di < dictionaries.size(); di++) {
+    CustomDictionaryConfig d = dictionaries[di];
+    const std::string where = "schema.custom-dictionaries." + d.name;
+    auto fail = [&](const std::string& key, const std::string& message) {
+      throw CustomDictError(key, fmt::format("{}: {}", key.empty() ? where : where + "." + key, message),
+                            message);
+    };
+    if (!alphanumeric(d.name)) fail("", "the name must be letters and digits");
+    if (d.layout == "iptrie") d.layout = "ip_trie";  // Akvorado's former spelling
+    if (d.layout != "hashed" && d.layout != "complex_key_hashed" && d.layout != "ip_trie")
+      fail("layout", fmt::format("unknown layout \"{}\"; valid layouts: hashed, complex_key_hashed, "
+                                 "ip_trie", d.layout));
+    if (d.keys.empty()) fail("keys", "a dictionary needs at least one key");
+    if (d.attributes.empty()) fail("attributes", "a dictionary needs at least one attribute");
+    if (d.dimensions.empty()) fail("dimensions", "a dictionary needs at least one dimension (e.g. SrcAddr)");
+    if (d.source.empty()) fail("source", "the CSV file of the dictionary is required");
+    if (d.keys.size() > 4) fail("keys", "a dictionary takes at most 4 keys");
+    if (d.layout == "ip_trie" && d.keys.size() != 1)
+      fail("keys", "the ip_trie layout takes exactly one key (a prefix such as 192.0.2.0/24)");
+    for (auto& k : d.keys) {
+      if (!alphanumeric(k.name)) fail("keys", fmt::format("key name \"{}\" must be letters and digits", k.name));
+      std::string t = normalizeType(k.type, kCustomKeyTypes);
+      if (t.empty())
+        fail("keys", fmt::format("key {}: unknown type \"{}\"; valid types: {}", k.name, k.type,
+                                 fmt::join(kCustomKeyTypes, ", ")));
+      k.type = t;
+      if (d.keys.size() > 1 && k.match_dimension.empty() && k.match_dimension_suffix.empty())
+        fail("keys", fmt::format("key {}: a dictionary with several keys needs match-dimension or "
+                                 "match-dimension-suffix on each key", k.name));
+    }
+    for (auto& a : d.attributes) {
+      if (!alphanumeric(a.name))
+        fail("attributes", fmt::format("attribute name \"{}\" must be letters and digits", a.name));
+      if (!a.label.empty() && !alphanumeric(a.label))
+        fail("attributes", fmt::format("attribute {}: label \"{}\" must be letters and digits", a.name, a.label));
+      std::string t = normalizeType(a.type, kCustomAttributeTypes);
+      if (t.empty())
+        fail("attributes", fmt::format("attribute {}: unknown or unsupported type \"{}\"; valid types: {}",
+                                       a.name, a.type, fmt::join(kCustomAttributeTypes, ", ")));
+      a.type = t;
+      if (t != "String" && a.has_default) {
+        uint64_t v = 0;
+        auto [end, ec] = std::from_chars(a.default_value.data(), a.default_value.data() + a.default_value.size(), v);
+        if (a.default_value.empty() || ec != std::errc() || end != a.default_value.data() + a.default_value.size() ||
+            v > maxOfType(t))
+          fail("attributes", fmt::format("attribute {}: default \"{}\" is not a {}", a.name, a.default_value, t));
+      }
+    }
+    std::vector<std::string_view> kinds;  // of each key, the same for every dimension
+    for (const auto& dim : d.dimensions) {
+      if (!alphanumeric(dim)) fail("dimensions", fmt::format("dimension \"{}\" must be letters and digits", dim));
+      // The flow column each key matches: match-dimension, the dimension + suffix, or the
+      // dimension itself.
+      std::vector<ColumnKey> key_columns;
+      for (const auto& k : d.keys) {
+        std::string col = !k.match_dimension.empty() ? k.match_dimension
+                          : !k.match_dimension_suffix.empty() ? dim + k.match_dimension_suffix
+                                                              : dim;
+        const ColumnDef* c = findColumn(col);
+        const std::string key = k.match_dimension.empty() && k.match_dimension_suffix.empty() ? "dimensions" : "keys";
+        if (!c)
+          fail(key, fmt::format("key {} of dimension {} matches column \"{}\", which does not exist "
+                                "(`akvo version -d` lists the columns)", k.name, dim, col));
+        std::string_view kind = customKeyKind(*c);
+        if (kind.empty())
+          fail(key, fmt::format("key {} of dimension {}: column {} ({}) cannot be matched; keys "
+                                "match address, string, country and unsigned integer columns the "
+                                "outlet fills", k.name, dim, c->name, c->type));
+        if (d.layout == "ip_trie" && kind != "ip")
+          fail(key, fmt::format("the ip_trie layout matches addresses: column {} is a {}", c->name, c->type));
+        if (k.type == "IPv6" && kind != "ip")
+          fail("keys", fmt::format("key {} is an IPv6 but column {} is a {}", k.name, c->name, c->type));
+        if (k.type.starts_with("UInt") && kind != "uint")
+          fail("keys", fmt::format("key {} is a {} but column {} is a {}", k.name, k.type, c->name, c->type));
+        const size_t ki = key_columns.size();
+        if (kinds.size() > ki && kinds[ki] != kind)
+          fail(key, fmt::format("key {} matches a {} column for one dimension and {} ({}) for "
+                                "dimension {}: a key matches columns of one kind",
+                                k.name, kinds[ki], c->name, c->type, dim));
+        if (kinds.size() <= ki) kinds.push_back(kind);
+        key_columns.push_back(c->key);
+      }
+      for (size_t ai = 0; ai < d.attributes.size(); ai++) {
+        const auto& a = d.attributes[ai];
+        std::string name = dim + (a.label.empty() ? titleCase(a.name) : a.label);
+        if (findColumn(name))
+          fail("attributes", fmt::format("column {} (dimension {}, attribute {}) already exists", name, dim, a.name));
+        for (const auto& n : custom->names)
+          if (strcasecmp(n->c_str(), name.c_str()) == 0)
+            fail("attributes", fmt::format("column {} is defined twice by the custom dictionaries", name));
+        const bool str = a.type == "String";
+        (str ? wanted_strings : wanted_uints).push_back(name);
+        size_t& used = str ? strings : uints;
+        if (used == (str ? kCustomStringSlots : kCustomUIntSlots)) continue;  // reported below
+        ColumnKey key = ColumnKey(size_t(str ? ColumnKey::kCustomString0 : ColumnKey::kCustomUInt0) + used++);
+        custom->names.push_back(std::make_unique<std::string>(name));
+        custom->names.push_back(std::make_unique<std::string>(str ? "LowCardinality(String)" : a.type));
+        ColumnDef& def = custom->defs[size_t(key) - size_t(ColumnKey::kCustomString0)];
+        def = columnDef(key);
+        def.name = *custom->names[custom->names.size() - 2];
+        def.type = *custom->names.back();
+        def.filter = str ? FilterType::kString : FilterType::kUInt;
+        def.enabled_by_default = true;
+        custom->columns.push_back(CustomColumn{key, di, ai, dim, key_columns});
+      }
+    }
+    custom->dictionaries.push_back(std::move(d));
+  }
+  if (wanted_strings.size() > kCustomStringSlots || wanted_uints.size() > kCustomUIntSlots)
+    throw CustomDictError(
+        "", fmt::format("schema.custom-dictionaries: akvo has room for {} String and {} UInt columns "
+                        "from custom dictionaries (one per dimension and attribute); this configuration "
+                        "asks for {} String ({}) and {} UInt ({})",
+                        kCustomStringSlots, kCustomUIntSlots, wanted_strings.size(),
+                        fmt::join(wanted_strings, ", "), wanted_uints.size(), fmt::join(wanted_uints, ", ")),
+        "");
+  std::sort(custom->columns.begin(), custom->columns.end(),
+            [](const CustomColumn& a, const CustomColumn& b) { return a.key < b.key; });
+  // Bidirectional twins among the custom columns (SrcAddrRole <-> DstAddrRole).
+  for (const auto& c : custom->columns) {
+    ColumnDef& def = custom->defs[size_t(c.key) - size_t(ColumnKey::kCustomString0)];
+    std::string twin = reverseName(def.name);
+    for (const auto& o : custom->columns) {
+      const ColumnDef& od = custom->defs[size_t(o.key) - size_t(ColumnKey::kCustomString0)];
+      if (!twin.empty() && od.name == twin) def.reverse = o.key;
+    }
+  }
+  for (const auto& c : custom->columns) {
+    enabled_[size_t(c.key)] = true;
+    main_only_[size_t(c.key)] = false;
+    columns_.push_back(c.key);
+    inserted_.push_back(c.key);
+  }
+  custom_ = std::move(custom);
+}
+
+const ColumnDef* Schema::find(std::string_view name) const {
+  if (const ColumnDef* c = findColumn(name)) return c;
+  if (!custom_ || name.empty()) return nullptr;
+  for (const auto& c : custom_->columns) {
+    const ColumnDef& d = column(c.key);
+    if (d.name.size() == name.size() && strncasecmp(d.name.data(), name.data(), name.size()) == 0)
+      return &d;
+  }
+  return nullptr;
+}
+
+const std::vector<CustomDictionaryConfig>& Schema::customDictionaries() const {
+  static const std::vector<CustomDictionaryConfig> kNone;
+  return custom_ ? custom_->dictionaries : kNone;
+}
+
+const std::vector<Schema::CustomColumn>& Schema::customColumns() const {
+  static const std::vector<CustomColumn> kNone;
+  return custom_ ? custom_->columns : kNone;
 }
 
 std::vector<ColumnKey> Schema::consolidatedColumns() const {
@@ -369,7 +657,7 @@ std::vector<ColumnKey> Schema::consolidatedInsertedColumns() const {
 std::string Schema::hash() const {
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
   for (auto k : inserted_) {
-    const auto& c = columnDef(k);
+    const auto& c = column(k);
     for (char ch : c.name) h = (h ^ uint8_t(ch)) * 0x100000001b3ull;
     for (char ch : c.type) h = (h ^ uint8_t(ch)) * 0x100000001b3ull;
     h = (h ^ 0xff) * 0x100000001b3ull;

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -108,6 +109,20 @@ enum class ColumnKey : uint8_t {
   kMPLS4thLabel,
   kIngressVRFID,
   kEgressVRFID,
+  // Custom dictionary columns (schema.custom-dictionaries): slots named by the configuration,
+  // after every fixed column (as Akvorado appends them). Unnamed slots are never enabled.
+  kCustomString0,
+  kCustomString1,
+  kCustomString2,
+  kCustomString3,
+  kCustomString4,
+  kCustomString5,
+  kCustomString6,
+  kCustomString7,
+  kCustomUInt0,
+  kCustomUInt1,
+  kCustomUInt2,
+  kCustomUInt3,
   kCount,
   kNone = 255,
 };
@@ -150,11 +165,59 @@ struct ColumnDef {
   std::string_view group;                ///< "L2", "NAT", "L3L4", "MPLS", "VRF" or empty.
 };
 
-/// Every column, indexed by ColumnKey.
+/// Custom dictionary columns: String attributes go to LowCardinality(String) slots, UInt ones to
+/// UInt slots; a configuration asking for more columns is refused.
+inline constexpr size_t kCustomStringSlots = 8;
+inline constexpr size_t kCustomUIntSlots = 4;
+inline constexpr bool isCustomColumn(ColumnKey k) {
+  return k >= ColumnKey::kCustomString0 && k < ColumnKey::kCount;
+}
+inline constexpr bool isCustomStringColumn(ColumnKey k) {
+  return k >= ColumnKey::kCustomString0 && k < ColumnKey::kCustomUInt0;
+}
+
+/// Every column, indexed by ColumnKey (custom slots unnamed: use Schema::column() for them).
 std::span<const ColumnDef> allColumns();
 const ColumnDef& columnDef(ColumnKey key);
-/// Case-insensitive lookup by name.
+/// Case-insensitive lookup by name among the fixed columns (Schema::find() also knows the
+/// custom ones).
 const ColumnDef* findColumn(std::string_view name);
+
+/// One key of a custom dictionary (Akvorado's CustomDictKey): a CSV column matched against a
+/// flow column: the dimension itself, `match-dimension`, or the dimension + `match-dimension-suffix`.
+struct CustomDictKey {
+  std::string name;
+  std::string type = "String";  ///< String, UInt8, UInt16, UInt32, UInt64 or IPv6
+  std::string match_dimension, match_dimension_suffix;
+};
+
+/// One attribute of a custom dictionary: a CSV column that becomes a flow column per dimension.
+struct CustomDictAttribute {
+  std::string name;
+  std::string type = "String";  ///< String, UInt8, UInt16, UInt32 or UInt64
+  std::string label;            ///< the column's suffix; TitleCase(name) when empty
+  std::string default_value;    ///< when no entry matches ("None" for String, 0 for UInt, unset)
+  bool has_default = false;
+};
+
+/// `schema.custom-dictionaries.<name>` (Akvorado's SCH-7). akvo computes the columns in the
+/// outlet from the CSV file, not with ClickHouse dictionaries.
+struct CustomDictionaryConfig {
+  std::string name;
+  std::string layout = "hashed";  ///< hashed, complex_key_hashed or ip_trie
+  std::vector<CustomDictKey> keys;
+  std::vector<CustomDictAttribute> attributes;
+  std::string source;  ///< CSV file with a header naming the keys and attributes
+  std::vector<std::string> dimensions;
+};
+
+/// What a flow column gives a custom dictionary key: "ip", "string", "bytes" (a country),
+/// "uint", or empty when it cannot be a key (computed by ClickHouse, an enum, an array).
+std::string_view customKeyKind(const ColumnDef& c);
+
+/// "role" -> "Role", as Akvorado names a column from an attribute without label (Go's
+/// cases.Title: the first letter upper case, the others lower case).
+std::string titleCase(std::string_view name);
 
 /// A ClickHouse data-skipping index on one column of the flows tables (Akvorado's SCH-6).
 struct SkipIndex {
@@ -189,6 +252,8 @@ struct SchemaConfig {
   std::map<std::string, std::string> indexes;
   /// `no-indexes`: columns whose default index is removed.
   std::vector<std::string> no_indexes;
+  /// `custom-dictionaries`, in file order.
+  std::vector<CustomDictionaryConfig> custom_dictionaries;
 
   /// Reads the section; a bad column or index names its key, file and line.
   void read(ConfigReader& r);
@@ -199,6 +264,27 @@ class Schema {
  public:
   /// Throws std::invalid_argument naming the column and the reason on a bad configuration.
   explicit Schema(const SchemaConfig& config = {});
+
+  /// The column's definition: the registry's, or the configuration's for a custom column.
+  const ColumnDef& column(ColumnKey k) const {
+    return isCustomColumn(k) && custom_ ? custom_->defs[size_t(k) - size_t(ColumnKey::kCustomString0)]
+                                        : columnDef(k);
+  }
+  /// Case-insensitive lookup by name, custom columns included.
+  const ColumnDef* find(std::string_view name) const;
+
+  /// A column a custom dictionary fills: attribute `attribute` of dictionary `dictionary`
+  /// looked up with the keys of dimension `dimension`.
+  struct CustomColumn {
+    ColumnKey key;
+    size_t dictionary, attribute;
+    std::string dimension;
+    /// The flow column each key is matched against, in the dictionary's key order.
+    std::vector<ColumnKey> key_columns;
+  };
+  const std::vector<CustomDictionaryConfig>& customDictionaries() const;
+  /// In slot order: the String slots, then the UInt ones.
+  const std::vector<CustomColumn>& customColumns() const;
 
   bool enabled(ColumnKey k) const { return enabled_[size_t(k)]; }
   bool mainOnly(ColumnKey k) const { return main_only_[size_t(k)]; }
@@ -219,11 +305,20 @@ class Schema {
   const std::vector<SkipIndex>& skipIndexes() const { return skip_indexes_; }
 
  private:
+  void buildCustom(const std::vector<CustomDictionaryConfig>& dictionaries);
   std::array<bool, size_t(ColumnKey::kCount)> enabled_{};
   std::array<bool, size_t(ColumnKey::kCount)> main_only_{};
   std::vector<ColumnKey> columns_;
   std::vector<ColumnKey> inserted_;
   std::vector<SkipIndex> skip_indexes_;
+  /// Immutable once built, shared by copies (the custom definitions' names point into it).
+  struct Custom {
+    std::vector<CustomDictionaryConfig> dictionaries;
+    std::vector<CustomColumn> columns;
+    std::vector<std::unique_ptr<std::string>> names;
+    std::array<ColumnDef, kCustomStringSlots + kCustomUIntSlots> defs{};
+  };
+  std::shared_ptr<const Custom> custom_;
 };
 
 }  // namespace akvo

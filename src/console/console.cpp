@@ -31,7 +31,7 @@ void ConsoleConfig::read(ConfigReader& r, const Schema& schema) {
     s.field("bidirectional", o.bidirectional);
     s.field("previous-period", o.previous_period);
     for (const auto& d : o.dimensions) {
-      const ColumnDef* c = findColumn(d);
+      const ColumnDef* c = schema.find(d);
       if (!c || !schema.enabled(c->key) || !c->dimension)
         s.fail("dimensions", fmt::format("unknown dimension \"{}\"", d));
     }
@@ -456,7 +456,7 @@ HttpResponse Console::dispatch(const HttpRequest& req, const std::string& route,
 HttpResponse Console::configuration() {
   json dims = json::array(), trunc = json::array(), res = json::array();
   for (ColumnKey k : schema_.columns()) {
-    const ColumnDef& c = columnDef(k);
+    const ColumnDef& c = schema_.column(k);
     if (!c.dimension) continue;
     dims.push_back(c.name);
     if (c.truncatable) trunc.push_back(c.name);
@@ -628,13 +628,13 @@ HttpResponse Console::filterComplete(const HttpRequest& req) {
   };
   const ColumnDef* col = nullptr;
   if (what == "operator" || what == "value") {
-    col = findColumn(column);
+    col = schema_.find(column);
     if (!col || !schema_.enabled(col->key) || col->filter == FilterType::kNone)
       throw HttpError(400, fmt::format("unknown column \"{}\"", column));
   }
   if (what == "column") {
     for (ColumnKey k : schema_.columns()) {
-      const ColumnDef& c = columnDef(k);
+      const ColumnDef& c = schema_.column(k);
       if (c.filter != FilterType::kNone && starts(std::string(c.name), prefix))
         add(std::string(c.name), "column name", false);
     }
@@ -778,7 +778,7 @@ HttpResponse Console::filterComplete(const HttpRequest& req) {
     if (columns_fit && (col->filter == FilterType::kString || col->filter == FilterType::kUInt ||
                         col->filter == FilterType::kASN))
       for (ColumnKey k : schema_.columns()) {
-        const ColumnDef& c = columnDef(k);
+        const ColumnDef& c = schema_.column(k);
         if (c.key != col->key && c.filter == col->filter && starts(std::string(c.name), prefix))
           add(std::string(c.name), "column name", false);
       }
@@ -831,7 +831,7 @@ HttpResponse Console::widget(const HttpRequest& req, const std::string& name) {
     // "asn:local1:local2" strings, not the numbers they are stored as.
     std::vector<std::string> replace;
     for (ColumnKey k : schema_.columns()) {
-      const ColumnDef& c = columnDef(k);
+      const ColumnDef& c = schema_.column(k);
       if (c.alias) continue;
       if (c.filter == FilterType::kMAC) {
         replace.push_back(fmt::format("MACNumToString(`{0}`) AS `{0}`", c.name));

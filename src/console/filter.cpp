@@ -199,7 +199,7 @@ class Parser {
     while (p < text_.size() && isalnum(static_cast<unsigned char>(text_[p]))) p++;
     end = p;
     if (p == pos_) return nullptr;
-    const ColumnDef* c = findColumn(text_.substr(pos_, p - pos_));
+    const ColumnDef* c = schema_.find(text_.substr(pos_, p - pos_));
     if (!c || !schema_.enabled(c->key) || c->filter == FilterType::kNone) return nullptr;
     return c;
   }
@@ -207,7 +207,7 @@ class Parser {
   const ColumnDef& use(const ColumnDef& c) {
     const ColumnDef* r = &c;
     if (reverse_ && c.reverse != ColumnKey::kNone && schema_.enabled(c.reverse))
-      r = &columnDef(c.reverse);
+      r = &schema_.column(c.reverse);
     if (schema_.mainOnly(r->key)) main_only_ = true;
     return *r;
   }
@@ -356,8 +356,8 @@ class Parser {
         ColumnKey mask = col.key == ColumnKey::kSrcNetPrefix ? ColumnKey::kSrcNetMask : ColumnKey::kDstNetMask;
         // IPv4 masks are stored as IPv4 lengths, also when the prefix is written IPv4-mapped.
         unsigned len = p->addr.isV4Mapped() && p->len >= 96 ? p->len - 96 : p->len;
-        std::string e = fmt::format("(`{}` BETWEEN {} AND `{}` = {})", columnDef(addr).name,
-                                    range(*p), columnDef(mask).name, len);
+        std::string e = fmt::format("(`{}` BETWEEN {} AND `{}` = {})", schema_.column(addr).name,
+                                    range(*p), schema_.column(mask).name, len);
         return o == "!=" ? fmt::format("NOT {}", e) : e;
       }
       case FilterType::kMAC:
@@ -437,7 +437,7 @@ class Parser {
           return fmt::format(
               "{}has(`{}`, bitShiftLeft(toUInt128({}), 64) + bitShiftLeft(toUInt128({}), 32) + "
               "toUInt128({}))",
-              neg, columnDef(large).name, parts[0], parts[1], parts[2]);
+              neg, schema_.column(large).name, parts[0], parts[1], parts[2]);
         }
         fail("expecting a community (a:b, 16-bit each, or a:b:c, 32-bit each)", vpos);
       }

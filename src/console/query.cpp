@@ -112,7 +112,7 @@ GraphRequest GraphRequest::fromJson(const json& body, const Schema& schema,
     if (!dims->is_array()) throw HttpError(400, "\"dimensions\" must be a list of column names");
     for (const auto& d : *dims) {
       if (!d.is_string()) throw HttpError(400, "\"dimensions\" must be a list of column names");
-      const ColumnDef* c = findColumn(d.get<std::string>());
+      const ColumnDef* c = schema.find(d.get<std::string>());
       if (!c || !schema.enabled(c->key) || !c->dimension)
         throw HttpError(400, fmt::format("unknown dimension \"{}\"", d.get<std::string>()));
       if (std::find(r.dimensions.begin(), r.dimensions.end(), c->key) != r.dimensions.end())
@@ -262,7 +262,7 @@ std::string GraphBuilder::displayExpr(const ColumnDef& col, const std::string& v
 }
 
 std::string GraphBuilder::dimensionExpr(ColumnKey k, const GraphRequest& req) const {
-  const ColumnDef& c = columnDef(k);
+  const ColumnDef& c = schema_.column(k);
   std::string name = fmt::format("`{}`", c.name);
   if (k == ColumnKey::kSrcPort || k == ColumnKey::kDstPort) return portExpr(name);
   if (c.truncatable && (req.truncate_v4 < 32 || req.truncate_v6 < 128))
@@ -366,8 +366,8 @@ std::vector<GraphBuilder::Series> GraphBuilder::lineAxis(const GraphRequest& req
   std::vector<ColumnKey> dims;
   if (shift == 0)
     for (ColumnKey k : req.dimensions) {
-      ColumnKey r = reverse && columnDef(k).reverse != ColumnKey::kNone && schema_.enabled(columnDef(k).reverse)
-                        ? columnDef(k).reverse
+      ColumnKey r = reverse && schema_.column(k).reverse != ColumnKey::kNone && schema_.enabled(schema_.column(k).reverse)
+                        ? schema_.column(k).reverse
                         : k;
       dims.push_back(r);
     }
@@ -387,7 +387,7 @@ std::vector<GraphBuilder::Series> GraphBuilder::lineAxis(const GraphRequest& req
     src_cols.push_back(fmt::format("{} AS d{}", dimensionExpr(dims[i], req), i));
     dn.push_back(fmt::format("d{}", i));
     dx.push_back(fmt::format("if(in_top, d{0}, defaultValueOfArgumentType(d{0})) AS d{0}x", i));
-    disp.push_back(displayExpr(columnDef(dims[i]), fmt::format("d{}x", i)));
+    disp.push_back(displayExpr(schema_.column(dims[i]), fmt::format("d{}x", i)));
   }
   std::string source = fmt::format(
       "(SELECT {} FROM {} WHERE TimeReceived >= toDateTime({}) AND TimeReceived < toDateTime({}){})",
@@ -493,8 +493,8 @@ TableChoice GraphBuilder::tableFor(const GraphRequest& req, int64_t now) {
   bool main_only = f.main_only;
   for (ColumnKey k : req.dimensions) {
     if (schema_.mainOnly(k)) main_only = true;
-    if (req.bidirectional && columnDef(k).reverse != ColumnKey::kNone &&
-        schema_.mainOnly(columnDef(k).reverse))
+    if (req.bidirectional && schema_.column(k).reverse != ColumnKey::kNone &&
+        schema_.mainOnly(schema_.column(k).reverse))
       main_only = true;
   }
   return chooseTable(tables_(), req.start, req.end, req.points, main_only, now);
@@ -603,10 +603,10 @@ GraphBuilder::Result GraphBuilder::sankey(const GraphRequest& req, int64_t now) 
     std::vector<std::string> tops, ins, xs, keys, disp, flags;
     for (size_t i = 0; i < req.dimensions.size(); i++) {
       ColumnKey k = req.dimensions[i];
-      if (reverse && columnDef(k).reverse != ColumnKey::kNone && schema_.enabled(columnDef(k).reverse))
-        k = columnDef(k).reverse;
+      if (reverse && schema_.column(k).reverse != ColumnKey::kNone && schema_.enabled(schema_.column(k).reverse))
+        k = schema_.column(k).reverse;
       src_cols.push_back(fmt::format("{} AS d{}", dimensionExpr(k, req), i));
-      disp.push_back(displayExpr(columnDef(k), fmt::format("d{}x", i)));
+      disp.push_back(displayExpr(schema_.column(k), fmt::format("d{}x", i)));
       flags.push_back(fmt::format("in{}", i));
       keys.push_back(fmt::format("in{0}, d{0}x", i));
     }
@@ -658,7 +658,7 @@ GraphBuilder::Result GraphBuilder::sankey(const GraphRequest& req, int64_t now) 
       axis.push_back(ax);
       std::vector<std::string> node_names;
       for (size_t i = 0; i < values.size(); i++) {
-        std::string n = fmt::format("{}: {}", columnDef(req.dimensions[i]).name, values[i]);
+        std::string n = fmt::format("{}: {}", schema_.column(req.dimensions[i]).name, values[i]);
         node_names.push_back(n);
         if (!seen_nodes[{ax, n}]) {
           seen_nodes[{ax, n}] = true;

@@ -356,7 +356,7 @@ std::string Migrations::createTableSQL(size_t i) const {
   std::vector<std::string> cols;
   std::vector<std::string> pk, order;
   for (ColumnKey k : raw ? schema_.columns() : schema_.consolidatedColumns()) {
-    const ColumnDef& c = columnDef(k);
+    const ColumnDef& c = schema_.column(k);
     std::string def = fmt::format("`{}` {}", c.name, c.type);
     if (c.alias) {
       def += " ALIAS " + std::string(c.expression);
@@ -377,7 +377,7 @@ std::string Migrations::createTableSQL(size_t i) const {
     std::string order = "toStartOfFiveMinutes(TimeReceived), ExporterAddress, InIfName, OutIfName";
     key = "PRIMARY KEY (" + order + ")\n";
     for (ColumnKey k : {ColumnKey::kSrcAS, ColumnKey::kDstAS})
-      if (schema_.enabled(k)) order += ", " + std::string(columnDef(k).name);
+      if (schema_.enabled(k)) order += ", " + std::string(schema_.column(k).name);
     key += "ORDER BY (" + order + ")";
   } else {
     engine = "SummingMergeTree((Bytes, Packets))";
@@ -389,10 +389,10 @@ std::string Migrations::createTableSQL(size_t i) const {
                                     ColumnKey::kDstAS,        ColumnKey::kSamplingRate};
     pk.clear();
     for (ColumnKey k : kPk)
-      if (schema_.enabled(k)) pk.push_back(std::string(columnDef(k).name));
+      if (schema_.enabled(k)) pk.push_back(std::string(schema_.column(k).name));
     order = pk;
     for (ColumnKey k : schema_.consolidatedColumns()) {
-      const ColumnDef& c = columnDef(k);
+      const ColumnDef& c = schema_.column(k);
       if (c.alias || c.not_sorting_key) continue;
       if (std::find(order.begin(), order.end(), c.name) != order.end()) continue;
       order.push_back(std::string(c.name));
@@ -428,7 +428,7 @@ void Migrations::reconcileSkipIndexes(size_t i) {
   for (const auto& x : skipIndexes(i)) {
     wanted.insert(x.name());
     auto it = have.find(x.name());
-    if (it != have.end() && it->second.expr == columnDef(x.column).name &&
+    if (it != have.end() && it->second.expr == schema_.column(x.column).name &&
         it->second.granularity == kSkipIndexGranularity && sameIndexType(it->second.type, x.type))
       continue;
     if (it != have.end()) {
@@ -458,7 +458,7 @@ void Migrations::reconcileSkipIndexes(size_t i) {
 std::vector<std::string> Migrations::consolidatedKey() const {
   std::vector<std::string> key;
   for (ColumnKey k : schema_.consolidatedColumns()) {
-    const ColumnDef& c = columnDef(k);
+    const ColumnDef& c = schema_.column(k);
     if (c.alias || k == ColumnKey::kTimeReceived || k == ColumnKey::kBytes ||
         k == ColumnKey::kPackets)
       continue;
@@ -634,7 +634,7 @@ void Migrations::flowsTable(size_t i) {
         "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = {}",
         quote(local(name))));
   for (ColumnKey k : r.interval.count() == 0 ? schema_.columns() : schema_.consolidatedColumns()) {
-    const ColumnDef& c = columnDef(k);
+    const ColumnDef& c = schema_.column(k);
     if (!present.contains(std::string(c.name))) {
       std::string def = fmt::format("`{}` {}", c.name, c.type);
       if (c.alias) def += " ALIAS " + std::string(c.expression);

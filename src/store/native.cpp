@@ -174,7 +174,9 @@ struct Layout {
 // Where each inserted column's value is in FlowRecord and how it is written. Every plain
 // column is a copy of the field's bytes: the field types match the column types (little-endian
 // host; enums are one byte like Int8/Enum8; countries are two chars like FixedString(2)).
-std::optional<Layout> layoutOf(ColumnKey k) {
+static_assert(kFlowCustomStrings == kCustomStringSlots && kFlowCustomUInts == kCustomUIntSlots);
+
+std::optional<Layout> layoutOf(ColumnKey k, const ColumnDef& def) {
   using K = ColumnKey;
   using Op = NativeBatch::Column::Op;
   auto copy = [](uint32_t off, size_t width) {
@@ -182,6 +184,17 @@ std::optional<Layout> layoutOf(ColumnKey k) {
           : width == 8 ? Op::kCopy8 : Op::kCopy16;
     return Layout{op, off};
   };
+  // Custom dictionary columns: a slot of FlowRecord, as wide as the configured type.
+  if (isCustomStringColumn(k))
+    return Layout{Op::kLCString, uint32_t(offsetof(FlowRecord, custom_strings) +
+                                          (size_t(k) - size_t(K::kCustomString0)) * sizeof(IStr))};
+  if (isCustomColumn(k)) {
+    if (def.name.empty()) return std::nullopt;  // an unnamed slot (no Schema given)
+    size_t width = def.type == "UInt8" ? 1 : def.type == "UInt16" ? 2 : def.type == "UInt32" ? 4 : 8;
+    return copy(uint32_t(offsetof(FlowRecord, custom_uints) +
+                         (size_t(k) - size_t(K::kCustomUInt0)) * sizeof(uint64_t)),
+                width);
+  }
 #define COPY(field) copy(AKVO_FIELD(field), sizeof(FlowRecord::field))
 #define LC(field) Layout{Op::kLCString, AKVO_FIELD(field)}
   switch (k) {
@@ -308,15 +321,27 @@ size_t rowWidth(NativeBatch::Column::Op op) {
 
 }  // namespace
 
-NativeBatch::NativeBatch(const Schema& schema, size_t chunk_rows)
-    : NativeBatch(schema.insertedColumns(), chunk_rows) {}
+std::optional<FlowField> flowField(ColumnKey k) {
+  if (isCustomColumn(k)) return std::nullopt;
+  auto layout = layoutOf(k, columnDef(k));
+  using Op = NativeBatch::Column::Op;
+  if (!layout || layout->op == Op::kArrayU32 || layout->op == Op::kArrayLarge) return std::nullopt;
+  uint32_t width = layout->op == Op::kLCIPv6 ? 16 : layout->op == Op::kLCString ? 4
+                   : uint32_t(rowWidth(layout->op));
+  return FlowField{layout->offset, width};
+}
 
-NativeBatch::NativeBatch(const std::vector<ColumnKey>& columns, size_t chunk_rows)
+NativeBatch::NativeBatch(const Schema& schema, size_t chunk_rows)
+    : NativeBatch(schema.insertedColumns(), chunk_rows, &schema) {}
+
+NativeBatch::NativeBatch(const std::vector<ColumnKey>& columns, size_t chunk_rows,
+                         const Schema* schema)
     : chunk_size_(std::max<size_t>(chunk_rows, 1)) {
   for (ColumnKey k : columns) {
-    auto layout = layoutOf(k);
+    const ColumnDef& def = schema ? schema->column(k) : columnDef(k);
+    if (isCustomColumn(k) && def.name.empty()) continue;  // an unnamed slot
+    auto layout = layoutOf(k, def);
     if (!layout) continue;
-    const ColumnDef& def = columnDef(k);
     Column& c = columns_.emplace_back();
     c.op = layout->op;
     c.offset = layout->offset;
@@ -642,11 +667,12 @@ const std::string& NativeBatch::encode() {
 
 // Consolidation.
 
-Consolidator::Consolidator(const std::vector<ColumnKey>& columns, uint32_t interval_seconds)
+Consolidator::Consolidator(const std::vector<ColumnKey>& columns, uint32_t interval_seconds,
+                           const Schema* schema)
     : interval_(std::max<uint32_t>(interval_seconds, 1)) {
   size_t bytes = 4;  // the interval's start
   for (ColumnKey k : columns) {
-    const ColumnDef& def = columnDef(k);
+    const ColumnDef& def = schema ? schema->column(k) : columnDef(k);
     if (def.alias || k == ColumnKey::kTimeReceived || k == ColumnKey::kBytes ||
         k == ColumnKey::kPackets)
       continue;
@@ -654,7 +680,7 @@ Consolidator::Consolidator(const std::vector<ColumnKey>& columns, uint32_t inter
       path_ = true;
       continue;
     }
-    auto layout = layoutOf(k);
+    auto layout = layoutOf(k, def);
     using Op = NativeBatch::Column::Op;
     if (!layout || layout->op == Op::kArrayU32 || layout->op == Op::kArrayLarge)
       throw std::logic_error("column " + std::string(def.name) + " cannot be consolidated");
@@ -664,21 +690,37 @@ Consolidator::Consolidator(const std::vector<ColumnKey>& columns, uint32_t inter
     bytes += width;
   }
   // The default schema's columns are FlowRecord's consolidated block, field for field (the
-  // pad aside): the key is that block, then the interval's start and the first ASes.
-  size_t covered = 0;
+  // pad aside): the key is that block, then the interval's start and the first ASes, then the
+  // custom dictionary columns when the schema has some (packed in a few more words).
+  size_t covered = 0, extra_bytes = 0;
   bool inside = true;
   for (const Field& fd : fields_) {
+    if (fd.offset >= offsetof(FlowRecord, custom_strings)) {
+      extra_bytes += fd.width;
+      continue;
+    }
     covered += fd.width;
     inside = inside && fd.offset >= kConsolidatedBegin && fd.offset + fd.width <= kConsolidatedEnd;
   }
-  block_ = inside && covered == kConsolidatedEnd - kConsolidatedBegin - sizeof(FlowRecord::consolidated_pad_);
+  block_ = inside && covered == kConsolidatedEnd - kConsolidatedBegin - sizeof(FlowRecord::consolidated_pad_) &&
+           extra_bytes <= kMaxExtraWords * 8;
   if (block_) {
-    for (Field& fd : fields_) fd.key_pos = uint32_t(fd.offset - kConsolidatedBegin);
+    uint32_t extra_pos = uint32_t(kBlockKeyWords * 8);
+    for (Field& fd : fields_) {
+      if (fd.offset >= offsetof(FlowRecord, custom_strings)) {
+        fd.key_pos = extra_pos;
+        extra_pos += fd.width;
+        extras_.push_back(fd);
+      } else {
+        fd.key_pos = uint32_t(fd.offset - kConsolidatedBegin);
+      }
+    }
+    extra_words_ = (extra_bytes + 7) / 8;
     // addBlock()'s layout: the block, the interval's start, Dst1st..3rdAS (zeros unless
-    // among the columns).
+    // among the columns), the custom columns.
     time_pos_ = uint32_t(kConsolidatedEnd - kConsolidatedBegin);
     path_pos_ = time_pos_ + 4;
-    key_size_ = kBlockKeyWords * 8;
+    key_size_ = (kBlockKeyWords + extra_words_) * 8;
   } else {
     // Widest first: add() copies each width with its own loop of fixed-size copies.
     std::stable_sort(fields_.begin(), fields_.end(),
@@ -726,6 +768,7 @@ inline uint64_t loadWord(const char* p) {
 // record is hashed and compared where it is, with sizes known here: no copy into a scratch key
 // (whose 4-byte writes then read as 8-byte words stalled store forwarding), no loops over a
 // run-time word count. A key is only copied when it starts a group.
+template <bool kExtras>
 [[gnu::always_inline]] inline void Consolidator::addBlock(const FlowRecord& f, uint32_t bucket) {
   constexpr size_t kBlockWords = (kConsolidatedEnd - kConsolidatedBegin) / 8;
   static_assert(kBlockWords % 2 == 0 && kBlockWords + 2 == kBlockKeyWords);
@@ -733,7 +776,16 @@ inline uint64_t loadWord(const char* p) {
   uint32_t as[3] = {0, 0, 0};
   if (path_ && !f.dst_as_path.empty()) compactPath(f, as);
   const uint64_t e0 = bucket | uint64_t(as[0]) << 32, e1 = as[1] | uint64_t(as[2]) << 32;
-  uint64_t h = kBlockKeyWords;
+  // Custom dictionary columns, packed after the block's words (only with custom dictionaries).
+  uint64_t ex[kMaxExtraWords + 1] = {};
+  const size_t stride = kExtras ? kBlockKeyWords + extra_words_ : kBlockKeyWords;
+  uint64_t h = stride;
+  if constexpr (kExtras) {
+    char* e = reinterpret_cast<char*>(ex);
+    const char* rec = reinterpret_cast<const char*>(&f);
+    for (const Field& fd : extras_) std::memcpy(e + fd.key_pos - kBlockKeyWords * 8, rec + fd.offset, fd.width);
+    for (size_t i = 0; i < extra_words_; i += 2) h += mixPair(ex[i], ex[i + 1], kBlockKeyWords + i);
+  }
 #pragma GCC unroll 16
   for (size_t i = 0; i < kBlockWords; i += 2) h += mixPair(loadWord(src + i * 8), loadWord(src + i * 8 + 8), i);
   h += mixPair(e0, e1, kBlockWords);
@@ -743,8 +795,10 @@ inline uint64_t loadWord(const char* p) {
   while (uint32_t e = table_[slot]) {
     const uint32_t g = e - 1;
     if (hashes_[g] == h32) {
-      const uint64_t* k = keys_.data() + size_t(g) * kBlockKeyWords;
+      const uint64_t* k = keys_.data() + size_t(g) * stride;
       uint64_t diff = (k[kBlockWords] ^ e0) | (k[kBlockWords + 1] ^ e1);
+      if constexpr (kExtras)
+        for (size_t i = 0; i < extra_words_; i++) diff |= k[kBlockKeyWords + i] ^ ex[i];
 #pragma GCC unroll 16
       for (size_t i = 0; i < kBlockWords; i++) diff |= k[i] ^ loadWord(src + i * 8);
       if (diff == 0) {
@@ -757,10 +811,11 @@ inline uint64_t loadWord(const char* p) {
   }
   const uint32_t g = uint32_t(sums_.size());
   const size_t at = keys_.size();
-  keys_.resize(at + kBlockKeyWords);
+  keys_.resize(at + stride);
   std::memcpy(keys_.data() + at, src, kBlockWords * 8);
   keys_[at + kBlockWords] = e0;
   keys_[at + kBlockWords + 1] = e1;
+  if constexpr (kExtras) std::memcpy(keys_.data() + at + kBlockKeyWords, ex, extra_words_ * 8);
   sums_.push_back({f.bytes, f.packets});
   hashes_.push_back(h32);
   table_[slot] = g + 1;
@@ -785,7 +840,10 @@ void Consolidator::add(const FlowRecord& f) {
   }
   const uint32_t bucket = last_bucket_;
   if (block_) {
-    addBlock(f, bucket);
+    if (extras_.empty()) [[likely]]
+      addBlock<false>(f, bucket);
+    else
+      addBlock<true>(f, bucket);
     return;
   }
   char* k = reinterpret_cast<char*>(scratch_.data());
@@ -877,9 +935,10 @@ void Consolidator::clear() {
   std::fill(table_.begin(), table_.end(), 0);
 }
 
-void NativeBatch::consolidate(const std::vector<ColumnKey>& columns, uint32_t interval_seconds) {
-  consolidator_ = std::make_unique<Consolidator>(columns, interval_seconds);
-  consolidated_ = std::make_unique<NativeBatch>(columns);
+void NativeBatch::consolidate(const std::vector<ColumnKey>& columns, uint32_t interval_seconds,
+                              const Schema* schema) {
+  consolidator_ = std::make_unique<Consolidator>(columns, interval_seconds, schema);
+  consolidated_ = std::make_unique<NativeBatch>(columns, kChunkRows, schema);
   consolidated_done_ = false;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,7 +59,9 @@ class Consolidator {
  public:
   /// `columns`: the consolidated table's columns (alias ones are skipped; every other one must
   /// have a FlowRecord field, else std::logic_error).
-  Consolidator(const std::vector<ColumnKey>& columns, uint32_t interval_seconds);
+  /// `schema` names the custom dictionary columns (needed when `columns` has any).
+  Consolidator(const std::vector<ColumnKey>& columns, uint32_t interval_seconds,
+               const Schema* schema = nullptr);
   void add(const FlowRecord& f);
   size_t groups() const { return sums_.size(); }
   /// Appends one row per group to `out`, a batch of the consolidated columns.
@@ -75,6 +78,10 @@ class Consolidator {
   };
   /// Words of a key in block mode: the block, then the interval's start and three ASes.
   static constexpr size_t kBlockKeyWords = (kConsolidatedEnd - kConsolidatedBegin) / 8 + 2;
+  /// Words of custom dictionary columns a block-mode key can take after the block (8 String
+  /// and 4 UInt columns at most).
+  static constexpr size_t kMaxExtraWords = 8;
+  template <bool kExtras>
   void addBlock(const FlowRecord& f, uint32_t bucket);
   static void compactPath(const FlowRecord& f, uint32_t (&as)[3]);
   void grow();
@@ -85,6 +92,8 @@ class Consolidator {
   /// The columns are exactly FlowRecord's consolidated block: the key starts with the block,
   /// copied in one piece, instead of field by field.
   bool block_ = false;
+  std::vector<Field> extras_;  ///< block mode: the custom dictionary columns after the block
+  size_t extra_words_ = 0;
   uint32_t time_pos_ = 0, path_pos_ = 0;  ///< of the interval's start and Dst1st..3rdAS in a key
   uint32_t interval_;
   uint32_t last_time_ = 0, last_bucket_ = 0;  ///< the interval of the last TimeReceived seen
@@ -103,8 +112,10 @@ class NativeBatch {
   static constexpr size_t kChunkRows = 4096;
   /// The batch carries the schema's inserted columns in registry order.
   explicit NativeBatch(const Schema& schema, size_t chunk_rows = kChunkRows);
-  /// A batch of these columns (those with a FlowRecord field; others are left out).
-  explicit NativeBatch(const std::vector<ColumnKey>& columns, size_t chunk_rows = kChunkRows);
+  /// A batch of these columns (those with a FlowRecord field; others are left out). `schema`
+  /// names the custom dictionary columns (unnamed ones are left out without it).
+  explicit NativeBatch(const std::vector<ColumnKey>& columns, size_t chunk_rows = kChunkRows,
+                       const Schema* schema = nullptr);
   ~NativeBatch();
   NativeBatch(NativeBatch&&) noexcept;
   NativeBatch& operator=(NativeBatch&&) noexcept;
@@ -127,7 +138,8 @@ class NativeBatch {
   /// is written, encode() gives an empty block, rows() still counts the flows.
   void consolidatedOnly() { consolidated_only_ = consolidator_ != nullptr; }
   /// Also groups the rows for the first consolidated table: its columns and interval.
-  void consolidate(const std::vector<ColumnKey>& columns, uint32_t interval_seconds);
+  void consolidate(const std::vector<ColumnKey>& columns, uint32_t interval_seconds,
+                   const Schema* schema = nullptr);
   bool consolidating() const { return consolidator_ != nullptr; }
   /// Rows of the consolidated table (groups) so far.
   size_t consolidatedRows() const { return consolidator_ ? consolidator_->groups() : 0; }
@@ -189,6 +201,14 @@ class NativeBatch {
   bool finished_ = false;      ///< encode() sealed the last chunk
   uint32_t min_time_ = UINT32_MAX, max_time_ = 0;
 };
+
+/// Where a column's value is in FlowRecord: its offset and width in bytes (an interned string is
+/// its 4-byte IStr, an address 16 bytes); nullopt for columns with none (alias ones, arrays,
+/// custom ones).
+struct FlowField {
+  uint32_t offset, width;
+};
+std::optional<FlowField> flowField(ColumnKey k);
 
 /// Varint as ClickHouse writes it (LEB128).
 void writeVarUInt(std::string& out, uint64_t v);

@@ -23,7 +23,7 @@ std::string trim(std::string s) {
 SchemaConfig everyColumn() {
   SchemaConfig c;
   for (const auto& def : allColumns())
-    if (!def.enabled_by_default) c.enabled.push_back(std::string(def.name));
+    if (!def.enabled_by_default && !def.name.empty()) c.enabled.push_back(std::string(def.name));
   return c;
 }
 

@@ -69,13 +69,16 @@ void Core::Config::read(ConfigReader& r) {
 }
 
 Core::Core(Config config, Metrics& metrics, metadata::Metadata* metadata,
-           const Networks* networks, const GeoIP* geoip, const RoutingProvider* routing)
+           const Networks* networks, const GeoIP* geoip, const RoutingProvider* routing,
+           const CustomDictionaries* dictionaries)
     : config_(std::move(config)),
       metrics_(metrics),
       metadata_(metadata),
       networks_(networks),
       geoip_(geoip),
       routing_(routing),
+      dictionaries_(dictionaries && !dictionaries->schema().customColumns().empty() ? dictionaries
+                                                                                     : nullptr),
       exporter_rules_(config_.exporter_classifiers, classifier::Kind::kExporter),
       interface_rules_(config_.interface_classifiers, classifier::Kind::kInterface),
       drop_rate_limit_(metrics.counter("akvo_outlet_core_flows_dropped_by_reason_total",
@@ -134,6 +137,8 @@ class CoreEnricher : public FlowEnricher {
     rng_ = (z ^ (z >> 31)) | 1;
     metadata_.reserve(1024);
     interfaces_.reserve(1024);
+    if (core_.dictionaries_)
+      dictionaries_ = std::make_unique<CustomDictionaryApplier>(*core_.dictionaries_);
   }
 
   ~CoreEnricher() override { flushCounters(); }
@@ -237,6 +242,10 @@ class CoreEnricher : public FlowEnricher {
 
     applyNetwork(src_net, src_geo, &f.src_net_name, f.src_country, f.src_geo_city, f.src_geo_state);
     applyNetwork(dst_net, dst_geo, &f.dst_net_name, f.dst_country, f.dst_geo_city, f.dst_geo_state);
+
+    // 8. Custom dictionaries, from the columns set above.
+    if (dictionaries_) [[unlikely]]
+      dictionaries_->apply(f);
     return true;
   }
 
@@ -637,6 +646,7 @@ class CoreEnricher : public FlowEnricher {
   IPv6Addr exporter_cls_for_{};
   uint64_t exporter_cls_epoch_ = 0;
   uint64_t rng_ = 0x9E3779B97F4A7C15ull;
+  std::unique_ptr<CustomDictionaryApplier> dictionaries_;  // null without custom dictionaries
 };
 
 std::unique_ptr<FlowEnricher> Core::makeEnricher() { return std::make_unique<CoreEnricher>(*this); }

@@ -18,6 +18,7 @@
 #include "common/config.h"
 #include "common/metrics.h"
 #include "outlet/classifier/classifier.h"
+#include "outlet/dictionaries/dictionaries.h"
 #include "outlet/geoip/geoip.h"
 #include "outlet/metadata/metadata.h"
 #include "outlet/networks/networks.h"
@@ -70,8 +71,10 @@ class Core {
 
   /// Compiles the classifiers (throws classifier::ParseError). The components may be null
   /// (disabled); they must outlive the Core.
+  /// `dictionaries` (null when the schema has none) fills the custom dictionary columns, last.
   Core(Config config, Metrics& metrics, metadata::Metadata* metadata, const Networks* networks,
-       const GeoIP* geoip, const RoutingProvider* routing = nullptr);
+       const GeoIP* geoip, const RoutingProvider* routing = nullptr,
+       const CustomDictionaries* dictionaries = nullptr);
   /// A new per-worker enricher.
   std::unique_ptr<FlowEnricher> makeEnricher();
 
@@ -91,6 +94,7 @@ class Core {
   const Networks* networks_;
   const GeoIP* geoip_;
   const RoutingProvider* routing_;
+  const CustomDictionaries* dictionaries_;
   classifier::RuleSet exporter_rules_, interface_rules_;
   std::vector<AsnProvider> asn_providers_;
   std::vector<NetProvider> net_providers_;

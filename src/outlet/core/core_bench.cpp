@@ -2,6 +2,10 @@
 // static metadata, exporter and interface classifiers, networks, GeoIP) + batch.
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "common/pcap_reader.h"
@@ -166,14 +170,16 @@ struct Enrichment {
     gc.geo_database = {"../shared/testdata/geoip/GeoLite2-City-Test.mmdb"};
     return gc;
   }
-  explicit Enrichment(const std::string& core_yaml = kCore)
+  explicit Enrichment(const std::string& core_yaml = kCore,
+                      const CustomDictionaries* dictionaries = nullptr)
       : md(read<metadata::Metadata::Config>(kMetadata, "metadata"), metrics),
         nets(read<Networks::Config>(
             "networks: {203.0.113.0/24: {name: customers, role: customer, tenant: t1}, "
             "11.0.0.0/8: {name: remote, asn: 64999}}",
             "networks")),
         geo(geoConfig(), metrics),
-        core(read<Core::Config>(core_yaml, "core"), metrics, &md, &nets, &geo),
+        core(read<Core::Config>(core_yaml, "core"), metrics, &md, &nets, &geo, nullptr,
+             dictionaries),
         enricher(core.makeEnricher()) {}
   Metrics metrics;
   metadata::Metadata md;
@@ -195,6 +201,46 @@ void enrichBench(benchmark::State& state, bool with_batch, bool with_encode = fa
   sink.encode = with_encode;
   run(state, sink, t);
 }
+// The same with custom dictionaries: roles of addresses (ip_trie, SrcAddrRole and DstAddrRole)
+// and sites of exporters (hashed on ExporterName): three more columns per flow, in the batch and
+// in the consolidated rows (whose key is then built field by field).
+void BM_DecodeEnrichBatchDictionaries(benchmark::State& state) {
+  Traffic t = makeTraffic(int(state.range(0)));
+  const std::string dir = "/tmp/akvo-bench-dict-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/roles.csv") << "prefix,role\n10.0.0.0/8,servers\n10.1.0.0/16,databases\n"
+                                       "203.0.113.0/24,customers\n2001:db8::/32,v6\n";
+  std::ofstream(dir + "/sites.csv") << "name,site\npar-edge1.example.net,paris\n";
+  std::string y = R"y(
+custom-dictionaries:
+  roles:
+    layout: ip_trie
+    keys: [{name: prefix}]
+    attributes: [{name: role}]
+    source: DIR/roles.csv
+    dimensions: [SrcAddr, DstAddr]
+  sites:
+    keys: [{name: name}]
+    attributes: [{name: site}]
+    source: DIR/sites.csv
+    dimensions: [ExporterName]
+)y";
+  for (size_t at; (at = y.find("DIR")) != std::string::npos;) y.replace(at, 3, dir);
+  SchemaConfig sc = read<SchemaConfig>(y, "schema");
+  Schema schema(sc);
+  Metrics metrics;
+  CustomDictionaries dicts(schema, metrics, Duration(0));
+  std::filesystem::remove_all(dir);
+  Enrichment e(kCore, &dicts);
+  NativeBatch batch(schema);
+  batch.consolidate(schema.consolidatedInsertedColumns(), 60, &schema);
+  Sink sink;
+  sink.enricher = e.enricher.get();
+  sink.batch = &batch;
+  run(state, sink, t);
+}
+BENCHMARK(BM_DecodeEnrichBatchDictionaries)->Arg(0)->Arg(1);
+
 void BM_DecodeEnrich(benchmark::State& state) { enrichBench(state, false); }
 BENCHMARK(BM_DecodeEnrich)->Arg(0)->Arg(1);
 void BM_DecodeEnrichBatch(benchmark::State& state) { enrichBench(state, true); }

@@ -76,7 +76,7 @@ void BatchWriter::stop() {
 NativeBatch BatchWriter::newBatch() const {
   NativeBatch b(schema_);
   if (!consolidated_columns_.empty()) {
-    b.consolidate(consolidated_columns_, config_.consolidated_seconds);
+    b.consolidate(consolidated_columns_, config_.consolidated_seconds, &schema_);
     // The front end of the benchmarks aggregates in memory like the collectors it is compared
     // with: the consolidated rows are built and encoded, the per-flow rows are not.
     if (config_.discard) b.consolidatedOnly();
