@@ -164,8 +164,18 @@ TableChoice chooseTable(const std::vector<TableInfo>& tables, int64_t start, int
     for (const auto& t : tables)
       if (t.resolution == 0) chosen = &t;
   } else {
+    // A consolidated table's oldest bucket may hold only its last minutes: a store started at
+    // 01:28 has an hourly bucket at 01:00, which does not make the hourly table cover 01:18 to
+    // 01:28 (that one point was all a new user saw). When the raw table's first flow falls
+    // inside that bucket, the table covers from that flow.
+    int64_t first_flow = INT64_MAX;
+    for (const auto& t : tables)
+      if (t.resolution == 0) first_flow = t.oldest;
     auto coverage = [&](const TableInfo& t) {
       int64_t from = t.oldest;
+      if (t.resolution > 0 && first_flow != INT64_MAX && first_flow > t.oldest &&
+          first_flow < t.oldest + t.resolution)
+        from = first_flow;
       if (t.ttl > 0) from = std::max(from, now - t.ttl);
       return from;
     };

@@ -98,6 +98,17 @@ TEST(ConsoleQuery, TableChoice) {
   c = chooseTable(t, now - 3600, now, 100, false, now);
   EXPECT_EQ(c.table, "flows");
   EXPECT_EQ(c.interval, 36);
+  // Started 12 s ago, 28 minutes into the hour: the hourly table's first bucket (the start of
+  // the hour) is older than the range, but partial; the last 10 minutes at 10 points come
+  // from the 1-minute table.
+  const int64_t later = now + 28 * 60, first = later - 12;
+  t = tables(first);
+  t[1].oldest = first / 60 * 60;
+  t[2].oldest = first / 300 * 300;
+  t[3].oldest = first / 3600 * 3600;
+  c = chooseTable(t, later - 600, later, 10, false, later);
+  EXPECT_EQ(c.table, "flows_1m0s");
+  EXPECT_EQ(c.interval, 60);
 }
 
 TEST(ConsoleQuery, RequestValidation) {
