@@ -104,8 +104,9 @@ await step("home: widgets show data (or the API's error in place, never a blank 
     const top = (await api(`widget/top/${w}`)).top;
     if (!top.length || top[0].percent < 30) continue;
     const box = await page.getByTestId(`widget-top-${w}`).locator("canvas").first().boundingBox();
-    const r = (Math.min(box.width, box.height) / 2) * 0.53;
-    await page.mouse.click(box.x + box.width * 0.32 + r, box.y + box.height / 2);
+    // The ring of TopWidget.vue: centered at 25 % of the width, radii 30 % to 52 %.
+    const r = (Math.min(box.width, box.height) / 2) * 0.41;
+    await page.mouse.click(box.x + box.width * 0.25 + r, box.y + box.height / 2);
     await page.waitForURL(/\/visualize\/v1-/, { timeout: 5000 });
     await page.getByTestId("options").waitFor();
     const filter = await page.locator('[data-testid="filter-editor"] .cm-content').innerText();
