@@ -96,6 +96,28 @@ void setLength(std::vector<uint8_t>& b, size_t at) {
   b[at + 2] = uint8_t(len >> 8);
   b[at + 3] = uint8_t(len);
 }
+// Field `ie` of kIpfixFields (its IPv4 number; the IPv6 twin takes the same value) of `f`.
+void putField(std::vector<uint8_t>& b, uint16_t ie, const FlowRecord& f, bool v6) {
+  switch (ie) {
+    case 1: putN(b, f.bytes, 8); break;
+    case 2: putN(b, f.packets, 8); break;
+    case 8: putAddr(b, f.src_addr, v6); break;
+    case 12: putAddr(b, f.dst_addr, v6); break;
+    case 9: b.push_back(f.src_net_mask); break;
+    case 13: b.push_back(f.dst_net_mask); break;
+    case 15: putAddr(b, f.next_hop, v6); break;
+    case 7: put16(b, f.src_port); break;
+    case 11: put16(b, f.dst_port); break;
+    case 4: b.push_back(uint8_t(f.proto)); break;
+    case 5: b.push_back(f.ip_tos); break;
+    case 6: b.push_back(uint8_t(f.tcp_flags)); break;
+    case 10: put32(b, f.in_if); break;
+    case 14: put32(b, f.out_if); break;
+    case 16: put32(b, f.src_as); break;
+    case 17: put32(b, f.dst_as); break;
+    case 150: put32(b, f.first_switched); break;
+  }
+}
 }  // namespace
 
 std::vector<uint8_t> encodeIpfix(const IpfixHeader& h, std::span<const FlowRecord> flows) {
@@ -151,27 +173,7 @@ std::vector<uint8_t> encodeIpfix(const IpfixHeader& h, std::span<const FlowRecor
     for (const auto& f : flows) {
       if (f.src_addr.isV4Mapped() == v6) continue;
       n++;
-      for (size_t i = 0; i < kIpfixFieldCount; i++) {
-        switch (kIpfixFields[i][0]) {
-          case 1: putN(b, f.bytes, 8); break;
-          case 2: putN(b, f.packets, 8); break;
-          case 8: putAddr(b, f.src_addr, v6); break;
-          case 12: putAddr(b, f.dst_addr, v6); break;
-          case 9: b.push_back(f.src_net_mask); break;
-          case 13: b.push_back(f.dst_net_mask); break;
-          case 15: putAddr(b, f.next_hop, v6); break;
-          case 7: put16(b, f.src_port); break;
-          case 11: put16(b, f.dst_port); break;
-          case 4: b.push_back(uint8_t(f.proto)); break;
-          case 5: b.push_back(f.ip_tos); break;
-          case 6: b.push_back(uint8_t(f.tcp_flags)); break;
-          case 10: put32(b, f.in_if); break;
-          case 14: put32(b, f.out_if); break;
-          case 16: put32(b, f.src_as); break;
-          case 17: put32(b, f.dst_as); break;
-          case 150: put32(b, f.first_switched); break;
-        }
-      }
+      for (size_t i = 0; i < kIpfixFieldCount; i++) putField(b, kIpfixFields[i][0], f, v6);
     }
     if (n == 0) b.resize(at);
     else setLength(b, at);
@@ -255,33 +257,13 @@ std::vector<uint8_t> encodeNetflowV9(const V9Header& h, std::span<const FlowReco
     for (const auto& f : flows) {
       if (f.src_addr.isV4Mapped() == v6) continue;
       n++;
-      for (auto [t, l] : v9Fields(v6)) {
-        switch (t) {
-          case 1: putN(b, f.bytes, 8); break;
-          case 2: putN(b, f.packets, 8); break;
-          case 8: case 27: putAddr(b, f.src_addr, v6); break;
-          case 12: case 28: putAddr(b, f.dst_addr, v6); break;
-          case 9: case 29: b.push_back(f.src_net_mask); break;
-          case 13: case 30: b.push_back(f.dst_net_mask); break;
-          case 15: case 62: putAddr(b, f.next_hop, v6); break;
-          case 7: put16(b, f.src_port); break;
-          case 11: put16(b, f.dst_port); break;
-          case 4: b.push_back(uint8_t(f.proto)); break;
-          case 5: b.push_back(f.ip_tos); break;
-          case 6: b.push_back(uint8_t(f.tcp_flags)); break;
-          case 10: put32(b, f.in_if); break;
-          case 14: put32(b, f.out_if); break;
-          case 16: put32(b, f.src_as); break;
-          case 17: put32(b, f.dst_as); break;
-          case 22: {  // sysUptime when the flow started: first_switched seconds before now
-            uint64_t ago = f.first_switched && f.first_switched <= h.unix_secs
-                               ? uint64_t(h.unix_secs - f.first_switched) * 1000 : 0;
-            put32(b, uint32_t(ago < h.sys_uptime_ms ? h.sys_uptime_ms - ago : 0));
-            break;
-          }
-          case 21: put32(b, h.sys_uptime_ms); break;
-        }
-      }
+      for (size_t i = 0; i < kIpfixFieldCount; i++)
+        if (kIpfixFields[i][0] != 150) putField(b, kIpfixFields[i][0], f, v6);
+      // FIRST_SWITCHED: sysUptime when the flow started, first_switched seconds before now.
+      uint64_t ago = f.first_switched && f.first_switched <= h.unix_secs
+                         ? uint64_t(h.unix_secs - f.first_switched) * 1000 : 0;
+      put32(b, uint32_t(ago < h.sys_uptime_ms ? h.sys_uptime_ms - ago : 0));
+      put32(b, h.sys_uptime_ms);  // LAST_SWITCHED
     }
     count = uint16_t(count + n);
     if (n == 0) b.resize(at);
