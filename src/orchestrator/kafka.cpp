@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <librdkafka/rdkafka.h>
 
+#include <functional>
 #include <memory>
 #include <stdexcept>
 
@@ -20,13 +21,42 @@ struct Handle {
   }
 };
 
-rd_kafka_event_t* waitFor(rd_kafka_queue_t* q, rd_kafka_event_type_t type, int timeout_ms) {
+using Event = std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)>;
+
+// Runs one admin request: `call` issues it with the options given (timeouts set); returns its
+// result event, `type`.
+Event adminCall(Handle& h, rd_kafka_admin_op_t op, rd_kafka_event_type_t type, int timeout_ms,
+                const std::function<void(rd_kafka_AdminOptions_t*)>& call) {
+  char err[512];
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(h.rk, op);
+  rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, err, sizeof err);
+  // Refused (and ignored) by the requests that have no operation timeout (DescribeConfigs).
+  rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, err, sizeof err);
+  call(opts);
+  rd_kafka_AdminOptions_destroy(opts);
   for (;;) {
-    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, timeout_ms);
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(h.q, timeout_ms);
     if (!ev) throw std::runtime_error("kafka admin: timed out waiting for the broker");
-    if (rd_kafka_event_type(ev) == type) return ev;
+    if (rd_kafka_event_type(ev) == type) return Event(ev, rd_kafka_event_destroy);
     rd_kafka_event_destroy(ev);
   }
+}
+
+// Creates `nt` (destroyed here): no error, TOPIC_ALREADY_EXISTS, or throws with the broker's.
+rd_kafka_resp_err_t createTopic(Handle& h, const std::string& topic, rd_kafka_NewTopic_t* nt, int tmo) {
+  Event ev = adminCall(h, RD_KAFKA_ADMIN_OP_CREATETOPICS, RD_KAFKA_EVENT_CREATETOPICS_RESULT, tmo,
+                       [&](rd_kafka_AdminOptions_t* o) { rd_kafka_CreateTopics(h.rk, &nt, 1, o, h.q); });
+  rd_kafka_NewTopic_destroy(nt);
+  if (rd_kafka_event_error(ev.get()))
+    throw std::runtime_error(std::string("kafka create topic: ") + rd_kafka_event_error_string(ev.get()));
+  size_t cnt = 0;
+  const rd_kafka_topic_result_t** res =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &cnt);
+  rd_kafka_resp_err_t e = cnt ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+    throw std::runtime_error(
+        fmt::format("kafka create topic {}: {}", topic, rd_kafka_topic_result_error_string(res[0])));
+  return e;
 }
 
 // The topic's partitions (-1 if unknown) and the replicas of its first partition.
@@ -68,15 +98,11 @@ void openAdmin(const KafkaConfig& c, Handle& h) {
 
 // The topic's properties set on it (not the broker's defaults): DescribeConfigs.
 std::map<std::string, std::string> topicOverrides(Handle& h, const std::string& topic, int tmo) {
-  char err[512];
   rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
-  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(h.rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-  rd_kafka_AdminOptions_set_request_timeout(opts, tmo, err, sizeof err);
-  rd_kafka_DescribeConfigs(h.rk, &res, 1, opts, h.q);
-  rd_kafka_AdminOptions_destroy(opts);
+  Event event = adminCall(h, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT,
+                          tmo, [&](rd_kafka_AdminOptions_t* o) { rd_kafka_DescribeConfigs(h.rk, &res, 1, o, h.q); });
   rd_kafka_ConfigResource_destroy(res);
-  rd_kafka_event_t* ev = waitFor(h.q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, tmo);
-  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> guard(ev, rd_kafka_event_destroy);
+  rd_kafka_event_t* ev = event.get();
   if (rd_kafka_event_error(ev))
     throw std::runtime_error(fmt::format("kafka: cannot read the properties of {}: {}", topic,
                                          rd_kafka_event_error_string(ev)));
@@ -102,7 +128,6 @@ std::map<std::string, std::string> topicOverrides(Handle& h, const std::string& 
 // incremental call needs librdkafka 2.2). Returns what changed, "" when nothing did.
 std::string syncTopicConfig(Handle& h, const std::string& topic,
                             const std::map<std::string, std::string>& wanted, bool strict, int tmo) {
-  char err[512];
   const auto have = topicOverrides(h, topic, tmo);
   std::map<std::string, std::string> target = strict ? std::map<std::string, std::string>{} : have;
   for (const auto& [k, v] : wanted) target[k] = v;
@@ -117,13 +142,10 @@ std::string syncTopicConfig(Handle& h, const std::string& topic,
     if (!target.count(k)) changes.push_back(fmt::format("{} removed (was {})", k, v));
   rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
   for (const auto& [k, v] : target) rd_kafka_ConfigResource_set_config(res, k.c_str(), v.c_str());
-  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(h.rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
-  rd_kafka_AdminOptions_set_request_timeout(opts, tmo, err, sizeof err);
-  rd_kafka_AlterConfigs(h.rk, &res, 1, opts, h.q);
-  rd_kafka_AdminOptions_destroy(opts);
+  Event event = adminCall(h, RD_KAFKA_ADMIN_OP_ALTERCONFIGS, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, tmo,
+                          [&](rd_kafka_AdminOptions_t* o) { rd_kafka_AlterConfigs(h.rk, &res, 1, o, h.q); });
   rd_kafka_ConfigResource_destroy(res);
-  rd_kafka_event_t* ev = waitFor(h.q, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, tmo);
-  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> guard(ev, rd_kafka_event_destroy);
+  rd_kafka_event_t* ev = event.get();
   size_t n = 0;
   const rd_kafka_ConfigResource_t** rs =
       rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
@@ -146,24 +168,9 @@ std::string ensureTemplatesTopic(const KafkaConfig& c, std::chrono::milliseconds
       rd_kafka_NewTopic_new(topic.c_str(), 1, int(c.replication_factor), err, sizeof err);
   if (!nt) throw std::runtime_error(std::string("kafka topic: ") + err);
   rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
-  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(h.rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_operation_timeout(opts, tmo, err, sizeof err);
-  rd_kafka_CreateTopics(h.rk, &nt, 1, opts, h.q);
-  rd_kafka_AdminOptions_destroy(opts);
-  rd_kafka_NewTopic_destroy(nt);
-  rd_kafka_event_t* ev = waitFor(h.q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, tmo);
-  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> guard(ev, rd_kafka_event_destroy);
-  if (rd_kafka_event_error(ev))
-    throw std::runtime_error(std::string("kafka create topic: ") + rd_kafka_event_error_string(ev));
-  size_t cnt = 0;
-  const rd_kafka_topic_result_t** res =
-      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
-  rd_kafka_resp_err_t e = cnt ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+  if (createTopic(h, topic, nt, tmo) == RD_KAFKA_RESP_ERR_NO_ERROR)
     return fmt::format("created topic {} (compacted)", topic);
-  if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) return fmt::format("topic {} exists", topic);
-  throw std::runtime_error(
-      fmt::format("kafka create topic {}: {}", topic, rd_kafka_topic_result_error_string(res[0])));
+  return fmt::format("topic {} exists", topic);
 }
 
 std::string ensureKafkaTopic(const KafkaConfig& c, std::chrono::milliseconds timeout) {
@@ -178,25 +185,9 @@ std::string ensureKafkaTopic(const KafkaConfig& c, std::chrono::milliseconds tim
   if (!nt) throw std::runtime_error(std::string("kafka topic: ") + err);
   const auto wanted = c.topicConfig();
   for (const auto& [k, v] : wanted) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
-  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(h.rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_operation_timeout(opts, tmo, err, sizeof err);
-  rd_kafka_CreateTopics(h.rk, &nt, 1, opts, h.q);
-  rd_kafka_AdminOptions_destroy(opts);
-  rd_kafka_NewTopic_destroy(nt);
-  rd_kafka_event_t* ev = waitFor(h.q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, tmo);
-  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> guard(ev, rd_kafka_event_destroy);
-  if (rd_kafka_event_error(ev))
-    throw std::runtime_error(std::string("kafka create topic: ") + rd_kafka_event_error_string(ev));
-  size_t cnt = 0;
-  const rd_kafka_topic_result_t** res =
-      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
-  rd_kafka_resp_err_t e = cnt ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+  if (createTopic(h, topic, nt, tmo) == RD_KAFKA_RESP_ERR_NO_ERROR)
     return fmt::format("created topic {} ({} partitions, replication {})", topic, c.num_partitions,
                        c.replication_factor);
-  if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-    throw std::runtime_error(fmt::format("kafka create topic {}: {}", topic,
-                                         rd_kafka_topic_result_error_string(res[0])));
 
   // It exists: its properties as configured (retention, config-entries).
   if (std::string changed = syncTopicConfig(h, topic, wanted, c.config_entries_strict_sync, tmo);
@@ -219,13 +210,11 @@ std::string ensureKafkaTopic(const KafkaConfig& c, std::chrono::milliseconds tim
     return fmt::format("topic {} exists ({} partitions)", topic, have);
   rd_kafka_NewPartitions_t* np =
       rd_kafka_NewPartitions_new(topic.c_str(), size_t(c.num_partitions), err, sizeof err);
-  opts = rd_kafka_AdminOptions_new(h.rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
-  rd_kafka_AdminOptions_set_operation_timeout(opts, tmo, err, sizeof err);
-  rd_kafka_CreatePartitions(h.rk, &np, 1, opts, h.q);
-  rd_kafka_AdminOptions_destroy(opts);
+  Event event = adminCall(h, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT, tmo,
+                          [&](rd_kafka_AdminOptions_t* o) { rd_kafka_CreatePartitions(h.rk, &np, 1, o, h.q); });
   rd_kafka_NewPartitions_destroy(np);
-  rd_kafka_event_t* ev2 = waitFor(h.q, RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT, tmo);
-  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> guard2(ev2, rd_kafka_event_destroy);
+  rd_kafka_event_t* ev2 = event.get();
+  size_t cnt = 0;
   const rd_kafka_topic_result_t** res2 =
       rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev2), &cnt);
   if (rd_kafka_event_error(ev2) || (cnt && rd_kafka_topic_result_error(res2[0])))
