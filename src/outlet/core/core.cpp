@@ -402,12 +402,14 @@ class CoreEnricher : public FlowEnricher {
     bool has_class = false;     // provider, connectivity and boundary set
     bool reject = false;        // an interface rule rejects its flows
     bool exporter_reject = false;
-    uint32_t speed = 0;
     Boundary boundary = Boundary::kUndefined;
+    uint32_t speed = 0;
+    uint32_t touched = 0;  // now_ when the entry was last touched through this slot
     IStr name, description, provider, connectivity;
     IStr exporter_name, exporter_group, exporter_role, exporter_site, exporter_region,
         exporter_tenant;
   };
+  static_assert(sizeof(IfSlot) == 96, "a slot takes one and a half cache lines");
   static constexpr size_t kIfSlots = 1024;
 
   const IfSlot* interfaceFor(const IPv6Addr& exporter, uint32_t ifindex, uint16_t vlan) {
@@ -416,7 +418,12 @@ class CoreEnricher : public FlowEnricher {
                 (size_t(v) << 40)) * 0xff51afd7ed558ccdull >> 54;
     IfSlot& s = if_slots_[h % kIfSlots];
     if (s.epoch == epoch_ && s.ifindex == ifindex && s.vlan == v && s.exporter == exporter) {
-      if (s.entry) s.entry->touch(now_);
+      // The shared entry's last use, once per second per slot: its cache line (written by
+      // every worker) is not loaded per flow.
+      if (s.touched != uint32_t(now_)) [[unlikely]] {
+        s.touched = uint32_t(now_);
+        if (s.entry) s.entry->touch(now_);
+      }
       return &s;
     }
     s = IfSlot{};
