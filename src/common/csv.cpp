@@ -11,6 +11,13 @@
 namespace akvo {
 
 bool CsvParser::next(std::vector<std::string>& out) {
+  // With trim, a record of one empty unquoted field was a line of spaces: blank too.
+  while (record(out))
+    if (!trim_ || out.size() > 1 || !out[0].empty() || quoted_last_) return true;
+  return false;
+}
+
+bool CsvParser::record(std::vector<std::string>& out) {
   out.clear();
   // Blank lines are no records.
   while (pos_ < text_.size() && (text_[pos_] == '\n' || text_[pos_] == '\r')) {
@@ -21,6 +28,16 @@ bool CsvParser::next(std::vector<std::string>& out) {
   record_line_ = line_;
   std::string field;
   bool quoted = false, was_quoted = false;
+  auto endField = [&] {
+    if (trim_ && !was_quoted) {
+      size_t b = field.find_first_not_of(" \t"), e = field.find_last_not_of(" \t");
+      field = b == std::string::npos ? "" : field.substr(b, e - b + 1);
+    }
+    quoted_last_ = was_quoted;
+    out.push_back(std::move(field));
+    field.clear();
+    was_quoted = false;
+  };
   while (pos_ < text_.size()) {
     char c = text_[pos_++];
     if (quoted) {
@@ -37,12 +54,13 @@ bool CsvParser::next(std::vector<std::string>& out) {
       }
       continue;
     }
-    if (c == '"' && field.empty() && !was_quoted) {
-      quoted = was_quoted = true;
-    } else if (c == ',') {
-      out.push_back(std::move(field));
+    if (trim_ && was_quoted && (c == ' ' || c == '\t')) continue;  // after the closing quote
+    const bool blank = field.empty() || (trim_ && field.find_first_not_of(" \t") == std::string::npos);
+    if (c == '"' && blank && !was_quoted) {
       field.clear();
-      was_quoted = false;
+      quoted = was_quoted = true;
+    } else if (c == sep_) {
+      endField();
     } else if (c == '\n') {
       line_++;
       break;
@@ -54,7 +72,7 @@ bool CsvParser::next(std::vector<std::string>& out) {
     }
   }
   if (quoted) throw std::runtime_error(fmt::format("line {}: unterminated quote", record_line_));
-  out.push_back(std::move(field));
+  endField();
   return true;
 }
 

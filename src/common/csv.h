@@ -1,7 +1,8 @@
 #pragma once
-/// A CSV reader (RFC 4180: comma-separated, fields optionally in double quotes, "" for a quote
-/// inside quotes, CRLF or LF line ends), for configuration data such as custom dictionaries.
-/// Records are read one at a time from text held by the caller.
+/// A CSV reader (RFC 4180: fields separated by commas (or `sep`), optionally in double quotes,
+/// "" for a quote inside quotes, a quoted field may span lines, CRLF or LF line ends), for
+/// configuration data (custom dictionaries) and remote sources. Records are read one at a time
+/// from text held by the caller.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -11,7 +12,10 @@ namespace akvo {
 
 class CsvParser {
  public:
-  explicit CsvParser(std::string_view text) : text_(text) {}
+  /// `trim`: spaces and tabs around unquoted fields are dropped (a quote after them still opens
+  /// a quoted field), and lines of only spaces are blank.
+  explicit CsvParser(std::string_view text, char sep = ',', bool trim = false)
+      : text_(text), sep_(sep), trim_(trim) {}
   /// The next record's fields in `out`; false at the end. Blank lines are skipped. Throws
   /// std::runtime_error naming the line on an unterminated quote.
   bool next(std::vector<std::string>& out);
@@ -19,8 +23,12 @@ class CsvParser {
   size_t line() const { return record_line_; }
 
  private:
+  bool record(std::vector<std::string>& out);
   std::string_view text_;
+  char sep_;
+  bool trim_;
   size_t pos_ = 0, line_ = 1, record_line_ = 0;
+  bool quoted_last_ = false;  // the record's last field was quoted
 };
 
 /// Reads the file `path` whole; throws std::runtime_error naming it when it cannot.

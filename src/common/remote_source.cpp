@@ -8,6 +8,8 @@
 #include <chrono>
 #include <set>
 
+#include "common/csv.h"
+
 namespace akvo {
 
 namespace {
@@ -166,63 +168,17 @@ Response httpGet(const RemoteSource& s, const std::string& url, Duration timeout
   return r;
 }
 
-/// CSV records (RFC 4180: quoted fields with "" inside; a quoted field may span lines).
-/// Empty lines are skipped.
+/// CSV records (RFC 4180: quoted fields with "" inside; a quoted field may span lines), the
+/// spaces around unquoted fields dropped. Blank lines are skipped.
 std::vector<std::vector<std::string>> csvRecords(const std::string& body, char sep) {
   std::vector<std::vector<std::string>> rows;
+  CsvParser csv(body, sep, true);
   std::vector<std::string> row;
-  std::string field;
-  bool quoted = false, was_quoted = false, any = false;
-  auto endField = [&] {
-    if (!was_quoted) {
-      size_t b = field.find_first_not_of(" \t"), e = field.find_last_not_of(" \t");
-      field = b == std::string::npos ? "" : field.substr(b, e - b + 1);
-    }
-    row.push_back(std::move(field));
-    field.clear();
-    was_quoted = false;
-  };
-  auto endRow = [&] {
-    if (any || !row.empty()) {
-      endField();
-      rows.push_back(std::move(row));
-    }
-    row.clear();
-    field.clear();
-    any = false;
-  };
-  for (size_t i = 0; i < body.size(); i++) {
-    char c = body[i];
-    if (quoted) {
-      if (c == '"') {
-        if (i + 1 < body.size() && body[i + 1] == '"') {
-          field += '"';
-          i++;
-        } else {
-          quoted = false;
-        }
-      } else {
-        field += c;
-      }
-      continue;
-    }
-    if (c == '"' && field.find_first_not_of(" \t") == std::string::npos) {
-      field.clear();
-      quoted = was_quoted = any = true;
-    } else if (c == sep) {
-      endField();
-      any = true;
-    } else if (c == '\n') {
-      endRow();
-    } else if (c == '\r') {
-      // CRLF line ends
-    } else {
-      field += c;
-      if (c != ' ' && c != '\t') any = true;
-    }
+  try {
+    while (csv.next(row)) rows.push_back(row);
+  } catch (const std::runtime_error& e) {
+    throw RemoteSourceError("parse", fmt::format("CSV: {}", e.what()));
   }
-  if (quoted) throw RemoteSourceError("parse", "CSV: a quoted field is not closed");
-  endRow();
   return rows;
 }
 
