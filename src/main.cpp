@@ -149,6 +149,9 @@ int main(int argc, char** argv) {
       return akvo::runImportAkvorado(import_file, import_output, import_options, std::cout,
                                      std::cerr);
     if (*check) {
+      // The configuration is the output: log lines (warnings) go to stderr.
+      spdlog::set_default_logger(spdlog::stderr_color_st("akvo"));
+      spdlog::set_pattern(kLogPattern);
       auto c = akvo::AppConfig::load(check_file);
       YAML::Emitter out;
       out << c.resolved;
@@ -173,6 +176,10 @@ int main(int argc, char** argv) {
       spdlog::set_pattern(kLogPattern);
       spdlog::set_level(spdlog::level::warn);
       return akvo::runSql(c, query, format, write);
+    }
+    if (check_only || dump_config) {  // the configuration is the output: logs to stderr
+      spdlog::set_default_logger(spdlog::stderr_color_st("akvo"));
+      spdlog::set_pattern(kLogPattern);
     }
     auto c = orchestrator_url.empty()
                  ? akvo::AppConfig::load(config_file, demo_flag)

@@ -1,11 +1,13 @@
 #include "common/schema.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <strings.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <stdexcept>
 
 #include "common/csv.h"
@@ -368,6 +370,15 @@ void SchemaConfig::read(ConfigReader& r) {
           d = check.customDictionaries().back();  // normalized (types, layout)
         } catch (const CustomDictError& e) {
           c.fail(e.key, e.message.empty() ? e.what() : e.message);
+        }
+        // Only the outlet reads the file: a host without it (a console, an orchestrator, an
+        // inlet given the same configuration) is told, and goes on; the outlet's start fails
+        // with the file's name when it cannot read it.
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(d.source, ec)) {
+          spdlog::warn("{}: schema.custom-dictionaries.{}: {} is not here (the outlet needs it)",
+                       c.file(), d.name, d.source);
+          return;
         }
         std::vector<std::string> header;
         try {
