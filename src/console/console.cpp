@@ -454,12 +454,20 @@ HttpResponse Console::dispatch(const HttpRequest& req, const std::string& route,
 }
 
 HttpResponse Console::configuration() {
-  json dims = json::array(), trunc = json::array(), res = json::array();
+  json dims = json::array(), trunc = json::array(), res = json::array(), kinds = json::object();
   for (ColumnKey k : schema_.columns()) {
     const ColumnDef& c = schema_.column(k);
     if (!c.dimension) continue;
     dims.push_back(c.name);
     if (c.truncatable) trunc.push_back(c.name);
+    // How the console writes a value of the column in a filter (a clicked table cell): a
+    // quoted string, a number, an address; the others have their own syntax.
+    switch (c.filter) {
+      case FilterType::kString: kinds[std::string(c.name)] = "string"; break;
+      case FilterType::kUInt: kinds[std::string(c.name)] = "uint"; break;
+      case FilterType::kIP: kinds[std::string(c.name)] = "ip"; break;
+      default: break;
+    }
   }
   for (const auto& r : clickhouse_.resolutions)
     res.push_back(json{{"table", flowsTableName(r.interval)},
@@ -475,6 +483,7 @@ HttpResponse Console::configuration() {
       {"dimensionsLimit", config_.dimensions_limit},
       {"dimensions", dims},
       {"truncatable", trunc},
+      {"dimensionKinds", kinds},
       {"homepageTopWidgets", config_.homepage_top_widgets},
       {"branding", config_.branding},
       {"resolutions", res},

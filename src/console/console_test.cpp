@@ -102,6 +102,11 @@ TEST_F(ConsoleNoStore, ConfigurationAndDocs) {
   EXPECT_EQ(j["defaultVisualizeOptions"]["limitType"], "avg");
   EXPECT_EQ(j["dimensionsLimit"], 50);
   EXPECT_EQ(j["truncatable"], json::array({"SrcAddr", "DstAddr"}));
+  // How the web console writes a clicked value in a filter.
+  EXPECT_EQ(j["dimensionKinds"]["InIfProvider"], "string");
+  EXPECT_EQ(j["dimensionKinds"]["InIfSpeed"], "uint");
+  EXPECT_EQ(j["dimensionKinds"]["SrcAddr"], "ip");
+  EXPECT_FALSE(j["dimensionKinds"].contains("SrcAS"));  // its own syntax (AS numbers)
   EXPECT_EQ(j["homepageTopWidgets"][0], "src-as");
   EXPECT_EQ(j["resolutions"][1], json::parse(R"({"table":"flows_1m0s","interval":60,"ttl":604800})"));
   bool has_srcas = false, has_bytes = false;

@@ -79,6 +79,8 @@ export interface ConsoleConfiguration {
   dimensionsLimit: number;
   dimensions: string[];
   truncatable: string[];
+  /** How a value of a dimension is written in a filter (absent: the dimension's own syntax). */
+  dimensionKinds?: Record<string, "string" | "uint" | "ip">;
   homepageTopWidgets: string[];
   branding?: boolean;
 }

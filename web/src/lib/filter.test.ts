@@ -16,6 +16,13 @@ describe("filter from displayed values", () => {
     expect(conditionFor("TCPFlags", "S.")).toBe("TCPFlags = 18");
     expect(conditionFor("TCPFlags", "FSRP.UECN")).toBe("TCPFlags = 511");
     expect(conditionFor("SrcAS", "Other")).toBeNull();
+    // Custom dictionary columns: their kind from the configuration, whatever their name says.
+    expect(conditionFor("SrcAddrRole", "customers-a", "string")).toBe('SrcAddrRole = "customers-a"');
+    expect(conditionFor("SrcAddrRole", "customers-a")).toBe('SrcAddrRole = "customers-a"');  // not an address
+    expect(conditionFor("ExporterNameCapacity", "100", "uint")).toBe("ExporterNameCapacity = 100");
+    expect(conditionFor("ExporterNameCapacity", "n/a", "uint")).toBeNull();
+    expect(conditionFor("DstPort", "TCP/8080", "uint")).toBe("DstPort = 8080");  // own syntax first
+    expect(conditionFor("TCPFlags", "S.", "uint")).toBe("TCPFlags = 18");
   });
   it("adds with AND, parenthesising an OR", () => {
     expect(addCondition("", "SrcAS = 1")).toBe("SrcAS = 1");

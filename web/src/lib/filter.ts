@@ -1,7 +1,13 @@
 // Building filter expressions from values shown in the UI (a table cell, a pie slice).
 
-/** How a dimension's displayed value becomes a filter operand. */
-export function filterOperand(dimension: string, value: string): string | null {
+const quoted = (v: string) => `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+
+/**
+ * How a dimension's displayed value becomes a filter operand. `kind` (the configuration's
+ * dimensionKinds) decides for plain strings, numbers and addresses, custom dictionary columns
+ * included; the others have their own syntax, known here by name.
+ */
+export function filterOperand(dimension: string, value: string, kind?: string): string | null {
   const v = value.trim();
   if (v === "" || v === "Other" || v === "Unknown") return null;
   if (/AS$/.test(dimension)) {
@@ -19,15 +25,18 @@ export function filterOperand(dimension: string, value: string): string | null {
     return String([...v].reduce((n, c) => n | (1 << "FSRP.UECN".indexOf(c)), 0));
   }
   if (/Boundary$/.test(dimension) || dimension === "EType" || dimension === "FlowDirection") return v;
-  if (/(Addr|NextHop)/.test(dimension)) return v.replace(/^::ffff:/, "");
+  if (kind === "string") return quoted(v);
+  if (kind === "uint") return /^\d+$/.test(v) ? v : null;
+  if (kind === "ip") return v.replace(/^::ffff:/, "");
+  if (/^(ExporterAddress|(Src|Dst)Addr(NAT)?|NextHop)$/.test(dimension)) return v.replace(/^::ffff:/, "");
   if (/^(VLAN|Src|Dst|In|Out)?(VLAN|Speed|TTL|ToS|PacketSize|FlowLabel|FragmentID|FragmentOffset|ICMPv[46]Type|ICMPv[46]Code|TCPFlags|ForwardingStatus|MPLSLabels|VRF)$/.test(dimension) && /^\d+$/.test(v))
     return v;
-  return `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  return quoted(v);
 }
 
 /** `Dimension = value` for a displayed value, null when the value cannot be filtered on. */
-export function conditionFor(dimension: string, value: string): string | null {
-  const operand = filterOperand(dimension, value);
+export function conditionFor(dimension: string, value: string, kind?: string): string | null {
+  const operand = filterOperand(dimension, value, kind);
   return operand === null ? null : `${dimension} = ${operand}`;
 }
 
