@@ -589,7 +589,7 @@ void Converter::top(Src& root) {
     kafkaConnection(ko, kout, false);
     for (const char* key :
          {"num-partitions", "replication-factor", "config-entries", "config-entries-strict-sync"})
-      ko.leftOut(key, "akvo does not create the enriched topic (the broker's auto-creation does)");
+      copy(ko, key, kout);
     ko.finish();
   }
 

@@ -397,6 +397,8 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
                    c.kafka.fullTopic(), c.kafka.templatesTopic());
     }
   }
+  if (role == "orchestrator" && c.kafka_output.enabled && c.kafka_output.manage_topic)
+    spdlog::info("kafka output: {}", ensureOutputTopic(c.kafka_output, c.kafka));
 
   HttpServer http(c.http, metrics);
   Health health;

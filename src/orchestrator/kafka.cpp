@@ -173,25 +173,25 @@ std::string ensureTemplatesTopic(const KafkaConfig& c, std::chrono::milliseconds
   return fmt::format("topic {} exists", topic);
 }
 
-std::string ensureKafkaTopic(const KafkaConfig& c, std::chrono::milliseconds timeout) {
+std::string ensureTopic(const KafkaConfig& connection, const TopicSettings& c,
+                        std::chrono::milliseconds timeout) {
   char err[512];
   Handle h;
-  openAdmin(c, h);
-  const std::string topic = c.fullTopic();
+  openAdmin(connection, h);
+  const std::string& topic = c.topic;
   const int tmo = int(timeout.count());
 
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), int(c.num_partitions),
                                                   int(c.replication_factor), err, sizeof err);
   if (!nt) throw std::runtime_error(std::string("kafka topic: ") + err);
-  const auto wanted = c.topicConfig();
+  const auto& wanted = c.config;
   for (const auto& [k, v] : wanted) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
   if (createTopic(h, topic, nt, tmo) == RD_KAFKA_RESP_ERR_NO_ERROR)
     return fmt::format("created topic {} ({} partitions, replication {})", topic, c.num_partitions,
                        c.replication_factor);
 
   // It exists: its properties as configured (retention, config-entries).
-  if (std::string changed = syncTopicConfig(h, topic, wanted, c.config_entries_strict_sync, tmo);
-      !changed.empty())
+  if (std::string changed = syncTopicConfig(h, topic, wanted, c.strict_sync, tmo); !changed.empty())
     spdlog::info("kafka: {}", changed);
 
   // It exists: grow its partitions if fewer than configured (they can never shrink).
@@ -223,6 +223,20 @@ std::string ensureKafkaTopic(const KafkaConfig& c, std::chrono::milliseconds tim
                                          cnt ? rd_kafka_topic_result_error_string(res2[0])
                                              : rd_kafka_event_error_string(ev2)));
   return fmt::format("topic {}: partitions {} -> {}", topic, have, c.num_partitions);
+}
+
+std::string ensureKafkaTopic(const KafkaConfig& c, std::chrono::milliseconds timeout) {
+  return ensureTopic(c, {c.fullTopic(), c.num_partitions, c.replication_factor, c.topicConfig(),
+                         c.config_entries_strict_sync},
+                     timeout);
+}
+
+std::string ensureOutputTopic(const KafkaOutputConfig& o, const KafkaConfig& kafka,
+                              std::chrono::milliseconds timeout) {
+  return ensureTopic(o.connection(kafka),
+                     {o.fullTopic(), o.num_partitions, o.replication_factor, o.config_entries,
+                      o.config_entries_strict_sync},
+                     timeout);
 }
 
 }  // namespace akvo

@@ -10,6 +10,19 @@
 
 namespace akvo {
 
+std::map<std::string, std::string> readTopicConfigEntries(ConfigReader& s) {
+  std::map<std::string, std::string> out;
+  YAML::Node e = s.raw("config-entries", "{}");
+  if (!e.IsDefined() || e.IsNull()) return out;
+  if (!e.IsMap()) s.fail("config-entries", "expected a mapping of topic property to value");
+  for (const auto& kv : e) {
+    if (!kv.second.IsScalar())
+      s.fail("config-entries", fmt::format("{}: expected a number or a string", kv.first.as<std::string>()));
+    out[kv.first.as<std::string>()] = kv.second.as<std::string>();
+  }
+  return out;
+}
+
 void KafkaConfig::read(ConfigReader& r) {
   r.field("brokers", brokers);
   if (brokers.empty()) r.fail("brokers", "at least one broker (host:port) is needed");
@@ -20,16 +33,7 @@ void KafkaConfig::read(ConfigReader& r) {
     s.field("num-partitions", num_partitions, 1, 10000);
     s.field("replication-factor", replication_factor, 1, 100);
     s.field("retention", retention);
-    YAML::Node e = s.raw("config-entries", "{}");
-    config_entries.clear();
-    if (e.IsDefined() && !e.IsNull()) {
-      if (!e.IsMap()) s.fail("config-entries", "expected a mapping of topic property to value");
-      for (const auto& kv : e) {
-        if (!kv.second.IsScalar())
-          s.fail("config-entries", fmt::format("{}: expected a number or a string", kv.first.as<std::string>()));
-        config_entries[kv.first.as<std::string>()] = kv.second.as<std::string>();
-      }
-    }
+    config_entries = readTopicConfigEntries(s);
     if (s.has("retention") && config_entries.count("retention.ms"))
       s.fail("config-entries", "retention.ms and retention both set: keep one");
     s.field("config-entries-strict-sync", config_entries_strict_sync);

@@ -21,6 +21,9 @@ struct rd_kafka_conf_s;
 namespace akvo {
 
 /// The `kafka` configuration section, shared by inlet, outlet and orchestrator.
+/// A topic-configuration's `config-entries` (topic property -> value), read from `s`.
+std::map<std::string, std::string> readTopicConfigEntries(ConfigReader& s);
+
 struct KafkaConfig {
   std::vector<std::string> brokers = {"127.0.0.1:9092"};
   std::string topic = "flows";  ///< base name: the topic is "<topic>-v<envelope version>"

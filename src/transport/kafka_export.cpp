@@ -24,6 +24,23 @@ void KafkaOutputConfig::read(ConfigReader& r) {
     for (const auto& kv : opts) options[kv.first.as<std::string>()] = kv.second.as<std::string>();
   else if (opts && !opts.IsNull())
     r.fail("options", "must be a mapping of librdkafka properties");
+  // The topic, as Akvorado's kafka-output has it (its keys here, not in a topic-configuration).
+  r.field("manage-topic", manage_topic);
+  r.field("num-partitions", num_partitions, 1, 10000);
+  r.field("replication-factor", replication_factor, 1, 100);
+  config_entries = readTopicConfigEntries(r);
+  r.field("config-entries-strict-sync", config_entries_strict_sync);
+}
+
+KafkaConfig KafkaOutputConfig::connection(const KafkaConfig& kafka) const {
+  KafkaConfig k = kafka;
+  if (!brokers.empty()) {
+    k.brokers = brokers;
+    k.options = options;
+  } else if (!options.empty()) {
+    k.options = options;
+  }
+  return k;
 }
 
 std::string KafkaOutputConfig::fullTopic() const {
@@ -71,15 +88,13 @@ KafkaFlowExport::~KafkaFlowExport() { stop(std::chrono::milliseconds(0)); }
 
 void KafkaFlowExport::start() {
   Impl& x = *impl_;
-  KafkaConfig k = x.kafka;
-  if (!x.config.brokers.empty()) k.brokers = x.config.brokers;
+  const KafkaConfig k = x.config.connection(x.kafka);
   rd_kafka_conf_t* conf = kafka::baseConf(k);
   kafka::set(conf, "compression.codec", x.config.compression_codec);
   kafka::set(conf, "linger.ms", "50");
   kafka::set(conf, "queue.buffering.max.messages", std::to_string(x.config.queue_size));
   kafka::set(conf, "partitioner", "random");
-  const auto& opts = x.config.brokers.empty() && x.config.options.empty() ? k.options : x.config.options;
-  for (const auto& [key, v] : opts) kafka::set(conf, key, v);
+  for (const auto& [key, v] : k.options) kafka::set(conf, key, v);
   rd_kafka_conf_set_dr_msg_cb(conf, Impl::onDelivery);
   rd_kafka_conf_set_opaque(conf, &x);
   char err[512];

@@ -23,9 +23,17 @@ struct KafkaOutputConfig {
   std::string compression_codec = "lz4";
   int64_t queue_size = 100000;  ///< flows held while the broker is slow; then dropped, counted
   std::map<std::string, std::string> options;  ///< raw librdkafka properties, applied last
+  /// The orchestrator creates the topic with these (Akvorado's kafka-output); false: left to
+  /// the Kafka admins (or the broker's auto-creation).
+  bool manage_topic = true;
+  int64_t num_partitions = 8, replication_factor = 1;
+  std::map<std::string, std::string> config_entries;
+  bool config_entries_strict_sync = true;
 
   void read(ConfigReader& r);
   std::string fullTopic() const;
+  /// The connection: `kafka`'s, with this section's brokers and options when it has brokers.
+  KafkaConfig connection(const KafkaConfig& kafka) const;
 };
 
 class KafkaFlowExport : public FlowExport {

@@ -44,6 +44,16 @@ TEST(KafkaConfig, DefaultsAndValues) {
   EXPECT_EQ(e.kafka.topicConfig(), (std::map<std::string, std::string>{
                                        {"retention.ms", "86400000"}, {"segment.bytes", "1073741824"}}));
   EXPECT_FALSE(e.kafka.config_entries_strict_sync);
+  // The enriched output's topic, as Akvorado's kafka-output, on its own brokers and options.
+  AppConfig o = load("kafka: {brokers: [a:1], options: {client.id: x}}\noutlet:\n  kafka-output: {enabled: true, "
+                     "brokers: [b:2], num-partitions: 3, config-entries: {retention.ms: 60000}}\n");
+  EXPECT_EQ(o.kafka_output.num_partitions, 3);
+  EXPECT_EQ(o.kafka_output.config_entries.at("retention.ms"), "60000");
+  EXPECT_TRUE(o.kafka_output.manage_topic);
+  KafkaConfig conn = o.kafka_output.connection(o.kafka);
+  EXPECT_EQ(conn.bootstrap(), "b:2");
+  EXPECT_TRUE(conn.options.empty());  // the kafka section's options are for its brokers
+  EXPECT_EQ(AppConfig::load("").kafka_output.connection(o.kafka).bootstrap(), "a:1");
   AppConfig c = load(
       "kafka:\n  brokers: [a:9092, b:9093]\n  topic: netflows\n"
       "  topic-configuration: {num-partitions: 16, replication-factor: 3, retention: 12h}\n"

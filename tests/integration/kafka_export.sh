@@ -11,6 +11,8 @@ start_kafka
 ORCH_HTTP=$(free_port); OUT_HTTP=$(free_port); IN_HTTP=$(free_port); IN_UDP=$(free_port)
 KAFKA="kafka: {brokers: [127.0.0.1:$KAFKA_PORT], topic-configuration: {num-partitions: 2}, max-workers: 2}"
 orchestrator_config  # $CONFIG: embedded store, $KAFKA, HTTP on $ORCH_HTTP
+# The orchestrator creates the enriched topic as configured (Akvorado's kafka-output).
+echo "outlet: {kafka-output: {enabled: true, topic: enriched, num-partitions: 3, config-entries: {retention.ms: 3600000}}}" >> "$CONFIG"
 cat > "$TMP/outlet.yaml" <<YAML
 clickhouse: {servers: ["127.0.0.1:$ORCH_HTTP/clickhouse"]}
 http: {listen: 127.0.0.1:$OUT_HTTP}
@@ -35,6 +37,11 @@ inlet: {flow: {inputs: [{decoder: netflow, listen: "127.0.0.1:$IN_UDP"}]}}
 $KAFKA
 YAML
 start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
+grep -q "kafka output: created topic enriched-v1 (3 partitions, replication 1)" "$TMP/orch.log" || fail "enriched topic not created by the orchestrator"
+"$(bash "$KAFKA_SH" java)" -cp "$(bash "$KAFKA_SH" libs)/*" kafka.admin.ConfigCommand \
+  --bootstrap-server "127.0.0.1:$KAFKA_PORT" --entity-type topics --entity-name enriched-v1 --describe 2>/dev/null |
+  grep -q "retention.ms=3600000" || fail "enriched topic without its retention"
+pass "orchestrator created enriched-v1: 3 partitions, retention 1h"
 start_role outlet outlet "$TMP/outlet.yaml" "$OUT_HTTP"
 start_role inlet inlet "$TMP/inlet.yaml" "$IN_HTTP"
 grep -q "kafka output: enriched flows to enriched-v1" "$TMP/outlet.log" || fail "export not started"
