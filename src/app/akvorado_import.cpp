@@ -1232,6 +1232,26 @@ void Converter::console(Src& s) {
   ch.finish();
 }
 
+namespace {
+/// A value's text with mapping keys sorted: two entries merged from one anchor compare equal
+/// whatever the order their keys were written in.
+std::string canonicalText(const YAML::Node& n) {
+  if (n.IsScalar()) return "'" + n.Scalar() + "'";
+  std::string out;
+  if (n.IsSequence()) {
+    for (const auto& e : n) out += canonicalText(e) + ",";
+    return "[" + out + "]";
+  }
+  if (n.IsMap()) {
+    std::map<std::string, std::string> kv;
+    for (const auto& e : n) kv[canonicalText(e.first)] = canonicalText(e.second);
+    for (const auto& [k, v] : kv) out += k + ":" + v + ",";
+    return "{" + out + "}";
+  }
+  return "~";
+}
+}  // namespace
+
 void Converter::demoExporter(Src& root) {
   Origin o = root.origin("demo-exporter");
   YAML::Node v = root.take("demo-exporter");
@@ -1326,12 +1346,12 @@ void Converter::demoExporter(Src& root) {
       flows.finish();
     }
     Src bmp = e.child("bmp");
-    if (bmp.valid() && i > 0 && !bmp_text.empty() && YAML::Dump(list[i]["bmp"]) == bmp_text) {
+    if (bmp.valid() && i > 0 && !bmp_text.empty() && canonicalText(list[i]["bmp"]) == bmp_text) {
       bmp.takeAll();  // the same speaker as the first entry's
     } else if (bmp.valid() && i > 0) {
       bmp.finish("akvo's demo has one BMP speaker: the first entry's");
     } else if (bmp.valid()) {
-      bmp_text = YAML::Dump(list[i]["bmp"]);
+      bmp_text = canonicalText(list[i]["bmp"]);
       Tree& b = d.at("bmp");
       for (const char* key :
            {"target", "local-asn", "peer-asn", "local-ip", "peer-ip", "retry-after", "stats-delay"})
