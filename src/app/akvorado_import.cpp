@@ -1232,6 +1232,26 @@ void Converter::console(Src& s) {
   ch.finish();
 }
 
+namespace {
+/// A value's text with mapping keys sorted: two entries merged from one anchor compare equal
+/// whatever the order their keys were written in.
+std::string canonicalText(const YAML::Node& n) {
+  if (n.IsScalar()) return "'" + n.Scalar() + "'";
+  std::string out;
+  if (n.IsSequence()) {
+    for (const auto& e : n) out += canonicalText(e) + ",";
+    return "[" + out + "]";
+  }
+  if (n.IsMap()) {
+    std::map<std::string, std::string> kv;
+    for (const auto& e : n) kv[canonicalText(e.first)] = canonicalText(e.second);
+    for (const auto& [k, v] : kv) out += k + ":" + v + ",";
+    return "{" + out + "}";
+  }
+  return "~";
+}
+}  // namespace
+
 void Converter::demoExporter(Src& root) {
   Origin o = root.origin("demo-exporter");
   YAML::Node v = root.take("demo-exporter");
@@ -1245,41 +1265,93 @@ void Converter::demoExporter(Src& root) {
   Tree& d = out.at("demo-exporter");
   Tree* en = set(d, "enabled", Tree::of("true"), o);
   if (!en) return;
-  set(d, "routers", Tree::of(std::to_string(list.size())), o);
+  // Unlike the other services' lists (one entry converted), each Akvorado demo exporter is one
+  // router of akvo's `routers` list: its name, interfaces and flow recipes. What akvo's demo
+  // has once (target, SNMP port, BMP speaker) comes from the first entry; the others' are
+  // carried when they agree with it.
   d.comments.push_back(fmt::format(
-      "{} Akvorado demo exporter(s): akvo's demo exporter runs as many routers, with its own "
-      "names, interfaces and traffic",
+      "{} Akvorado demo exporter(s), one router each (sending from 127.0.0.10, .11...)",
       list.size()));
+  Tree* proto = set(d, "protocol", Tree::of("netflow-v9"), o);
+  if (proto) proto->note = "what Akvorado's demo exporter sends";
+  Tree routers;
+  routers.kind = Tree::Kind::kSeq;
+  routers.given = true;
+  std::string target, listen, bmp_text;
   for (size_t i = 0; i < list.size(); i++) {
     Src e(this, list[i], v.IsSequence() ? fmt::format("{}[{}]", o.key, i) : o.key);
     if (!e.valid()) continue;
-    if (i > 0) {
-      // Only the first one's settings are carried; the others are counted as routers.
-      e.finish("akvo's demo routers share the settings of the first Akvorado demo exporter");
+    Tree* r = pushTo(routers, e.self());
+    if (!r) {
+      e.takeAll();
       continue;
-    }
-    Src flows = e.child("flows");
-    if (flows.valid()) {
-      copy(flows, "target", d);
-      copy(flows, "sampling-rate", d);
-      copy(flows, "seed", d);
-      flows.leftOut("flows", "akvo's demo exporter generates its own traffic mix");
-      flows.finish();
     }
     Src snmp = e.child("snmp");
     if (snmp.valid()) {
-      snmp.leftOut("name", "akvo's demo routers have their own names");
-      snmp.leftOut("interfaces", "akvo's demo routers have their own interfaces");
+      copy(snmp, "name", *r);
+      copy(snmp, "interfaces", *r);
       if (snmp.has("listen")) {
         Origin lo = snmp.origin("listen");
         std::string l = snmp.take("listen").Scalar();
-        std::string port = l.substr(l.rfind(':') + 1);
-        set(d, "snmp-port", Tree::of(port), lo);
+        if (i == 0 || listen.empty()) {
+          listen = l;
+          set(d, "snmp-port", Tree::of(l.substr(l.rfind(':') + 1)), lo);
+        } else if (l != listen) {
+          report(lo, fmt::format("akvo's demo routers answer SNMP on one port, each on its own "
+                                 "address: the first entry's ({})",
+                                 listen));
+        }
       }
       snmp.finish();
     }
+    Src flows = e.child("flows");
+    if (flows.valid()) {
+      if (flows.has("target")) {
+        Origin to = flows.origin("target");
+        std::string t = flows.take("target").Scalar();
+        if (target.empty()) {
+          target = t;
+          set(d, "target", Tree::of(t), to);
+        } else if (t != target) {
+          report(to, fmt::format("akvo's demo routers send to one target: the first entry's ({})",
+                                 target));
+        }
+      }
+      copy(flows, "samplingrate", *r, "sampling-rate");
+      copy(flows, "seed", *r);
+      if (flows.has("flows")) {
+        Origin fo = flows.origin("flows");
+        YAML::Node recipes = flows.take("flows");
+        Tree seq;
+        seq.kind = Tree::Kind::kSeq;
+        seq.given = true;
+        for (size_t k = 0; recipes.IsSequence() && k < recipes.size(); k++) {
+          Src recipe(this, recipes[k], fmt::format("{}[{}]", fo.key, k));
+          if (!recipe.valid()) continue;
+          Tree* t = pushTo(seq, recipe.self());
+          if (!t) {
+            recipe.takeAll();
+            continue;
+          }
+          // The same keys and values (akvo reads Akvorado's "a,b" lists and single values).
+          for (const char* key :
+               {"per-second", "in-if-index", "out-if-index", "peak-hour", "multiplier", "src-net",
+                "dst-net", "src-as", "dst-as", "src-port", "dst-port", "protocol", "size",
+                "reverse-direction-ratio"})
+            copy(recipe, key, *t);
+          recipe.finish("not a key of Akvorado's flow recipes (Akvorado refuses it too)");
+        }
+        set(*r, "flows", std::move(seq), fo);
+      }
+      flows.finish();
+    }
     Src bmp = e.child("bmp");
-    if (bmp.valid()) {
+    if (bmp.valid() && i > 0 && !bmp_text.empty() && canonicalText(list[i]["bmp"]) == bmp_text) {
+      bmp.takeAll();  // the same speaker as the first entry's
+    } else if (bmp.valid() && i > 0) {
+      bmp.finish("akvo's demo has one BMP speaker: the first entry's");
+    } else if (bmp.valid()) {
+      bmp_text = canonicalText(list[i]["bmp"]);
       Tree& b = d.at("bmp");
       for (const char* key :
            {"target", "local-asn", "peer-asn", "local-ip", "peer-ip", "retry-after", "stats-delay"})
@@ -1317,6 +1389,7 @@ void Converter::demoExporter(Src& root) {
     }
     e.finish();
   }
+  set(d, "routers", std::move(routers), o);
 }
 
 std::string Converter::render() const {

@@ -572,28 +572,89 @@ TEST(AkvoradoImport, RemoteDataSources) {
 TEST(AkvoradoImport, DemoExporters) {
   const char* text =
       "demo-exporter:\n"
-      "  - snmp: {name: r1.example.net, interfaces: {10: up}, listen: \":1161\"}\n"
-      "    flows: {samplingrate: 50000, seed: 7, target: \"127.0.0.1:2055\", flows: []}\n"
+      "  - snmp: {name: r1.example.net, interfaces: {10: \"Transit: Telia\", 20: core}, listen: \":1161\"}\n"
+      "    flows:\n"
+      "      samplingrate: 50000\n"
+      "      seed: 7\n"
+      "      target: \"127.0.0.1:2055\"\n"
+      "      flows:\n"
+      "        - per-second: 1.5\n"
+      "          in-if-index: 10\n"
+      "          out-if-index: [20, 21]\n"
+      "          peak-hour: 16h\n"
+      "          multiplier: 3\n"
+      "          src-net: 216.58.206.0/24\n"
+      "          dst-net: 192.0.2.0/24\n"
+      "          src-as: 15169\n"
+      "          dst-as: 64501\n"
+      "          srcport: [80, 443]\n"
+      "          dst-port: 0\n"
+      "          protocol: tcp\n"
+      "          size: 1300\n"
+      "          reverse-direction-ratio: 0.1\n"
+      "        - {per-second: 1, in-if-index: 10, out-if-index: 20, peak-hour: 16h, multiplier: 1,\n"
+      "           src-net: 2a01:cb00::/32, dst-net: 2a01:db8:cafe:1::/64, src-as: 3215,\n"
+      "           dst-as: 64501, protocol: [tcp, udp], colour: blue}\n"
       "    bmp:\n"
       "      target: \"127.0.0.1:10179\"\n"
       "      routes: [{prefixes: \"192.0.2.0/24,2001:db8::/32\", aspath: \"64501,64502\"}]\n"
-      "  - snmp: {name: r2.example.net}\n";
+      "  - snmp: {name: r2.example.net, interfaces: {11: \"IX: DECIX\"}, listen: \":1161\"}\n"
+      "    flows:\n"
+      "      seed: 100\n"
+      "      target: \"127.0.0.1:2056\"\n"
+      "      flows: [{per-second: 2, in-if-index: 11, out-if-index: 11, peak-hour: 4h,\n"
+      "               multiplier: 2, src-net: 198.51.100.0/24, dst-net: 203.0.113.0/24,\n"
+      "               src-as: 1, dst-as: 2, protocol: icmp}]\n"
+      "    bmp: {target: \"127.0.0.1:10180\"}\n"
+      "  - snmp: {name: r3.example.net}\n";
   AkvoradoImport r = convert(text);
   AppConfig c = loadResult(r);
   EXPECT_TRUE(c.demo.enabled);
-  EXPECT_EQ(c.demo.routers, 2);
-  EXPECT_EQ(c.demo.seed, 7);
+  EXPECT_EQ(c.demo.protocol, "netflow-v9");
+  EXPECT_EQ(c.demo.target, "127.0.0.1:2055");
   EXPECT_EQ(c.demo.snmp_port, 1161);
   ASSERT_EQ(c.demo.bmp.routes.size(), 1u);
   EXPECT_EQ(c.demo.bmp.routes[0].prefixes.size(), 2u);
   EXPECT_EQ(c.demo.bmp.routes[0].as_path, (std::vector<uint32_t>{64501, 64502}));
-  // akvo's demo samples at 16383 at most.
-  const ImportDiagnostic* d = find(r, "demo-exporter[0].flows.samplingrate");
+  // Each Akvorado demo exporter is one router, with its name, interfaces and recipes.
+  ASSERT_EQ(c.demo.router_list.size(), 2u) << r.yaml;
+  EXPECT_EQ(c.demo.routers, 2);
+  const auto& r1 = c.demo.router_list[0];
+  EXPECT_EQ(r1.name, "r1.example.net");
+  EXPECT_EQ(r1.interfaces.at(10), "Transit: Telia");
+  EXPECT_EQ(r1.interfaces.at(20), "core");
+  EXPECT_EQ(r1.sampling_rate, 50000);
+  EXPECT_EQ(r1.seed, 7);
+  ASSERT_EQ(r1.flows.size(), 2u);
+  EXPECT_DOUBLE_EQ(r1.flows[0].per_second, 1.5);
+  EXPECT_EQ(r1.flows[0].out_if_index, (std::vector<uint32_t>{20, 21}));
+  EXPECT_EQ(r1.flows[0].peak_hour, std::chrono::hours(16));
+  EXPECT_EQ(r1.flows[0].src_port, (std::vector<uint16_t>{80, 443}));
+  EXPECT_EQ(r1.flows[0].dst_port, (std::vector<uint16_t>{0}));
+  EXPECT_EQ(r1.flows[0].size, 1300u);
+  EXPECT_DOUBLE_EQ(r1.flows[0].reverse_direction_ratio, 0.1);
+  EXPECT_EQ(r1.flows[1].protocol, (std::vector<uint8_t>{6, 17}));
+  const auto& r2 = c.demo.router_list[1];
+  EXPECT_EQ(r2.name, "r2.example.net");
+  EXPECT_EQ(r2.seed, 100);
+  EXPECT_EQ(r2.sampling_rate, 0);  // the demo's
+  ASSERT_EQ(r2.flows.size(), 1u);
+  EXPECT_EQ(r2.flows[0].protocol, (std::vector<uint8_t>{1}));
+  // What akvo's demo has once, the other entries' differing values are left out.
+  const ImportDiagnostic* d = find(r, "demo-exporter[1].flows.target");
   ASSERT_NE(d, nullptr) << listed(r);
-  EXPECT_EQ(d->line, 3);
-  EXPECT_NE(find(r, "demo-exporter[0].snmp.name"), nullptr) << listed(r);
-  // The other entries count as routers; their settings are not carried.
-  EXPECT_NE(find(r, "demo-exporter[1].snmp"), nullptr) << listed(r);
+  EXPECT_EQ(d->line, 31);
+  EXPECT_NE(find(r, "demo-exporter[1].bmp.target"), nullptr) << listed(r);
+  // A key akvo does not know in a recipe, and an entry akvo cannot run (no interfaces, no
+  // recipes), are left out with akvo's reason.
+  d = find(r, "demo-exporter[0].flows.flows[1].colour");
+  ASSERT_NE(d, nullptr) << listed(r);
+  EXPECT_NE(d->why.find("recipes"), std::string::npos) << d->why;
+  d = find(r, "demo-exporter[2]");
+  ASSERT_NE(d, nullptr) << listed(r);
+  EXPECT_NE(d->why.find("interface indexes"), std::string::npos) << d->why << listed(r);
+  EXPECT_EQ(find(r, "demo-exporter[0].snmp.name"), nullptr) << listed(r);
+  EXPECT_EQ(find(r, "demo-exporter[0].flows.flows"), nullptr) << listed(r);
 }
 
 TEST(AkvoradoImport, NotAnAkvoradoConfiguration) {

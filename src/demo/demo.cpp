@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cmath>
 #include <random>
 
@@ -25,12 +26,69 @@ void DemoExporter::Config::read(ConfigReader& r) {
     r.fail("target", e.what());
   }
   r.field("flows-per-second", flows_per_second, 1, 10'000'000);
-  r.field("sampling-rate", sampling_rate, 1, 16383);
+  r.field("sampling-rate", sampling_rate, 1, INT32_MAX);
   r.field("seed", seed, 0, INT64_MAX);
-  r.field("routers", routers, 1, 200);
+  // A number of built-in routers, or a list of routers with their own names and recipes.
+  if (YAML::Node n = r.raw("routers"); n.IsSequence()) {
+    router_list.clear();
+    r.list("routers", [&](ConfigReader& s, size_t) { router_list.emplace_back().read(s); });
+    if (router_list.empty() || router_list.size() > 200)
+      r.fail("routers", fmt::format("expected a number of built-in routers (1 to 200) or a list "
+                                    "of 1 to 200 routers, got a list of {}",
+                                    router_list.size()));
+    routers = int64_t(router_list.size());
+  } else {
+    r.field("routers", routers, 1, 200);
+  }
   r.field("snmp-port", snmp_port, 0, 65535);
   r.section("bmp", [&](ConfigReader& s) { bmp.read(s); });
   r.choice("protocol", protocol, {"netflow-v5", "netflow-v9", "ipfix"});
+  // NetFlow v5 has 14 bits for the sampling interval.
+  if (protocol == "netflow-v5") {
+    if (sampling_rate > 16383)
+      r.fail("sampling-rate", fmt::format("{} does not fit NetFlow v5 (16383 at most): use "
+                                          "protocol netflow-v9 or ipfix", sampling_rate));
+    for (const auto& rc : router_list)
+      if (rc.sampling_rate > 16383)
+        r.fail("routers", fmt::format("router {}: sampling-rate {} does not fit NetFlow v5 "
+                                      "(16383 at most): use protocol netflow-v9 or ipfix",
+                                      rc.name, rc.sampling_rate));
+  }
+}
+
+namespace {
+/// snmpd.conf takes names and descriptions between double quotes, one per line.
+bool snmpdSafe(const std::string& s) { return s.find_first_of("\"\n\r\\") == std::string::npos; }
+}  // namespace
+
+void DemoRouterConfig::read(ConfigReader& r) {
+  r.field("name", name);
+  if (name.empty()) r.fail("name", "required: the router's name (SNMP sysName)");
+  if (!snmpdSafe(name)) r.fail("name", "a name cannot hold a double quote, a backslash or a newline");
+  YAML::Node n = r.raw("interfaces");
+  if (!n.IsMap() || n.size() == 0)
+    r.fail("interfaces", "required: a mapping of interface indexes to descriptions, such as "
+                         "{10: \"Transit: Cogent\", 20: core}");
+  ConfigReader ifs(r, n, r.path() + ".interfaces");
+  for (const auto& key : ifs.keys()) {
+    int64_t index = 0;
+    auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), index);
+    if (ec != std::errc() || p != key.data() + key.size() || index < 1 || index > INT32_MAX)
+      ifs.fail(key, "expected an interface index (1 to 2147483647) as the key");
+    std::string description;
+    ifs.field(key, description);
+    if (description.size() < 3 || !snmpdSafe(description))
+      ifs.fail(key, "expected a description of 3 characters or more (no double quote, "
+                    "backslash or newline)");
+    interfaces[uint32_t(index)] = description;
+  }
+  r.list("flows", [&](ConfigReader& s, size_t) { flows.emplace_back().read(s); });
+  if (flows.empty())
+    r.fail("flows", "required: a list of at least one flow recipe (per-second, in-if-index, "
+                    "out-if-index, peak-hour, multiplier, src-net, dst-net, src-as, dst-as, "
+                    "protocol...)");
+  r.field("sampling-rate", sampling_rate, 0, INT32_MAX);
+  r.field("seed", seed, -1, INT64_MAX);
 }
 
 namespace {
@@ -107,6 +165,20 @@ std::vector<DemoRouter> DemoExporter::routers(size_t count) {
   return out;
 }
 
+std::vector<DemoRouter> DemoExporter::routers(const Config& config) {
+  if (config.router_list.empty()) return routers(size_t(config.routers));
+  std::vector<DemoRouter> out;
+  for (size_t r = 0; r < config.router_list.size(); r++) {
+    const auto& c = config.router_list[r];
+    DemoRouter router{c.name, fmt::format("127.0.0.{}", 10 + r), {}};
+    // As Akvorado's demo SNMP agent: Gi0/0/0/<ifIndex>, 10 Gbps, the description as ifAlias.
+    for (const auto& [index, description] : c.interfaces)
+      router.interfaces.push_back({index, fmt::format("Gi0/0/0/{}", index), description, 10000});
+    out.push_back(std::move(router));
+  }
+  return out;
+}
+
 DemoExporter::DemoExporter(Config config, Metrics& metrics)
     : config_(std::move(config)), metrics_(metrics) {}
 
@@ -114,7 +186,7 @@ DemoExporter::~DemoExporter() { stop(); }
 
 void DemoExporter::start() {
   if (config_.snmp_port > 0) {
-    snmp_ = std::make_unique<SnmpAgents>(routers(size_t(config_.routers)),
+    snmp_ = std::make_unique<SnmpAgents>(routers(config_),
                                          uint16_t(config_.snmp_port));
     snmp_->start();
   }
@@ -139,7 +211,9 @@ void DemoExporter::stop() {
 }
 
 void DemoExporter::run(std::stop_token st) {
-  auto routers = DemoExporter::routers(size_t(config_.routers));
+  auto routers = DemoExporter::routers(config_);
+  const auto& recipes = config_.router_list;  // when given, each router sends its recipes' flows
+  uint32_t generated_second = 0;
   auto remotes = remoteASes();
   SockAddr target = parseListen(config_.target);
   if (target.ss.ss_family == AF_INET && reinterpret_cast<sockaddr_in*>(&target.ss)->sin_addr.s_addr == 0)
@@ -180,10 +254,22 @@ void DemoExporter::run(std::stop_token st) {
     size_t n = size_t(per_tick) + (u(rng) < per_tick - std::floor(per_tick) ? 1 : 0);
     uint32_t uptime = uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::steady_clock::now() - boot).count()) + 3600000;
+    // Recipes make a second of flows at once, sent as the second begins.
+    bool new_second = unix_secs != generated_second;
+    generated_second = unix_secs;
     for (size_t ri = 0; ri < routers.size(); ri++) {
       const auto& router = routers[ri];
       pending.clear();
-      size_t count = n / routers.size() + (ri < n % routers.size() ? 1 : 0);
+      uint32_t sampling_rate = uint32_t(config_.sampling_rate);
+      if (!recipes.empty()) {
+        const auto& rc = recipes[ri];
+        if (rc.sampling_rate > 0) sampling_rate = uint32_t(rc.sampling_rate);
+        if (new_second) generateFlows(rc.flows, rc.seed >= 0 ? rc.seed : config_.seed, unix_secs, pending);
+        // NetFlow v5 carries IPv4 only: IPv6 recipes are not sent (docs say so).
+        if (config_.protocol == "netflow-v5")
+          std::erase_if(pending, [](const FlowRecord& f) { return !f.src_addr.isV4Mapped(); });
+      }
+      size_t count = !recipes.empty() ? 0 : n / routers.size() + (ri < n % routers.size() ? 1 : 0);
       for (size_t k = 0; k < count; k++) {
         FlowRecord f;
         const RemoteAS& remote = remotes[pick_as(rng)];
@@ -250,16 +336,16 @@ void DemoExporter::run(std::stop_token st) {
         std::span<const FlowRecord> chunk(pending.data() + off, m);
         std::vector<uint8_t> dgram;
         if (ipfix) {
-          IpfixHeader h{unix_secs, sequences[ri], uint32_t(ri), uint32_t(config_.sampling_rate), true};
+          IpfixHeader h{unix_secs, sequences[ri], uint32_t(ri), sampling_rate, true};
           dgram = encodeIpfix(h, chunk);
           sequences[ri] += 1;  // the options record
         } else if (v9) {
           // Sequences count export packets in v9 (records in IPFIX, flows in v5).
-          V9Header h{uptime, unix_secs, sequences[ri], uint32_t(ri), uint32_t(config_.sampling_rate), true};
+          V9Header h{uptime, unix_secs, sequences[ri], uint32_t(ri), sampling_rate, true};
           dgram = encodeNetflowV9(h, chunk);
           sequences[ri] += 1 - uint32_t(m);  // +m below
         } else {
-          V5Header h{uptime, unix_secs, sequences[ri], uint16_t(config_.sampling_rate)};
+          V5Header h{uptime, unix_secs, sequences[ri], uint16_t(sampling_rate)};
           dgram = encodeNetflowV5(h, chunk);
         }
         sequences[ri] += uint32_t(m);

@@ -142,6 +142,77 @@ YAML
 grep -q "Left out" "$TMP/simple.out" && fail "a left-out comment with nothing left out"
 pass "nothing left out: exit 0"
 
+# The demo, as Akvorado ships it: an included file whose "" key holds the list, recipes built
+# from hidden anchors and merge keys, entries sharing the first one's BMP and flows. Each entry
+# becomes one router, with its name, interfaces and recipes: nothing left out.
+mkdir -p "$TMP/demo"
+printf 'demo-exporter: !include "demo.yaml"\n' > "$TMP/demo/akvorado.yaml"
+cat > "$TMP/demo/demo.yaml" <<'YAML'
+---
+.recipes:
+  - &web {src-port: [80, 443], dst-port: 0, protocol: tcp, size: 1300}
+  - &to-customers {dst-net: 192.0.2.0/24, dst-as: 64501}
+  - &to-customers6 {dst-net: "2001:db8:cafe:1::/64", dst-as: 64501}
+  - &from-cdn {src-net: 198.51.100.0/24, src-as: 64600}
+  - &from-isps6 {src-net: "2001:db8:100::/48", src-as: [64700, 64701]}
+"":
+  - snmp:
+      name: edge1.example.com
+      interfaces: {10: "Transit: Cogent", 11: "IX: FranceIX", 20: core, 21: core}
+      listen: :1161
+    bmp: &bmp
+      target: 127.0.0.1:10179
+      routes:
+        - {prefixes: "192.0.2.0/24,2001:db8:cafe:1::/64", aspath: 64501}
+    flows: &flows
+      samplingrate: 50000
+      target: 127.0.0.1:2055
+      flows:
+        - per-second: 1
+          in-if-index: 10
+          out-if-index: [20, 21]
+          peak-hour: 16h
+          multiplier: 3
+          reverse-direction-ratio: 0.1
+          <<: [*from-cdn, *to-customers, *web]
+        - &noise
+          per-second: 0.5
+          in-if-index: [10, 11]
+          out-if-index: 20
+          peak-hour: 20h
+          multiplier: 1
+          protocol: [tcp, udp]
+          srcport: [22, 4500]
+          <<: [*from-cdn, *to-customers]
+        - <<: [*from-isps6, *to-customers6, *noise]
+  - snmp:
+      name: edge2.example.com
+      interfaces: {10: "Transit: Lumen", 20: core}
+      listen: :1161
+    bmp: {<<: *bmp}
+    flows: {<<: *flows, seed: 100}
+YAML
+"$AKVO" config import-akvorado "$TMP/demo/akvorado.yaml" -o "$TMP/demo/akvo.yaml" 2> "$TMP/demo.err" \
+  || { cat "$TMP/demo.err"; fail "Akvorado's demo: something left out"; }
+"$AKVO" config check "$TMP/demo/akvo.yaml" > "$TMP/demo.check" 2>&1 || { cat "$TMP/demo.check"; fail "config check refuses the converted demo"; }
+python3 - "$TMP/demo.check" <<'PY' || fail "unexpected demo values in force"
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]).read().replace("{::/0:", '{"::/0":'))["demo-exporter"]
+assert d["enabled"] is True and d["protocol"] == "netflow-v9", d
+assert d["target"] == "127.0.0.1:2055" and d["snmp-port"] == 1161, d
+r = d["routers"]
+assert [x["name"] for x in r] == ["edge1.example.com", "edge2.example.com"], r
+assert r[0]["interfaces"] == {10: "Transit: Cogent", 11: "IX: FranceIX", 20: "core", 21: "core"}, r[0]["interfaces"]
+assert [x["sampling-rate"] for x in r] == [50000, 50000] and r[1]["seed"] == 100, r
+assert len(r[0]["flows"]) == 3 and len(r[1]["flows"]) == 3, r
+web, noise, noise6 = r[0]["flows"]
+assert web["src-net"] == "198.51.100.0/24" and web["src-port"] == [80, 443] and web["size"] == 1300, web
+assert noise["src-port"] == [22, 4500] and noise["protocol"] == ["tcp", "udp"], noise
+assert noise6["src-net"] == "2001:db8:100::/48" and noise6["src-as"] == [64700, 64701], noise6
+assert noise6["per-second"] in (0.5, "0.5") and noise6["src-port"] == [22, 4500], noise6
+PY
+pass "Akvorado's demo: one router per entry, names, interfaces and recipes, nothing left out"
+
 # Hard errors: exit 1.
 echo "inlet: [unclosed" > "$TMP/broken.yaml"
 set +e
