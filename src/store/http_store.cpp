@@ -7,6 +7,7 @@
 #include <zstd.h>
 
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -64,6 +65,8 @@ HttpStore::HttpStore(Config config, Metrics* metrics) : config_(std::move(config
     while (!url.empty() && url.back() == '/') url.pop_back();
     urls_.push_back(url + "/");
   }
+  preferred_ = config_.first_server >= 0 ? size_t(config_.first_server) % urls_.size()
+                                         : size_t(std::random_device{}()) % urls_.size();
   if (metrics) {
     requests_ = &metrics->counter("akvo_clickhouse_http_requests_total", "HTTP requests sent to ClickHouse.");
     retries_ = &metrics->counter("akvo_clickhouse_http_retries_total",
@@ -93,7 +96,8 @@ std::unique_ptr<StoreConnection> HttpStore::connect(bool read_only) {
 }
 
 HttpConnection::HttpConnection(HttpStore& store, bool read_only)
-    : store_(store), read_only_(read_only), curl_(curl_easy_init()) {
+    : store_(store), read_only_(read_only), curl_(curl_easy_init()),
+      server_(store.preferred_.load(std::memory_order_relaxed)) {
   if (!curl_) throw StoreError("curl_easy_init failed");
 }
 
@@ -223,6 +227,7 @@ std::string HttpConnection::request(const std::string& query_param, std::string_
                  attempt + 1, cfg.max_retries + 1);
     if (store_.urls_.size() > 1) {
       server_ = (server_ + 1) % store_.urls_.size();
+      store_.preferred_.store(server_, std::memory_order_relaxed);
       if (store_.failovers_) store_.failovers_->inc();
     }
   }

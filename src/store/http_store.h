@@ -6,6 +6,7 @@
 /// Network errors and 5xx answers without a ClickHouse exception are retried with exponential
 /// backoff, failing over to the next server; a ClickHouse exception (4xx, or 5xx carrying
 /// "Code: N") is thrown at once as StoreError with the server's message.
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -21,8 +22,11 @@ class HttpStore : public Store {
  public:
   enum class Compression { kNone, kGzip, kZstd };
   struct Config {
-    /// "host:port", "http://host:port" or "https://host:port"; tried in order, failing over.
+    /// "host:port", "http://host:port" or "https://host:port". Connections start at one taken
+    /// at random per store (as Akvorado: outlets spread over the servers), then fail over in
+    /// order; new connections start where the last failover went.
     std::vector<std::string> servers;
+    int first_server = -1;  ///< where connections start: -1 at random; else this index (tests)
     std::string database = "default";
     std::string username = "default";
     std::string password;
@@ -54,6 +58,7 @@ class HttpStore : public Store {
   friend class HttpConnection;
   Config config_;
   std::vector<std::string> urls_;  ///< base URL of each server
+  std::atomic<size_t> preferred_{0};  ///< where new connections start
   Counter* requests_ = nullptr;
   Counter* retries_ = nullptr;
   Counter* failovers_ = nullptr;

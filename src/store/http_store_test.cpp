@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <set>
 #include <yaml-cpp/yaml.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -248,15 +250,30 @@ TEST_F(HttpStoreTest, AuthenticationAndReadOnly) {
 
 TEST_F(HttpStoreTest, FailsOverToTheNextServer) {
   Metrics m;
-  // The first server is a dead port: requests go to the second.
+  // Connections start at the first server here, a dead port: requests go to the second, and
+  // so do the next connections' (no retry on the dead one).
   HttpStore store({.servers = {"127.0.0.1:" + std::to_string(freePort()), b_->address()},
+                   .first_server = 0,
                    .compression = HttpStore::Compression::kGzip,
                    .initial_backoff = std::chrono::milliseconds(10)},
                   &m);
   auto conn = store.connect();
   conn->query("INSERT INTO " + table_ + " VALUES (7, 'seven')");
   EXPECT_EQ(static_cast<HttpConnection&>(*conn).server(), 1u);
-  EXPECT_GE(m.sum("akvo_clickhouse_http_failovers_total"), 1u);
+  EXPECT_EQ(m.sum("akvo_clickhouse_http_failovers_total"), 1u);
+  auto next = store.connect();
+  EXPECT_EQ(next->query("SELECT count() FROM " + table_), "1\n");
+  EXPECT_EQ(m.sum("akvo_clickhouse_http_failovers_total"), 1u);
+  // Without first_server, each store starts at a server taken at random (outlets spread):
+  // over 32 stores of two servers, both are taken.
+  std::set<size_t> starts;
+  for (int i = 0; i < 32; i++) {
+    HttpStore s({.servers = {b_->address(), b_->address()}});
+    auto c = s.connect();
+    c->query("SELECT 1");
+    starts.insert(static_cast<HttpConnection&>(*c).server());
+  }
+  EXPECT_EQ(starts.size(), 2u);
   HttpStore direct({.servers = {b_->address()}});
   EXPECT_EQ(direct.connect()->query("SELECT a, s FROM " + table_), "7\tseven\n");
   // Every server down: a clear error after the retries.
@@ -272,7 +289,8 @@ TEST_F(HttpStoreTest, FailsOverToTheNextServer) {
 }
 
 TEST_F(HttpStoreTest, SurvivesAServerRestart) {
-  HttpStore store({.servers = {a_->address(), b_->address()}, .initial_backoff = std::chrono::milliseconds(10)});
+  HttpStore store({.servers = {a_->address(), b_->address()}, .first_server = 0,
+                   .initial_backoff = std::chrono::milliseconds(10)});
   auto conn = store.connect();
   EXPECT_EQ(conn->query("SELECT 1"), "1\n");
   EXPECT_EQ(static_cast<HttpConnection&>(*conn).server(), 0u);
