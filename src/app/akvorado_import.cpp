@@ -408,6 +408,15 @@ class Converter {
     for (const char* key : keys) copy(child, key, out);
     child.finish();
   }
+  /// Converts `s`'s section `name`, when present, with `convert` into `parent[name]`; its other
+  /// keys are reported.
+  void convertSection(Src& s, const char* name, void (Converter::*convert)(Src&, Tree&),
+                      Tree& parent) {
+    Src child = s.child(name);
+    if (!child.valid()) return;
+    (this->*convert)(child, parent.at(name));
+    child.finish();
+  }
 
  private:
   /// The entry of service list `key` to convert (a single mapping is a list of one).
@@ -1009,21 +1018,9 @@ void Converter::outlet(Src& s) {
   Src md = s.child("metadata");
   metadata(md, o.at("metadata"));
   md.finish();
-  Src rt = s.child("routing");
-  if (rt.valid()) {
-    routing(rt, o.at("routing"));
-    rt.finish();
-  }
-  Src gi = s.child("geoip");
-  if (gi.valid()) {
-    geoip(gi, o.at("geoip"));
-    gi.finish();
-  }
-  Src nw = s.child("networks");
-  if (nw.valid()) {
-    networks(nw, o.at("networks"));
-    nw.finish();
-  }
+  convertSection(s, "routing", &Converter::routing, o);
+  convertSection(s, "geoip", &Converter::geoip, o);
+  convertSection(s, "networks", &Converter::networks, o);
   Src cr = s.child("core");
   core(cr, o.at("core"));
   cr.finish();
