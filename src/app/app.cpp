@@ -358,6 +358,8 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
     outlet_config.clickhouse.consolidated_table = flowsTableName(iv);
     outlet_config.clickhouse.consolidated_seconds = uint32_t(iv.count() / 1000);
   }
+  // A cluster's servers join the small inserts of the outlets (writer.h).
+  outlet_config.clickhouse.async_small_inserts = !c.clickhouse.embedded();
 
   // Orchestrator: the schema first, so that everything after finds its tables.
   if (store && (all || role == "orchestrator")) {

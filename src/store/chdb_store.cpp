@@ -118,11 +118,21 @@ class ChdbConnection : public StoreConnection {
   }
 
   void insertNative(std::string_view prefix, std::string_view block) override {
-    insertNativeParts(prefix, {block});
+    insertNativeParts(prefix, {block}, {});
   }
 
-  void insertNativeParts(std::string_view prefix, const std::vector<std::string_view>& parts) override {
+  // The settings go in the statement's SETTINGS clause (before the FORMAT the engine adds).
+  void insertNativeParts(std::string_view insert_prefix, const std::vector<std::string_view>& parts,
+                         const Settings& settings) override {
     static constexpr std::string_view kFormat = "Native";
+    std::string with_settings;
+    std::string_view prefix = insert_prefix;
+    if (!settings.empty()) {
+      with_settings.assign(insert_prefix).append(" SETTINGS ");
+      for (size_t i = 0; i < settings.size(); i++)
+        with_settings.append(i ? ", " : "").append(settings[i].first).append(" = ").append(settings[i].second);
+      prefix = with_settings;
+    }
     chdb_insert_stream s =
         api_->stream_insert_n(*conn_, prefix.data(), prefix.size(), kFormat.data(), kFormat.size());
     std::string error;

@@ -111,6 +111,19 @@ void HttpConnection::insertNative(std::string_view insert_prefix, std::string_vi
   insert(insert_prefix, "Native", native_block);
 }
 
+void HttpConnection::insertNativeParts(std::string_view insert_prefix,
+                                       const std::vector<std::string_view>& parts,
+                                       const Settings& settings) {
+  std::string q = fmt::format("{} FORMAT Native", insert_prefix);
+  if (parts.size() == 1) {
+    request(q, parts[0], true, "", settings);
+    return;
+  }
+  std::string all;
+  for (auto p : parts) all.append(p);
+  request(q, all, true, "", settings);
+}
+
 void HttpConnection::insert(std::string_view insert_prefix, std::string_view format,
                             std::string_view data) {
   std::string q = fmt::format("{} FORMAT {}", insert_prefix, format);
@@ -118,7 +131,8 @@ void HttpConnection::insert(std::string_view insert_prefix, std::string_view for
 }
 
 std::string HttpConnection::request(const std::string& query_param, std::string_view body,
-                                    bool compress_body, std::string_view format) {
+                                    bool compress_body, std::string_view format,
+                                    const Settings& settings) {
   CURL* curl = static_cast<CURL*>(curl_);
   const auto& cfg = store_.config_;
   std::string params = "database=" + escape(curl, cfg.database);
@@ -126,12 +140,13 @@ std::string HttpConnection::request(const std::string& query_param, std::string_
   if (!format.empty()) params.append("&default_format=").append(escape(curl, format));
   if (read_only_) params += "&readonly=2";
   params += "&enable_http_compression=1";
-  for (const auto& [k, v] : cfg.settings) {
-    params += '&';
-    params += escape(curl, k);
-    params += '=';
-    params += escape(curl, v);
-  }
+  for (const auto* list : {&cfg.settings, &settings})
+    for (const auto& [k, v] : *list) {
+      params += '&';
+      params += escape(curl, k);
+      params += '=';
+      params += escape(curl, v);
+    }
 
   std::string_view payload = body;
   const char* encoding = nullptr;

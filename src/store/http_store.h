@@ -73,6 +73,10 @@ class HttpConnection : public StoreConnection {
   ~HttpConnection() override;
   std::string query(std::string_view sql, std::string_view format = "TSV") override;
   void insertNative(std::string_view insert_prefix, std::string_view native_block) override;
+  /// The settings go as URL parameters: a server that does not know one answers "Unknown
+  /// setting" (code 115).
+  void insertNativeParts(std::string_view insert_prefix, const std::vector<std::string_view>& parts,
+                         const Settings& settings = {}) override;
   /// Inserts `data` in `format` (Native, RowBinary, TSV...): "<insert_prefix> FORMAT <format>".
   void insert(std::string_view insert_prefix, std::string_view format, std::string_view data);
   /// Index of the server the last request went to.
@@ -80,7 +84,7 @@ class HttpConnection : public StoreConnection {
 
  private:
   std::string request(const std::string& query_param, std::string_view body, bool compress_body,
-                      std::string_view format);
+                      std::string_view format, const Settings& settings = {});
   HttpStore& store_;
   bool read_only_;
   void* curl_;

@@ -209,6 +209,30 @@ TEST_F(HttpStoreTest, InsertsNativeAndRowBinaryAndSelects) {
   EXPECT_EQ(m.sum("akvo_clickhouse_http_connections_total"), 1u);
 }
 
+// Settings of one insert go as URL parameters; this server (18.16) does not know async_insert
+// and says so in the words the outlet's writer looks for to stop asking (writer_test.cpp).
+TEST_F(HttpStoreTest, InsertSettingsReachTheServer) {
+  HttpStore store({.servers = {a_->address()}, .compression = HttpStore::Compression::kGzip});
+  auto conn = store.connect();
+  std::string native;
+  varint(native, 1);
+  varint(native, 1);
+  str(native, "a");
+  str(native, "UInt32");
+  uint32_t v = 7;
+  native.append(reinterpret_cast<const char*>(&v), 4);
+  const std::string prefix = "INSERT INTO " + table_ + " (a)";
+  try {
+    conn->insertNativeParts(prefix, {native}, {{"async_insert", "1"}});
+    ADD_FAILURE() << "ClickHouse 18.16 took async_insert";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("Unknown setting async_insert"), std::string::npos) << e.what();
+  }
+  // A setting it knows, and two parts in one insert.
+  conn->insertNativeParts(prefix, {native, native}, {{"max_insert_block_size", "1000"}});
+  EXPECT_EQ(conn->query("SELECT count(), sum(a) FROM " + table_), "2\t14\n");
+}
+
 TEST_F(HttpStoreTest, ServerErrorsAreClearAndNotRetried) {
   Metrics m;
   HttpStore store({.servers = {a_->address()}}, &m);

@@ -23,10 +23,15 @@ class StoreConnection {
   virtual std::string query(std::string_view sql, std::string_view format = "TSV") = 0;
   /// Inserts a Native-format block: `insert_prefix` is "INSERT INTO table (cols)".
   virtual void insertNative(std::string_view insert_prefix, std::string_view native_block) = 0;
-  /// One INSERT of several Native streams one after the other (one part in the table). This
-  /// default joins them; the embedded store streams each without a copy.
+  /// Settings of one statement, e.g. {"async_insert", "1"}.
+  using Settings = std::vector<std::pair<std::string, std::string>>;
+  /// One INSERT of several Native streams one after the other (one part in the table), with
+  /// `settings` for this statement only. This default joins them (and knows no settings: it
+  /// throws if some are given); the embedded store streams each without a copy.
   virtual void insertNativeParts(std::string_view insert_prefix,
-                                 const std::vector<std::string_view>& parts) {
+                                 const std::vector<std::string_view>& parts,
+                                 const Settings& settings = {}) {
+    if (!settings.empty()) throw StoreError("this store takes no settings on an INSERT");
     if (parts.size() == 1) return insertNative(insert_prefix, parts[0]);
     std::string all;
     for (auto p : parts) all.append(p);

@@ -27,6 +27,8 @@ BatchWriter::BatchWriter(Config config, const Schema& schema, Store& store, Metr
       schema_(schema),
       store_(store),
       metrics_(metrics),
+      async_inserts_(metrics.counter("akvo_outlet_clickhouse_async_inserts_total",
+                                     "Small INSERTs sent with async_insert=1 (cluster mode).")),
       rows_written_(metrics.counter("akvo_outlet_clickhouse_flows_total", "Flows written to the store.")),
       batches_written_(metrics.counter("akvo_outlet_clickhouse_batches_total", "Batches inserted.")),
       errors_(metrics.counter("akvo_outlet_clickhouse_errors_total", "Failed insert attempts (retried).")),
@@ -149,21 +151,26 @@ bool BatchWriter::insert(const std::vector<NativeBatch*>& group, bool stopping) 
       consolidated_rows += b->consolidatedRows();
     }
   }
-  if (!insertOne(true, raw, rows, stopping)) return false;
+  // Small: at most a tenth of a full batch (the traffic is low, or the flush came on age).
+  const bool async = config_.async_small_inserts &&
+                     rows * 10 <= size_t(config_.maximum_batch_size);
+  if (!insertOne(true, raw, rows, stopping, async)) return false;
   rows_written_.inc(rows);
   batches_written_.inc(group.size());
   if (group.size() > 1) batches_joined_.inc(group.size());
   if (!consolidated.empty()) {
     // Given up at shutdown, the flows are stored all the same (true: a Kafka offset is
     // committed, the flows are not read twice); the repair at the next start adds the rows.
-    if (insertOne(false, consolidated, consolidated_rows, stopping))
+    if (insertOne(false, consolidated, consolidated_rows, stopping, async))
       consolidated_rows_.inc(consolidated_rows);
   }
   return true;
 }
 
 bool BatchWriter::insertOne(bool raw, const std::vector<std::string_view>& data, size_t rows,
-                            bool stopping) {
+                            bool stopping, bool async) {
+  static const StoreConnection::Settings kAsync = {{"async_insert", "1"},
+                                                   {"wait_for_async_insert", "1"}};
   const std::string& prefix = raw ? insert_prefix_ : consolidated_prefix_;
   const char* what = raw ? "flows" : "consolidated rows";
   auto backoff = std::chrono::milliseconds(20);
@@ -171,7 +178,10 @@ bool BatchWriter::insertOne(bool raw, const std::vector<std::string_view>& data,
   for (;;) {
     auto start = std::chrono::steady_clock::now();
     try {
-      if (!config_.discard) conn_->insertNativeParts(prefix, data);
+      const bool as_async = async && !async_refused_;
+      if (!config_.discard)
+        conn_->insertNativeParts(prefix, data, as_async ? kAsync : StoreConnection::Settings{});
+      if (as_async) async_inserts_.inc();
       {
         std::lock_guard l(failing_mutex_);
         failing_.failing = false;
@@ -186,6 +196,17 @@ bool BatchWriter::insertOne(bool raw, const std::vector<std::string_view>& data,
                        double(rows), {100, 1000, 5000, 10000, 50000, 100000, 500000});
       return true;
     } catch (const StoreError& e) {
+      // A server older than ClickHouse 21.11 does not know the setting: the small inserts go
+      // as the others from now on (at once, not counted as a failure).
+      const std::string_view error = e.what();
+      auto has = [&](std::string_view s) { return error.find(s) != std::string_view::npos; };
+      if (async && !async_refused_ && has("async_insert") &&
+          (has("Unknown setting") || has("UNKNOWN_SETTING"))) {
+        async_refused_ = true;
+        spdlog::warn("the store does not know async_insert ({}): small batches are inserted "
+                     "as the others", e.what());
+        continue;
+      }
       errors_.inc();
       {
         std::lock_guard l(failing_mutex_);

@@ -38,6 +38,12 @@ class BatchWriter {
     /// raw rows ("" or 0: none).
     std::string consolidated_table;
     uint32_t consolidated_seconds = 0;
+    /// Not a configuration key (set for a ClickHouse cluster, as Akvorado does): inserts of at
+    /// most a tenth of maximum-batch-size flows go with async_insert=1 and
+    /// wait_for_async_insert=1, so that the server joins the small inserts of several outlets
+    /// into one part (an insert still returns once its rows are stored). Off for the embedded
+    /// store: this writer is its only one, and already joins the batches waiting.
+    bool async_small_inserts = false;
     void read(ConfigReader& r);
   };
 
@@ -73,7 +79,8 @@ class BatchWriter {
   bool insert(const std::vector<NativeBatch*>& group, bool stopping);
   /// One INSERT of these Native streams into `flows` (raw: timed and counted) or the first
   /// consolidated table, retried with backoff; false when given up at shutdown.
-  bool insertOne(bool raw, const std::vector<std::string_view>& data, size_t rows, bool stopping);
+  bool insertOne(bool raw, const std::vector<std::string_view>& data, size_t rows, bool stopping,
+                 bool async);
   NativeBatch newBatch() const;
   void noteInflight(const std::vector<NativeBatch*>& group);
 
@@ -86,6 +93,7 @@ class BatchWriter {
   std::vector<ColumnKey> consolidated_columns_;  ///< empty: no consolidation
   std::string consolidated_prefix_;
   bool inflight_warned_ = false;
+  bool async_refused_ = false;  ///< the store does not know async_insert: not asked again
   mutable std::mutex failing_mutex_;
   Failing failing_;
 
@@ -96,6 +104,7 @@ class BatchWriter {
   bool stopping_ = false;
   std::jthread thread_;
 
+  Counter& async_inserts_;
   Counter& rows_written_;
   Counter& batches_written_;
   Counter& errors_;

@@ -126,5 +126,97 @@ TEST(BatchWriter, InsertsTheConsolidatedRowsAfterTheRawOnesAndJoinsWaitingBatche
   EXPECT_EQ(metrics.counter("akvo_outlet_clickhouse_flows_total", "").value(), 15u);
 }
 
+/// A store whose one connection is `conn` (the writer connects once), seen through `wrap`.
+class OneConnectionStore : public Store {
+ public:
+  explicit OneConnectionStore(std::unique_ptr<StoreConnection> conn) : conn_(std::move(conn)) {}
+  std::unique_ptr<StoreConnection> connect(bool) override { return std::move(conn_); }
+  std::string describe() const override { return "test"; }
+
+ private:
+  std::unique_ptr<StoreConnection> conn_;
+};
+
+/// Passes everything to a chDB connection; with `refuse_async`, refuses an insert with settings
+/// as ClickHouse 18.16 does (the exact message its HTTP interface gives, http_store_test.cpp).
+class Recording : public StoreConnection {
+ public:
+  Recording(StoreConnection& to, bool refuse_async, std::vector<std::string>& calls)
+      : calls(calls), to_(to), refuse_async_(refuse_async) {}
+  std::string query(std::string_view sql, std::string_view format) override {
+    return to_.query(sql, format);
+  }
+  void insertNative(std::string_view prefix, std::string_view block) override {
+    to_.insertNative(prefix, block);
+  }
+  void insertNativeParts(std::string_view prefix, const std::vector<std::string_view>& parts,
+                         const Settings& settings) override {
+    calls.push_back(settings.empty() ? "plain" : "async");
+    if (refuse_async_ && !settings.empty())
+      throw StoreError("Code: 115, e.displayText() = DB::Exception: Unknown setting async_insert, "
+                       "e.what() = DB::Exception");
+    to_.insertNativeParts(prefix, parts, settings);
+  }
+  std::vector<std::string>& calls;  ///< "async" or "plain", per insert
+
+ private:
+  StoreConnection& to_;
+  bool refuse_async_;
+};
+
+// In cluster mode, inserts of at most a tenth of maximum-batch-size flows ask the server to join
+// them with other small inserts (async_insert=1, wait_for_async_insert=1), as Akvorado does; the
+// engine takes the statement and stores the rows before the insert returns (the embedded engine
+// has no queue of async inserts: it inserts at once, its AsyncInsertQuery event stays 0; the
+// HTTP store's test shows the setting reaching a server). A server that does not know the
+// setting gets the small inserts as plain ones, without an error counted.
+TEST(BatchWriter, SmallBatchesGoAsAsyncInsertsUnlessTheServerRefuses) {
+  AKVO_REQUIRE_STORE();
+  for (bool refuse : {false, true}) {
+    SCOPED_TRACE(refuse ? "server refuses async_insert" : "server takes async_insert");
+    Schema schema{SchemaConfig{}};
+    Metrics metrics;
+    auto db = testing::freshDatabase();
+    ClickHouseConfig ch;
+    Migrations(ch, schema, *db, metrics).run();
+    std::vector<std::string> calls;  // the writer's connection does not outlive it
+    OneConnectionStore store(std::make_unique<Recording>(*db, refuse, calls));
+    BatchWriter::Config config;
+    config.maximum_batch_size = 100;
+    config.async_small_inserts = true;
+    config.consolidated_table = "flows_1m0s";
+    config.consolidated_seconds = 60;
+    BatchWriter writer(config, schema, store, metrics);
+    writer.start();
+    FlowRecord f;
+    f.sampling_rate = 1;
+    f.bytes = 100;
+    f.packets = 1;
+    f.time_received = uint32_t(time(nullptr)) / 60 * 60 - 600;
+    // 10 flows (a tenth: small), then 11 (not), then 5 (small), each written before the next.
+    NativeBatch batch = writer.emptyBatch();
+    for (int n : {10, 11, 5}) {
+      for (int i = 0; i < n; i++) batch.append(f);
+      std::atomic<bool> stored = false;
+      batch = writer.submit(std::move(batch), [&] { stored = true; });
+      for (int i = 0; i < 1000 && !stored; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      ASSERT_TRUE(stored);
+    }
+    writer.stop();
+    EXPECT_EQ(db->query("SELECT count(), sum(Bytes) FROM flows"), "26\t2600\n");
+    EXPECT_EQ(db->query("SELECT sum(Bytes) FROM flows_1m0s"), "2600\n");
+    EXPECT_EQ(metrics.sum("akvo_outlet_clickhouse_errors_total"), 0u);
+    if (!refuse) {
+      // Raw and consolidated inserts of the first and third batches.
+      EXPECT_EQ(calls, (std::vector<std::string>{"async", "async", "plain", "plain", "async", "async"}));
+      EXPECT_EQ(metrics.sum("akvo_outlet_clickhouse_async_inserts_total"), 4u);
+    } else {
+      // Asked once, then never again.
+      EXPECT_EQ(calls, (std::vector<std::string>{"async", "plain", "plain", "plain", "plain", "plain", "plain"}));
+      EXPECT_EQ(metrics.sum("akvo_outlet_clickhouse_async_inserts_total"), 0u);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace akvo
