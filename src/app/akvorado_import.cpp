@@ -398,7 +398,33 @@ class Converter {
     Origin o = s.origin(akey);
     YAML::Node v = s.take(akey);
     if (!v.IsDefined() || v.IsNull()) return nullptr;
-    return set(parent, okey.empty() ? akey : okey, treeOf(v), o);
+    return set(parent, okey.empty() ? akey : okey, copiedTree(v, o), o);
+  }
+  /// treeOf(), with each value inside `n` given its own origin (`o`'s key, then ".key" or
+  /// "[i]"), so that a value akvo refuses deep inside a copied block (an interface's speed in
+  /// a static exporters map) is left out alone, not the whole block.
+  Tree copiedTree(const YAML::Node& n, const Origin& o) {
+    if (!n.IsMap() && !n.IsSequence()) return treeOf(n);
+    Tree t;
+    t.given = true;
+    t.kind = n.IsMap() ? Tree::Kind::kMap : Tree::Kind::kSeq;
+    size_t i = 0;
+    for (auto it = n.begin(); it != n.end(); ++it, i++) {
+      const YAML::Node key = n.IsMap() ? it->first : *it;
+      const YAML::Node value = n.IsMap() ? it->second : *it;
+      std::string name = n.IsMap() ? (key.IsScalar() ? key.Scalar() : "?") : "";
+      Origin co = originOf(key, n.IsMap() ? o.key + "." + name : fmt::format("{}[{}]", o.key, i));
+      if (auto r = refused_.find(co.key); r != refused_.end()) {
+        report(co, "akvo refuses the value: " + r->second);
+        continue;
+      }
+      Tree child = copiedTree(value, co);
+      if (!child.given && n.IsMap()) continue;  // null: as if absent
+      child.origin = co;
+      if (n.IsMap()) t.keys.push_back(name);
+      t.values.push_back(std::move(child));
+    }
+    return t;
   }
   /// Copies `keys` of `s`'s section `name`, when present, to `out`; its other keys are
   /// reported.

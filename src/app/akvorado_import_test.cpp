@@ -438,6 +438,42 @@ TEST(AkvoradoImport, ValuesAkvoRefusesAreLeftOutWithAkvosReason) {
   EXPECT_EQ(c.routing.bmp.keep, std::chrono::minutes(10));
 }
 
+// A value akvo refuses deep inside a block copied as it is (a static exporters map) is left out
+// alone, with its own line: the exporter's other interfaces, and the other exporters, stay.
+TEST(AkvoradoImport, ARefusedValueInsideACopiedBlockIsLeftOutAlone) {
+  const char* text =
+      "outlet:\n"
+      "  - metadata:\n"
+      "      providers:\n"
+      "        - type: static\n"
+      "          exporters:\n"
+      "            192.0.2.0/24:\n"
+      "              name: edge1\n"
+      "              ifindexes:\n"
+      "                10: {name: Gi0/0/10, description: Transit, speed: 1000}\n"
+      "                11:\n"
+      "                  name: Gi0/0/11\n"
+      "                  speed: fast\n"
+      "            2001:db8::/64:\n"
+      "              name: edge2\n";
+  AkvoradoImport r = convert(text);
+  AppConfig c = loadResult(r);
+  ASSERT_EQ(r.left_out.size(), 1u) << listed(r);
+  const ImportDiagnostic& d = r.left_out[0];
+  EXPECT_EQ(d.line, 12) << d.format();
+  EXPECT_NE(d.key.find("ifindexes.11.speed"), std::string::npos) << d.format();
+  EXPECT_NE(d.why.find("akvo refuses the value"), std::string::npos) << d.why;
+  YAML::Node exporters = c.resolved["outlet"]["metadata"]["providers"][0]["exporters"];
+  ASSERT_TRUE(exporters.IsMap()) << r.yaml;
+  EXPECT_EQ(exporters.size(), 2u) << r.yaml;
+  YAML::Node e1 = exporters["192.0.2.0/24"];
+  EXPECT_EQ(e1["name"].as<std::string>(), "edge1");
+  EXPECT_EQ(e1["ifindexes"]["10"]["speed"].as<int>(), 1000);
+  EXPECT_EQ(e1["ifindexes"]["11"]["name"].as<std::string>(), "Gi0/0/11");
+  EXPECT_FALSE(e1["ifindexes"]["11"]["speed"].IsDefined()) << r.yaml;
+  EXPECT_EQ(exporters["2001:db8::/64"]["name"].as<std::string>(), "edge2");
+}
+
 TEST(AkvoradoImport, KafkaTlsAndSaslBecomeLibrdkafkaProperties) {
   const char* text =
       "kafka:\n"

@@ -165,6 +165,12 @@ void ConfigReader::fail(const std::string& key, const std::string& message) cons
   throw ConfigError(fmt::format("{}: {}: {}", where(n), k, message));
 }
 
+void ConfigReader::failAt(const YAML::Node& n, const std::string& key_path,
+                          const std::string& message) const {
+  std::string k = path_.empty() ? key_path : path_ + "." + key_path;
+  throw ConfigError(fmt::format("{}: {}: {}", where(n), k, message));
+}
+
 bool ConfigReader::has(const std::string& key) const { return present(lookup(key)); }
 
 YAML::Node ConfigReader::lookup(const std::string& key) const {

@@ -25,6 +25,23 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// What a parser of a free-form value (the values of a subnet map: static exporters, SNMP
+/// credentials...) throws: the message, the node at fault and the keys that lead to it inside
+/// the value, so that the error names the whole key and its line (readSubnetMap makes it a
+/// ConfigError with ConfigReader::failAt()).
+class ValueError : public std::invalid_argument {
+ public:
+  ValueError(const YAML::Node& at, const std::string& message)
+      : std::invalid_argument(message), node(at) {}
+  /// The same error seen one level up, under `key`.
+  ValueError under(std::string key) && {
+    keys.insert(keys.begin(), std::move(key));
+    return std::move(*this);
+  }
+  YAML::Node node;
+  std::vector<std::string> keys;
+};
+
 using Duration = std::chrono::milliseconds;
 /// Whether a key as written in a file is the setting `name`, as Akvorado matches keys to its
 /// settings (helpers.MapStructureMatchName): case and dashes do not count, so
@@ -95,6 +112,10 @@ class ConfigReader {
 
   /// An error about key `key` at its position (or the section's position if absent).
   [[noreturn]] void fail(const std::string& key, const std::string& message) const;
+  /// An error about the value `n` found under this mapping at `key_path` (dotted keys inside a
+  /// free-form value: "exporters.192.0.2.0/24.ifindexes.3.speed"), at n's position.
+  [[noreturn]] void failAt(const YAML::Node& n, const std::string& key_path,
+                           const std::string& message) const;
   const std::string& path() const { return path_; }
   /// The file of this reader's mapping.
   const std::string& file() const { return file_; }

@@ -80,6 +80,39 @@ TEST(StaticMetadata, ConfigErrors) {
   EXPECT_THROW(readConfig("providers: [{type: snmp, credentials: {::/0: {user-name: u, "
                           "authentication-protocol: SHA1, authentication-passphrase: 12345678}}}]"),
                ConfigError);
+  // A bad value inside a static exporter names its whole key and its own line.
+  auto errorOf = [](const char* yaml) {
+    try {
+      readConfig(yaml);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  const char* exporters =
+      "providers:\n"
+      "  - type: static\n"
+      "    exporters:\n"
+      "      192.0.2.0/24:\n"
+      "        name: edge1\n"
+      "        ifindexes:\n"
+      "          7: {name: Gi0/7, speed: 10G}\n";
+  std::string e = errorOf(exporters);
+  EXPECT_NE(e.find(":7:"), std::string::npos) << e;
+  EXPECT_NE(e.find("providers[0].exporters.192.0.2.0/24.ifindexes.7.speed: \"10G\" is not a speed "
+                   "(a whole number of Mbps"),
+            std::string::npos) << e;
+  e = errorOf("providers: [{type: static, exporters: {192.0.2.0/24: {name: a, ifindexes: "
+              "{x1: {name: b}}}}}]");
+  EXPECT_NE(e.find("exporters.192.0.2.0/24.ifindexes: \"x1\" is not an interface index"),
+            std::string::npos) << e;
+  e = errorOf("providers: [{type: static, exporters: {192.0.2.0/24: {name: a, default: "
+              "{name: b, boundary: outside}}}}]");
+  EXPECT_NE(e.find("exporters.192.0.2.0/24.default.boundary: \"outside\" is not a valid choice; "
+                   "valid choices: external, internal, undefined"),
+            std::string::npos) << e;
+  e = errorOf("providers: [{type: static, exporters: {name: a, colour: red}}]");  // one for all
+  EXPECT_NE(e.find("exporters: unknown key \"colour\"; valid keys: name,"), std::string::npos) << e;
   try {
     readConfig("providers: [{type: snmp, communities: x}]");
     FAIL();

@@ -1,5 +1,7 @@
 #include "outlet/metadata/static_provider.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -9,28 +11,38 @@ namespace akvo::metadata {
 
 namespace {
 
+// Errors are ValueErrors: readSubnetMap reports them with the whole key and the value's line.
+std::string scalarOf(const YAML::Node& v, const std::string& key) {
+  if (!v.IsScalar()) throw ValueError(v, "expected a single value").under(key);
+  return v.Scalar();
+}
+
 InterfaceInfo parseInterface(const YAML::Node& n) {
-  if (!n.IsMap()) throw std::invalid_argument("expected an interface (name, description, speed...)");
+  if (!n.IsMap()) throw ValueError(n, "expected an interface (name, description, speed...)");
   InterfaceInfo i;
   for (const auto& kv : n) {
-    std::string k = kv.first.as<std::string>();
-    if (!kv.second.IsScalar()) throw std::invalid_argument(fmt::format("{}: expected a scalar", k));
-    std::string v = kv.second.Scalar();
+    std::string k = kv.first.Scalar();
+    std::string v = scalarOf(kv.second, k);
     if (keyMatches(k, "name")) i.name = v;
     else if (keyMatches(k, "description")) i.description = v;
-    else if (keyMatches(k, "speed")) i.speed = kv.second.as<uint32_t>();
-    else if (keyMatches(k, "provider")) i.provider = v;
+    else if (keyMatches(k, "speed")) {
+      uint32_t speed = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), speed);
+      if (ec != std::errc() || end != v.data() + v.size() || v.empty())
+        throw ValueError(kv.second, fmt::format("\"{}\" is not a speed (a whole number of Mbps, "
+                                                "up to 4294967295)", v)).under(k);
+      i.speed = speed;
+    } else if (keyMatches(k, "provider")) i.provider = v;
     else if (keyMatches(k, "connectivity")) i.connectivity = v;
     else if (keyMatches(k, "boundary")) {
       if (v == "external") i.boundary = Boundary::kExternal;
       else if (v == "internal") i.boundary = Boundary::kInternal;
       else if (v == "undefined" || v.empty()) i.boundary = Boundary::kUndefined;
       else
-        throw std::invalid_argument(fmt::format(
-            "boundary: \"{}\" is not a valid choice; valid choices: external, internal, undefined",
-            v));
+        throw ValueError(kv.second, fmt::format("\"{}\" is not a valid choice; valid choices: "
+                                                "external, internal, undefined", v)).under(k);
     } else {
-      throw std::invalid_argument(fmt::format(
+      throw ValueError(kv.first, fmt::format(
           "unknown key \"{}\"; valid keys: name, description, speed, provider, connectivity, "
           "boundary",
           k));
@@ -40,45 +52,52 @@ InterfaceInfo parseInterface(const YAML::Node& n) {
 }
 
 StaticProvider::Exporter parseExporter(const YAML::Node& n) {
-  if (!n.IsMap()) throw std::invalid_argument("expected an exporter (name, ifindexes...)");
+  if (!n.IsMap()) throw ValueError(n, "expected an exporter (name, ifindexes...)");
   StaticProvider::Exporter e;
   for (const auto& kv : n) {
-    std::string k = kv.first.as<std::string>();
+    std::string k = kv.first.Scalar();
     const YAML::Node& v = kv.second;
-    if (keyMatches(k, "name")) e.info.name = v.as<std::string>();
-    else if (keyMatches(k, "region")) e.info.region = v.as<std::string>();
-    else if (keyMatches(k, "role")) e.info.role = v.as<std::string>();
-    else if (keyMatches(k, "tenant")) e.info.tenant = v.as<std::string>();
-    else if (keyMatches(k, "site")) e.info.site = v.as<std::string>();
-    else if (keyMatches(k, "group")) e.info.group = v.as<std::string>();
-    else if (keyMatches(k, "default")) e.default_interface = parseInterface(v);
-    else if (keyMatches(k, "skip-missing-interfaces")) e.skip_missing_interfaces = v.as<bool>();
-    else if (keyMatches(k, "ifindexes")) {
-      if (!v.IsMap()) throw std::invalid_argument("ifindexes: expected a mapping ifIndex → interface");
+    if (keyMatches(k, "name")) e.info.name = scalarOf(v, k);
+    else if (keyMatches(k, "region")) e.info.region = scalarOf(v, k);
+    else if (keyMatches(k, "role")) e.info.role = scalarOf(v, k);
+    else if (keyMatches(k, "tenant")) e.info.tenant = scalarOf(v, k);
+    else if (keyMatches(k, "site")) e.info.site = scalarOf(v, k);
+    else if (keyMatches(k, "group")) e.info.group = scalarOf(v, k);
+    else if (keyMatches(k, "default")) {
+      try {
+        e.default_interface = parseInterface(v);
+      } catch (ValueError& x) {
+        throw std::move(x).under(k);
+      }
+    } else if (keyMatches(k, "skip-missing-interfaces")) {
+      std::string b = scalarOf(v, k);
+      if (b != "true" && b != "false")
+        throw ValueError(v, fmt::format("\"{}\" is not a boolean (true, false)", b)).under(k);
+      e.skip_missing_interfaces = b == "true";
+    } else if (keyMatches(k, "ifindexes")) {
+      if (!v.IsMap()) throw ValueError(v, "expected a mapping ifIndex → interface").under(k);
       for (const auto& i : v) {
-        uint32_t idx;
-        try {
-          idx = i.first.as<uint32_t>();
-        } catch (const std::exception&) {
-          throw std::invalid_argument(
-              fmt::format("ifindexes: \"{}\" is not an interface index", i.first.Scalar()));
-        }
+        const std::string text = i.first.Scalar();
+        uint32_t idx = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), idx);
+        if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+          throw ValueError(i.first, fmt::format("\"{}\" is not an interface index", text)).under(k);
         try {
           e.ifindexes[idx] = parseInterface(i.second);
-        } catch (const std::exception& x) {
-          throw std::invalid_argument(fmt::format("ifindexes: {}: {}", idx, x.what()));
+        } catch (ValueError& x) {
+          throw std::move(x).under(text).under(k);
         }
       }
     } else {
-      throw std::invalid_argument(fmt::format(
+      throw ValueError(kv.first, fmt::format(
           "unknown key \"{}\"; valid keys: name, region, role, tenant, site, group, default, "
           "ifindexes, skip-missing-interfaces",
           k));
     }
   }
-  if (e.info.name.empty()) throw std::invalid_argument("name: an exporter needs a name");
+  if (e.info.name.empty()) throw ValueError(n, "an exporter needs a name").under("name");
   if (e.default_interface && e.skip_missing_interfaces)
-    throw std::invalid_argument("default and skip-missing-interfaces are mutually exclusive");
+    throw ValueError(n, "default and skip-missing-interfaces are mutually exclusive");
   return e;
 }
 

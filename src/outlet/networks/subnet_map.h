@@ -37,13 +37,18 @@ PrefixTree<T> readSubnetMap(ConfigReader& r, const std::string& key, const YAML:
   PrefixTree<T> tree;
   // Undefined, null or {} (Akvorado's default for every subnet map): empty.
   if (!node.IsDefined() || node.IsNull() || (node.IsMap() && node.size() == 0)) return tree;
+  // `where`: the subnet (empty for a single value).
   auto decode = [&](const YAML::Node& n, const std::string& where) {
     try {
       return value(n);
     } catch (const ConfigError&) {
       throw;
+    } catch (const ValueError& e) {
+      std::string path = where.empty() ? key : key + "." + where;
+      for (const auto& k : e.keys) path += "." + k;
+      r.failAt(e.node.IsDefined() ? e.node : n, path, e.what());
     } catch (const std::exception& e) {
-      r.fail(key, fmt::format("{}{}", where, e.what()));
+      r.fail(key, where.empty() ? e.what() : fmt::format("{}: {}", where, e.what()));
     }
   };
   if (!isSubnetMap(node)) {
@@ -66,7 +71,7 @@ PrefixTree<T> readSubnetMap(ConfigReader& r, const std::string& key, const YAML:
       r.fail(key, fmt::format("\"{}\" is not a subnet (expected 192.0.2.0/24, 2001:db8::/32 or "
                               "an address)",
                               k));
-    tree.insert(*p, decode(kv.second, fmt::format("{}: ", k)));
+    tree.insert(*p, decode(kv.second, k));
   }
   return tree;
 }
