@@ -38,6 +38,12 @@ class ValueError : public std::invalid_argument {
     keys.insert(keys.begin(), std::move(key));
     return std::move(*this);
   }
+  /// "key.key: message", for an error reported without a line (a remote source's data).
+  std::string withKeys() const {
+    std::string out;
+    for (const auto& k : keys) out += (out.empty() ? "" : ".") + k;
+    return out.empty() ? what() : out + ": " + what();
+  }
   YAML::Node node;
   std::vector<std::string> keys;
 };

@@ -1,5 +1,7 @@
 #include "outlet/core/core.h"
 
+#include <charconv>
+
 #include <utility>
 
 #include <fmt/format.h>
@@ -22,8 +24,13 @@ const std::vector<std::string> kAsnProviders = {"flow",    "flow-except-private"
 const std::vector<std::string> kNetProviders = {"flow", "routing", "bmp"};
 
 uint64_t parseRate(const YAML::Node& n) {
-  uint64_t v = n.as<uint64_t>();
-  if (v == 0) throw std::invalid_argument("a sampling rate must be at least 1");
+  uint64_t v = 0;
+  const std::string text = n.IsScalar() ? n.Scalar() : "";
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+    throw ValueError(n, n.IsScalar() ? fmt::format("\"{}\" is not a sampling rate (a whole number)", text)
+                                     : "expected a sampling rate (a whole number)");
+  if (v == 0) throw ValueError(n, "a sampling rate must be at least 1");
   return v;
 }
 

@@ -34,10 +34,11 @@ NetworkAttributes parseNetworkAttributes(const YAML::Node& n) {
     a.name = IStr(n.Scalar());
     return a;
   }
-  if (!n.IsMap()) throw std::invalid_argument("expected a name or a mapping of attributes");
+  // ValueErrors: readSubnetMap reports them with the whole key and the value's line.
+  if (!n.IsMap()) throw ValueError(n, "expected a name or a mapping of attributes");
   for (const auto& kv : n) {
-    std::string k = kv.first.as<std::string>();
-    if (!kv.second.IsScalar()) throw std::invalid_argument(fmt::format("{}: expected a scalar", k));
+    std::string k = kv.first.Scalar();
+    if (!kv.second.IsScalar()) throw ValueError(kv.second, "expected a single value").under(k);
     std::string v = kv.second.Scalar();
     if (keyMatches(k, "name")) a.name = IStr(v);
     else if (keyMatches(k, "role")) a.role = IStr(v);
@@ -52,9 +53,9 @@ NetworkAttributes parseNetworkAttributes(const YAML::Node& n) {
       if (digits.size() > 2 && (digits[0] == 'A' || digits[0] == 'a')) digits = digits.substr(2);
       auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), a.asn);
       if (ec != std::errc() || p != digits.data() + digits.size())
-        throw std::invalid_argument(fmt::format("asn: \"{}\" is not an AS number", v));
+        throw ValueError(kv.second, fmt::format("\"{}\" is not an AS number", v)).under(k);
     } else {
-      throw std::invalid_argument(fmt::format(
+      throw ValueError(kv.first, fmt::format(
           "unknown attribute \"{}\"; valid attributes: name, role, site, region, tenant, city, "
           "state, country, asn",
           k));
@@ -91,8 +92,10 @@ void Networks::Config::read(ConfigReader& r) {
                                      k));
     try {
       networks.emplace_back(*p, parseNetworkAttributes(kv.second));
-    } catch (const std::exception& e) {
-      r.fail("networks", fmt::format("{}: {}", k, e.what()));
+    } catch (const ValueError& e) {
+      std::string path = "networks." + k;
+      for (const auto& key : e.keys) path += "." + key;
+      r.failAt(e.node, path, e.what());
     }
   }
 }
@@ -192,8 +195,8 @@ NetworkList Networks::fromRemote(const std::vector<jq::Value>& values) {
     if (!prefix) fail("no prefix");
     try {
       out.emplace_back(*prefix, parseNetworkAttributes(attrs));
-    } catch (const std::exception& e) {
-      fail(e.what());
+    } catch (const ValueError& e) {
+      fail(e.withKeys());
     }
   }
   return out;

@@ -127,6 +127,15 @@ TEST(Networks, ConfigErrorsNameTheKey) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("valid attributes"), std::string::npos) << e.what();
   }
+  // A bad attribute names its whole key and its own line.
+  try {
+    readConfig("networks:\n  192.0.2.0/24:\n    name: x\n    asn: AS12x\n");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("test.yaml:4:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("networks.192.0.2.0/24.asn: \"AS12x\" is not an AS number"),
+              std::string::npos) << e.what();
+  }
 }
 
 TEST(SubnetMap, ScalarOrMap) {
