@@ -111,6 +111,9 @@ TEST(StaticMetadata, ConfigErrors) {
   EXPECT_NE(e.find("exporters.192.0.2.0/24.default.boundary: \"outside\" is not a valid choice; "
                    "valid choices: external, internal, undefined"),
             std::string::npos) << e;
+  e = errorOf("providers: [{type: snmp, ports: {192.0.2.0/24: snmp}}]");
+  EXPECT_NE(e.find("providers[0].ports.192.0.2.0/24: \"snmp\" is not a port (1 to 65535)"),
+            std::string::npos) << e;
   e = errorOf("providers: [{type: static, exporters: {name: a, colour: red}}]");  // one for all
   EXPECT_NE(e.find("exporters: unknown key \"colour\"; valid keys: name,"), std::string::npos) << e;
   try {

@@ -1,5 +1,7 @@
 #include "outlet/metadata/snmp.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>
@@ -252,8 +254,11 @@ void SnmpProvider::Config::read(ConfigReader& r) {
   YAML::Node p = r.raw("ports", "{'::/0': 161}");
   if (p.IsDefined() && !p.IsNull()) {
     ports = readSubnetMap<uint16_t>(r, "ports", p, [](const YAML::Node& n) {
-      int v = n.as<int>();
-      if (v < 1 || v > 65535) throw std::invalid_argument(fmt::format("{} is not a port", v));
+      const std::string text = n.IsScalar() ? n.Scalar() : "";
+      unsigned v = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || end != text.data() + text.size() || text.empty() || v < 1 || v > 65535)
+        throw ValueError(n, fmt::format("\"{}\" is not a port (1 to 65535)", text));
       return uint16_t(v);
     });
   }
