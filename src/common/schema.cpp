@@ -242,7 +242,7 @@ std::string_view customKeyKind(const ColumnDef& c) {
 
 std::string SkipIndex::name() const {
   std::string out = "idx_";
-  for (char c : columnDef(column).name) out += char(tolower(uint8_t(c)));
+  for (char c : column_name) out += char(tolower(uint8_t(c)));
   return out;
 }
 
@@ -300,43 +300,6 @@ void SchemaConfig::read(ConfigReader& r) {
   r.field("disabled", disabled);
   r.field("main-table-only", main_table_only);
   r.field("not-main-table-only", not_main_table_only);
-  r.field("no-indexes", no_indexes);
-  for (const auto& n : no_indexes)
-    if (!findColumn(n)) r.fail("no-indexes", fmt::format("unknown column \"{}\"", n));
-  r.section("indexes", [&](ConfigReader& s) {
-    std::vector<ColumnKey> given;
-    for (const auto& key : s.keys()) {
-      std::string value;
-      s.field(key, value);
-      const ColumnDef* c = findColumn(key);
-      if (!c) s.fail(key, "unknown column (`akvo version -d` lists them)");
-      try {
-        skipIndexType(value);
-      } catch (const std::invalid_argument& e) {
-        s.fail(key, e.what());
-      }
-      indexes[key] = value;
-      given.push_back(c->key);
-    }
-    // The defaults, so that `config check` shows the indexes in force (an environment override
-    // of one of them counts as given).
-    for (const auto& [name, type] : defaultSkipIndexes()) {
-      ColumnKey k = findColumn(name)->key;
-      if (std::find(given.begin(), given.end(), k) != given.end()) continue;
-      bool removed = false;
-      for (const auto& n : no_indexes) removed = removed || findColumn(n)->key == k;
-      if (removed) continue;
-      std::string value(type);
-      s.field(std::string(name), value);
-      if (value == type) continue;
-      try {
-        skipIndexType(value);
-      } catch (const std::invalid_argument& e) {
-        s.fail(std::string(name), e.what());
-      }
-      indexes[std::string(name)] = value;
-    }
-  });
   r.section("custom-dictionaries", [&](ConfigReader& s) {
     for (const auto& name : s.keys()) {
       CustomDictionaryConfig d;
@@ -363,7 +326,8 @@ void SchemaConfig::read(ConfigReader& r) {
         c.field("source", d.source);
         c.field("dimensions", d.dimensions);
         // Every mistake at the key it is about: the checks of the Schema, then the CSV header.
-        SchemaConfig trial = *this;
+        SchemaConfig trial;  // the dictionaries alone (the other keys may name their columns)
+        trial.custom_dictionaries = custom_dictionaries;
         trial.custom_dictionaries.push_back(d);
         try {
           Schema check(trial);
@@ -401,6 +365,60 @@ void SchemaConfig::read(ConfigReader& r) {
       custom_dictionaries.push_back(std::move(d));
     }
   });
+  // The columns the custom dictionaries add, which the keys below may name.
+  std::optional<Schema> with_custom;
+  if (!custom_dictionaries.empty()) {
+    SchemaConfig dicts;
+    dicts.custom_dictionaries = custom_dictionaries;
+    with_custom.emplace(dicts);  // checked above, dictionary by dictionary
+  }
+  auto known = [&](const std::string& name) {
+    return findColumn(name) || (with_custom && with_custom->find(name));
+  };
+  const char* kUnknown = "unknown column \"{}\" (`akvo version -d` lists the columns; custom "
+                         "dictionaries add theirs)";
+  for (const auto* list : {&main_table_only, &not_main_table_only})
+    for (const auto& n : *list)
+      if (!known(n))
+        r.fail(list == &main_table_only ? "main-table-only" : "not-main-table-only",
+               fmt::format(fmt::runtime(kUnknown), n));
+  r.field("no-indexes", no_indexes);
+  for (const auto& n : no_indexes)
+    if (!known(n)) r.fail("no-indexes", fmt::format(fmt::runtime(kUnknown), n));
+  r.section("indexes", [&](ConfigReader& s) {
+    std::vector<ColumnKey> given;
+    for (const auto& key : s.keys()) {
+      std::string value;
+      s.field(key, value);
+      if (!known(key)) s.fail(key, "unknown column (`akvo version -d` lists them; custom "
+                                   "dictionaries add theirs)");
+      try {
+        skipIndexType(value);
+      } catch (const std::invalid_argument& e) {
+        s.fail(key, e.what());
+      }
+      indexes[key] = value;
+      if (const ColumnDef* c = findColumn(key)) given.push_back(c->key);
+    }
+    // The defaults, so that `config check` shows the indexes in force (an environment override
+    // of one of them counts as given).
+    for (const auto& [name, type] : defaultSkipIndexes()) {
+      ColumnKey k = findColumn(name)->key;
+      if (std::find(given.begin(), given.end(), k) != given.end()) continue;
+      bool removed = false;
+      for (const auto& n : no_indexes) removed = removed || findColumn(n)->key == k;
+      if (removed) continue;
+      std::string value(type);
+      s.field(std::string(name), value);
+      if (value == type) continue;
+      try {
+        skipIndexType(value);
+      } catch (const std::invalid_argument& e) {
+        s.fail(std::string(name), e.what());
+      }
+      indexes[std::string(name)] = value;
+    }
+  });
   try {
     Schema check(*this);
   } catch (const std::invalid_argument& e) {
@@ -413,10 +431,19 @@ Schema::Schema(const SchemaConfig& config) {
     enabled_[size_t(c.key)] = c.enabled_by_default;
     main_only_[size_t(c.key)] = c.main_only;
   }
-  auto lookup = [](const std::string& name, std::string_view what) -> const ColumnDef& {
-    const ColumnDef* c = findColumn(name);
+  // The custom columns first: main-table-only and indexes may name them.
+  if (!config.custom_dictionaries.empty()) buildCustom(config.custom_dictionaries);
+  // Fixed columns only (enabled, disabled), or custom ones too.
+  auto lookupIn = [this](bool custom, const std::string& name, std::string_view what) -> const ColumnDef& {
+    const ColumnDef* c = custom ? find(name) : findColumn(name);
     if (!c) throw std::invalid_argument(fmt::format("schema.{}: unknown column \"{}\"", what, name));
     return *c;
+  };
+  auto lookup = [&](const std::string& name, std::string_view what) -> const ColumnDef& {
+    return lookupIn(false, name, what);
+  };
+  auto lookupAny = [&](const std::string& name, std::string_view what) -> const ColumnDef& {
+    return lookupIn(true, name, what);
   };
   for (const auto& n : config.enabled) enabled_[size_t(lookup(n, "enabled").key)] = true;
   for (const auto& n : config.disabled) {
@@ -430,14 +457,14 @@ Schema::Schema(const SchemaConfig& config) {
     enabled_[size_t(c.key)] = false;
   }
   for (const auto& n : config.main_table_only) {
-    const auto& c = lookup(n, "main-table-only");
+    const auto& c = lookupAny(n, "main-table-only");
     if (c.consolidated_pk)
       throw std::invalid_argument(fmt::format(
           "schema.main-table-only: column {} is in the consolidated primary key", c.name));
     main_only_[size_t(c.key)] = true;
   }
   for (const auto& n : config.not_main_table_only)
-    main_only_[size_t(lookup(n, "not-main-table-only").key)] = false;
+    main_only_[size_t(lookupAny(n, "not-main-table-only").key)] = false;
   // Columns computed from others need them.
   auto need = [&](K col, K dep) {
     if (enabled_[size_t(col)] && !enabled_[size_t(dep)])
@@ -452,9 +479,13 @@ Schema::Schema(const SchemaConfig& config) {
   need(K::kICMPv4, K::kICMPv4Type);
   need(K::kICMPv6, K::kICMPv6Type);
   for (const auto& c : registry()) {
-    if (!enabled_[size_t(c.key)]) continue;
+    if (!enabled_[size_t(c.key)] || isCustomColumn(c.key)) continue;
     columns_.push_back(c.key);
     if (!c.alias && !c.generated) inserted_.push_back(c.key);
+  }
+  for (const auto& c : customColumns()) {  // after the fixed ones
+    columns_.push_back(c.key);
+    inserted_.push_back(c.key);
   }
   // Data-skipping indexes: the defaults, the configuration's over them, minus `no-indexes`.
   std::array<std::string, size_t(K::kCount)> index;  // column -> TYPE clause, "" for none
@@ -462,7 +493,7 @@ Schema::Schema(const SchemaConfig& config) {
     index[size_t(findColumn(name)->key)] = skipIndexType(type);
   std::array<bool, size_t(K::kCount)> given{};
   for (const auto& [name, type] : config.indexes) {
-    const auto& c = lookup(name, "indexes");
+    const auto& c = lookupAny(name, "indexes");
     if (given[size_t(c.key)])
       throw std::invalid_argument(fmt::format("schema.indexes: column {} is given twice", c.name));
     given[size_t(c.key)] = true;
@@ -477,15 +508,14 @@ Schema::Schema(const SchemaConfig& config) {
     }
   }
   for (const auto& n : config.no_indexes) {
-    const auto& c = lookup(n, "no-indexes");
+    const auto& c = lookupAny(n, "no-indexes");
     if (given[size_t(c.key)])
       throw std::invalid_argument(fmt::format(
           "schema.no-indexes: column {} is also in schema.indexes", c.name));
     index[size_t(c.key)].clear();
   }
   for (auto k : columns_)
-    if (!index[size_t(k)].empty()) skip_indexes_.push_back(SkipIndex{k, index[size_t(k)]});
-  if (!config.custom_dictionaries.empty()) buildCustom(config.custom_dictionaries);
+    if (!index[size_t(k)].empty()) skip_indexes_.push_back(SkipIndex{k, index[size_t(k)], std::string(column(k).name)});
 }
 
 // Custom dictionary columns (Akvorado's schema.New): for each dictionary, dimension and
@@ -623,9 +653,7 @@ void Schema::buildCustom(const std::vector<CustomDictionaryConfig>& dictionaries
   }
   for (const auto& c : custom->columns) {
     enabled_[size_t(c.key)] = true;
-    main_only_[size_t(c.key)] = false;
-    columns_.push_back(c.key);
-    inserted_.push_back(c.key);
+    main_only_[size_t(c.key)] = false;  // unless main-table-only names it
   }
   custom_ = std::move(custom);
 }

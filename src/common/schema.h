@@ -223,6 +223,7 @@ std::string titleCase(std::string_view name);
 struct SkipIndex {
   ColumnKey column;
   std::string type;  ///< the TYPE clause: "bloom_filter(0.001)", "minmax", "set(0)"
+  std::string column_name;  ///< the schema's name of the column (custom ones included)
   /// The index's name in the tables, as Akvorado's: "idx_" + the column's name in lower case.
   std::string name() const;
 };

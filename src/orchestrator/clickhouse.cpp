@@ -218,7 +218,7 @@ std::string codecOf(const ColumnDef& c) {
 }
 
 std::string indexDefinition(const SkipIndex& x) {
-  return fmt::format("INDEX {} `{}` TYPE {} GRANULARITY {}", x.name(), columnDef(x.column).name,
+  return fmt::format("INDEX {} `{}` TYPE {} GRANULARITY {}", x.name(), x.column_name,
                      x.type, kSkipIndexGranularity);
 }
 

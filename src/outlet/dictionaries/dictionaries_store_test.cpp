@@ -65,6 +65,29 @@ custom-dictionaries:
   std::unique_ptr<StoreConnection> conn_;
 };
 
+// A custom column in main-table-only stays out of the consolidated tables (and their sorting
+// keys); one in indexes gets its data-skipping index on `flows`.
+TEST_F(CustomDictionaryStore, MainTableOnlyAndIndexes) {
+  SchemaConfig sc = schema_config_;
+  sc.main_table_only = {"SrcAddrRole"};
+  sc.indexes = {{"DstAddrRole", "set(0)"}};
+  Schema schema(sc);
+  Migrations(clickhouse_, schema, *conn_, metrics_).run();
+  auto has = [&](const char* table, const char* column) {
+    return scalar(fmt::format("SELECT count() FROM system.columns WHERE database = currentDatabase() "
+                              "AND table = '{}' AND name = '{}'", table, column)) == "1";
+  };
+  EXPECT_TRUE(has("flows", "SrcAddrRole"));
+  EXPECT_TRUE(has("flows", "DstAddrRole"));
+  for (const char* table : {"flows_1m0s", "flows_5m0s", "flows_1h0m0s"}) {
+    EXPECT_FALSE(has(table, "SrcAddrRole")) << table;
+    EXPECT_TRUE(has(table, "DstAddrRole")) << table;
+  }
+  EXPECT_EQ(scalar("SELECT type_full FROM system.data_skipping_indices WHERE database = "
+                   "currentDatabase() AND table = 'flows' AND name = 'idx_dstaddrrole'"),
+            "set(0)");
+}
+
 TEST_F(CustomDictionaryStore, FlowsCarryTheColumnsAndTheConsoleUsesThem) {
   // Tables of the default schema first: adding the dictionary migrates them.
   Migrations(clickhouse_, Schema(), *conn_, metrics_).run();

@@ -111,6 +111,45 @@ TEST_F(DictionaryFiles, ColumnNamesTypesAndTwins) {
   EXPECT_EQ(titleCase("ROLE"), "Role");
 }
 
+// main-table-only, not-main-table-only, indexes and no-indexes name custom columns as any
+// other (the section custom-dictionaries may come after them); a name that is no column,
+// fixed or custom, is refused at its key's line.
+TEST_F(DictionaryFiles, MainTableOnlyAndIndexesNameCustomColumns) {
+  write("roles.csv", kRolesCsv);
+  std::string y = std::string(R"(
+main-table-only: [SrcAddrRole, DstAddrWeight]
+indexes: {DstAddrRole: set(0), SrcAddrWeight: minmax}
+)") + kRoles;
+  Schema s(read(y));
+  ColumnKey src_role = s.find("SrcAddrRole")->key, dst_role = s.find("DstAddrRole")->key;
+  EXPECT_TRUE(s.mainOnly(src_role));
+  EXPECT_FALSE(s.mainOnly(dst_role));
+  EXPECT_TRUE(s.mainOnly(s.find("DstAddrWeight")->key));
+  auto cons = s.consolidatedColumns();
+  EXPECT_EQ(std::find(cons.begin(), cons.end(), src_role), cons.end());
+  EXPECT_NE(std::find(cons.begin(), cons.end(), dst_role), cons.end());
+  // Still in the main table, after the fixed columns.
+  EXPECT_NE(std::find(s.columns().begin(), s.columns().end(), src_role), s.columns().end());
+  std::map<std::string, std::string> idx;
+  for (const auto& i : s.skipIndexes()) idx[std::string(s.column(i.column).name)] = i.type;
+  EXPECT_EQ(idx["DstAddrRole"], "set(0)");
+  EXPECT_EQ(idx["SrcAddrWeight"], "minmax");
+  EXPECT_EQ(idx.count("SrcAddrRole"), 0u);
+  // The consolidated batch leaves the main-only ones out.
+  NativeBatch b(s);
+  b.consolidate(s.consolidatedInsertedColumns(), 60, &s);
+  EXPECT_EQ(b.consolidatedColumnList().find("SrcAddrRole"), std::string::npos);
+  EXPECT_NE(b.consolidatedColumnList().find("DstAddrRole"), std::string::npos);
+
+  std::string e = error(std::string("no-indexes: [SrcAddrRoles]\n") + kRoles);
+  EXPECT_NE(e.find("test.yaml:1:"), std::string::npos) << e;
+  EXPECT_NE(e.find("schema.no-indexes: unknown column \"SrcAddrRoles\""), std::string::npos) << e;
+  e = error(std::string("indexes: {DstAddrRoles: set(0)}\n") + kRoles);
+  EXPECT_NE(e.find("schema.indexes.DstAddrRoles: unknown column"), std::string::npos) << e;
+  e = error("main-table-only: [SrcAddrRole]\n");  // no dictionary: no such column
+  EXPECT_NE(e.find("schema.main-table-only: unknown column \"SrcAddrRole\""), std::string::npos) << e;
+}
+
 TEST_F(DictionaryFiles, ConfigurationMistakesNameFileLineAndChoices) {
   write("roles.csv", kRolesCsv);
   auto with = [](std::string from, const std::string& a, const std::string& b) {
