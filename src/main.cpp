@@ -67,9 +67,20 @@ int main(int argc, char** argv) {
 
   auto* healthcheck = app.add_subcommand(
       "healthcheck", "ask a running akvo whether it is healthy (exit 0: ok or warning)");
-  std::string health_target;
-  healthcheck->add_option("--http", health_target,
-                          "host:port of its HTTP API (default: http.listen of -c, else 127.0.0.1:8081)");
+  std::string health_target, health_socket, health_service;
+  auto* health_http = healthcheck->add_option(
+      "--http", health_target,
+      "host:port of its HTTP API (default: http.listen of -c, else the socket @akvo, then "
+      "127.0.0.1:8081)");
+  healthcheck
+      ->add_option("--socket", health_socket,
+                   "name of its abstract Unix socket (http.health-socket; default @akvo)")
+      ->excludes(health_http);
+  healthcheck
+      ->add_option("--service", health_service,
+                   "ask this service's socket (@akvo/<service>), or under /api/v0/<service>/ "
+                   "with --http")
+      ->check(CLI::IsMember({"inlet", "outlet", "orchestrator", "console", "demo-exporter"}));
   healthcheck->add_option("-c,--config", config_file, "configuration file (YAML)");
 
   auto* config_cmd = app.add_subcommand("config", "configuration tools");
@@ -142,8 +153,11 @@ int main(int argc, char** argv) {
       return akvo::decoder::runDecodeTool(decode_options, std::cout, std::cerr);
     }
     if (*healthcheck) {
-      if (health_target.empty()) health_target = akvo::AppConfig::load(config_file).http.listen;
-      return akvo::runHealthcheck(health_target);
+      std::string config_listen;
+      if (health_target.empty() && health_socket.empty() && !config_file.empty())
+        config_listen = akvo::AppConfig::load(config_file).http.listen;
+      return akvo::runHealthcheck(akvo::healthcheckTargets(health_target, health_socket,
+                                                           health_service, config_listen));
     }
     if (*import_akvorado)
       return akvo::runImportAkvorado(import_file, import_output, import_options, std::cout,

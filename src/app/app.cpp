@@ -217,17 +217,65 @@ void StorePool::release(std::unique_ptr<StoreConnection> c) {
   cv_.notify_one();
 }
 
-void registerCommonRoutes(HttpServer& http, Metrics& metrics, const Health& health,
-                         const std::vector<std::string>& services) {
-  // Also under /api/v0/<service>/ for each service this process runs, as Akvorado.
+namespace {
+// Also under /api/v0/<service>/ for each service this process runs, as Akvorado.
+std::vector<std::string> apiPrefixes(const std::vector<std::string>& services) {
   std::vector<std::string> prefixes = {"/api/v0"};
   for (const auto& s : services) prefixes.push_back("/api/v0/" + s);
-  for (const auto& p : prefixes) {
+  return prefixes;
+}
+
+void registerHealthRoutes(HttpServer& http, const Health& health,
+                          const std::vector<std::string>& services) {
+  for (const auto& p : apiPrefixes(services))
     http.route("GET", p + "/healthcheck", [&health](const HttpRequest&) {
       Health::Status worst;
       nlohmann::json body = health.report(&worst);
       return HttpResponse::fromJson(body, worst == Health::Status::kError ? 503 : 200);
     });
+}
+}  // namespace
+
+std::vector<std::unique_ptr<HttpServer>> startHealthSockets(
+    const HttpServer::Config& http, Metrics& metrics, const Health& health,
+    const std::vector<std::string>& services) {
+  std::vector<std::unique_ptr<HttpServer>> out;
+  if (http.health_socket.empty()) return out;
+  std::vector<std::string> names = {http.health_socket};
+  for (const auto& s : services) names.push_back(http.health_socket + "/" + s);
+  std::vector<std::string> taken;
+  std::string why;
+  for (const auto& name : names) {
+    HttpServer::Config hc = http;
+    hc.listen = name;
+    hc.max_connections = 4;  // probes, one at a time
+    hc.max_body_size = 4096;
+    hc.idle_timeout = std::min<Duration>(http.idle_timeout, std::chrono::seconds(5));
+    hc.request_timeout = std::min<Duration>(http.request_timeout, std::chrono::seconds(5));
+    auto server = std::make_unique<HttpServer>(hc, metrics);
+    registerHealthRoutes(*server, health, services);
+    try {
+      server->start();
+      out.push_back(std::move(server));
+    } catch (const std::exception& e) {
+      taken.push_back(name);
+      if (why.empty()) why = e.what();
+    }
+  }
+  // Abstract names are one per network namespace: a second akvo on this host (tests start
+  // several) finds them taken. It goes on without them, said once.
+  if (!taken.empty())
+    spdlog::warn("health sockets {} not available ({}): another akvo in this network namespace "
+                 "holds them? This process goes on without them; `akvo healthcheck --http {}` "
+                 "reaches it (or give it names of its own with http.health-socket, \"\" for none)",
+                 fmt::join(taken, ", "), why, http.listen);
+  return out;
+}
+
+void registerCommonRoutes(HttpServer& http, Metrics& metrics, const Health& health,
+                         const std::vector<std::string>& services) {
+  registerHealthRoutes(http, health, services);
+  for (const auto& p : apiPrefixes(services)) {
     http.route("GET", p + "/version", [](const HttpRequest&) {
       return HttpResponse::fromJson(nlohmann::json{{"version", AKVO_VERSION}});
     });
@@ -405,9 +453,10 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
   HttpServer http(c.http, metrics);
   Health health;
   health.add("http", [] { return Health::State{}; });  // it answers: it is up
-  registerCommonRoutes(http, metrics, health,
-                       all ? std::vector<std::string>{"inlet", "outlet", "orchestrator", "console"}
-                           : std::vector<std::string>{role});
+  const std::vector<std::string> services =
+      all ? std::vector<std::string>{"inlet", "outlet", "orchestrator", "console"}
+          : std::vector<std::string>{role};
+  registerCommonRoutes(http, metrics, health, services);
   if (role == "orchestrator") {
     // One file for every role: the others start with this orchestrator's URL.
     for (std::string service : {"inlet", "outlet", "console", "demo-exporter"}) {
@@ -555,6 +604,7 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
     inlet->start();
   }
   http.start();
+  auto health_sockets = startHealthSockets(c.http, metrics, health, services);
   std::unique_ptr<demo::DemoExporter> demo;
   if ((all && c.demo.enabled) || role == "demo-exporter") {
     demo = std::make_unique<demo::DemoExporter>(c.demo, metrics);
@@ -583,6 +633,7 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
   if (networks) networks->stop();
   if (dictionaries) dictionaries->stop();
   if (bmp) bmp->stop();
+  health_sockets.clear();  // stops them
   http.stop();
   pool.reset();
   write_pool.reset();
@@ -592,29 +643,54 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
   return restart ? kRestart : 0;
 }
 
-int runHealthcheck(const std::string& host_port) {
-  try {
-    auto r = httpRequest(host_port, "GET", "/api/v0/healthcheck", "", 5000);
-    std::cout << r.body << "\n";
+std::vector<HealthTarget> healthcheckTargets(const std::string& http, const std::string& socket,
+                                             const std::string& service,
+                                             const std::string& config_listen) {
+  const std::string path =
+      service.empty() ? "/api/v0/healthcheck" : "/api/v0/" + service + "/healthcheck";
+  auto over_socket = [&](std::string name) {
+    if (!name.starts_with('@')) name = "@" + name;
+    return HealthTarget{service.empty() ? name : name + "/" + service, "/api/v0/healthcheck"};
+  };
+  if (!http.empty()) return {{http, path}};
+  if (!socket.empty()) return {over_socket(socket)};
+  if (!config_listen.empty()) return {{config_listen, path}};
+  const HttpServer::Config defaults;
+  return {over_socket(defaults.health_socket), {defaults.listen, path}};
+}
+
+int runHealthcheck(const std::vector<HealthTarget>& targets, std::ostream& out,
+                   std::ostream& err) {
+  std::vector<std::string> failures;
+  for (const auto& t : targets) {
+    HttpClientResponse r;
+    try {
+      r = httpRequest(t.address, "GET", t.path, "", 5000);
+    } catch (const std::exception& e) {
+      failures.push_back(e.what());  // no answer there: the next target, if any
+      continue;
+    }
+    out << r.body << "\n";
     std::string status;
     try {
       status = nlohmann::json::parse(r.body).value("status", "");
     } catch (const std::exception&) {
     }
     return r.status == 200 && (status == "ok" || status == "warning") ? 0 : 1;
-  } catch (const std::exception& e) {
-    std::cerr << "akvo healthcheck: no answer from " << host_port << ": " << e.what() << "\n";
-    return 1;
   }
+  err << fmt::format("akvo healthcheck: no answer: {}\n", fmt::join(failures, "; "));
+  return 1;
 }
 
 int runSql(const AppConfig& c, const std::string& query, const std::string& format, bool write) {
   // A running akvo holds the store: ask it.
   try {
-    auto health = httpRequest(c.http.listen, "GET", "/api/v0/healthcheck", "", 1000);
+    // (httpRequest's timeouts hold: a busy process gets 5 s to say it is there; a statement
+    // runs as long as it needs, a long ALTER or a large export included.)
+    auto health = httpRequest(c.http.listen, "GET", "/api/v0/healthcheck", "", 5000);
     if (health.status == 200) {
       nlohmann::json body{{"query", query}, {"format", format}, {"write", write}};
-      auto r = httpRequest(c.http.listen, "POST", "/api/v0/sql", body.dump(), 300000);
+      auto r = httpRequest(c.http.listen, "POST", "/api/v0/sql", body.dump(), 24 * 3600 * 1000);
       if (r.status != 200) {
         std::string msg = r.body;
         try {

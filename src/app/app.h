@@ -3,6 +3,7 @@
 /// components, passes them to each other and runs until SIGINT/SIGTERM.
 #include <condition_variable>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -96,9 +97,32 @@ constexpr int kRestart = -1;
 /// until a signal. Returns the process exit code, or kRestart.
 int runRole(const std::string& role, const AppConfig& config, const Reload& reload = {});
 
-/// `akvo healthcheck`: GET /api/v0/healthcheck of the akvo at `host_port`, printed; 0 when it
-/// answers ok or warning, 1 otherwise (error, or no answer).
-int runHealthcheck(const std::string& host_port);
+/// Where `akvo healthcheck` asks.
+struct HealthTarget {
+  std::string address;  ///< "@name" (abstract Unix socket) or "host:port"
+  std::string path;     ///< "/api/v0/healthcheck" or "/api/v0/<service>/healthcheck"
+  bool operator==(const HealthTarget&) const = default;
+};
+/// The targets of `akvo healthcheck [--http H | --socket S | -c file] [--service X]`, in order:
+/// --http H (X: /api/v0/X/healthcheck there); --socket S (X: the socket S/X; S with or without
+/// its "@"); the configuration's http.listen (`config_listen`, from -c); with none of them,
+/// the socket @akvo (@akvo/X), then 127.0.0.1:8081.
+std::vector<HealthTarget> healthcheckTargets(const std::string& http, const std::string& socket,
+                                             const std::string& service,
+                                             const std::string& config_listen);
+/// `akvo healthcheck`: GET the health of the first target that answers, printed to `out`; 0
+/// when it answers ok or warning, 1 otherwise (error, or no target answers: said on `err`).
+int runHealthcheck(const std::vector<HealthTarget>& targets, std::ostream& out = std::cout,
+                   std::ostream& err = std::cerr);
+
+/// The health sockets of a process (http.health-socket, docs/03-console-api.md): servers on
+/// the abstract Unix sockets `<name>` and `<name>/<service>` for each of `services`, answering
+/// /api/v0/healthcheck (and /api/v0/<service>/healthcheck) only, started. A name that cannot be
+/// had (another akvo on the host holds it) is left out, with one warning for all: never an
+/// error. Empty when http.health-socket is "". Destroying a server stops it.
+std::vector<std::unique_ptr<HttpServer>> startHealthSockets(
+    const HttpServer::Config& http, Metrics& metrics, const Health& health,
+    const std::vector<std::string>& services);
 
 /// `akvo sql`: through the running instance's HTTP API if one answers, else on the store.
 int runSql(const AppConfig& config, const std::string& query, const std::string& format,

@@ -4,8 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 
+#include <cstring>
 #include <optional>
 
 #include <boost/asio.hpp>
@@ -20,6 +23,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+// One socket type for TCP and Unix (abstract) stream sockets: the server and the client take
+// either, and everything after the connection (HTTP/1.1 with Beast) is the same.
+using stream = net::generic::stream_protocol;
 
 void HttpServer::Config::read(ConfigReader& r) {
   r.field("listen", listen);
@@ -34,6 +40,14 @@ void HttpServer::Config::read(ConfigReader& r) {
   r.field("request-timeout", request_timeout);
   if (idle_timeout.count() <= 0) r.fail("idle-timeout", "must be more than 0");
   if (request_timeout.count() <= 0) r.fail("request-timeout", "must be more than 0");
+  r.field("health-socket", health_socket);
+  // Room for the longest "/<service>" (docs/03-console-api.md) in the 107 bytes of a name.
+  constexpr size_t kMaxName = 106 - std::string_view("/demo-exporter").size();
+  if (!health_socket.empty() && (!health_socket.starts_with('@') || health_socket.size() < 2 ||
+                                 health_socket.size() - 1 > kMaxName))
+    r.fail("health-socket",
+           fmt::format("expected \"@name\" (an abstract Unix socket, name of 1 to {} bytes) or "
+                       "\"\" (none), got \"{}\"", kMaxName, health_socket));
 }
 
 bool HttpRequest::fromLoopback() const {
@@ -96,7 +110,8 @@ HttpResponse HttpResponse::error(int status, const std::string& message) {
 
 struct HttpServer::Impl {
   net::io_context ioc;
-  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<net::basic_socket_acceptor<stream>> acceptor;
+  stream protocol{AF_INET6, IPPROTO_TCP};  // of the listener, for the accepted sockets
   std::jthread thread;
   struct Conn {
     int fd;
@@ -109,7 +124,12 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(Config config, Metrics& metrics)
-    : config_(std::move(config)), metrics_(metrics), impl_(std::make_unique<Impl>()) {}
+    : config_(std::move(config)),
+      metrics_(metrics),
+      impl_(std::make_unique<Impl>()),
+      inflight_(metrics.gauge(
+          "akvo_http_inflight_requests",
+          "HTTP requests being answered (handler running or answer being sent).")) {}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -126,31 +146,75 @@ void HttpServer::prefix(const std::string& method, const std::string& p, Handler
   });
 }
 
-void HttpServer::start() {
-  SockAddr a = parseListen(config_.listen);
-  tcp::endpoint ep;
+namespace {
+/// "@name": the Linux abstract Unix socket `name` (no file; per network namespace); else a TCP
+/// "host:port".
+stream::endpoint endpointOf(const std::string& address) {
+  if (address.starts_with('@')) {
+    std::string name = address.substr(1);
+    if (name.empty() || name.size() > 106)
+      throw std::runtime_error(
+          fmt::format("{}: an abstract socket name has 1 to 106 bytes", address));
+    // A leading NUL byte makes the name abstract; its length is the address's (no NUL after).
+    return net::local::stream_protocol::endpoint(std::string(1, '\0') + name);
+  }
+  SockAddr a = parseListen(address);
   if (a.ss.ss_family == AF_INET) {
     auto* s = reinterpret_cast<sockaddr_in*>(&a.ss);
-    ep = tcp::endpoint(net::ip::address_v4(ntohl(s->sin_addr.s_addr)), ntohs(s->sin_port));
-  } else {
-    auto* s = reinterpret_cast<sockaddr_in6*>(&a.ss);
+    return tcp::endpoint(net::ip::address_v4(ntohl(s->sin_addr.s_addr)), ntohs(s->sin_port));
+  }
+  auto* s = reinterpret_cast<sockaddr_in6*>(&a.ss);
+  net::ip::address_v6::bytes_type b;
+  std::memcpy(b.data(), &s->sin6_addr, 16);
+  return tcp::endpoint(net::ip::address_v6(b), ntohs(s->sin6_port));
+}
+
+/// The peer's IP address as text ("127.0.0.1", "::1"), "unix" for a Unix socket.
+std::string peerName(const stream::endpoint& ep) {
+  const sockaddr* sa = ep.data();
+  if (sa->sa_family == AF_INET) {
+    auto* s = reinterpret_cast<const sockaddr_in*>(sa);
+    return net::ip::address_v4(ntohl(s->sin_addr.s_addr)).to_string();
+  }
+  if (sa->sa_family == AF_INET6) {
+    auto* s = reinterpret_cast<const sockaddr_in6*>(sa);
     net::ip::address_v6::bytes_type b;
     std::memcpy(b.data(), &s->sin6_addr, 16);
-    ep = tcp::endpoint(net::ip::address_v6(b), ntohs(s->sin6_port));
+    return net::ip::address_v6(b).to_string();
   }
+  return sa->sa_family == AF_UNIX ? "unix" : "";
+}
+
+uint16_t portOf(const stream::endpoint& ep) {
+  const sockaddr* sa = ep.data();
+  if (sa->sa_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(sa)->sin_port);
+  if (sa->sa_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port);
+  return 0;
+}
+}  // namespace
+
+void HttpServer::start() {
+  const bool unix_socket = config_.listen.starts_with('@');
+  stream::endpoint ep = endpointOf(config_.listen);
   boost::system::error_code ec;
-  impl_->acceptor = std::make_unique<tcp::acceptor>(impl_->ioc);
+  impl_->protocol = ep.protocol();
+  impl_->acceptor = std::make_unique<net::basic_socket_acceptor<stream>>(impl_->ioc);
   impl_->acceptor->open(ep.protocol(), ec);
-  if (!ec) impl_->acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec && !unix_socket) impl_->acceptor->set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) impl_->acceptor->bind(ep, ec);
   if (!ec) impl_->acceptor->listen(net::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error(fmt::format("http: cannot listen on {}: {}", config_.listen, ec.message()));
-  port_ = impl_->acceptor->local_endpoint().port();
-  spdlog::info("http: listening on {} (port {})", config_.listen, port_);
+  if (ec) {
+    impl_->acceptor.reset();
+    throw std::runtime_error(
+        fmt::format("http: cannot listen on {}: {}", config_.listen, ec.message()));
+  }
+  port_ = portOf(impl_->acceptor->local_endpoint());
+  if (unix_socket) spdlog::info("http: listening on the abstract Unix socket {}", config_.listen);
+  else spdlog::info("http: listening on {} (port {})", config_.listen, port_);
   impl_->thread = std::jthread([this](std::stop_token st) {
     while (!st.stop_requested()) {
       boost::system::error_code ec2;
-      tcp::socket sock(impl_->ioc);
+      stream::socket sock(impl_->ioc);
       impl_->acceptor->accept(sock, ec2);
       if (ec2) {
         if (st.stop_requested() || !impl_->acceptor->is_open()) break;
@@ -182,7 +246,7 @@ void HttpServer::start() {
         metrics_.counter("akvo_http_connections_evicted_total",
                          "Idle kept-alive connections closed to make room for a new one.").inc();
       }
-      std::string remote = sock.remote_endpoint(ec2).address().to_string();
+      std::string remote = peerName(sock.remote_endpoint(ec2));
       int fd = sock.release(ec2);
       active_++;
       auto done = std::make_shared<std::atomic<bool>>(false);
@@ -220,32 +284,58 @@ void HttpServer::stop() {
   impl_->acceptor.reset();
 }
 
-HttpResponse HttpServer::dispatch(const HttpRequest& req) {
+HttpServer::Routed HttpServer::dispatch(const HttpRequest& req) {
   Handler h;
+  std::string pattern;
   {
     std::lock_guard lock(routes_mutex_);
     auto it = routes_.find({req.method, req.path});
     if (it == routes_.end()) it = routes_.find({"*", req.path});
     if (it != routes_.end()) {
       h = it->second;
+      pattern = it->first.second;
     } else {
       for (const auto& [m, p, ph] : prefixes_)
         if ((m == req.method || m == "*") && req.path.starts_with(p)) {
           h = ph;
+          pattern = p;
           break;
         }
     }
   }
-  if (!h) return HttpResponse::error(404, fmt::format("no route for {} {}", req.method, req.path));
+  if (!h)
+    return {HttpResponse::error(404, fmt::format("no route for {} {}", req.method, req.path)),
+            kOtherHandler};
   try {
-    return h(req);
+    return {h(req), pattern};
   } catch (const HttpError& e) {
-    return HttpResponse::error(e.status, e.what());
+    return {HttpResponse::error(e.status, e.what()), pattern};
   } catch (const std::exception& e) {
-    return HttpResponse::error(500, e.what());
+    return {HttpResponse::error(500, e.what()), pattern};
   } catch (...) {
-    return HttpResponse::error(500, "internal error");
+    return {HttpResponse::error(500, "internal error"), pattern};
   }
+}
+
+namespace {
+/// The method as a metric label: a client can send any token, the labels stay few.
+std::string methodLabel(std::string_view m) {
+  for (const char* known : {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+    if (m == known) return known;
+  return "other";
+}
+}  // namespace
+
+void HttpServer::count(const std::string& handler, const std::string& method, int status,
+                       double seconds, size_t bytes) {
+  const std::string m = methodLabel(method);
+  metrics_.counter("akvo_http_requests_total", "HTTP requests served, by route.",
+                   {{"handler", handler}, {"method", m}, {"code", std::to_string(status)}}).inc();
+  metrics_.observe("akvo_http_request_seconds", "Time to answer an HTTP request, by route.",
+                   seconds, {0.005, 0.05, 0.25, 1, 5, 30}, {{"handler", handler}, {"method", m}});
+  metrics_.observe("akvo_http_response_size_bytes", "Size of HTTP response bodies, by route.",
+                   double(bytes), {200, 1000, 10000, 100000, 1000000, 10000000},
+                   {{"handler", handler}, {"method", m}});
 }
 
 namespace {
@@ -296,9 +386,9 @@ int64_t steadyMs() {
 
 void HttpServer::serve(int fd, std::string remote, std::atomic<int64_t>& idle_since) {
   net::io_context ioc;
-  tcp::socket sock(ioc);
+  stream::socket sock(ioc);
   boost::system::error_code ec;
-  sock.assign(tcp::v6(), fd, ec);
+  sock.assign(impl_->protocol, fd, ec);
   sock.non_blocking(true, ec);  // reads and writes wait in waitFd(), with deadlines
   beast::flat_buffer buffer;
   for (;;) {
@@ -340,8 +430,8 @@ void HttpServer::serve(int fd, std::string remote, std::atomic<int64_t>& idle_si
         else if (n < 0 && (errno == EAGAIN || errno == EINTR) && waitFd(fd, POLLOUT, write_deadline)) continue;
         else break;
       }
-      metrics_.counter("akvo_http_requests_total", "HTTP requests served.",
-                       {{"code", body ? "413" : "431"}}).inc();
+      count(kOtherHandler, parser.is_header_done() ? std::string(parser.get().method_string()) : "",
+            body ? 413 : 431, 0, text.size());
       // Lingering close: the client may still be sending the body; read and drop it for a
       // while (bounded), so that it gets to read the answer instead of a reset.
       ::shutdown(fd, SHUT_WR);
@@ -388,12 +478,18 @@ void HttpServer::serve(int fd, std::string remote, std::atomic<int64_t>& idle_si
     req.body = std::move(r.body());
     req.remote = remote;
     auto start = std::chrono::steady_clock::now();
-    HttpResponse resp = bad_url ? std::move(*bad_url) : dispatch(req);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics_.counter("akvo_http_requests_total", "HTTP requests served.",
-                     {{"code", std::to_string(resp.status)}}).inc();
-    metrics_.observe("akvo_http_request_seconds", "Time to answer an HTTP request.", secs,
-                     {0.005, 0.05, 0.25, 1, 5, 30});
+    // In flight from the handler's start to the answer's last byte (or the write's failure).
+    inflight_.add(1);
+    struct Landed {
+      Gauge& g;
+      ~Landed() { g.add(-1); }
+    } landed{inflight_};
+    Routed routed = bad_url ? Routed{std::move(*bad_url), kOtherHandler} : dispatch(req);
+    HttpResponse& resp = routed.response;
+    // Counted before the answer is sent: a client that reads the metrics next sees its request.
+    count(routed.handler, req.method, resp.status,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+          resp.body.size());
     http::response<http::string_body> res{static_cast<http::status>(resp.status), r.version()};
     res.set(http::field::server, "akvo");
     res.set(http::field::content_type, resp.content_type);
@@ -418,46 +514,82 @@ void HttpServer::serve(int fd, std::string remote, std::atomic<int64_t>& idle_si
     }
     if (ec || !sr.is_done() || !res.keep_alive()) break;
   }
-  sock.shutdown(tcp::socket::shutdown_send, ec);
+  sock.shutdown(stream::socket::shutdown_send, ec);
 }
 
 HttpClientResponse httpRequest(const std::string& host_port, const std::string& method,
                                const std::string& target, const std::string& body, int timeout_ms) {
-  SockAddr a = parseListen(host_port);
-  net::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.expires_after(std::chrono::milliseconds(timeout_ms));
-  tcp::endpoint ep;
-  if (a.ss.ss_family == AF_INET) {
-    auto* s = reinterpret_cast<sockaddr_in*>(&a.ss);
-    uint32_t ip = ntohl(s->sin_addr.s_addr);
-    if (ip == 0) ip = 0x7f000001;  // 0.0.0.0: talk to loopback
-    ep = tcp::endpoint(net::ip::address_v4(ip), ntohs(s->sin_port));
-  } else {
-    auto* s = reinterpret_cast<sockaddr_in6*>(&a.ss);
-    net::ip::address_v6::bytes_type b;
-    std::memcpy(b.data(), &s->sin6_addr, 16);
-    auto addr = net::ip::address_v6(b);
-    if (addr.is_unspecified()) addr = net::ip::address_v6::loopback();
-    ep = tcp::endpoint(addr, ntohs(s->sin6_port));
+  // Non-blocking, every wait in waitFd() before one deadline: Asio's blocking calls have no
+  // timeout, and a server that accepts and never answers must not hang `akvo healthcheck`.
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  const bool unix_socket = host_port.starts_with('@');
+  stream::endpoint ep = endpointOf(host_port);
+  if (!unix_socket) {  // 0.0.0.0 or [::] (a listen address): talk to loopback
+    const sockaddr* sa = ep.data();
+    if (sa->sa_family == AF_INET) {
+      auto* s = reinterpret_cast<const sockaddr_in*>(sa);
+      if (s->sin_addr.s_addr == 0)
+        ep = tcp::endpoint(net::ip::address_v4::loopback(), ntohs(s->sin_port));
+    } else {
+      auto* s = reinterpret_cast<const sockaddr_in6*>(sa);
+      if (IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr))
+        ep = tcp::endpoint(net::ip::address_v6::loopback(), ntohs(s->sin6_port));
+    }
   }
-  stream.connect(ep);
+  net::io_context ioc;
+  stream::socket sock(ioc);
+  boost::system::error_code ec;
+  sock.open(ep.protocol(), ec);
+  if (!ec) sock.non_blocking(true, ec);
+  if (ec) throw std::runtime_error(fmt::format("{}: {}", host_port, ec.message()));
+  const int fd = sock.native_handle();
+  if (::connect(fd, ep.data(), socklen_t(ep.size())) != 0) {
+    // A Unix socket whose backlog is full says EAGAIN at once: busy, as good as no answer.
+    if (errno != EINPROGRESS)
+      throw std::runtime_error(fmt::format("{}: {}", host_port, std::strerror(errno)));
+    if (!waitFd(fd, POLLOUT, deadline))
+      throw std::runtime_error(
+          fmt::format("{}: cannot connect within {} ms", host_port, timeout_ms));
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err) throw std::runtime_error(fmt::format("{}: {}", host_port, std::strerror(err)));
+  }
   http::verb verb = http::string_to_verb(method);
   http::request<http::string_body> req{verb, target, 11};
-  req.set(http::field::host, host_port);
+  req.set(http::field::host, unix_socket ? "localhost" : host_port);
   req.set(http::field::content_type, "application/json");
   req.body() = body;
   req.prepare_payload();
-  http::write(stream, req);
+  http::request_serializer<http::string_body> sr{req};
+  while (!sr.is_done()) {
+    http::write_some(sock, sr, ec);
+    if (ec == net::error::would_block) {
+      ec = {};
+      if (!waitFd(fd, POLLOUT, deadline))
+        throw std::runtime_error(
+            fmt::format("{}: cannot send the request within {} ms", host_port, timeout_ms));
+      continue;
+    }
+    if (ec) throw std::runtime_error(fmt::format("{}: {}", host_port, ec.message()));
+  }
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(uint64_t(1) << 32);
-  http::read(stream, buffer, parser);
+  while (!parser.is_done()) {
+    http::read_some(sock, buffer, parser, ec);
+    if (ec == net::error::would_block) {
+      ec = {};
+      if (!waitFd(fd, POLLIN, deadline))
+        throw std::runtime_error(fmt::format("{}: no answer within {} ms", host_port, timeout_ms));
+      continue;
+    }
+    if (ec) throw std::runtime_error(fmt::format("{}: {}", host_port, ec.message()));
+  }
   HttpClientResponse out;
   out.status = int(parser.get().result_int());
   out.body = parser.get().body();
-  boost::system::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  sock.shutdown(stream::socket::shutdown_both, ec);
   return out;
 }
 

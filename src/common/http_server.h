@@ -2,7 +2,13 @@
 /// The HTTP server every role embeds (Boost.Beast): API, metrics, web UI. One thread per
 /// connection with bounded concurrency; handlers are plain functions from request to response.
 /// A handler that throws gets a JSON error `{"message": ...}` with status 500 (or the status of
-/// an HttpError).
+/// an HttpError). It listens on TCP, or on a Linux abstract Unix socket (`@name`: the health
+/// sockets, docs/03-console-api.md).
+///
+/// Metrics, labelled by route pattern (`handler`: the exact path or the prefix registered,
+/// `other` when no route matched) and method: akvo_http_requests_total{handler,method,code},
+/// akvo_http_request_seconds{handler,method}, akvo_http_response_size_bytes{handler,method},
+/// akvo_http_inflight_requests.
 #include <atomic>
 #include <functional>
 #include <map>
@@ -66,7 +72,12 @@ class HttpError : public std::runtime_error {
 class HttpServer {
  public:
   struct Config {
+    /// "host:port" (TCP), or "@name" for the abstract Unix socket `name` (set by the
+    /// application for its health sockets: the configuration key takes TCP only).
     std::string listen = "127.0.0.1:8081";
+    /// Abstract Unix socket answering the health check, "" for none (`http.health-socket`).
+    /// Read here, used by the application (app.cpp), which runs a server of its own on it.
+    std::string health_socket = "@akvo";
     int64_t max_connections = 64;
     int64_t max_body_size = 1 << 20;
     /// A kept-alive connection waits this long for its next request; a request (headers and
@@ -87,17 +98,27 @@ class HttpServer {
   /// Binds (throws std::runtime_error on failure) and serves in the background.
   void start();
   void stop();
+  /// The TCP port listened on (0 on a Unix socket).
   uint16_t port() const { return port_; }
+  /// The `handler` label of requests no route matched.
+  static constexpr const char* kOtherHandler = "other";
 
  private:
   struct Impl;
+  struct Routed {
+    HttpResponse response;
+    std::string handler;  ///< the route's pattern (metric label), kOtherHandler for none
+  };
   /// `idle_since`: steady-clock milliseconds since the connection waits for its next request,
   /// 0 while it reads or answers one (the accept loop closes the oldest idle one when full).
   void serve(int fd, std::string remote, std::atomic<int64_t>& idle_since);
-  HttpResponse dispatch(const HttpRequest& req);
+  Routed dispatch(const HttpRequest& req);
+  void count(const std::string& handler, const std::string& method, int status, double seconds,
+             size_t bytes);
   Config config_;
   Metrics& metrics_;
   std::unique_ptr<Impl> impl_;
+  Gauge& inflight_;
   std::mutex routes_mutex_;  // guards routes_ and prefixes_ (set before start, read after)
   std::map<std::pair<std::string, std::string>, Handler> routes_;
   std::vector<std::tuple<std::string, std::string, Handler>> prefixes_;
@@ -105,8 +126,10 @@ class HttpServer {
   std::atomic<int> active_{0};
 };
 
-/// Minimal blocking HTTP client for loopback use (akvo sql, tests). Throws std::runtime_error
-/// when the server cannot be reached.
+/// Minimal blocking HTTP client for loopback use (akvo sql, akvo healthcheck, tests):
+/// `host_port` is "host:port", or "@name" for an abstract Unix socket. The whole exchange
+/// (connect, send, answer) ends within `timeout_ms`. Throws std::runtime_error when the server
+/// cannot be reached or does not answer in time.
 struct HttpClientResponse {
   int status = 0;
   std::string body;

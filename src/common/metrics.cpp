@@ -46,20 +46,34 @@ void Metrics::gauge(const std::string& name, const std::string& help, const Labe
   f.gauges.emplace_back(renderLabels(labels), std::move(read));
 }
 
+Gauge& Metrics::gauge(const std::string& name, const std::string& help, const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  Family& f = families_[name];
+  f.help = help;
+  f.type = "gauge";
+  std::string key = renderLabels(labels);
+  auto it = f.set_gauges.find(key);
+  if (it != f.set_gauges.end()) return *it->second;
+  Gauge* g = &gauge_storage_.emplace_back();
+  f.set_gauges.emplace(key, g);
+  return *g;
+}
+
 void Metrics::observe(const std::string& name, const std::string& help, double value,
-                      const std::vector<double>& buckets) {
+                      const std::vector<double>& buckets, const Labels& labels) {
   std::lock_guard lock(mutex_);
   Family& f = families_[name];
   if (f.type.empty()) {
     f.help = help;
     f.type = "histogram";
     f.buckets = buckets;
-    f.bucket_counts.assign(buckets.size(), 0);
   }
+  Histogram& h = f.histograms[labels];
+  if (h.bucket_counts.empty()) h.bucket_counts.assign(f.buckets.size(), 0);
   for (size_t i = 0; i < f.buckets.size(); i++)
-    if (value <= f.buckets[i]) f.bucket_counts[i]++;
-  f.hist_sum += value;
-  f.hist_count++;
+    if (value <= f.buckets[i]) h.bucket_counts[i]++;
+  h.sum += value;
+  h.count++;
 }
 
 std::string Metrics::render() const {
@@ -68,12 +82,18 @@ std::string Metrics::render() const {
   for (const auto& [name, f] : families_) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f.help, name, f.type);
     for (const auto& [labels, c] : f.counters) out += fmt::format("{}{} {}\n", name, labels, c->value());
+    for (const auto& [labels, g] : f.set_gauges) out += fmt::format("{}{} {}\n", name, labels, g->value());
     for (const auto& [labels, read] : f.gauges) out += fmt::format("{}{} {}\n", name, labels, read());
-    if (f.type == "histogram") {
-      for (size_t i = 0; i < f.buckets.size(); i++)
-        out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, f.buckets[i], f.bucket_counts[i]);
-      out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name,
-                         f.hist_count, name, f.hist_sum, name, f.hist_count);
+    for (const auto& [labels, h] : f.histograms) {
+      Labels with_le = labels;
+      with_le.emplace_back("le", "");
+      for (size_t i = 0; i <= f.buckets.size(); i++) {
+        with_le.back().second = i < f.buckets.size() ? fmt::format("{}", f.buckets[i]) : "+Inf";
+        out += fmt::format("{}_bucket{} {}\n", name, renderLabels(with_le),
+                           i < f.buckets.size() ? h.bucket_counts[i] : h.count);
+      }
+      const std::string l = renderLabels(labels);
+      out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, l, h.sum, name, l, h.count);
     }
   }
   return out;

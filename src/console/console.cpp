@@ -271,10 +271,9 @@ Console::Console(ConsoleConfig config, const Schema& schema, const ClickHouseCon
       cache_(size_t(config_.cache_size), size_t(config_.cache_max_bytes), metrics),
       now_([] { return int64_t(time(nullptr)); }),
       cache_hits_(metrics.counter("akvo_console_cache_hits_total", "Console responses served from the cache.")),
-      cache_misses_(metrics.counter("akvo_console_cache_misses_total", "Console responses computed.")),
-      queries_(metrics.counter("akvo_console_store_queries_total", "Queries the console ran on the store.")),
-      query_errors_(metrics.counter("akvo_console_store_query_errors_total",
-                                    "Console queries that failed (timeouts included).")) {}
+      cache_misses_(metrics.counter("akvo_console_cache_misses_total", "Console responses computed.")) {
+  for (const auto& r : clickhouse_.resolutions) table_names_.push_back(flowsTableName(r.interval));
+}
 
 void Console::start() {
   std::string path = config_.database_path.empty() ? ":memory:" : config_.database_path;
@@ -288,18 +287,23 @@ void Console::registerRoutes(HttpServer& http) {
 }
 
 std::string Console::runQuery(const std::string& sql, const std::string& format) {
-  queries_.inc();
+  // Per table, as Akvorado's console: which resolutions the graphs use, which are slow.
+  const Labels table{{"table", queriedTable(sql, table_names_)}};
+  metrics_.counter("akvo_console_store_queries_total", "Queries the console ran on the store, by table.",
+                   table).inc();
   auto t0 = std::chrono::steady_clock::now();
   try {
     std::string out = query_(fmt::format("{} SETTINGS max_execution_time = {}, timeout_overflow_mode = 'throw'",
                                          sql, std::max<int64_t>(1, config_.query_timeout.count() / 1000)),
                              format);
-    metrics_.observe("akvo_console_store_query_duration_seconds", "Time of the console's store queries.",
+    metrics_.observe("akvo_console_store_query_duration_seconds",
+                     "Time of the console's store queries, by table.",
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                     {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30});
+                     {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30}, table);
     return out;
   } catch (const StoreError& e) {
-    query_errors_.inc();
+    metrics_.counter("akvo_console_store_query_errors_total",
+                     "Console queries that failed (timeouts included), by table.", table).inc();
     std::string msg = e.what();
     if (msg.find("TIMEOUT_EXCEEDED") != std::string::npos || msg.find("Timeout exceeded") != std::string::npos)
       throw HttpError(504, fmt::format("the query took longer than {} and was cancelled",

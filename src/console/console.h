@@ -162,8 +162,7 @@ class Console {
   std::function<int64_t()> now_;
   Counter& cache_hits_;
   Counter& cache_misses_;
-  Counter& queries_;
-  Counter& query_errors_;
+  std::vector<std::string> table_names_;  ///< the flows tables (metric labels), finest first
   std::mutex tables_mutex_;  // guards tables_cache_ and tables_expiry_
   std::vector<TableInfo> tables_cache_;
   std::chrono::steady_clock::time_point tables_expiry_{};

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <mutex>
 #include <set>
+#include <sstream>
 
 #include "console/test_flows.h"
 #include "testing/test_store.h"
@@ -52,6 +53,25 @@ class ConsoleNoStore : public ::testing::Test {
   Metrics metrics_;
   std::unique_ptr<Console> console_;
 };
+
+/// The value of the metric line `series` ("name{labels}"), -1 when absent.
+double metricValue(const Metrics& m, const std::string& series) {
+  std::istringstream lines(m.render());
+  for (std::string line; std::getline(lines, line);)
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ')
+      return std::stod(line.substr(series.size() + 1));
+  return -1;
+}
+
+// OBS-3: the store's failures counted by the table the query read.
+TEST_F(ConsoleNoStore, StoreErrorsPerTable) {
+  auto r = call(*console_, request("GET", "widget/flow-rate"));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(metricValue(metrics_, "akvo_console_store_queries_total{table=\"flows\"}"), 1);
+  EXPECT_EQ(metricValue(metrics_, "akvo_console_store_query_errors_total{table=\"flows\"}"), 1);
+  EXPECT_EQ(metricValue(metrics_, "akvo_console_store_query_errors_total{table=\"flows_1m0s\"}"), -1);
+}
 
 TEST_F(ConsoleNoStore, FilterValidate) {
   auto r = call(*console_, request("POST", "filter/validate", R"({"filter":"SrcAS = AS15169"})"));
@@ -443,6 +463,13 @@ TEST_F(ConsoleApi, GraphLineThroughTheApiIsCached) {
   EXPECT_EQ(again.body, r.body);
   EXPECT_EQ(queries_, before);  // served from the cache
   EXPECT_EQ(metrics_.sum("akvo_console_cache_hits_total"), 1u);
+  // OBS-3: the graph's query counted under the table it read; the tables' survey (oldest row
+  // of each) once under each; no errors.
+  EXPECT_EQ(metricValue(metrics_, "akvo_console_store_queries_total{table=\"flows_5m0s\"}"), 2);
+  EXPECT_EQ(metricValue(metrics_, "akvo_console_store_queries_total{table=\"flows_1m0s\"}"), 1);
+  EXPECT_EQ(metricValue(metrics_, "akvo_console_store_queries_total{table=\"flows\"}"), 1);
+  EXPECT_EQ(metricValue(metrics_, "akvo_console_store_query_duration_seconds_count{table=\"flows_5m0s\"}"), 2);
+  EXPECT_EQ(metrics_.sum("akvo_console_store_query_errors_total"), 0u);
   auto ti = call(*console_, request("POST", "graph/table-interval",
                                     R"({"start":"2026-11-26T22:00:00Z","end":"2026-11-27T00:00:00Z","points":24})"));
   EXPECT_EQ(json::parse(ti.body), json::parse(R"({"table":"flows_5m0s","interval":300})"));

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <strings.h>
+
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cmath>
 #include <ctime>
@@ -154,6 +157,26 @@ std::vector<TableInfo> readTables(const std::vector<Resolution>& resolutions, co
     out.push_back(t);
   }
   return out;
+}
+
+std::string queriedTable(std::string_view sql, const std::vector<std::string>& tables) {
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (size_t i = 0; i + 4 <= sql.size(); i++) {
+    if ((i > 0 && word(sql[i - 1])) || strncasecmp(sql.data() + i, "FROM", 4) != 0) continue;
+    size_t j = i + 4;
+    if (j < sql.size() && word(sql[j])) continue;  // FROMage
+    while (j < sql.size() && std::isspace(static_cast<unsigned char>(sql[j]))) j++;
+    const bool quoted = j < sql.size() && sql[j] == '`';
+    if (quoted) j++;
+    size_t end = j;
+    while (end < sql.size() && word(sql[end])) end++;
+    std::string_view name = sql.substr(j, end - j);
+    if (quoted && (end >= sql.size() || sql[end] != '`')) continue;
+    if (!quoted && end < sql.size() && sql[end] == '.') continue;  // system.tables, db.table
+    for (const auto& t : tables)
+      if (name == t) return t;
+  }
+  return "other";
 }
 
 TableChoice chooseTable(const std::vector<TableInfo>& tables, int64_t start, int64_t end,

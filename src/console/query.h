@@ -61,6 +61,11 @@ std::vector<TableInfo> readTables(const std::vector<Resolution>& resolutions, co
 TableChoice chooseTable(const std::vector<TableInfo>& tables, int64_t start, int64_t end,
                         int64_t points, bool main_only, int64_t now);
 
+/// The table a query reads, for the console's metrics (bounded labels): the first of `tables`
+/// named after a FROM (the graph queries read their table in a subquery), "other" when none is
+/// (dictionaries, system tables).
+std::string queriedTable(std::string_view sql, const std::vector<std::string>& tables);
+
 /// Parses RFC 3339 ("2026-11-27T00:00:00Z", "+01:00" offsets, fractions); throws
 /// std::invalid_argument.
 int64_t parseRfc3339(const std::string& text);

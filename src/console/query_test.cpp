@@ -61,6 +61,22 @@ std::vector<TableInfo> tables(int64_t oldest) {
           {"flows_1h0m0s", 3600, 0, oldest}};
 }
 
+// OBS-3: the table label of a query: the flows table it reads, whatever the nesting.
+TEST(ConsoleQuery, QueriedTable) {
+  const std::vector<std::string> t = {"flows", "flows_1m0s", "flows_5m0s", "flows_1h0m0s"};
+  EXPECT_EQ(queriedTable("SELECT count() FROM flows WHERE 1", t), "flows");
+  EXPECT_EQ(queriedTable("SELECT 1 FROM `flows_1m0s`", t), "flows_1m0s");
+  EXPECT_EQ(queriedTable("WITH top AS (SELECT a FROM flows_5m0s GROUP BY a) SELECT b FROM (SELECT "
+                         "x FROM flows_5m0s)", t), "flows_5m0s");
+  EXPECT_EQ(queriedTable("select x\nfrom\tflows_1h0m0s\n", t), "flows_1h0m0s");
+  EXPECT_EQ(queriedTable("SELECT fromage FROM (SELECT 1 AS fromage) UNION ALL SELECT 2 FROM flows", t), "flows");
+  EXPECT_EQ(queriedTable("SELECT name FROM system.tables WHERE name = 'flows'", t), "other");
+  EXPECT_EQ(queriedTable("SELECT dictGet('asns', 'name', 1) FROM asns_data", t), "other");
+  EXPECT_EQ(queriedTable("SELECT 1 FROM flows_raw_errors", t), "other");  // not ours: no label
+  EXPECT_EQ(queriedTable("SELECT 1 FROM", t), "other");
+  EXPECT_EQ(queriedTable("", t), "other");
+}
+
 TEST(ConsoleQuery, TableChoice) {
   int64_t now = 1795737600;
   // 6 hours, 200 points: 108 s per point, the 1-minute table fits; interval 120 s.

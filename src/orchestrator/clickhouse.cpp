@@ -287,7 +287,17 @@ Migrations::Migrations(const ClickHouseConfig& config, const Schema& schema, Sto
       schema_(schema),
       conn_(conn),
       applied_counter_(metrics.counter("akvo_orchestrator_clickhouse_migrations_applied_total",
-                                       "Schema migration steps applied.")) {}
+                                       "Schema migration steps applied.")),
+      not_applied_counter_(metrics.counter(
+          "akvo_orchestrator_clickhouse_migrations_not_applied_total",
+          "Schema migration steps found done already (nothing to apply).")),
+      running_(metrics.gauge("akvo_orchestrator_clickhouse_migrations_running",
+                             "1 while the schema migrations run.")) {}
+
+void Migrations::notApplied(const std::string& step) {
+  spdlog::debug("migration: {}: done already", step);
+  not_applied_counter_.inc();
+}
 
 void Migrations::exec(const std::string& step, const std::string& sql) {
   try {
@@ -447,6 +457,7 @@ void Migrations::reconcileSkipIndexes(size_t i) {
     }
   // Only metadata and new parts: data already stored is indexed as merges rewrite it (or by
   // hand with ALTER TABLE ... MATERIALIZE INDEX), as Akvorado leaves it.
+  if (drop.empty() && add.empty()) notApplied("indexes of " + name);
   if (!drop.empty())
     exec(fmt::format("drop index {} of {}", fmt::join(drop_names, ", "), name),
          fmt::format("ALTER TABLE {}{} {}", name, onCluster(), fmt::join(drop, ", ")));
@@ -575,7 +586,10 @@ void Migrations::lookupTables() {
     std::string comment = scalar(fmt::format(
         "SELECT comment FROM system.tables WHERE database = currentDatabase() AND name = {}",
         quote(source)));
-    if (comment == fingerprint) continue;
+    if (comment == fingerprint) {
+      notApplied("lookup table " + l.name);
+      continue;
+    }
     exec("drop dictionary " + l.name, "DROP DICTIONARY IF EXISTS " + l.name + onCluster());
     exec("drop table " + source, "DROP TABLE IF EXISTS " + source + onCluster());
     exec("create table " + source,
@@ -604,6 +618,8 @@ void Migrations::flowsTable(size_t i) {
     if (!config_.cluster.empty()) exec("create table " + name, distributedTableSQL(i));
     return;
   }
+  notApplied("create table " + local(name));
+  const size_t applied_before = applied_.size();
   // Add the columns that are missing (a column enabled in the configuration since).
   std::string have = conn_.query(
       fmt::format("SELECT name, type, if(default_kind = 'ALIAS', '-', compression_codec) FROM "
@@ -667,6 +683,7 @@ void Migrations::flowsTable(size_t i) {
     }
     previous = std::string(c.name);
   }
+  if (applied_.size() == applied_before) notApplied("columns of " + name);
   // TTL follows the configuration.
   std::string engine_full = scalar(fmt::format(
       "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {}",
@@ -674,6 +691,7 @@ void Migrations::flowsTable(size_t i) {
   std::string ttl = ttlClause(r);
   bool has_ttl = engine_full.find(" TTL ") != std::string::npos;
   bool same = ttl.empty() ? !has_ttl : engine_full.find("TTL " + ttl + " ") != std::string::npos;
+  if (same) notApplied("ttl of " + name);
   if (!same) {
     if (ttl.empty())
       exec("remove ttl of " + name, fmt::format("ALTER TABLE {}{} REMOVE TTL", local(name), onCluster()));
@@ -686,6 +704,7 @@ void Migrations::flowsTable(size_t i) {
   // different); one the engine shows another way or not at all is set again, which is harmless.
   const size_t at = engine_full.rfind(" SETTINGS ");
   const std::string shown = at == std::string::npos ? "" : engine_full.substr(at + 10) + ",";
+  const size_t applied_before_settings = applied_.size();
   for (const auto& [k, v] : tableSettings(r)) {
     if ((" " + shown).find(fmt::format(" {} = {},", k, v)) != std::string::npos) continue;
     if (k == "index_granularity") {
@@ -696,6 +715,7 @@ void Migrations::flowsTable(size_t i) {
     exec(fmt::format("set {} of {}", k, name),
          fmt::format("ALTER TABLE {}{} MODIFY SETTING {} = {}", local(name), onCluster(), k, v));
   }
+  if (applied_.size() == applied_before_settings) notApplied("settings of " + name);
   reconcileSkipIndexes(i);
 }
 
@@ -707,7 +727,10 @@ void Migrations::consumer(size_t i) {
   std::string comment = scalar(fmt::format(
       "SELECT comment FROM system.tables WHERE database = currentDatabase() AND name = {}",
       quote(name)));
-  if (comment == fingerprint) return;
+  if (comment == fingerprint) {
+    notApplied("view " + name);
+    return;
+  }
   exec("drop view " + name, "DROP VIEW IF EXISTS " + name + onCluster());
   exec("create view " + name,
        fmt::format("CREATE MATERIALIZED VIEW {}{} TO {} AS {} COMMENT {}", name, onCluster(),
@@ -716,6 +739,11 @@ void Migrations::consumer(size_t i) {
 
 void Migrations::run() {
   applied_.clear();
+  running_.add(1);
+  struct Done {
+    Gauge& g;
+    ~Done() { g.add(-1); }
+  } done{running_};
   // Even when someone else manages the schema: akvo's inserts and queries need the version.
   std::string version = scalar("SELECT version()");
   ServerVersionCheck check = checkClickHouseVersion(version);

@@ -110,6 +110,8 @@ class Migrations {
 
  private:
   void exec(const std::string& step, const std::string& sql);
+  /// A step whose check found it done (akvo_..._migrations_not_applied_total).
+  void notApplied(const std::string& step);
   std::string scalar(const std::string& sql);
   void lookupTables();
   void flowsTable(size_t i);
@@ -133,6 +135,8 @@ class Migrations {
   const Schema& schema_;
   StoreConnection& conn_;
   Counter& applied_counter_;
+  Counter& not_applied_counter_;
+  Gauge& running_;  ///< 1 while run() runs
   std::vector<std::string> applied_;
 };
 

@@ -1,6 +1,7 @@
 #include "orchestrator/clickhouse.h"
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include "store/native.h"
@@ -60,15 +61,44 @@ TEST(Migrations, ClickHouseVersionGate) {
   EXPECT_TRUE(c.ok && c.warnings.empty()) << c.error;
 }
 
+namespace {
+/// A connection that notes the migrations-running gauge at each statement.
+class GaugeWatcher : public StoreConnection {
+ public:
+  GaugeWatcher(StoreConnection& inner, const Gauge& g) : inner_(inner), g_(g) {}
+  std::string query(std::string_view sql, std::string_view format) override {
+    seen.push_back(g_.value());
+    return inner_.query(sql, format);
+  }
+  void insertNative(std::string_view prefix, std::string_view block) override {
+    inner_.insertNative(prefix, block);
+  }
+  std::vector<double> seen;
+
+ private:
+  StoreConnection& inner_;
+  const Gauge& g_;
+};
+}  // namespace
+
 TEST(Migrations, CreateThenNothingToDo) {
   AKVO_REQUIRE_STORE();
   auto conn = testing::freshDatabase();
   Metrics metrics;
   ClickHouseConfig config;
   Schema schema;
-  Migrations m(config, schema, *conn, metrics);
+  const Gauge& running = metrics.gauge("akvo_orchestrator_clickhouse_migrations_running", "");
+  GaugeWatcher watched(*conn, running);
+  Migrations m(config, schema, watched, metrics);
   m.run();
   EXPECT_FALSE(m.applied().empty());
+  // OBS-3: the running gauge is 1 during the run (every statement saw it), 0 after; every step
+  // counted as applied, none found done.
+  ASSERT_FALSE(watched.seen.empty());
+  EXPECT_EQ(*std::min_element(watched.seen.begin(), watched.seen.end()), 1.0);
+  EXPECT_EQ(running.value(), 0.0);
+  EXPECT_EQ(metrics.sum("akvo_orchestrator_clickhouse_migrations_applied_total"), m.applied().size());
+  EXPECT_EQ(metrics.sum("akvo_orchestrator_clickhouse_migrations_not_applied_total"), 0u);
   for (const char* t : {"flows", "flows_1m0s", "flows_5m0s", "flows_1h0m0s", "flows_5m0s_consumer",
                         "flows_1h0m0s_consumer", "protocols", "icmp", "asns", "tcp", "udp"}) {
     EXPECT_EQ(trim(conn->query(fmt::format("SELECT count() FROM system.tables WHERE database = "
@@ -95,6 +125,11 @@ TEST(Migrations, CreateThenNothingToDo) {
   Migrations again(config, schema, *conn, metrics);
   again.run();
   EXPECT_TRUE(again.applied().empty()) << again.applied().front();
+  // Each check found its step done: 5 lookup tables; for each of the 4 flows tables, its
+  // creation, columns, TTL, settings and indexes; the 2 views between consolidated tables.
+  EXPECT_EQ(metrics.sum("akvo_orchestrator_clickhouse_migrations_applied_total"), m.applied().size());
+  EXPECT_EQ(metrics.sum("akvo_orchestrator_clickhouse_migrations_not_applied_total"), 5u + 4 * 5 + 2);
+  EXPECT_EQ(running.value(), 0.0);
   // A data folder of an earlier version, with the view on the raw table: it is dropped.
   conn->query("CREATE MATERIALIZED VIEW flows_1m0s_consumer TO flows_1m0s AS " + m.consumerSelectSQL(1));
   Migrations upgrade(config, schema, *conn, metrics);
