@@ -35,7 +35,7 @@ void Outlet::Config::read(ConfigReader& r) {
   });
 }
 
-class Outlet::Worker : public decoder::FlowSink {
+class Outlet::Worker : public decoder::FlowSink, public decoder::TemplateCounters {
  public:
   Worker(Outlet& outlet, size_t index, DatagramSource& queue)
       : outlet_(outlet),
@@ -58,6 +58,7 @@ class Outlet::Worker : public decoder::FlowSink {
             "Held datagrams decoded without their template after flow.template-wait, or early "
             "because too many were held (their data sets count as missing_template).")) {
     if (outlet.enrichers_) enricher_ = outlet.enrichers_(index);
+    netflow_.countTemplates(this);
     if (outlet.shared_) {
       netflow_.share(outlet.shared_);
       if (outlet.config_.template_wait.count() > 0) holding_ = true;
@@ -100,6 +101,25 @@ class Outlet::Worker : public decoder::FlowSink {
     batch_.append(f);
     pending_flows_++;
     if (outlet_.export_) outlet_.export_->send(f);
+  }
+
+  // Templates are counted per (exporter, version, domain, template id, kind), as Akvorado's
+  // flow_decoder_netflow_templates_total. The decoder asks once per key and keeps the counter;
+  // its keys are bounded (NetflowDecoder::kMaxTemplateCounters, then "other"), and only made
+  // by templates it accepted (within flow.template-max-bytes and the per-domain bounds).
+  Counter& templateCounter(const decoder::DomainKey& key, uint16_t id, bool options,
+                           bool other) override {
+    static const std::string kHelp =
+        "NetFlow v9/IPFIX templates received (learned, redefined or resent; the refused ones "
+        "are counted in akvo_outlet_decoder_refused_*), by exporter, version, observation "
+        "domain, template id and type (template, options_template).";
+    return outlet_.metrics_.counter(
+        "akvo_outlet_decoder_netflow_templates_total", kHelp,
+        {{"exporter", other ? "other" : exporterCounters(key.exporter).label},
+         {"version", std::to_string(key.version)},
+         {"obs_domain_id", other ? "other" : std::to_string(key.domain)},
+         {"template_id", other ? "other" : std::to_string(id)},
+         {"type", options ? "options_template" : "template"}});
   }
 
  private:
@@ -160,6 +180,9 @@ class Outlet::Worker : public decoder::FlowSink {
     for (ExporterCounters* c : dirty_exporters_) {
       c->packets->inc(std::exchange(c->pending_packets, 0));
       if (c->pending_flows) c->flows->inc(std::exchange(c->pending_flows, 0));
+      for (size_t v = 0; v < c->netflow.size(); v++)
+        if (c->netflow[v]) flushNetflow(*c, v);
+      for (SflowAgentCounts& a : c->agents) flushSflow(*c, a);
       c->dirty = false;
     }
     dirty_exporters_.clear();
@@ -227,13 +250,32 @@ class Outlet::Worker : public decoder::FlowSink {
         break;
       default: s = decoder::Status::kUnsupported; break;
     }
-    countExporter(d.exporter, used ? &used->stats() : nullptr, s, d.spread);
+    countExporter(d.exporter, used ? &used->stats() : nullptr, s, d.spread,
+                  used == &sflow_ ? &sflow_.agent() : nullptr);
     if (s != decoder::Status::kOk) {
       errors_[size_t(s)]->inc();
       log_.warn("exporter {}: cannot decode datagram: {}", d.exporter.toString(),
                 decoder::statusName(s));
     }
   }
+
+  // A counter created on its first use, and what was counted for it since the last flush.
+  struct PendingCounter {
+    Counter* counter = nullptr;
+    uint64_t pending = 0;
+  };
+  // NetFlow sets and their records of one exporter and version, by decoder::NetflowSet.
+  struct NetflowCounts {
+    std::array<PendingCounter, decoder::kNetflowSetKinds> sets, records;
+  };
+  // sFlow samples and their records of one exporter and agent, by decoder::SflowSample.
+  struct SflowAgentCounts {
+    IPv6Addr agent;
+    bool other = false;  // the agents past kMaxAgentLabels
+    std::string label;
+    std::array<PendingCounter, decoder::kSflowSampleKinds> samples, records;
+  };
+  static constexpr size_t kMaxAgentLabels = 16;  // per exporter, then agent="other"
 
   // Per-exporter counters, created on the first datagram of an exporter (control path).
   struct ExporterCounters {
@@ -245,27 +287,32 @@ class Outlet::Worker : public decoder::FlowSink {
     uint64_t pending_packets = 0, pending_flows = 0;  // not yet added (see flushCounters())
     bool dirty = false;                                // in dirty_exporters_
     std::string label;                                 // the exporter label
+    // NetFlow v5, v9, IPFIX: made on the first datagram of that version.
+    std::array<std::unique_ptr<NetflowCounts>, 3> netflow;
+    // sFlow agents (at most kMaxAgentLabels, then one "other"), the last one seen first.
+    std::vector<SflowAgentCounts> agents;
+    size_t last_agent = 0;
   };
   void countExporter(const IPv6Addr& exporter, const decoder::DatagramStats* st,
-                     decoder::Status s, bool spread) {
+                     decoder::Status s, bool spread, const IPv6Addr* agent) {
+    countExporter(exporterCounters(exporter), exporter, st, s, spread, agent);
+  }
+  ExporterCounters& exporterCounters(const IPv6Addr& exporter) {
     // Datagrams come in runs from one exporter: the last one's counters first.
-    if (last_exporter_ && last_exporter_->first == exporter) {
-      countExporter(last_exporter_->second, exporter, st, s, spread);
-      return;
-    }
+    if (last_exporter_ && last_exporter_->first == exporter) [[likely]]
+      return last_exporter_->second;
     auto it = exporters_.find(exporter);
     if (it == exporters_.end()) {
       // Past kMaxExporterLabels exporters (spoofed sources...), the others share the labels
       // exporter="other": the metrics page and the map stay bounded.
       if (exporters_.size() >= kMaxExporterLabels) {
         if (!other_) other_ = std::make_unique<ExporterCounters>(makeCounters("other"));
-        countExporter(*other_, exporter, st, s, spread);
-        return;
+        return *other_;
       }
       it = exporters_.emplace(exporter, makeCounters(exporter.toString())).first;
     }
     last_exporter_ = &*it;
-    countExporter(it->second, exporter, st, s, spread);
+    return it->second;
   }
   static constexpr size_t kMaxExporterLabels = 1000;  // per worker
   ExporterCounters makeCounters(const std::string& label) {
@@ -284,7 +331,8 @@ class Outlet::Worker : public decoder::FlowSink {
     return c;
   }
   void countExporter(ExporterCounters& c, const IPv6Addr& exporter,
-                     const decoder::DatagramStats* st, decoder::Status s, bool spread) {
+                     const decoder::DatagramStats* st, decoder::Status s, bool spread,
+                     const IPv6Addr* agent) {
     if (!c.dirty) {
       c.dirty = true;
       dirty_exporters_.push_back(&c);
@@ -308,6 +356,8 @@ class Outlet::Worker : public decoder::FlowSink {
       if (st->refused_templates | st->refused_samplers | st->refused_domains |
           st->refused_template_memory) [[unlikely]]
         countRefused(c, exporter, *st);
+      if (st->version) countNetflow(c, *st);
+      else if (agent) countSflow(c, *agent);
     }
     if (s != decoder::Status::kOk) {
       if (!c.errors[size_t(s)])
@@ -317,6 +367,105 @@ class Outlet::Worker : public decoder::FlowSink {
             {{"exporter", c.label}, {"reason", std::string(decoder::statusName(s))}});
       c.errors[size_t(s)]->inc();
     }
+  }
+
+  // NetFlow sets and records, as Akvorado's flow_decoder_netflow_{sets,records}_total: added
+  // to the exporter's pending counts (plain integers) per datagram, to the shared counters by
+  // flushCounters().
+  void countNetflow(ExporterCounters& c, const decoder::DatagramStats& st) {
+    const size_t v = st.version == 5 ? 0 : st.version == 9 ? 1 : 2;
+    if (!c.netflow[v]) [[unlikely]]
+      c.netflow[v] = std::make_unique<NetflowCounts>();  // once per exporter and version
+    NetflowCounts& n = *c.netflow[v];
+    for (size_t k = 0; k < decoder::kNetflowSetKinds; k++) {
+      n.sets[k].pending += st.sets[k];
+      n.records[k].pending += st.set_records[k];
+    }
+  }
+  void flushNetflow(ExporterCounters& c, size_t v) {
+    static const std::string kSetsHelp =
+        "NetFlow sets (flowsets) decoded, by exporter, version and type (template, "
+        "options_template, data, options_data; pdu: a NetFlow v5 datagram). Data sets whose "
+        "template is unknown are in akvo_outlet_decoder_missing_template_total.";
+    static const std::string kRecordsHelp =
+        "Records of the NetFlow sets decoded (template records, flow or options data "
+        "records), by exporter, version and type of their set.";
+    static constexpr const char* kVersion[3] = {"5", "9", "10"};
+    NetflowCounts& n = *c.netflow[v];
+    for (size_t k = 0; k < decoder::kNetflowSetKinds; k++) {
+      const auto type = decoder::netflowSetName(decoder::NetflowSet(k));
+      auto labels = [&] {
+        return Labels{{"exporter", c.label}, {"version", kVersion[v]}, {"type", std::string(type)}};
+      };
+      flushPending(n.sets[k], "akvo_outlet_decoder_netflow_sets_total", kSetsHelp, labels);
+      flushPending(n.records[k], "akvo_outlet_decoder_netflow_records_total", kRecordsHelp,
+                   labels);
+    }
+  }
+
+  // sFlow samples and their records by agent, as Akvorado's flow_decoder_sflow_sample_sum and
+  // sample_records_sum (the version label is left out: sFlow v5 only).
+  void countSflow(ExporterCounters& c, const IPv6Addr& agent) {
+    uint32_t any = 0;
+    for (size_t k = 0; k < decoder::kSflowSampleKinds; k++)
+      any |= sflow_.samples(decoder::SflowSample(k));
+    if (!any) return;  // nothing read past the header
+    SflowAgentCounts& a = agentCounts(c, agent);
+    for (size_t k = 0; k < decoder::kSflowSampleKinds; k++) {
+      a.samples[k].pending += sflow_.samples(decoder::SflowSample(k));
+      a.records[k].pending += sflow_.sampleRecords(decoder::SflowSample(k));
+    }
+  }
+  SflowAgentCounts& agentCounts(ExporterCounters& c, const IPv6Addr& agent) {
+    auto& agents = c.agents;
+    if (c.last_agent < agents.size() && !agents[c.last_agent].other &&
+        agents[c.last_agent].agent == agent) [[likely]]
+      return agents[c.last_agent];
+    size_t i = 0, other = agents.size();
+    for (; i < agents.size(); i++) {
+      if (agents[i].other) other = i;
+      else if (agents[i].agent == agent) break;
+    }
+    if (i == agents.size()) {
+      // A new agent: past kMaxAgentLabels of the exporter, it counts as agent="other".
+      if (agents.size() >= kMaxAgentLabels && other < agents.size()) {
+        i = other;
+      } else {
+        SflowAgentCounts& a = agents.emplace_back();  // control path: once per agent
+        a.agent = agent;
+        a.other = agents.size() > kMaxAgentLabels;
+        a.label = a.other ? "other" : agent.toString();
+      }
+    }
+    c.last_agent = i;
+    return agents[i];
+  }
+  void flushSflow(ExporterCounters& c, SflowAgentCounts& a) {
+    static const std::string kSamplesHelp =
+        "sFlow samples received, by exporter, agent and type (flow_sample, counter_sample, "
+        "expanded_flow_sample, expanded_counter_sample).";
+    static const std::string kRecordsHelp =
+        "Records of the sFlow samples received, by exporter, agent and type of their sample.";
+    for (size_t k = 0; k < decoder::kSflowSampleKinds; k++) {
+      const auto type = decoder::sflowSampleName(decoder::SflowSample(k));
+      auto labels = [&] {
+        return Labels{{"exporter", c.label}, {"agent", a.label}, {"type", std::string(type)}};
+      };
+      flushPending(a.samples[k], "akvo_outlet_decoder_sflow_samples_total", kSamplesHelp, labels);
+      flushPending(a.records[k], "akvo_outlet_decoder_sflow_sample_records_total", kRecordsHelp,
+                   labels);
+    }
+  }
+
+  // Adds what `p` counted to its counter, made on first use with the labels `labels()` gives
+  // (built then only: a flush allocates nothing).
+  template <class MakeLabels>
+  void flushPending(PendingCounter& p, const char* name, const std::string& help,
+                    const MakeLabels& labels) {
+    if (!p.pending) return;
+    if (!p.counter) [[unlikely]]
+      p.counter = &outlet_.metrics_.counter(name, help, labels());
+    p.counter->inc(std::exchange(p.pending, 0));
   }
 
   // State the NetFlow decoder refused past its bounds (decoder/netflow/templates.h): a flood

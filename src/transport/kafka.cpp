@@ -4,8 +4,11 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <stdexcept>
 
+#include "common/thread.h"
 #include "transport/kafka_envelope.h"
 
 namespace akvo {
@@ -258,6 +261,10 @@ struct KafkaConsumer::Impl {
   Counter& rebalances;
   Counter& consumer_errors;
   RateLimitedLog log;
+  std::atomic<int64_t> lag{-1};  // computeLag()'s last answer
+  std::jthread lag_thread;       // refreshes `lag` every config.lag_interval
+
+  int64_t computeLag(std::string& error) const;
 
   Impl(const KafkaConfig& c, Metrics& m)
       : config(c),
@@ -322,11 +329,61 @@ std::function<void()> KafkaConsumer::Source::checkpoint() {
   };
 }
 
+// The lag of the partitions assigned to this member, as Akvorado's
+// kafkainput_consumergroup_lag_messages but for this outlet's share (the outlets' gauges add up
+// to the group's lag): for each partition, its high watermark minus the offset the group
+// committed (OffsetFetch to the coordinator), or minus its low watermark when nothing was
+// committed (the consumer starts there: auto.offset.reset=earliest). The watermarks are asked
+// to the partitions' leaders (ListOffsets), not taken from the fetches (rd_kafka_get_watermark
+// _offsets, statistics.interval.ms' consumer_lag): those stop moving when fetching does, when
+// the outlet is stuck, just when the lag matters. One OffsetFetch and two ListOffsets per
+// partition every lag-interval, on the lag thread: never on the message path. -1 (and the
+// reason in `error`) when an answer is missing.
+int64_t KafkaConsumer::Impl::computeLag(std::string& error) const {
+  constexpr int kTimeoutMs = 2000;
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  rd_kafka_resp_err_t e = rd_kafka_assignment(rk, &parts);
+  if (e) {
+    error = fmt::format("assignment: {}", rd_kafka_err2str(e));
+    return -1;
+  }
+  std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>
+      owned(parts, rd_kafka_topic_partition_list_destroy);
+  if (parts->cnt == 0) return 0;
+  if ((e = rd_kafka_committed(rk, parts, kTimeoutMs))) {
+    error = fmt::format("committed offsets: {}", rd_kafka_err2str(e));
+    return -1;
+  }
+  int64_t total = 0;
+  for (int i = 0; i < parts->cnt; i++) {
+    const rd_kafka_topic_partition_t& tp = parts->elems[i];
+    int64_t low = 0, high = 0;
+    if (!tp.err)
+      e = rd_kafka_query_watermark_offsets(rk, tp.topic, tp.partition, &low, &high, kTimeoutMs);
+    if (tp.err || e) {
+      error = fmt::format("partition {}: {}", tp.partition, rd_kafka_err2str(tp.err ? tp.err : e));
+      return -1;
+    }
+    // Committed below the low watermark: those messages are gone (retention), the consumer
+    // resumes at the low watermark.
+    int64_t from = tp.offset >= 0 ? std::max(tp.offset, low) : low;
+    total += std::max<int64_t>(0, high - from);
+  }
+  return total;
+}
+
 KafkaConsumer::KafkaConsumer(const KafkaConfig& config, Metrics& metrics)
     : impl_(std::make_unique<Impl>(config, metrics)) {
   metrics.gauge("akvo_outlet_kafka_assigned_partitions", "Partitions assigned to this outlet.", {},
                 [this] { return double(assigned_.load()); });
+  metrics.gauge("akvo_outlet_kafka_consumergroup_lag_messages",
+                "Messages of the partitions assigned to this outlet not committed yet by its "
+                "consumer group (high watermark minus committed offset, summed; asked every "
+                "10 s), or -1 when the brokers could not answer.",
+                {}, [this] { return double(lag()); });
 }
+
+int64_t KafkaConsumer::lag() const { return impl_->lag.load(); }
 
 KafkaConsumer::~KafkaConsumer() { stop(); }
 
@@ -381,6 +438,19 @@ void KafkaConsumer::start() {
       rd_kafka_message_destroy(m);
     }
   });
+  impl_->lag_thread = std::jthread([this](std::stop_token st) {
+    setupThread("akvo-kafka-lag");
+    std::mutex m;  // guards nothing: the wait below needs one
+    std::condition_variable_any cv;
+    while (!st.stop_requested()) {
+      std::string error;
+      int64_t lag = impl_->computeLag(error);
+      impl_->lag = lag;
+      if (lag < 0) impl_->log.warn("kafka: consumer lag unknown: {}", error);
+      std::unique_lock lock(m);
+      cv.wait_for(lock, st, impl_->config.lag_interval, [] { return false; });
+    }
+  });
   spdlog::info("kafka consumer of {} on {} (group {}, {} workers)", c.fullTopic(), c.bootstrap(),
                c.consumer_group, c.max_workers);
 }
@@ -424,7 +494,9 @@ void KafkaConsumer::stop() {
   if (!impl_ || !impl_->rk) return;
   impl_->closed = true;
   impl_->control.request_stop();
+  impl_->lag_thread.request_stop();
   if (impl_->control.joinable()) impl_->control.join();
+  if (impl_->lag_thread.joinable()) impl_->lag_thread.join();
   rd_kafka_consumer_close(impl_->rk);
   impl_->sources.clear();
   rd_kafka_destroy(impl_->rk);

@@ -54,6 +54,9 @@ struct KafkaConfig {
   int64_t fetch_queue_kbytes = 8192;  ///< per partition prefetched: bounds memory when slow
   /// Outlet start: longest wait to read the templates topic to its end before consuming flows.
   Duration templates_catch_up = std::chrono::seconds(30);
+  /// How often the outlet's consumer lag (akvo_outlet_kafka_consumergroup_lag_messages) is
+  /// asked to the brokers. Not a key of the file (tests shorten it).
+  Duration lag_interval = std::chrono::seconds(10);
   /// Raw librdkafka properties (TLS, SASL...), applied last.
   std::map<std::string, std::string> options;
   bool configured = false;  ///< the file has a kafka section (the orchestrator then creates the topic)
@@ -109,6 +112,10 @@ class KafkaConsumer : public OutletTransport {
   void close() override;
   /// Partitions assigned to this member right now.
   size_t assignedPartitions() const { return assigned_.load(); }
+  /// The messages of the partitions assigned to this member that the group has not committed
+  /// yet, as last asked (every lag_interval); -1 before the first answer or when the brokers
+  /// could not answer. The gauge akvo_outlet_kafka_consumergroup_lag_messages.
+  int64_t lag() const;
   /// Called by librdkafka on the control thread (rd_kafka_resp_err_t, partition list).
   void rebalance(int err, void* partitions);
 

@@ -6,6 +6,12 @@
 //   akvo_kafka_tool consume BROKERS TOPIC COUNT OUTDIR TIMEOUT_SECONDS
 //     reads every partition of TOPIC from the beginning until COUNT messages (or the timeout)
 //     and writes each message's value to OUTDIR/<n>.bin. Prints the number read.
+//   akvo_kafka_tool lag BROKERS TOPIC GROUP TAKE BEFORE AFTER TIMEOUT_SECONDS
+//     joins GROUP on TOPIC-v1 as an outlet does (akvo's KafkaConsumer, one worker, its lag asked
+//     every 200 ms); waits until akvo_outlet_kafka_consumergroup_lag_messages on its metrics
+//     page reads BEFORE, takes TAKE datagrams and commits them as a stored batch does, then
+//     waits until the gauge reads AFTER. Prints each value read when it changes, and fails
+//     (exit 1) when a wait times out.
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
@@ -18,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "common/metrics.h"
+#include "transport/kafka.h"
 #include "transport/kafka_envelope.h"
 
 namespace {
@@ -117,6 +125,62 @@ int consume(const std::string& brokers, const std::string& topic, int count,
   return 0;
 }
 
+// The value of an unlabelled gauge on the metrics page, or "absent".
+std::string gauge(const akvo::Metrics& m, const std::string& name) {
+  std::istringstream page(m.render());
+  for (std::string line; std::getline(page, line);)
+    if (line.rfind(name + " ", 0) == 0) return line.substr(name.size() + 1);
+  return "absent";
+}
+
+int lag(const std::string& brokers, const std::string& topic, const std::string& group,
+        int take, const std::string& before, const std::string& after, int timeout_s) {
+  akvo::KafkaConfig c;
+  c.brokers = {brokers};
+  c.topic = topic;
+  c.consumer_group = group;
+  c.max_workers = 1;
+  c.lag_interval = std::chrono::milliseconds(200);
+  akvo::Metrics metrics;
+  akvo::KafkaConsumer consumer(c, metrics);
+  consumer.start();
+  const std::string name = "akvo_outlet_kafka_consumergroup_lag_messages";
+  std::string last;
+  auto waitFor = [&](const std::string& want) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    for (;;) {
+      std::string v = gauge(metrics, name);
+      if (v != last) std::cout << "lag " << v << std::endl;
+      last = v;
+      if (v == want) return true;
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  };
+  int rc = 0;
+  if (!waitFor(before)) {
+    std::cerr << "lag: still " << last << ", not " << before << "\n";
+    rc = 1;
+  } else {
+    std::vector<akvo::Datagram> out(64);
+    int got = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (got < take && std::chrono::steady_clock::now() < deadline)
+      got += int(consumer.source(0).pop(std::span(out.data(), size_t(std::min(take - got, 64))),
+                                        std::chrono::milliseconds(200)));
+    std::cout << "took " << got << std::endl;
+    if (auto commit = consumer.source(0).checkpoint()) commit();
+    if (got != take || !waitFor(after)) {
+      std::cerr << "lag: took " << got << " of " << take << ", lag " << last << ", not " << after
+                << "\n";
+      rc = 1;
+    }
+  }
+  consumer.close();
+  consumer.stop();
+  return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,7 +188,10 @@ int main(int argc, char** argv) {
   if (a.size() == 5 && a[0] == "produce") return produce(a[1], a[2], a[3], a[4]);
   if (a.size() == 6 && a[0] == "consume")
     return consume(a[1], a[2], std::stoi(a[3]), a[4], std::stoi(a[5]));
+  if (a.size() == 8 && a[0] == "lag")
+    return lag(a[1], a[2], a[3], std::stoi(a[4]), a[5], a[6], std::stoi(a[7]));
   std::cerr << "usage: akvo_kafka_tool produce BROKERS TOPIC EXPORTER FILE\n"
-               "       akvo_kafka_tool consume BROKERS TOPIC COUNT OUTDIR TIMEOUT_SECONDS\n";
+               "       akvo_kafka_tool consume BROKERS TOPIC COUNT OUTDIR TIMEOUT_SECONDS\n"
+               "       akvo_kafka_tool lag BROKERS TOPIC GROUP TAKE BEFORE AFTER TIMEOUT_SECONDS\n";
   return 2;
 }

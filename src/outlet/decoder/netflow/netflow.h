@@ -13,9 +13,27 @@
 #include "outlet/decoder/netflow/templates.h"
 #include "outlet/decoder/packet/packet.h"
 
+namespace akvo {
+class Counter;
+}
+
 namespace akvo::decoder {
 
 struct StateRefused;
+
+/// Where a NetFlow decoder finds the counter of each template it receives
+/// (akvo_outlet_decoder_netflow_templates_total): the outlet's worker, which knows the exporter
+/// labels. Asked once per (exporter, version, domain, template id, kind) new to the decoder,
+/// on the control path (it may lock and allocate); the decoder keeps the answer.
+class TemplateCounters {
+ public:
+  virtual ~TemplateCounters() = default;
+  /// The counter of template `id` (an options template when `options`) of `key`. With
+  /// `other`, the one counter of every template past the decoder's kMaxTemplateCounters of
+  /// version key.version and this kind (key.exporter, key.domain and `id` are then unused).
+  virtual Counter& templateCounter(const DomainKey& key, uint16_t id, bool options,
+                                   bool other) = 0;
+};
 
 class NetflowDecoder : public Decoder {
  public:
@@ -39,6 +57,17 @@ class NetflowDecoder : public Decoder {
   }
 
   Status decode(const Input& input, FlowSink& sink) override;
+
+  /// Counts each template received (learned, redefined or resent; not the refused ones) in
+  /// the counter `counters` gives for it (nullptr: not counted). `counters` must outlive the
+  /// decoder. Set before the first datagram.
+  void countTemplates(TemplateCounters* counters) { template_counters_ = counters; }
+  /// At most this many template counters are kept by one decoder: past it, new (exporter,
+  /// version, domain, template) keys share one counter per version and kind (labels "other").
+  /// The keys are only made by templates the decoder accepted, themselves bounded
+  /// (kMaxTemplatesPerDomain, kMaxDomains, flow.template-max-bytes), but ids that expire or are
+  /// withdrawn and replaced by new ones would make new keys for ever: this bounds the labels.
+  static constexpr size_t kMaxTemplateCounters = 8192;
 
   /// Shares templates and sampling rates with other decoders (nullptr: keep them to itself).
   /// `shared` must outlive the decoder. Set before the first datagram.
@@ -113,6 +142,12 @@ class NetflowDecoder : public Decoder {
   /// domain's templates): the borrowed rates are looked up again.
   void samplingChanged() { sampling_generation_++; }
 
+  /// Counts template `id` of key_ received (`options`: an options template); the control path.
+  void countTemplate(uint16_t id, bool options) {
+    if (template_counters_) countTemplateIn(id, options);
+  }
+  void countTemplateIn(uint16_t id, bool options);
+
   /// Merges the shared state of `key` into `d` when it changed since the last look (shared
   /// templates past the decoder's template bytes are left out, counted).
   void syncShared(const DomainKey& key, DomainState& d) {
@@ -125,6 +160,22 @@ class NetflowDecoder : public Decoder {
 
   Config config_;
   SharedTemplates* shared_ = nullptr;
+  TemplateCounters* template_counters_ = nullptr;
+  // The counters of the templates received (countTemplate), at most kMaxTemplateCounters; then
+  // one per version (v9, IPFIX) and kind.
+  struct TemplateCounterKey {
+    DomainKey domain;
+    uint16_t id = 0;
+    bool options = false;
+    bool operator==(const TemplateCounterKey&) const = default;
+  };
+  struct TemplateCounterKeyHash {
+    size_t operator()(const TemplateCounterKey& k) const noexcept {
+      return DomainKeyHash{}(k.domain) ^ (size_t(k.id) << 1 | k.options) * 0xff51afd7ed558ccdull;
+    }
+  };
+  std::unordered_map<TemplateCounterKey, Counter*, TemplateCounterKeyHash> template_counts_;
+  Counter* template_other_[2][2] = {};  // [IPFIX][options]
   DomainKey key_;  // domain of the datagram being decoded
   DomainMap domains_;
   TemplateBudget template_budget_;  // of the templates of domains_

@@ -1,10 +1,13 @@
 #include "outlet/decoder/netflow/netflow.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <vector>
 
+#include "common/metrics.h"
 #include "common/pcap_reader.h"
 #include "demo/encoder.h"
 #include "testing/packets.h"
@@ -1426,6 +1429,119 @@ TEST(NetflowIpfix, TemplateBytesAreBounded) {
   e.decode(Input{std::span<const uint8_t>(later), *IPv6Addr::parse("192.0.2.1"), 1700000100}, c);
   EXPECT_EQ(e.stats().missing_templates, 1u);
   EXPECT_EQ(e.templateBytesUsed(), 0u);
+}
+
+}  // namespace akvo::decoder
+
+namespace akvo::decoder {
+namespace {
+
+// Template counters as the outlet hands them out: one per key, and how often each was asked.
+struct CountTemplates : TemplateCounters {
+  std::map<std::string, Counter> counters;
+  std::map<std::string, int> asked;
+  Counter& templateCounter(const DomainKey& key, uint16_t id, bool options, bool other) override {
+    std::string k = other ? fmt::format("other v{} {}", key.version, options ? "options" : "data")
+                          : fmt::format("{} v{} domain {} id {} {}", key.exporter.toString(),
+                                        key.version, key.domain, id, options ? "options" : "data");
+    asked[k]++;
+    return counters[k];
+  }
+  uint64_t value(const std::string& k) const {
+    auto it = counters.find(k);
+    return it == counters.end() ? 0 : it->second.value();
+  }
+};
+
+// The sets and records of one datagram, by kind (pdu, template, options_template, data,
+// options_data), as "kind=sets/records" for the kinds present.
+std::string setsOf(const DatagramStats& st) {
+  std::string out;
+  for (size_t k = 0; k < kNetflowSetKinds; k++)
+    if (st.sets[k] || st.set_records[k])
+      out += fmt::format("{}{}={}/{}", out.empty() ? "" : " ", netflowSetName(NetflowSet(k)),
+                         st.sets[k], st.set_records[k]);
+  return out;
+}
+
+}  // namespace
+
+// Sets, records and templates of each capture, as tshark -V decodes them (template.pcap: one
+// template flowset holding template 260 of source id 0; data.pcap: a data flowset of 4 flows;
+// options-template.pcap: options template 257; data+templates.pcap, source id 17170432: a data
+// flowset of template 257 before its template (missing), options template 256 and 1 record of
+// it, template 257 and 10 records; mpls.pcap, IPFIX domain 16777216: template 2510, options
+// template 50310, 1 options record, 2 flow records; nfv5.pcap: one v5 PDU of 29 flows).
+TEST(NetflowV9, SetsRecordsAndTemplatesAreCounted) {
+  CountTemplates t;
+  Replay r;
+  r.d.countTemplates(&t);
+  auto one = [&](const std::string& file) {
+    r.file(file);
+    return fmt::format("v{} {}", r.d.stats().version, setsOf(r.d.stats()));
+  };
+  EXPECT_EQ(one("template.pcap"), "v9 template=1/1");
+  EXPECT_EQ(one("data.pcap"), "v9 data=1/4");
+  EXPECT_EQ(one("template.pcap"), "v9 template=1/1");  // resent: counted again
+  EXPECT_EQ(one("options-template.pcap"), "v9 options_template=1/1");
+  EXPECT_EQ(one("options-data.pcap"), "v9 options_data=1/4");
+  EXPECT_EQ(one("data+templates.pcap"),
+            "v9 template=1/1 options_template=1/1 data=1/10 options_data=1/1");
+  EXPECT_EQ(r.d.stats().missing_templates, 1u);  // not among the sets
+  EXPECT_EQ(one("mpls.pcap"), "v10 template=1/1 options_template=1/1 data=1/2 options_data=1/1");
+  EXPECT_EQ(one("mpls.pcap"), "v10 template=1/1 options_template=1/1 data=1/2 options_data=1/1");
+  EXPECT_EQ(one("nfv5.pcap"), "v5 pdu=1/29");
+  EXPECT_EQ(r.c.flows.size(), 4u + 10 + 2 + 2 + 29);
+
+  EXPECT_EQ(t.value("192.0.2.1 v9 domain 0 id 260 data"), 2u);
+  EXPECT_EQ(t.value("192.0.2.1 v9 domain 0 id 257 options"), 1u);
+  EXPECT_EQ(t.value("192.0.2.1 v9 domain 17170432 id 257 data"), 1u);
+  EXPECT_EQ(t.value("192.0.2.1 v9 domain 17170432 id 256 options"), 1u);
+  EXPECT_EQ(t.value("192.0.2.1 v10 domain 16777216 id 2510 data"), 2u);
+  EXPECT_EQ(t.value("192.0.2.1 v10 domain 16777216 id 50310 options"), 2u);
+  EXPECT_EQ(t.counters.size(), 6u);
+  for (const auto& [k, n] : t.asked) EXPECT_EQ(n, 1) << k;  // asked once, then kept
+
+  // Another exporter's same template is another counter.
+  r.file("template.pcap", "192.0.2.2");
+  EXPECT_EQ(t.value("192.0.2.2 v9 domain 0 id 260 data"), 1u);
+  EXPECT_EQ(t.value("192.0.2.1 v9 domain 0 id 260 data"), 2u);
+}
+
+// Withdrawals and refused templates are records of their set, not templates received; past
+// kMaxTemplateCounters keys, templates share one counter per version and kind.
+TEST(NetflowIpfix, TemplateCountersAreBounded) {
+  CountTemplates t;
+  NetflowDecoder d;
+  d.countTemplates(&t);
+  Collect c;
+  // Templates first..first+n-1 of `domain`, each one field: sourceIPv4Address.
+  auto templates = [](uint32_t domain, uint16_t first, uint16_t n) {
+    Ipfix m(0, domain);
+    m.set(2);
+    for (uint16_t i = 0; i < n; i++) m.u16(uint16_t(first + i)).u16(1).u16(8).u16(4);
+    return m.end().done();
+  };
+  ASSERT_EQ(d.decode(inputOf(templates(1, 256, 1030)), c), Status::kOk);
+  EXPECT_EQ(setsOf(d.stats()), "template=1/1030");
+  EXPECT_EQ(d.stats().refused_templates, 1030 - kMaxTemplatesPerDomain);
+  EXPECT_EQ(t.counters.size(), kMaxTemplatesPerDomain);  // the refused ones are not counted
+  auto withdrawal = Ipfix(0, 1).set(2).u16(256).u16(0).end().done();
+  ASSERT_EQ(d.decode(inputOf(withdrawal), c), Status::kOk);
+  EXPECT_EQ(setsOf(d.stats()), "template=1/1");
+  EXPECT_EQ(t.value("192.0.2.1 v10 domain 1 id 256 data"), 1u);  // learned once, withdrawn
+
+  // 8 more domains of 1,024: past kMaxTemplateCounters, the other ones.
+  for (uint32_t domain = 2; domain < 10; domain++)
+    ASSERT_EQ(d.decode(inputOf(templates(domain, 256, uint16_t(kMaxTemplatesPerDomain))), c),
+              Status::kOk);
+  const size_t all = 9 * kMaxTemplatesPerDomain;
+  EXPECT_EQ(t.counters.size(), NetflowDecoder::kMaxTemplateCounters + 1);
+  EXPECT_EQ(t.value("other v10 data"), all - NetflowDecoder::kMaxTemplateCounters);
+  EXPECT_EQ(t.asked["other v10 data"], 1);
+  // Keys known before the bound keep their own counter.
+  ASSERT_EQ(d.decode(inputOf(templates(1, 300, 1)), c), Status::kOk);
+  EXPECT_EQ(t.value("192.0.2.1 v10 domain 1 id 300 data"), 2u);
 }
 
 }  // namespace akvo::decoder

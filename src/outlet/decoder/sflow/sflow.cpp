@@ -1,5 +1,7 @@
 #include "outlet/decoder/sflow/sflow.h"
 
+#include <algorithm>
+
 namespace akvo::decoder {
 namespace {
 
@@ -66,12 +68,29 @@ inline void transport(FlowRecord& f, const uint8_t* proto, const uint8_t* ports)
   firstValue(f.ip_tos, uint8_t(be32(ports + 12)));
 }
 
+// The records of a counter sample (format 2: sequence, source id, record count; expanded,
+// format 4: sequence, source id type, source id index, record count), each a format and a
+// length: how many are whole within the sample. They are not decoded.
+uint32_t counterRecords(const uint8_t* p, size_t n, bool expanded) {
+  size_t off = expanded ? 12 : 8;
+  if (n < off + 4) return 0;
+  uint32_t records = be32(p + off), read = 0;
+  off += 4;
+  for (; read < records && off + 8 <= n; read++) {
+    size_t len = be32(p + off + 4);
+    if (len > n - off - 8) break;
+    off += 8 + len;
+  }
+  return read;
+}
+
 }  // namespace
 
 // Datagram header: version, agent address, sub-agent id, sequence, uptime, sample count.
 Status SflowDecoder::decode(const Input& input, FlowSink& sink) {
   stats_ = {};
   counter_samples_ = 0;
+  tally_ = {};
   const uint8_t* p = input.payload.data();
   size_t n = input.payload.size();
   if (n < 4) return Status::kTruncated;
@@ -110,7 +129,10 @@ Status SflowDecoder::decode(const Input& input, FlowSink& sink) {
         break;
       }
       case 2:
-      case 4: counter_samples_++; break;
+      case 4:
+        tally_[format - 1] += uint64_t(1) << 32 | counterRecords(s, len, format == 4);
+        counter_samples_++;
+        break;
       default: break;
     }
   }
@@ -152,6 +174,10 @@ Status SflowDecoder::decodeFlowSample(const uint8_t* p, size_t n, bool expanded,
     records = be32(p + 28);
     off = 32;
   }
+  // The sample and its records, whatever their format; at most one per 8 bytes (format and
+  // length): a lying count cannot carry into the count of samples.
+  tally_[expanded ? size_t(SflowSample::kExpandedFlow) : size_t(SflowSample::kFlow)] +=
+      uint64_t(1) << 32 | std::min<uint32_t>(records, uint32_t((n - off) / 8));
   f.sampling_rate = rate;
   if (in_format == 0 && in_value != kInterfaceLocal) f.in_if = in_value;
   if (out_format == 0 && out_value != kInterfaceLocal) f.out_if = out_value;

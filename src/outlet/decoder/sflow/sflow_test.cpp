@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "common/pcap_reader.h"
@@ -278,6 +281,92 @@ TEST(Sflow, SequenceLossAndMalformedInput) {
   auto lying = p;
   lying[27] = 0xff;  // sample count 255: more samples than bytes
   EXPECT_EQ(run(lying), Status::kTruncated);
+}
+
+}  // namespace akvo::decoder
+
+namespace akvo::decoder {
+
+// Samples and their records by format, and the agent, as tshark -V reads the captures
+// (data-1140.pcap: 5 flow samples of 2, 2, 2, 4 and 4 records from agent 172.16.0.3;
+// data-sflow-ipv4-data.pcap: 1 expanded flow sample of 4 records from 49.49.49.49;
+// data-sflow-raw-ipv4.pcap: 2 flow samples of 1 record from 172.19.64.116).
+TEST(Sflow, SamplesAndRecordsAreCounted) {
+  SflowDecoder d;
+  auto counts = [&] {
+    std::string out;
+    for (size_t k = 0; k < kSflowSampleKinds; k++) {
+      const SflowSample s = SflowSample(k);
+      if (d.samples(s) || d.sampleRecords(s))
+        out += std::string(out.empty() ? "" : " ") + std::string(sflowSampleName(s)) + "=" +
+               std::to_string(d.samples(s)) + "/" + std::to_string(d.sampleRecords(s));
+    }
+    return out;
+  };
+  Collect c;
+  auto decode = [&](const std::vector<uint8_t>& p) {
+    return d.decode(Input{std::span<const uint8_t>(p), *IPv6Addr::parse("192.0.2.100"), 1}, c);
+  };
+  for (auto [file, agent, want] :
+       {std::tuple{"data-1140.pcap", "172.16.0.3", "flow_sample=5/14"},
+        std::tuple{"data-sflow-ipv4-data.pcap", "49.49.49.49", "expanded_flow_sample=1/4"},
+        std::tuple{"data-sflow-raw-ipv4.pcap", "172.19.64.116", "flow_sample=2/2"}}) {
+    auto dgrams = readPcapUdp(std::string("../shared/testdata/sflow/") + file);
+    ASSERT_EQ(dgrams.size(), 1u) << file;
+    EXPECT_EQ(decode(dgrams[0].payload), Status::kOk) << file;
+    EXPECT_EQ(counts(), want) << file;
+    EXPECT_EQ(d.agent().toString(), agent) << file;
+  }
+
+  // Counter samples (none in the captures): a counters sample (format 2) of 2 records and an
+  // expanded one (format 4) of 1, beside a flow sample of 2 records.
+  using testing::put32;
+  auto counterSample = [](bool expanded, uint32_t records) {
+    testing::Bytes s;
+    put32(s, 1);  // sequence
+    put32(s, 3);  // source id (expanded: its type, then its index)
+    if (expanded) put32(s, 7);
+    put32(s, records);
+    for (uint32_t i = 0; i < records; i++) {
+      put32(s, 1);  // generic interface counters: 88 bytes, not read
+      put32(s, 88);
+      s.resize(s.size() + 88);
+    }
+    return s;
+  };
+  testing::Bytes p = testing::sflowDatagram(
+      "198.51.100.1", 1,
+      {{testing::extendedSwitch(10, 20), testing::sampledIPv4(100, 6, "10.0.0.1", "10.0.0.2",
+                                                              1, 2)}});
+  for (auto [format, sample] : {std::pair{2u, counterSample(false, 2)},
+                                std::pair{4u, counterSample(true, 1)}}) {
+    put32(p, format);
+    put32(p, uint32_t(sample.size()));
+    testing::append(p, sample);
+  }
+  p[27] = 3;  // sample count (v4 agent: offset 24)
+  EXPECT_EQ(decode(p), Status::kOk);
+  EXPECT_EQ(counts(),
+            "flow_sample=1/2 counter_sample=1/2 expanded_counter_sample=1/1");
+  EXPECT_EQ(d.counterSamples(), 2u);
+  EXPECT_EQ(d.agent().toString(), "198.51.100.1");
+  EXPECT_EQ(c.flows.size(), 5u + 1 + 2 + 1);
+  // A counters sample that says 3 records and holds 2: the whole ones count. A flow sample
+  // that says 1000 records in its 24 bytes of records: those that could be there.
+  auto lying = counterSample(false, 2);
+  lying[11] = 3;
+  testing::Bytes q = testing::sflowDatagram("198.51.100.1", 2, {});
+  put32(q, 2);
+  put32(q, uint32_t(lying.size()));
+  testing::append(q, lying);
+  q[27] = 1;
+  EXPECT_EQ(decode(q), Status::kUnsupported);  // counters only
+  EXPECT_EQ(counts(), "counter_sample=1/2");
+  testing::Bytes big = testing::sflowDatagram("198.51.100.1", 3, {{testing::extendedSwitch(1, 2)}});
+  ASSERT_EQ(big.size(), 28u + 8 + 32 + 8 + 16);
+  big[28 + 8 + 28 + 2] = 0x03, big[28 + 8 + 28 + 3] = 0xe8;  // record count: 1000
+  EXPECT_EQ(decode(big), Status::kTruncated);
+  EXPECT_EQ(counts(), "flow_sample=1/3");  // 24 bytes of records: 3 at most
 }
 
 }  // namespace akvo::decoder
