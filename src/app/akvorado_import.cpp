@@ -1091,8 +1091,8 @@ void Converter::metadata(Src& s, Tree& out_m) {
           copy(p, k, *t);
       p.finish();
     } else {
-      report(p.self(), fmt::format("akvo has no \"{}\" metadata provider (snmp, static, gnmi): the whole "
-                                   "provider is left out",
+      report(p.self(), fmt::format("akvo has no \"{}\" metadata provider (snmp, static, gnmi): "
+                                   "the whole provider is left out",
                                    type));
     }
   }

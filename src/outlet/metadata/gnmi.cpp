@@ -226,6 +226,7 @@ GnmiProvider::Authentication parseAuthentication(const ConfigReader& parent,
   return a;
 }
 
+/// Reads one model and checks it (reports unknown keys).
 GnmiProvider::Model readModel(ConfigReader& m) {
   GnmiProvider::Model model;
   m.field("name", model.name);
@@ -243,6 +244,7 @@ GnmiProvider::Model readModel(ConfigReader& m) {
     sp.unit = unitOf(unit);
     model.if_speed_paths.push_back(std::move(sp));
   });
+  m.finish();  // an unknown key is the first thing to say
   if (model.name.empty()) m.fail("name", "required");
   if (model.system_name_paths.empty()) m.fail("system-name-paths", "at least one path");
   if (model.if_index_paths.empty()) m.fail("if-index-paths", "at least one path");
@@ -384,7 +386,6 @@ void GnmiProvider::Config::read(ConfigReader& r) {
       } else {
         ConfigReader mr(r, e, fmt::format("{}.models[{}]", r.path(), i));
         models.push_back(readModel(mr));
-        mr.finish();
       }
       i++;
     }
@@ -494,7 +495,8 @@ bool GnmiProvider::collect(const IPv6Addr& exporter, Device& d) {
     list->set_mode(gnmi::SubscriptionList::ONCE);
     list->set_encoding(encoding);
     if (set_target && *set_target) list->mutable_prefix()->set_target(exporter.toString());
-    for (const auto& path : modelPaths(model)) toPath(path, list->add_subscription()->mutable_path());
+    for (const auto& path : modelPaths(model))
+      toPath(path, list->add_subscription()->mutable_path());
     requests_.inc();
     auto stream = stub->Subscribe(&ctx);
     stream->Write(req);
