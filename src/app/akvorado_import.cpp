@@ -1075,19 +1075,24 @@ void Converter::metadata(Src& s, Tree& out_m) {
     Src p(this, list[i], v.IsSequence() ? fmt::format("{}[{}]", o.key, i) : o.key);
     if (!p.valid()) continue;
     std::string type = p.has("type") ? p.take("type").Scalar() : "snmp";
-    if (type == "snmp" || type == "static") {
+    if (type == "snmp" || type == "static" || type == "gnmi") {
       Tree* t = pushTo(providers, p.self());
       if (!t) continue;
       t->at("type") = Tree::of(type);
       if (type == "snmp")
         snmpProvider(p, *t);
+      else if (type == "gnmi")
+        // The same keys; akvo also reads the former authentication keys (insecure, tls-ca...).
+        for (const char* k : {"targets", "ports", "set-target", "authentication-parameters",
+                              "models", "timeout", "minimal-refresh-interval"})
+          copy(p, k, *t);
       else
         for (const char* k : {"exporters", "exporter-sources", "exporter-sources-timeout"})
           copy(p, k, *t);
       p.finish();
     } else {
-      report(p.self(), fmt::format("akvo has no \"{}\" metadata provider (snmp, static): the whole "
-                                   "provider is left out",
+      report(p.self(), fmt::format("akvo has no \"{}\" metadata provider (snmp, static, gnmi): "
+                                   "the whole provider is left out",
                                    type));
     }
   }

@@ -172,6 +172,8 @@ metadata:
     - type: gnmi
       targets:
         203.0.113.8: 203.0.113.9
+      authentication-parameters:
+        ::/0: {username: flows, password: secret, insecure: true}
 routing:
   provider:
     type: bmp
@@ -326,7 +328,7 @@ TEST_F(AkvoradoImportFiles, OutletEnrichment) {
   AkvoradoImport r = run();
   AppConfig c = loadResult(r);
   EXPECT_EQ(c.metadata.cache_duration, std::chrono::minutes(45));
-  ASSERT_EQ(c.metadata.providers.size(), 2u) << r.yaml;
+  ASSERT_EQ(c.metadata.providers.size(), 3u) << r.yaml;
   EXPECT_EQ(c.metadata.providers[0].type, "snmp");
   EXPECT_EQ(c.metadata.providers[0].snmp.poller_timeout, std::chrono::seconds(2));
   YAML::Node snmp = c.resolved["outlet"]["metadata"]["providers"][0];
@@ -334,6 +336,16 @@ TEST_F(AkvoradoImportFiles, OutletEnrichment) {
   EXPECT_EQ(snmp["credentials"]["198.51.100.0/24"]["user-name"].as<std::string>(), "monitor");
   EXPECT_EQ(snmp["ports"]["198.51.100.0/24"].as<int>(), 1161);
   EXPECT_EQ(c.metadata.providers[1].type, "static");
+  // gNMI carried over with its keys; the former `insecure` turns TLS off.
+  EXPECT_EQ(c.metadata.providers[2].type, "gnmi");
+  const auto& gnmi = c.metadata.providers[2].gnmi;
+  const IPv6Addr* target = gnmi.targets.lookup(*IPv6Addr::parse("203.0.113.8"));
+  ASSERT_NE(target, nullptr);
+  EXPECT_EQ(target->toString(), "203.0.113.9");
+  const auto* auth = gnmi.authentication_parameters.lookup(*IPv6Addr::parse("192.0.2.1"));
+  ASSERT_NE(auth, nullptr);
+  EXPECT_EQ(auth->username, "flows");
+  EXPECT_FALSE(auth->tls.enable);
   EXPECT_EQ(c.routing.type, "bmp");
   EXPECT_EQ(c.routing.bmp.listen, ":11019");
   EXPECT_FALSE(c.routing.bmp.collect_communities);
@@ -364,13 +376,13 @@ TEST_F(AkvoradoImportFiles, LeftOutKeysNameTheirFileAndLine) {
   expectAt(r, "inlet[0].flow.inputs[2]", "inlet.yaml", "- type: file");
   expectAt(r, "inlet[0].reporting", "inlet.yaml", "reporting:");
   expectAt(r, "outlet.kafka-input.min-workers", "outlet.yaml", "min-workers:");
-  expectAt(r, "outlet.metadata.providers[2]", "outlet.yaml", "- type: gnmi");
+  EXPECT_EQ(find(r, "outlet.metadata.providers[2]"), nullptr) << "gnmi is carried over";
   expectAt(r, "outlet.routing.provider.rib-shards", "outlet.yaml", "rib-shards:");
   expectAt(r, "outlet.networks.network-sources.cloud", "outlet.yaml", "url: https://cloud");
   expectAt(r, "console[0].http", "console.yaml", "  http:");
   expectAt(r, "console[0].database.driver", "console.yaml", "driver:");
   expectAt(r, "console[0].database.dsn", "console.yaml", "dsn:");
-  EXPECT_EQ(r.left_out.size(), 12u) << listed(r);
+  EXPECT_EQ(r.left_out.size(), 11u) << listed(r);
 }
 
 TEST_F(AkvoradoImportFiles, IndexPicksAnotherEntry) {

@@ -34,8 +34,9 @@ void Metadata::Config::read(ConfigReader& r) {
       "providers",
       [&](ConfigReader& p, size_t) {
         ProviderConfig pc;
-        p.choice("type", pc.type, {"snmp", "static"});
+        p.choice("type", pc.type, {"snmp", "static", "gnmi"});
         if (pc.type == "snmp") pc.snmp.read(p);
+        else if (pc.type == "gnmi") pc.gnmi.read(p);
         else pc.static_.read(p);
         providers.push_back(std::move(pc));
       },
@@ -48,6 +49,8 @@ Metadata::Metadata(Config config, Metrics& metrics)
         std::vector<std::unique_ptr<Provider>> list;
         for (auto& p : config.providers) {
           if (p.type == "snmp") list.push_back(std::make_unique<SnmpProvider>(p.snmp, metrics));
+          else if (p.type == "gnmi")
+            list.push_back(std::make_unique<GnmiProvider>(p.gnmi, metrics));
           else list.push_back(std::make_unique<StaticProvider>(p.static_, &metrics));
         }
         return list;

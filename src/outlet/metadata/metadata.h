@@ -1,6 +1,6 @@
 #pragma once
 /// Exporter and interface metadata (Akvorado's `metadata`): a cache in front of a chain of
-/// providers (static, SNMP). The flow path only reads the cache: a miss never blocks a flow
+/// providers (static, SNMP, gNMI). The flow path only reads the cache: a miss never blocks a flow
 /// (it goes on unnamed) and queues a query for the poller threads, which fill the cache for
 /// the next flows. Entries are refreshed in the background before they get old
 /// (`cache-refresh`), dropped when unused for `cache-duration`, and saved to
@@ -18,6 +18,7 @@
 
 #include "common/config.h"
 #include "common/metrics.h"
+#include "outlet/metadata/gnmi.h"
 #include "outlet/metadata/provider.h"
 #include "outlet/metadata/snmp.h"
 #include "outlet/metadata/static_provider.h"
@@ -43,6 +44,7 @@ class Metadata {
     std::string type = "snmp";
     SnmpProvider::Config snmp;
     StaticProvider::Config static_;
+    GnmiProvider::Config gnmi;
   };
   struct Config {
     Duration cache_duration{30 * 60 * 1000};

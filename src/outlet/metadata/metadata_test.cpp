@@ -71,7 +71,7 @@ providers:
 }
 
 TEST(StaticMetadata, ConfigErrors) {
-  EXPECT_THROW(readConfig("providers: [{type: gnmi}]"), ConfigError);
+  EXPECT_THROW(readConfig("providers: [{type: gnmi, models: []}]"), ConfigError);
   EXPECT_THROW(readConfig("providers: [{type: static, exporters: {192.0.2.0/24: {}}}]"),
                ConfigError);
   EXPECT_THROW(readConfig("providers: [{type: static, exporters: {192.0.2.0/24: {name: a, "
