@@ -89,6 +89,8 @@ def main():
     ap.add_argument("--username")
     ap.add_argument("--password")
     ap.add_argument("--refuse-json-ietf", action="store_true")
+    # A gateway: answers only for this device, named by the request's prefix target.
+    ap.add_argument("--require-target")
     args = ap.parse_args()
     pb, pb_grpc = load_stubs(args.proto_dir)
     leaves = OPENCONFIG if args.model == "openconfig" else IETF
@@ -115,6 +117,9 @@ def main():
             paths = ["/" + "/".join(e.name for e in s.path.elem) for s in sub.subscription]
             print(f"gnmi_device: mode={sub.mode} encoding={sub.encoding} paths={paths}",
                   file=sys.stderr, flush=True)
+            if args.require_target and sub.prefix.target != args.require_target:
+                context.abort(grpc.StatusCode.NOT_FOUND,
+                              f"unknown target \"{sub.prefix.target}\"")
             if sub.mode != pb.SubscriptionList.ONCE:
                 context.abort(grpc.StatusCode.UNIMPLEMENTED, "only ONCE")
             if sub.encoding == pb.JSON_IETF and args.refuse_json_ietf:

@@ -152,6 +152,67 @@ TEST(GnmiMetadata, IetfModelDetectedWithJsonFallback) {
   md.stop();
 }
 
+// A gateway (set-target): the request names the exporter in its prefix's target, and is sent to
+// the address `targets` gives. Without set-target, the gateway knows no device: no answer.
+TEST(GnmiMetadata, SetTargetNamesTheExporterForAGateway) {
+  SKIP_WITHOUT_DEVICE();
+  testing::GnmiDevice device({"--model", "openconfig", "--require-target", "192.0.2.1"});
+  ASSERT_TRUE(device.running());
+  for (bool set_target : {true, false}) {
+    SCOPED_TRACE(set_target ? "set-target" : "no set-target");
+    Metrics m;
+    Metadata md(readConfig(fmt::format(R"(
+providers:
+  - type: gnmi
+    timeout: 2s
+    ports: {{::/0: {}}}
+    targets: {{192.0.2.1: 127.0.0.1}}
+    set-target: {{192.0.2.1: {}}}
+    authentication-parameters: {{::/0: {{tls: {{enable: false}}}}}}
+)",
+                                       device.port(), set_target)),
+                m);
+    md.start();
+    md.lookup({ip("192.0.2.1"), 5}, 1000);
+    ASSERT_TRUE(md.waitIdle(std::chrono::seconds(20)));
+    auto e = md.lookup({ip("192.0.2.1"), 5}, 1000);
+    if (set_target) {
+      ASSERT_NE(e, nullptr);
+      ASSERT_TRUE(e->answer.found);
+      EXPECT_EQ(e->answer.exporter.name, "oc-router.example.net");
+      EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_collections_total"), 1u);
+    } else {
+      EXPECT_TRUE(e == nullptr || !e->answer.found);
+      EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_collections_total"), 0u);
+      EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_errors_total"), 1u);
+    }
+    md.stop();
+  }
+}
+
+// A self-signed device certificate: refused without its CA, taken with skip-verify.
+TEST(GnmiMetadata, SkipVerifyTakesAnUnknownCertificate) {
+  SKIP_WITHOUT_DEVICE();
+  Certificate tls;
+  ASSERT_TRUE(tls.ok);
+  testing::GnmiDevice device({"--model", "openconfig", "--tls-cert", tls.cert(), "--tls-key",
+                              tls.key()});
+  ASSERT_TRUE(device.running());
+  for (bool skip : {false, true}) {
+    SCOPED_TRACE(skip ? "skip-verify" : "verified");
+    Metrics m;
+    Metadata md(gnmiConfig(device.port(), fmt::format("{{tls: {{skip-verify: {}}}}}", skip)), m);
+    md.start();
+    md.lookup({ip("192.0.2.1"), 5}, 1000);
+    ASSERT_TRUE(md.waitIdle(std::chrono::seconds(20)));
+    auto e = md.lookup({ip("192.0.2.1"), 5}, 1000);
+    EXPECT_EQ(e != nullptr && e->answer.found, skip);
+    EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_collections_total"), skip ? 1u : 0u);
+    EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_errors_total"), skip ? 0u : 1u);
+    md.stop();
+  }
+}
+
 // A wrong password: counted as a failure, no answer, and no other model tried.
 TEST(GnmiMetadata, WrongPasswordIsAFailure) {
   SKIP_WITHOUT_DEVICE();
