@@ -412,6 +412,7 @@ struct GnmiProvider::Device {
 
 GnmiProvider::GnmiProvider(Config config, Metrics& metrics)
     : config_(std::move(config)),
+      metrics_(metrics),
       requests_(metrics.counter("akvo_outlet_metadata_gnmi_requests_total",
                                 "gNMI Subscribe ONCE requests sent to targets.")),
       errors_(metrics.counter("akvo_outlet_metadata_gnmi_errors_total",
@@ -429,6 +430,13 @@ GnmiProvider::Device& GnmiProvider::device(const IPv6Addr& exporter) {
   auto& d = devices_[exporter];
   if (!d) d = std::make_unique<Device>();
   return *d;
+}
+
+Gauge& GnmiProvider::readyGauge(const IPv6Addr& exporter) {
+  return metrics_.gauge("akvo_outlet_metadata_gnmi_ready",
+                        "1 once the exporter's device was read (its answers are in use), 0 "
+                        "while it never was.",
+                        {{"exporter", exporter.toString()}});
 }
 
 bool GnmiProvider::collect(const IPv6Addr& exporter, Device& d) {
@@ -539,10 +547,22 @@ bool GnmiProvider::collect(const IPv6Addr& exporter, Device& d) {
     }
     DeviceState s = buildState(events, config_.models[size_t(i)]);
     if (s.name.empty() || s.interfaces.empty()) continue;
-    if (d.model != i || d.encoding != enc)
+    if (d.model != i || d.encoding != enc) {
       spdlog::info("gnmi: exporter {} (target {}): model \"{}\", encoding {}, {} interfaces",
                    exporter.toString(), address, config_.models[size_t(i)].name,
                    enc == gnmi::JSON_IETF ? "json_ietf" : "json", s.interfaces.size());
+      // As Akvorado's per-exporter gauges: the model and encoding in use are the series at 1.
+      auto model = [&](int m, gnmi::Encoding e) -> Gauge& {
+        return metrics_.gauge("akvo_outlet_metadata_gnmi_model",
+                              "The model and encoding read from each exporter's device (1).",
+                              {{"exporter", exporter.toString()},
+                               {"model", config_.models[size_t(m)].name},
+                               {"encoding", e == gnmi::JSON_IETF ? "json_ietf" : "json"}});
+      };
+      if (d.model >= 0) model(d.model, d.encoding).set(0);
+      model(i, enc).set(1);
+    }
+    readyGauge(exporter).set(1);
     d.model = i;
     d.encoding = enc;
     d.state = std::move(s);
@@ -551,6 +571,7 @@ bool GnmiProvider::collect(const IPv6Addr& exporter, Device& d) {
     return true;
   }
   errors_.inc();
+  if (!d.ready) readyGauge(exporter).set(0);  // a device read before still answers
   log.warn("gnmi: exporter {} (target {}): cannot collect: {}", exporter.toString(), address,
            error);
   return false;

@@ -80,10 +80,12 @@ class GnmiProvider : public Provider {
   Device& device(const IPv6Addr& exporter);
   /// Reads the whole device into `d` (its mutex held). False when it could not.
   bool collect(const IPv6Addr& exporter, Device& d);
+  Gauge& readyGauge(const IPv6Addr& exporter);
 
   Config config_;
   std::mutex devices_mutex_;  // guards devices_ (the map; each Device has its own mutex)
   std::unordered_map<IPv6Addr, std::unique_ptr<Device>, IPv6AddrHash> devices_;
+  Metrics& metrics_;
   Counter &requests_, &errors_, &timeouts_, &collections_;
 };
 

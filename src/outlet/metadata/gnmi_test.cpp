@@ -119,6 +119,12 @@ TEST(GnmiMetadata, OpenConfigOverTlsWithPassword) {
   EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_collections_total"), 1u);
   EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_requests_total"), 5u);
   EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_errors_total"), 0u);
+  const std::string page = m.render();
+  EXPECT_NE(page.find("akvo_outlet_metadata_gnmi_ready{exporter=\"192.0.2.1\"} 1"),
+            std::string::npos) << page;
+  EXPECT_NE(page.find("akvo_outlet_metadata_gnmi_model{exporter=\"192.0.2.1\",model=\"OpenConfig\","
+                      "encoding=\"json_ietf\"} 1"),
+            std::string::npos) << page;
   md.stop();
 }
 
@@ -185,6 +191,8 @@ providers:
       EXPECT_TRUE(e == nullptr || !e->answer.found);
       EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_collections_total"), 0u);
       EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_errors_total"), 1u);
+      EXPECT_NE(m.render().find("akvo_outlet_metadata_gnmi_ready{exporter=\"192.0.2.1\"} 0"),
+                std::string::npos);
     }
     md.stop();
   }
