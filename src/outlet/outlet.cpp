@@ -163,6 +163,14 @@ class Outlet::Worker : public decoder::FlowSink, public decoder::TemplateCounter
                                         commit ? queue_.checkpoint() : std::function<void()>{});
         if (commit) last_checkpoint = now;
         batch_started = now;
+      } else if (batch_.rows() == 0 && held_n_ == 0 && now - last_checkpoint >= max_wait) {
+        // Datagrams that gave no rows (templates, malformed or dropped flows, an idle queue
+        // after them): their offsets go through the writer with an empty batch, so they are
+        // committed after the batches before them are stored, and the consumer group's lag
+        // falls to 0 instead of waiting for the next flow.
+        if (auto commit = queue_.checkpoint())
+          batch_ = outlet_.writer_.submit(std::move(batch_), std::move(commit));
+        last_checkpoint = now;
       }
       if (n == 0 && queue_.finished()) break;
     }

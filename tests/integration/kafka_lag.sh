@@ -5,7 +5,8 @@
 #     committed them as a stored batch does;
 #  2. an outlet of the same group during its startup delay (it takes nothing) reads what the
 #     group left: N - 30 plus the M messages produced since;
-#  3. the outlet without delay consumes and stores everything: the lag falls to 0.
+#  3. the outlet without delay consumes and stores everything: the lag falls to 0;
+#  4. datagrams that give no rows (not NetFlow) are committed too: the lag falls to 0 again.
 source "$(dirname "$0")/../tools/lib.sh"
 source "$ROOT/tests/tools/kafka_lib.sh"
 TOOL="$(dirname "$AKVO")/akvo_kafka_tool"
@@ -65,6 +66,21 @@ wait_lag 0 60
 # (The second batch's flows: SrcAddr from 10.1.134.160, flow 100000; the first ones are 10.0.x.x.)
 wait_for "SELECT count() FROM flows WHERE SrcAddr >= toIPv6('::ffff:10.1.0.0')" 400 30
 pass "the outlet consumed and stored: lag 0"
+
+# 4. Datagrams that give no rows (not NetFlow at all): counted as errors, and their offsets
+# committed all the same once the outlet is idle. Before, they waited for the next flow and the
+# lag stayed at K. The gauge is refreshed every 10 s: after 12 s it has been asked since.
+for i in $(seq 1 7); do echo "$((i % 2)) 0063000100000000"; done > "$TMP/junk.txt"
+K=$("$TOOL" produce "$BROKER" flows-v1 192.0.2.60 "$TMP/junk.txt")
+[[ $K -eq 7 ]] || fail "produced $K datagrams"
+for _ in $(seq 1 100); do
+  (( $(metric "$OUT_HTTP" akvo_outlet_decoder_errors_total) >= K )) && break
+  sleep 0.2
+done
+(( $(metric "$OUT_HTTP" akvo_outlet_decoder_errors_total) >= K )) || fail "the outlet did not read the $K datagrams"
+sleep 12
+wait_lag 0 2
+pass "$K datagrams without flows: counted as errors, committed, lag 0"
 stop_role outlet
 stop_role orch
 pass "clean exits"
