@@ -715,92 +715,58 @@ void Converter::kafkaConnection(Src& s, Tree& section, bool claims) {
     set(section, "brokers", treeOf(s.take("brokers")), s.origin("brokers"));
   if (s.has("topic") && shared("topic"))
     set(section, "topic", treeOf(s.take("topic")), s.origin("topic"));
-  bool tls_on = false, tls_given = s.has("tls") && shared("tls"),
-       sasl_given = s.has("sasl") && shared("sasl");
-  Src tls = s.child("tls");
-  Src sasl = s.child("sasl");
-  Tree& options = section.at("options");
-  auto option = [&](const std::string& name, const std::string& value, const Origin& o) {
-    set(options, name, Tree::of(value), o);
-  };
-  Origin protocol_origin;
-  if (tls.valid() && tls_given) {
+  // TLS and SASL: akvo's `tls` and `sasl` keys are Akvorado's (librdkafka properties under
+  // them, options still win).
+  if (s.has("tls") && shared("tls")) {
+    Src tls = s.child("tls");
     YAML::Node en = tls.take("enable");
-    tls_on = en.IsDefined() && en.IsScalar() && (en.Scalar() == "true" || en.Scalar() == "True");
-    protocol_origin = tls.origin("enable");
-    if (tls_on) {
-      if (tls.has("ca-file"))
-        option("ssl.ca.location", tls.take("ca-file").Scalar(), tls.origin("ca-file"));
-      if (tls.has("cert-file"))
-        option("ssl.certificate.location", tls.take("cert-file").Scalar(), tls.origin("cert-file"));
-      if (tls.has("key-file"))
-        option("ssl.key.location", tls.take("key-file").Scalar(), tls.origin("key-file"));
-      YAML::Node sv = tls.take("skip-verify");
-      if (sv.IsDefined() && sv.IsScalar() && sv.Scalar() == "true")
-        option("enable.ssl.certificate.verification", "false", tls.origin("skip-verify"));
+    if (en.IsDefined() && en.IsScalar() && (en.Scalar() == "true" || en.Scalar() == "True")) {
+      Tree& t = section.at("tls");
+      set(t, "enable", Tree::of("true"), tls.origin("enable"));
+      copy(tls, "skip-verify", t);
+      copy(tls, "ca-file", t);
+      copy(tls, "cert-file", t);
+      copy(tls, "key-file", t);
       YAML::Node verify = tls.take("verify");  // older key, the other way round
       if (verify.IsDefined() && verify.IsScalar() && verify.Scalar() == "false")
-        option("enable.ssl.certificate.verification", "false", tls.origin("verify"));
+        set(t, "skip-verify", Tree::of("true"), tls.origin("verify"));
+    } else {
+      tls.takeAll();  // without effect in Akvorado too
     }
-    if (!tls_on) tls.takeAll();  // without effect in Akvorado too
     tls.finish();
   }
-  std::string mechanism;
-  if (sasl.valid() && sasl_given) {
+  if (s.has("sasl") && shared("sasl")) {
+    Src sasl = s.child("sasl");
+    std::string mechanism;
     YAML::Node m = sasl.take("mechanism");
     if (m.IsDefined() && m.IsScalar()) mechanism = m.Scalar();
     std::transform(mechanism.begin(), mechanism.end(), mechanism.begin(), ::tolower);
-    static const std::map<std::string, std::string> kMechanisms = {
-        {"plain", "PLAIN"},
-        {"scram-sha256", "SCRAM-SHA-256"},
-        {"scram-sha512", "SCRAM-SHA-512"},
-        {"oauth", "OAUTHBEARER"}};
+    static const std::set<std::string> kMechanisms = {"plain", "scram-sha256", "scram-sha512",
+                                                      "oauth"};
     if (mechanism.empty() || mechanism == "none") {
-      mechanism.clear();
       sasl.takeAll();  // without effect in Akvorado too
     } else if (!kMechanisms.count(mechanism)) {
       report(sasl.origin("mechanism"), fmt::format("unknown SASL mechanism \"{}\"", mechanism));
-      mechanism.clear();
       sasl.finish("SASL left out with its mechanism");
     } else {
-      Origin mo = sasl.origin("mechanism");
-      protocol_origin = mo;
-      option("sasl.mechanisms", kMechanisms.at(mechanism), mo);
-      if (mechanism == "oauth") {
-        option("sasl.oauthbearer.method", "oidc", mo);
-        if (sasl.has("username"))
-          option("sasl.oauthbearer.client.id", sasl.take("username").Scalar(),
-                 sasl.origin("username"));
-        if (sasl.has("password"))
-          option("sasl.oauthbearer.client.secret", sasl.take("password").Scalar(),
-                 sasl.origin("password"));
-        if (sasl.has("oauth-token-url"))
-          option("sasl.oauthbearer.token.endpoint.url", sasl.take("oauth-token-url").Scalar(),
-                 sasl.origin("oauth-token-url"));
-        if (sasl.has("oauth-scopes")) {
-          Origin so = sasl.origin("oauth-scopes");
-          YAML::Node sc = sasl.take("oauth-scopes");
-          std::string scopes;
-          if (sc.IsScalar())
-            scopes = sc.Scalar();
-          else
-            for (const auto& x : sc) scopes += (scopes.empty() ? "" : " ") + x.as<std::string>();
-          option("sasl.oauthbearer.scope", scopes, so);
-        }
-      } else {
-        if (sasl.has("username"))
-          option("sasl.username", sasl.take("username").Scalar(), sasl.origin("username"));
-        if (sasl.has("password"))
-          option("sasl.password", sasl.take("password").Scalar(), sasl.origin("password"));
+      Tree& t = section.at("sasl");
+      set(t, "mechanism", Tree::of(mechanism), sasl.origin("mechanism"));
+      copy(sasl, "username", t);
+      copy(sasl, "password", t);
+      copy(sasl, "oauth-token-url", t);
+      if (sasl.has("oauth-scopes")) {
+        Origin so = sasl.origin("oauth-scopes");
+        YAML::Node sc = sasl.take("oauth-scopes");
+        std::vector<std::string> scopes;
+        if (sc.IsScalar())
+          scopes.push_back(sc.Scalar());
+        else
+          for (const auto& x : sc) scopes.push_back(x.as<std::string>());
+        set(t, "oauth-scopes", Tree::list(scopes), so);
       }
       sasl.finish();
     }
   }
-  if (tls_on || !mechanism.empty())
-    option("security.protocol",
-           tls_on ? (mechanism.empty() ? "SSL" : "SASL_SSL") : "SASL_PLAINTEXT", protocol_origin);
-  if (options.written())
-    options.comments = {"Akvorado's TLS and SASL settings, as librdkafka properties"};
 }
 
 void Converter::kafkaTopicConfiguration(Src& s) {

@@ -486,20 +486,55 @@ TEST(AkvoradoImport, ARefusedValueInsideACopiedBlockIsLeftOutAlone) {
   EXPECT_EQ(exporters["2001:db8::/64"]["name"].as<std::string>(), "edge2");
 }
 
-TEST(AkvoradoImport, KafkaTlsAndSaslBecomeLibrdkafkaProperties) {
+TEST(AkvoradoImport, KafkaTlsAndSaslKeepTheirKeys) {
   const char* text =
       "kafka:\n"
       "  brokers: [k:9093]\n"
-      "  tls: {enable: true, skip-verify: true}\n"
-      "  sasl: {username: u1, password: p1, mechanism: scram-sha512}\n";
+      "  tls: {enable: true, verify: false}\n"
+      "  sasl: {username: u1, password: p1, mechanism: SCRAM-SHA512}\n"
+      "outlet:\n"
+      "  - kafka-output:\n"
+      "      enabled: true\n"
+      "      brokers: [k2:9093]\n"
+      "      sasl: {username: c1, password: s1, mechanism: plain}\n";
   AkvoradoImport r = convert(text);
   EXPECT_TRUE(r.left_out.empty()) << listed(r);
   AppConfig c = loadResult(r);
-  EXPECT_EQ(c.kafka.options.at("security.protocol"), "SASL_SSL");
-  EXPECT_EQ(c.kafka.options.at("sasl.mechanisms"), "SCRAM-SHA-512");
-  EXPECT_EQ(c.kafka.options.at("sasl.username"), "u1");
-  EXPECT_EQ(c.kafka.options.at("sasl.password"), "p1");
-  EXPECT_EQ(c.kafka.options.at("enable.ssl.certificate.verification"), "false");
+  EXPECT_TRUE(c.kafka.tls.enable);
+  EXPECT_TRUE(c.kafka.tls.skip_verify);
+  EXPECT_EQ(c.kafka.sasl.mechanism, "scram-sha512");
+  EXPECT_EQ(c.kafka.sasl.username, "u1");
+  EXPECT_EQ(c.kafka.sasl.password, "p1");
+  EXPECT_TRUE(c.kafka.options.empty()) << r.yaml;
+  auto p = kafkaSecurityProperties(c.kafka.tls, c.kafka.sasl);
+  std::map<std::string, std::string> props(p.begin(), p.end());
+  EXPECT_EQ(props.at("security.protocol"), "sasl_ssl");
+  EXPECT_EQ(props.at("sasl.mechanisms"), "SCRAM-SHA-512");
+  EXPECT_EQ(props.at("enable.ssl.certificate.verification"), "false");
+  // The export's own brokers: its own SASL, and no TLS (the kafka section's is not copied).
+  KafkaConfig out = c.kafka_output.connection(c.kafka);
+  EXPECT_FALSE(out.tls.enable);
+  EXPECT_EQ(out.sasl.mechanism, "plain");
+  p = kafkaSecurityProperties(out.tls, out.sasl);
+  props = std::map<std::string, std::string>(p.begin(), p.end());
+  EXPECT_EQ(props.at("security.protocol"), "sasl_plaintext");
+  EXPECT_EQ(props.at("sasl.username"), "c1");
+  // OAuth's keys are carried as they are when this librdkafka has OIDC; else the mechanism is
+  // left out, and the list says why.
+  r = convert(
+      "kafka:\n  sasl: {username: c1, password: s1, mechanism: oauth, oauth-token-url: "
+      "\"https://idp/token\", oauth-scopes: [a, b]}\n");
+  if (r.left_out.empty()) {
+    YAML::Node y = YAML::Load(r.yaml);
+    EXPECT_EQ(y["kafka"]["sasl"]["mechanism"].as<std::string>(), "oauth") << r.yaml;
+    EXPECT_EQ(y["kafka"]["sasl"]["oauth-token-url"].as<std::string>(), "https://idp/token");
+    EXPECT_EQ(y["kafka"]["sasl"]["oauth-scopes"][1].as<std::string>(), "b");
+  } else {
+    EXPECT_NE(listed(r).find("kafka.sasl.mechanism: akvo refuses the value: oauth is not "
+                             "available with this librdkafka"),
+              std::string::npos)
+        << listed(r);
+  }
 }
 
 TEST(AkvoradoImport, OneConnectionForEveryRole) {

@@ -78,16 +78,10 @@ int partitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms, int
 // An admin client (a producer handle and an event queue) on the configured brokers.
 void openAdmin(const KafkaConfig& c, Handle& h) {
   char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  auto setc = [&](const std::string& k, const std::string& v) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(fmt::format("kafka: {}={}: {}", k, v, err));
-    }
-  };
-  setc("bootstrap.servers", c.bootstrap());
-  setc("allow.auto.create.topics", "false");
-  for (const auto& [k, v] : c.options) setc(k, v);
+  // The brokers, tls and sasl and logging as every other client, then options.
+  rd_kafka_conf_t* conf = kafka::baseConf(c);
+  kafka::set(conf, "allow.auto.create.topics", "false");
+  for (const auto& [k, v] : c.options) kafka::set(conf, k, v);
   h.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!h.rk) {
     rd_kafka_conf_destroy(conf);

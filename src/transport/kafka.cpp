@@ -50,11 +50,82 @@ void KafkaConfig::read(ConfigReader& r) {
   r.field("max-workers", max_workers, 1, 256);
   r.field("fetch-queue-kbytes", fetch_queue_kbytes, 64, 1 << 20);
   r.field("templates-catch-up", templates_catch_up);
+  r.section("tls", [&](ConfigReader& s) { tls.read(s); });
+  r.section("sasl", [&](ConfigReader& s) { sasl.read(s); });
   YAML::Node opts = r.raw("options", "{}");
   if (opts && opts.IsMap())
     for (const auto& kv : opts) options[kv.first.as<std::string>()] = kv.second.as<std::string>();
   else if (opts && !opts.IsNull())
     r.fail("options", "must be a mapping of librdkafka properties");
+}
+
+void KafkaSasl::read(ConfigReader& r) {
+  r.choice("mechanism", mechanism, {"none", "plain", "scram-sha256", "scram-sha512", "oauth"});
+  r.field("username", username);
+  r.field("password", password);
+  r.field("oauth-token-url", oauth_token_url);
+  r.field("oauth-scopes", oauth_scopes);
+  if (mechanism == "none") return;
+  if (username.empty())
+    r.fail(r.has("mechanism") ? "mechanism" : "username",
+           mechanism == "oauth" ? "oauth needs username (the client id) and password (its secret)"
+                                : mechanism + " needs a username and a password");
+  if (mechanism == "oauth" && oauth_token_url.empty())
+    r.fail("mechanism", "oauth needs oauth-token-url (the token endpoint)");
+  if (mechanism == "oauth") {
+    // OAuth's client-credentials grant is librdkafka's OIDC, which some builds leave out
+    // (Debian 12's: no libcurl at build time): said here rather than at the first connection.
+    rd_kafka_conf_t* probe = rd_kafka_conf_new();
+    char err[512];
+    bool ok = rd_kafka_conf_set(probe, "sasl.oauthbearer.method", "oidc", err, sizeof err) ==
+              RD_KAFKA_CONF_OK;
+    rd_kafka_conf_destroy(probe);
+    if (!ok)
+      r.fail("mechanism", fmt::format("oauth is not available with this librdkafka ({}): {}",
+                                      rd_kafka_version_str(), err));
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> kafkaSecurityProperties(const TlsConfig& tls,
+                                                                        const KafkaSasl& sasl) {
+  std::vector<std::pair<std::string, std::string>> p;
+  const bool with_sasl = sasl.mechanism != "none" && !sasl.mechanism.empty();
+  if (!tls.enable && !with_sasl) return p;
+  p.emplace_back("security.protocol", tls.enable ? (with_sasl ? "sasl_ssl" : "ssl")
+                                                 : "sasl_plaintext");
+  if (tls.enable) {
+    if (!tls.ca_file.empty()) p.emplace_back("ssl.ca.location", tls.ca_file);
+    if (!tls.cert_file.empty()) {
+      p.emplace_back("ssl.certificate.location", tls.cert_file);
+      // TlsConfig: without key-file, the key is in the certificate's file.
+      p.emplace_back("ssl.key.location", tls.key_file.empty() ? tls.cert_file : tls.key_file);
+    }
+    if (tls.skip_verify) {
+      p.emplace_back("enable.ssl.certificate.verification", "false");
+      p.emplace_back("ssl.endpoint.identification.algorithm", "none");
+    } else {
+      p.emplace_back("ssl.endpoint.identification.algorithm", "https");
+    }
+  }
+  if (with_sasl) {
+    if (sasl.mechanism == "oauth") {
+      p.emplace_back("sasl.mechanisms", "OAUTHBEARER");
+      p.emplace_back("sasl.oauthbearer.method", "oidc");
+      p.emplace_back("sasl.oauthbearer.client.id", sasl.username);
+      p.emplace_back("sasl.oauthbearer.client.secret", sasl.password);
+      p.emplace_back("sasl.oauthbearer.token.endpoint.url", sasl.oauth_token_url);
+      std::string scopes;
+      for (const auto& s : sasl.oauth_scopes) scopes += (scopes.empty() ? "" : " ") + s;
+      if (!scopes.empty()) p.emplace_back("sasl.oauthbearer.scope", scopes);
+    } else {
+      p.emplace_back("sasl.mechanisms", sasl.mechanism == "plain"          ? "PLAIN"
+                                        : sasl.mechanism == "scram-sha256" ? "SCRAM-SHA-256"
+                                                                           : "SCRAM-SHA-512");
+      p.emplace_back("sasl.username", sasl.username);
+      p.emplace_back("sasl.password", sasl.password);
+    }
+  }
+  return p;
 }
 
 std::map<std::string, std::string> KafkaConfig::topicConfig() const {
@@ -98,6 +169,7 @@ rd_kafka_conf_t* baseConf(const KafkaConfig& c) {
   set(conf, "client.id", "akvo");
   set(conf, "reconnect.backoff.ms", "100");
   set(conf, "reconnect.backoff.max.ms", "2000");
+  for (const auto& [k, v] : kafkaSecurityProperties(c.tls, c.sasl)) set(conf, k, v);
   rd_kafka_conf_set_log_cb(conf, logCallback);
   return conf;
 }

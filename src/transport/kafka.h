@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/tls.h"
 #include "transport/queue.h"
 
 struct rd_kafka_conf_s;
@@ -24,8 +25,24 @@ namespace akvo {
 /// A topic-configuration's `config-entries` (topic property -> value), read from `s`.
 std::map<std::string, std::string> readTopicConfigEntries(ConfigReader& s);
 
+/// Akvorado's `sasl` block of a Kafka connection.
+struct KafkaSasl {
+  std::string mechanism = "none";  ///< none, plain, scram-sha256, scram-sha512, oauth
+  std::string username, password;  ///< oauth: the client id and secret
+  std::string oauth_token_url;     ///< oauth: the token endpoint (client-credentials grant)
+  std::vector<std::string> oauth_scopes;
+  void read(ConfigReader& r);
+};
+
+/// A Kafka connection's security, as Akvorado's `tls` and `sasl` keys set it: librdkafka's
+/// security.protocol and the ssl.* and sasl.* properties (nothing when neither is on).
+std::vector<std::pair<std::string, std::string>> kafkaSecurityProperties(const TlsConfig& tls,
+                                                                        const KafkaSasl& sasl);
+
 struct KafkaConfig {
   std::vector<std::string> brokers = {"127.0.0.1:9092"};
+  TlsConfig tls;   ///< `tls`: enable, skip-verify, ca-file, cert-file, key-file
+  KafkaSasl sasl;  ///< `sasl`: mechanism, username, password, oauth-token-url, oauth-scopes
   std::string topic = "flows";  ///< base name: the topic is "<topic>-v<envelope version>"
   // Topic creation (orchestrator).
   int64_t num_partitions = 8;
@@ -57,7 +74,7 @@ struct KafkaConfig {
   /// How often the outlet's consumer lag (akvo_outlet_kafka_consumergroup_lag_messages) is
   /// asked to the brokers. Not a key of the file (tests shorten it).
   Duration lag_interval = std::chrono::seconds(10);
-  /// Raw librdkafka properties (TLS, SASL...), applied last.
+  /// Raw librdkafka properties, applied last (over those of `tls` and `sasl`).
   std::map<std::string, std::string> options;
   bool configured = false;  ///< the file has a kafka section (the orchestrator then creates the topic)
 
@@ -69,8 +86,9 @@ struct KafkaConfig {
 };
 
 namespace kafka {
-/// A librdkafka configuration with the brokers, client id, reconnection backoff and logging
-/// (not `options`: callers apply them last). Throws std::runtime_error.
+/// A librdkafka configuration with the brokers, client id, reconnection backoff, logging and
+/// the `tls` and `sasl` properties (not `options`: callers apply them last). Throws
+/// std::runtime_error.
 rd_kafka_conf_s* baseConf(const KafkaConfig& c);
 /// Sets one property; on error destroys `conf` and throws std::runtime_error naming it.
 void set(rd_kafka_conf_s* conf, const std::string& key, const std::string& value);

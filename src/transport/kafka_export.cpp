@@ -24,6 +24,10 @@ void KafkaOutputConfig::read(ConfigReader& r) {
     for (const auto& kv : opts) options[kv.first.as<std::string>()] = kv.second.as<std::string>();
   else if (opts && !opts.IsNull())
     r.fail("options", "must be a mapping of librdkafka properties");
+  has_tls = r.has("tls");
+  has_sasl = r.has("sasl");
+  r.section("tls", [&](ConfigReader& s) { tls.read(s); });
+  r.section("sasl", [&](ConfigReader& s) { sasl.read(s); });
   // The topic, as Akvorado's kafka-output has it (its keys here, not in a topic-configuration).
   r.field("manage-topic", manage_topic);
   r.field("num-partitions", num_partitions, 1, 10000);
@@ -37,9 +41,13 @@ KafkaConfig KafkaOutputConfig::connection(const KafkaConfig& kafka) const {
   if (!brokers.empty()) {
     k.brokers = brokers;
     k.options = options;
-  } else if (!options.empty()) {
-    k.options = options;
+    k.tls = tls;
+    k.sasl = sasl;
+    return k;
   }
+  if (!options.empty()) k.options = options;
+  if (has_tls) k.tls = tls;
+  if (has_sasl) k.sasl = sasl;
   return k;
 }
 

@@ -23,6 +23,11 @@ struct KafkaOutputConfig {
   std::string compression_codec = "lz4";
   int64_t queue_size = 100000;  ///< flows held while the broker is slow; then dropped, counted
   std::map<std::string, std::string> options;  ///< raw librdkafka properties, applied last
+  /// `tls` and `sasl`: with its own brokers, this section's (none when not given); without,
+  /// the `kafka` section's unless this one gives them.
+  TlsConfig tls;
+  KafkaSasl sasl;
+  bool has_tls = false, has_sasl = false;
   /// The orchestrator creates the topic with these (Akvorado's kafka-output); false: left to
   /// the Kafka admins (or the broker's auto-creation).
   bool manage_topic = true;
@@ -32,7 +37,8 @@ struct KafkaOutputConfig {
 
   void read(ConfigReader& r);
   std::string fullTopic() const;
-  /// The connection: `kafka`'s, with this section's brokers and options when it has brokers.
+  /// The connection: `kafka`'s, with this section's brokers, options, tls and sasl when it has
+  /// brokers (its options, tls and sasl when it gives them otherwise).
   KafkaConfig connection(const KafkaConfig& kafka) const;
 };
 

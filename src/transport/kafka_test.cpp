@@ -3,6 +3,7 @@
 #include "transport/kafka.h"
 
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -88,6 +89,79 @@ TEST(KafkaConfig, ClearErrors) {
   EXPECT_NE(e.find("max-workers"), std::string::npos) << e;  // listed among the valid keys
   e = error("clickhouse:\n  compression: lz5\n");
   EXPECT_NE(e.find("gzip"), std::string::npos) << e;
+  // tls and sasl, as Akvorado's.
+  e = error("kafka:\n  sasl:\n    mechanism: scram-sha1\n");
+  EXPECT_NE(e.find(":3:"), std::string::npos) << e;
+  EXPECT_NE(e.find("scram-sha512"), std::string::npos) << e;
+  e = error("kafka:\n  sasl: {mechanism: plain}\n");
+  EXPECT_NE(e.find("plain needs a username and a password"), std::string::npos) << e;
+  e = error("kafka:\n  sasl: {mechanism: oauth, username: id, password: s}\n");
+  EXPECT_NE(e.find("oauth-token-url"), std::string::npos) << e;
+  e = error("kafka:\n  tls:\n    enable: true\n    ca-file: /nonexistent/ca.pem\n");
+  EXPECT_NE(e.find(":4:"), std::string::npos) << e;
+  EXPECT_NE(e.find("cannot read \"/nonexistent/ca.pem\""), std::string::npos) << e;
+}
+
+// What tls and sasl set in librdkafka: security.protocol from both, then each block's
+// properties; nothing at all when neither is on (librdkafka's plaintext).
+TEST(KafkaConfig, SecurityProperties) {
+  std::string e;
+  auto props = [](const std::string& yaml) {
+    AppConfig c = load(yaml);
+    auto p = kafkaSecurityProperties(c.kafka.tls, c.kafka.sasl);
+    return std::map<std::string, std::string>(p.begin(), p.end());
+  };
+  EXPECT_TRUE(props("").empty());
+  EXPECT_TRUE(props("kafka: {tls: {enable: false}, sasl: {mechanism: none}}\n").empty());
+  auto p = props("kafka: {tls: {enable: true}}\n");
+  EXPECT_EQ(p, (std::map<std::string, std::string>{
+                   {"security.protocol", "ssl"}, {"ssl.endpoint.identification.algorithm", "https"}}));
+  p = props("kafka: {tls: {enable: true, skip-verify: true}, sasl: {mechanism: plain, username: "
+            "u, password: p}}\n");
+  EXPECT_EQ(p.at("security.protocol"), "sasl_ssl");
+  EXPECT_EQ(p.at("enable.ssl.certificate.verification"), "false");
+  EXPECT_EQ(p.at("ssl.endpoint.identification.algorithm"), "none");
+  EXPECT_EQ(p.at("sasl.mechanisms"), "PLAIN");
+  EXPECT_EQ(p.at("sasl.username"), "u");
+  EXPECT_EQ(p.at("sasl.password"), "p");
+  p = props("kafka: {sasl: {mechanism: scram-sha256, username: u, password: p}}\n");
+  EXPECT_EQ(p.at("security.protocol"), "sasl_plaintext");
+  EXPECT_EQ(p.at("sasl.mechanisms"), "SCRAM-SHA-256");
+  EXPECT_EQ(p.count("ssl.endpoint.identification.algorithm"), 0u);
+  // A client certificate whose key is in the same file.
+  auto pem = std::filesystem::temp_directory_path() / ("akvo-kafka-test-" + std::to_string(getpid()) + ".pem");
+  std::ofstream(pem) << "not checked here\n";
+  p = props("kafka: {tls: {enable: true, ca-file: " + pem.string() + ", cert-file: " +
+            pem.string() + "}}\n");
+  std::filesystem::remove(pem);
+  EXPECT_EQ(p.at("ssl.ca.location"), pem.string());
+  EXPECT_EQ(p.at("ssl.certificate.location"), pem.string());
+  EXPECT_EQ(p.at("ssl.key.location"), pem.string());
+  // OAuth (client credentials) is librdkafka's OIDC: properties when the build has it, else a
+  // config error that says so (Debian 12's librdkafka has no OIDC).
+  const std::string oauth_yaml =
+      "kafka:\n  sasl: {mechanism: oauth, username: id, password: s, "
+      "oauth-token-url: \"https://idp.example/token\", oauth-scopes: [a, b]}\n";
+  rd_kafka_conf_s* probe = rd_kafka_conf_new();
+  char err[256];
+  const bool oidc = rd_kafka_conf_set(probe, "sasl.oauthbearer.method", "oidc", err, sizeof err) ==
+                    RD_KAFKA_CONF_OK;
+  rd_kafka_conf_destroy(probe);
+  if (oidc) {
+    p = props(oauth_yaml);
+    EXPECT_EQ(p.at("sasl.oauthbearer.scope"), "a b");
+    EXPECT_EQ(p.at("sasl.mechanisms"), "OAUTHBEARER");
+  } else {
+    e = error(oauth_yaml);
+    EXPECT_NE(e.find(":2:"), std::string::npos) << e;
+    EXPECT_NE(e.find("oauth is not available with this librdkafka"), std::string::npos) << e;
+  }
+  // Every property goes through librdkafka, which takes them all (this build has SSL and SASL).
+  AppConfig c = load("kafka: {tls: {enable: true, skip-verify: true}, sasl: {mechanism: "
+                     "scram-sha512, username: u, password: p}}\n");
+  rd_kafka_conf_s* conf = kafka::baseConf(c.kafka);
+  EXPECT_NE(conf, nullptr);
+  rd_kafka_conf_destroy(conf);
 }
 
 }  // namespace

@@ -2,8 +2,13 @@
 # A real Apache Kafka 4.x broker for the tests: one KRaft node (broker + controller) on
 # loopback, from the Maven Central jars cached in $AKVO_CACHE/kafka (default ~/.cache/akvo).
 #   kafka.sh fetch                 download the jars (idempotent; scripts/deps.sh --test runs it)
-#   kafka.sh start DIR PORT CPORT  format DIR and start a broker on 127.0.0.1:PORT (controller
-#                                  on CPORT); waits until it answers; PID in DIR/kafka.pid
+#   kafka.sh start DIR PORT CPORT [SPORT]
+#                                  format DIR and start a broker on 127.0.0.1:PORT (controller
+#                                  on CPORT); waits until it answers; PID in DIR/kafka.pid.
+#                                  With SPORT, also a SASL_SSL listener there: a certificate for
+#                                  127.0.0.1 and localhost signed by DIR/tls/ca.pem (made with
+#                                  openssl), mechanisms PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512,
+#                                  one user: alice, password alice-secret.
 #   kafka.sh stop DIR              SIGTERM the broker and wait for it
 #   kafka.sh kill DIR              SIGKILL the broker
 #   kafka.sh java | libs           the java binary and the jars' folder (to run Kafka's tools)
@@ -30,18 +35,51 @@ java17() {
   command -v java
 }
 
+# tls DIR: a CA and a server certificate (key first, then the chain, as Kafka's PEM keystore
+# file wants them) in DIR/tls.
+tls() {
+  local t="$1/tls"
+  [[ -f "$t/server.pem" ]] && return 0
+  mkdir -p "$t"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=akvo test CA" \
+    -keyout "$t/ca.key" -out "$t/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$t/server.key" \
+    -out "$t/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$t/san.ext"
+  openssl x509 -req -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+    -days 30 -extfile "$t/san.ext" -out "$t/server.crt" 2>/dev/null
+  # Kafka reads unencrypted PKCS#8 keys.
+  openssl pkcs8 -topk8 -nocrypt -in "$t/server.key" -out "$t/server.p8"
+  cat "$t/server.p8" "$t/server.crt" "$t/ca.pem" > "$t/server.pem"
+}
+
 start() {
-  local dir="$1" port="$2" cport="$3"
+  local dir="$1" port="$2" cport="$3" sport="${4:-}"
   fetch
   mkdir -p "$dir"
+  local listeners="PLAINTEXT://127.0.0.1:$port" map="PLAINTEXT:PLAINTEXT" secure="" scram=()
+  if [[ -n "$sport" ]]; then
+    tls "$dir"
+    listeners+=",SECURE://127.0.0.1:$sport"
+    map+=",SECURE:SASL_SSL"
+    secure="listener.name.secure.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.secure.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\";
+listener.name.secure.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.secure.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.secure.ssl.keystore.type=PEM
+listener.name.secure.ssl.keystore.location=$dir/tls/server.pem"
+    scram=(--add-scram "SCRAM-SHA-256=[name=alice,password=alice-secret]"
+           --add-scram "SCRAM-SHA-512=[name=alice,password=alice-secret]")
+  fi
   cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$map,CONTROLLER:PLAINTEXT
+$secure
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
 num.partitions=4
@@ -69,9 +107,9 @@ PROPS
     -Dkafka.logs.dir="$dir" -Dlog4j2.configurationFile="$dir/log4j2.properties"
     -cp "$libs/*")
   if [[ ! -f "$dir/data/meta.properties" ]]; then
-    "$java" "${jopts[@]}" kafka.tools.StorageTool format --standalone \
+    "$java" "${jopts[@]}" kafka.tools.StorageTool format --standalone "${scram[@]}" \
       -t "akvo-test-cluster-0000" -c "$dir/server.properties" > "$dir/format.log" 2>&1 \
-      || "$java" "${jopts[@]}" kafka.tools.StorageTool format \
+      || "$java" "${jopts[@]}" kafka.tools.StorageTool format "${scram[@]}" \
       -t "akvo-test-cluster-0000" -c "$dir/server.properties" >> "$dir/format.log" 2>&1 \
       || { cat "$dir/format.log" >&2; exit 1; }
   fi
@@ -100,7 +138,7 @@ stop() {
 
 case "${1:-}" in
   fetch) fetch ;;
-  start) start "$2" "$3" "$4" ;;
+  start) start "$2" "$3" "$4" "${5:-}" ;;
   stop) stop "$2" TERM ;;
   kill) stop "$2" KILL ;;
   java) java17 ;;
