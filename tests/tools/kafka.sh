@@ -8,7 +8,9 @@
 #                                  With SPORT, also a SASL_SSL listener there: a certificate for
 #                                  127.0.0.1 and localhost signed by DIR/tls/ca.pem (made with
 #                                  openssl), mechanisms PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512,
-#                                  one user: alice, password alice-secret.
+#                                  one user: alice, password alice-secret. And an SSL
+#                                  listener on SPORT+1 that requires a client certificate
+#                                  signed by that CA (DIR/tls/client.pem, key in client.key).
 #   kafka.sh stop DIR              SIGTERM the broker and wait for it
 #   kafka.sh kill DIR              SIGKILL the broker
 #   kafka.sh java | libs           the java binary and the jars' folder (to run Kafka's tools)
@@ -51,6 +53,10 @@ tls() {
   # Kafka reads unencrypted PKCS#8 keys.
   openssl pkcs8 -topk8 -nocrypt -in "$t/server.key" -out "$t/server.p8"
   cat "$t/server.p8" "$t/server.crt" "$t/ca.pem" > "$t/server.pem"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=akvo-client" -keyout "$t/client.key" \
+    -out "$t/client.csr" 2>/dev/null
+  openssl x509 -req -in "$t/client.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+    -days 30 -out "$t/client.pem" 2>/dev/null
 }
 
 start() {
@@ -60,14 +66,19 @@ start() {
   local listeners="PLAINTEXT://127.0.0.1:$port" map="PLAINTEXT:PLAINTEXT" secure="" scram=()
   if [[ -n "$sport" ]]; then
     tls "$dir"
-    listeners+=",SECURE://127.0.0.1:$sport"
-    map+=",SECURE:SASL_SSL"
+    listeners+=",SECURE://127.0.0.1:$sport,MTLS://127.0.0.1:$((sport + 1))"
+    map+=",SECURE:SASL_SSL,MTLS:SSL"
     secure="listener.name.secure.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.secure.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\";
 listener.name.secure.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.secure.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.secure.ssl.keystore.type=PEM
-listener.name.secure.ssl.keystore.location=$dir/tls/server.pem"
+listener.name.secure.ssl.keystore.location=$dir/tls/server.pem
+listener.name.mtls.ssl.keystore.type=PEM
+listener.name.mtls.ssl.keystore.location=$dir/tls/server.pem
+listener.name.mtls.ssl.truststore.type=PEM
+listener.name.mtls.ssl.truststore.location=$dir/tls/ca.pem
+listener.name.mtls.ssl.client.auth=required"
     scram=(--add-scram "SCRAM-SHA-256=[name=alice,password=alice-secret]"
            --add-scram "SCRAM-SHA-512=[name=alice,password=alice-secret]")
   fi
