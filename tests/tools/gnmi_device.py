@@ -86,6 +86,7 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "third_party", "gnmi"))
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--tls-client-ca", help="require a client certificate signed by this CA")
     ap.add_argument("--username")
     ap.add_argument("--password")
     ap.add_argument("--refuse-json-ietf", action="store_true")
@@ -157,7 +158,13 @@ def main():
     address = f"127.0.0.1:{args.port}"
     if args.tls_cert:
         with open(args.tls_key, "rb") as k, open(args.tls_cert, "rb") as c:
-            creds = grpc.ssl_server_credentials([(k.read(), c.read())])
+            if args.tls_client_ca:
+                with open(args.tls_client_ca, "rb") as ca:
+                    creds = grpc.ssl_server_credentials(
+                        [(k.read(), c.read())], root_certificates=ca.read(),
+                        require_client_auth=True)
+            else:
+                creds = grpc.ssl_server_credentials([(k.read(), c.read())])
         server.add_secure_port(address, creds)
     else:
         server.add_insecure_port(address)

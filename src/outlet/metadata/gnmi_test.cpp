@@ -221,6 +221,43 @@ TEST(GnmiMetadata, SkipVerifyTakesAnUnknownCertificate) {
   }
 }
 
+// A device that requires a client certificate (here its own, self-signed, which it trusts):
+// refused without cert-file, taken with it, with the device's certificate checked against
+// ca-file or not checked at all (skip-verify: another gRPC credentials path).
+TEST(GnmiMetadata, ClientCertificate) {
+  SKIP_WITHOUT_DEVICE();
+  Certificate tls;
+  ASSERT_TRUE(tls.ok);
+  testing::GnmiDevice device({"--model", "openconfig", "--tls-cert", tls.cert(), "--tls-key",
+                              tls.key(), "--tls-client-ca", tls.cert()});
+  ASSERT_TRUE(device.running());
+  const std::string with_cert = fmt::format("cert-file: {}, key-file: {}", tls.cert(), tls.key());
+  struct Case {
+    std::string tls;
+    bool found;
+  } cases[] = {
+      {fmt::format("{{ca-file: {}}}", tls.cert()), false},
+      {fmt::format("{{ca-file: {}, {}}}", tls.cert(), with_cert), true},
+      {fmt::format("{{skip-verify: true, {}}}", with_cert), true},
+      {"{skip-verify: true}", false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.tls);
+    Metrics m;
+    Metadata md(gnmiConfig(device.port(), "{tls: " + c.tls + "}"), m);
+    md.start();
+    md.lookup({ip("192.0.2.1"), 5}, 1000);
+    ASSERT_TRUE(md.waitIdle(std::chrono::seconds(20)));
+    auto e = md.lookup({ip("192.0.2.1"), 5}, 1000);
+    EXPECT_EQ(e != nullptr && e->answer.found, c.found);
+    if (c.found) {
+      EXPECT_EQ(e->answer.iface.name, "Ethernet1");
+    }
+    EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_errors_total"), c.found ? 0u : 1u);
+    md.stop();
+  }
+}
+
 // A wrong password: counted as a failure, no answer, and no other model tried.
 TEST(GnmiMetadata, WrongPasswordIsAFailure) {
   SKIP_WITHOUT_DEVICE();
