@@ -449,6 +449,9 @@ class Converter {
   Src service(Src& root, const std::string& key);
   void top(Src& root);
   void kafkaConnection(Src& s, Tree& section, bool claims);
+  /// Akvorado's shared TLS block into `out` (only when enabled; else taken, without effect in
+  /// Akvorado too). Whether TLS is on.
+  bool tlsBlock(Src& tls, Tree& out);
   void kafkaTopicConfiguration(Src& s);
   void clickhouseConnection(Src& s);
   void clickhouseOrchestrator(Src& s);
@@ -719,21 +722,7 @@ void Converter::kafkaConnection(Src& s, Tree& section, bool claims) {
   // them, options still win).
   if (s.has("tls") && shared("tls")) {
     Src tls = s.child("tls");
-    YAML::Node en = tls.take("enable");
-    if (en.IsDefined() && en.IsScalar() && (en.Scalar() == "true" || en.Scalar() == "True")) {
-      Tree& t = section.at("tls");
-      set(t, "enable", Tree::of("true"), tls.origin("enable"));
-      copy(tls, "skip-verify", t);
-      copy(tls, "ca-file", t);
-      copy(tls, "cert-file", t);
-      copy(tls, "key-file", t);
-      YAML::Node verify = tls.take("verify");  // older key, the other way round
-      if (verify.IsDefined() && verify.IsScalar() && verify.Scalar() == "false")
-        set(t, "skip-verify", Tree::of("true"), tls.origin("verify"));
-    } else {
-      tls.takeAll();  // without effect in Akvorado too
-    }
-    tls.finish();
+    tlsBlock(tls, section);
   }
   if (s.has("sasl") && shared("sasl")) {
     Src sasl = s.child("sasl");
@@ -781,29 +770,35 @@ void Converter::kafkaTopicConfiguration(Src& s) {
   tc.finish();
 }
 
+bool Converter::tlsBlock(Src& tls, Tree& out) {
+  YAML::Node en = tls.take("enable");
+  const bool on =
+      en.IsDefined() && en.IsScalar() && (en.Scalar() == "true" || en.Scalar() == "True");
+  if (on) {
+    Tree& t = out.at("tls");
+    set(t, "enable", Tree::of("true"), tls.origin("enable"));
+    copy(tls, "skip-verify", t);
+    copy(tls, "ca-file", t);
+    copy(tls, "cert-file", t);
+    copy(tls, "key-file", t);
+    YAML::Node verify = tls.take("verify");  // older key, the other way round
+    if (verify.IsDefined() && verify.IsScalar() && verify.Scalar() == "false")
+      set(t, "skip-verify", Tree::of("true"), tls.origin("verify"));
+  } else {
+    tls.takeAll();  // without effect in Akvorado too
+  }
+  tls.finish();
+  return on;
+}
+
 void Converter::clickhouseConnection(Src& s) {
   if (!s.valid()) return;
   Tree& ch = out.at("clickhouse");
   const std::string what = "ClickHouse connection";
   bool tls_on = false;
-  Src tls(this, YAML::Node(YAML::NodeType::Undefined), "");
   if (s.has("tls") && claim("clickhouse.tls", s, "tls", what)) {
-    tls = s.child("tls");
-    YAML::Node en = tls.take("enable");
-    tls_on = en.IsDefined() && en.IsScalar() && en.Scalar() == "true";
-    if (tls_on) {
-      Tree& t = ch.at("tls");
-      set(t, "enable", Tree::of("true"), tls.origin("enable"));
-      copy(tls, "skip-verify", t);
-      copy(tls, "ca-file", t);
-      copy(tls, "cert-file", t);
-      copy(tls, "key-file", t);
-      YAML::Node verify = tls.take("verify");  // older key, the other way round
-      if (verify.IsDefined() && verify.IsScalar() && verify.Scalar() == "false")
-        set(t, "skip-verify", Tree::of("true"), tls.origin("verify"));
-    }
-    if (!tls_on) tls.takeAll();  // without effect in Akvorado too
-    tls.finish();
+    Src tls = s.child("tls");
+    tls_on = tlsBlock(tls, ch);
   }
   if (s.has("servers") && claim("clickhouse.servers", s, "servers", what)) {
     Origin o = s.origin("servers");
