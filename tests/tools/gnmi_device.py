@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A scripted gNMI device for akvo's tests: answers Subscribe in mode ONCE with the leaves of an
-OpenConfig or an IETF router, optionally over TLS and checking a username and password sent as
+OpenConfig, IETF, Nokia SR Linux or Nokia SR OS router, optionally over TLS and checking a username and password sent as
 gRPC metadata. The Python stubs are generated at start from the vendored protos
 (third_party/gnmi) with grpc_tools.protoc into a temporary folder.
 
@@ -77,11 +77,40 @@ IETF = [
     ([E("interfaces"), E("interface", name="eth0"), E("speed")], "10000000000"),
 ]
 
+# Nokia SR Linux: names are the interface key, speeds human ("100G"), LAG speed in bps.
+SRLINUX = [
+    ([E("system"), E("name"), E("host-name")], "srl-leaf1"),
+    ([E("interface", name="ethernet-1/1"), E("ifindex")], 16382),
+    ([E("interface", name="ethernet-1/1"), E("description")], "Transit: Cogent"),
+    ([E("interface", name="ethernet-1/1"), E("ethernet"), E("port-speed")], "100G"),
+    ([E("interface", name="ethernet-1/1"), E("subinterface", index="0"), E("ifindex")], 16383),
+    ([E("interface", name="ethernet-1/1"), E("subinterface", index="0"), E("name")],
+     "ethernet-1/1.0"),
+    ([E("interface", name="ethernet-1/1"), E("subinterface", index="0"), E("description")],
+     "Transit: Cogent (v4)"),
+    ([E("interface", name="lag1"), E("ifindex")], 1081343),
+    ([E("interface", name="lag1"), E("description")], "PNI: Google"),
+    ([E("interface", name="lag1"), E("lag"), E("lag-speed")], "200000000000"),
+]
+
+# Nokia SR OS: indexes and speeds under /state, descriptions under /configure, joined by the
+# port-id and lag-name keys; port speed in Mbps, LAG bandwidth in bps.
+SROS = [
+    ([E("configure"), E("system"), E("name")], "sr-pe1"),
+    ([E("state"), E("port", **{"port-id": "1/1/c1/1"}), E("if-index")], 1610899520),
+    ([E("configure"), E("port", **{"port-id": "1/1/c1/1"}), E("description")], "Transit: Lumen"),
+    ([E("state"), E("port", **{"port-id": "1/1/c1/1"}), E("ethernet"), E("oper-speed")], 100000),
+    ([E("state"), E("lag", **{"lag-name": "lag-1"}), E("if-index")], 1342177281),
+    ([E("configure"), E("lag", **{"lag-name": "lag-1"}), E("description")], "PNI: Netflix"),
+    ([E("state"), E("lag", **{"lag-name": "lag-1"}), E("bandwidth")], "400000000000"),
+]
+
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--model", choices=["openconfig", "ietf"], default="openconfig")
+    ap.add_argument("--model", choices=["openconfig", "ietf", "srlinux", "sros"],
+                    default="openconfig")
     ap.add_argument("--proto-dir", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "third_party", "gnmi"))
     ap.add_argument("--tls-cert")
@@ -94,7 +123,7 @@ def main():
     ap.add_argument("--require-target")
     args = ap.parse_args()
     pb, pb_grpc = load_stubs(args.proto_dir)
-    leaves = OPENCONFIG if args.model == "openconfig" else IETF
+    leaves = {"openconfig": OPENCONFIG, "ietf": IETF, "srlinux": SRLINUX, "sros": SROS}[args.model]
 
     def to_path(elems):
         p = pb.Path()

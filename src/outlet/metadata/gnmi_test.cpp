@@ -158,6 +158,56 @@ TEST(GnmiMetadata, IetfModelDetectedWithJsonFallback) {
   md.stop();
 }
 
+// Nokia's two built-in models, each detected in its turn (SR OS is the first model, SR Linux
+// the second) and read as Akvorado's definitions say: names from the list keys (port-id,
+// lag-name; SR Linux's interface name, a subinterface's own name leaf), SR OS's descriptions
+// from /configure joined to /state by those keys, speeds in Mbps, bps and "100G".
+TEST(GnmiMetadata, NokiaModels) {
+  SKIP_WITHOUT_DEVICE();
+  struct Want {
+    uint32_t ifindex;
+    const char *name, *description;
+    uint32_t speed;
+  };
+  struct Case {
+    const char* model;
+    const char* system;
+    uint64_t requests;  // to detect the model: each one before it refused in both encodings
+    std::vector<Want> interfaces;
+  } cases[] = {
+      {"sros", "sr-pe1", 1,
+       {{1610899520, "1/1/c1/1", "Transit: Lumen", 100000},
+        {1342177281, "lag-1", "PNI: Netflix", 400000}}},
+      {"srlinux", "srl-leaf1", 3,
+       {{16382, "ethernet-1/1", "Transit: Cogent", 100000},
+        {16383, "ethernet-1/1.0", "Transit: Cogent (v4)", 100000},
+        {1081343, "lag1", "PNI: Google", 200000}}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.model);
+    testing::GnmiDevice device({"--model", c.model});
+    ASSERT_TRUE(device.running());
+    Metrics m;
+    Metadata md(gnmiConfig(device.port(), "{tls: {enable: false}}"), m);
+    md.start();
+    for (const auto& w : c.interfaces) md.lookup({ip("192.0.2.1"), w.ifindex}, 1000);
+    ASSERT_TRUE(md.waitIdle(std::chrono::seconds(20)));
+    for (const auto& w : c.interfaces) {
+      SCOPED_TRACE(w.name);
+      auto e = md.lookup({ip("192.0.2.1"), w.ifindex}, 1000);
+      ASSERT_NE(e, nullptr);
+      ASSERT_TRUE(e->answer.found);
+      EXPECT_EQ(e->answer.exporter.name, c.system);
+      EXPECT_EQ(e->answer.iface.name, w.name);
+      EXPECT_EQ(e->answer.iface.description, w.description);
+      EXPECT_EQ(e->answer.iface.speed, w.speed);
+    }
+    EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_collections_total"), 1u);
+    EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_requests_total"), c.requests);
+    md.stop();
+  }
+}
+
 // A gateway (set-target): the request names the exporter in its prefix's target, and is sent to
 // the address `targets` gives. Without set-target, the gateway knows no device: no answer.
 TEST(GnmiMetadata, SetTargetNamesTheExporterForAGateway) {
