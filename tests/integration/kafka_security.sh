@@ -14,12 +14,14 @@
 source "$(dirname "$0")/../tools/lib.sh"
 source "$ROOT/tests/tools/kafka_lib.sh"
 SPORT=$(free_port)
-# The mTLS listener takes SPORT + 1: free_port hands out only free ports, so ask until that
-# one is free too.
-while ! python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1', $SPORT + 1))" 2>/dev/null; do
+# The mTLS listener takes SPORT + 1: ask until that one is free and was given to no one else
+# (the broker's other ports are not bound yet), then note it as given.
+while grep -qx "$((SPORT + 1))" "$TMP/.ports" ||
+  ! python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', $SPORT + 1))" 2>/dev/null; do
   SPORT=$(free_port)
 done
 MPORT=$((SPORT + 1))
+echo "$MPORT" >> "$TMP/.ports"
 start_kafka "$SPORT"
 CA="$KAFKA_DIR/tls/ca.pem"
 ORCH_HTTP=$(free_port); OUT_HTTP=$(free_port)
