@@ -22,41 +22,43 @@ std::string renderLabels(const Labels& labels) {
   }
   return out + "}";
 }
+
+// The family `name`, with its help and type (the last registration's).
+template <class Families>
+auto& family(Families& families, const std::string& name, const std::string& help,
+             const char* type) {
+  auto& f = families[name];
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+// The value of `labels` in a family's map, created in `storage` (whose elements never move).
+template <class T>
+T& valueFor(std::map<std::string, T*>& by_labels, std::deque<T>& storage, const Labels& labels) {
+  std::string key = renderLabels(labels);
+  auto it = by_labels.find(key);
+  if (it != by_labels.end()) return *it->second;
+  T* v = &storage.emplace_back();
+  by_labels.emplace(std::move(key), v);
+  return *v;
+}
 }  // namespace
 
 Counter& Metrics::counter(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mutex_);
-  Family& f = families_[name];
-  f.help = help;
-  f.type = "counter";
-  std::string key = renderLabels(labels);
-  auto it = f.counters.find(key);
-  if (it != f.counters.end()) return *it->second;
-  Counter* c = &storage_.emplace_back();
-  f.counters.emplace(key, c);
-  return *c;
+  return valueFor(family(families_, name, help, "counter").counters, storage_, labels);
 }
 
 void Metrics::gauge(const std::string& name, const std::string& help, const Labels& labels,
                     std::function<double()> read) {
   std::lock_guard lock(mutex_);
-  Family& f = families_[name];
-  f.help = help;
-  f.type = "gauge";
-  f.gauges.emplace_back(renderLabels(labels), std::move(read));
+  family(families_, name, help, "gauge").gauges.emplace_back(renderLabels(labels), std::move(read));
 }
 
 Gauge& Metrics::gauge(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mutex_);
-  Family& f = families_[name];
-  f.help = help;
-  f.type = "gauge";
-  std::string key = renderLabels(labels);
-  auto it = f.set_gauges.find(key);
-  if (it != f.set_gauges.end()) return *it->second;
-  Gauge* g = &gauge_storage_.emplace_back();
-  f.set_gauges.emplace(key, g);
-  return *g;
+  return valueFor(family(families_, name, help, "gauge").set_gauges, gauge_storage_, labels);
 }
 
 void Metrics::observe(const std::string& name, const std::string& help, double value,
