@@ -421,15 +421,26 @@ GnmiProvider::GnmiProvider(Config config, Metrics& metrics)
       timeouts_(metrics.counter("akvo_outlet_metadata_gnmi_timeouts_total",
                                 "gNMI Subscribe requests that reached the timeout.")),
       collections_(metrics.counter("akvo_outlet_metadata_gnmi_collections_total",
-                                   "gNMI collections of a whole device that succeeded.")) {}
+                                   "gNMI collections of a whole device that succeeded.")),
+      refused_(metrics.counter("akvo_outlet_metadata_gnmi_devices_refused_total",
+                               "Queries for a new exporter not asked to any device: the "
+                               "provider already reads its maximum of devices.")) {}
 
 GnmiProvider::~GnmiProvider() = default;
 
-GnmiProvider::Device& GnmiProvider::device(const IPv6Addr& exporter) {
+GnmiProvider::Device* GnmiProvider::device(const IPv6Addr& exporter) {
   std::lock_guard lock(devices_mutex_);
-  auto& d = devices_[exporter];
-  if (!d) d = std::make_unique<Device>();
-  return *d;
+  auto it = devices_.find(exporter);
+  if (it != devices_.end()) return it->second.get();
+  if (devices_.size() >= max_devices_) {
+    static RateLimitedLog log(1, std::chrono::seconds(60));
+    refused_.inc();
+    log.warn("gnmi: {} devices known already, exporter {} is not asked (are exporter "
+             "addresses forged?)",
+             devices_.size(), exporter.toString());
+    return nullptr;
+  }
+  return devices_.emplace(exporter, std::make_unique<Device>()).first->second.get();
 }
 
 Gauge& GnmiProvider::readyGauge(const IPv6Addr& exporter) {
@@ -578,7 +589,9 @@ bool GnmiProvider::collect(const IPv6Addr& exporter, Device& d) {
 }
 
 Provider::Result GnmiProvider::query(const Query& q, Answer& out) {
-  Device& d = device(q.exporter);
+  Device* dp = device(q.exporter);
+  if (!dp) return Result::kFailed;
+  Device& d = *dp;
   std::lock_guard lock(d.mutex);
   auto now = Clock::now();
   bool due = d.ready ? now - d.collected >= config_.minimal_refresh_interval : now >= d.next_retry;

@@ -66,6 +66,9 @@ class GnmiProvider : public Provider {
   /// The speed in Mbps of `value` read in `unit`; nullopt when it does not read.
   static std::optional<uint32_t> speedMbps(std::string_view value, SpeedUnit unit);
 
+  /// Devices read at most: past them, new exporters are not asked (a failure, counted).
+  static constexpr size_t kMaxDevices = 10000;
+
   GnmiProvider(Config config, Metrics& metrics);
   ~GnmiProvider() override;
   std::string_view name() const override { return "gnmi"; }
@@ -77,7 +80,9 @@ class GnmiProvider : public Provider {
 
  private:
   struct Device;
-  Device& device(const IPv6Addr& exporter);
+  /// The exporter's device, created on its first query; null once kMaxDevices are known (a
+  /// flood of forged exporter addresses must not open a connection and metric series each).
+  Device* device(const IPv6Addr& exporter);
   /// Reads the whole device into `d` (its mutex held). False when it could not.
   bool collect(const IPv6Addr& exporter, Device& d);
   Gauge& readyGauge(const IPv6Addr& exporter);
@@ -86,7 +91,12 @@ class GnmiProvider : public Provider {
   std::mutex devices_mutex_;  // guards devices_ (the map; each Device has its own mutex)
   std::unordered_map<IPv6Addr, std::unique_ptr<Device>, IPv6AddrHash> devices_;
   Metrics& metrics_;
-  Counter &requests_, &errors_, &timeouts_, &collections_;
+  Counter &requests_, &errors_, &timeouts_, &collections_, &refused_;
+  size_t max_devices_ = kMaxDevices;  ///< tests lower it
+
+ public:
+  /// Tests: a lower bound than kMaxDevices.
+  void setMaxDevices(size_t n) { max_devices_ = n; }
 };
 
 }  // namespace akvo::metadata

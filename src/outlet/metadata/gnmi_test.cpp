@@ -346,6 +346,29 @@ TEST(GnmiMetadata, DeviceDownIsAMissNotABlock) {
   md.stop();
 }
 
+// A bound on the devices read: past it, a new exporter is refused at once (counted), without a
+// connection; the known ones are still asked.
+TEST(GnmiMetadata, DevicesAreBounded) {
+  GnmiProvider::Config c;
+  c.ports = PrefixTree<uint16_t>();
+  c.ports.insert(*IPv6Prefix::parse("::/0"), testing::freeLoopbackPort());  // nothing listens
+  c.targets.insert(*IPv6Prefix::parse("::/0"), ip("127.0.0.1"));
+  GnmiProvider::Authentication plain;
+  plain.tls.enable = false;
+  c.authentication_parameters.insert(*IPv6Prefix::parse("::/0"), plain);
+  Metrics m;
+  GnmiProvider p(c, m);
+  p.setMaxDevices(2);
+  Answer a;
+  EXPECT_EQ(p.query({ip("192.0.2.1"), 1}, a), Provider::Result::kFailed);
+  EXPECT_EQ(p.query({ip("192.0.2.2"), 1}, a), Provider::Result::kFailed);
+  EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_errors_total"), 2u);  // both were asked
+  EXPECT_EQ(p.query({ip("192.0.2.3"), 1}, a), Provider::Result::kFailed);
+  EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_devices_refused_total"), 1u);
+  EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_errors_total"), 2u);  // the third was not
+  EXPECT_EQ(m.sum("akvo_outlet_metadata_gnmi_requests_total"), 2u);
+}
+
 TEST(GnmiMetadata, Speeds) {
   using U = GnmiProvider::SpeedUnit;
   EXPECT_EQ(GnmiProvider::speedMbps("10000000000", U::kBps), 10000u);
