@@ -333,6 +333,10 @@ class CoreEnricher : public FlowEnricher {
   }
 
   bool rateLimit(const FlowRecord& f, uint64_t limit) {
+    // Forged exporter addresses must not grow the map without end: past 65,536 exporters it
+    // starts over (each exporter's count restarts within the second).
+    if (rates_.size() >= 65536 && !rates_.count(f.exporter_address)) [[unlikely]]
+      rates_.clear();
     RateState& s = rates_[f.exporter_address];
     const uint32_t second = uint32_t(now_);
     if (second > s.second) {

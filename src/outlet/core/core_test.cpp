@@ -287,6 +287,31 @@ TEST(Core, RateLimitCountsReceptionSeconds) {
   EXPECT_EQ(quiet, 10u);
 }
 
+// The per-exporter rate states stay bounded under forged exporter addresses: past 65,536
+// exporters they start over, so an exporter at its limit gets a fresh count in that second.
+TEST(Core, RateLimitStatesAreBounded) {
+  Metrics m;
+  Core core(read<Core::Config>("rate-limit: 1", "core"), m, nullptr, nullptr, nullptr);
+  auto e = core.makeEnricher();
+  e->received(7000);
+  FlowRecord f = oneByte();
+  ASSERT_TRUE(e->enrich(f));
+  f = oneByte();
+  ASSERT_FALSE(e->enrich(f));  // its one flow of this second is taken
+  for (uint32_t i = 1; i < 65536; i++) {
+    FlowRecord g = oneByte();
+    g.exporter_address = IPv6Addr::fromV4(0x0a000000u + i);
+    ASSERT_TRUE(e->enrich(g)) << i;
+  }
+  f = oneByte();
+  EXPECT_FALSE(e->enrich(f));  // 65,536 exporters: 192.0.2.1 is still known
+  FlowRecord g = oneByte();
+  g.exporter_address = ip("198.51.100.1");  // the 65,537th
+  EXPECT_TRUE(e->enrich(g));
+  f = oneByte();
+  EXPECT_TRUE(e->enrich(f));  // started over
+}
+
 // An input's rate-limit (carried by each datagram) wins over core.rate-limit, and applies
 // without it.
 TEST(Core, InputRateLimitWins) {
