@@ -123,6 +123,16 @@ Core::Core(Config config, Metrics& metrics, metadata::Metadata* metadata,
 
 void Core::warnNoSamplingRate(const IPv6Addr& exporter) {
   std::lock_guard lock(warned_mutex_);
+  if (warned_.size() >= kMaxWarned) {
+    // Forged exporter addresses must not flood the log nor grow the set: one last word.
+    if (warned_.insert(IPv6Addr{}).second)
+      spdlog::error(
+          "more than {} exporters send flows without a sampling rate: the others are not listed "
+          "(akvo_outlet_core_flows_dropped_by_reason_total{{reason=\"sampling_rate_missing\"}} "
+          "counts their flows)",
+          kMaxWarned);
+    return;
+  }
   if (!warned_.insert(exporter).second) return;
   spdlog::error(
       "exporter {}: its flows carry no sampling rate and no core.default-sampling-rate covers it: "
@@ -201,7 +211,8 @@ class CoreEnricher : public FlowEnricher {
     }
     if (f.sampling_rate == 0) {
       pending_[kSampling]++;
-      if (warned_.insert(f.exporter_address).second) core_.warnNoSamplingRate(f.exporter_address);
+      if (warned_.size() <= Core::kMaxWarned && warned_.insert(f.exporter_address).second)
+        core_.warnNoSamplingRate(f.exporter_address);
       return false;
     }
     if (rate_multiplier_ > 1) f.sampling_rate = uint64_t(double(f.sampling_rate) * rate_multiplier_ + 0.5);

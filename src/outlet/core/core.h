@@ -55,6 +55,8 @@ class Core {
     kFlow, kFlowExceptPrivate, kFlowExceptDefaultRoute, kRouting, kRoutingExceptPrivate, kNetworks
   };
   enum class NetProvider : uint8_t { kFlow, kRouting };
+  /// Exporters without a sampling rate logged by name; past them, one line says there are more.
+  static constexpr size_t kMaxWarned = 1000;
 
   struct Config {
     std::vector<std::string> exporter_classifiers, interface_classifiers;
@@ -106,7 +108,7 @@ class Core {
   /// workers draw different streams and a run is reproducible (tests are not flaky).
   std::atomic<uint64_t> enrichers_made_{0};
   std::mutex warned_mutex_;  // guards warned_
-  std::set<IPv6Addr> warned_;
+  std::set<IPv6Addr> warned_;  // exporters without a sampling rate, logged; :: past kMaxWarned
 };
 
 }  // namespace akvo

@@ -1,6 +1,10 @@
 #include "outlet/core/core.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
 
 #include "testing/config.h"
 
@@ -285,6 +289,40 @@ TEST(Core, RateLimitCountsReceptionSeconds) {
     quiet += f.bytes * f.sampling_rate;
   }
   EXPECT_EQ(quiet, 10u);
+}
+
+// Exporters without a sampling rate are named in the log once each, up to Core::kMaxWarned;
+// past them (forged exporter addresses), one line says there are more, and nothing else.
+TEST(Core, NoSamplingRateWarningsAreBounded) {
+  std::ostringstream out;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out)));
+  Metrics m;
+  Core core(read<Core::Config>("rate-limit: 0", "core"), m, nullptr, nullptr, nullptr);
+  auto e = core.makeEnricher();
+  e->received(8000);
+  const uint32_t n = uint32_t(Core::kMaxWarned) + 100;
+  for (int round = 0; round < 2; round++)
+    for (uint32_t i = 0; i < n; i++) {
+      FlowRecord f = oneByte();
+      f.sampling_rate = 0;
+      f.exporter_address = IPv6Addr::fromV4(0x0a000000u + i);
+      EXPECT_FALSE(e->enrich(f));
+    }
+  e->flushCounters();
+  spdlog::set_default_logger(previous);
+  const std::string log = out.str();
+  size_t named = 0, more = 0;
+  for (size_t at = 0; (at = log.find("ALL ITS FLOWS ARE DROPPED", at)) != std::string::npos; at++)
+    named++;
+  for (size_t at = 0; (at = log.find("exporters send flows without a sampling rate", at)) !=
+                      std::string::npos;
+       at++)
+    more++;
+  EXPECT_EQ(named, Core::kMaxWarned);
+  EXPECT_EQ(more, 1u);
+  EXPECT_EQ(m.sum("akvo_outlet_core_flows_dropped_by_reason_total"), 2u * n);
 }
 
 // The per-exporter rate states stay bounded under forged exporter addresses: past 65,536
