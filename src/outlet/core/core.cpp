@@ -125,7 +125,7 @@ void Core::warnNoSamplingRate(const IPv6Addr& exporter) {
   std::lock_guard lock(warned_mutex_);
   if (warned_.size() >= kMaxWarned) {
     // Forged exporter addresses must not flood the log nor grow the set: one last word.
-    if (warned_.insert(IPv6Addr{}).second)
+    if (!std::exchange(warned_more_, true))
       spdlog::error(
           "more than {} exporters send flows without a sampling rate: the others are not listed "
           "(akvo_outlet_core_flows_dropped_by_reason_total{{reason=\"sampling_rate_missing\"}} "
@@ -343,10 +343,11 @@ class CoreEnricher : public FlowEnricher {
     });
   }
 
+  static constexpr size_t kMaxRateStates = 65536;
   bool rateLimit(const FlowRecord& f, uint64_t limit) {
     // Forged exporter addresses must not grow the map without end: past 65,536 exporters it
     // starts over (each exporter's count restarts within the second).
-    if (rates_.size() >= 65536 && !rates_.count(f.exporter_address)) [[unlikely]]
+    if (rates_.size() >= kMaxRateStates && !rates_.count(f.exporter_address)) [[unlikely]]
       rates_.clear();
     RateState& s = rates_[f.exporter_address];
     const uint32_t second = uint32_t(now_);

@@ -108,7 +108,8 @@ class Core {
   /// workers draw different streams and a run is reproducible (tests are not flaky).
   std::atomic<uint64_t> enrichers_made_{0};
   std::mutex warned_mutex_;  // guards warned_
-  std::set<IPv6Addr> warned_;  // exporters without a sampling rate, logged; :: past kMaxWarned
+  std::set<IPv6Addr> warned_;  // exporters without a sampling rate, logged (kMaxWarned at most)
+  bool warned_more_ = false;   // the line saying there are more was logged
 };
 
 }  // namespace akvo

@@ -313,15 +313,13 @@ TEST(Core, NoSamplingRateWarningsAreBounded) {
   e->flushCounters();
   spdlog::set_default_logger(previous);
   const std::string log = out.str();
-  size_t named = 0, more = 0;
-  for (size_t at = 0; (at = log.find("ALL ITS FLOWS ARE DROPPED", at)) != std::string::npos; at++)
-    named++;
-  for (size_t at = 0; (at = log.find("exporters send flows without a sampling rate", at)) !=
-                      std::string::npos;
-       at++)
-    more++;
-  EXPECT_EQ(named, Core::kMaxWarned);
-  EXPECT_EQ(more, 1u);
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = 0; (at = log.find(what, at)) != std::string::npos; at++) n++;
+    return n;
+  };
+  EXPECT_EQ(count("ALL ITS FLOWS ARE DROPPED"), Core::kMaxWarned);
+  EXPECT_EQ(count("exporters send flows without a sampling rate"), 1u);
   EXPECT_EQ(m.sum("akvo_outlet_core_flows_dropped_by_reason_total"), 2u * n);
 }
 

@@ -68,6 +68,8 @@ class GnmiProvider : public Provider {
 
   /// Devices read at most: past them, new exporters are not asked (a failure, counted).
   static constexpr size_t kMaxDevices = 10000;
+  /// Tests: a lower bound than kMaxDevices (before the first query).
+  void setMaxDevices(size_t n) { max_devices_ = n; }
 
   GnmiProvider(Config config, Metrics& metrics);
   ~GnmiProvider() override;
@@ -92,11 +94,7 @@ class GnmiProvider : public Provider {
   std::unordered_map<IPv6Addr, std::unique_ptr<Device>, IPv6AddrHash> devices_;
   Metrics& metrics_;
   Counter &requests_, &errors_, &timeouts_, &collections_, &refused_;
-  size_t max_devices_ = kMaxDevices;  ///< tests lower it
-
- public:
-  /// Tests: a lower bound than kMaxDevices.
-  void setMaxDevices(size_t n) { max_devices_ = n; }
+  size_t max_devices_ = kMaxDevices;
 };
 
 }  // namespace akvo::metadata
