@@ -289,8 +289,6 @@ const char* knownReason(const std::string& path) {
       {"load-balance", "not for the enriched output"},
       {"shutdown-timeout", "akvo flushes the enriched output at stop"},
       {"rib-shards", "akvo's RIB is not sharded"},
-      {"driver", "akvo keeps saved filters in its own SQLite file (console.database.path)"},
-      {"dsn", "akvo keeps saved filters in its own SQLite file (console.database.path)"},
       {"homepage-graph-filter-sql", "not an akvo setting"},
   };
   std::string clean;  // without list indexes
@@ -1215,7 +1213,7 @@ void Converter::console(Src& s) {
     copy(auth, "avatar-url", a);
     auth.finish();
   }
-  copySection(s, "database", {"saved-filters"}, c.at("database"));
+  copySection(s, "database", {"driver", "dsn", "saved-filters"}, c.at("database"));
   Src ch = s.child("clickhouse");
   clickhouseConnection(ch);
   ch.finish();

@@ -86,7 +86,25 @@ void ConsoleConfig::read(ConfigReader& r, const Schema& schema) {
     }
   });
   r.section("database", [&](ConfigReader& d) {
+    d.choice("driver", database_driver, {"sqlite", "mysql", "postgresql"});
+    d.field("dsn", database_dsn);
     d.field("path", database_path);
+    if (database_driver == "sqlite") {
+      if (!database_dsn.empty() && !database_path.empty())
+        d.fail("dsn", "the SQLite file is given twice (dsn and path): keep one");
+      if (!database_dsn.empty()) database_path = database_dsn;
+    } else {
+      if (!database_path.empty())
+        d.fail("path", fmt::format("the SQLite file, not for driver {}: give dsn", database_driver));
+      if (database_dsn.empty())
+        d.fail("dsn", database_driver == "mysql"
+                          ? "required with driver mysql, e.g. akvo:secret@tcp(db.example.net:3306)/akvo"
+                          : "required with driver postgresql, e.g. host=db.example.net user=akvo "
+                            "dbname=akvo (or a postgres:// URL)");
+      MysqlDsn parsed;
+      std::string error;
+      if (database_driver == "mysql" && !parseMysqlDsn(database_dsn, parsed, error)) d.fail("dsn", error);
+    }
     d.list("saved-filters", [&](ConfigReader& f, size_t) {
       SavedFilter sf;
       f.field("description", sf.description);
@@ -276,10 +294,15 @@ Console::Console(ConsoleConfig config, const Schema& schema, const ClickHouseCon
 }
 
 void Console::start() {
-  std::string path = config_.database_path.empty() ? ":memory:" : config_.database_path;
-  saved_ = std::make_unique<SavedFilters>(path);
+  SqlDriver driver = config_.database_driver == "mysql"        ? SqlDriver::kMysql
+                     : config_.database_driver == "postgresql" ? SqlDriver::kPostgresql
+                                                               : SqlDriver::kSqlite;
+  std::string dsn = driver != SqlDriver::kSqlite ? config_.database_dsn
+                    : config_.database_path.empty() ? ":memory:"
+                                                    : config_.database_path;
+  saved_ = std::make_unique<SavedFilters>(driver, dsn);
   saved_->seed(config_.saved_filters);
-  spdlog::info("console: saved filters in {}", path);
+  spdlog::info("console: saved filters in {}", saved_->name());
 }
 
 void Console::registerRoutes(HttpServer& http) {

@@ -60,7 +60,12 @@ struct ConsoleConfig {
     std::string logout_url;
     std::string avatar_url;  ///< empty, and no header: the generated avatar
   } auth;
-  /// Saved filters database; empty: `<clickhouse.path>/console.sqlite` (set by the role).
+  /// Saved filters database, as Akvorado's `database.driver` and `database.dsn`: "sqlite",
+  /// "mysql" or "postgresql". SQLite's file is `dsn` or `path` (akvo's older key); both
+  /// empty: `<clickhouse.path>/console.sqlite` with the embedded store (set by the role), in
+  /// memory with servers.
+  std::string database_driver = "sqlite";
+  std::string database_dsn;
   std::string database_path;
   std::vector<SavedFilter> saved_filters;
 

@@ -10,31 +10,13 @@
 #include <sstream>
 
 #include "console/test_flows.h"
+#include "console/test_requests.h"
 #include "testing/test_store.h"
 
 namespace akvo::console {
 namespace {
 
 using nlohmann::json;
-
-HttpRequest request(const std::string& method, const std::string& route, const std::string& body = "",
-                    std::map<std::string, std::string> headers = {}) {
-  HttpRequest r;
-  r.method = method;
-  r.path = std::string(Console::kPrefix) + route;
-  r.body = body;
-  r.headers = std::move(headers);
-  return r;
-}
-
-/// Runs a request the way the HTTP server does: HttpError becomes a JSON error.
-HttpResponse call(Console& c, const HttpRequest& r) {
-  try {
-    return c.handle(r);
-  } catch (const HttpError& e) {
-    return HttpResponse::error(e.status, e.what());
-  }
-}
 
 /// A console without a store (every route that does not query).
 class ConsoleNoStore : public ::testing::Test {

@@ -1,13 +1,17 @@
 #pragma once
-/// Saved filters in SQLite: each user's own plus shared ones, and the shared filters of the
-/// configuration (owned by `__system`, replaced at each start). The schema carries its version
-/// in `PRAGMA user_version` and is upgraded step by step on open.
+/// Saved filters in SQLite, MySQL or PostgreSQL: each user's own plus shared ones, and the
+/// shared filters of the configuration (owned by `__system`, replaced at each start). The schema
+/// is upgraded step by step on open; its version is in `PRAGMA user_version` (SQLite) or in the
+/// table `akvo_schema` (the servers). The table is Akvorado's (`saved_filters`: id, user,
+/// shared, description, content) plus `created_at`: a database Akvorado used is taken over with
+/// its filters.
 #include <cstdint>
 #include <mutex>
+#include <memory>
 #include <string>
 #include <vector>
 
-struct sqlite3;
+#include "console/sql_db.h"
 
 namespace akvo::console {
 
@@ -23,9 +27,11 @@ class SavedFilters {
  public:
   /// The schema version this code writes.
   static constexpr int kSchemaVersion = 2;
-  /// Opens (creating or upgrading) the database at `path` (":memory:" for a private one).
-  /// Throws std::runtime_error naming the path.
+  /// Opens (creating or upgrading) the SQLite database at `path` (":memory:" for a private
+  /// one). Throws std::runtime_error naming the path.
   explicit SavedFilters(const std::string& path);
+  /// The same in any database. Throws std::runtime_error naming it.
+  SavedFilters(SqlDriver driver, const std::string& dsn);
   ~SavedFilters();
   SavedFilters(const SavedFilters&) = delete;
   SavedFilters& operator=(const SavedFilters&) = delete;
@@ -39,13 +45,14 @@ class SavedFilters {
   /// Deletes one of the user's filters; false when there is none with this id for this user.
   bool remove(const std::string& user, int64_t id);
   int schemaVersion();
+  /// The database, for messages (no password).
+  const std::string& name() const { return db_->name(); }
 
  private:
-  void exec(const std::string& sql);
+  int readVersion();
   void upgrade();
   std::mutex mutex_;  // guards db_ (one connection for all requests)
-  sqlite3* db_ = nullptr;
-  std::string path_;
+  std::unique_ptr<SqlDb> db_;
 };
 
 }  // namespace akvo::console

@@ -1,0 +1,223 @@
+#pragma once
+/// For tests: a real PostgreSQL or MariaDB server (Debian's packages) started in a temporary
+/// folder on a free loopback port, with a user `akvo` (password `akvo-secret`) owning a
+/// database `akvo`, and stopped by the destructor. stop() and start() restart it in place (the
+/// data stays). As root, PostgreSQL runs as the `postgres` user (it refuses root) and MariaDB as
+/// root (`--user=root`). The servers die with the test process (PR_SET_PDEATHSIG).
+#include <fmt/format.h>
+#include <libpq-fe.h>
+#include <mysql.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "testing/ports.h"
+
+namespace akvo::testing {
+
+class SqlServer {
+ public:
+  virtual ~SqlServer() { stop(); }
+  virtual std::string dsn() const = 0;
+  /// The DSN with a wrong password.
+  virtual std::string badDsn() const = 0;
+  uint16_t port() const { return port_; }
+  const std::string& error() const { return error_; }
+  bool running() const { return pid_ > 0 && kill(pid_, 0) == 0; }
+  /// Stops the server (a clean shutdown that closes the clients' connections) and waits for it.
+  void stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, stop_signal_);
+    int status;
+    waitpid(pid_, &status, 0);
+    pid_ = 0;
+  }
+  /// Starts it again on the same port and data; false (and error()) when it does not answer.
+  virtual bool start() = 0;
+
+ protected:
+  /// Runs `argv` to completion (as `user` when not empty and we are root); its output goes to
+  /// `log`. True on exit status 0.
+  static bool run(const std::vector<std::string>& argv, const std::string& user, const std::string& log) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      execArgs(argv, user, log);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+  /// Starts `argv` in the background.
+  pid_t spawn(const std::vector<std::string>& argv, const std::string& user, const std::string& log) {
+    pid_t pid = fork();
+    if (pid == 0) execArgs(argv, user, log);
+    return pid;
+  }
+  [[noreturn]] static void execArgs(std::vector<std::string> argv, const std::string& user,
+                                    const std::string& log) {
+    if (!user.empty() && geteuid() == 0) {
+      const passwd* pw = getpwnam(user.c_str());
+      if (!pw || initgroups(user.c_str(), pw->pw_gid) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) _exit(126);
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // after setuid(), which clears it
+    FILE* f = fopen(log.c_str(), "a");
+    if (f) {
+      dup2(fileno(f), 1);
+      dup2(fileno(f), 2);
+    }
+    setsid();  // a terminal's signals are the test's, not the server's
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  static std::string readFile(const std::filesystem::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  std::filesystem::path makeDir(const char* kind) {
+    static int counter = 0;
+    auto d = std::filesystem::temp_directory_path() / fmt::format("akvo-{}-{}-{}", kind, ::getpid(), counter++);
+    std::filesystem::remove_all(d);
+    std::filesystem::create_directories(d);
+    return d;
+  }
+  pid_t pid_ = 0;
+  int stop_signal_ = SIGTERM;
+  uint16_t port_ = 0;
+  std::string error_;
+};
+
+class PostgresServer : public SqlServer {
+ public:
+  static constexpr const char* kBin = "/usr/lib/postgresql/15/bin";
+  PostgresServer() {
+    stop_signal_ = SIGINT;  // "fast" shutdown; SIGTERM waits for the clients to leave
+    dir_ = makeDir("pg");
+    port_ = freeLoopbackPort();
+    std::ofstream(dir_ / "pw") << "akvo-secret\n";
+    if (geteuid() == 0) {
+      std::string own = fmt::format("chown -R postgres:postgres {}", dir_.string());
+      if (std::system(own.c_str()) != 0) {
+        error_ = "cannot give the folder to the postgres user";
+        return;
+      }
+    }
+    // The superuser is akvo, with a password (scram-sha-256 on TCP).
+    if (!run({fmt::format("{}/initdb", kBin), "-D", (dir_ / "data").string(), "-U", "akvo",
+              "--pwfile", (dir_ / "pw").string(), "-A", "scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
+              "--no-sync"},
+             "postgres", (dir_ / "initdb.log").string())) {
+      error_ = "initdb failed: " + readFile(dir_ / "initdb.log");
+      return;
+    }
+    if (!start()) return;
+    PGconn* c = PQconnectdb((dsnFor("postgres", "akvo-secret")).c_str());
+    PGresult* r = PQexec(c, "CREATE DATABASE akvo");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) error_ = PQerrorMessage(c);
+    PQclear(r);
+    PQfinish(c);
+  }
+  ~PostgresServer() override {
+    stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string dsn() const override { return dsnFor("akvo", "akvo-secret"); }
+  std::string badDsn() const override { return dsnFor("akvo", "wrong-secret"); }
+  bool start() override {
+    pid_ = spawn({fmt::format("{}/postgres", kBin), "-D", (dir_ / "data").string(), "-p",
+                  std::to_string(port_), "-k", dir_.string(), "-c", "listen_addresses=127.0.0.1",
+                  "-c", "fsync=off"},
+                 "postgres", (dir_ / "server.log").string());
+    std::string ping = fmt::format("host=127.0.0.1 port={} dbname=postgres", port_);
+    for (int i = 0; i < 200; i++) {
+      if (PQping(ping.c_str()) == PQPING_OK) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    error_ = "postgres did not start: " + readFile(dir_ / "server.log");
+    return false;
+  }
+
+ private:
+  std::string dsnFor(const char* db, const char* password) const {
+    return fmt::format("host=127.0.0.1 port={} user=akvo password={} dbname={}", port_, password, db);
+  }
+  std::filesystem::path dir_;
+};
+
+class MariadbServer : public SqlServer {
+ public:
+  MariadbServer() {
+    dir_ = makeDir("mariadb");
+    port_ = freeLoopbackPort();
+    std::vector<std::string> install = {"/usr/bin/mariadb-install-db", "--no-defaults",
+                                        "--datadir=" + (dir_ / "data").string(),
+                                        "--auth-root-authentication-method=normal", "--skip-test-db"};
+    if (geteuid() == 0) install.push_back("--user=root");
+    if (!run(install, "", (dir_ / "install.log").string())) {
+      error_ = "mariadb-install-db failed: " + readFile(dir_ / "install.log");
+      return;
+    }
+    if (!start()) return;
+    // root has no password, over the socket: make akvo's user and database.
+    MYSQL* m = mysql_init(nullptr);
+    if (!mysql_real_connect(m, "localhost", "root", "", nullptr, 0, socket().c_str(), 0)) {
+      error_ = mysql_error(m);
+    } else {
+      for (const char* sql : {"CREATE DATABASE akvo", "CREATE USER 'akvo'@'127.0.0.1' IDENTIFIED BY 'akvo-secret'",
+                              "GRANT ALL ON akvo.* TO 'akvo'@'127.0.0.1'"})
+        if (mysql_query(m, sql)) {
+          error_ = mysql_error(m);
+          break;
+        }
+    }
+    mysql_close(m);
+  }
+  ~MariadbServer() override {
+    stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string dsn() const override { return fmt::format("akvo:akvo-secret@tcp(127.0.0.1:{})/akvo", port_); }
+  std::string badDsn() const override { return fmt::format("akvo:wrong-secret@tcp(127.0.0.1:{})/akvo", port_); }
+  std::string socket() const { return (dir_ / "sock").string(); }
+  bool start() override {
+    std::vector<std::string> argv = {"/usr/sbin/mariadbd", "--no-defaults",
+                                     "--datadir=" + (dir_ / "data").string(), "--socket=" + socket(),
+                                     "--port=" + std::to_string(port_), "--bind-address=127.0.0.1",
+                                     "--pid-file=" + (dir_ / "pid").string(), "--skip-log-bin",
+                                     "--innodb-buffer-pool-size=16M", "--innodb-flush-log-at-trx-commit=0",
+                                     "--skip-name-resolve"};
+    if (geteuid() == 0) argv.push_back("--user=root");
+    pid_ = spawn(argv, "", (dir_ / "server.log").string());
+    for (int i = 0; i < 300; i++) {
+      MYSQL* m = mysql_init(nullptr);
+      bool ok = mysql_real_connect(m, "localhost", "root", "", nullptr, 0, socket().c_str(), 0) != nullptr;
+      mysql_close(m);
+      if (ok) return true;
+      if (!running()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    error_ = "mariadbd did not start: " + readFile(dir_ / "server.log");
+    return false;
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace akvo::testing
