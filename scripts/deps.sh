@@ -10,11 +10,11 @@ mkdir -p "$cache"
 build_pkgs=(cmake ninja-build g++ ccache pkg-config libfmt-dev libspdlog-dev libyaml-cpp-dev
   libcli11-dev libboost-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libpcap-dev libcurl4-openssl-dev libzstd-dev liblz4-dev libre2-dev libmaxminddb-dev
-  libsnmp-dev librdkafka-dev libprotobuf-dev protobuf-compiler libsqlite3-dev libpq-dev libmariadb-dev snmpd
+  libsnmp-dev librdkafka-dev libprotobuf-dev protobuf-compiler libsqlite3-dev libpq-dev libmariadb-dev libhiredis-dev libssl-dev snmpd
   libgrpc++-dev protobuf-compiler-grpc)
 test_pkgs=(tshark wireshark-common tcpreplay softflowd nfdump pmacct snmp clang libclang-rt-14-dev
   python3 curl chromium gobgpd clickhouse-server openjdk-17-jre-headless maven zstd jq openssl
-  python3-grpcio python3-grpc-tools postgresql mariadb-server)
+  python3-grpcio python3-grpc-tools postgresql mariadb-server redis-server)
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")

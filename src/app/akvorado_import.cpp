@@ -267,9 +267,6 @@ const char* knownReason(const std::string& path) {
       {"reporting", "akvo's logs and metrics have no settings"},
       {"http", "akvo runs one HTTP server per process, set by the top-level http section"},
       {"http.profiler", "akvo has no Go profiler"},
-      {"http.cache",
-       "the console caches its answers in memory (console.cache-ttl, cache-size); "
-       "there is no Redis cache"},
       {"schema", "the schema is the top-level schema section"},
       {"workers", "removed from Akvorado; akvo sizes its workers with outlet.workers"},
       {"prometheus-endpoint", "removed from Akvorado"},
@@ -1214,6 +1211,13 @@ void Converter::console(Src& s) {
     auth.finish();
   }
   copySection(s, "database", {"driver", "dsn", "saved-filters"}, c.at("database"));
+  // The console's HTTP settings: its cache (memory or Redis) is akvo's http.cache.
+  Src h = s.child("http");
+  if (h.valid()) {
+    copySection(h, "cache", {"type", "protocol", "server", "username", "password", "db"},
+                out.at("http").at("cache"));
+    h.finish("akvo runs one HTTP server per process, set by the top-level http section");
+  }
   Src ch = s.child("clickhouse");
   clickhouseConnection(ch);
   ch.finish();

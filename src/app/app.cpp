@@ -505,6 +505,7 @@ int runRole(const std::string& role, const AppConfig& c, const Reload& reload) {
   std::unique_ptr<console::Console> console;
   if (store && (all || role == "console")) {
     console::ConsoleConfig cc = c.console;
+    cc.cache_backend = c.http.cache;
     if (cc.database_driver == "sqlite" && cc.database_path.empty() && c.clickhouse.embedded())
       cc.database_path = c.clickhouse.path + "/console.sqlite";
     StorePool* p = pool.get();

@@ -41,6 +41,27 @@ void HttpServer::Config::read(ConfigReader& r) {
   if (idle_timeout.count() <= 0) r.fail("idle-timeout", "must be more than 0");
   if (request_timeout.count() <= 0) r.fail("request-timeout", "must be more than 0");
   r.field("health-socket", health_socket);
+  r.section("cache", [&](ConfigReader& c) {
+    c.choice("type", cache.type, {"memory", "redis"});
+    c.choice("protocol", cache.protocol, {"tcp", "unix"});
+    c.field("server", cache.server);
+    c.field("username", cache.username);
+    c.field("password", cache.password);
+    c.field("db", cache.db, 0, 65535);
+    if (cache.protocol == "tcp") {
+      size_t colon = cache.server.rfind(':');
+      std::string port = colon == std::string::npos ? "" : cache.server.substr(colon + 1);
+      bool ok = colon != std::string::npos && colon > 0 && !port.empty() && port.size() <= 5 &&
+                port.find_first_not_of("0123456789") == std::string::npos &&
+                std::stoul(port) >= 1 && std::stoul(port) <= 65535;
+      if (!ok) c.fail("server", fmt::format("expected host:port, got \"{}\"", cache.server));
+    } else if (cache.server.empty() || cache.server[0] != '/') {
+      c.fail("server", fmt::format("expected the socket's absolute path with protocol unix, got \"{}\"",
+                                   cache.server));
+    }
+    if (!cache.username.empty() && cache.password.empty())
+      c.fail("password", "required with a username (Redis ACL users log in with both)");
+  });
   // Room for the longest "/<service>" (docs/03-console-api.md) in the 107 bytes of a name.
   constexpr size_t kMaxName = 106 - std::string_view("/demo-exporter").size();
   if (!health_socket.empty() && (!health_socket.starts_with('@') || health_socket.size() < 2 ||

@@ -85,6 +85,15 @@ class HttpServer {
     /// (max-connections), the connection idle the longest is closed for a new one.
     Duration idle_timeout = std::chrono::seconds(30);
     Duration request_timeout = std::chrono::seconds(30);
+    /// The console's response cache (`http.cache`, Akvorado's keys): "memory", in the process
+    /// (console.cache-size, cache-max-bytes), or "redis", shared by the consoles using it.
+    struct Cache {
+      std::string type = "memory";
+      std::string protocol = "tcp";           ///< tcp, or unix for a socket
+      std::string server = "127.0.0.1:6379";  ///< host:port, or the socket's path
+      std::string username, password;         ///< an ACL user, or the password alone
+      int64_t db = 0;
+    } cache;
     void read(ConfigReader& r);
   };
   using Handler = std::function<HttpResponse(const HttpRequest&)>;

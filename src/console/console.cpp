@@ -300,6 +300,17 @@ void Console::start() {
   std::string dsn = driver != SqlDriver::kSqlite ? config_.database_dsn
                     : config_.database_path.empty() ? ":memory:"
                                                     : config_.database_path;
+  if (config_.cache_backend.type == "redis") {
+    // Shared by the consoles; the memory cache stays empty. Unreachable now is not fatal: the
+    // console answers without a cache until Redis does.
+    redis_ = std::make_unique<RedisCache>(config_.cache_backend, size_t(config_.cache_max_bytes), metrics_);
+    if (std::string why = redis_->check(); !why.empty())
+      spdlog::warn("console: cache in redis {} (database {}), not answering now: {}",
+                   config_.cache_backend.server, config_.cache_backend.db, why);
+    else
+      spdlog::info("console: cache in redis {} (database {})", config_.cache_backend.server,
+                   config_.cache_backend.db);
+  }
   saved_ = std::make_unique<SavedFilters>(driver, dsn);
   saved_->seed(config_.saved_filters);
   spdlog::info("console: saved filters in {}", saved_->name());
@@ -449,13 +460,16 @@ HttpResponse Console::handle(const HttpRequest& req) {
   for (const auto& [k, v] : req.query) key += k + "=" + v + "&";
   key += "\n" + req.body;
   HttpResponse r;
-  if (cache_.get(key, r)) {
+  if (redis_ ? redis_->get(key, r) : cache_.get(key, r)) {
     cache_hits_.inc();
     return r;
   }
   cache_misses_.inc();
   r = dispatch(req, route, u);
-  if (r.status == 200) cache_.put(key, r, ttl);
+  if (r.status == 200) {
+    if (redis_) redis_->put(key, r, ttl);
+    else cache_.put(key, r, ttl);
+  }
   return r;
 }
 

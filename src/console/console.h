@@ -18,6 +18,7 @@
 #include "common/metrics.h"
 #include "common/schema.h"
 #include "console/query.h"
+#include "console/redis_cache.h"
 #include "console/saved_filters.h"
 #include "orchestrator/clickhouse.h"
 
@@ -68,6 +69,8 @@ struct ConsoleConfig {
   std::string database_dsn;
   std::string database_path;
   std::vector<SavedFilter> saved_filters;
+  /// Where responses are cached: `http.cache` (set by the role).
+  HttpServer::Config::Cache cache_backend;
 
   void read(ConfigReader& r, const Schema& schema);
 };
@@ -164,6 +167,7 @@ class Console {
   GraphBuilder builder_;
   ResponseCache cache_;
   std::unique_ptr<SavedFilters> saved_;
+  std::unique_ptr<RedisCache> redis_;  ///< with http.cache.type redis, instead of cache_
   std::function<int64_t()> now_;
   Counter& cache_hits_;
   Counter& cache_misses_;

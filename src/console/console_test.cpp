@@ -11,6 +11,7 @@
 
 #include "console/test_flows.h"
 #include "console/test_requests.h"
+#include "testing/db_servers.h"
 #include "testing/test_store.h"
 
 namespace akvo::console {
@@ -429,6 +430,30 @@ class ConsoleApi : public ::testing::Test {
   std::unique_ptr<StoreConnection> conn_;
   std::unique_ptr<Console> console_;
 };
+
+// http.cache.type redis: a graph one console computed, another console answers from Redis,
+// headers included, without querying the store.
+TEST_F(ConsoleApi, GraphsSharedThroughRedis) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running() && redis.error().empty()) << redis.error();
+  ConsoleConfig c = config_;
+  c.cache_backend.type = "redis";
+  c.cache_backend.server = redis.dsn();
+  c.cache_backend.password = "default-secret";
+  make(c);
+  std::unique_ptr<Console> first = std::move(console_);
+  make(c);
+  std::string body = R"({"start":"2026-11-26T22:00:00Z","end":"2026-11-27T00:00:00Z","dimensions":["DstAS"],"limit":2,"points":12})";
+  auto r = call(*first, request("POST", "graph/line", body));
+  ASSERT_EQ(r.status, 200) << r.body;
+  int before = queries_;
+  auto again = call(*console_, request("POST", "graph/line", body));
+  EXPECT_EQ(again.body, r.body);
+  EXPECT_EQ(again.headers, r.headers);
+  EXPECT_EQ(queries_, before) << "answered from Redis";
+  EXPECT_EQ(metrics_.sum("akvo_console_cache_hits_total"), 1u);
+  EXPECT_EQ(metrics_.sum("akvo_console_cache_errors_total"), 0u);
+}
 
 TEST_F(ConsoleApi, GraphLineThroughTheApiIsCached) {
   std::string body = R"({"start":"2026-11-26T22:00:00Z","end":"2026-11-27T00:00:00Z","dimensions":["SrcAS"],"limit":3,"points":24})";

@@ -10,7 +10,7 @@
 #include "console/console.h"
 #include "console/saved_filters.h"
 #include "console/test_requests.h"
-#include "testing/sql_servers.h"
+#include "testing/db_servers.h"
 
 namespace akvo::console {
 namespace {
@@ -98,8 +98,8 @@ TEST(SavedFiltersConfig, DriverAndDsn) {
 }
 
 /// One server of each kind for the whole suite (starting one takes seconds), stopped after it.
-std::map<SqlDriver, std::unique_ptr<testing::SqlServer>> servers;
-testing::SqlServer& server(SqlDriver d) {
+std::map<SqlDriver, std::unique_ptr<testing::DbServer>> servers;
+testing::DbServer& server(SqlDriver d) {
   auto& s = servers[d];
   if (!s) {
     if (d == SqlDriver::kPostgresql) s = std::make_unique<testing::PostgresServer>();

@@ -6,14 +6,12 @@
 #include <mysql.h>
 #include <sqlite3.h>
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 
 #include "common/config.h"
+#include "common/sigpipe.h"
 
 namespace akvo::console {
 
@@ -222,38 +220,6 @@ class PostgresDb final : public SqlDb {
 };
 
 // ---- MySQL / MariaDB ----------------------------------------------------------------------
-
-/// SIGPIPE blocked in this thread while it lives, and one raised meanwhile consumed: MariaDB's
-/// library writes to a socket the server closed (a restart) without MSG_NOSIGNAL, and SIGPIPE
-/// would end the process. libpq does the same for itself.
-class SigpipeGuard {
- public:
-  SigpipeGuard() {
-    sigset_t pipe;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe, &old_);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE);
-  }
-  ~SigpipeGuard() {
-    sigset_t pending;
-    sigpending(&pending);
-    if (!was_pending_ && sigismember(&pending, SIGPIPE)) {
-      sigset_t pipe;
-      sigemptyset(&pipe);
-      sigaddset(&pipe, SIGPIPE);
-      timespec zero{};
-      sigtimedwait(&pipe, nullptr, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-
- private:
-  sigset_t old_;
-  bool was_pending_ = false;
-};
 
 std::string percentDecode(std::string_view s) {
   std::string out;

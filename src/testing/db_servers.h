@@ -1,11 +1,12 @@
 #pragma once
-/// For tests: a real PostgreSQL or MariaDB server (Debian's packages) started in a temporary
+/// For tests: a real PostgreSQL, MariaDB or Redis server (Debian's packages) started in a temporary
 /// folder on a free loopback port, with a user `akvo` (password `akvo-secret`) owning a
 /// database `akvo`, and stopped by the destructor. stop() and start() restart it in place (the
 /// data stays). As root, PostgreSQL runs as the `postgres` user (it refuses root) and MariaDB as
 /// root (`--user=root`). The servers die with the test process (PR_SET_PDEATHSIG).
 #include <fmt/format.h>
 #include <libpq-fe.h>
+#include <hiredis/hiredis.h>
 #include <mysql.h>
 #include <grp.h>
 #include <pwd.h>
@@ -27,9 +28,9 @@
 
 namespace akvo::testing {
 
-class SqlServer {
+class DbServer {
  public:
-  virtual ~SqlServer() { stop(); }
+  virtual ~DbServer() { stop(); }
   virtual std::string dsn() const = 0;
   /// The DSN with a wrong password.
   virtual std::string badDsn() const = 0;
@@ -101,7 +102,7 @@ class SqlServer {
   std::string error_;
 };
 
-class PostgresServer : public SqlServer {
+class PostgresServer : public DbServer {
  public:
   static constexpr const char* kBin = "/usr/lib/postgresql/15/bin";
   PostgresServer() {
@@ -159,7 +160,7 @@ class PostgresServer : public SqlServer {
   std::filesystem::path dir_;
 };
 
-class MariadbServer : public SqlServer {
+class MariadbServer : public DbServer {
  public:
   MariadbServer() {
     dir_ = makeDir("mariadb");
@@ -213,6 +214,44 @@ class MariadbServer : public SqlServer {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     error_ = "mariadbd did not start: " + readFile(dir_ / "server.log");
+    return false;
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+/// Redis with its default user's password `default-secret` and an ACL user `akvo` (password
+/// `akvo-secret`) allowed the keys `akvo:*` only.
+class RedisServer : public DbServer {
+ public:
+  RedisServer() {
+    dir_ = makeDir("redis");
+    port_ = freeLoopbackPort();
+    std::ofstream(dir_ / "redis.conf") << fmt::format(
+        "port {}\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndir {}\n"
+        "requirepass default-secret\nuser akvo on >akvo-secret ~akvo:* +@all\n",
+        port_, dir_.string());
+    start();
+  }
+  ~RedisServer() override {
+    stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string dsn() const override { return fmt::format("127.0.0.1:{}", port_); }
+  std::string badDsn() const override { return dsn(); }
+  bool start() override {
+    pid_ = spawn({"/usr/bin/redis-server", (dir_ / "redis.conf").string()}, "", (dir_ / "server.log").string());
+    for (int i = 0; i < 200; i++) {
+      redisContext* c = redisConnect("127.0.0.1", port_);
+      bool ok = c && !c->err;
+      if (c) redisFree(c);
+      if (ok) return true;
+      if (!running()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    error_ = "redis-server did not start: " + readFile(dir_ / "server.log");
     return false;
   }
 
