@@ -13,6 +13,10 @@
 #include "testing/db_servers.h"
 
 namespace akvo::console {
+
+/// The driver's name in test names and messages.
+void PrintTo(SqlDriver d, std::ostream* os) { *os << sqlDriverName(d); }
+
 namespace {
 
 using nlohmann::json;
