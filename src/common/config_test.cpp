@@ -10,13 +10,14 @@
 #include "app/app.h"
 #include "orchestrator/clickhouse.h"
 #include "store/http_store.h"
+#include "testing/temp_dir.h"
 
 namespace akvo {
 namespace {
 
 std::string writeTemp(const std::string& content) {
   static int n = 0;
-  auto p = std::filesystem::temp_directory_path() / ("akvo-config-test-" + std::to_string(getpid()) + "-" + std::to_string(n++) + ".yaml");
+  auto p = testing::tempDir() / ("config-" + std::to_string(n++) + ".yaml");
   std::ofstream(p) << content;
   return p.string();
 }

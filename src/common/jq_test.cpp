@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include "testing/temp_dir.h"
 
 namespace akvo::jq {
 namespace {
@@ -332,7 +333,7 @@ bool haveJq() { return std::system("jq --version >/dev/null 2>&1") == 0; }
 /// fails (syntax or run-time error).
 std::optional<std::vector<std::string>> realJq(const std::string& program,
                                                const std::string& input) {
-  auto dir = std::filesystem::path(::testing::TempDir()) / ("akvo-jq-" + std::to_string(getpid()));
+  auto dir = akvo::testing::tempDir() / "jq";
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "program.jq") << program;
   std::ofstream(dir / "input.json") << input;

@@ -25,6 +25,7 @@
 #include "common/metrics.h"
 #include "orchestrator/clickhouse.h"
 #include "testing/ports.h"
+#include "testing/temp_dir.h"
 
 extern char** environ;
 
@@ -141,7 +142,7 @@ class HttpStoreTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (access(kServer, X_OK) != 0) return;
-    std::string base = ::testing::TempDir() + "/akvo-ch-" + std::to_string(getpid());
+    std::string base = (akvo::testing::tempDir() / "ch").string();
     a_ = new ClickHouseServer(base + "/a");
     b_ = new ClickHouseServer(base + "/b");
   }
@@ -355,7 +356,7 @@ class HttpStoreTlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (access(kServer, X_OK) != 0) return;
-    base_ = ::testing::TempDir() + "/akvo-ch-tls-" + std::to_string(getpid());
+    base_ = (akvo::testing::tempDir() / "ch-tls").string();
     pki_ = new TestPki(base_ + "/pki");
     if (pki_->ok) server_ = new ClickHouseServer(base_ + "/server", pki_);
   }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "testing/ports.h"
+#include "testing/temp_dir.h"
 
 namespace akvo::testing {
 
@@ -91,7 +92,7 @@ class DbServer {
   }
   std::filesystem::path makeDir(const char* kind) {
     static int counter = 0;
-    auto d = std::filesystem::temp_directory_path() / fmt::format("akvo-{}-{}-{}", kind, ::getpid(), counter++);
+    auto d = tempDir() / fmt::format("{}-{}", kind, counter++);
     std::filesystem::remove_all(d);
     std::filesystem::create_directories(d);
     return d;

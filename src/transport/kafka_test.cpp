@@ -10,13 +10,13 @@
 #include <fstream>
 
 #include "app/app.h"
+#include "testing/temp_dir.h"
 
 namespace akvo {
 namespace {
 
 AppConfig load(const std::string& content) {
-  auto p = std::filesystem::temp_directory_path() /
-           ("akvo-kafka-test-" + std::to_string(getpid()) + ".yaml");
+  auto p = testing::tempDir() / "kafka.yaml";
   std::ofstream(p) << content;
   AppConfig c = AppConfig::load(p.string());
   std::filesystem::remove(p);
