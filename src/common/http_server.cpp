@@ -332,8 +332,12 @@ HttpServer::Routed HttpServer::dispatch(const HttpRequest& req) {
   } catch (const HttpError& e) {
     return {HttpResponse::error(e.status, e.what()), pattern};
   } catch (const std::exception& e) {
+    // Not a refusal of the request but a failure behind it (the store, the saved filters'
+    // database): the client gets the reason, the operator's log gets it too.
+    failures_.warn("http: {} {}: {}", req.method, req.path, e.what());
     return {HttpResponse::error(500, e.what()), pattern};
   } catch (...) {
+    failures_.warn("http: {} {}: internal error", req.method, req.path);
     return {HttpResponse::error(500, "internal error"), pattern};
   }
 }

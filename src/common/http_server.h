@@ -21,6 +21,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "common/metrics.h"
 
 namespace akvo {
@@ -133,6 +134,7 @@ class HttpServer {
   std::vector<std::tuple<std::string, std::string, Handler>> prefixes_;
   uint16_t port_ = 0;
   std::atomic<int> active_{0};
+  RateLimitedLog failures_;  ///< handlers' unexpected errors (500), also counted by code
 };
 
 /// Minimal blocking HTTP client for loopback use (akvo sql, akvo healthcheck, tests):

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <nlohmann/json.hpp>
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -57,6 +58,9 @@ TEST(HttpServer, BadBytesAndEscapesGetAnErrorNotACrash) {
     throw HttpError(400, "cannot parse " + req.body);  // a message echoing the request
   });
   http.route("GET", "/throw-int", [](const HttpRequest&) -> HttpResponse { throw 42; });
+  http.route("GET", "/fail", [](const HttpRequest&) -> HttpResponse {
+    throw std::runtime_error("saved filters database: gone");
+  });
   http.route("GET", "/ok", [](const HttpRequest& req) {
     return HttpResponse::fromJson(nlohmann::json{{"q", req.query.count("a") ? req.query.at("a") : ""}});
   });
@@ -78,6 +82,25 @@ TEST(HttpServer, BadBytesAndEscapesGetAnErrorNotACrash) {
               std::string::npos);
   }
   EXPECT_EQ(httpRequest(hp, "GET", "/throw-int").status, 500);
+  // A failure behind the request: the reason in the answer, and in the log (rate-limited).
+  {
+    std::ostringstream log;
+    auto previous = spdlog::default_logger();
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+    for (int i = 0; i < 20; i++) {
+      auto r = httpRequest(hp, "GET", "/fail");
+      EXPECT_EQ(r.status, 500);
+      EXPECT_EQ(nlohmann::json::parse(r.body)["message"], "saved filters database: gone");
+    }
+    spdlog::set_default_logger(previous);
+    std::string text = log.str();
+    size_t lines = 0;
+    for (size_t at = 0; (at = text.find("http: GET /fail: saved filters database: gone", at)) != std::string::npos; at++)
+      lines++;
+    EXPECT_GE(lines, 1u) << text;
+    EXPECT_LE(lines, 5u) << "rate-limited: " << text;
+  }
 
   // Over max-body-size: a 413 with a JSON message, not a closed connection.
   auto big = httpRequest(hp, "POST", "/echo", std::string(size_t(hc.max_body_size) + 1, 'x'));
