@@ -62,6 +62,8 @@ cat > "$SRC/services/console.yaml" <<'YAML'
   branding: true
   http:
     listen: ":8181"
+    cache: {type: redis, server: "valkey:6379", db: 1}
+  database: {driver: postgresql, dsn: "host=pg dbname=akvorado"}
 YAML
 line() { grep -n -- "$2" "$1" | head -1 | cut -d: -f1; }
 
@@ -84,7 +86,7 @@ expect "$SRC/akvorado.yaml" "dial-timeout" "clickhousedb.dial-timeout"
 expect "$SRC/akvorado.yaml" "prometheus-endpoint" "clickhouse.prometheus-endpoint"
 expect "$SRC/services/outlet.yaml" "poller-coalesce" "outlet[0].metadata.providers[0].poller-coalesce"
 expect "$SRC/services/outlet.yaml" "type: bioris" "outlet[0].routing.provider"
-expect "$SRC/services/console.yaml" "http:" "console[0].http"
+expect "$SRC/services/console.yaml" "listen:" "console[0].http.listen"
 [[ $(grep -c "^$SRC" "$TMP/stderr") -eq 5 ]] || fail "expected 5 settings left out"
 grep -q "5 Akvorado settings left out" "$TMP/stderr" || fail "no summary line"
 grep -q "^# inlet: entry 0 of 3 (--index N converts another)" "$TMP/akvo.yaml" \
@@ -114,6 +116,11 @@ assert c["outlet"]["metadata"]["providers"][0]["credentials"] == {"::/0": {"comm
 assert c["outlet"]["routing"]["provider"]["type"] == "none"
 assert c["console"]["homepage-top-widgets"] == ["src-as", "exporter"]
 assert c["console"]["branding"] is True
+# The console's shared cache and saved filters' database, as they are.
+assert c["http"]["cache"]["type"] == "redis" and c["http"]["cache"]["server"] == "valkey:6379", c["http"]
+assert c["http"]["cache"]["db"] == 1
+assert c["console"]["database"]["driver"] == "postgresql", c["console"]["database"]
+assert c["console"]["database"]["dsn"] == "host=pg dbname=akvorado"
 PY
 pass "config check accepts the output, with Akvorado's values"
 
