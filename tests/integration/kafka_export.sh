@@ -13,10 +13,7 @@ KAFKA="kafka: {brokers: [127.0.0.1:$KAFKA_PORT], topic-configuration: {num-parti
 orchestrator_config  # $CONFIG: embedded store, $KAFKA, HTTP on $ORCH_HTTP
 # The orchestrator creates the enriched topic as configured (Akvorado's kafka-output).
 echo "outlet: {kafka-output: {enabled: true, topic: enriched, num-partitions: 3, config-entries: {retention.ms: 3600000}}}" >> "$CONFIG"
-cat > "$TMP/outlet.yaml" <<YAML
-clickhouse: {servers: ["127.0.0.1:$ORCH_HTTP/clickhouse"]}
-http: {listen: 127.0.0.1:$OUT_HTTP}
-outlet:
+outlet_config "$TMP/outlet.yaml" "$OUT_HTTP" "
   clickhouse: {maximum-wait-time: 300ms}
   kafka-output: {enabled: true, topic: enriched}
   metadata:
@@ -26,11 +23,9 @@ outlet:
           127.0.0.6/32:
             name: par-edge1
             region: europe
-            default: {name: unknown, description: "", speed: 1000}
+            default: {name: unknown, description: \"\", speed: 1000}
             ifindexes:
-              1: {name: Gi0/1, description: "Transit: Cogent", speed: 10000, provider: cogent, connectivity: transit, boundary: external}
-$KAFKA
-YAML
+              1: {name: Gi0/1, description: \"Transit: Cogent\", speed: 10000, provider: cogent, connectivity: transit, boundary: external}"
 cat > "$TMP/inlet.yaml" <<YAML
 http: {listen: 127.0.0.1:$IN_HTTP}
 inlet: {flow: {inputs: [{decoder: netflow, listen: "127.0.0.1:$IN_UDP"}]}}

@@ -16,13 +16,8 @@ BROKER="127.0.0.1:$KAFKA_PORT"
 ORCH_HTTP=$(free_port); OUT_HTTP=$(free_port)
 KAFKA="kafka: {brokers: [$BROKER], topic-configuration: {num-partitions: 2}, max-workers: 1}"
 orchestrator_config  # $CONFIG: embedded store, $KAFKA, HTTP on $ORCH_HTTP
-outlet_config() {  # outlet_config STARTUP_DELAY
-  cat > "$TMP/outlet.yaml" <<YAML
-clickhouse: {servers: ["127.0.0.1:$ORCH_HTTP/clickhouse"]}
-http: {listen: 127.0.0.1:$OUT_HTTP}
-outlet: {clickhouse: {maximum-wait-time: 500ms}, core: {startup-delay: $1}}
-$KAFKA
-YAML
+lag_outlet_config() {  # lag_outlet_config STARTUP_DELAY
+  outlet_config "$TMP/outlet.yaml" "$OUT_HTTP" "{clickhouse: {maximum-wait-time: 500ms}, core: {startup-delay: $1}}"
 }
 start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
 LAG=akvo_outlet_kafka_consumergroup_lag_messages
@@ -53,14 +48,14 @@ python3 "$ROOT/tests/tools/v9_flowgen.py" --flows 400 --first 100000 --out "$TMP
   --template-partition 0 --data-partitions 0,1 >/dev/null
 M=$("$TOOL" produce "$BROKER" flows-v1 192.0.2.60 "$TMP/gen2.txt")
 [[ $M -eq 21 ]] || fail "produced $M datagrams"
-outlet_config 1h
+lag_outlet_config 1h
 start_role outlet outlet "$TMP/outlet.yaml" "$OUT_HTTP"
 wait_lag $((N - 30 + M)) 30
 pass "an outlet in its startup delay: lag $((N - 30 + M)) (what the group left)"
 stop_role outlet
 
 # 3. The outlet consumes: everything is committed once stored.
-outlet_config 0s
+lag_outlet_config 0s
 start_role outlet outlet "$TMP/outlet.yaml" "$OUT_HTTP"
 wait_lag 0 60
 # (The second batch's flows: SrcAddr from 10.1.134.160, flow 100000; the first ones are 10.0.x.x.)

@@ -9,12 +9,7 @@ start_kafka
 ORCH_HTTP=$(free_port); OUT_HTTP=$(free_port); IN_HTTP=$(free_port); IN_UDP=$(free_port)
 KAFKA="kafka: {brokers: [127.0.0.1:$KAFKA_PORT], topic-configuration: {num-partitions: 2}, max-workers: 2, queue-size: 20, message-timeout: 120s}"
 orchestrator_config  # $CONFIG: embedded store, $KAFKA, HTTP on $ORCH_HTTP
-cat > "$TMP/outlet.yaml" <<YAML
-clickhouse: {servers: ["127.0.0.1:$ORCH_HTTP/clickhouse"]}
-http: {listen: 127.0.0.1:$OUT_HTTP}
-outlet: {clickhouse: {maximum-wait-time: 500ms}}
-$KAFKA
-YAML
+outlet_config "$TMP/outlet.yaml" "$OUT_HTTP"
 cat > "$TMP/inlet.yaml" <<YAML
 http: {listen: 127.0.0.1:$IN_HTTP}
 inlet: {flow: {inputs: [{decoder: netflow, listen: "127.0.0.1:$IN_UDP"}]}}

@@ -31,12 +31,7 @@ KAFKA="kafka: {brokers: [127.0.0.1:$SPORT], topic-configuration: {num-partitions
   tls: {enable: true, ca-file: $CA},
   sasl: {mechanism: plain, username: alice, password: alice-secret}}"
 orchestrator_config  # $CONFIG: embedded store, $KAFKA, HTTP on $ORCH_HTTP
-cat > "$TMP/outlet.yaml" <<YAML
-clickhouse: {servers: ["127.0.0.1:$ORCH_HTTP/clickhouse"]}
-http: {listen: 127.0.0.1:$OUT_HTTP}
-outlet: {clickhouse: {maximum-wait-time: 500ms}}
-$KAFKA
-YAML
+outlet_config "$TMP/outlet.yaml" "$OUT_HTTP"
 # inlet_config FILE HTTP UDP TLS SASL [BROKER_PORT]
 inlet_config() {
   cat > "$1" <<YAML

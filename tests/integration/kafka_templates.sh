@@ -20,12 +20,7 @@ KAFKA="kafka: {brokers: [127.0.0.1:$KAFKA_PORT], topic-configuration: {num-parti
 orchestrator_config  # $CONFIG: embedded store, $KAFKA, HTTP on $ORCH_HTTP
 for i in 1 2 3; do
   port_var="OUT${i}_HTTP"
-  cat > "$TMP/outlet$i.yaml" <<YAML
-clickhouse: {servers: ["127.0.0.1:$ORCH_HTTP/clickhouse"]}
-http: {listen: 127.0.0.1:${!port_var}}
-outlet: {clickhouse: {maximum-wait-time: 500ms}}
-$KAFKA
-YAML
+  outlet_config "$TMP/outlet$i.yaml" "${!port_var}"
 done
 cat > "$TMP/inlet.yaml" <<YAML
 http: {listen: 127.0.0.1:$IN_HTTP}

@@ -48,6 +48,18 @@ $KAFKA
 YAML
 }
 
+# outlet_config FILE HTTP_PORT [OUTLET]: an outlet's config written to FILE: the orchestrator's
+# store through its ClickHouse endpoint ($ORCH_HTTP), HTTP on HTTP_PORT, $KAFKA, and OUTLET as
+# the outlet section (YAML; default: batches every 500 ms).
+outlet_config() {
+  cat > "$1" <<YAML
+clickhouse: {servers: ["127.0.0.1:$ORCH_HTTP/clickhouse"]}
+http: {listen: 127.0.0.1:$2}
+outlet: ${3:-"{clickhouse: {maximum-wait-time: 500ms}}"}
+$KAFKA
+YAML
+}
+
 # metric PORT NAME: sum of a metric over its labels.
 metric() {
   curl -sf "http://127.0.0.1:$1/api/v0/metrics" |
