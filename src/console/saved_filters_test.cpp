@@ -266,6 +266,31 @@ TEST_P(SavedFiltersServer, ConsoleApi) {
   EXPECT_EQ(call(one, request("DELETE", fmt::format("filter/saved/{}", id), "", alice)).status, 404);
 }
 
+// MySQL over TLS (the server refuses TCP clients without it): tls=skip-verify encrypts,
+// tls=true also verifies the certificate, which a self-signed one fails.
+TEST(SavedFiltersMysqlTls, SkipVerifyAndVerify) {
+  testing::MariadbServer server(true);
+  ASSERT_TRUE(server.running() && server.error().empty()) << server.error();
+  auto error = [](const std::string& dsn) -> std::string {
+    try {
+      SavedFilters s(SqlDriver::kMysql, dsn);
+      return "";
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  };
+  // Without TLS, the same login is refused (MariaDB says "Access denied").
+  EXPECT_NE(error(server.dsn()), "");
+  EXPECT_EQ(error(server.dsn() + "?tls=skip-verify"), "");
+  SavedFilters s(SqlDriver::kMysql, server.dsn() + "?tls=skip-verify&timeout=5s");
+  s.add("alice", "over tls", "SrcAS = 1", false);
+  EXPECT_EQ(s.list("alice").size(), 1u);
+  std::string verified = error(server.dsn() + "?tls=true");
+  EXPECT_NE(verified, "") << "a self-signed certificate was verified";
+  EXPECT_NE(verified.find("saved filters database mysql"), std::string::npos) << verified;
+  EXPECT_NE(verified.find("self-signed certificate"), std::string::npos) << verified;
+}
+
 INSTANTIATE_TEST_SUITE_P(Servers, SavedFiltersServer,
                          ::testing::Values(SqlDriver::kPostgresql, SqlDriver::kMysql),
                          [](const auto& info) { return std::string(sqlDriverName(info.param)); });

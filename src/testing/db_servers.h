@@ -163,9 +163,18 @@ class PostgresServer : public DbServer {
 
 class MariadbServer : public DbServer {
  public:
-  MariadbServer() {
+  /// `tls`: with a self-signed certificate, and TCP clients must use TLS
+  /// (require_secure_transport).
+  explicit MariadbServer(bool tls = false) : tls_(tls) {
     dir_ = makeDir("mariadb");
     port_ = freeLoopbackPort();
+    if (tls && !run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                     "-subj", "/CN=localhost", "-keyout", (dir_ / "key.pem").string(), "-out",
+                     (dir_ / "cert.pem").string()},
+                    "", (dir_ / "openssl.log").string())) {
+      error_ = "openssl failed: " + readFile(dir_ / "openssl.log");
+      return;
+    }
     std::vector<std::string> install = {"/usr/bin/mariadb-install-db", "--no-defaults",
                                         "--datadir=" + (dir_ / "data").string(),
                                         "--auth-root-authentication-method=normal", "--skip-test-db"};
@@ -197,6 +206,7 @@ class MariadbServer : public DbServer {
   std::string dsn() const override { return fmt::format("akvo:akvo-secret@tcp(127.0.0.1:{})/akvo", port_); }
   std::string badDsn() const override { return fmt::format("akvo:wrong-secret@tcp(127.0.0.1:{})/akvo", port_); }
   std::string socket() const { return (dir_ / "sock").string(); }
+  bool tls() const { return tls_; }
   bool start() override {
     std::vector<std::string> argv = {"/usr/sbin/mariadbd", "--no-defaults",
                                      "--datadir=" + (dir_ / "data").string(), "--socket=" + socket(),
@@ -205,6 +215,10 @@ class MariadbServer : public DbServer {
                                      "--innodb-buffer-pool-size=16M", "--innodb-flush-log-at-trx-commit=0",
                                      "--skip-name-resolve"};
     if (geteuid() == 0) argv.push_back("--user=root");
+    if (tls_)
+      for (std::string a : {"--ssl-cert=" + (dir_ / "cert.pem").string(),
+                            "--ssl-key=" + (dir_ / "key.pem").string(), std::string("--require-secure-transport=ON")})
+        argv.push_back(a);
     pid_ = spawn(argv, "", (dir_ / "server.log").string());
     for (int i = 0; i < 300; i++) {
       MYSQL* m = mysql_init(nullptr);
@@ -219,6 +233,7 @@ class MariadbServer : public DbServer {
   }
 
  private:
+  bool tls_ = false;
   std::filesystem::path dir_;
 };
 
