@@ -104,6 +104,7 @@ void ConsoleConfig::read(ConfigReader& r, const Schema& schema) {
       MysqlDsn parsed;
       std::string error;
       if (database_driver == "mysql" && !parseMysqlDsn(database_dsn, parsed, error)) d.fail("dsn", error);
+      if (database_driver == "postgresql" && !checkPostgresDsn(database_dsn, error)) d.fail("dsn", error);
     }
     d.list("saved-filters", [&](ConfigReader& f, size_t) {
       SavedFilter sf;

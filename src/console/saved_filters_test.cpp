@@ -97,6 +97,10 @@ TEST(SavedFiltersConfig, DriverAndDsn) {
   EXPECT_NE(e.find("console.database.dsn"), std::string::npos) << e;
   EXPECT_NE(e.find("no /dbname"), std::string::npos) << e;
   EXPECT_NE(error("{database: {driver: mysql}}").find("required with driver mysql"), std::string::npos);
+  e = error("{database: {driver: postgresql, dsn: 'host=db dbnme=akvo'}}");
+  EXPECT_NE(e.find("invalid connection option \"dbnme\""), std::string::npos) << e;
+  EXPECT_EQ(read("{database: {driver: postgresql, dsn: 'postgres://akvo:pw@db:5432/akvo?sslmode=require'}}").database_dsn,
+            "postgres://akvo:pw@db:5432/akvo?sslmode=require");
   EXPECT_NE(error("{database: {driver: postgresql, path: /x}}").find("give dsn"), std::string::npos);
   EXPECT_NE(error("{database: {dsn: /a, path: /b}}").find("given twice"), std::string::npos);
 }

@@ -464,6 +464,19 @@ bool parseMysqlDsn(const std::string& dsn, MysqlDsn& out, std::string& error) {
   return true;
 }
 
+bool checkPostgresDsn(const std::string& dsn, std::string& error) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
+  if (opts) {
+    PQconninfoFree(opts);
+    return true;
+  }
+  error = err ? err : "out of memory";
+  while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+  PQfreemem(err);
+  return false;
+}
+
 std::unique_ptr<SqlDb> SqlDb::open(SqlDriver driver, const std::string& dsn) {
   switch (driver) {
     case SqlDriver::kSqlite: return std::make_unique<SqliteDb>(dsn);

@@ -36,6 +36,10 @@ struct MysqlDsn {
 /// Parses `dsn`; false and `error` (what is wrong, and where) when it is not one.
 bool parseMysqlDsn(const std::string& dsn, MysqlDsn& out, std::string& error);
 
+/// Checks a PostgreSQL DSN (libpq's key=value pairs or URL) without connecting: false and
+/// libpq's reason (an unknown key, a bad URL) when it is not one.
+bool checkPostgresDsn(const std::string& dsn, std::string& error);
+
 class SqlDb {
  public:
   /// Opens the connection. Throws std::runtime_error naming the database (never its password).
