@@ -127,8 +127,7 @@ ResponseCache::ResponseCache(size_t max_entries, size_t max_bytes, Metrics& metr
       evictions_(metrics.counter("akvo_console_cache_evictions_total",
                                  "Console responses evicted (least recently used first) to keep "
                                  "the cache within cache-size and cache-max-bytes.")),
-      too_large_(metrics.counter("akvo_console_cache_too_large_total",
-                                 "Console responses not cached: larger than cache-max-bytes.")) {}
+      too_large_(cacheTooLargeCounter(metrics)) {}
 
 size_t ResponseCache::entryBytes(const std::string& key, const HttpResponse& r) {
   // The key once (order_ points at the map's copy), the response and its headers, and the

@@ -52,8 +52,7 @@ RedisCache::RedisCache(const HttpServer::Config::Cache& config, size_t max_bytes
       errors_(metrics.counter("akvo_console_cache_errors_total",
                               "Console cache operations that failed (Redis unreachable, refusing, or "
                               "answering something else than a response); each was a miss.")),
-      too_large_(metrics.counter("akvo_console_cache_too_large_total",
-                                 "Console responses not cached: larger than cache-max-bytes.")) {}
+      too_large_(cacheTooLargeCounter(metrics)) {}
 
 RedisCache::~RedisCache() {
   SigpipeGuard guard;

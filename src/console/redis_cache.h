@@ -22,6 +22,12 @@ struct redisContext;
 
 namespace akvo::console {
 
+/// The counter of responses too large to cache, which both caches count.
+inline Counter& cacheTooLargeCounter(Metrics& m) {
+  return m.counter("akvo_console_cache_too_large_total",
+                   "Console responses not cached: larger than cache-max-bytes.");
+}
+
 class RedisCache {
  public:
   /// Responses larger than `max_bytes` are not kept (counted as too large). After a failed

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/config.h"
+#include "testing/config.h"
 #include "testing/db_servers.h"
 
 namespace akvo::console {
@@ -39,20 +40,8 @@ TEST(RedisCacheFormat, RoundTripAndRefusals) {
 }
 
 TEST(RedisCacheConfig, KeysAndErrors) {
-  auto read = [](const std::string& yaml) {
-    HttpServer::Config c;
-    ConfigReader r(YAML::Load(yaml), "akvo.yaml", "http");
-    c.read(r);
-    return c.cache;
-  };
-  auto error = [&](const std::string& yaml) -> std::string {
-    try {
-      read(yaml);
-    } catch (const ConfigError& e) {
-      return e.what();
-    }
-    return "accepted";
-  };
+  auto read = [](const std::string& yaml) { return testing::readSection<HttpServer::Config>(yaml, "http").cache; };
+  auto error = [&](const std::string& yaml) { return testing::configError([&] { read(yaml); }); };
   auto c = read("{cache: {type: redis, server: 'cache.example.net:6380', username: akvo, password: x, db: 2}}");
   EXPECT_EQ(c.type, "redis");
   EXPECT_EQ(c.server, "cache.example.net:6380");

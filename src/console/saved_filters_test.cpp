@@ -10,6 +10,7 @@
 #include "console/console.h"
 #include "console/saved_filters.h"
 #include "console/test_requests.h"
+#include "testing/config.h"
 #include "testing/db_servers.h"
 
 namespace akvo::console {
@@ -74,20 +75,8 @@ TEST(MysqlDsn, ErrorsSayWhat) {
 // The configuration: driver and dsn as Akvorado's, the errors at the key.
 TEST(SavedFiltersConfig, DriverAndDsn) {
   Schema schema;
-  auto read = [&](const std::string& yaml) {
-    ConsoleConfig c;
-    ConfigReader r(YAML::Load(yaml), "akvo.yaml", "console");
-    c.read(r, schema);
-    return c;
-  };
-  auto error = [&](const std::string& yaml) -> std::string {
-    try {
-      read(yaml);
-    } catch (const ConfigError& e) {
-      return e.what();
-    }
-    return "accepted";
-  };
+  auto read = [&](const std::string& yaml) { return testing::readSectionWith<ConsoleConfig>(yaml, "console", schema); };
+  auto error = [&](const std::string& yaml) { return testing::configError([&] { read(yaml); }); };
   EXPECT_EQ(read("{}").database_driver, "sqlite");
   EXPECT_EQ(read("{database: {driver: sqlite, dsn: /var/lib/akvo/f.sqlite}}").database_path, "/var/lib/akvo/f.sqlite");
   ConsoleConfig c = read("{database: {driver: postgresql, dsn: 'host=db dbname=akvo'}}");
