@@ -129,11 +129,16 @@ redisContext* RedisCache::acquire(std::string* error) {
     // A server that just refused is not asked again at each request.
     if (!error && std::chrono::steady_clock::now() < retry_at_) return nullptr;
   }
-  redisContext* c = config_.protocol == "unix"
-                        ? redisConnectUnixWithTimeout(config_.server.c_str(), kTimeout)
-                        : redisConnectWithTimeout(
-                              config_.server.substr(0, config_.server.rfind(':')).c_str(),
-                              std::stoi(config_.server.substr(config_.server.rfind(':') + 1)), kTimeout);
+  redisContext* c = nullptr;
+  if (config_.protocol == "unix") {
+    c = redisConnectUnixWithTimeout(config_.server.c_str(), kTimeout);
+  } else {
+    // host:port, checked by the configuration; an IPv6 address is written [2001:db8::1]:6379.
+    size_t colon = config_.server.rfind(':');
+    std::string host = config_.server.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    c = redisConnectWithTimeout(host.c_str(), std::stoi(config_.server.substr(colon + 1)), kTimeout);
+  }
   std::string why;
   if (!c) why = "out of memory";
   else if (c->err) why = c->errstr;

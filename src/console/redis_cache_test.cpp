@@ -100,6 +100,18 @@ TEST_F(RedisCacheServer, SharedAndExpiring) {
   EXPECT_EQ(metrics_.sum("akvo_console_cache_too_large_total"), 1u);
 }
 
+// An IPv6 server is written [address]:port.
+TEST_F(RedisCacheServer, Ipv6Address) {
+  if (system("ip -6 addr show dev lo | grep -q '::1'") != 0) GTEST_SKIP() << "no IPv6 loopback here";
+  auto c = config();
+  c.server = fmt::format("[::1]:{}", server_->port());
+  RedisCache six(c, 1 << 20, metrics_), four(config(), 1 << 20, metrics_);
+  EXPECT_EQ(six.check(), "");
+  six.put("v6", sample(), 30s);
+  HttpResponse out;
+  EXPECT_TRUE(four.get("v6", out));
+}
+
 // The database is chosen with SELECT: another database does not see the entries.
 TEST_F(RedisCacheServer, DatabasesAreApart) {
   RedisCache three(config(3), 1 << 20, metrics_), zero(config(0), 1 << 20, metrics_),

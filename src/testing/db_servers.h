@@ -245,7 +245,7 @@ class RedisServer : public DbServer {
     dir_ = makeDir("redis");
     port_ = freeLoopbackPort();
     std::ofstream(dir_ / "redis.conf") << fmt::format(
-        "port {}\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndir {}\n"
+        "port {}\nbind 127.0.0.1 -::1\nsave \"\"\nappendonly no\ndir {}\n"
         "requirepass default-secret\nuser akvo on >akvo-secret ~akvo:* +@all\n",
         port_, dir_.string());
     start();
