@@ -2,6 +2,7 @@
 // and `database.dsn`, and the MySQL DSN of Akvorado's Go driver.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <thread>
@@ -92,6 +93,17 @@ TEST(SavedFiltersConfig, DriverAndDsn) {
             "postgres://akvo:pw@db:5432/akvo?sslmode=require");
   EXPECT_NE(error("{database: {driver: postgresql, path: /x}}").find("give dsn"), std::string::npos);
   EXPECT_NE(error("{database: {dsn: /a, path: /b}}").find("given twice"), std::string::npos);
+}
+
+// Akvorado's default SQLite DSN, a URI: one in-memory database shared by the connections of
+// the process (without URI support, a file of that name would be created).
+TEST(SavedFiltersSqlite, AkvoradoDefaultUri) {
+  const std::string uri = "file::memory:?cache=shared";
+  SavedFilters a(SqlDriver::kSqlite, uri), b(SqlDriver::kSqlite, uri);
+  a.add("alice", "in memory", "SrcAS = 1", false);
+  ASSERT_EQ(b.list("alice").size(), 1u);
+  EXPECT_EQ(b.list("alice")[0].description, "in memory");
+  EXPECT_FALSE(std::filesystem::exists("file::memory:?cache=shared"));
 }
 
 /// One server of each kind for the whole suite (starting one takes seconds), stopped after it.
