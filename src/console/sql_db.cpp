@@ -27,7 +27,7 @@ const char* sqlDriverName(SqlDriver d) {
 namespace {
 
 /// Calls `emit(param index)` at each `?` outside single-quoted literals of `sql`, and
-/// `text(piece)` for what is between; false when the counts differ.
+/// `text(piece)` for what is between; std::logic_error when the counts differ (a bug here).
 template <class Text, class Emit>
 void forPlaceholders(const std::string& sql, size_t params, Text text, Emit emit) {
   size_t n = 0, from = 0;
