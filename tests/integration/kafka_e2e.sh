@@ -86,6 +86,14 @@ fi
 # Duplicates are bounded by what outlet2 had consumed without committing: at most a few batches.
 [[ $dups -le $((N / 2)) ]] || fail "too many duplicates ($dups)"
 
+# Each role's metrics are in the reference (docs/12-metrics.md), with their labels.
+for port in $IN1_HTTP $OUT1_HTTP $CONSOLE_HTTP $ORCH_HTTP; do
+  curl -sf "http://127.0.0.1:$port/api/v0/metrics" > "$TMP/metrics-$port"
+  python3 "$ROOT/tests/tools/metrics_reference.py" --exposed "$TMP/metrics-$port" "$ROOT/docs/12-metrics.md" ||
+    fail "metrics of the role on port $port missing from docs/12-metrics.md"
+done
+pass "inlet, outlet, console and orchestrator metrics are in the reference"
+
 # 3. Everyone stops cleanly.
 for r in inlet1 inlet2 outlet1 console orch; do stop_role "$r"; done
 pass "inlets, outlet, console and orchestrator exit 0 on SIGTERM"

@@ -5,6 +5,10 @@ registers, with its type, labels and help, grouped by component.
   tests/tools/metrics_reference.py > docs/12-metrics.md    regenerate it
   tests/tools/metrics_reference.py --check docs/12-metrics.md
                                                             exit 1 when the file is stale
+  tests/tools/metrics_reference.py --exposed METRICS docs/12-metrics.md
+                                                            exit 1 when a metric in METRICS (a
+                                                            scrape of /api/v0/metrics) is not in
+                                                            the file, or has other labels
 
 Names are read where the code registers them (Metrics::counter, gauge, observe): the first
 argument, a literal, and the help that follows (adjacent literals). The few names built at run
@@ -153,7 +157,38 @@ def render(found):
     return "\n".join(out)
 
 
+def check_exposed(metrics_file, doc_file):
+    text, doc = open(metrics_file).read(), open(doc_file, encoding="utf-8").read()
+    rows = {m.group(1): m.group(2)
+            for m in re.finditer(r"^\| `(akvo_[a-z0-9_]+)` \| [a-z]+ \| ([^|]*) \|", doc, re.M)}
+    families, labels = set(), {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            families.add(line.split()[2])
+        elif line and not line.startswith("#"):
+            name = re.match(r"[a-z0-9_]+", line).group(0)
+            for suffix in ("_bucket", "_sum", "_count"):
+                if name.endswith(suffix) and name[: -len(suffix)] in families:
+                    name = name[: -len(suffix)]
+            labels.setdefault(name, set()).update(
+                l for l in re.findall(r'([a-z_]+)="', line) if l != "le")
+    bad = 0
+    for name in sorted(families):
+        if name not in rows:
+            print(f"{name}: not in {doc_file}")
+            bad += 1
+            continue
+        listed = set(re.findall(r"`([a-z_]+)`", rows[name]))
+        if labels.get(name, set()) != listed:
+            print(f"{name}: labels {sorted(labels.get(name, set()))}, {doc_file} says {sorted(listed)}")
+            bad += 1
+    print(f"{len(families)} metrics exposed, {len(rows)} in the reference, {bad} not as it says")
+    return 1 if bad else 0
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--exposed":
+        return check_exposed(sys.argv[2], sys.argv[3])
     found = scan()
     missing = [n for n, v in found.items() if not v[2]]
     if missing:
