@@ -296,6 +296,27 @@ TEST(SavedFiltersMysqlTls, SkipVerifyAndVerify) {
   EXPECT_NE(verified.find("self-signed certificate"), std::string::npos) << verified;
 }
 
+// PostgreSQL over TLS (the server takes TCP clients with TLS only): libpq's sslmode and
+// sslrootcert in the DSN, as they are.
+TEST(SavedFiltersPostgresTls, SslModes) {
+  testing::PostgresServer server(true);
+  ASSERT_TRUE(server.running() && server.error().empty()) << server.error();
+  auto error = [](const std::string& dsn) -> std::string {
+    try {
+      SavedFilters s(SqlDriver::kPostgresql, dsn);
+      return "";
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  };
+  std::string plain = error(server.dsn() + " sslmode=disable");
+  EXPECT_NE(plain.find("no encryption"), std::string::npos) << plain;
+  EXPECT_EQ(error(server.dsn() + " sslmode=require"), "");
+  EXPECT_EQ(error(server.dsn() + " sslmode=verify-ca sslrootcert=" + server.certFile()), "");
+  std::string other = error(server.dsn() + " sslmode=verify-ca sslrootcert=" + server.otherCertFile());
+  EXPECT_NE(other.find("certificate verify failed"), std::string::npos) << other;
+}
+
 INSTANTIATE_TEST_SUITE_P(Servers, SavedFiltersServer,
                          ::testing::Values(SqlDriver::kPostgresql, SqlDriver::kMysql),
                          [](const auto& info) { return std::string(sqlDriverName(info.param)); });

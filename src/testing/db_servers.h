@@ -106,7 +106,9 @@ class DbServer {
 class PostgresServer : public DbServer {
  public:
   static constexpr const char* kBin = "/usr/lib/postgresql/15/bin";
-  PostgresServer() {
+  /// `tls`: with a self-signed certificate (cert.pem, also the CA to verify it with), and TCP
+  /// clients must use TLS (hostssl only); other.pem is a certificate that did not sign it.
+  explicit PostgresServer(bool tls = false) : tls_(tls) {
     stop_signal_ = SIGINT;  // "fast" shutdown; SIGTERM waits for the clients to leave
     dir_ = makeDir("pg");
     port_ = freeLoopbackPort();
@@ -126,6 +128,7 @@ class PostgresServer : public DbServer {
       error_ = "initdb failed: " + readFile(dir_ / "initdb.log");
       return;
     }
+    if (tls && !makeTls()) return;
     if (!start()) return;
     PGconn* c = PQconnectdb((dsnFor("postgres", "akvo-secret")).c_str());
     PGresult* r = PQexec(c, "CREATE DATABASE akvo");
@@ -140,11 +143,16 @@ class PostgresServer : public DbServer {
   }
   std::string dsn() const override { return dsnFor("akvo", "akvo-secret"); }
   std::string badDsn() const override { return dsnFor("akvo", "wrong-secret"); }
+  std::string certFile() const { return (dir_ / "cert.pem").string(); }
+  std::string otherCertFile() const { return (dir_ / "other.pem").string(); }
   bool start() override {
-    pid_ = spawn({fmt::format("{}/postgres", kBin), "-D", (dir_ / "data").string(), "-p",
-                  std::to_string(port_), "-k", dir_.string(), "-c", "listen_addresses=127.0.0.1",
-                  "-c", "fsync=off"},
-                 "postgres", (dir_ / "server.log").string());
+    std::vector<std::string> argv = {fmt::format("{}/postgres", kBin), "-D", (dir_ / "data").string(), "-p",
+                                     std::to_string(port_), "-k", dir_.string(), "-c",
+                                     "listen_addresses=127.0.0.1", "-c", "fsync=off"};
+    if (tls_)
+      for (std::string a : {std::string("ssl=on"), "ssl_cert_file=" + certFile(), "ssl_key_file=" + (dir_ / "key.pem").string()})
+        argv.insert(argv.end(), {"-c", a});
+    pid_ = spawn(argv, "postgres", (dir_ / "server.log").string());
     std::string ping = fmt::format("host=127.0.0.1 port={} dbname=postgres", port_);
     for (int i = 0; i < 200; i++) {
       if (PQping(ping.c_str()) == PQPING_OK) return true;
@@ -158,6 +166,23 @@ class PostgresServer : public DbServer {
   std::string dsnFor(const char* db, const char* password) const {
     return fmt::format("host=127.0.0.1 port={} user=akvo password={} dbname={}", port_, password, db);
   }
+  bool makeTls() {
+    for (const char* name : {"cert", "other"})
+      if (!run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                "/CN=localhost", "-keyout", (dir_ / fmt::format("{}-key.pem", name)).string(), "-out",
+                (dir_ / fmt::format("{}.pem", name)).string()},
+               "postgres", (dir_ / "openssl.log").string())) {
+        error_ = "openssl failed: " + readFile(dir_ / "openssl.log");
+        return false;
+      }
+    std::filesystem::rename(dir_ / "cert-key.pem", dir_ / "key.pem");
+    std::filesystem::permissions(dir_ / "key.pem", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    // TCP only with TLS.
+    std::ofstream(dir_ / "data" / "pg_hba.conf") << "local all all scram-sha-256\n"
+                                                     "hostssl all all 127.0.0.1/32 scram-sha-256\n";
+    return true;
+  }
+  bool tls_ = false;
   std::filesystem::path dir_;
 };
 
