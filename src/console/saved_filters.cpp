@@ -52,7 +52,8 @@ int64_t toInt(const std::string& s) { return std::stoll(s); }
 
 SavedFilters::SavedFilters(const std::string& path) : SavedFilters(SqlDriver::kSqlite, path) {}
 
-SavedFilters::SavedFilters(SqlDriver driver, const std::string& dsn) : db_(SqlDb::open(driver, dsn)) {
+SavedFilters::SavedFilters(SqlDriver driver, const std::string& dsn, std::chrono::milliseconds retry_after)
+    : db_(SqlDb::open(driver, dsn, retry_after)) {
   for (const auto& s : {kSqlite, kPostgresql, kMysql})
     if (s.size() != size_t(kSchemaVersion)) throw std::logic_error("saved filters: schema steps");
   upgrade();

@@ -5,6 +5,7 @@
 /// table `akvo_schema` (the servers). The table is Akvorado's (`saved_filters`: id, user,
 /// shared, description, content) plus `created_at`: a database Akvorado used is taken over with
 /// its filters.
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <memory>
@@ -30,8 +31,9 @@ class SavedFilters {
   /// Opens (creating or upgrading) the SQLite database at `path` (":memory:" for a private
   /// one). Throws std::runtime_error naming the path.
   explicit SavedFilters(const std::string& path);
-  /// The same in any database. Throws std::runtime_error naming it.
-  SavedFilters(SqlDriver driver, const std::string& dsn);
+  /// The same in any database. Throws std::runtime_error naming it. `retry_after`: see SqlDb.
+  SavedFilters(SqlDriver driver, const std::string& dsn,
+               std::chrono::milliseconds retry_after = std::chrono::seconds(5));
   ~SavedFilters();
   SavedFilters(const SavedFilters&) = delete;
   SavedFilters& operator=(const SavedFilters&) = delete;

@@ -216,14 +216,23 @@ TEST_P(SavedFiltersServer, TakesOverAkvoradoTable) {
   EXPECT_EQ(open()->list("alice").size(), 2u);
 }
 
-// The server restarts under a running console: the next request connects again.
+// The server restarts under a running console: the next request connects again. While it is
+// away, a failed attempt to connect again makes the requests fail at once, for retry_after.
 TEST_P(SavedFiltersServer, SurvivesServerRestart) {
-  auto s = open();
+  using namespace std::chrono_literals;
+  auto s = std::make_unique<SavedFilters>(GetParam(), dsn_, 300ms);
   s->add("alice", "before", "SrcAS = 1", false);
   auto& srv = server(GetParam());
   srv.stop();
   EXPECT_THROW(s->list("alice"), std::runtime_error) << "the server is down";
+  try {
+    s->list("alice");
+    ADD_FAILURE() << "the server is still down";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("next one in"), std::string::npos) << e.what();
+  }
   ASSERT_TRUE(srv.start()) << srv.error();
+  std::this_thread::sleep_for(400ms);  // past retry_after
   auto l = s->list("alice");
   ASSERT_EQ(l.size(), 1u);
   EXPECT_EQ(l[0].description, "before");

@@ -54,7 +54,8 @@ std::string paramText(const SqlParam& p) {
 
 class SqliteDb final : public SqlDb {
  public:
-  explicit SqliteDb(const std::string& path) : name_(path) {
+  explicit SqliteDb(const std::string& path) {
+    name_ = path;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI;
     if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -115,7 +116,6 @@ class SqliteDb final : public SqlDb {
     throw std::runtime_error(fmt::format("saved filters database {}: {}", name_, sqlite3_errmsg(db_)));
   }
   sqlite3* db_ = nullptr;
-  std::string name_;
 };
 
 // ---- PostgreSQL ---------------------------------------------------------------------------
@@ -137,6 +137,7 @@ class PostgresDb final : public SqlDb {
       values.push_back(std::holds_alternative<bool>(p) ? (std::get<bool>(p) ? "true" : "false") : paramText(p));
     std::vector<const char*> ptrs;
     for (const auto& v : values) ptrs.push_back(v.c_str());
+    if (PQstatus(conn_) == CONNECTION_BAD) checkRetry();
     for (int attempt = 0;; attempt++) {
       PGresult* r = PQexecParams(conn_, text.c_str(), int(ptrs.size()), nullptr, ptrs.data(), nullptr,
                                  nullptr, 0);
@@ -162,6 +163,7 @@ class PostgresDb final : public SqlDb {
           setup();
           continue;
         }
+        connectFailed();
         msg = PQerrorMessage(conn_);
       }
       throw std::runtime_error(fmt::format("saved filters database {}: {}", name_, trim(msg)));
@@ -213,7 +215,7 @@ class PostgresDb final : public SqlDb {
     // Notices ("relation already exists, skipping") are not errors: keep them off stderr.
     PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   }
-  std::string dsn_, name_;
+  std::string dsn_;
   PGconn* conn_ = nullptr;
   bool in_tx_ = false;
   int64_t changes_ = 0;
@@ -257,7 +259,10 @@ class MysqlDb final : public SqlDb {
   std::vector<SqlRow> query(const std::string& sql, const std::vector<SqlParam>& params) override {
     SigpipeGuard guard;
     // No connection: the last attempt to connect again failed (the server was still down).
-    if (!my_) connect();
+    if (!my_) {
+      checkRetry();
+      connect();
+    }
     for (int attempt = 0;; attempt++) {
       std::string text;
       forPlaceholders(sql, params.size(), [&](std::string_view s) { text += s; },
@@ -352,6 +357,7 @@ class MysqlDb final : public SqlDb {
       std::string msg = mysql_error(my_);
       mysql_close(my_);
       my_ = nullptr;
+      connectFailed();
       throw std::runtime_error(fmt::format("saved filters database {}: {}", name_, msg));
     }
     if (mysql_set_character_set(my_, "utf8mb4") != 0) fail();
@@ -363,7 +369,6 @@ class MysqlDb final : public SqlDb {
     throw std::runtime_error(fmt::format("saved filters database {}: {}", name_, mysql_error(my_)));
   }
   MysqlDsn dsn_;
-  std::string name_;
   MYSQL* my_ = nullptr;
   bool in_tx_ = false;
   int64_t changes_ = 0;
@@ -477,13 +482,25 @@ bool checkPostgresDsn(const std::string& dsn, std::string& error) {
   return false;
 }
 
-std::unique_ptr<SqlDb> SqlDb::open(SqlDriver driver, const std::string& dsn) {
+void SqlDb::checkRetry() const {
+  auto left = retry_at_ - std::chrono::steady_clock::now();
+  if (left.count() > 0)
+    throw std::runtime_error(fmt::format(
+        "saved filters database {}: unreachable at the last attempt, next one in {} ms", name_,
+        std::chrono::duration_cast<std::chrono::milliseconds>(left).count() + 1));
+}
+
+std::unique_ptr<SqlDb> SqlDb::open(SqlDriver driver, const std::string& dsn,
+                                   std::chrono::milliseconds retry_after) {
+  std::unique_ptr<SqlDb> db;
   switch (driver) {
-    case SqlDriver::kSqlite: return std::make_unique<SqliteDb>(dsn);
-    case SqlDriver::kMysql: return std::make_unique<MysqlDb>(dsn);
-    case SqlDriver::kPostgresql: return std::make_unique<PostgresDb>(dsn);
+    case SqlDriver::kSqlite: db = std::make_unique<SqliteDb>(dsn); break;
+    case SqlDriver::kMysql: db = std::make_unique<MysqlDb>(dsn); break;
+    case SqlDriver::kPostgresql: db = std::make_unique<PostgresDb>(dsn); break;
   }
-  throw std::logic_error("sql driver");
+  if (!db) throw std::logic_error("sql driver");
+  db->retry_after_ = retry_after;
+  return db;
 }
 
 }  // namespace akvo::console

@@ -4,7 +4,10 @@
 /// placeholders, `"user"` quoted with double quotes and booleans as TRUE/FALSE: each driver
 /// carries them over (`$n` for PostgreSQL; MySQL runs with ANSI_QUOTES). A MySQL or PostgreSQL
 /// connection lost between statements is opened again and the statement retried once, outside a
-/// transaction: a console outlives its database's restarts.
+/// transaction: a console outlives its database's restarts. When that fails, statements fail at
+/// once (naming the wait) until `retry_after` has passed: a server that is away does not make
+/// each request wait its connect timeout.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -43,7 +46,8 @@ bool checkPostgresDsn(const std::string& dsn, std::string& error);
 class SqlDb {
  public:
   /// Opens the connection. Throws std::runtime_error naming the database (never its password).
-  static std::unique_ptr<SqlDb> open(SqlDriver driver, const std::string& dsn);
+  static std::unique_ptr<SqlDb> open(SqlDriver driver, const std::string& dsn,
+                                     std::chrono::milliseconds retry_after = std::chrono::seconds(5));
   virtual ~SqlDb() = default;
   virtual SqlDriver driver() const = 0;
   /// The database in messages: the SQLite file, or driver and server, without the password.
@@ -61,6 +65,15 @@ class SqlDb {
   virtual void exclusive(const std::function<void()>& fn) = 0;
   /// The SQL expression of the current time, for a column.
   virtual const char* now() const = 0;
+
+ protected:
+  /// Throws when a connection failed less than retry_after ago (see above).
+  void checkRetry() const;
+  /// A connection failed: the next attempt waits retry_after.
+  void connectFailed() { retry_at_ = std::chrono::steady_clock::now() + retry_after_; }
+  std::string name_;
+  std::chrono::milliseconds retry_after_{std::chrono::seconds(5)};
+  std::chrono::steady_clock::time_point retry_at_{};
 };
 
 }  // namespace akvo::console
