@@ -66,7 +66,6 @@ class SqliteDb final : public SqlDb {
   }
   ~SqliteDb() override { sqlite3_close(db_); }
   SqlDriver driver() const override { return SqlDriver::kSqlite; }
-  const std::string& name() const override { return name_; }
   const char* now() const override { return "datetime('now')"; }
 
   std::vector<SqlRow> query(const std::string& sql, const std::vector<SqlParam>& params) override {
@@ -125,7 +124,6 @@ class PostgresDb final : public SqlDb {
   explicit PostgresDb(const std::string& dsn) : dsn_(dsn) { connect(); }
   ~PostgresDb() override { PQfinish(conn_); }
   SqlDriver driver() const override { return SqlDriver::kPostgresql; }
-  const std::string& name() const override { return name_; }
   const char* now() const override { return "CURRENT_TIMESTAMP"; }
 
   std::vector<SqlRow> query(const std::string& sql, const std::vector<SqlParam>& params) override {
@@ -253,7 +251,6 @@ class MysqlDb final : public SqlDb {
     if (my_) mysql_close(my_);
   }
   SqlDriver driver() const override { return SqlDriver::kMysql; }
-  const std::string& name() const override { return name_; }
   const char* now() const override { return "CURRENT_TIMESTAMP"; }
 
   std::vector<SqlRow> query(const std::string& sql, const std::vector<SqlParam>& params) override {

@@ -51,7 +51,7 @@ class SqlDb {
   virtual ~SqlDb() = default;
   virtual SqlDriver driver() const = 0;
   /// The database in messages: the SQLite file, or driver and server, without the password.
-  virtual const std::string& name() const = 0;
+  const std::string& name() const { return name_; }
   /// Runs one statement, `?` taking `params` in order; its rows (none for a statement that
   /// returns none). Throws std::runtime_error with the server's message.
   virtual std::vector<SqlRow> query(const std::string& sql, const std::vector<SqlParam>& params = {}) = 0;
