@@ -8,17 +8,7 @@ DOC="$ROOT/docs/12-metrics.md"
 python3 "$ROOT/tests/tools/metrics_reference.py" --check "$DOC" || fail "docs/12-metrics.md is stale"
 pass "docs/12-metrics.md is generated from the sources"
 
-SNMP_PORT=$(free_port)
-CONFIG="$TMP/akvo.yaml"
-write_config "$CONFIG" "demo-exporter:
-  enabled: true
-  target: 127.0.0.1:$NETFLOW_PORT
-  flows-per-second: 400
-  routers: 2
-  snmp-port: $SNMP_PORT"
-add_demo_enrichment "$CONFIG" "$SNMP_PORT"
-start_akvo "$CONFIG"
-wait_for "SELECT uniqExact(ExporterName) FROM flows WHERE ExporterName != ''" "2" 40
+start_demo
 curl -sf -X POST -H 'Content-Type: application/json' "http://127.0.0.1:$HTTP_PORT/api/v0/console/graph/line" \
   -d '{"start":"2000-01-01T00:00:00Z","end":"2000-01-01T06:00:00Z","dimensions":["SrcAS"],"limit":5,"points":24}' \
   > /dev/null || fail "graph"

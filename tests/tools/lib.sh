@@ -121,3 +121,19 @@ text = text.replace("outlet:\n", f"""outlet:
 open(p, "w").write(text)
 PY
 }
+
+# start_demo: all-in-one ($CONFIG) with 2 demo routers answering SNMP on $SNMP_PORT and the
+# enrichment of `make run`, until flows with both routers' names are stored.
+start_demo() {
+  SNMP_PORT=$(free_port)
+  CONFIG="$TMP/akvo.yaml"
+  write_config "$CONFIG" "demo-exporter:
+  enabled: true
+  target: 127.0.0.1:$NETFLOW_PORT
+  flows-per-second: 400
+  routers: 2
+  snmp-port: $SNMP_PORT"
+  add_demo_enrichment "$CONFIG" "$SNMP_PORT"
+  start_akvo "$CONFIG"
+  wait_for "SELECT uniqExact(ExporterName) FROM flows WHERE ExporterName != ''" "2" 40
+}
