@@ -294,9 +294,7 @@ Console::Console(ConsoleConfig config, const Schema& schema, const ClickHouseCon
 }
 
 void Console::start() {
-  SqlDriver driver = config_.database_driver == "mysql"        ? SqlDriver::kMysql
-                     : config_.database_driver == "postgresql" ? SqlDriver::kPostgresql
-                                                               : SqlDriver::kSqlite;
+  SqlDriver driver = sqlDriver(config_.database_driver);  // one of them: read() checked
   std::string dsn = driver != SqlDriver::kSqlite ? config_.database_dsn
                     : config_.database_path.empty() ? ":memory:"
                                                     : config_.database_path;

@@ -24,6 +24,12 @@ const char* sqlDriverName(SqlDriver d) {
   return "?";
 }
 
+SqlDriver sqlDriver(const std::string& name) {
+  for (SqlDriver d : {SqlDriver::kSqlite, SqlDriver::kMysql, SqlDriver::kPostgresql})
+    if (name == sqlDriverName(d)) return d;
+  throw std::invalid_argument("unknown SQL driver " + name);
+}
+
 namespace {
 
 /// Calls `emit(param index)` at each `?` outside single-quoted literals of `sql`, and

@@ -21,6 +21,8 @@ enum class SqlDriver { kSqlite, kMysql, kPostgresql };
 
 /// "sqlite", "mysql", "postgresql" (the configuration's names).
 const char* sqlDriverName(SqlDriver d);
+/// The driver of one of those names (std::invalid_argument for another).
+SqlDriver sqlDriver(const std::string& name);
 
 using SqlParam = std::variant<std::string, int64_t, bool>;
 /// A row's values as text (NULL as ""); booleans come back as "1"/"0" from every driver.

@@ -53,16 +53,12 @@ class DbServer {
   /// Runs `argv` to completion (as `user` when not empty and we are root); its output goes to
   /// `log`. True on exit status 0.
   static bool run(const std::vector<std::string>& argv, const std::string& user, const std::string& log) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      execArgs(argv, user, log);
-    }
     int status = 0;
-    waitpid(pid, &status, 0);
+    waitpid(spawn(argv, user, log), &status, 0);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
   /// Starts `argv` in the background.
-  pid_t spawn(const std::vector<std::string>& argv, const std::string& user, const std::string& log) {
+  static pid_t spawn(const std::vector<std::string>& argv, const std::string& user, const std::string& log) {
     pid_t pid = fork();
     if (pid == 0) execArgs(argv, user, log);
     return pid;
