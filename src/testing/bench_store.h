@@ -1,9 +1,14 @@
 #pragma once
 /// For benchmarks that need the embedded store: one per benchmark process (the engine takes one
-/// data folder per process), in a fresh temporary folder, never closed.
+/// data folder per process), in a fresh temporary folder, never closed: at exit, its folder is
+/// removed and the process ends with _exit(), before the engine's own exit handlers (after
+/// BM_Pipeline/kafka, they crashed the process, and so did closing the engine).
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -18,7 +23,16 @@ inline ChdbStore& benchStore() {
     char tmpl[] = "/tmp/akvo-bench-store.XXXXXX";
     ChdbStore::Config c;
     c.path = mkdtemp(tmpl);
-    return new ChdbStore(c);
+    static std::string path = c.path;
+    auto* s = new ChdbStore(c);
+    // Registered after the engine's handlers (the library is loaded by then): runs before them.
+    std::atexit([] {
+      std::fflush(nullptr);
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+      _exit(0);
+    });
+    return s;
   }();
   return *store;
 }
