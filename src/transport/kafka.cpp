@@ -73,8 +73,9 @@ void KafkaSasl::read(ConfigReader& r) {
   if (mechanism == "oauth" && oauth_token_url.empty())
     r.fail("mechanism", "oauth needs oauth-token-url (the token endpoint)");
   if (mechanism == "oauth") {
-    // OAuth's client-credentials grant is librdkafka's OIDC, which some builds leave out
-    // (Debian 12's: no libcurl at build time): said here rather than at the first connection.
+    // OAuth's client-credentials grant is librdkafka's OIDC, which a librdkafka built without
+    // libcurl leaves out (Debian 12's; the one scripts/deps.sh builds has it, and
+    // AKVO_RDKAFKA_DIR may name another): said here rather than at the first connection.
     rd_kafka_conf_t* probe = rd_kafka_conf_new();
     char err[512];
     bool ok = rd_kafka_conf_set(probe, "sasl.oauthbearer.method", "oidc", err, sizeof err) ==

@@ -2,7 +2,7 @@
 # A real Apache Kafka 4.x broker for the tests: one KRaft node (broker + controller) on
 # loopback, from the Maven Central jars cached in $AKVO_CACHE/kafka (default ~/.cache/akvo).
 #   kafka.sh fetch                 download the jars (idempotent; scripts/deps.sh --test runs it)
-#   kafka.sh start DIR PORT CPORT [SPORT]
+#   kafka.sh start DIR PORT CPORT [SPORT [JWKS_URL]]
 #                                  format DIR and start a broker on 127.0.0.1:PORT (controller
 #                                  on CPORT); waits until it answers; PID in DIR/kafka.pid.
 #                                  With SPORT, also a SASL_SSL listener there: a certificate for
@@ -11,6 +11,9 @@
 #                                  one user: alice, password alice-secret. And an SSL
 #                                  listener on SPORT+1 that requires a client certificate
 #                                  signed by that CA (DIR/tls/client.pem, key in client.key).
+#                                  With JWKS_URL, a SASL_PLAINTEXT listener on SPORT+2 whose
+#                                  only mechanism is OAUTHBEARER: tokens are JWTs signed by a
+#                                  key of JWKS_URL, for audience "kafka" (tests/tools/oidc_server.py).
 #   kafka.sh stop DIR              SIGTERM the broker and wait for it
 #   kafka.sh kill DIR              SIGKILL the broker
 #   kafka.sh java | libs           the java binary and the jars' folder (to run Kafka's tools)
@@ -60,7 +63,7 @@ tls() {
 }
 
 start() {
-  local dir="$1" port="$2" cport="$3" sport="${4:-}"
+  local dir="$1" port="$2" cport="$3" sport="${4:-}" jwks="${5:-}"
   fetch
   mkdir -p "$dir"
   local listeners="PLAINTEXT://127.0.0.1:$port" map="PLAINTEXT:PLAINTEXT" secure="" scram=()
@@ -79,6 +82,16 @@ listener.name.mtls.ssl.keystore.location=$dir/tls/server.pem
 listener.name.mtls.ssl.truststore.type=PEM
 listener.name.mtls.ssl.truststore.location=$dir/tls/ca.pem
 listener.name.mtls.ssl.client.auth=required"
+    if [[ -n "$jwks" ]]; then
+      listeners+=",OAUTH://127.0.0.1:$((sport + 2))"
+      map+=",OAUTH:SASL_PLAINTEXT"
+      secure+="
+listener.name.oauth.sasl.enabled.mechanisms=OAUTHBEARER
+listener.name.oauth.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
+listener.name.oauth.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler
+sasl.oauthbearer.jwks.endpoint.url=$jwks
+sasl.oauthbearer.expected.audience=kafka"
+    fi
     scram=(--add-scram "SCRAM-SHA-256=[name=alice,password=alice-secret]"
            --add-scram "SCRAM-SHA-512=[name=alice,password=alice-secret]")
   fi
@@ -117,6 +130,8 @@ PROPS
   local jopts=(-Xms128m -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
     -Dkafka.logs.dir="$dir" -Dlog4j2.configurationFile="$dir/log4j2.properties"
     -cp "$libs/*")
+  # Kafka 4 fetches only the OAuth URLs it is told it may.
+  [[ -n "$jwks" ]] && jopts+=(-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls="$jwks")
   if [[ ! -f "$dir/data/meta.properties" ]]; then
     "$java" "${jopts[@]}" kafka.tools.StorageTool format --standalone "${scram[@]}" \
       -t "akvo-test-cluster-0000" -c "$dir/server.properties" > "$dir/format.log" 2>&1 \
@@ -149,7 +164,7 @@ stop() {
 
 case "${1:-}" in
   fetch) fetch ;;
-  start) start "$2" "$3" "$4" "${5:-}" ;;
+  start) start "$2" "$3" "$4" "${5:-}" "${6:-}" ;;
   stop) stop "$2" TERM ;;
   kill) stop "$2" KILL ;;
   java) java17 ;;

@@ -11,8 +11,9 @@ kafka_cleanup() {
   cleanup
 }
 trap kafka_cleanup EXIT
-# start_kafka [SPORT]: with SPORT, a SASL_SSL listener there too (kafka.sh).
-start_kafka() { bash "$KAFKA_SH" start "$KAFKA_DIR" "$KAFKA_PORT" "$KAFKA_CPORT" "${1:-}" || fail "kafka did not start"; }
+# start_kafka [SPORT [JWKS_URL]]: with SPORT, a SASL_SSL listener there too, and more on the
+# next ports (kafka.sh).
+start_kafka() { bash "$KAFKA_SH" start "$KAFKA_DIR" "$KAFKA_PORT" "$KAFKA_CPORT" "${1:-}" "${2:-}" || fail "kafka did not start"; }
 stop_kafka() { bash "$KAFKA_SH" stop "$KAFKA_DIR"; }
 kill_kafka() { bash "$KAFKA_SH" kill "$KAFKA_DIR"; }
 
