@@ -475,9 +475,16 @@ void KafkaConsumer::start() {
   set(conf, "enable.auto.offset.store", "false");
   set(conf, "auto.offset.reset", "earliest");
   set(conf, "queued.max.messages.kbytes", std::to_string(c.fetch_queue_kbytes));
-  set(conf, "session.timeout.ms", "6000");
-  set(conf, "heartbeat.interval.ms", "1000");
-  set(conf, "partition.assignment.strategy", "roundrobin");
+  // Kafka 4's consumer group protocol (KIP-848, `options: {group.protocol: consumer}`): the
+  // broker sets the session and heartbeat and assigns the partitions (group.remote.assignor),
+  // and librdkafka refuses those classic properties.
+  auto proto = c.options.find("group.protocol");
+  const bool classic = proto == c.options.end() || proto->second != "consumer";
+  if (classic) {
+    set(conf, "session.timeout.ms", "6000");
+    set(conf, "heartbeat.interval.ms", "1000");
+    set(conf, "partition.assignment.strategy", "roundrobin");
+  }
   for (const auto& [k, v] : c.options) set(conf, k, v);
   rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback);
   rd_kafka_conf_set_opaque(conf, this);
@@ -524,13 +531,28 @@ void KafkaConsumer::start() {
       cv.wait_for(lock, st, impl_->config.lag_interval, [] { return false; });
     }
   });
-  spdlog::info("kafka consumer of {} on {} (group {}, {} workers)", c.fullTopic(), c.bootstrap(),
-               c.consumer_group, c.max_workers);
+  spdlog::info("kafka consumer of {} on {} (group {}, {} protocol, {} workers)", c.fullTopic(),
+               c.bootstrap(), c.consumer_group, classic ? "classic" : "consumer", c.max_workers);
 }
 
+// Eager protocols (the classic group's roundrobin, range) hand the whole assignment at each
+// rebalance and take it all back before; cooperative ones (cooperative-sticky, and Kafka 4's
+// consumer protocol) add and remove partitions, the others keep being consumed meanwhile.
 void KafkaConsumer::rebalance(int err, void* partitions) {
   auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(partitions);
   rd_kafka_t* rk = impl_->rk;
+  const bool incremental = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  std::string list;
+  for (int i = 0; i < parts->cnt; i++) {
+    if (i) list += ',';
+    list += std::to_string(parts->elems[i].partition);
+  }
+  auto check = [&](rd_kafka_error_t* e, const char* what) {
+    if (!e) return;
+    impl_->consumer_errors.inc();
+    impl_->log.warn("kafka: {} [{}]: {}", what, list, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  };
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     // Each partition's queue is forwarded to a worker's queue before fetching starts.
     for (int i = 0; i < parts->cnt; i++) {
@@ -541,18 +563,26 @@ void KafkaConsumer::rebalance(int err, void* partitions) {
       rd_kafka_queue_forward(pq, impl_->sources[w]->queue());
       rd_kafka_queue_destroy(pq);
     }
-    rd_kafka_assign(rk, parts);
-    assigned_ = size_t(parts->cnt);
-    impl_->rebalances.inc();
-    std::string list;
-    for (int i = 0; i < parts->cnt; i++) {
-      if (i) list += ',';
-      list += std::to_string(parts->elems[i].partition);
+    if (incremental) {
+      check(rd_kafka_incremental_assign(rk, parts), "cannot add partitions");
+      assigned_ += size_t(parts->cnt);
+    } else {
+      rd_kafka_assign(rk, parts);
+      assigned_ = size_t(parts->cnt);
     }
-    spdlog::info("kafka: assigned partitions [{}]", list);
+    impl_->rebalances.inc();
+    spdlog::info("kafka: {} partitions [{}]", incremental ? "added" : "assigned", list);
+  } else if (incremental) {
+    // Revoked (or lost): only these; the others go on being consumed. Batches of them still in
+    // flight commit later and may fail (counted); the new owner then reads their datagrams
+    // again: duplicates, never loss.
+    check(rd_kafka_incremental_unassign(rk, parts), "cannot remove partitions");
+    size_t n = std::min(assigned_.load(), size_t(parts->cnt));
+    assigned_ -= n;
+    spdlog::info("kafka: partitions [{}] revoked ({})", list,
+                 rd_kafka_err2str(rd_kafka_resp_err_t(err)));
   } else {
-    // Revoked: batches still in flight commit later and may fail (counted); their datagrams
-    // are then read again by the new owner: duplicates, never loss.
+    // Revoked: as above, for the whole assignment.
     rd_kafka_assign(rk, nullptr);
     assigned_ = 0;
     spdlog::info("kafka: partitions revoked ({})", rd_kafka_err2str(rd_kafka_resp_err_t(err)));
