@@ -97,6 +97,7 @@ class Consolidator {
   uint32_t time_pos_ = 0, path_pos_ = 0;  ///< of the interval's start and Dst1st..3rdAS in a key
   uint32_t interval_;
   uint32_t last_time_ = 0, last_bucket_ = 0;  ///< the interval of the last TimeReceived seen
+  uint32_t last_group_ = UINT32_MAX;  ///< block mode: the group of the last flow
   size_t key_size_ = 0;            ///< bytes per key, a multiple of 8
   std::vector<uint64_t> scratch_;  ///< the key being looked up
   std::vector<uint64_t> keys_;     ///< groups' keys, key_size_ bytes each

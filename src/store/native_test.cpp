@@ -396,11 +396,19 @@ void consolidateAndCompare(SchemaConfig schema_config) {
   std::mt19937 rng(11);
   FlowRecord f;
   const uint32_t now = recent();
+  // Flows come in runs of one group, as a datagram's do (the consolidator checks the last
+  // group first): runs of 1 to 4 flows.
+  uint32_t run = 0, p = 0, time_received = 0;
   for (int i = 0; i < 6000; i++) {
     f.reset();
-    f.time_received = now - uint32_t(rng() % 240);  // about five 1-minute buckets
-    // 48 combinations of the grouped columns, each a different mix.
-    const uint32_t p = uint32_t(rng() % 48);
+    if (run == 0) {
+      run = 1 + uint32_t(rng() % 4);
+      time_received = now - uint32_t(rng() % 240);  // about five 1-minute buckets
+      // 48 combinations of the grouped columns, each a different mix.
+      p = uint32_t(rng() % 48);
+    }
+    run--;
+    f.time_received = time_received;
     f.sampling_rate = p % 2 ? 1000 : 100;
     f.exporter_address = IPv6Addr::fromV4(0xc0000201u + p % 3);
     f.exporter_name = names[p % 3];
