@@ -98,6 +98,8 @@ class Consolidator {
   uint32_t interval_;
   uint32_t last_time_ = 0, last_bucket_ = 0;  ///< the interval of the last TimeReceived seen
   uint32_t last_group_ = UINT32_MAX;  ///< block mode: the group of the last flow
+  uint32_t memo_tries_ = 0, memo_hits_ = 0;  ///< of the last group's compare, this round
+  uint32_t memo_off_ = 0;  ///< flows left before the last group is compared again
   size_t key_size_ = 0;            ///< bytes per key, a multiple of 8
   std::vector<uint64_t> scratch_;  ///< the key being looked up
   std::vector<uint64_t> keys_;     ///< groups' keys, key_size_ bytes each
