@@ -4,8 +4,9 @@
 #  1. Kafka 4's consumer protocol (KIP-848, kafka.options {group.protocol: consumer}): two
 #     outlets share the 4 partitions, a capture through them equals tshark's; outlet2 stops
 #     (SIGTERM) and outlet1 takes its partitions while keeping its own; the capture again;
-#  2. the classic protocol with a cooperative assignor (cooperative-sticky), another group
-#     starting at the end of the topic: the same.
+#  2. the classic protocol with a cooperative assignor (cooperative-sticky), in the same group,
+#     which Kafka 4 converts back once its consumer-protocol members are gone (the committed
+#     offsets carry over: nothing is read twice): the same.
 source "$(dirname "$0")/../tools/lib.sh"
 source "$ROOT/tests/tools/kafka_lib.sh"
 start_kafka
@@ -28,12 +29,13 @@ want=$(tshark_totals "$CAP" 9990)
 times() { awk -F'\t' -v n="$1" '{ printf "%d\t%d\t%d", n * $1, n * $2, n * $3 }' <<< "$want"; }
 assigned() { metric "$1" akvo_outlet_kafka_assigned_partitions; }
 
-# group NAME ROUND OPTIONS: two outlets in group NAME with these kafka options share the
-# partitions; the capture goes through them (ROUND times in the store in all); outlet2 stops
-# and outlet1 ends with all four partitions, never having given up its own.
+# group NAME ROUND OPTIONS: two outlets (logs NAME_1 and NAME_2) of the consumer group
+# "outlets" with these kafka options share the partitions; the capture goes through them
+# (ROUND times in the store in all); outlet2 stops and outlet1 ends with all four partitions,
+# never having given up its own.
 group() {
   local name=$1 round=$2 options=$3 a b
-  KAFKA="$BASE, consumer-group: $name, options: $options}"
+  KAFKA="$BASE, consumer-group: outlets, options: $options}"
   outlet_config "$TMP/$name-1.yaml" "$OUT1_HTTP"
   outlet_config "$TMP/$name-2.yaml" "$OUT2_HTTP"
   start_role "${name}_1" outlet "$TMP/$name-1.yaml" "$OUT1_HTTP"
@@ -67,9 +69,9 @@ group() {
 }
 
 group kip848 1 "{group.protocol: consumer}"
-grep -q "group kip848, consumer protocol" "$TMP/kip848_1.log" || fail "the outlet does not say its protocol"
-# A new group would read the topic from its start: this one starts at its end.
-group coop 3 "{partition.assignment.strategy: cooperative-sticky, auto.offset.reset: latest}"
+grep -q "group outlets, consumer protocol" "$TMP/kip848_1.log" || fail "the outlet does not say its protocol"
+group coop 3 "{partition.assignment.strategy: cooperative-sticky}"
+grep -q "group outlets, classic protocol" "$TMP/coop_1.log" || fail "the outlet does not say its protocol"
 stop_role inlet
 stop_role orch
 pass "clean exits"

@@ -68,7 +68,7 @@ rc=0; out=$("$AKVO" outlet "$URL" -c "$TMP/bad-local.yaml" --check 2>&1) || rc=$
 "$AKVO" outlet "$URL" --check || fail "--check of a good configuration failed"
 start_remote outlet outlet "$OUT_HTTP"
 start_remote console console "$CONSOLE_HTTP"
-grep -q "kafka consumer of flows-v1 on 127.0.0.1:$KAFKA_PORT (group akvo-outlet, 3 workers)" "$TMP/outlet.log" ||
+grep -q "kafka consumer of flows-v1 on 127.0.0.1:$KAFKA_PORT (group akvo-outlet, classic protocol, 3 workers)" "$TMP/outlet.log" ||
   fail "the outlet does not run with the orchestrator's kafka section"
 grep -q "kafka producer to flows-v1 on 127.0.0.1:$KAFKA_PORT (random partitioning)" "$TMP/inlet.log" ||
   fail "the inlet does not run with the orchestrator's kafka section"

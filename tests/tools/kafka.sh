@@ -169,5 +169,5 @@ case "${1:-}" in
   kill) stop "$2" KILL ;;
   java) java17 ;;
   libs) fetch; echo "$libs" ;;
-  *) sed -n '2,10p' "$0"; exit 2 ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
 esac
