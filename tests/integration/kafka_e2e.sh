@@ -19,11 +19,7 @@ for i in 1 2; do
   port_var="OUT${i}_HTTP"
   outlet_config "$TMP/outlet$i.yaml" "${!port_var}"
   port_var="IN${i}_HTTP"; udp_var="IN${i}_UDP"
-  cat > "$TMP/inlet$i.yaml" <<YAML
-http: {listen: 127.0.0.1:${!port_var}}
-inlet: {flow: {inputs: [{decoder: netflow, listen: "127.0.0.1:${!udp_var}"}]}}
-$KAFKA
-YAML
+  netflow_inlet_config "$TMP/inlet$i.yaml" "${!port_var}" "${!udp_var}"
 done
 cat > "$TMP/console.yaml" <<YAML
 clickhouse: {servers: ["127.0.0.1:$ORCH_HTTP/clickhouse"]}

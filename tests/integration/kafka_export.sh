@@ -26,11 +26,7 @@ outlet_config "$TMP/outlet.yaml" "$OUT_HTTP" "
             default: {name: unknown, description: \"\", speed: 1000}
             ifindexes:
               1: {name: Gi0/1, description: \"Transit: Cogent\", speed: 10000, provider: cogent, connectivity: transit, boundary: external}"
-cat > "$TMP/inlet.yaml" <<YAML
-http: {listen: 127.0.0.1:$IN_HTTP}
-inlet: {flow: {inputs: [{decoder: netflow, listen: "127.0.0.1:$IN_UDP"}]}}
-$KAFKA
-YAML
+netflow_inlet_config "$TMP/inlet.yaml" "$IN_HTTP" "$IN_UDP"
 start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
 grep -q "kafka output: created topic enriched-v1 (3 partitions, replication 1)" "$TMP/orch.log" || fail "enriched topic not created by the orchestrator"
 "$(bash "$KAFKA_SH" java)" -cp "$(bash "$KAFKA_SH" libs)/*" kafka.admin.ConfigCommand \

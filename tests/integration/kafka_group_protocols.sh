@@ -16,11 +16,7 @@ OUT1_HTTP=$(free_port); OUT2_HTTP=$(free_port)
 BASE="kafka: {brokers: [127.0.0.1:$KAFKA_PORT], topic-configuration: {num-partitions: 4}, max-workers: 2, partitioning: random"
 KAFKA="$BASE}"
 orchestrator_config  # $CONFIG: embedded store, $KAFKA, HTTP on $ORCH_HTTP
-cat > "$TMP/inlet.yaml" <<YAML
-http: {listen: 127.0.0.1:$IN_HTTP}
-inlet: {flow: {inputs: [{decoder: netflow, listen: "127.0.0.1:$IN_UDP"}]}}
-$KAFKA
-YAML
+netflow_inlet_config "$TMP/inlet.yaml" "$IN_HTTP" "$IN_UDP"
 start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
 start_role inlet inlet "$TMP/inlet.yaml" "$IN_HTTP"
 CAP="$ROOT/../shared/testdata/netflow/nfv5.pcap"

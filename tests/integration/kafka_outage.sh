@@ -10,11 +10,7 @@ ORCH_HTTP=$(free_port); OUT_HTTP=$(free_port); IN_HTTP=$(free_port); IN_UDP=$(fr
 KAFKA="kafka: {brokers: [127.0.0.1:$KAFKA_PORT], topic-configuration: {num-partitions: 2}, max-workers: 2, queue-size: 20, message-timeout: 120s}"
 orchestrator_config  # $CONFIG: embedded store, $KAFKA, HTTP on $ORCH_HTTP
 outlet_config "$TMP/outlet.yaml" "$OUT_HTTP"
-cat > "$TMP/inlet.yaml" <<YAML
-http: {listen: 127.0.0.1:$IN_HTTP}
-inlet: {flow: {inputs: [{decoder: netflow, listen: "127.0.0.1:$IN_UDP"}]}}
-$KAFKA
-YAML
+netflow_inlet_config "$TMP/inlet.yaml" "$IN_HTTP" "$IN_UDP"
 start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
 start_role outlet outlet "$TMP/outlet.yaml" "$OUT_HTTP"
 start_role inlet inlet "$TMP/inlet.yaml" "$IN_HTTP"

@@ -22,11 +22,7 @@ for i in 1 2 3; do
   port_var="OUT${i}_HTTP"
   outlet_config "$TMP/outlet$i.yaml" "${!port_var}"
 done
-cat > "$TMP/inlet.yaml" <<YAML
-http: {listen: 127.0.0.1:$IN_HTTP}
-inlet: {flow: {inputs: [{decoder: netflow, listen: "127.0.0.1:$IN_UDP", receive-buffer: 8388608}]}}
-$KAFKA
-YAML
+netflow_inlet_config "$TMP/inlet.yaml" "$IN_HTTP" "$IN_UDP" "receive-buffer: 8388608"
 
 start_role orch orchestrator "$CONFIG" "$ORCH_HTTP"
 grep -q "created topic flows-v1-templates (compacted)" "$TMP/orch.log" || fail "orchestrator did not create the templates topic"

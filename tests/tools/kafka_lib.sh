@@ -61,6 +61,17 @@ $KAFKA
 YAML
 }
 
+# netflow_inlet_config FILE HTTP_PORT UDP_PORT [INPUT_EXTRA]: an inlet's config written to FILE:
+# HTTP on HTTP_PORT, one NetFlow input on UDP_PORT (INPUT_EXTRA: more of its keys, YAML flow
+# style, e.g. "receive-buffer: 8388608"), $KAFKA.
+netflow_inlet_config() {
+  cat > "$1" <<YAML
+http: {listen: 127.0.0.1:$2}
+inlet: {flow: {inputs: [{decoder: netflow, listen: "127.0.0.1:$3"${4:+, $4}}]}}
+$KAFKA
+YAML
+}
+
 # metric PORT NAME: sum of a metric over its labels.
 metric() {
   curl -sf "http://127.0.0.1:$1/api/v0/metrics" |
