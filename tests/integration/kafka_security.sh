@@ -8,7 +8,7 @@
 #  3. an inlet that verifies the certificate without the CA delivers nothing and says why;
 #  4. on a listener that requires a client certificate: an inlet with cert-file and key-file
 #     delivers, one without is refused;
-#  5. on a listener whose only mechanism is OAUTHBEARER, tokens checked against the keys of a
+#  5. on a SASL_SSL listener whose only mechanism is OAUTHBEARER, tokens checked against the keys of a
 #     real token endpoint (tests/tools/oidc_server.py): an inlet with mechanism oauth (client
 #     credentials, a scope) delivers; one with a wrong client secret is refused and says why.
 source "$(dirname "$0")/../tools/lib.sh"
@@ -112,12 +112,12 @@ pass "an inlet with a client certificate on the mTLS listener: delivered, stored
 
 # 5. OAuth: client credentials at the token endpoint, the token checked by the broker.
 thrice=$(awk -F'\t' '{ printf "%d\t%d\t%d", 3 * $1, 3 * $2, 3 * $3 }' <<< "$want")
-bad_inlet oauth_wrong_secret "{}" \
+bad_inlet oauth_wrong_secret "{enable: true, ca-file: $CA}" \
   "{mechanism: oauth, username: alice, password: wrong, oauth-token-url: $OIDC/token}" \
   'Failed to retrieve OIDC token[^{]*\{"error": "invalid_client"\} \(401\)' "$OPORT"
 grep -q "token client=alice scope= status=401" "$TMP/oidc.log" ||
   fail "the token endpoint saw no refused request: $(cat "$TMP/oidc.log")"
-inlet_config "$TMP/inlet_oauth.yaml" "$BAD_HTTP" "$BAD_UDP" "{}" \
+inlet_config "$TMP/inlet_oauth.yaml" "$BAD_HTTP" "$BAD_UDP" "{enable: true, ca-file: $CA}" \
   "{mechanism: oauth, username: alice, password: alice-secret, oauth-token-url: $OIDC/token, oauth-scopes: [kafka-produce, flows]}" \
   "$OPORT"
 start_role inlet_oauth inlet "$TMP/inlet_oauth.yaml" "$BAD_HTTP"
@@ -126,7 +126,7 @@ wait_for "SELECT count(), sum(Bytes), sum(Packets) FROM flows" "$thrice" 30
 grep -q "token client=alice scope=kafka-produce flows status=200" "$TMP/oidc.log" ||
   fail "no token granted with the scopes: $(cat "$TMP/oidc.log")"
 stop_role inlet_oauth
-pass "an inlet with oauth (client credentials, two scopes) on the OAUTHBEARER listener: delivered, stored ($thrice)"
+pass "an inlet with oauth (client credentials, two scopes) and TLS on the OAUTHBEARER listener: delivered, stored ($thrice)"
 
 stop_role inlet
 stop_role outlet

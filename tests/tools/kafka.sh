@@ -11,9 +11,10 @@
 #                                  one user: alice, password alice-secret. And an SSL
 #                                  listener on SPORT+1 that requires a client certificate
 #                                  signed by that CA (DIR/tls/client.pem, key in client.key).
-#                                  With JWKS_URL, a SASL_PLAINTEXT listener on SPORT+2 whose
-#                                  only mechanism is OAUTHBEARER: tokens are JWTs signed by a
-#                                  key of JWKS_URL, for audience "kafka" (tests/tools/oidc_server.py).
+#                                  With JWKS_URL, a SASL_SSL listener on SPORT+2 (the same
+#                                  certificate) whose only mechanism is OAUTHBEARER: tokens are
+#                                  JWTs signed by a key of JWKS_URL, for audience "kafka"
+#                                  (tests/tools/oidc_server.py).
 #   kafka.sh stop DIR              SIGTERM the broker and wait for it
 #   kafka.sh kill DIR              SIGKILL the broker
 #   kafka.sh java | libs           the java binary and the jars' folder (to run Kafka's tools)
@@ -84,8 +85,10 @@ listener.name.mtls.ssl.truststore.location=$dir/tls/ca.pem
 listener.name.mtls.ssl.client.auth=required"
     if [[ -n "$jwks" ]]; then
       listeners+=",OAUTH://127.0.0.1:$((sport + 2))"
-      map+=",OAUTH:SASL_PLAINTEXT"
+      map+=",OAUTH:SASL_SSL"
       secure+="
+listener.name.oauth.ssl.keystore.type=PEM
+listener.name.oauth.ssl.keystore.location=$dir/tls/server.pem
 listener.name.oauth.sasl.enabled.mechanisms=OAUTHBEARER
 listener.name.oauth.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
 listener.name.oauth.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler
