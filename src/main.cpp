@@ -16,6 +16,7 @@
 #include "app/app.h"
 #include "common/schema.h"
 #include "tools/replay.h"
+#include "transport/kafka.h"
 #include "outlet/decoder/decode_tool.h"
 
 static bool orchestrator_role(const std::string& r) {
@@ -135,6 +136,7 @@ int main(int argc, char** argv) {
   try {
     if (*version) {
       std::cout << "akvo " << AKVO_VERSION << "\n";
+      std::cout << "  Kafka client: " << akvo::kafka::library() << "\n";
       if (list_columns)
         for (const auto& c : akvo::allColumns())
           if (!c.name.empty())  // custom dictionary slots are named by the configuration

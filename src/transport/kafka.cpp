@@ -164,6 +164,17 @@ static void logCallback(const rd_kafka_t*, int level, const char* fac, const cha
   else if (level <= 5) spdlog::debug("kafka {}: {}", fac, buf);
 }
 
+std::string library() {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char features[512] = "";
+  size_t size = sizeof features;
+  rd_kafka_conf_get(conf, "builtin.features", features, &size);
+  rd_kafka_conf_destroy(conf);
+  std::string list;
+  for (const char* p = features; *p; p++) list += *p == ',' ? std::string(", ") : std::string(1, *p);
+  return fmt::format("librdkafka {} ({})", rd_kafka_version_str(), list);
+}
+
 rd_kafka_conf_t* baseConf(const KafkaConfig& c) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", c.bootstrap());

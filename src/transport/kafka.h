@@ -92,6 +92,9 @@ namespace kafka {
 rd_kafka_conf_s* baseConf(const KafkaConfig& c);
 /// Sets one property; on error destroys `conf` and throws std::runtime_error naming it.
 void set(rd_kafka_conf_s* conf, const std::string& key, const std::string& value);
+/// The Kafka client library akvo runs with and its features, as `akvo version` prints it:
+/// "librdkafka 2.12.0 (gzip, snappy, ssl, sasl, ...)".
+std::string library();
 }  // namespace kafka
 
 /// The inlet side: a FlowTransport that produces to Kafka. send() never blocks: when the local

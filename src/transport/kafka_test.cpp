@@ -140,6 +140,15 @@ TEST(KafkaConfig, SecurityProperties) {
   // OAuth (client credentials) is librdkafka's OIDC, which the librdkafka akvo links has (the
   // one scripts/deps.sh builds: 2.6.1 or later, which SCRAM against Kafka 4 needs too).
   EXPECT_GE(rd_kafka_version(), 0x02060100) << rd_kafka_version_str();
+  // As `akvo version` says it: the version and the features the tests above rely on.
+  const std::string lib = kafka::library();
+  EXPECT_EQ(lib.rfind(std::string("librdkafka ") + rd_kafka_version_str() + " (", 0), 0u) << lib;
+  const std::string features = lib.substr(lib.find('(') + 1);  // "a, b, c)"
+  for (const char* feature : {"ssl", "sasl_plain", "sasl_scram", "sasl_oauthbearer", "oidc", "zstd"})
+    EXPECT_TRUE(features.find(std::string(feature) + ",") == 0 ||
+                features.find(std::string(" ") + feature + ",") != std::string::npos ||
+                features.find(std::string(" ") + feature + ")") != std::string::npos)
+        << feature << ": " << lib;
   p = props("kafka:\n  sasl: {mechanism: oauth, username: id, password: s, "
             "oauth-token-url: \"https://idp.example/token\", oauth-scopes: [a, b]}\n");
   EXPECT_EQ(p.at("sasl.mechanisms"), "OAUTHBEARER");
