@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -490,7 +491,7 @@ void KafkaConsumer::start() {
   // broker sets the session and heartbeat and assigns the partitions (group.remote.assignor),
   // and librdkafka refuses those classic properties.
   auto proto = c.options.find("group.protocol");
-  const bool classic = proto == c.options.end() || proto->second != "consumer";
+  const bool classic = proto == c.options.end() || strcasecmp(proto->second.c_str(), "consumer") != 0;
   if (classic) {
     set(conf, "session.timeout.ms", "6000");
     set(conf, "heartbeat.interval.ms", "1000");
