@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "testing/ports.h"
@@ -36,8 +37,20 @@ class DbServer {
   /// The DSN with a wrong password.
   virtual std::string badDsn() const = 0;
   uint16_t port() const { return port_; }
+  /// Tests of the fixture: the port the next server tries first (then a free one).
+  static inline uint16_t first_port_for_tests = 0;
   const std::string& error() const { return error_; }
-  bool running() const { return pid_ > 0 && kill(pid_, 0) == 0; }
+  /// The server process has not exited (an exited one is reaped: a zombie answered kill(0), so
+  /// a server that failed at start was waited on for the whole start timeout).
+  bool running() const {
+    if (pid_ <= 0) return false;
+    int status;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = 0;
+      return false;
+    }
+    return true;
+  }
   /// Stops the server (a clean shutdown that closes the clients' connections) and waits for it.
   void stop() {
     if (pid_ <= 0) return;
@@ -50,6 +63,24 @@ class DbServer {
   virtual bool start() = 0;
 
  protected:
+  /// Picks a free loopback port, lets `configure` use it, and starts the server; again on
+  /// another port when the one picked was taken before the server bound it (another test
+  /// process got it in between): false (and error()) after three tries or any other failure.
+  template <class Configure>
+  bool startOnFreePort(Configure&& configure) {
+    for (int attempt = 0; attempt < 3; attempt++) {
+      port_ = std::exchange(first_port_for_tests, 0);
+      if (!port_) port_ = freeLoopbackPort();
+      configure();
+      if (start()) {
+        error_.clear();
+        return true;
+      }
+      stop();
+      if (error_.find("Address already in use") == std::string::npos) return false;
+    }
+    return false;
+  }
   /// Runs `argv` to completion (as `user` when not empty and we are root); its output goes to
   /// `log`. True on exit status 0.
   static bool run(const std::vector<std::string>& argv, const std::string& user, const std::string& log) {
@@ -93,7 +124,7 @@ class DbServer {
     std::filesystem::create_directories(d);
     return d;
   }
-  pid_t pid_ = 0;
+  mutable pid_t pid_ = 0;
   int stop_signal_ = SIGTERM;
   uint16_t port_ = 0;
   std::string error_;
@@ -107,7 +138,6 @@ class PostgresServer : public DbServer {
   explicit PostgresServer(bool tls = false) : tls_(tls) {
     stop_signal_ = SIGINT;  // "fast" shutdown; SIGTERM waits for the clients to leave
     dir_ = makeDir("pg");
-    port_ = freeLoopbackPort();
     std::ofstream(dir_ / "pw") << "akvo-secret\n";
     if (geteuid() == 0) {
       std::string own = fmt::format("chown -R postgres:postgres {}", dir_.string());
@@ -125,7 +155,7 @@ class PostgresServer : public DbServer {
       return;
     }
     if (tls && !makeTls()) return;
-    if (!start()) return;
+    if (!startOnFreePort([] {})) return;
     PGconn* c = PQconnectdb((dsnFor("postgres", "akvo-secret")).c_str());
     PGresult* r = PQexec(c, "CREATE DATABASE akvo");
     if (PQresultStatus(r) != PGRES_COMMAND_OK) error_ = PQerrorMessage(c);
@@ -149,9 +179,10 @@ class PostgresServer : public DbServer {
       for (std::string a : {std::string("ssl=on"), "ssl_cert_file=" + certFile(), "ssl_key_file=" + (dir_ / "key.pem").string()})
         argv.insert(argv.end(), {"-c", a});
     pid_ = spawn(argv, "postgres", (dir_ / "server.log").string());
-    std::string ping = fmt::format("host=127.0.0.1 port={} dbname=postgres", port_);
+    std::string ping = fmt::format("host=127.0.0.1 port={} dbname=postgres connect_timeout=1", port_);
     for (int i = 0; i < 200; i++) {
       if (PQping(ping.c_str()) == PQPING_OK) return true;
+      if (!running()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     error_ = "postgres did not start: " + readFile(dir_ / "server.log");
@@ -188,7 +219,6 @@ class MariadbServer : public DbServer {
   /// (require_secure_transport).
   explicit MariadbServer(bool tls = false) : tls_(tls) {
     dir_ = makeDir("mariadb");
-    port_ = freeLoopbackPort();
     if (tls && !run({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                      "-subj", "/CN=localhost", "-keyout", (dir_ / "key.pem").string(), "-out",
                      (dir_ / "cert.pem").string()},
@@ -204,7 +234,7 @@ class MariadbServer : public DbServer {
       error_ = "mariadb-install-db failed: " + readFile(dir_ / "install.log");
       return;
     }
-    if (!start()) return;
+    if (!startOnFreePort([] {})) return;
     // root has no password, over the socket: make akvo's user and database.
     MYSQL* m = mysql_init(nullptr);
     if (!mysql_real_connect(m, "localhost", "root", "", nullptr, 0, socket().c_str(), 0)) {
@@ -264,12 +294,12 @@ class RedisServer : public DbServer {
  public:
   RedisServer() {
     dir_ = makeDir("redis");
-    port_ = freeLoopbackPort();
-    std::ofstream(dir_ / "redis.conf") << fmt::format(
-        "port {}\nbind 127.0.0.1 -::1\nsave \"\"\nappendonly no\ndir {}\n"
-        "requirepass default-secret\nuser akvo on >akvo-secret ~akvo:* +@all\n",
-        port_, dir_.string());
-    start();
+    startOnFreePort([this] {
+      std::ofstream(dir_ / "redis.conf") << fmt::format(
+          "port {}\nbind 127.0.0.1 -::1\nsave \"\"\nappendonly no\ndir {}\n"
+          "requirepass default-secret\nuser akvo on >akvo-secret ~akvo:* +@all\n",
+          port_, dir_.string());
+    });
   }
   ~RedisServer() override {
     stop();
@@ -281,8 +311,16 @@ class RedisServer : public DbServer {
   bool start() override {
     pid_ = spawn({"/usr/bin/redis-server", (dir_ / "redis.conf").string()}, "", (dir_ / "server.log").string());
     for (int i = 0; i < 200; i++) {
-      redisContext* c = redisConnect("127.0.0.1", port_);
-      bool ok = c && !c->err;
+      // Redis's answer to PING (NOAUTH: the password is asked), not just a TCP accept: the port
+      // may be another process's.
+      const timeval timeout{0, 200000};
+      redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, timeout);
+      bool ok = false;
+      if (c && !c->err && redisSetTimeout(c, timeout) == REDIS_OK) {
+        auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
+        ok = r && (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR);
+        if (r) freeReplyObject(r);
+      }
       if (c) redisFree(c);
       if (ok) return true;
       if (!running()) break;
