@@ -77,20 +77,13 @@ class RedisCacheServer : public ::testing::Test {
   Metrics metrics_;
 };
 
-// What one console put, another reads (the ACL user may only touch akvo:* keys: the key
-// prefix is checked by Redis itself); it expires with the TTL given.
 // The fixtures pick a free port, which another test process may take before the server binds
 // it: the server then starts on another one.
 TEST(DbServerFixture, StartsOnAnotherPortWhenItsPortIsTaken) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  uint16_t taken = 0;
+  int fd = testing::boundLoopbackSocket(SOCK_STREAM, &taken);
+  ASSERT_GE(fd, 0);
   ASSERT_EQ(listen(fd, 1), 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  const uint16_t taken = ntohs(a.sin_port);
   testing::DbServer::first_port_for_tests = taken;
   testing::RedisServer server;
   close(fd);
@@ -99,6 +92,8 @@ TEST(DbServerFixture, StartsOnAnotherPortWhenItsPortIsTaken) {
   EXPECT_EQ(testing::DbServer::first_port_for_tests, 0);
 }
 
+// What one console put, another reads (the ACL user may only touch akvo:* keys: the key
+// prefix is checked by Redis itself); it expires with the TTL given.
 TEST_F(RedisCacheServer, SharedAndExpiring) {
   RedisCache a(config(), 1 << 20, metrics_), b(config(), 1 << 20, metrics_);
   EXPECT_EQ(a.check(), "");

@@ -81,6 +81,19 @@ class DbServer {
     }
     return false;
   }
+  /// Waits until `ready()` (the server's own answer) or the server exits, `tries` times
+  /// `period` apart; on failure, error() says `name` did not start, with its log.
+  template <class Ready>
+  bool waitReady(Ready&& ready, int tries, std::chrono::milliseconds period, const char* name,
+                 const std::filesystem::path& log) {
+    for (int i = 0; i < tries; i++) {
+      if (ready()) return true;
+      if (!running()) break;
+      std::this_thread::sleep_for(period);
+    }
+    error_ = fmt::format("{} did not start: {}", name, readFile(log));
+    return false;
+  }
   /// Runs `argv` to completion (as `user` when not empty and we are root); its output goes to
   /// `log`. True on exit status 0.
   static bool run(const std::vector<std::string>& argv, const std::string& user, const std::string& log) {
@@ -180,13 +193,8 @@ class PostgresServer : public DbServer {
         argv.insert(argv.end(), {"-c", a});
     pid_ = spawn(argv, "postgres", (dir_ / "server.log").string());
     std::string ping = fmt::format("host=127.0.0.1 port={} dbname=postgres connect_timeout=1", port_);
-    for (int i = 0; i < 200; i++) {
-      if (PQping(ping.c_str()) == PQPING_OK) return true;
-      if (!running()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    error_ = "postgres did not start: " + readFile(dir_ / "server.log");
-    return false;
+    return waitReady([&] { return PQping(ping.c_str()) == PQPING_OK; }, 200,
+                     std::chrono::milliseconds(50), "postgres", dir_ / "server.log");
   }
 
  private:
@@ -271,16 +279,13 @@ class MariadbServer : public DbServer {
                             "--ssl-key=" + (dir_ / "key.pem").string(), std::string("--require-secure-transport=ON")})
         argv.push_back(a);
     pid_ = spawn(argv, "", (dir_ / "server.log").string());
-    for (int i = 0; i < 300; i++) {
+    auto ready = [&] {
       MYSQL* m = mysql_init(nullptr);
       bool ok = mysql_real_connect(m, "localhost", "root", "", nullptr, 0, socket().c_str(), 0) != nullptr;
       mysql_close(m);
-      if (ok) return true;
-      if (!running()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    error_ = "mariadbd did not start: " + readFile(dir_ / "server.log");
-    return false;
+      return ok;
+    };
+    return waitReady(ready, 300, std::chrono::milliseconds(50), "mariadbd", dir_ / "server.log");
   }
 
  private:
@@ -310,9 +315,9 @@ class RedisServer : public DbServer {
   std::string badDsn() const override { return dsn(); }
   bool start() override {
     pid_ = spawn({"/usr/bin/redis-server", (dir_ / "redis.conf").string()}, "", (dir_ / "server.log").string());
-    for (int i = 0; i < 200; i++) {
-      // Redis's answer to PING (NOAUTH: the password is asked), not just a TCP accept: the port
-      // may be another process's.
+    // Redis's answer to PING (NOAUTH: the password is asked), not just a TCP accept: the port
+    // may be another process's.
+    auto ready = [&] {
       const timeval timeout{0, 200000};
       redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, timeout);
       bool ok = false;
@@ -322,12 +327,9 @@ class RedisServer : public DbServer {
         if (r) freeReplyObject(r);
       }
       if (c) redisFree(c);
-      if (ok) return true;
-      if (!running()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    error_ = "redis-server did not start: " + readFile(dir_ / "server.log");
-    return false;
+      return ok;
+    };
+    return waitReady(ready, 200, std::chrono::milliseconds(25), "redis-server", dir_ / "server.log");
   }
 
  private:

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/pcap_reader.h"
+#include "testing/ports.h"
 
 namespace akvo::tools {
 
@@ -27,18 +28,14 @@ TEST(Replay, CountsFlowsExactly) {
 }
 
 TEST(Replay, SendsTheFlowsAskedWithRewrittenSequences) {
-  int rx = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(rx, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t al = sizeof a;
-  getsockname(rx, reinterpret_cast<sockaddr*>(&a), &al);
+  uint16_t port = 0;
+  int rx = testing::boundLoopbackSocket(SOCK_DGRAM, &port);
+  ASSERT_GE(rx, 0);
   int size = 8 << 20;
   setsockopt(rx, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   ReplayOptions o;
   o.pcaps = {"../shared/testdata/netflow/nfv5.pcap"};
-  o.target = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  o.target = "127.0.0.1:" + std::to_string(port);
   o.flows_per_second = 0;
   o.seconds = 5;
   o.exporters = 2;
